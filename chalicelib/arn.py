@@ -1,0 +1,102 @@
+"""ARN parsing and formatting for the services S3 authorization touches.
+
+Pure: standard library only. `parse_arn` never raises on odd input: it returns None, so callers
+can report "not an ARN" in their own words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arn:
+    """The six parts of an ARN: arn:partition:service:region:account:resource."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+    @property
+    def resource_type(self) -> str:
+        """The part of `resource` before the first '/' or ':' (e.g. "user", "role", "key")."""
+        for i, ch in enumerate(self.resource):
+            if ch in "/:":
+                return self.resource[:i]
+        return self.resource
+
+    @property
+    def resource_name(self) -> str:
+        """The last path segment of `resource` (a user, role or session name, a key id)."""
+        return self.resource.rsplit("/", 1)[-1]
+
+
+def parse_arn(text: str) -> Arn | None:
+    """Split an ARN into its parts; None when `text` is not an ARN."""
+    if not isinstance(text, str) or not text.startswith("arn:"):
+        return None
+    parts = text.split(":", 5)
+    if len(parts) != 6 or not parts[1] or not parts[2]:
+        return None
+    return Arn(
+        partition=parts[1],
+        service=parts[2],
+        region=parts[3],
+        account=parts[4],
+        resource=parts[5],
+    )
+
+
+def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def s3_object_arn(bucket: str, key: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:s3:::{bucket}/{key}"
+
+
+def split_s3_arn(text: str) -> tuple[str, str | None] | None:
+    """(bucket, key or None) of an `arn:aws:s3:::bucket[/key]` ARN; None for anything else."""
+    arn = parse_arn(text)
+    if arn is None or arn.service != "s3" or arn.region or arn.account:
+        return None
+    bucket, sep, key = arn.resource.partition("/")
+    if not bucket:
+        return None
+    return bucket, (key if sep else None)
+
+
+def account_root_arn(account_id: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def role_arn_from_session(session_arn: str) -> str | None:
+    """`arn:aws:iam::A:role/R` for `arn:aws:sts::A:assumed-role/R/S` (the role path is lost).
+
+    CloudTrail's `sessionIssuer.arn` carries the path; prefer it whenever it is known.
+    """
+    arn = parse_arn(session_arn)
+    if arn is None or arn.service != "sts" or not arn.resource.startswith("assumed-role/"):
+        return None
+    parts = arn.resource.split("/")
+    if len(parts) < 3:
+        return None
+    return f"arn:{arn.partition}:iam::{arn.account}:role/{parts[1]}"
+
+
+def session_name_from_arn(session_arn: str) -> str | None:
+    """The session name of an assumed-role ARN, or the name of a federated-user ARN."""
+    arn = parse_arn(session_arn)
+    if arn is None or arn.service != "sts":
+        return None
+    if arn.resource.startswith("assumed-role/"):
+        parts = arn.resource.split("/", 2)
+        return parts[2] if len(parts) == 3 else None
+    if arn.resource.startswith("federated-user/"):
+        return arn.resource.split("/", 1)[1]
+    return None
