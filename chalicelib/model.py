@@ -160,7 +160,7 @@ class Principal:
     session_name: str | None = None
     user_id: str | None = None  # aws:userid (principalId)
     user_name: str | None = None  # aws:username (IAM users only)
-    service: str | None = None  # AWS service principal (type AWSService), e.g. cloudtrail.amazonaws.com
+    service: str | None = None  # service principal of an AWSService caller
     mfa_authenticated: bool | None = None  # None: long-term credentials, key absent
 
     def to_dict(self) -> Json:
