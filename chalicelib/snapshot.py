@@ -1,0 +1,517 @@
+"""The account snapshot: every document the engine needs, loaded from DESIGN 3.2 JSON.
+
+A snapshot document holds the unchanged outputs of the AWS read calls. `load_snapshot` validates
+it against `schemas/snapshot.schema.json` (one clear error naming the field) and indexes it for
+the engine. Three facts are kept apart everywhere: present (the value), absent (None: "does not
+exist / not configured") and `Unreadable` ("could not be read"; never turned into absent).
+
+Compiled policies are cached on the snapshot, so a batch of requests against one snapshot parses
+each policy once. Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
+
+import jsonschema
+
+from chalicelib.model import InputError, Json
+
+T = TypeVar("T")
+UNREADABLE_KEY = "$unreadable"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unreadable:
+    """A part of the snapshot that could not be read, and the permission that was refused."""
+
+    code: str
+    needs: str | None = None
+    where: str = ""
+
+
+def unreadable_of(value: Any, where: str = "") -> Unreadable | None:
+    """The Unreadable marker if `value` is `{"$unreadable": code, "needs"?: action}`."""
+    if isinstance(value, Mapping) and UNREADABLE_KEY in value:
+        return Unreadable(code=str(value[UNREADABLE_KEY]), needs=value.get("needs"), where=where)
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InlinePolicy:
+    name: str
+    document: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entity:
+    """An IAM user, group or role with its policies (as in get-account-authorization-details)."""
+
+    kind: str  # "user" | "group" | "role"
+    name: str
+    arn: str
+    path: str = "/"
+    unique_id: str | None = None
+    inline: tuple[InlinePolicy, ...] | Unreadable = ()
+    attached: tuple[str, ...] | Unreadable = ()  # managed policy ARNs
+    groups: tuple[str, ...] | Unreadable = ()  # users only: group names
+    boundary_arn: str | Unreadable | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManagedPolicy:
+    arn: str
+    name: str
+    default_version_id: str | None
+    document: Any | Unreadable  # the default version's document
+    versions: Mapping[str, Any] = field(default_factory=dict)  # version id -> document
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iam:
+    """IAM tables by name (policies by ARN); a whole table may be Unreadable."""
+
+    users: Mapping[str, Entity] | Unreadable
+    groups: Mapping[str, Entity] | Unreadable
+    roles: Mapping[str, Entity] | Unreadable
+    policies: Mapping[str, ManagedPolicy] | Unreadable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrgPolicy:
+    id: str
+    name: str
+    arn: str | None
+    content: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrgLevel:
+    target_id: str
+    scps: tuple[OrgPolicy, ...] | Unreadable | None  # None: policy type not enabled
+    rcps: tuple[OrgPolicy, ...] | Unreadable | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Organization:
+    levels: tuple[OrgLevel, ...]
+    management_account_id: str | None = None
+    org_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class S3Object:
+    key: str
+    head: Mapping[str, Any] | Unreadable | None
+    acl: Mapping[str, Any] | Unreadable | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bucket:
+    name: str
+    owner_id: str | None
+    region: str | None
+    policy: Any | Unreadable | None
+    acl: Mapping[str, Any] | Unreadable | None
+    ownership: str | Unreadable | None  # ObjectOwnership rule value
+    public_access_block: Mapping[str, Any] | Unreadable | None
+    encryption: Mapping[str, Any] | Unreadable | None
+    request_payment: str | Unreadable | None
+    objects: Mapping[str, S3Object | Unreadable] | Unreadable | None  # None: not listed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessPoint:
+    arn: str
+    name: str
+    bucket: str | None
+    network_origin: str | None
+    vpc_id: str | None
+    public_access_block: Mapping[str, Any] | None
+    policy: Any | Unreadable | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KmsKey:
+    arn: str
+    metadata: Mapping[str, Any] | Unreadable | None
+    policy: Any | Unreadable | None
+    grants: tuple[Mapping[str, Any], ...] | Unreadable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VpcEndpoint:
+    id: str
+    vpc_id: str | None
+    policy: Any | None  # None: the default full-access policy
+
+
+class Snapshot:
+    """An indexed snapshot, with a cache of compiled policies shared by every request."""
+
+    __slots__ = (
+        "_compiled",
+        "access_points",
+        "account_id",
+        "account_public_access_block",
+        "buckets",
+        "document",
+        "iam",
+        "kms_keys",
+        "organization",
+        "partition",
+        "region",
+        "vpc_endpoints",
+    )
+
+    def __init__(
+        self,
+        *,
+        document: Json,
+        account_id: str,
+        partition: str,
+        region: str | None,
+        iam: Iam | Unreadable | None,
+        organization: Organization | Unreadable | None,
+        account_public_access_block: Mapping[str, Any] | Unreadable | None,
+        buckets: Mapping[str, Bucket | Unreadable],
+        access_points: Mapping[str, AccessPoint | Unreadable],
+        kms_keys: Mapping[str, KmsKey | Unreadable],
+        vpc_endpoints: Mapping[str, VpcEndpoint | Unreadable],
+    ) -> None:
+        self.document = document
+        self.account_id = account_id
+        self.partition = partition
+        self.region = region
+        self.iam = iam
+        self.organization = organization
+        self.account_public_access_block = account_public_access_block
+        self.buckets = buckets
+        self.access_points = access_points
+        self.kms_keys = kms_keys
+        self.vpc_endpoints = vpc_endpoints
+        self._compiled: dict[tuple[str, str], Any] = {}
+
+    def cached(self, key: tuple[str, str], build: Callable[[], T]) -> T:
+        """Build once per snapshot (compiled policies, parsed ACLs...); errors are cached too."""
+        try:
+            hit = self._compiled[key]
+        except KeyError:
+            try:
+                hit = build()
+            except Exception as error:  # cached so a broken policy is reported, not re-parsed
+                hit = _Failure(error)
+            self._compiled[key] = hit
+        if isinstance(hit, _Failure):
+            raise hit.error
+        return hit  # type: ignore[no-any-return]
+
+    def kms_key(self, key_id: str) -> KmsKey | Unreadable | None:
+        """A key by ARN, key id or alias ARN as the snapshot lists it."""
+        if key_id in self.kms_keys:
+            return self.kms_keys[key_id]
+        tail = key_id.rsplit("/", 1)[-1]
+        for arn, key in self.kms_keys.items():
+            if arn.rsplit("/", 1)[-1] == tail:
+                return key
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: Exception
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def snapshot_schema() -> Json:
+    text = resources.files("chalicelib.schemas").joinpath("snapshot.schema.json").read_text()
+    schema: Json = json.loads(text)
+    return schema
+
+
+def validate_snapshot_document(doc: Any) -> None:
+    """Raise InputError naming the first offending field (e.g. `s3.buckets.b.acl.Grants`)."""
+    validator = jsonschema.Draft202012Validator(snapshot_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise InputError(f"snapshot.{where}" if error.absolute_path else "snapshot", error.message)
+
+
+def load_snapshot(doc: Any) -> Snapshot:
+    """Validate and index a snapshot document (DESIGN 3.2)."""
+    validate_snapshot_document(doc)
+    s3 = doc.get("s3") or {}
+    return Snapshot(
+        document=doc,
+        account_id=doc["account_id"],
+        partition=doc.get("partition", "aws"),
+        region=doc.get("region"),
+        iam=_part(doc, "iam", _load_iam),
+        organization=_part(doc, "organization", _load_org),
+        account_public_access_block=_part(s3, "account_public_access_block", _as_mapping),
+        buckets=_table(s3.get("buckets"), "s3.buckets", _load_bucket),
+        access_points=_table(s3.get("access_points"), "s3.access_points", _load_access_point),
+        kms_keys=_table((doc.get("kms") or {}).get("keys"), "kms.keys", _load_kms_key),
+        vpc_endpoints=_table(doc.get("vpc_endpoints"), "vpc_endpoints", _load_vpce),
+    )
+
+
+def parse_json_document(value: Any) -> Any:
+    """Policy documents may be objects or the JSON strings (maybe URL-encoded) APIs return."""
+    if isinstance(value, str):
+        from urllib.parse import unquote
+
+        text = value.strip()
+        if text.startswith("%7B") or text.startswith("%7b"):
+            text = unquote(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return value  # left to the policy compiler to reject with a MalformedPolicyError
+    return value
+
+
+def _part(
+    parent: Mapping[str, Any], key: str, build: Callable[[Any, str], T]
+) -> T | Unreadable | None:
+    if key not in parent or parent[key] is None:
+        return None
+    return unreadable_of(parent[key], key) or build(parent[key], key)
+
+
+def _as_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    return dict(value)
+
+
+def _table(raw: Any, where: str, build: Callable[[str, Any, str], T]) -> dict[str, T | Unreadable]:
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[str, T | Unreadable] = {}
+    for name, value in raw.items():
+        path = f"{where}.{name}"
+        out[name] = unreadable_of(value, path) or build(name, value, path)
+    return out
+
+
+def _maybe(value: Any, where: str) -> Any:
+    """Unreadable marker, or the value (None when absent)."""
+    return unreadable_of(value, where) or value
+
+
+def _inline(raw: Any, where: str) -> tuple[InlinePolicy, ...] | Unreadable:
+    marker = unreadable_of(raw, where)
+    if marker:
+        return marker
+    return tuple(
+        InlinePolicy(name=p.get("PolicyName", f"inline-{i}"), document=p.get("PolicyDocument"))
+        for i, p in enumerate(raw or ())
+    )
+
+
+def _attached(raw: Any, where: str) -> tuple[str, ...] | Unreadable:
+    marker = unreadable_of(raw, where)
+    if marker:
+        return marker
+    return tuple(p["PolicyArn"] for p in raw or ())
+
+
+def _entity(kind: str, raw: Mapping[str, Any], where: str) -> Entity:
+    name_key = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
+    id_key = {"user": "UserId", "group": "GroupId", "role": "RoleId"}[kind]
+    inline_key = {"user": "UserPolicyList", "group": "GroupPolicyList", "role": "RolePolicyList"}
+    boundary_raw = raw.get("PermissionsBoundary")
+    boundary: str | Unreadable | None
+    if boundary_raw is None:
+        boundary = None
+    else:
+        boundary = unreadable_of(boundary_raw, f"{where}.PermissionsBoundary") or boundary_raw.get(
+            "PermissionsBoundaryArn"
+        )
+    groups_raw = raw.get("GroupList", ())
+    return Entity(
+        kind=kind,
+        name=raw[name_key],
+        arn=raw["Arn"],
+        path=raw.get("Path", "/"),
+        unique_id=raw.get(id_key),
+        inline=_inline(raw.get(inline_key[kind]), f"{where}.{inline_key[kind]}"),
+        attached=_attached(raw.get("AttachedManagedPolicies"), f"{where}.AttachedManagedPolicies"),
+        groups=unreadable_of(groups_raw, f"{where}.GroupList") or tuple(groups_raw or ()),
+        boundary_arn=boundary,
+        tags={t["Key"]: t["Value"] for t in raw.get("Tags") or () if "Key" in t},
+    )
+
+
+def _load_iam(raw: Mapping[str, Any], where: str) -> Iam:
+    def entities(list_key: str, kind: str) -> dict[str, Entity] | Unreadable:
+        items = raw.get(list_key)
+        marker = unreadable_of(items, f"{where}.{list_key}")
+        if marker:
+            return marker
+        name_key = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
+        return {
+            item[name_key]: _entity(kind, item, f"{where}.{list_key}.{i}")
+            for i, item in enumerate(items or ())
+        }
+
+    raw_policies = raw.get("Policies")
+    policies: dict[str, ManagedPolicy] | Unreadable = unreadable_of(
+        raw_policies, f"{where}.Policies"
+    ) or {
+        item["Arn"]: _managed(item, f"{where}.Policies.{i}")
+        for i, item in enumerate(raw_policies or ())
+    }
+    return Iam(
+        users=entities("UserDetailList", "user"),
+        groups=entities("GroupDetailList", "group"),
+        roles=entities("RoleDetailList", "role"),
+        policies=policies,
+    )
+
+
+def _managed(item: Mapping[str, Any], where: str) -> ManagedPolicy:
+    default_id = item.get("DefaultVersionId")
+    versions_raw = item.get("PolicyVersionList")
+    marker = unreadable_of(versions_raw, f"{where}.PolicyVersionList")
+    versions = (
+        {} if marker else {v.get("VersionId", ""): v.get("Document") for v in versions_raw or ()}
+    )
+    document: Any = marker
+    if not marker:
+        default = next((v for v in versions_raw or () if v.get("IsDefaultVersion")), None)
+        if default is None and default_id in versions:
+            document = versions[default_id]
+        elif default is not None:
+            document = default.get("Document")
+            default_id = default.get("VersionId", default_id)
+        else:
+            document = Unreadable(
+                code="MissingDefaultVersion", needs="iam:GetPolicyVersion", where=where
+            )
+    return ManagedPolicy(
+        arn=item["Arn"],
+        name=item.get("PolicyName", item["Arn"].rsplit("/", 1)[-1]),
+        default_version_id=default_id,
+        document=document,
+        versions=versions,
+    )
+
+
+def _org_policies(raw: Any, where: str) -> tuple[OrgPolicy, ...] | Unreadable | None:
+    if raw is None:
+        return None
+    marker = unreadable_of(raw, where)
+    if marker:
+        return marker
+    return tuple(
+        OrgPolicy(
+            id=p.get("Id", f"{where}.{i}"),
+            name=p.get("Name", p.get("Id", f"policy-{i}")),
+            arn=p.get("Arn"),
+            content=p.get("Content"),
+        )
+        for i, p in enumerate(raw)
+    )
+
+
+def _load_org(raw: Mapping[str, Any], where: str) -> Organization:
+    levels = tuple(
+        OrgLevel(
+            target_id=level["target_id"],
+            scps=_org_policies(level.get("scps"), f"{where}.levels.{i}.scps"),
+            rcps=_org_policies(level.get("rcps"), f"{where}.levels.{i}.rcps"),
+        )
+        for i, level in enumerate(raw.get("levels") or ())
+    )
+    return Organization(
+        levels=levels,
+        management_account_id=raw.get("management_account_id"),
+        org_id=raw.get("org_id"),
+    )
+
+
+def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:
+    ownership_raw = raw.get("ownership_controls")
+    ownership: str | Unreadable | None = unreadable_of(ownership_raw, f"{where}.ownership_controls")
+    if ownership is None and isinstance(ownership_raw, Mapping):
+        rules = ownership_raw.get("Rules") or ()
+        ownership = rules[0].get("ObjectOwnership") if rules else None
+    objects_raw = raw.get("objects")
+    objects: Mapping[str, S3Object | Unreadable] | Unreadable | None
+    if objects_raw is None:
+        objects = None
+    else:
+        objects = unreadable_of(objects_raw, f"{where}.objects") or _table(
+            objects_raw, f"{where}.objects", _load_object
+        )
+    payment = raw.get("request_payment")
+    if isinstance(payment, Mapping) and UNREADABLE_KEY not in payment:
+        payment = payment.get("Payer")
+    return Bucket(
+        name=name,
+        owner_id=(raw.get("owner") or {}).get("ID")
+        if isinstance(raw.get("owner"), Mapping)
+        else None,
+        region=raw.get("region"),
+        policy=_maybe(raw.get("policy"), f"{where}.policy"),
+        acl=_maybe(raw.get("acl"), f"{where}.acl"),
+        ownership=ownership,
+        public_access_block=_maybe(raw.get("public_access_block"), f"{where}.public_access_block"),
+        encryption=_maybe(raw.get("encryption"), f"{where}.encryption"),
+        request_payment=_maybe(payment, f"{where}.request_payment"),
+        objects=objects,
+    )
+
+
+def _owner_id(owner: Any) -> str | None:
+    return owner.get("ID") if isinstance(owner, Mapping) else None
+
+
+def _load_object(key: str, raw: Mapping[str, Any], where: str) -> S3Object:
+    return S3Object(
+        key=key,
+        head=_maybe(raw.get("head"), f"{where}.head"),
+        acl=_maybe(raw.get("acl"), f"{where}.acl"),
+    )
+
+
+def _load_access_point(arn: str, raw: Mapping[str, Any], where: str) -> AccessPoint:
+    vpc = raw.get("VpcConfiguration") or {}
+    return AccessPoint(
+        arn=arn,
+        name=raw.get("Name", arn.rsplit("/", 1)[-1]),
+        bucket=raw.get("Bucket"),
+        network_origin=raw.get("NetworkOrigin"),
+        vpc_id=vpc.get("VpcId") if isinstance(vpc, Mapping) else None,
+        public_access_block=raw.get("PublicAccessBlockConfiguration"),
+        policy=_maybe(raw.get("policy"), f"{where}.policy"),
+    )
+
+
+def _load_kms_key(arn: str, raw: Mapping[str, Any], where: str) -> KmsKey:
+    grants_raw = raw.get("grants")
+    return KmsKey(
+        arn=arn,
+        metadata=_maybe(raw.get("metadata"), f"{where}.metadata"),
+        policy=_maybe(raw.get("policy"), f"{where}.policy"),
+        grants=unreadable_of(grants_raw, f"{where}.grants") or tuple(grants_raw or ()),
+    )
+
+
+def _load_vpce(endpoint_id: str, raw: Mapping[str, Any], where: str) -> VpcEndpoint:
+    policy = raw.get("PolicyDocument")
+    return VpcEndpoint(
+        id=endpoint_id,
+        vpc_id=raw.get("VpcId"),
+        policy=_maybe(policy, f"{where}.PolicyDocument"),
+    )
