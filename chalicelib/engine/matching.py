@@ -1,0 +1,212 @@
+"""Action and resource matching, compiled once per statement into fast matchers.
+
+Pure: standard library only.
+
+Actions (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html):
+`service:Name`, case-insensitive, `*` and `?` wildcards anywhere; `"*"` matches every action.
+
+Resources (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards):
+case-sensitive. In the partition, service, region and account parts, `*` and `?` stay inside
+their colon-delimited segment, except that a `*` that is the last character of a segment "can
+expand to match beyond the colon boundaries". In the resource part (after the fifth colon) `*`
+matches anything, `/` and `:` included, so `arn:aws:s3:::bucket/*` covers every key.
+Examples (also test rows): `arn:aws:s3:::bucket/*` matches `arn:aws:s3:::bucket/a/b:c` but not
+`arn:aws:s3:::bucket`; `arn:*:s3:::b` matches `arn:aws:s3:::b`; `arn:aws:ec2:us-?:*` does not
+match `arn:aws:ec2:us-east-1:1:x` (`?` is one character) but `arn:aws:ec2:us-*` does.
+Text substituted from a policy variable is literal: its `*` and `?` are not wildcards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from chalicelib.engine.context import RequestContext
+from chalicelib.engine.variables import Piece, Template
+
+_WILDCARDS = frozenset("*?")
+
+
+# --------------------------------------------------------------------------- globs
+
+
+def _tokens(pieces: Iterable[Piece]) -> list[tuple[str, bool]]:
+    return [(ch, p.wild) for p in pieces for ch in p.text]
+
+
+def _glob_source(tokens: list[tuple[str, bool]]) -> str:
+    out: list[str] = []
+    for ch, wild in tokens:
+        if wild and ch == "*":
+            out.append(".*")
+        elif wild and ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def _arn_source(tokens: list[tuple[str, bool]]) -> str:
+    """Segment-aware regex source for an ARN pattern (see the module docstring)."""
+    if "".join(ch for ch, _ in tokens[:4]) != "arn:":
+        return _glob_source(tokens)
+    out: list[str] = []
+    colons = 0
+    for i, (ch, wild) in enumerate(tokens):
+        if ch == ":":
+            colons += 1
+            out.append(":")
+        elif wild and ch == "*":
+            if colons >= 5:
+                out.append(".*")
+            else:
+                nxt = tokens[i + 1][0] if i + 1 < len(tokens) else ":"
+                out.append(".*" if nxt == ":" else "[^:]*")
+        elif wild and ch == "?":
+            out.append("." if colons >= 5 else "[^:]")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def glob_regex(pieces: tuple[Piece, ...], ignore_case: bool = False) -> re.Pattern[str]:
+    """A compiled full-match regex for a StringLike-style pattern."""
+    flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
+    return re.compile(_glob_source(_tokens(pieces)), flags)
+
+
+@lru_cache(maxsize=4096)
+def arn_regex(pieces: tuple[Piece, ...]) -> re.Pattern[str]:
+    """A compiled full-match regex for an ARN pattern (Resource, ArnLike)."""
+    return re.compile(_arn_source(_tokens(pieces)), re.DOTALL)
+
+
+def has_wildcard(pieces: tuple[Piece, ...]) -> bool:
+    return any(p.wild and not _WILDCARDS.isdisjoint(p.text) for p in pieces)
+
+
+def arn_matches(pieces: tuple[Piece, ...], value: str) -> bool:
+    """Whether `value` matches the resolved ARN pattern `pieces`."""
+    if not has_wildcard(pieces):
+        return "".join(p.text for p in pieces) == value
+    return arn_regex(pieces).fullmatch(value) is not None
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class ActionMatcher:
+    """Matches action names against a statement's Action (or NotAction) list."""
+
+    patterns: tuple[str, ...]
+    _any: bool = False
+    _exact: frozenset[str] = frozenset()
+    _prefixes: tuple[str, ...] = ()
+    _regex: re.Pattern[str] | None = None
+
+    @classmethod
+    def compile(cls, patterns: Iterable[str]) -> ActionMatcher:
+        patterns = tuple(patterns)
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        regexes: list[str] = []
+        for pattern in patterns:
+            low = pattern.lower()
+            if low == "*":
+                return cls(patterns, _any=True)
+            head = low[:-1] if low.endswith("*") else None
+            if _WILDCARDS.isdisjoint(low):
+                exact.add(low)
+            elif head is not None and _WILDCARDS.isdisjoint(head):
+                prefixes.append(head)
+            else:
+                regexes.append(_glob_source(_tokens((Piece(low, wild=True),))))
+        regex = re.compile("|".join(f"(?:{r})" for r in regexes)) if regexes else None
+        return cls(patterns, _exact=frozenset(exact), _prefixes=tuple(prefixes), _regex=regex)
+
+    def matches(self, action: str) -> bool:
+        if self._any:
+            return True
+        low = action.lower()
+        if low in self._exact or (self._prefixes and low.startswith(self._prefixes)):
+            return True
+        return self._regex is not None and self._regex.fullmatch(low) is not None
+
+
+# --------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceMatcher:
+    """Matches resource ARNs against a statement's Resource (or NotResource) list.
+
+    Patterns without variables are merged into one exact set and one regex at compile time
+    and their answers memoised per ARN; patterns with variables are resolved per request.
+    """
+
+    templates: tuple[Template, ...]
+    _any: bool = False
+    _exact: frozenset[str] = frozenset()
+    _regex: re.Pattern[str] | None = None
+    _dynamic: tuple[Template, ...] = ()
+    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def compile(cls, templates: Iterable[Template]) -> ResourceMatcher:
+        templates = tuple(templates)
+        exact: set[str] = set()
+        regexes: list[str] = []
+        dynamic: list[Template] = []
+        for template in templates:
+            if template.has_variables:
+                dynamic.append(template)
+                continue
+            pieces: tuple[Piece, ...] = template.parts  # type: ignore[assignment]
+            if template.source == "*":
+                return cls(templates, _any=True)
+            if has_wildcard(pieces):
+                regexes.append(_arn_source(_tokens(pieces)))
+            else:
+                exact.add(template.source)
+        regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL) if regexes else None
+        return cls(
+            templates,
+            _exact=frozenset(exact),
+            _regex=regex,
+            _dynamic=tuple(dynamic),
+        )
+
+    @property
+    def has_variables(self) -> bool:
+        return bool(self._dynamic)
+
+    def matches(self, resource_arn: str, ctx: RequestContext) -> bool:
+        if self._any:
+            return True
+        static = self._memo.get(resource_arn)
+        if static is None:
+            static = resource_arn in self._exact or (
+                self._regex is not None and self._regex.fullmatch(resource_arn) is not None
+            )
+            if len(self._memo) < 65536:
+                self._memo[resource_arn] = static
+        if static:
+            return True
+        for template in self._dynamic:
+            pieces = template.resolve(ctx)
+            if pieces is not None and arn_matches(pieces, resource_arn):
+                return True
+        return False
+
+    def matching(self, resource_arn: str, ctx: RequestContext) -> tuple[str, ...]:
+        """The patterns (as written) that match `resource_arn`."""
+        out = []
+        for template in self.templates:
+            pieces = template.resolve(ctx)
+            if template.source == "*" or (pieces is not None and arn_matches(pieces, resource_arn)):
+                out.append(template.source)
+        return tuple(out)
