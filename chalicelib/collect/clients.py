@@ -1,0 +1,101 @@
+"""boto3 clients for the collectors, built once per service and region and shared by threads.
+
+boto3 clients are thread-safe once built; building them (and sessions) is not, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from chalicelib.collect.base import READ_RETRY_CONFIG
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3control import S3ControlClient
+    from mypy_boto3_sts import STSClient
+
+ClientHook = Callable[[str, Any], None]
+"""Called with (service name, client) after a client is built: e.g. to register event hooks."""
+
+
+class Boto3Clients:
+    """Builds and caches the read clients of one set of credentials.
+
+    `endpoint_url` points every client at one endpoint (a moto server in tests); `on_client`
+    lets tests and benchmarks register botocore event hooks.
+    """
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        on_client: ClientHook | None = None,
+    ) -> None:
+        self._session = session or boto3.Session()
+        self.region_name: str = region_name or self._session.region_name or "us-east-1"
+        self._endpoint_url = endpoint_url
+        self._on_client = on_client
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def with_credentials(self, credentials: Mapping[str, Any]) -> Boto3Clients:
+        """Clients for temporary credentials (an STS `Credentials` block), same endpoint."""
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region_name,
+        )
+        return Boto3Clients(
+            session,
+            region_name=self.region_name,
+            endpoint_url=self._endpoint_url,
+            on_client=self._on_client,
+        )
+
+    def _client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region_name)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=key[1],
+                    endpoint_url=self._endpoint_url,
+                    config=READ_RETRY_CONFIG,
+                )
+                if self._on_client is not None:
+                    self._on_client(service, client)
+                self._clients[key] = client
+            return client
+
+    def iam(self) -> IAMClient:
+        return self._client("iam")  # type: ignore[no-any-return]
+
+    def s3(self) -> S3Client:
+        return self._client("s3")  # type: ignore[no-any-return]
+
+    def s3control(self) -> S3ControlClient:
+        return self._client("s3control")  # type: ignore[no-any-return]
+
+    def kms(self, region: str | None = None) -> KMSClient:
+        return self._client("kms", region)  # type: ignore[no-any-return]
+
+    def ec2(self) -> EC2Client:
+        return self._client("ec2")  # type: ignore[no-any-return]
+
+    def organizations(self) -> OrganizationsClient:
+        return self._client("organizations")  # type: ignore[no-any-return]
+
+    def sts(self) -> STSClient:
+        return self._client("sts")  # type: ignore[no-any-return]

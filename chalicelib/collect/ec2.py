@@ -1,0 +1,50 @@
+"""VPC endpoints, as `aws ec2 describe-vpc-endpoints` returns each item (policy included)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
+from chalicelib.model import Json
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+
+class VpcEndpointCollector:
+    """Reads the VPC endpoints a request went through."""
+
+    permissions: ClassVar[tuple[str, ...]] = ("ec2:DescribeVpcEndpoints",)
+
+    def __init__(self, ec2: EC2Client, plan: ReadPlan) -> None:
+        self._ec2 = ec2
+        self._plan = plan
+        self.endpoints: dict[str, Json] = {}
+
+    def document(self) -> Json:
+        return dict(sorted(self.endpoints.items()))
+
+    def add_endpoint(self, endpoint_id: str) -> None:
+        ec2 = self._ec2
+
+        def on_endpoint(result: Fetched) -> None:
+            match result:
+                case Present(value=items):
+                    for item in items:
+                        self.endpoints[str(item["VpcEndpointId"])] = item
+                case Unreadable() as refused:
+                    self.endpoints[endpoint_id] = refused.to_doc()
+                case Absent():
+                    pass
+
+        self._plan.read(
+            Read(
+                key=("ec2:DescribeVpcEndpoints", endpoint_id),
+                call=lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])[
+                    "VpcEndpoints"
+                ],
+                needs="ec2:DescribeVpcEndpoints",
+                what=f"VPC endpoint {endpoint_id}",
+            ),
+            on_endpoint,
+        )

@@ -1,0 +1,110 @@
+"""KMS keys: metadata, key policy and grants (DescribeKey, GetKeyPolicy, ListGrants).
+
+The key is keyed by its ARN (DescribeKey resolves key ids and aliases); a key that does not
+exist is left out; a part we were refused is an `$unreadable` marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chalicelib.arn import parse_arn
+from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
+from chalicelib.model import Json
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+
+
+class KmsKeyCollector:
+    """Reads the KMS keys an SSE-KMS request uses."""
+
+    permissions: ClassVar[tuple[str, ...]] = (
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:ListGrants",
+    )
+
+    def __init__(self, kms_for_region: Callable[[str | None], KMSClient], plan: ReadPlan) -> None:
+        self._kms_for_region = kms_for_region
+        self._plan = plan
+        self._entries: dict[str, Json] = {}
+        self._arns: dict[str, str] = {}
+        self._missing: set[str] = set()
+
+    def document(self) -> Json:
+        keys = {
+            self._arns.get(key_id, key_id): entry
+            for key_id, entry in self._entries.items()
+            if key_id not in self._missing
+        }
+        return {"keys": dict(sorted(keys.items()))}
+
+    def add_key(self, key_id: str) -> None:
+        """Read a key given as ARN, id or alias (ARN or id are the usual S3 forms)."""
+        if key_id in self._entries:
+            return
+        entry: Json = {}
+        self._entries[key_id] = entry
+        arn = parse_arn(key_id)
+        kms = self._kms_for_region(arn.region if arn and arn.region else None)
+        what = f"KMS key {key_id}"
+
+        def on_metadata(result: Fetched) -> None:
+            match result:
+                case Present(value=metadata):
+                    entry["metadata"] = metadata
+                    self._arns[key_id] = str(metadata.get("Arn", key_id))
+                case Absent():
+                    self._missing.add(key_id)
+                case Unreadable() as refused:
+                    entry["metadata"] = refused.to_doc()
+
+        def store(name: str) -> Callable[[Fetched], None]:
+            def on_result(result: Fetched) -> None:
+                match result:
+                    case Present(value=value):
+                        entry[name] = value
+                    case Absent():
+                        self._missing.add(key_id)
+                    case Unreadable() as refused:
+                        entry[name] = refused.to_doc()
+
+            return on_result
+
+        self._read(
+            "kms:DescribeKey",
+            key_id,
+            lambda: kms.describe_key(KeyId=key_id)["KeyMetadata"],
+            what,
+            on_metadata,
+        )
+        self._read(
+            "kms:GetKeyPolicy",
+            key_id,
+            lambda: kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"],
+            what,
+            store("policy"),
+        )
+        self._read(
+            "kms:ListGrants",
+            key_id,
+            lambda: (
+                kms.get_paginator("list_grants")
+                .paginate(KeyId=key_id)
+                .build_full_result()["Grants"]
+            ),
+            what,
+            store("grants"),
+        )
+
+    def _read(
+        self,
+        needs: str,
+        key_id: str,
+        call: Callable[[], Any],
+        what: str,
+        then: Callable[[Fetched], None],
+    ) -> None:
+        self._plan.read(Read(key=(needs, key_id), call=call, needs=needs, what=what), then)

@@ -1,0 +1,365 @@
+"""Buckets, objects, access points and account Block Public Access, as the S3 APIs return them.
+
+A bucket that does not exist is left out of `buckets`, an object that does not exist is left
+out of `objects`; a part we were refused is an `$unreadable` marker. The collector's own
+`HeadObject` can be refused by a bucket-policy Deny aimed at others: that is unreadable too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chalicelib.arn import parse_arn
+from chalicelib.collect.base import (
+    Absent,
+    Fetched,
+    Present,
+    Read,
+    ReadPlan,
+    Unreadable,
+    without_metadata,
+)
+from chalicelib.model import Json
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3control import S3ControlClient
+
+KmsKeyFound = Callable[[str], None]
+
+
+def _bucket_region(location: Json) -> str:
+    """GetBucketLocation's LocationConstraint as a region name (null is us-east-1, EU eu-west-1)."""
+    constraint = location.get("LocationConstraint")
+    if not constraint:
+        return "us-east-1"
+    return "eu-west-1" if constraint == "EU" else str(constraint)
+
+
+def _default_kms_key(encryption: Json) -> str | None:
+    """The customer KMS key of a bucket's default encryption, if it has one."""
+    for rule in encryption.get("Rules", ()):
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        if str(default.get("SSEAlgorithm", "")).startswith("aws:kms") and default.get(
+            "KMSMasterKeyID"
+        ):
+            return str(default["KMSMasterKeyID"])
+    return None
+
+
+class BucketCollector:
+    """Reads a bucket's configuration: every part the S3 authorization layers look at."""
+
+    permissions: ClassVar[tuple[str, ...]] = (
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketPolicyStatus",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketRequestPayment",
+        "s3:GetBucketVersioning",
+    )
+
+    def __init__(self, s3: S3Client, plan: ReadPlan) -> None:
+        self._s3 = s3
+        self._plan = plan
+        self.buckets: dict[str, Json] = {}
+        self._missing: set[str] = set()
+        self._default_keys: dict[str, list[KmsKeyFound]] = {}
+
+    def document(self) -> Json:
+        return {n: b for n, b in sorted(self.buckets.items()) if n not in self._missing}
+
+    def add_bucket(self, bucket: str, *, on_default_kms_key: KmsKeyFound | None = None) -> Json:
+        """Schedule the reads of one bucket; `on_default_kms_key` gets its default KMS key."""
+        if on_default_kms_key is not None:
+            self._default_keys.setdefault(bucket, []).append(on_default_kms_key)
+        if bucket in self.buckets:
+            return self.buckets[bucket]
+        entry: Json = {"objects": {}}
+        self.buckets[bucket] = entry
+        s3 = self._s3
+
+        def part(
+            name: str,
+            call: Callable[[], Any],
+            needs: str,
+            shape: Callable[[Any], Any],
+            *,
+            also: tuple[str, ...] = (),
+        ) -> None:
+            def on_result(result: Fetched) -> None:
+                match result:
+                    case Present(value=value):
+                        entry[name] = shape(value)
+                    case Absent(code="NoSuchBucket"):
+                        self._missing.add(bucket)
+                    case Absent():
+                        pass
+                    case Unreadable() as refused:
+                        for field in (name, *also):
+                            entry[field] = None if field == "region" else refused.to_doc()
+
+            self._plan.read(
+                Read(key=(needs, bucket), call=call, needs=needs, what=f"bucket {bucket}"),
+                on_result,
+            )
+
+        def on_acl(acl: Json) -> Json:
+            entry["owner"] = {"ID": acl.get("Owner", {}).get("ID")}
+            return without_metadata(acl)
+
+        def on_encryption(response: Json) -> Json:
+            encryption: Json = response["ServerSideEncryptionConfiguration"]
+            key = _default_kms_key(encryption)
+            if key is not None:
+                for found in self._default_keys.get(bucket, ()):
+                    found(key)
+            return encryption
+
+        part(
+            "acl",
+            lambda: s3.get_bucket_acl(Bucket=bucket),
+            "s3:GetBucketAcl",
+            on_acl,
+            also=("owner",),
+        )
+        # A region we may not read stays null (unknown): it decides no layer.
+        part(
+            "region",
+            lambda: s3.get_bucket_location(Bucket=bucket),
+            "s3:GetBucketLocation",
+            _bucket_region,
+        )
+        part(
+            "policy",
+            lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"],
+            "s3:GetBucketPolicy",
+            lambda policy: policy,
+        )
+        part(
+            "policy_status",
+            lambda: s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"],
+            "s3:GetBucketPolicyStatus",
+            lambda status: status,
+        )
+        part(
+            "ownership_controls",
+            lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"],
+            "s3:GetBucketOwnershipControls",
+            lambda controls: controls,
+        )
+        part(
+            "public_access_block",
+            lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
+            "s3:GetBucketPublicAccessBlock",
+            lambda block: block,
+        )
+        part(
+            "encryption",
+            lambda: s3.get_bucket_encryption(Bucket=bucket),
+            "s3:GetEncryptionConfiguration",
+            on_encryption,
+        )
+        part(
+            "request_payment",
+            lambda: s3.get_bucket_request_payment(Bucket=bucket),
+            "s3:GetBucketRequestPayment",
+            lambda payment: payment.get("Payer", "BucketOwner"),
+        )
+        part(
+            "versioning",
+            lambda: s3.get_bucket_versioning(Bucket=bucket),
+            "s3:GetBucketVersioning",
+            without_metadata,
+        )
+        return entry
+
+
+class ObjectCollector:
+    """Reads an object's head (owner-independent state, SSE-KMS key, version) and its ACL."""
+
+    permissions: ClassVar[tuple[str, ...]] = (
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+    )
+
+    def __init__(self, s3: S3Client, plan: ReadPlan) -> None:
+        self._s3 = s3
+        self._plan = plan
+
+    def add_object(
+        self,
+        bucket_entry: Json,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        on_kms_key: KmsKeyFound | None = None,
+    ) -> None:
+        """Read `key` into `bucket_entry["objects"]`; `on_kms_key` gets its SSE-KMS key."""
+        objects: Json = bucket_entry["objects"]
+        if key in objects:
+            return
+        entry: Json = {}
+        objects[key] = entry
+        s3 = self._s3
+        version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        what = f"object s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
+
+        def on_head(result: Fetched) -> None:
+            match result:
+                case Present(value=head):
+                    entry["head"] = without_metadata(head)
+                    if head.get("SSEKMSKeyId") and on_kms_key is not None:
+                        on_kms_key(str(head["SSEKMSKeyId"]))
+                case Absent():
+                    objects.pop(key, None)
+                case Unreadable() as refused:
+                    entry["head"] = refused.to_doc()
+
+        def on_acl(result: Fetched) -> None:
+            match result:
+                case Present(value=acl):
+                    entry["acl"] = without_metadata(acl)
+                case Absent():
+                    pass
+                case Unreadable() as refused:
+                    entry["acl"] = refused.to_doc()
+
+        self._plan.read(
+            Read(
+                key=("s3:HeadObject", bucket, key, version_id),
+                call=lambda: s3.head_object(Bucket=bucket, Key=key, **version),
+                needs="s3:GetObjectVersion" if version_id else "s3:GetObject",
+                what=what,
+            ),
+            on_head,
+        )
+        self._plan.read(
+            Read(
+                key=("s3:GetObjectAcl", bucket, key, version_id),
+                call=lambda: s3.get_object_acl(Bucket=bucket, Key=key, **version),
+                needs="s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl",
+                what=what,
+            ),
+            on_acl,
+        )
+
+
+class AccountSettingsCollector:
+    """Reads the account-level Block Public Access settings (S3 Control)."""
+
+    permissions: ClassVar[tuple[str, ...]] = ("s3:GetAccountPublicAccessBlock",)
+
+    def __init__(self, s3control: S3ControlClient, plan: ReadPlan) -> None:
+        self._s3control = s3control
+        self._plan = plan
+        self.public_access_block: Json | None = None
+
+    def add_account(self, account_id: str) -> None:
+        s3control = self._s3control
+
+        def on_block(result: Fetched) -> None:
+            match result:
+                case Present(value=block):
+                    self.public_access_block = block
+                case Unreadable() as refused:
+                    self.public_access_block = refused.to_doc()
+                case Absent():
+                    self.public_access_block = None
+
+        self._plan.read(
+            Read(
+                key=("s3:GetAccountPublicAccessBlock", account_id),
+                call=lambda: s3control.get_public_access_block(AccountId=account_id)[
+                    "PublicAccessBlockConfiguration"
+                ],
+                needs="s3:GetAccountPublicAccessBlock",
+                what=f"account {account_id}",
+            ),
+            on_block,
+        )
+
+
+class AccessPointCollector:
+    """Reads an access point (network origin, its own Block Public Access) and its policy."""
+
+    permissions: ClassVar[tuple[str, ...]] = ("s3:GetAccessPoint", "s3:GetAccessPointPolicy")
+
+    _FIELDS = (
+        "Name",
+        "Bucket",
+        "NetworkOrigin",
+        "VpcConfiguration",
+        "PublicAccessBlockConfiguration",
+        "BucketAccountId",
+        "AccessPointArn",
+    )
+
+    def __init__(self, s3control: S3ControlClient, plan: ReadPlan) -> None:
+        self._s3control = s3control
+        self._plan = plan
+        self.access_points: dict[str, Json] = {}
+        self._missing: set[str] = set()
+
+    def document(self) -> Json:
+        return {a: p for a, p in sorted(self.access_points.items()) if a not in self._missing}
+
+    def add_access_point(self, access_point_arn: str) -> None:
+        arn = parse_arn(access_point_arn)
+        if (
+            arn is None
+            or arn.resource_type != "accesspoint"
+            or access_point_arn in self.access_points
+        ):
+            return
+        account, name = arn.account, arn.resource_name
+        entry: Json = {"Name": name}
+        self.access_points[access_point_arn] = entry
+        s3control = self._s3control
+
+        def on_access_point(result: Fetched) -> None:
+            match result:
+                case Present(value=point):
+                    entry.update({k: point[k] for k in self._FIELDS if k in point})
+                case Absent():
+                    self._missing.add(access_point_arn)
+                case Unreadable() as refused:
+                    self.access_points[access_point_arn] = refused.to_doc()
+
+        def on_policy(result: Fetched) -> None:
+            match result:
+                case Present(value=policy):
+                    entry["policy"] = policy
+                case Absent():
+                    pass
+                case Unreadable() as refused:
+                    entry["policy"] = refused.to_doc()
+
+        what = f"access point {access_point_arn}"
+        self._plan.read(
+            Read(
+                key=("s3:GetAccessPoint", access_point_arn),
+                call=lambda: s3control.get_access_point(AccountId=account, Name=name),
+                needs="s3:GetAccessPoint",
+                what=what,
+            ),
+            on_access_point,
+        )
+        self._plan.read(
+            Read(
+                key=("s3:GetAccessPointPolicy", access_point_arn),
+                call=lambda: s3control.get_access_point_policy(AccountId=account, Name=name)[
+                    "Policy"
+                ],
+                needs="s3:GetAccessPointPolicy",
+                what=what,
+            ),
+            on_policy,
+        )

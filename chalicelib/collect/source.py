@@ -1,0 +1,65 @@
+"""The `SnapshotSource` port and the scope of one collection (what a request needs read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chalicelib.model import AccessRequest, Json
+
+
+class SnapshotSource(Protocol):
+    """Gathers every document the engine needs for one request (a DESIGN 3.2 snapshot)."""
+
+    def snapshot_for(self, request: AccessRequest) -> Json: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollectionScope:
+    """What to read: principals, buckets, objects, KMS keys, VPC endpoints, access points.
+
+    With `follow_kms_keys`, the SSE-KMS key of each object head and each bucket's default
+    encryption key are read too.
+    """
+
+    principal_arns: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    objects: tuple[ObjectRef, ...] = ()
+    kms_key_ids: tuple[str, ...] = ()
+    follow_kms_keys: bool = True
+    vpc_endpoint_ids: tuple[str, ...] = ()
+    access_point_arns: tuple[str, ...] = ()
+
+
+def scope_for_request(request: AccessRequest) -> CollectionScope:
+    """Exactly what `request` needs: its principal, every bucket and key it touches, and so on.
+
+    The KMS key is the request's own (`kms_key_arn`) when given, else the object's SSE-KMS key
+    or the bucket's default key, found while collecting.
+    """
+    buckets = tuple(dict.fromkeys(op.bucket for op in request.operations if op.bucket))
+    objects = tuple(
+        dict.fromkeys(
+            ObjectRef(bucket=op.bucket, key=op.key, version_id=op.version_id)
+            for op in request.operations
+            if op.bucket and op.key
+        )
+    )
+    return CollectionScope(
+        principal_arns=(request.principal.principal_arn,)
+        if request.principal.principal_arn
+        else (),
+        buckets=buckets,
+        objects=objects,
+        kms_key_ids=(request.kms_key_arn,) if request.kms_key_arn else (),
+        follow_kms_keys=request.kms_key_arn is None,
+        vpc_endpoint_ids=(request.vpc_endpoint_id,) if request.vpc_endpoint_id else (),
+        access_point_arns=(request.access_point_arn,) if request.access_point_arn else (),
+    )
