@@ -1,0 +1,290 @@
+"""Decision -> causes: which layer denied, by which statement, and why nothing allowed.
+
+Each cause points at the layer, the policy and statement (with the failed condition's
+expected and actual values when a condition decided) and carries a stable catalog code.
+An implicit deny of the grant layers (identity, bucket, access point policy) becomes one
+cause, refined by the best near miss: a failed condition, a wrong resource or action form,
+or a resource grant that does not reach this requester.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chalicelib.diagnose.catalog import CauseCode, entry, fill
+from chalicelib.diagnose.wording import Miss, MissKind, describe_condition
+from chalicelib.model import (
+    AccessRequest,
+    Cause,
+    Decision,
+    Evaluation,
+    Layer,
+    LayerResult,
+    Outcome,
+    Scope,
+    StatementRef,
+    Verdict,
+)
+
+EXPLICIT: dict[Layer, CauseCode] = {
+    Layer.SCP: CauseCode.EXPLICIT_DENY_SCP,
+    Layer.RCP: CauseCode.EXPLICIT_DENY_RCP,
+    Layer.VPC_ENDPOINT_POLICY: CauseCode.EXPLICIT_DENY_VPCE_POLICY,
+    Layer.IDENTITY_POLICY: CauseCode.EXPLICIT_DENY_IDENTITY,
+    Layer.PERMISSIONS_BOUNDARY: CauseCode.EXPLICIT_DENY_BOUNDARY,
+    Layer.SESSION_POLICY: CauseCode.EXPLICIT_DENY_SESSION_POLICY,
+    Layer.BUCKET_POLICY: CauseCode.EXPLICIT_DENY_BUCKET_POLICY,
+    Layer.ACCESS_POINT_POLICY: CauseCode.EXPLICIT_DENY_ACCESS_POINT_POLICY,
+    Layer.KMS_KEY_POLICY: CauseCode.KMS_EXPLICIT_DENY,
+    Layer.OBJECT_LOCK: CauseCode.OBJECT_LOCK,
+    Layer.OBJECT_EXISTENCE: CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
+}
+
+IMPLICIT: dict[Layer, CauseCode] = {
+    Layer.SCP: CauseCode.NO_ALLOW_SCP,
+    Layer.RCP: CauseCode.NO_ALLOW_RCP,
+    Layer.VPC_ENDPOINT_POLICY: CauseCode.NO_ALLOW_VPCE_POLICY,
+    Layer.PERMISSIONS_BOUNDARY: CauseCode.NO_ALLOW_BOUNDARY,
+    Layer.SESSION_POLICY: CauseCode.NO_ALLOW_SESSION_POLICY,
+    Layer.OBJECT_ACL: CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT,
+    Layer.OBJECT_LOCK: CauseCode.OBJECT_LOCK,
+    Layer.OBJECT_EXISTENCE: CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
+}
+
+# Layers that can grant a same-account request: an implicit deny there means "nothing allowed".
+GRANT_LAYERS = frozenset(
+    {Layer.IDENTITY_POLICY, Layer.BUCKET_POLICY, Layer.ACCESS_POINT_POLICY, Layer.BUCKET_ACL}
+)
+
+MISS_CODES: dict[MissKind, CauseCode] = {
+    MissKind.CONDITION: CauseCode.CONDITION_NOT_MET,
+    MissKind.RESOURCE_FORM: CauseCode.WRONG_RESOURCE_OR_ACTION_FORM,
+    MissKind.WRONG_BUCKET: CauseCode.WRONG_RESOURCE_OR_ACTION_FORM,
+    MissKind.WRONG_PREFIX: CauseCode.WRONG_RESOURCE_OR_ACTION_FORM,
+    MissKind.ACTION_NAME: CauseCode.WRONG_RESOURCE_OR_ACTION_FORM,
+    MissKind.ROOT_DELEGATION: CauseCode.RESOURCE_GRANT_NOT_EFFECTIVE,
+    MissKind.ROLE_PATH: CauseCode.RESOURCE_GRANT_NOT_EFFECTIVE,
+    MissKind.SESSION_ARN: CauseCode.RESOURCE_GRANT_NOT_EFFECTIVE,
+    MissKind.UNIQUE_ID: CauseCode.RESOURCE_GRANT_NOT_EFFECTIVE,
+    MissKind.NON_DEFAULT_VERSION: CauseCode.NO_ALLOW_IDENTITY,
+}
+
+SCOPE_CODES: dict[Scope, CauseCode] = {
+    Scope.CROSS_ACCOUNT: CauseCode.OUT_OF_SCOPE_CROSS_ACCOUNT,
+    Scope.ANONYMOUS: CauseCode.OUT_OF_SCOPE_ANONYMOUS,
+    Scope.SERVICE: CauseCode.OUT_OF_SCOPE_SERVICE,
+    Scope.OUT_OF_SCOPE: CauseCode.OUT_OF_SCOPE_UNSUPPORTED,
+}
+
+BPA_SETTINGS: tuple[tuple[str, CauseCode], ...] = (
+    ("blockpublicacls", CauseCode.BPA_BLOCK_PUBLIC_ACLS),
+    ("blockpublicpolicy", CauseCode.BPA_BLOCK_PUBLIC_POLICY),
+    ("ignorepublicacls", CauseCode.BPA_IGNORE_PUBLIC_ACLS),
+    ("restrictpublicbuckets", CauseCode.BPA_RESTRICT_PUBLIC_BUCKETS),
+)
+
+NETWORK_KEYS = frozenset({"aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"})
+KEY_STATE_WORDS = ("disabled", "pending deletion", "pendingdeletion", "another region", "state")
+
+
+def find_causes(
+    request: AccessRequest, decision: Decision, misses: Sequence[Miss] = ()
+) -> tuple[Cause, ...]:
+    """The causes of a denial, most decisive first; empty when the request is allowed."""
+    causes: list[Cause] = []
+    scope_code = SCOPE_CODES.get(request.scope)
+    if scope_code is not None:
+        causes.append(_scope_cause(request, scope_code))
+    if decision.decision is Verdict.ALLOWED:
+        return tuple(causes)
+    for index, evaluation in enumerate(decision.evaluations):
+        if evaluation.decision is Verdict.ALLOWED:
+            continue
+        own = [m for m in misses if m.evaluation == index]
+        causes.extend(_evaluation_causes(request, evaluation, own))
+    return tuple(_dedupe(causes))
+
+
+def _scope_cause(request: AccessRequest, code: CauseCode) -> Cause:
+    text = entry(code)
+    reason = f" ({request.scope_reason})" if request.scope_reason else ""
+    return Cause(code=code.value, layer=None, message=f"{text.title}{reason}: {text.why}")
+
+
+def _blocking(evaluation: Evaluation) -> list[LayerResult]:
+    found = [evaluation.layer(layer) for layer in evaluation.blocked_by]
+    layers = [lr for lr in found if lr is not None]
+    denied = (Outcome.EXPLICIT_DENY, Outcome.IMPLICIT_DENY, Outcome.UNKNOWN)
+    if not layers:
+        layers = [lr for lr in evaluation.layers if lr.outcome in denied]
+    # Explicit denies outside blocked_by still matter to the reader.
+    layers += [
+        lr for lr in evaluation.layers if lr.outcome is Outcome.EXPLICIT_DENY and lr not in layers
+    ]
+    return layers
+
+
+def _evaluation_causes(
+    request: AccessRequest, evaluation: Evaluation, misses: Sequence[Miss]
+) -> list[Cause]:
+    kms = evaluation.action.lower().startswith("kms:")
+    causes: list[Cause] = []
+    grant_done = False
+    for lr in _blocking(evaluation):
+        if lr.outcome is Outcome.EXPLICIT_DENY:
+            causes.extend(_explicit_causes(request, evaluation, lr, kms=kms))
+        elif lr.outcome is Outcome.UNKNOWN:
+            causes.append(_cause(CauseCode.INCONCLUSIVE, request, evaluation, lr, possible=True))
+        elif lr.outcome is Outcome.IMPLICIT_DENY:
+            if kms:
+                code = {
+                    Layer.KMS_KEY_POLICY: _key_policy_code(lr),
+                    Layer.IDENTITY_POLICY: CauseCode.KMS_IDENTITY,
+                    Layer.KMS_GRANT: CauseCode.KMS_KEY_POLICY,
+                }.get(lr.layer) or IMPLICIT.get(lr.layer, CauseCode.KMS_KEY_POLICY)
+                causes.append(_cause(code, request, evaluation, lr))
+            elif lr.layer in GRANT_LAYERS:
+                if not grant_done:
+                    causes.append(_no_grant_cause(request, evaluation, lr, misses))
+                    grant_done = True
+            else:
+                causes.append(_cause(_native_code(lr, IMPLICIT), request, evaluation, lr))
+    return causes
+
+
+def _explicit_causes(
+    request: AccessRequest, evaluation: Evaluation, lr: LayerResult, *, kms: bool
+) -> list[Cause]:
+    code = _native_code(lr, EXPLICIT)
+    denies = [s for s in lr.statements if (s.effect or "Deny").lower() == "deny"]
+    if not denies:
+        return [_cause(code, request, evaluation, lr)]
+    out = []
+    for statement in denies:
+        this = code
+        if kms:
+            network = statement.failed_condition is not None and (
+                statement.failed_condition.key.lower() in NETWORK_KEYS
+            )
+            this = (
+                CauseCode.KMS_FORWARD_ACCESS_CONDITION if network else CauseCode.KMS_EXPLICIT_DENY
+            )
+        out.append(_cause(this, request, evaluation, lr, statement=statement))
+    return out
+
+
+def _native_code(lr: LayerResult, table: dict[Layer, CauseCode]) -> CauseCode:
+    """The code of a layer, reading S3-native layers' detail for the precise setting."""
+    detail = (lr.detail or "").lower().replace(" ", "")
+    if lr.layer is Layer.BLOCK_PUBLIC_ACCESS:
+        for word, code in BPA_SETTINGS:
+            if word in detail:
+                return code
+        return CauseCode.BPA_RESTRICT_PUBLIC_BUCKETS
+    if lr.layer is Layer.OBJECT_OWNERSHIP:
+        if "bucketownerenforced" in detail or "aclsdisabled" in detail:
+            return CauseCode.ACLS_DISABLED
+        return CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT
+    if lr.layer is Layer.REQUEST:
+        if "payer" in detail or "requesterpays" in detail:
+            return CauseCode.REQUESTER_PAYS_HEADER_MISSING
+        return CauseCode.EXPECTED_BUCKET_OWNER_MISMATCH
+    if lr.layer in (Layer.KMS_KEY_POLICY, Layer.KMS_GRANT):
+        return _key_policy_code(lr) if table is IMPLICIT else CauseCode.KMS_EXPLICIT_DENY
+    return table.get(lr.layer, CauseCode.INCONCLUSIVE)
+
+
+def _key_policy_code(lr: LayerResult) -> CauseCode:
+    detail = (lr.detail or "").lower()
+    if any(word in detail for word in KEY_STATE_WORDS) and "policy" not in detail:
+        return CauseCode.KMS_KEY_STATE
+    return CauseCode.KMS_KEY_POLICY
+
+
+def _no_grant_cause(
+    request: AccessRequest, evaluation: Evaluation, lr: LayerResult, misses: Sequence[Miss]
+) -> Cause:
+    failed_allows = [
+        s
+        for s in lr.statements
+        if (s.effect or "").lower() == "allow" and s.failed_condition is not None
+    ]
+    if misses:
+        best = misses[0]
+        nm = best.near_miss
+        code = MISS_CODES[best.kind]
+        statement = StatementRef(policy=nm.policy, index=nm.index, sid=nm.sid, effect="Allow")
+        layer = nm.layer or lr.layer
+        head = _head(code, request, evaluation, LayerResult(layer=layer, outcome=lr.outcome))
+        return Cause(
+            code=code.value,
+            layer=layer,
+            message=f"{head} {_where(statement)}: {nm.why}.",
+            statement=statement,
+        )
+    if failed_allows:
+        statement = failed_allows[0]
+        return _cause(CauseCode.CONDITION_NOT_MET, request, evaluation, lr, statement=statement)
+    return _cause(CauseCode.NO_ALLOW_IDENTITY, request, evaluation, lr)
+
+
+def _values(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> dict[str, str]:
+    return {
+        "principal": request.principal.principal_arn,
+        "action": evaluation.action,
+        "resource": evaluation.resource_arn,
+        "bucket": request.bucket or "",
+        "policy": next((s.policy for s in lr.statements), ""),
+    }
+
+
+def _head(code: CauseCode, request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> str:
+    return fill(entry(code).why, _values(request, evaluation, lr))
+
+
+def _where(statement: StatementRef) -> str:
+    sid = f" {statement.sid!r}" if statement.sid else ""
+    return f"Statement{sid} #{statement.index} of {statement.policy}"
+
+
+def _cause(
+    code: CauseCode,
+    request: AccessRequest,
+    evaluation: Evaluation,
+    lr: LayerResult,
+    *,
+    statement: StatementRef | None = None,
+    possible: bool = False,
+) -> Cause:
+    parts = [_head(code, request, evaluation, lr)]
+    if statement is not None:
+        where = _where(statement)
+        if statement.failed_condition is not None:
+            where += f" ({describe_condition(statement.failed_condition)})"
+        parts.append(where + ".")
+    if lr.detail:
+        parts.append(lr.detail if lr.detail.endswith(".") else lr.detail + ".")
+    return Cause(
+        code=code.value,
+        layer=lr.layer,
+        message=" ".join(parts),
+        statement=statement,
+        confidence="possible" if possible else "definite",
+    )
+
+
+def _dedupe(causes: list[Cause]) -> list[Cause]:
+    seen: set[tuple[str, str | None, str | None, int | None]] = set()
+    out = []
+    for cause in causes:
+        st = cause.statement
+        key = (
+            cause.code,
+            cause.layer.value if cause.layer else None,
+            st.policy if st else None,
+            st.index if st else None,
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(cause)
+    return out

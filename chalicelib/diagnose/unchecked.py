@@ -1,0 +1,180 @@
+"""What the evaluation could not see, and denials it could not reproduce.
+
+Lists each layer that was not visible (why, and which read permission would make it
+visible), explains a denial the engine does not reproduce (session policy, a change since the
+event, an unreadable layer, request context that could not be derived), and cross-checks the
+event's `errorMessage` (the parsed `DenialHint`) against the verdict.
+"""
+
+from __future__ import annotations
+
+from chalicelib.diagnose.catalog import CauseCode, entry, fill
+from chalicelib.model import (
+    AccessRequest,
+    Cause,
+    Decision,
+    Layer,
+    Outcome,
+    PrincipalType,
+    Unchecked,
+    Verdict,
+)
+
+# The read permission that makes a layer visible to the diagnoser (spec 7.1).
+NEEDS: dict[Layer, str] = {
+    Layer.SCP: "organizations:ListPoliciesForTarget (through ORG_READ_ROLE_ARN)",
+    Layer.RCP: "organizations:ListPoliciesForTarget (through ORG_READ_ROLE_ARN)",
+    Layer.VPC_ENDPOINT_POLICY: "ec2:DescribeVpcEndpoints",
+    Layer.IDENTITY_POLICY: "iam:GetAccountAuthorizationDetails",
+    Layer.PERMISSIONS_BOUNDARY: "iam:GetPolicyVersion",
+    Layer.SESSION_POLICY: "the AssumeRole or GetFederationToken event that created the session",
+    Layer.BUCKET_POLICY: "s3:GetBucketPolicy",
+    Layer.ACCESS_POINT_POLICY: "s3:GetAccessPointPolicy",
+    Layer.BUCKET_ACL: "s3:GetBucketAcl",
+    Layer.OBJECT_ACL: "s3:GetObjectAcl",
+    Layer.OBJECT_OWNERSHIP: "s3:GetBucketOwnershipControls",
+    Layer.BLOCK_PUBLIC_ACCESS: "s3:GetBucketPublicAccessBlock, s3:GetAccountPublicAccessBlock",
+    Layer.KMS_KEY_POLICY: "kms:GetKeyPolicy, kms:DescribeKey",
+    Layer.KMS_GRANT: "kms:ListGrants",
+    Layer.OBJECT_EXISTENCE: "s3:GetObject (HeadObject) and s3:ListBucket",
+    Layer.OBJECT_LOCK: "s3:GetObjectRetention, s3:GetObjectLegalHold",
+    Layer.REQUEST: "s3:GetBucketRequestPayment",
+}
+
+# errorMessage policy types as the message grammar names them (spec 4.1) -> layers.
+HINT_TYPES: dict[str, frozenset[Layer]] = {
+    "identity-based policy": frozenset({Layer.IDENTITY_POLICY}),
+    "resource-based policy": frozenset(
+        {
+            Layer.BUCKET_POLICY,
+            Layer.ACCESS_POINT_POLICY,
+            Layer.BUCKET_ACL,
+            Layer.OBJECT_ACL,
+            Layer.OBJECT_OWNERSHIP,
+            Layer.BLOCK_PUBLIC_ACCESS,
+            Layer.KMS_KEY_POLICY,
+            Layer.KMS_GRANT,
+            Layer.OBJECT_EXISTENCE,
+        }
+    ),
+    "service control policy": frozenset({Layer.SCP}),
+    "resource control policy": frozenset({Layer.RCP}),
+    "permissions boundary": frozenset({Layer.PERMISSIONS_BOUNDARY}),
+    "session policy": frozenset({Layer.SESSION_POLICY}),
+    "vpc endpoint policy": frozenset({Layer.VPC_ENDPOINT_POLICY}),
+}
+# A grant layer that denies implicitly shows up as "no identity-based policy allows".
+_IMPLICIT_GRANT = frozenset({Layer.IDENTITY_POLICY, Layer.BUCKET_POLICY, Layer.ACCESS_POINT_POLICY})
+
+SESSION_TYPES = (PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)
+
+
+def unchecked_layers(request: AccessRequest, decision: Decision) -> tuple[Unchecked, ...]:
+    """The engine's unchecked layers plus any layer whose outcome stayed unknown."""
+    out = list(decision.unchecked)
+    listed = {u.layer for u in out}
+    for evaluation in decision.evaluations:
+        for lr in evaluation.layers:
+            if lr.outcome is Outcome.UNKNOWN and lr.layer not in listed:
+                reason = lr.detail or f"The {lr.layer.value} could not be read."
+                out.append(Unchecked(layer=lr.layer, reason=reason, needs=NEEDS.get(lr.layer)))
+                listed.add(lr.layer)
+    if (
+        decision.decision is Verdict.ALLOWED
+        and request.principal.type in SESSION_TYPES
+        and request.session_policy is None
+        and Layer.SESSION_POLICY not in listed
+    ):
+        out.append(
+            Unchecked(
+                layer=Layer.SESSION_POLICY,
+                reason="Session policies are not in the S3 CloudTrail record; "
+                "one passed when the session was created may deny this request.",
+                needs=NEEDS[Layer.SESSION_POLICY],
+            )
+        )
+    return tuple(out)
+
+
+def verdict_causes(
+    request: AccessRequest, decision: Decision, unchecked: tuple[Unchecked, ...]
+) -> tuple[Cause, ...]:
+    """NOT_REPRODUCED for an allowed verdict, INCONCLUSIVE when a hidden layer could decide."""
+    values = {"action": request.action, "resource": request.resource_arn}
+    if decision.decision is Verdict.ALLOWED:
+        return (
+            Cause(
+                code=CauseCode.NOT_REPRODUCED.value,
+                layer=None,
+                message=fill(entry(CauseCode.NOT_REPRODUCED).why, values)
+                + " Possible explanations: "
+                + "; ".join(_explanations(request, unchecked))
+                + ".",
+                confidence="possible",
+            ),
+        )
+    if decision.decision is Verdict.INCONCLUSIVE:
+        layers = ", ".join(sorted({u.layer.value for u in unchecked})) or "a layer"
+        return (
+            Cause(
+                code=CauseCode.INCONCLUSIVE.value,
+                layer=unchecked[0].layer if unchecked else None,
+                message=f"{entry(CauseCode.INCONCLUSIVE).why} Not visible: {layers}.",
+                confidence="possible",
+            ),
+        )
+    return ()
+
+
+def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> list[str]:
+    out: list[str] = []
+    for item in unchecked:
+        out.append(f"the {item.layer.value} could not be read and may deny")
+    if request.principal.type in SESSION_TYPES and request.session_policy is None:
+        out.append("a session policy passed when the session was created (not logged by S3)")
+    when = f" since {request.event_time}" if request.event_time else ""
+    out.append(f"a policy changed{when} (IAM changes take seconds to apply everywhere)")
+    out += [f"request context: {note}" for note in request.notes]
+    if request.denial_hint is not None:
+        out.append(f"the error message said: {request.denial_hint.raw}")
+    return out
+
+
+def hint_mismatch(request: AccessRequest, decision: Decision) -> Cause | None:
+    """A MESSAGE_MISMATCH cause when the errorMessage blames another layer than the verdict."""
+    hint = request.denial_hint
+    if hint is None or hint.policy_type is None or decision.decision is Verdict.ALLOWED:
+        return None
+    named = _hint_layers(hint.policy_type)
+    if not named:
+        return None
+    blocked = set(decision.blocked_by)
+    for evaluation in decision.evaluations:
+        blocked |= set(evaluation.blocked_by)
+    if not blocked:
+        return None
+    if hint.explicit is False and named == {Layer.IDENTITY_POLICY}:
+        named = set(_IMPLICIT_GRANT)
+    if named & blocked:
+        return None
+    found = ", ".join(sorted(b.value for b in blocked))
+    return Cause(
+        code=CauseCode.MESSAGE_MISMATCH.value,
+        layer=None,
+        message=f"{entry(CauseCode.MESSAGE_MISMATCH).why} The message names {hint.policy_type}; "
+        f"the evaluation found {found}. A policy may have changed since the event, or several "
+        "layers deny and S3 reported only one.",
+        confidence="possible",
+    )
+
+
+def _hint_layers(policy_type: str) -> set[Layer]:
+    text = policy_type.strip().lower()
+    try:
+        layer = Layer(text)
+    except ValueError:
+        return set(HINT_TYPES.get(text, frozenset()))
+    for layers in HINT_TYPES.values():
+        if layer in layers and text != Layer.IDENTITY_POLICY.value:
+            return set(layers)
+    return {layer}

@@ -1,0 +1,101 @@
+"""Builders of requests and decisions for diagnosis tests (keyword defaults, no engine)."""
+
+from __future__ import annotations
+
+from chalicelib.model import (
+    AccessRequest,
+    ConditionFailure,
+    Decision,
+    DenialHint,
+    Evaluation,
+    Layer,
+    LayerResult,
+    Operation,
+    Outcome,
+    Principal,
+    PrincipalType,
+    Scope,
+    StatementRef,
+    Unchecked,
+    Verdict,
+)
+
+ACCT = "111122223333"
+ALICE = f"arn:aws:iam::{ACCT}:user/alice"
+OBJECT = "arn:aws:s3:::example-bucket/data/report.csv"
+
+
+def principal(
+    arn: str = ALICE, *, kind: PrincipalType = PrincipalType.IAM_USER, requester: str | None = None
+) -> Principal:
+    return Principal(type=kind, requester_arn=requester or arn, principal_arn=arn, account_id=ACCT)
+
+
+def request(
+    *,
+    action: str = "s3:GetObject",
+    resource: str = OBJECT,
+    who: Principal | None = None,
+    scope: Scope = Scope.SAME_ACCOUNT,
+    hint: DenialHint | None = None,
+    event_time: str | None = None,
+) -> AccessRequest:
+    bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+    return AccessRequest(
+        principal=who or principal(),
+        operations=(
+            Operation(action=action, resource_arn=resource, bucket=bucket, key=key or None),
+        ),
+        scope=scope,
+        denial_hint=hint,
+        event_time=event_time,
+    )
+
+
+def statement(
+    policy: str = "bucket-policy:example-bucket",
+    index: int = 0,
+    *,
+    sid: str | None = "DenyInsecure",
+    effect: str = "Deny",
+    key: str | None = None,
+    expected: tuple[str, ...] = (),
+    actual: tuple[str, ...] | None = None,
+) -> StatementRef:
+    failed = (
+        ConditionFailure(key=key, operator="Bool", expected=expected, actual=actual)
+        if key
+        else None
+    )
+    return StatementRef(policy=policy, index=index, sid=sid, effect=effect, failed_condition=failed)
+
+
+def decision(
+    *layers: LayerResult,
+    verdict: Verdict = Verdict.IMPLICIT_DENY,
+    action: str = "s3:GetObject",
+    resource: str = OBJECT,
+    blocked_by: tuple[Layer, ...] | None = None,
+    unchecked: tuple[Unchecked, ...] = (),
+) -> Decision:
+    blocked = (
+        blocked_by
+        if blocked_by is not None
+        else tuple(
+            lr.layer
+            for lr in layers
+            if lr.outcome in (Outcome.EXPLICIT_DENY, Outcome.IMPLICIT_DENY)
+        )
+    )
+    evaluation = Evaluation(
+        action=action, resource_arn=resource, decision=verdict, blocked_by=blocked, layers=layers
+    )
+    return Decision(
+        decision=verdict, blocked_by=blocked, evaluations=(evaluation,), unchecked=unchecked
+    )
+
+
+def layer(
+    which: Layer, outcome: Outcome, *statements: StatementRef, detail: str | None = None
+) -> LayerResult:
+    return LayerResult(layer=which, outcome=outcome, statements=statements, detail=detail)
