@@ -292,6 +292,7 @@ class AccessRequest:
     scope_reason: str | None = None
     denial_hint: DenialHint | None = None
     notes: tuple[str, ...] = ()  # what could not be derived, and why
+    proposed_policy: Json | None = None  # PutBucketPolicy / PutAccessPointPolicy body
 
     @property
     def action(self) -> str:
@@ -347,6 +348,7 @@ class AccessRequest:
             "scope_reason": self.scope_reason,
             "denial_hint": self.denial_hint.to_dict() if self.denial_hint else None,
             "notes": list(self.notes),
+            "proposed_policy": self.proposed_policy,
         }
 
     @classmethod
@@ -379,6 +381,7 @@ class AccessRequest:
             scope_reason=data.get("scope_reason"),
             denial_hint=DenialHint.from_dict(hint) if hint else None,
             notes=tuple(data.get("notes") or ()),
+            proposed_policy=data.get("proposed_policy"),
         )
 
 

@@ -1,1 +1,10 @@
-"""s3-403-doctor."""
+"""The pure policy engine: `evaluate(request, snapshot) -> Decision`.
+
+Never imports boto3, botocore or chalice (checked by ruff TID251 and scripts/check_pure_core.py).
+"""
+
+from chalicelib.engine.evaluate import evaluate
+
+ENGINE_VERSION = "0.1.0"
+
+__all__ = ["ENGINE_VERSION", "evaluate"]

@@ -1,0 +1,672 @@
+"""The decision for one S3 request: every layer, in AWS's documented order.
+
+`evaluate(request, snapshot)` returns a `Decision` with one `Evaluation` per IAM authorization
+S3 performs (one per `Operation`, plus the KMS leg of an SSE-KMS object). Each evaluation runs
+the algorithm of spec §2.2 (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+reference_policies_evaluation-logic.html and the S3 authorization workflow pages):
+
+  1. explicit deny in any applicable policy (identity, boundary, session, SCP, RCP, bucket
+     policy, access point policy, VPC endpoint policy) wins; the root user is immune to
+     bucket-policy denies on Get/Put/DeleteBucketPolicy;
+  2. RCPs, then SCPs: every level of the organization path must allow (the management account
+     and service-linked roles are exempt);
+  3. the VPC endpoint policy must allow a request that came through an endpoint;
+  4. Block Public Access rejects public ACL/policy writes and ignores or restricts public grants;
+  5. a resource grant (bucket / access point policy, ACL) or an identity-policy allow, with the
+     principal-form rules of spec §2.3 (user / session ARN and "*" grants are not limited by
+     boundaries or session policies; role ARN grants are; an account grant only delegates);
+  6. the permissions boundary and the session policy must allow, unless the grant came from a
+     form they do not limit;
+  7. S3 post-checks: objects owned by another account (only the object ACL grants), a missing
+     key without s3:ListBucket (403, not 404), Object Lock on version deletes.
+
+A layer that could not be read is `unknown`. The verdict is computed twice, once assuming every
+unknown layer allows and once assuming it denies: when the two differ, the verdict is
+`inconclusive` and `unchecked` names the layers. Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from chalicelib.engine import kms as kms_leg
+from chalicelib.engine.context import RequestContext
+from chalicelib.engine.evidence import (
+    PolicySource,
+    PrincipalEvidence,
+    compiled_source,
+    principal_evidence,
+    unchecked_for,
+)
+from chalicelib.engine.hits import Hits, scan
+from chalicelib.engine.policy import PolicyKind
+from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
+from chalicelib.engine.s3rules import S3Facts, restrict_public, s3_facts
+from chalicelib.model import (
+    AccessRequest,
+    Decision,
+    Evaluation,
+    Layer,
+    LayerResult,
+    Operation,
+    Outcome,
+    PrincipalType,
+    StatementRef,
+    Unchecked,
+    Verdict,
+)
+from chalicelib.snapshot import Organization, Snapshot, Unreadable
+
+ROOT_IMMUNE_ACTIONS = frozenset(
+    {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
+)
+# Forms that grant by themselves, whatever the boundary or session policy say (spec §2.3).
+UNLIMITED_FORMS = frozenset(
+    {
+        PrincipalForm.USER,
+        PrincipalForm.ROLE_SESSION,
+        PrincipalForm.FEDERATED_USER,
+        PrincipalForm.ANY,
+        PrincipalForm.SERVICE,
+        PrincipalForm.CANONICAL_USER,
+    }
+)
+
+
+@dataclass(slots=True)
+class Leg:
+    """All layer facts of one authorization, before the verdict."""
+
+    action: str
+    resource: str
+    layers: dict[Layer, Hits] = field(default_factory=dict)
+    gates: list[tuple[Layer, Hits, str]] = field(default_factory=list)  # must allow
+    notes: list[str] = field(default_factory=list)
+    details: dict[Layer, str] = field(default_factory=dict)
+    native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    bpa_reason: str | None = None  # a public grant that Block Public Access took away
+
+
+def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
+    """Decide whether `request` is allowed, with the per-layer explanation."""
+    ctx = RequestContext.from_request(request)
+    principal = request.principal
+    evidence = principal_evidence(snapshot, principal)
+    canonical = _account_canonical_id(request, snapshot)
+    identity = identity_for(principal, canonical_id=canonical)
+    evaluations: list[Evaluation] = []
+    unchecked: list[Unchecked] = list(evidence.problems)
+    notes: list[str] = []
+    if evidence.exists is False and principal.type in (
+        PrincipalType.IAM_USER,
+        PrincipalType.ASSUMED_ROLE,
+        PrincipalType.ROLE,
+        PrincipalType.FEDERATED_USER,
+    ):
+        notes.append(
+            f"{principal.principal_arn} does not exist in the account (deleted or renamed?): "
+            "no identity policy applies"
+        )
+    for op in request.operations:
+        facts = s3_facts(request, snapshot, op, ctx)
+        leg = _s3_leg(request, snapshot, op, ctx, evidence, identity, facts)
+        evaluations.append(_verdict(leg))
+        notes.extend(leg.notes)
+        unchecked.extend(_problems(leg))
+        if facts.object_missing and evaluations[-1].decision is Verdict.ALLOWED:
+            evaluations[-1] = _missing_object(request, snapshot, op, ctx, evidence, identity)
+        for kms in kms_leg.kms_legs(request, snapshot, op, facts):
+            if kms.skip_reason:
+                notes.append(kms.skip_reason)
+                continue
+            leg = _kms_leg(request, snapshot, kms, ctx, evidence, identity)
+            evaluations.append(_verdict(leg))
+            notes.extend(leg.notes)
+            unchecked.extend(_problems(leg))
+    verdict, blocked = _combine(evaluations)
+    return Decision(
+        decision=verdict,
+        blocked_by=blocked,
+        evaluations=tuple(evaluations),
+        unchecked=tuple(_unique(unchecked)),
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+# --------------------------------------------------------------------------- S3 leg
+
+
+def _s3_leg(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    op: Operation,
+    ctx: RequestContext,
+    evidence: PrincipalEvidence,
+    identity: PrincipalIdentity,
+    facts: S3Facts,
+) -> Leg:
+    action, resource = op.action, op.resource_arn
+    leg = Leg(action=action, resource=resource)
+    principal = request.principal
+    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
+
+    bucket_hits = scan(
+        facts.bucket_policy, action=action, resource=resource, identity=identity, ctx=ctx
+    )
+    if principal.type is PrincipalType.ROOT and action.lower() in ROOT_IMMUNE_ACTIONS:
+        if bucket_hits.denies:
+            leg.notes.append(
+                "the root user is immune to bucket-policy denies on Get/Put/DeleteBucketPolicy"
+            )
+        bucket_hits.denies.clear()
+    if not facts.bucket_allows_apply and bucket_hits.allows:
+        note = "bucket-policy allows do not apply to objects owned by another account"
+        bucket_hits.missed.extend(replace(ref, note=note) for ref in bucket_hits.allows)
+        bucket_hits.allows.clear()
+        bucket_hits.forms.clear()
+    restricted = restrict_public(facts, request, snapshot, [r.index for r in bucket_hits.allows])
+    if restricted is not None:
+        reason, definite = restricted
+        if definite:
+            leg.native_blocks.append((Layer.BLOCK_PUBLIC_ACCESS, reason, ()))
+        elif PrincipalForm.ANY in bucket_hits.forms:
+            bucket_hits.forms.discard(PrincipalForm.ANY)
+            bucket_hits.forms.add(PrincipalForm.ACCOUNT)
+            leg.bpa_reason = f"possibly: {reason}"
+    if facts.ignored_public_acl:
+        leg.bpa_reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS)
+    leg.layers[Layer.BUCKET_POLICY] = bucket_hits
+    if facts.access_point_policy is not None:
+        leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
+            facts.access_point_policy,
+            action=action,
+            resource=request.access_point_arn or resource,
+            identity=identity,
+            ctx=ctx,
+        )
+    for layer, hits in facts.acl_hits.items():
+        leg.layers[layer] = hits
+    leg.details.update(facts.details)
+    leg.native_blocks.extend(facts.blocks)
+    leg.notes.extend(facts.notes)
+    return leg
+
+
+def _common_layers(
+    leg: Leg,
+    request: AccessRequest,
+    snapshot: Snapshot,
+    ctx: RequestContext,
+    evidence: PrincipalEvidence,
+    identity: PrincipalIdentity,
+    *,
+    resource_account: bool,
+    rcp_applies: bool = True,
+) -> None:
+    """Identity, boundary, session, SCP, RCP and VPC endpoint layers for one authorization."""
+    action, resource = leg.action, leg.resource
+    principal = request.principal
+    leg.layers[Layer.IDENTITY_POLICY] = scan(
+        evidence.identity, action=action, resource=resource, identity=None, ctx=ctx
+    )
+    if evidence.exists is None:
+        leg.layers[Layer.IDENTITY_POLICY].problems.extend(evidence.problems)
+    if evidence.boundary is not None:
+        boundary = scan(
+            (evidence.boundary,), action=action, resource=resource, identity=None, ctx=ctx
+        )
+        leg.layers[Layer.PERMISSIONS_BOUNDARY] = boundary
+        leg.gates.append((Layer.PERMISSIONS_BOUNDARY, boundary, "no permissions boundary allows"))
+    session = _session_hits(request, snapshot, action, resource, ctx)
+    if session is not None:
+        leg.layers[Layer.SESSION_POLICY] = session
+    scp_levels = _org_levels(request, snapshot, "scp")
+    if scp_levels is not None:
+        _org_gate(leg, Layer.SCP, scp_levels, action, resource, None, ctx)
+    if rcp_applies and resource_account:
+        rcp_levels = _org_levels(request, snapshot, "rcp")
+        if rcp_levels is not None:
+            _org_gate(leg, Layer.RCP, rcp_levels, action, resource, identity, ctx)
+    if request.vpc_endpoint_id:
+        vpce = _vpce_hits(request, snapshot, action, resource, identity, ctx)
+        leg.layers[Layer.VPC_ENDPOINT_POLICY] = vpce
+        leg.gates.append((Layer.VPC_ENDPOINT_POLICY, vpce, "no VPC endpoint policy allows"))
+    if principal.type is PrincipalType.ROOT:
+        leg.details[Layer.IDENTITY_POLICY] = "the root user has full access to its account"
+
+
+def _session_hits(
+    request: AccessRequest, snapshot: Snapshot, action: str, resource: str, ctx: RequestContext
+) -> Hits | None:
+    principal = request.principal
+    if request.session_policy is not None:
+        source = compiled_source(
+            snapshot, Layer.SESSION_POLICY, "session-policy", request.session_policy,
+            PolicyKind.SESSION,
+        )  # fmt: skip
+        return scan((source,), action=action, resource=resource, identity=None, ctx=ctx)
+    if principal.type is PrincipalType.FEDERATED_USER:
+        # GetFederationToken sessions have no permissions without a session policy, and the
+        # policy passed is not in the S3 event: the layer cannot be checked.
+        hits = Hits(present=True)
+        hits.problems.append(
+            Unchecked(
+                layer=Layer.SESSION_POLICY,
+                reason="the session policy passed to GetFederationToken is not in the S3 event",
+                needs="the session policy (--session-policy) or the GetFederationToken event",
+            )
+        )
+        return hits
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    target: str
+    sources: tuple[PolicySource, ...] | Unchecked
+
+
+def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
+    """SCP/RCP levels that apply, root first; None when the policy type does not apply."""
+    layer = Layer.SCP if kind == "scp" else Layer.RCP
+    pkind = PolicyKind.SCP if kind == "scp" else PolicyKind.RCP
+    principal = request.principal
+    if kind == "scp":
+        if principal.type in (PrincipalType.AWS_SERVICE, PrincipalType.ANONYMOUS):
+            return None
+        if "/aws-service-role/" in principal.principal_arn:
+            return None  # service-linked roles are not affected by SCPs
+        if request.scp_policies:
+            sources = tuple(
+                compiled_source(snapshot, layer, f"scp:given-{i}", doc, pkind)
+                for i, doc in enumerate(request.scp_policies)
+            )
+            return [_Level(target="given", sources=sources)]
+    org = snapshot.organization
+    if org is None:
+        return None
+    if isinstance(org, Unreadable):
+        return [
+            _Level(target="organization", sources=unchecked_for(layer, org, "the organization"))
+        ]
+    account = principal.account_id if kind == "scp" else snapshot.account_id
+    if _is_management(org, account):
+        return None
+    levels: list[_Level] = []
+    for level in org.levels:
+        policies = level.scps if kind == "scp" else level.rcps
+        if policies is None:
+            continue
+        if isinstance(policies, Unreadable):
+            levels.append(
+                _Level(
+                    level.target_id,
+                    unchecked_for(layer, policies, f"{kind.upper()}s of {level.target_id}"),
+                )
+            )
+            continue
+        levels.append(
+            _Level(
+                level.target_id,
+                tuple(
+                    compiled_source(snapshot, layer, p.arn or p.id, p.content, pkind)
+                    for p in policies
+                ),
+            )
+        )
+    return levels or None
+
+
+def _is_management(org: Organization, account: str) -> bool:
+    return org.management_account_id is not None and org.management_account_id == account
+
+
+def _org_gate(
+    leg: Leg,
+    layer: Layer,
+    levels: Sequence[_Level],
+    action: str,
+    resource: str,
+    identity: PrincipalIdentity | None,
+    ctx: RequestContext,
+) -> None:
+    """Every level must allow; a deny at any level is explicit."""
+    merged = Hits(present=True)
+    for level in levels:
+        if isinstance(level.sources, Unchecked):
+            hits = Hits(present=True, problems=[level.sources])
+        else:
+            hits = scan(level.sources, action=action, resource=resource, identity=identity, ctx=ctx)
+        merged.denies.extend(hits.denies)
+        merged.allows.extend(hits.allows)
+        merged.missed.extend(hits.missed)
+        merged.problems.extend(hits.problems)
+        what = "SCP" if layer is Layer.SCP else "RCP"
+        leg.gates.append((layer, hits, f"no {what} attached at {level.target} allows"))
+    leg.layers[layer] = merged
+
+
+def _vpce_hits(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    action: str,
+    resource: str,
+    identity: PrincipalIdentity,
+    ctx: RequestContext,
+) -> Hits:
+    endpoint_id = request.vpc_endpoint_id or ""
+    endpoint = snapshot.vpc_endpoints.get(endpoint_id)
+    layer = Layer.VPC_ENDPOINT_POLICY
+    if isinstance(endpoint, Unreadable):
+        return Hits(present=True, problems=[unchecked_for(layer, endpoint, endpoint_id)])
+    if endpoint is None:
+        problem = Unchecked(
+            layer=layer,
+            reason=f"VPC endpoint {endpoint_id} is not in the snapshot",
+            needs="ec2:DescribeVpcEndpoints",
+        )
+        return Hits(present=True, problems=[problem])
+    if endpoint.policy is None:
+        hits = Hits(present=True)
+        hits.allows.append(
+            StatementRef(policy=f"vpce-policy:{endpoint_id}", index=0, note="default policy")
+        )
+        return hits
+    source = compiled_source(
+        snapshot, layer, f"vpce-policy:{endpoint_id}", endpoint.policy, PolicyKind.ENDPOINT
+    )
+    return scan((source,), action=action, resource=resource, identity=identity, ctx=ctx)
+
+
+# --------------------------------------------------------------------------- KMS leg
+
+
+def _kms_leg(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    kms: kms_leg.KmsLeg,
+    ctx: RequestContext,
+    evidence: PrincipalEvidence,
+    identity: PrincipalIdentity,
+) -> Leg:
+    kctx = kms_leg.leg_context(ctx, request, kms)
+    leg = Leg(action=kms.action, resource=kms.key_arn)
+    _common_layers(
+        leg, request, snapshot, kctx, evidence, identity,
+        resource_account=True, rcp_applies=not kms.aws_managed,
+    )  # fmt: skip
+    key_hits = scan(
+        kms.key_policy, action=kms.action, resource=kms.key_arn, identity=identity, ctx=kctx
+    )
+    key_hits.present = True
+    leg.layers[Layer.KMS_KEY_POLICY] = key_hits
+    grant_hits = kms_leg.grant_hits(kms, request)
+    leg.layers[Layer.KMS_GRANT] = grant_hits
+    leg.details.update(kms.details)
+    leg.native_blocks.extend(kms.blocks)
+    return leg
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+@dataclass(slots=True)
+class _Result:
+    verdict: Verdict
+    blocked: list[Layer]
+    reasons: dict[Layer, str]
+
+
+def _verdict(leg: Leg) -> Evaluation:
+    """Combine the layer facts of one leg into its Evaluation."""
+    denies = [layer for layer, hits in leg.layers.items() if hits.denies]
+    if denies:
+        verdict, blocked, reasons = Verdict.EXPLICIT_DENY, denies, {}
+    else:
+        hopeful = _decide(leg, assume_unknown_allows=True)
+        wary = _decide(leg, assume_unknown_allows=False)
+        if hopeful.verdict is not Verdict.ALLOWED:
+            verdict, blocked, reasons = hopeful.verdict, hopeful.blocked, hopeful.reasons
+            if blocked == [Layer.IDENTITY_POLICY] and leg.bpa_reason is not None:
+                # The request fails only because Block Public Access took a public grant away.
+                blocked = [Layer.BLOCK_PUBLIC_ACCESS]
+                reasons = {**reasons, Layer.BLOCK_PUBLIC_ACCESS: leg.bpa_reason}
+        elif wary.verdict is Verdict.ALLOWED:
+            verdict, blocked, reasons = Verdict.ALLOWED, [], {}
+        else:
+            verdict, blocked, reasons = Verdict.INCONCLUSIVE, [], wary.reasons
+    return Evaluation(
+        action=leg.action,
+        resource_arn=leg.resource,
+        decision=verdict,
+        blocked_by=tuple(dict.fromkeys(blocked)),
+        layers=tuple(_layer_results(leg, blocked, reasons)),
+    )
+
+
+def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
+    """The verdict when no explicit deny applies, with unknown layers assumed one way."""
+    reasons: dict[Layer, str] = {}
+    blocked: list[Layer] = []
+
+    def passes(hits: Hits) -> bool:
+        return bool(hits.allows) or (hits.unknown and assume_unknown_allows)
+
+    for layer, text, _refs in leg.native_blocks:
+        blocked.append(layer)
+        reasons[layer] = text
+    for layer, hits, text in leg.gates:
+        if layer in (Layer.PERMISSIONS_BOUNDARY,):
+            continue  # judged with the grant below: some grants are not limited by it
+        if not passes(hits):
+            blocked.append(layer)
+            reasons.setdefault(layer, text)
+    if blocked:
+        return _Result(Verdict.IMPLICIT_DENY, blocked, reasons)
+
+    identity = leg.layers.get(Layer.IDENTITY_POLICY, Hits())
+    root = leg.details.get(Layer.IDENTITY_POLICY, "").startswith("the root user")
+    forms: set[PrincipalForm] = set()
+    grant_unknown = False
+    for layer in (
+        Layer.BUCKET_POLICY,
+        Layer.ACCESS_POINT_POLICY,
+        Layer.BUCKET_ACL,
+        Layer.OBJECT_ACL,
+        Layer.KMS_KEY_POLICY,
+        Layer.KMS_GRANT,
+    ):
+        grant = leg.layers.get(layer)
+        if grant is None:
+            continue
+        forms |= grant.forms
+        grant_unknown = grant_unknown or grant.unknown
+    if grant_unknown and assume_unknown_allows:
+        forms.add(PrincipalForm.ANY)
+    kms = Layer.KMS_KEY_POLICY in leg.layers
+    if kms:
+        return _decide_kms(leg, identity, forms, root, assume_unknown_allows)
+
+    identity_allows = passes(identity) or root
+    if root and forms & {PrincipalForm.ACCOUNT}:
+        forms.add(PrincipalForm.ANY)
+    unlimited = bool(forms & UNLIMITED_FORMS)
+    limited = PrincipalForm.ROLE in forms
+    if not (identity_allows or unlimited or limited):
+        reasons[Layer.IDENTITY_POLICY] = (
+            "no identity-based policy allows the action, and no resource grant names the "
+            "requester in a form that grants by itself"
+        )
+        if PrincipalForm.ACCOUNT in forms:
+            reasons[Layer.IDENTITY_POLICY] += (
+                " (a grant to the account only delegates to identity policies)"
+            )
+        return _Result(Verdict.IMPLICIT_DENY, [Layer.IDENTITY_POLICY], reasons)
+    if unlimited or root:
+        return _Result(Verdict.ALLOWED, [], reasons)
+    for layer, hits, text in leg.gates:
+        if layer is Layer.PERMISSIONS_BOUNDARY and not passes(hits):
+            return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
+    session = leg.layers.get(Layer.SESSION_POLICY)
+    if session is not None and not passes(session):
+        return _Result(
+            Verdict.IMPLICIT_DENY,
+            [Layer.SESSION_POLICY],
+            {Layer.SESSION_POLICY: "no session policy allows"},
+        )
+    return _Result(Verdict.ALLOWED, [], reasons)
+
+
+def _decide_kms(
+    leg: Leg,
+    identity: Hits,
+    forms: set[PrincipalForm],
+    root: bool,
+    assume_unknown_allows: bool,
+) -> _Result:
+    """KMS: the key policy allows directly, or delegates to IAM (root ARN), or a grant applies."""
+    key = leg.layers[Layer.KMS_KEY_POLICY]
+    grants = leg.layers.get(Layer.KMS_GRANT, Hits())
+    if grants.allows:
+        return _Result(Verdict.ALLOWED, [], {})
+    direct = bool(forms & (UNLIMITED_FORMS | {PrincipalForm.ROLE}))
+    delegates = PrincipalForm.ACCOUNT in forms
+    identity_allows = bool(identity.allows) or (identity.unknown and assume_unknown_allows)
+    if direct or (delegates and (identity_allows or root)):
+        for layer, hits, text in leg.gates:
+            blocks = not (hits.allows or (hits.unknown and assume_unknown_allows))
+            if layer is Layer.PERMISSIONS_BOUNDARY and not direct and blocks:
+                return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
+        return _Result(Verdict.ALLOWED, [], {})
+    if delegates:
+        return _Result(
+            Verdict.IMPLICIT_DENY,
+            [Layer.IDENTITY_POLICY],
+            {
+                Layer.IDENTITY_POLICY: (
+                    f"the key policy delegates to IAM, but no identity-based policy allows "
+                    f"{leg.action}"
+                )
+            },
+        )
+    text = (
+        f"the key policy neither allows the requester {leg.action} nor delegates to IAM "
+        "policies (no statement for the account root), and no grant applies"
+    )
+    if key.unknown and not assume_unknown_allows:
+        text = "the key policy could not be read"
+    return _Result(Verdict.IMPLICIT_DENY, [Layer.KMS_KEY_POLICY], {Layer.KMS_KEY_POLICY: text})
+
+
+def _layer_results(
+    leg: Leg, blocked: Sequence[Layer], reasons: dict[Layer, str]
+) -> list[LayerResult]:
+    out: list[LayerResult] = []
+    for layer, hits in leg.layers.items():
+        if hits.denies:
+            outcome = Outcome.EXPLICIT_DENY
+            statements = tuple(hits.denies)
+        elif hits.unknown and not hits.allows:
+            outcome = Outcome.UNKNOWN
+            statements = ()
+        elif hits.allows:
+            outcome = Outcome.ALLOW
+            statements = tuple(hits.allows)
+        elif not hits.present:
+            outcome = Outcome.NOT_APPLICABLE
+            statements = ()
+        else:
+            outcome = Outcome.IMPLICIT_DENY
+            statements = ()
+        statements = statements + tuple(hits.missed)
+        detail = reasons.get(layer) or leg.details.get(layer)
+        if outcome is Outcome.UNKNOWN and hits.problems:
+            detail = "; ".join(p.reason for p in hits.problems)
+        if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
+            outcome = Outcome.ALLOW
+        out.append(LayerResult(layer=layer, outcome=outcome, statements=statements, detail=detail))
+    for layer, text, refs in leg.native_blocks:
+        out.append(
+            LayerResult(layer=layer, outcome=Outcome.IMPLICIT_DENY, statements=refs, detail=text)
+        )
+    for layer in blocked:
+        if layer not in leg.layers and all(b[0] is not layer for b in leg.native_blocks):
+            out.append(
+                LayerResult(layer=layer, outcome=Outcome.IMPLICIT_DENY, detail=reasons.get(layer))
+            )
+    return out
+
+
+def _problems(leg: Leg) -> list[Unchecked]:
+    return [p for hits in leg.layers.values() for p in hits.problems]
+
+
+def _combine(evaluations: Sequence[Evaluation]) -> tuple[Verdict, tuple[Layer, ...]]:
+    order = (Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY, Verdict.INCONCLUSIVE)
+    for verdict in order:
+        hit = [e for e in evaluations if e.decision is verdict]
+        if hit:
+            blocked = tuple(dict.fromkeys(layer for e in hit for layer in e.blocked_by))
+            return verdict, blocked
+    return Verdict.ALLOWED, ()
+
+
+def _unique(items: Iterable[Unchecked]) -> list[Unchecked]:
+    seen: dict[tuple[str, str], Unchecked] = {}
+    for item in items:
+        seen.setdefault((item.layer.value, item.reason), item)
+    return list(seen.values())
+
+
+def _account_canonical_id(request: AccessRequest, snapshot: Snapshot) -> str | None:
+    """The canonical user id of the requester's account (the bucket owner, same account)."""
+    bucket = snapshot.buckets.get(request.bucket or "")
+    if bucket is None or isinstance(bucket, Unreadable):
+        return None
+    if request.principal.account_id and request.principal.account_id != snapshot.account_id:
+        return None
+    return bucket.owner_id
+
+
+def _missing_object(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    op: Operation,
+    ctx: RequestContext,
+    evidence: PrincipalEvidence,
+    identity: PrincipalIdentity,
+) -> Evaluation:
+    """A read of a missing key: 404 with s3:ListBucket, else 403 (spec §3.10)."""
+    list_action = "s3:ListBucketVersions" if op.version_id else "s3:ListBucket"
+    bucket_arn = op.resource_arn.split("/", 1)[0]
+    list_op = Operation(action=list_action, resource_arn=bucket_arn, bucket=op.bucket)
+    facts = s3_facts(request, snapshot, list_op, ctx)
+    listing = _verdict(_s3_leg(request, snapshot, list_op, ctx, evidence, identity, facts))
+    what = f"the key {op.key!r} does not exist"
+    if listing.decision is Verdict.ALLOWED:
+        text = f"{what}; the requester may {list_action}, so S3 would answer 404, not 403"
+        return Evaluation(
+            action=op.action,
+            resource_arn=op.resource_arn,
+            decision=Verdict.ALLOWED,
+            layers=(
+                LayerResult(
+                    layer=Layer.OBJECT_EXISTENCE, outcome=Outcome.NOT_APPLICABLE, detail=text
+                ),
+            ),
+        )
+    decision = (
+        Verdict.INCONCLUSIVE if listing.decision is Verdict.INCONCLUSIVE else Verdict.IMPLICIT_DENY
+    )
+    text = f"{what}, and the requester may not {list_action}: S3 answers 403 instead of 404"
+    return Evaluation(
+        action=op.action,
+        resource_arn=op.resource_arn,
+        decision=decision,
+        blocked_by=(Layer.OBJECT_EXISTENCE,) if decision is Verdict.IMPLICIT_DENY else (),
+        layers=(
+            LayerResult(layer=Layer.OBJECT_EXISTENCE, outcome=Outcome.IMPLICIT_DENY, detail=text),
+            *listing.layers,
+        ),
+    )

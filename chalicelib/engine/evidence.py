@@ -1,0 +1,197 @@
+"""Which documents of a snapshot take part in one request, compiled once per snapshot.
+
+`PolicySource` pairs a policy id (an ARN or a readable id such as `bucket-policy:<bucket>`)
+with its compiled form, or with the reason it could not be checked (unreadable, malformed).
+Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.engine.policy import CompiledPolicy, PolicyKind, compile_policy
+from chalicelib.model import Layer, MalformedPolicyError, Principal, PrincipalType, Unchecked
+from chalicelib.snapshot import Entity, Iam, Snapshot, Unreadable, parse_json_document
+
+_NEEDS = {
+    Layer.IDENTITY_POLICY: "iam:GetAccountAuthorizationDetails",
+    Layer.PERMISSIONS_BOUNDARY: "iam:GetPolicyVersion",
+    Layer.BUCKET_POLICY: "s3:GetBucketPolicy",
+    Layer.SCP: "organizations:ListPoliciesForTarget",
+    Layer.RCP: "organizations:ListPoliciesForTarget",
+    Layer.VPC_ENDPOINT_POLICY: "ec2:DescribeVpcEndpoints",
+    Layer.KMS_KEY_POLICY: "kms:GetKeyPolicy",
+    Layer.ACCESS_POINT_POLICY: "s3:GetAccessPointPolicy",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicySource:
+    """One policy of a layer: compiled, or why it could not be checked."""
+
+    policy_id: str
+    compiled: CompiledPolicy | None = None
+    problem: Unchecked | None = None
+
+
+def unchecked_for(layer: Layer, marker: Unreadable, what: str) -> Unchecked:
+    needs = marker.needs or _NEEDS.get(layer)
+    return Unchecked(layer=layer, reason=f"{marker.code} reading {what}", needs=needs)
+
+
+def compiled_source(
+    snapshot: Snapshot, layer: Layer, policy_id: str, document: Any, kind: PolicyKind
+) -> PolicySource:
+    """Compile (once per snapshot) a policy document, or say why it cannot be checked."""
+    if isinstance(document, Unreadable):
+        return PolicySource(
+            policy_id=policy_id, problem=unchecked_for(layer, document, f"policy {policy_id}")
+        )
+
+    def build() -> CompiledPolicy:
+        return compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
+
+    try:
+        compiled = snapshot.cached((kind.value, policy_id), build)
+    except MalformedPolicyError as error:
+        problem = Unchecked(layer=layer, reason=str(error), needs=None)
+        return PolicySource(policy_id=policy_id, problem=problem)
+    return PolicySource(policy_id=policy_id, compiled=compiled)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrincipalEvidence:
+    """The IAM side of a principal: its identity policies and its boundary."""
+
+    exists: bool | None  # None: IAM could not be read
+    entity: Entity | None
+    identity: tuple[PolicySource, ...]
+    boundary: PolicySource | None
+    problems: tuple[Unchecked, ...]
+
+
+def _iam_name(principal: Principal) -> tuple[str, str] | None:
+    """(table, name) of the IAM entity whose policies apply."""
+    arn = principal.principal_arn
+    resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
+    if resource.startswith("user/"):
+        return "user", resource.rsplit("/", 1)[-1]
+    if resource.startswith("role/"):
+        return "role", resource.rsplit("/", 1)[-1]
+    if resource.startswith("assumed-role/"):
+        parts = resource.split("/")
+        return ("role", parts[1]) if len(parts) >= 2 else None
+    return None
+
+
+def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvidence:
+    """Identity policies (user + groups, or role; managed at their default version) and boundary."""
+    if principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
+        return PrincipalEvidence(exists=True, entity=None, identity=(), boundary=None, problems=())
+    iam = snapshot.iam
+    named = _iam_name(principal)
+    if isinstance(iam, Unreadable):
+        problem = unchecked_for(Layer.IDENTITY_POLICY, iam, "IAM")
+        return PrincipalEvidence(
+            exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
+        )
+    if iam is None or named is None:
+        return PrincipalEvidence(exists=False, entity=None, identity=(), boundary=None, problems=())
+    table_name, name = named
+    table = iam.users if table_name == "user" else iam.roles
+    if isinstance(table, Unreadable):
+        problem = unchecked_for(Layer.IDENTITY_POLICY, table, f"IAM {table_name}s")
+        return PrincipalEvidence(
+            exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
+        )
+    entity = table.get(name)
+    if entity is None:
+        return PrincipalEvidence(exists=False, entity=None, identity=(), boundary=None, problems=())
+    problems: list[Unchecked] = []
+    identity = list(_entity_policies(snapshot, iam, entity, problems))
+    if entity.kind == "user":
+        identity.extend(_group_policies(snapshot, iam, entity, problems))
+    boundary = _boundary(snapshot, iam, entity, problems)
+    return PrincipalEvidence(
+        exists=True,
+        entity=entity,
+        identity=tuple(identity),
+        boundary=boundary,
+        problems=tuple(problems),
+    )
+
+
+def _entity_policies(
+    snapshot: Snapshot, iam: Iam, entity: Entity, problems: list[Unchecked]
+) -> Iterator[PolicySource]:
+    layer = Layer.IDENTITY_POLICY
+    if isinstance(entity.inline, Unreadable):
+        problems.append(unchecked_for(layer, entity.inline, f"inline policies of {entity.arn}"))
+    else:
+        for inline in entity.inline:
+            policy_id = f"inline:{entity.kind}/{entity.name}/{inline.name}"
+            yield compiled_source(snapshot, layer, policy_id, inline.document, PolicyKind.IDENTITY)
+    if isinstance(entity.attached, Unreadable):
+        problems.append(unchecked_for(layer, entity.attached, f"managed policies of {entity.arn}"))
+    else:
+        for arn in entity.attached:
+            yield managed_source(snapshot, iam, layer, arn, PolicyKind.IDENTITY)
+
+
+def _group_policies(
+    snapshot: Snapshot, iam: Iam, user: Entity, problems: list[Unchecked]
+) -> Iterator[PolicySource]:
+    if isinstance(user.groups, Unreadable):
+        problems.append(unchecked_for(Layer.IDENTITY_POLICY, user.groups, f"groups of {user.arn}"))
+        return
+    if isinstance(iam.groups, Unreadable):
+        problems.append(unchecked_for(Layer.IDENTITY_POLICY, iam.groups, "IAM groups"))
+        return
+    for name in user.groups:
+        group = iam.groups.get(name)
+        if group is None:
+            problems.append(
+                Unchecked(
+                    layer=Layer.IDENTITY_POLICY,
+                    reason=f"group {name} of {user.arn} is not in the snapshot",
+                    needs="iam:GetGroup",
+                )
+            )
+            continue
+        yield from _entity_policies(snapshot, iam, group, problems)
+
+
+def managed_source(
+    snapshot: Snapshot, iam: Iam, layer: Layer, arn: str, kind: PolicyKind
+) -> PolicySource:
+    if isinstance(iam.policies, Unreadable):
+        return PolicySource(
+            policy_id=arn, problem=unchecked_for(layer, iam.policies, f"managed policy {arn}")
+        )
+    policy = iam.policies.get(arn)
+    if policy is None:
+        problem = Unchecked(
+            layer=layer,
+            reason=f"managed policy {arn} is not in the snapshot",
+            needs="iam:GetPolicyVersion",
+        )
+        return PolicySource(policy_id=arn, problem=problem)
+    return compiled_source(snapshot, layer, arn, policy.document, kind)
+
+
+def _boundary(
+    snapshot: Snapshot, iam: Iam, entity: Entity, problems: list[Unchecked]
+) -> PolicySource | None:
+    if entity.boundary_arn is None:
+        return None
+    if isinstance(entity.boundary_arn, Unreadable):
+        problem = unchecked_for(
+            Layer.PERMISSIONS_BOUNDARY, entity.boundary_arn, f"boundary of {entity.arn}"
+        )
+        problems.append(problem)
+        return PolicySource(policy_id=f"boundary:{entity.arn}", problem=problem)
+    return managed_source(
+        snapshot, iam, Layer.PERMISSIONS_BOUNDARY, entity.boundary_arn, PolicyKind.BOUNDARY
+    )

@@ -1,0 +1,209 @@
+"""The KMS leg of an SSE-KMS request: which key, which action, which context, which grants.
+
+S3 calls KMS with the requester's credentials (forward access): `kms:Decrypt` for reads,
+`kms:GenerateDataKey` for writes (plus `kms:Decrypt` to complete a multipart upload). That call
+is its own authorization against the key policy (root delegation makes identity policies count),
+grants, identity policies, boundaries, SCPs and RCPs (not for AWS managed keys). Its context is
+S3's, not the client's: `aws:ViaAWSService` is true and the network keys are absent.
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html ·
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html ·
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-viaawsservice
+Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.arn import parse_arn
+from chalicelib.engine.context import RequestContext
+from chalicelib.engine.evidence import PolicySource, compiled_source, unchecked_for
+from chalicelib.engine.hits import Hits
+from chalicelib.engine.policy import PolicyKind
+from chalicelib.engine.s3rules import S3Facts
+from chalicelib.model import AccessRequest, Layer, Operation, StatementRef, Unchecked
+from chalicelib.snapshot import Snapshot, Unreadable
+
+NETWORK_KEYS = ("aws:SourceIp", "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp")
+WRITE_ACTIONS = frozenset({"s3:putobject"})
+
+
+@dataclass(slots=True)
+class KmsLeg:
+    action: str
+    key_arn: str
+    object_arn: str
+    bucket_key: bool = False
+    aws_managed: bool = False
+    key_policy: tuple[PolicySource, ...] = ()
+    grants: tuple[Mapping[str, Any], ...] = ()
+    details: dict[Layer, str] = field(default_factory=dict)
+    blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    skip_reason: str | None = None
+
+
+def kms_legs(
+    request: AccessRequest, snapshot: Snapshot, op: Operation, facts: S3Facts
+) -> list[KmsLeg]:
+    """One leg per KMS action the operation needs, when the object is SSE-KMS encrypted."""
+    if not op.kms_actions or op.key is None:
+        return []
+    key_id, bucket_key, why = _key_for(request, op, facts)
+    if key_id is None:
+        return [KmsLeg(action=a, key_arn="", object_arn=op.resource_arn, skip_reason=why)
+                for a in op.kms_actions][:1] if why else []  # fmt: skip
+    legs = []
+    for action in op.kms_actions:
+        leg = KmsLeg(
+            action=action, key_arn=key_id, object_arn=op.resource_arn, bucket_key=bucket_key
+        )
+        _load_key(leg, snapshot, request)
+        legs.append(leg)
+    return legs
+
+
+def _key_for(
+    request: AccessRequest, op: Operation, facts: S3Facts
+) -> tuple[str | None, bool, str | None]:
+    """(key id, bucket key enabled, note) for the operation's object."""
+    ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
+    ctx_sse = request.context_value("s3:x-amz-server-side-encryption")
+    bucket_key_header = request.context_value("s3:x-amz-server-side-encryption-bucket-key-enabled")
+    if op.action.lower() in WRITE_ACTIONS:
+        key = request.kms_key_arn or (ctx_key[0] if ctx_key else None)
+        if key:
+            return key, bool(bucket_key_header and bucket_key_header[0] == "true"), None
+        if ctx_sse and ctx_sse[0].startswith("aws:kms"):
+            return None, False, "SSE-KMS with the AWS managed key aws/s3: no key policy to check"
+        if ctx_sse:
+            return None, False, None  # AES256 asked explicitly: no KMS call
+        return _bucket_default_key(facts)
+    head = facts.obj.head if facts.obj is not None else None
+    if isinstance(head, Mapping) and head.get("ServerSideEncryption", "").startswith("aws:kms"):
+        key = head.get("SSEKMSKeyId")
+        if key:
+            return str(key), bool(head.get("BucketKeyEnabled")), None
+    if request.kms_key_arn:
+        return request.kms_key_arn, False, None
+    return None, False, None
+
+
+def _bucket_default_key(facts: S3Facts) -> tuple[str | None, bool, str | None]:
+    bucket = facts.bucket
+    if bucket is None or bucket.encryption is None:
+        return None, False, None
+    if isinstance(bucket.encryption, Unreadable):
+        return (
+            None,
+            False,
+            (
+                f"default encryption of {bucket.name} could not be read "
+                f"({bucket.encryption.code}): whether the write needs KMS is unknown"
+            ),
+        )
+    rules = bucket.encryption.get("Rules") or ()
+    for rule in rules:
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+            key = default.get("KMSMasterKeyID")
+            if not key:
+                return None, False, "default encryption uses the AWS managed key aws/s3"
+            return str(key), bool(rule.get("BucketKeyEnabled")), None
+    return None, False, None
+
+
+def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
+    arn = parse_arn(leg.key_arn)
+    if arn is not None and arn.account and arn.account != snapshot.account_id:
+        leg.skip_reason = (
+            f"the KMS key {leg.key_arn} belongs to account {arn.account}: its key policy is "
+            "outside this account and was not checked"
+        )
+        return
+    key = snapshot.kms_key(leg.key_arn)
+    policy_id = f"key-policy:{leg.key_arn}"
+    if isinstance(key, Unreadable):
+        problem = unchecked_for(Layer.KMS_KEY_POLICY, key, f"KMS key {leg.key_arn}")
+        leg.key_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        return
+    if key is None:
+        problem = Unchecked(
+            layer=Layer.KMS_KEY_POLICY,
+            reason=f"KMS key {leg.key_arn} is not in the snapshot",
+            needs="kms:GetKeyPolicy",
+        )
+        leg.key_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        return
+    leg.key_arn = key.arn
+    policy_id = f"key-policy:{key.arn}"
+    metadata = key.metadata if isinstance(key.metadata, Mapping) else {}
+    if metadata.get("KeyManager") == "AWS":
+        leg.skip_reason = f"{key.arn} is an AWS managed key: usable through S3 by the account"
+        return
+    state = metadata.get("KeyState")
+    if state and state != "Enabled":
+        leg.blocks.append(
+            (Layer.KMS_KEY_POLICY, f"the KMS key {key.arn} is {state}, not Enabled", ())
+        )
+    if key.policy is None:
+        leg.key_policy = ()
+    else:
+        leg.key_policy = (
+            compiled_source(
+                snapshot, Layer.KMS_KEY_POLICY, policy_id, key.policy, PolicyKind.KEY_POLICY
+            ),
+        )
+    if isinstance(key.grants, Unreadable):
+        leg.details[Layer.KMS_GRANT] = f"grants could not be read ({key.grants.code})"
+    else:
+        leg.grants = key.grants
+
+
+def leg_context(ctx: RequestContext, request: AccessRequest, leg: KmsLeg) -> RequestContext:
+    """The context of S3's call to KMS made with the requester's credentials."""
+    region = request.region or ""
+    context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
+    entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
+    entries.update(
+        {
+            "aws:ViaAWSService": ["true"],
+            "kms:ViaService": [f"s3.{region}.amazonaws.com"] if region else None,
+            "kms:CallerAccount": [request.principal.account_id],
+            "kms:EncryptionContext:aws:s3:arn": [context_arn],
+            "kms:EncryptionContextKeys": ["aws:s3:arn"],
+        }
+    )
+    return ctx.with_entries(entries)
+
+
+def grant_hits(leg: KmsLeg, request: AccessRequest) -> Hits:
+    """Grants whose grantee is the requester (or its role) and that allow the action."""
+    hits = Hits(present=bool(leg.grants))
+    operation = leg.action.split(":", 1)[-1]
+    principal = request.principal
+    names = {principal.principal_arn, principal.requester_arn}
+    context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
+    for index, grant in enumerate(leg.grants):
+        if grant.get("GranteePrincipal") not in names:
+            continue
+        if operation not in (grant.get("Operations") or ()):
+            continue
+        constraints = grant.get("Constraints") or {}
+        wanted = {"aws:s3:arn": context_arn}
+        subset = constraints.get("EncryptionContextSubset")
+        equals = constraints.get("EncryptionContextEquals")
+        if subset and any(wanted.get(k) != v for k, v in subset.items()):
+            continue
+        if equals and equals != wanted:
+            continue
+        hits.allows.append(
+            StatementRef(
+                policy=f"grant:{grant.get('GrantId', index)}",
+                index=index,
+                effect="Allow",
+                note=f"KMS grant {grant.get('Name') or grant.get('GrantId', index)}",
+            )
+        )
+    return hits

@@ -1,0 +1,397 @@
+"""S3-native facts of one operation: bucket policy, ACLs, Object Ownership, Block Public Access,
+object existence and Object Lock, gathered from the snapshot for `evaluate`.
+
+Sources: https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-s3-evaluates-access-control.html
+and the pages cited in `acl`, `ownership` and `public`. Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.engine.acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
+from chalicelib.engine.context import RequestContext
+from chalicelib.engine.evidence import PolicySource, compiled_source, unchecked_for
+from chalicelib.engine.hits import Hits
+from chalicelib.engine.ownership import acls_enabled, object_owned_by_bucket_owner
+from chalicelib.engine.policy import PolicyKind
+from chalicelib.engine.principals import PrincipalForm
+from chalicelib.engine.public import (
+    BpaLevel,
+    BpaLevels,
+    BpaVerdict,
+    check_block_public_acls,
+    check_block_public_policy,
+    check_restrict_public_buckets,
+    parse_public_access_block,
+)
+from chalicelib.model import (
+    AccessRequest,
+    InputError,
+    Layer,
+    Operation,
+    PrincipalType,
+    StatementRef,
+    Unchecked,
+)
+from chalicelib.snapshot import Bucket, S3Object, Snapshot, Unreadable
+
+# Object actions whose authorization needs the object owner's grant (spec §3.1).
+OWNER_GRANTED_ACTIONS = frozenset(
+    {
+        "s3:getobject",
+        "s3:getobjectversion",
+        "s3:getobjectacl",
+        "s3:getobjectversionacl",
+        "s3:putobjectacl",
+        "s3:putobjectversionacl",
+        "s3:getobjecttagging",
+        "s3:getobjectversiontagging",
+        "s3:getobjectattributes",
+    }
+)
+READ_ACTIONS = frozenset({"s3:getobject", "s3:getobjectversion"})
+LOCKED_ACTIONS = frozenset({"s3:deleteobjectversion"})
+
+
+@dataclass(slots=True)
+class S3Facts:
+    """What the bucket side says about one operation, before the verdict."""
+
+    bucket: Bucket | None = None
+    obj: S3Object | None = None
+    bucket_policy: tuple[PolicySource, ...] = ()
+    bucket_allows_apply: bool = True  # False for objects owned by another account
+    access_point_policy: tuple[PolicySource, ...] | None = None
+    acl_hits: dict[Layer, Hits] = field(default_factory=dict)
+    blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    details: dict[Layer, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problems: list[Unchecked] = field(default_factory=list)
+    object_missing: bool = False
+    bpa: BpaLevels | None = None
+    ignored_public_acl: bool = False
+
+
+def s3_facts(
+    request: AccessRequest, snapshot: Snapshot, op: Operation, ctx: RequestContext
+) -> S3Facts:
+    """Read the bucket-side layers of `op` from the snapshot."""
+    facts = S3Facts()
+    name = op.bucket or ""
+    entry = snapshot.buckets.get(name)
+    if isinstance(entry, Unreadable):
+        problem = unchecked_for(Layer.BUCKET_POLICY, entry, f"bucket {name}")
+        facts.bucket_policy = (PolicySource(policy_id=f"bucket-policy:{name}", problem=problem),)
+        return facts
+    if entry is None:
+        facts.notes.append(
+            f"bucket {name} is not in the snapshot (it does not exist, or was not collected)"
+        )
+        return facts
+    facts.bucket = entry
+    _bucket_policy(facts, snapshot, entry)
+    _access_point(facts, request, snapshot)
+    facts.bpa = _bpa_levels(snapshot, entry, facts)
+    on_object = op.key is not None
+    if on_object:
+        _object(facts, entry, op)
+    enabled = _acls_enabled(facts, entry)
+    canonical = entry.owner_id if request.principal.account_id == snapshot.account_id else None
+    authenticated = request.principal.type is not PrincipalType.ANONYMOUS
+    ignore_public = bool(facts.bpa and facts.bpa.effective().ignore_public_acls)
+    if enabled:
+        acl_layer = Layer.OBJECT_ACL if on_object else Layer.BUCKET_ACL
+        raw_acl = facts.obj.acl if (on_object and facts.obj is not None) else entry.acl
+        if on_object and facts.obj is None:
+            raw_acl = None
+        if not on_object or facts.obj is not None:
+            facts.acl_hits[acl_layer] = _acl_hits(
+                acl_layer, raw_acl, op, name, canonical, authenticated, ignore_public, facts
+            )
+        if op.action.lower() in {"s3:putobject", "s3:deleteobject"} and on_object:
+            # Object writes are granted by the bucket ACL (WRITE).
+            facts.acl_hits[Layer.BUCKET_ACL] = _acl_hits(
+                Layer.BUCKET_ACL, entry.acl, op, name, canonical, authenticated,
+                ignore_public, facts, on_object=False,
+            )  # fmt: skip
+        _foreign_object(facts, entry, op, canonical)
+    else:
+        facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
+    _bpa_writes(facts, request, op, ctx)
+    _object_lock(facts, op, ctx)
+    return facts
+
+
+def _bucket_policy(facts: S3Facts, snapshot: Snapshot, bucket: Bucket) -> None:
+    policy_id = f"bucket-policy:{bucket.name}"
+    if bucket.policy is None:
+        return
+    facts.bucket_policy = (
+        compiled_source(
+            snapshot, Layer.BUCKET_POLICY, policy_id, bucket.policy, PolicyKind.RESOURCE
+        ),
+    )
+
+
+def _access_point(facts: S3Facts, request: AccessRequest, snapshot: Snapshot) -> None:
+    arn = request.access_point_arn
+    if not arn:
+        return
+    point = snapshot.access_points.get(arn)
+    policy_id = f"access-point-policy:{arn}"
+    if isinstance(point, Unreadable):
+        problem = unchecked_for(Layer.ACCESS_POINT_POLICY, point, f"access point {arn}")
+        facts.access_point_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+    elif point is None:
+        problem = Unchecked(
+            layer=Layer.ACCESS_POINT_POLICY,
+            reason=f"access point {arn} is not in the snapshot",
+            needs="s3:GetAccessPointPolicy",
+        )
+        facts.access_point_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+    elif point.policy is None:
+        facts.access_point_policy = ()
+    else:
+        facts.access_point_policy = (
+            compiled_source(
+                snapshot, Layer.ACCESS_POINT_POLICY, policy_id, point.policy, PolicyKind.RESOURCE
+            ),
+        )
+
+
+def _bpa_levels(snapshot: Snapshot, bucket: Bucket, facts: S3Facts) -> BpaLevels:
+    unreadable: set[BpaLevel] = set()
+
+    def parse(raw: Any, level: BpaLevel, where: str) -> Any:
+        if isinstance(raw, Unreadable):
+            unreadable.add(level)
+            facts.problems.append(unchecked_for(Layer.BLOCK_PUBLIC_ACCESS, raw, where))
+            return None
+        try:
+            return parse_public_access_block(raw, field=where)
+        except InputError as error:
+            facts.notes.append(str(error))
+            return None
+
+    account = parse(snapshot.account_public_access_block, BpaLevel.ACCOUNT, "account BPA")
+    own = parse(bucket.public_access_block, BpaLevel.BUCKET, f"BPA of {bucket.name}")
+    return BpaLevels(account=account, bucket=own, unreadable=frozenset(unreadable))
+
+
+def _object(facts: S3Facts, bucket: Bucket, op: Operation) -> None:
+    objects = bucket.objects
+    if objects is None:
+        return  # objects were not listed: existence not checked
+    if isinstance(objects, Unreadable):
+        facts.notes.append(f"objects of {bucket.name} could not be read ({objects.code})")
+        return
+    entry = objects.get(op.key or "")
+    if isinstance(entry, Unreadable):
+        facts.notes.append(f"object {op.key} could not be read ({entry.code})")
+        return
+    if entry is None:
+        if op.action.lower() in READ_ACTIONS:
+            facts.object_missing = True
+        return
+    facts.obj = entry
+
+
+def _acls_enabled(facts: S3Facts, bucket: Bucket) -> bool:
+    ownership = bucket.ownership
+    if isinstance(ownership, Unreadable):
+        facts.problems.append(unchecked_for(Layer.OBJECT_OWNERSHIP, ownership, bucket.name))
+        return True
+    controls = None if ownership is None else {"Rules": [{"ObjectOwnership": ownership}]}
+    return acls_enabled(controls)
+
+
+def _acl_hits(
+    layer: Layer,
+    raw: Any,
+    op: Operation,
+    bucket: str,
+    canonical: str | None,
+    authenticated: bool,
+    ignore_public: bool,
+    facts: S3Facts,
+    *,
+    on_object: bool | None = None,
+) -> Hits:
+    hits = Hits(present=True)
+    policy_id = f"acl:{op.resource_arn if layer is Layer.OBJECT_ACL else bucket}"
+    if raw is None:
+        hits.present = False
+        return hits
+    if isinstance(raw, Unreadable):
+        hits.problems.append(unchecked_for(layer, raw, f"ACL of {policy_id[4:]}"))
+        return hits
+    try:
+        acl = parse_acl(raw, field=policy_id)
+    except InputError as error:
+        hits.problems.append(Unchecked(layer=layer, reason=str(error)))
+        return hits
+    obj = layer is Layer.OBJECT_ACL if on_object is None else on_object
+
+    def grants(ignore: bool) -> tuple[AclGrantMatch, ...]:
+        return acl_grants(
+            acl,
+            action=op.action,
+            on_object=obj,
+            grantee_canonical_id=canonical,
+            authenticated=authenticated,
+            ignore_public=ignore,
+        )
+
+    matches = grants(ignore_public)
+    if ignore_public and not matches:
+        unfiltered = grants(False)
+        if unfiltered:
+            facts.ignored_public_acl = True
+            facts.details[Layer.BLOCK_PUBLIC_ACCESS] = (
+                "IgnorePublicAcls is on: S3 ignores the public ACL grants "
+                + ", ".join(m.describe() for m in unfiltered)
+                + f" of {policy_id[4:]}"
+            )
+    for ref, match in zip(acl_statement_refs(matches, policy=policy_id), matches, strict=True):
+        hits.allows.append(ref)
+        hits.forms.add(PrincipalForm.ANY if match.public else PrincipalForm.ACCOUNT)
+    return hits
+
+
+def _foreign_object(facts: S3Facts, bucket: Bucket, op: Operation, canonical: str | None) -> None:
+    """Objects owned by another account: only the object ACL grants (spec §3.1)."""
+    if facts.obj is None or op.action.lower() not in OWNER_GRANTED_ACTIONS:
+        return
+    raw = facts.obj.acl
+    if raw is None or isinstance(raw, Unreadable) or bucket.owner_id is None:
+        return
+    try:
+        acl: Acl = parse_acl(raw, field=f"acl:{op.resource_arn}")
+    except InputError:
+        return
+    controls = (
+        None
+        if bucket.ownership is None or isinstance(bucket.ownership, Unreadable)
+        else {"Rules": [{"ObjectOwnership": bucket.ownership}]}
+    )
+    owned = object_owned_by_bucket_owner(
+        object_owner_id=acl.owner_id, bucket_owner_id=bucket.owner_id, ownership_controls=controls
+    )
+    if owned is not False:
+        return
+    facts.bucket_allows_apply = False
+    object_acl = facts.acl_hits.get(Layer.OBJECT_ACL)
+    text = (
+        f"the object is owned by another account (canonical id {acl.owner_id}), not by the bucket "
+        "owner: bucket-policy and identity-policy allows cannot grant it; only the object ACL can"
+    )
+    facts.details[Layer.OBJECT_OWNERSHIP] = text
+    if object_acl is None or not object_acl.allows:
+        facts.blocks.append((Layer.OBJECT_OWNERSHIP, text + ", and it grants nothing here", ()))
+
+
+def _bpa_writes(facts: S3Facts, request: AccessRequest, op: Operation, ctx: RequestContext) -> None:
+    if facts.bpa is None:
+        return
+    canned = _first(ctx.get("s3:x-amz-acl"))
+    headers = {
+        name: value
+        for name in (
+            "x-amz-grant-read",
+            "x-amz-grant-write",
+            "x-amz-grant-read-acp",
+            "x-amz-grant-write-acp",
+            "x-amz-grant-full-control",
+        )
+        if (value := _first(ctx.get(f"s3:{name}"))) is not None
+    }
+    try:
+        check = check_block_public_acls(
+            facts.bpa, action=op.action, canned_acl=canned, grant_headers=headers
+        )
+    except InputError as error:
+        facts.notes.append(str(error))
+        check = None
+    if check is not None and check.verdict is BpaVerdict.BLOCKED:
+        facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
+    policy = request.proposed_policy
+    try:
+        check = check_block_public_policy(facts.bpa, action=op.action, policy=policy)
+    except InputError as error:
+        facts.notes.append(str(error))
+        check = None
+    if check is not None:
+        if check.verdict is BpaVerdict.BLOCKED:
+            facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
+        else:
+            facts.notes.append(check.reason)
+
+
+def restrict_public(
+    facts: S3Facts, request: AccessRequest, snapshot: Snapshot, granting: list[int]
+) -> tuple[str, bool] | None:
+    """RestrictPublicBuckets on a public bucket policy: (reason, definite) when it bites."""
+    bucket = facts.bucket
+    if facts.bpa is None or bucket is None or bucket.policy is None:
+        return None
+    if isinstance(bucket.policy, Unreadable):
+        return None
+    principal = request.principal
+    account = None if principal.type is PrincipalType.ANONYMOUS else principal.account_id
+    try:
+        check = check_restrict_public_buckets(
+            facts.bpa,
+            policy=bucket.policy,
+            principal_account=account,
+            bucket_account=snapshot.account_id,
+            is_service_principal=principal.type is PrincipalType.AWS_SERVICE,
+            granting_statements=granting,
+        )
+    except InputError:
+        return None
+    if check is None or check.verdict is BpaVerdict.UNKNOWN:
+        return None
+    return check.reason, check.verdict is BpaVerdict.BLOCKED
+
+
+def _object_lock(facts: S3Facts, op: Operation, ctx: RequestContext) -> None:
+    """A permanent delete of a locked version is refused, root included (spec §3.10)."""
+    if facts.obj is None or op.action.lower() not in LOCKED_ACTIONS:
+        return
+    head = facts.obj.head
+    if not isinstance(head, Mapping):
+        return
+    if head.get("ObjectLockLegalHoldStatus") == "ON":
+        facts.blocks.append((Layer.OBJECT_LOCK, "the object version is under a legal hold", ()))
+        return
+    mode = head.get("ObjectLockMode")
+    until = _parse_time(head.get("ObjectLockRetainUntilDate"))
+    now = _parse_time(_first(ctx.get("aws:CurrentTime"))) or datetime.now(UTC)
+    if mode and until and until > now:
+        if mode == "COMPLIANCE":
+            text = f"the version is under COMPLIANCE retention until {until.isoformat()}"
+        else:
+            text = (
+                f"the version is under GOVERNANCE retention until {until.isoformat()}: deleting "
+                "it needs s3:BypassGovernanceRetention and the x-amz-bypass-governance-retention "
+                "header"
+            )
+        facts.blocks.append((Layer.OBJECT_LOCK, text, ()))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _first(values: tuple[str, ...] | None) -> str | None:
+    return values[0] if values else None
