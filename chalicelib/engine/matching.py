@@ -202,6 +202,10 @@ class ResourceMatcher:
                 return True
         return False
 
+    def unresolvable(self, ctx: RequestContext) -> bool:
+        """Whether a pattern holds a variable the request cannot fill (the statement is void)."""
+        return any(t.resolve(ctx) is None for t in self._dynamic)
+
     def matching(self, resource_arn: str, ctx: RequestContext) -> tuple[str, ...]:
         """The patterns (as written) that match `resource_arn`."""
         out = []

@@ -137,7 +137,16 @@ class CompiledStatement:
         return self.actions.matches(action) != self.actions_negated
 
     def matches_resource(self, resource_arn: str, ctx: RequestContext) -> bool:
-        return self.resources.matches(resource_arn, ctx) != self.resources_negated
+        """Resource / NotResource match; a NotResource variable left unfilled matches nothing.
+
+        AWS: a variable it cannot resolve "might cause the entire statement to be invalid"
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html).
+        """
+        if not self.resources_negated:
+            return self.resources.matches(resource_arn, ctx)
+        if self.resources.has_variables and self.resources.unresolvable(ctx):
+            return False
+        return not self.resources.matches(resource_arn, ctx)
 
     def principal_match(self, identity: PrincipalIdentity) -> PrincipalForm | None:
         """How the statement names the requester; None when it does not (or has no Principal)."""
