@@ -1,0 +1,337 @@
+"""The S3 operation table: CloudTrail `eventName` → IAM action(s), resource and KMS actions.
+
+The table is data (`operations.json`, spec 6, with `_source` provenance). This module loads it
+once and turns one call (event name, bucket, key, version, request parameters) into the
+`Operation`s S3 authorises: usually one; two for a copy (read the source, write the
+destination); one per key for DeleteObjects; plus the extra actions request headers ask for
+(an ACL header on PutObject needs s3:PutObjectAcl too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import parse_qs, unquote
+
+from chalicelib.arn import parse_arn, s3_bucket_arn, s3_object_arn
+from chalicelib.events.fields import param
+from chalicelib.model import Operation
+
+TABLE_PATH: Final = Path(__file__).with_name("operations.json")
+
+
+class ResourceKind(StrEnum):
+    OBJECT = "object"
+    BUCKET = "bucket"
+    ACCOUNT = "account"
+
+
+class CallKind(StrEnum):
+    PLAIN = "plain"
+    COPY = "copy"
+    LIST = "list"
+    DELETE_OBJECTS = "delete-objects"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperationSpec:
+    """One row of the table."""
+
+    event_name: str
+    actions: tuple[str, ...]
+    version_actions: tuple[str, ...]
+    resource: ResourceKind
+    kms: tuple[str, ...]
+    kind: CallKind
+    header_actions: Mapping[str, tuple[str, ...]]
+    category: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopySource:
+    """The object named by `x-amz-copy-source` (URL-decoded)."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+def _load() -> tuple[Mapping[str, OperationSpec], Mapping[str, str], frozenset[str]]:
+    doc = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+    groups: dict[str, dict[str, tuple[str, ...]]] = {
+        name: {header: tuple(actions) for header, actions in group.items()}
+        for name, group in doc["header_action_groups"].items()
+    }
+    table = {
+        name: OperationSpec(
+            event_name=name,
+            actions=tuple(row["actions"]),
+            version_actions=tuple(row.get("version_actions", ())),
+            resource=ResourceKind(row["resource"]),
+            kms=tuple(row.get("kms", ())),
+            kind=CallKind(row.get("kind", CallKind.PLAIN.value)),
+            header_actions=MappingProxyType(groups.get(row.get("header_actions", ""), {})),
+            category=row["category"],
+            note=row.get("note"),
+        )
+        for name, row in doc["operations"].items()
+    }
+    return (
+        MappingProxyType(table),
+        MappingProxyType(dict(doc["aliases"])),
+        frozenset(doc["true_only_headers"]),
+    )
+
+
+OPERATIONS, ALIASES, _TRUE_ONLY_HEADERS = _load()
+
+_VERSION_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        action: versioned
+        for spec in OPERATIONS.values()
+        for action, versioned in zip(spec.actions, spec.version_actions, strict=False)
+        if action != versioned
+    }
+)
+KNOWN_ACTIONS: Final[frozenset[str]] = frozenset(
+    action
+    for spec in OPERATIONS.values()
+    for action in (
+        *spec.actions,
+        *spec.version_actions,
+        *(a for actions in spec.header_actions.values() for a in actions),
+    )
+)
+
+
+def lookup(event_name: str) -> OperationSpec | None:
+    """The row for an eventName (or an API name listed as an alias), None when unknown."""
+    return OPERATIONS.get(event_name) or OPERATIONS.get(ALIASES.get(event_name, ""))
+
+
+def version_action(action: str) -> str | None:
+    """The action S3 checks instead when a versionId is given (s3:GetObject → GetObjectVersion)."""
+    return _VERSION_ACTIONS.get(action)
+
+
+def parse_copy_source(value: str) -> CopySource | None:
+    """Read `bucket/key[?versionId=v]` (URL-encoded, maybe with a leading '/'); None if not one.
+
+    Access point ARNs as copy source (`arn:…:accesspoint/NAME/object/KEY`) name no bucket and
+    give None as well.
+    """
+    raw, _, query = value.partition("?")
+    versions = parse_qs(query).get("versionId")
+    path = unquote(raw).lstrip("/")
+    if parse_arn(path) is not None:
+        return None
+    bucket, sep, key = path.partition("/")
+    if not bucket or not sep or not key:
+        return None
+    return CopySource(bucket=bucket, key=key, version_id=versions[0] if versions else None)
+
+
+def operations_for(
+    spec: OperationSpec,
+    *,
+    bucket: str | None,
+    key: str | None,
+    version_id: str | None,
+    params: Mapping[str, Any],
+    object_arns: tuple[str, ...] = (),
+    partition: str = "aws",
+) -> tuple[tuple[Operation, ...], tuple[str, ...]]:
+    """The operations S3 authorises for one call, and notes on what could not be derived.
+
+    `bucket` must be set unless the row's resource is `account`, and `key` for object rows
+    (the caller reports those as malformed input).
+    """
+    notes: list[str] = []
+    if spec.kind is CallKind.DELETE_OBJECTS:
+        ops = _delete_objects(spec, bucket or "", params, object_arns, partition, notes)
+    else:
+        ops = [_primary(spec, bucket, key, version_id, partition, role="")]
+        ops.extend(
+            _with_action(ops[0], _action(action, spec, index, version_id), "also-required", kms=())
+            for index, action in enumerate(spec.actions[1:], start=1)
+        )
+        if spec.kind is CallKind.COPY:
+            source = _copy_source(spec, params, partition, notes)
+            if source is not None:
+                ops = [source, _with_action(ops[0], ops[0].action, "destination", kms=spec.kms)]
+    ops.extend(_header_operations(spec, params, ops[-1]))
+    if spec.note:
+        notes.append(f"{spec.event_name}: {spec.note}")
+    return tuple(ops), tuple(notes)
+
+
+def _primary(
+    spec: OperationSpec,
+    bucket: str | None,
+    key: str | None,
+    version_id: str | None,
+    partition: str,
+    *,
+    role: str,
+) -> Operation:
+    action = _action(spec.actions[0], spec, 0, version_id)
+    if spec.resource is ResourceKind.ACCOUNT or bucket is None:
+        return Operation(action=action, resource_arn="*", role=role, kms_actions=spec.kms)
+    if spec.resource is ResourceKind.BUCKET or key is None:
+        return Operation(
+            action=action,
+            resource_arn=s3_bucket_arn(bucket, partition),
+            bucket=bucket,
+            role=role,
+            kms_actions=spec.kms,
+        )
+    return Operation(
+        action=action,
+        resource_arn=s3_object_arn(bucket, key, partition),
+        bucket=bucket,
+        key=key,
+        version_id=version_id,
+        role=role,
+        kms_actions=spec.kms,
+    )
+
+
+def _action(action: str, spec: OperationSpec, index: int, version_id: str | None) -> str:
+    if version_id is not None and index < len(spec.version_actions):
+        return spec.version_actions[index]
+    return action
+
+
+def _with_action(op: Operation, action: str, role: str, *, kms: tuple[str, ...]) -> Operation:
+    return Operation(
+        action=action,
+        resource_arn=op.resource_arn,
+        bucket=op.bucket,
+        key=op.key,
+        version_id=op.version_id,
+        role=role,
+        kms_actions=kms,
+    )
+
+
+def _copy_source(
+    spec: OperationSpec, params: Mapping[str, Any], partition: str, notes: list[str]
+) -> Operation | None:
+    value = param(params, "x-amz-copy-source")
+    source = parse_copy_source(value) if value else None
+    if source is None:
+        notes.append(
+            f"{spec.event_name}: could not check the source read: requestParameters"
+            f'["x-amz-copy-source"] is {"missing" if value is None else repr(value)}'
+        )
+        return None
+    read = lookup("GetObject")
+    assert read is not None  # the table always holds GetObject
+    return _primary(read, source.bucket, source.key, source.version_id, partition, role="source")
+
+
+def _delete_objects(
+    spec: OperationSpec,
+    bucket: str,
+    params: Mapping[str, Any],
+    object_arns: tuple[str, ...],
+    partition: str,
+    notes: list[str],
+) -> list[Operation]:
+    entries = params.get("delete")
+    entries = entries.get("Object") if isinstance(entries, Mapping) else None
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    ops: list[Operation] = []
+    for entry in entries if isinstance(entries, list) else ():
+        key = param(entry, "Key") if isinstance(entry, Mapping) else None
+        if key is not None:
+            version = param(entry, "VersionId") if isinstance(entry, Mapping) else None
+            delete = lookup("DeleteObject")
+            assert delete is not None  # the table always holds DeleteObject
+            ops.append(_primary(delete, bucket, key, version, partition, role=""))
+    if not ops:
+        ops = [
+            Operation(
+                action=spec.actions[0],
+                resource_arn=arn,
+                bucket=bucket,
+                key=arn.partition("/")[2] or None,
+                kms_actions=spec.kms,
+            )
+            for arn in object_arns
+            if arn.startswith(f"arn:{partition}:s3:::{bucket}/")
+        ]
+    if not ops:
+        notes.append(
+            "DeleteObjects: the record names no keys; checked s3:DeleteObject on every key "
+            "(bucket/*). The per-key DeleteObject records name the refused keys."
+        )
+        ops = [
+            Operation(
+                action=spec.actions[0],
+                resource_arn=s3_object_arn(bucket, "*", partition),
+                bucket=bucket,
+                key="*",
+            )
+        ]
+    return ops
+
+
+def _header_operations(
+    spec: OperationSpec, params: Mapping[str, Any], target: Operation
+) -> list[Operation]:
+    extra: dict[str, str] = {}
+    for header, actions in spec.header_actions.items():
+        value = param(params, header)
+        if value is None or (header in _TRUE_ONLY_HEADERS and value.lower() != "true"):
+            continue
+        for action in actions:
+            extra.setdefault(action, header)
+    return [
+        Operation(
+            action=action,
+            resource_arn=target.resource_arn,
+            bucket=target.bucket,
+            key=target.key,
+            version_id=target.version_id,
+            role=f"header:{header}",
+        )
+        for action, header in extra.items()
+        if action != target.action
+    ]
+
+
+def _action_facts() -> tuple[Mapping[str, ResourceKind], Mapping[str, tuple[str, ...]]]:
+    kinds: dict[str, ResourceKind] = {}
+    kms: dict[str, tuple[str, ...]] = {}
+    for spec in OPERATIONS.values():
+        if spec.kind is CallKind.DELETE_OBJECTS:
+            continue
+        for action in (*spec.actions, *spec.version_actions):
+            kinds.setdefault(action, spec.resource)
+        for actions in spec.header_actions.values():
+            for action in actions:
+                kinds.setdefault(action, spec.resource)
+        for action in (spec.actions[0], *spec.version_actions[:1]):
+            kms.setdefault(action, spec.kms)
+    return MappingProxyType(kinds), MappingProxyType(kms)
+
+
+_ACTION_RESOURCE, _ACTION_KMS = _action_facts()
+
+
+def action_resource(action: str) -> ResourceKind | None:
+    """Whether an IAM action acts on an object, a bucket or the account; None when unknown."""
+    return _ACTION_RESOURCE.get(action)
+
+
+def action_kms(action: str) -> tuple[str, ...]:
+    """The KMS actions an S3 IAM action needs on an SSE-KMS object (s3:GetObject → Decrypt)."""
+    return _ACTION_KMS.get(action, ())

@@ -1,0 +1,346 @@
+"""The runbook's inputs (DESIGN 3.1) → `AccessRequest`.
+
+Validates the document against `schemas/request.schema.json` and the values against what IAM
+accepts, raising `InputError(field, message)` with one clear line. The principal and the keys
+derivable from the requester ARN (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
+aws:username, aws:userid when knowable) are added; explicit context entries win. A version id
+turns the action into its version form exactly as the event table does. Pure: no boto3.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+
+from chalicelib.arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
+from chalicelib.events.operations import (
+    ResourceKind,
+    action_kms,
+    action_resource,
+    lookup,
+    version_action,
+)
+from chalicelib.model import (
+    AccessRequest,
+    ContextEntry,
+    InputError,
+    Json,
+    Operation,
+    Principal,
+    PrincipalType,
+    Scope,
+)
+
+SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "request.schema.json"
+REQUEST_SCHEMA: Final[Json] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+_VALIDATOR: Final = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
+DERIVED: Final = "derived:requester_arn"
+
+
+def request_from_runbook(data: Mapping[str, Any]) -> AccessRequest:
+    """Validate the runbook's inputs and build the request they describe."""
+    validate_request_document(data)
+    notes: list[str] = []
+    principal = principal_from_arn(
+        data["requester_arn"], session_name=data.get("session_name"), notes=notes
+    )
+    operation = _operation(data, principal, notes)
+    vpce = data.get("vpc_endpoint_id")
+    derived = list(_principal_context(principal))
+    if vpce:
+        derived.append(
+            ContextEntry(name="aws:SourceVpce", values=(vpce,), source="derived:vpc_endpoint_id")
+        )
+    if operation.version_id:
+        derived.append(
+            ContextEntry(
+                name="s3:VersionId", values=(operation.version_id,), source="derived:version_id"
+            )
+        )
+    explicit = tuple(_context_entries(data.get("context") or ()))
+    given = {entry.name.lower() for entry in explicit}
+    context = explicit + tuple(e for e in derived if e.name.lower() not in given)
+    return AccessRequest(
+        principal=principal,
+        operations=(operation,),
+        context=context,
+        kms_key_arn=data.get("kms_key_arn"),
+        vpc_endpoint_id=vpce,
+        session_policy=_policy(data.get("session_policy"), "session_policy"),
+        scp_policies=tuple(
+            _policy(doc, f"scp_policies[{i}]") or {}
+            for i, doc in enumerate(data.get("scp_policies") or ())
+        ),
+        scope=Scope.SAME_ACCOUNT,
+        notes=tuple(notes),
+    )
+
+
+def validate_request_document(data: Any) -> None:
+    """Raise InputError naming the first field of `data` that breaks the request schema."""
+    if not isinstance(data, Mapping):
+        raise InputError("request", "expected a JSON object")
+    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(dict(data)))
+    if error is None:
+        return
+    where = ""
+    for part in error.absolute_path:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        missing = [k for k in error.validator_value if k not in (error.instance or {})]
+        if missing:
+            prefix = f"{where}." if where else ""
+            raise InputError(f"{prefix}{missing[0]}", "required")
+    if error.validator == "additionalProperties":
+        raise InputError(where or "request", error.message)
+    raise InputError(where or "request", _schema_message(error))
+
+
+def principal_from_arn(
+    arn_text: str, *, session_name: str | None = None, notes: list[str] | None = None
+) -> Principal:
+    """The principal a requester ARN names (user, role, role session, federated user, root)."""
+    notes = notes if notes is not None else []
+    arn = parse_arn(arn_text)
+    if arn is None or not arn.account:
+        raise InputError("requester_arn", f"{arn_text!r} is not an IAM or STS ARN")
+    partition, account, kind = arn.partition, arn.account, arn.resource_type
+    name = arn.resource_name
+    if arn.service == "iam" and kind == "user" and "/" in arn.resource:
+        return Principal(
+            type=PrincipalType.IAM_USER,
+            requester_arn=arn_text,
+            principal_arn=arn_text,
+            account_id=account,
+            user_name=name,
+        )
+    if arn.service == "iam" and kind == "role" and "/" in arn.resource:
+        if session_name:
+            session_arn = f"arn:{partition}:sts::{account}:assumed-role/{name}/{session_name}"
+            return Principal(
+                type=PrincipalType.ASSUMED_ROLE,
+                requester_arn=session_arn,
+                principal_arn=arn_text,
+                account_id=account,
+                session_name=session_name,
+            )
+        return Principal(
+            type=PrincipalType.ROLE,
+            requester_arn=arn_text,
+            principal_arn=arn_text,
+            account_id=account,
+        )
+    if arn.service == "iam" and arn.resource == "root":
+        return Principal(
+            type=PrincipalType.ROOT,
+            requester_arn=arn_text,
+            principal_arn=account_root_arn(account, partition),
+            account_id=account,
+            user_id=account,
+        )
+    if arn.service == "sts" and kind == "assumed-role":
+        return _session_principal(arn_text, account, session_name, notes)
+    if arn.service == "sts" and kind == "federated-user" and "/" in arn.resource:
+        notes.append(
+            "The parent IAM user of a federated user is not in its ARN: give the parent user's "
+            "policies through the snapshot to check them."
+        )
+        return Principal(
+            type=PrincipalType.FEDERATED_USER,
+            requester_arn=arn_text,
+            principal_arn=arn_text,
+            account_id=account,
+            session_name=name,
+            user_id=f"{account}:{name}",
+        )
+    raise InputError(
+        "requester_arn",
+        f"{arn_text!r} is not a user, role, assumed-role, federated-user or root ARN",
+    )
+
+
+def _session_principal(
+    arn_text: str, account: str, session_name: str | None, notes: list[str]
+) -> Principal:
+    role_arn = role_arn_from_session(arn_text)
+    parts = arn_text.split(":", 5)[5].split("/", 2)
+    if role_arn is None or len(parts) < 3 or not parts[2]:
+        raise InputError("requester_arn", f"{arn_text!r}: expected assumed-role/ROLE/SESSION")
+    if session_name and session_name != parts[2]:
+        raise InputError(
+            "session_name", f"{session_name!r} differs from the session in requester_arn"
+        )
+    notes.append(
+        f"A role-session ARN carries no role path: using {role_arn}; give the role ARN (with its "
+        "path) and session_name if the role has a path."
+    )
+    return Principal(
+        type=PrincipalType.ASSUMED_ROLE,
+        requester_arn=arn_text,
+        principal_arn=role_arn,
+        account_id=account,
+        session_name=parts[2],
+    )
+
+
+def _operation(data: Mapping[str, Any], principal: Principal, notes: list[str]) -> Operation:
+    action: str = data["action"]
+    service, _, name = action.partition(":")
+    if service.lower() != "s3":
+        raise InputError("action", f"{action!r}: only S3 actions (s3:…) are diagnosed")
+    action = f"s3:{name}"
+    kind = action_resource(action)
+    if kind is None:
+        spec = lookup(name)
+        if spec is not None:
+            raise InputError(
+                "action",
+                f"{action} is an API name, not an IAM action: S3 authorises {name} as "
+                f"{' + '.join(spec.actions)}",
+            )
+        notes.append(f"{action} is not in the operation table: its resource form is not checked.")
+    version_id = data.get("version_id")
+    if version_id:
+        versioned = version_action(action)
+        if versioned is not None:
+            notes.append(f"version_id given: {action} is checked as {versioned}.")
+            action = versioned
+        elif "Version" not in action:
+            notes.append(f"version_id does not change the IAM action {action}.")
+    resource: str = data["resource_arn"]
+    return _resource_operation(action, kind, resource, version_id, principal)
+
+
+def _resource_operation(
+    action: str,
+    kind: ResourceKind | None,
+    resource: str,
+    version_id: str | None,
+    principal: Principal,
+) -> Operation:
+    kms = action_kms(action)
+    if resource == "*":
+        if kind not in (None, ResourceKind.ACCOUNT):
+            raise InputError("resource_arn", f"{action} needs a bucket or object ARN, not *")
+        return Operation(action=action, resource_arn="*", kms_actions=kms)
+    parts = split_s3_arn(resource)
+    if parts is None:
+        raise InputError(
+            "resource_arn",
+            f"{resource!r} is not an S3 bucket or object ARN (arn:aws:s3:::bucket[/key])",
+        )
+    bucket, key = parts
+    if kind is ResourceKind.ACCOUNT:
+        raise InputError("resource_arn", f"{action} acts on the account: give *")
+    if kind is ResourceKind.OBJECT and key is None:
+        raise InputError(
+            "resource_arn", f"{action} acts on objects: give arn:aws:s3:::{bucket}/KEY"
+        )
+    if kind is ResourceKind.BUCKET and key is not None:
+        raise InputError("resource_arn", f"{action} acts on a bucket: give arn:aws:s3:::{bucket}")
+    return Operation(
+        action=action,
+        resource_arn=resource,
+        bucket=bucket,
+        key=key,
+        version_id=version_id if key is not None else None,
+        kms_actions=kms,
+    )
+
+
+def _principal_context(principal: Principal) -> Iterable[ContextEntry]:
+    types = {
+        PrincipalType.IAM_USER: "User",
+        PrincipalType.ASSUMED_ROLE: "AssumedRole",
+        PrincipalType.ROLE: "AssumedRole",
+        PrincipalType.FEDERATED_USER: "FederatedUser",
+        PrincipalType.ROOT: "Account",
+    }
+    arn = (
+        principal.requester_arn
+        if principal.type is PrincipalType.FEDERATED_USER
+        else principal.principal_arn
+    )
+    yield ContextEntry(name="aws:PrincipalArn", values=(arn,), source=DERIVED)
+    yield ContextEntry(name="aws:PrincipalAccount", values=(principal.account_id,), source=DERIVED)
+    if principal.type in types:
+        yield ContextEntry(
+            name="aws:PrincipalType", values=(types[principal.type],), source=DERIVED
+        )
+    if principal.user_name:
+        yield ContextEntry(name="aws:username", values=(principal.user_name,), source=DERIVED)
+    if principal.user_id:
+        yield ContextEntry(name="aws:userid", values=(principal.user_id,), source=DERIVED)
+
+
+def _context_entries(entries: Iterable[Mapping[str, Any]]) -> Iterable[ContextEntry]:
+    for index, entry in enumerate(entries):
+        kind: str = entry["ContextKeyType"]
+        values = tuple(entry["ContextKeyValues"])
+        where = f"context[{index}].ContextKeyValues"
+        if not values:
+            raise InputError(where, "at least one value is required")
+        if not kind.endswith("List") and len(values) > 1:
+            raise InputError(where, f"type {kind} takes one value; use {kind}List for several")
+        for value in values:
+            problem = _value_problem(kind.removesuffix("List"), value)
+            if problem:
+                raise InputError(where, f"{value!r} is not {problem}")
+        yield ContextEntry(name=entry["ContextKeyName"], values=values, type=kind, source="request")
+
+
+def _value_problem(kind: str, value: str) -> str | None:
+    if kind == "boolean" and value.lower() not in ("true", "false"):
+        return "a boolean (true or false)"
+    if kind == "numeric":
+        try:
+            float(value)
+        except ValueError:
+            return "a number"
+    if kind == "ip":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return "an IP address or CIDR"
+    if kind == "date":
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                float(value)
+            except ValueError:
+                return "a date (ISO 8601 or epoch seconds)"
+    return None
+
+
+def _policy(value: Any, field: str) -> Json | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise InputError(field, f"not valid JSON: {error.msg}") from None
+    if not isinstance(value, dict):
+        raise InputError(field, "expected a policy document (a JSON object)")
+    return value
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "pattern":
+        hints = {
+            "requester_arn": "expected an IAM or STS ARN (arn:aws:iam::ACCOUNT:user/NAME …)",
+            "action": "expected an IAM action such as s3:GetObject",
+            "kms_key_arn": "expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+            "vpc_endpoint_id": "expected a VPC endpoint id (vpce-…)",
+            "ContextKeyName": "expected a condition key such as aws:SourceIp",
+        }
+        last = error.absolute_path[-1] if error.absolute_path else ""
+        return f"{error.instance!r}: {hints.get(str(last), error.message)}"
+    return error.message
