@@ -180,6 +180,41 @@ def parse_acl(data: Any, *, field: str = "acl") -> Acl:
     )
 
 
+def parse_access_control_policy(data: Any, *, field: str = "AccessControlPolicy") -> Acl:
+    """Parse the ACL body of PutBucketAcl / PutObjectAcl as CloudTrail records it.
+
+    CloudTrail renders the XML body as `{"AccessControlList": {"Grant": [...] or {...}},
+    "Owner": {"ID": …}}`, each grantee typed by `xsi:type` (or by which of URI / ID /
+    EmailAddress it has). A body without Owner gets an empty owner id.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(field, "must be an object with AccessControlList")
+    listing = data.get("AccessControlList", {})
+    if not isinstance(listing, Mapping):
+        raise InputError(f"{field}.AccessControlList", "must be an object with Grant")
+    raw = listing.get("Grant", [])
+    items = raw if isinstance(raw, list) else [raw]
+    grants: list[AclGrant] = []
+    for i, item in enumerate(items):
+        where = f"{field}.AccessControlList.Grant[{i}]"
+        grantee = item.get("Grantee") if isinstance(item, Mapping) else None
+        if isinstance(grantee, Mapping) and "Type" not in grantee:
+            typed = {**grantee, "Type": grantee.get("xsi:type") or _grantee_type(grantee)}
+            item = {**item, "Grantee": typed}
+        grants.append(_parse_grant(item, field=where))
+    owner = data.get("Owner")
+    owner_id = owner.get("ID") if isinstance(owner, Mapping) else None
+    return Acl(owner_id=owner_id if isinstance(owner_id, str) else "", grants=tuple(grants))
+
+
+def _grantee_type(grantee: Mapping[str, Any]) -> str:
+    if "URI" in grantee:
+        return GranteeType.GROUP.value
+    if "EmailAddress" in grantee:
+        return GranteeType.EMAIL.value
+    return GranteeType.CANONICAL_USER.value
+
+
 def _parse_grant(data: Any, *, field: str) -> AclGrant:
     if not isinstance(data, Mapping):
         raise InputError(field, "a grant must be an object with Grantee and Permission")

@@ -25,6 +25,7 @@ from chalicelib.engine.acl import (
     canned_acl_grants,
     canonical_user,
     group,
+    parse_access_control_policy,
     parse_acl,
     parse_grant_header,
     request_acl_is_public,
@@ -455,3 +456,53 @@ def test_malformed_grant_header_names_the_header(value: str) -> None:
     with pytest.raises(InputError) as error:
         request_acl_is_public(None, {"x-amz-grant-read-acp": value})
     assert error.value.field_path == "x-amz-grant-read-acp"
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+def test_access_control_policy_body_as_cloudtrail_records_it() -> None:
+    # GIVEN PutBucketAcl's XML body as CloudTrail renders it (one Grant is an object, not a list)
+    body = {
+        "AccessControlList": {
+            "Grant": {
+                "Grantee": {
+                    "xsi:type": "Group",
+                    "URI": ALL_USERS,
+                    "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+                },
+                "Permission": "READ",
+            }
+        },
+        "Owner": {"ID": OWNER},
+    }
+    acl = parse_access_control_policy(body)
+    assert acl.owner_id == OWNER
+    assert [(g.grantee.describe(), g.permission) for g in acl.grants] == [
+        ("group AllUsers", Permission.READ)
+    ]
+    assert acl_is_public(acl)
+
+
+def test_access_control_policy_grantee_type_inferred_when_missing() -> None:
+    body = {
+        "AccessControlList": {
+            "Grant": [
+                {"Grantee": {"ID": OTHER}, "Permission": "FULL_CONTROL"},
+                {"Grantee": {"EmailAddress": "a@example.com"}, "Permission": "READ"},
+            ]
+        }
+    }
+    acl = parse_access_control_policy(body)
+    assert [g.grantee.describe() for g in acl.grants] == [
+        f"account {OTHER}",
+        "account by e-mail a@example.com",
+    ]
+    assert not acl_is_public(acl)
+
+
+def test_access_control_policy_malformed_grant_names_the_field() -> None:
+    body = {"AccessControlList": {"Grant": [{"Grantee": {"URI": ALL_USERS}, "Permission": "ALL"}]}}
+    with pytest.raises(InputError) as error:
+        parse_access_control_policy(body)
+    assert error.value.field_path == "AccessControlPolicy.AccessControlList.Grant[0].Permission"
