@@ -1,0 +1,169 @@
+"""In-memory twins of the write-side adapters, for tests, the CLI and offline runs.
+
+`InMemoryFindingStore` behaves as `DynamoFindingStore` does (same outcomes, ordering, filters,
+validation and token errors); `ListPublisher` keeps the exact alert `SnsFindingPublisher` would
+send. Neither is thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from chalicelib.model import Finding
+from chalicelib.publish.message import Alert, alert
+from chalicelib.publish.paging import check_query, decode_token, encode_token
+from chalicelib.publish.ports import (
+    INDEX_BY_BUCKET,
+    INDEX_BY_PRINCIPAL,
+    INDEX_RECENT,
+    Aggregate,
+    ErrorRecord,
+    EventRecord,
+    FindingPage,
+    FindingQuery,
+    StoreError,
+    WriteOutcome,
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Stored:
+    finding: Finding
+    published: bool = False
+
+    @property
+    def seen_key(self) -> str:
+        return f"{self.finding.first_seen}#{self.finding.finding_id}"
+
+
+class InMemoryFindingStore:
+    """A `FindingStore` in dictionaries."""
+
+    def __init__(self) -> None:
+        self._findings: dict[str, _Stored] = {}
+        self._events: dict[str, EventRecord] = {}
+        self._aggregates: dict[str, Aggregate] = {}
+        self._errors: dict[str, ErrorRecord] = {}
+
+    def get(self, finding_id: str) -> Finding | None:
+        stored = self._findings.get(finding_id)
+        return stored.finding if stored else None
+
+    def unpublished(self, finding_id: str) -> Finding | None:
+        stored = self._findings.get(finding_id)
+        return stored.finding if stored and not stored.published else None
+
+    def aggregate(self, key: str) -> Aggregate | None:
+        return self._aggregates.get(key)
+
+    def event_record(self, event_key: str) -> EventRecord | None:
+        return self._events.get(event_key)
+
+    def get_error(self, event_key: str) -> ErrorRecord | None:
+        return self._errors.get(event_key)
+
+    def list(self, query: FindingQuery) -> FindingPage:
+        since = check_query(query)
+        if query.bucket is not None:
+            index = INDEX_BY_BUCKET
+        elif query.principal_arn is not None:
+            index = INDEX_BY_PRINCIPAL
+        else:
+            index = INDEX_RECENT
+        after = decode_token(query.next_token, index) if query.next_token else None
+        if after is not None and not isinstance(after, str):
+            raise StoreError("corrupt in-memory page token")
+        rows = sorted(self._findings.values(), key=lambda s: s.seen_key, reverse=True)
+        matching = [
+            row
+            for row in rows
+            if (query.bucket is None or row.finding.request.bucket == query.bucket)
+            and (
+                query.principal_arn is None
+                or row.finding.request.principal.principal_arn == query.principal_arn
+            )
+            and (query.decision is None or row.finding.decision.value == query.decision)
+            and (since is None or row.seen_key >= since)
+            and (after is None or row.seen_key < after)
+        ]
+        page = matching[: query.limit]
+        more = len(matching) > query.limit
+        token = encode_token(index, page[-1].seen_key) if more else None
+        return FindingPage(findings=tuple(row.finding for row in page), next_token=token)
+
+    def create(
+        self,
+        finding: Finding,
+        *,
+        event_key: str,
+        aggregate_keys: Sequence[str],
+        window_end: str,
+    ) -> WriteOutcome:
+        if finding.first_seen is None:
+            raise StoreError(f"finding {finding.finding_id} has no first_seen")
+        if event_key in self._events:
+            return WriteOutcome.DUPLICATE_EVENT
+        for key in aggregate_keys:
+            pointer = self._aggregates.get(key)
+            if pointer is not None and pointer.is_fresh(finding.first_seen):
+                return WriteOutcome.AGGREGATE_TAKEN
+        self._events[event_key] = EventRecord(
+            event_key=event_key, finding_id=finding.finding_id, created=True
+        )
+        self._findings[finding.finding_id] = _Stored(
+            finding=replace(finding, last_seen=finding.last_seen or finding.first_seen)
+        )
+        for key in aggregate_keys:
+            self._aggregates[key] = Aggregate(
+                key=key, finding_id=finding.finding_id, window_end=window_end
+            )
+        return WriteOutcome.WRITTEN
+
+    def add_occurrence(
+        self,
+        finding_id: str,
+        *,
+        event_key: str,
+        seen: str,
+        aggregate_key: str | None = None,
+        window_end: str | None = None,
+    ) -> WriteOutcome:
+        if event_key in self._events:
+            return WriteOutcome.DUPLICATE_EVENT
+        stored = self._findings.get(finding_id)
+        if stored is None:
+            raise StoreError(
+                f"finding {finding_id} no longer exists; cannot count event {event_key}"
+            )
+        self._events[event_key] = EventRecord(
+            event_key=event_key, finding_id=finding_id, created=False
+        )
+        last_seen = max(stored.finding.last_seen or seen, seen)
+        stored.finding = replace(
+            stored.finding, occurrences=stored.finding.occurrences + 1, last_seen=last_seen
+        )
+        if aggregate_key is not None and window_end is not None:
+            self._aggregates[aggregate_key] = Aggregate(
+                key=aggregate_key, finding_id=finding_id, window_end=window_end
+            )
+        return WriteOutcome.WRITTEN
+
+    def mark_published(self, finding_id: str) -> None:
+        stored = self._findings.get(finding_id)
+        if stored is not None:
+            stored.published = True
+
+    def put_error(self, record: ErrorRecord) -> None:
+        self._errors[record.event_key] = record
+
+
+class ListPublisher:
+    """A `FindingPublisher` that keeps every alert in `sent`, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Finding, Alert]] = []
+
+    def publish(self, finding: Finding) -> str:
+        self.sent.append((finding, alert(finding)))
+        return f"message-{len(self.sent)}"

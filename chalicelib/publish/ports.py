@@ -1,0 +1,174 @@
+"""The ports of the write side: `FindingStore`, `FindingPublisher`, and the records they exchange.
+
+A store holds four kinds of record (DESIGN 3.5):
+
+- findings, listed newest first by bucket, by principal or across the account;
+- event records: one per delivered event, written in the same atomic write as the finding it
+  created or the occurrence it added, so a redelivered event is recognised and never counted
+  or alerted twice;
+- aggregate pointers: `key -> finding id` until `window_end`, so repeats of a denial update one
+  finding instead of creating new ones;
+- error records: events that could not be diagnosed, kept with the reason.
+
+Adapters: `DynamoFindingStore` (publish/store.py), `SnsFindingPublisher` (publish/sns.py) and
+their in-memory twins (publish/memory.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from chalicelib.model import DiagnoserError, Finding, Json
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+# The listings, named after the table's GSIs; page tokens are only valid for their own.
+INDEX_BY_BUCKET = "by-bucket"
+INDEX_BY_PRINCIPAL = "by-principal"
+INDEX_RECENT = "recent"
+
+
+class StoreError(DiagnoserError):
+    """The store cannot do what was asked, and retrying the event will not fix it by itself."""
+
+
+class WriteOutcome(StrEnum):
+    """What a conditional write did."""
+
+    WRITTEN = "written"
+    DUPLICATE_EVENT = "duplicate-event"  # the event was already recorded: nothing changed
+    AGGREGATE_TAKEN = "aggregate-taken"  # a fresh aggregate exists for one of the keys
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    """What an already-processed event led to."""
+
+    event_key: str
+    finding_id: str
+    created: bool  # True when this event created the finding (and owns its alert)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Aggregate:
+    """A pointer from an aggregation key to the finding that collects its repeats."""
+
+    key: str
+    finding_id: str
+    window_end: str  # ISO-8601 UTC; the pointer is stale from then on
+
+    def is_fresh(self, at: str) -> bool:
+        return at < self.window_end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorRecord:
+    """An event that could not be diagnosed, and why."""
+
+    event_key: str
+    error: str
+    received_at: str
+    field: str | None = None
+    event_excerpt: str | None = None  # the start of the raw event, for a person to look at
+
+    def to_dict(self) -> Json:
+        return {
+            "event_key": self.event_key,
+            "error": self.error,
+            "received_at": self.received_at,
+            "field": self.field,
+            "event_excerpt": self.event_excerpt,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingQuery:
+    """Filters of a listing; `bucket` and `principal_arn` may be combined."""
+
+    bucket: str | None = None
+    principal_arn: str | None = None
+    decision: str | None = None
+    since: datetime | None = None  # findings first seen at or after this instant
+    limit: int = DEFAULT_PAGE_SIZE
+    next_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingPage:
+    """One page of findings, newest first; `next_token` is None on the last page."""
+
+    findings: tuple[Finding, ...]
+    next_token: str | None = None
+
+
+class FindingStore(Protocol):
+    """Where findings, event records, aggregate pointers and error records live."""
+
+    def get(self, finding_id: str) -> Finding | None: ...
+
+    def list(self, query: FindingQuery) -> FindingPage:
+        """Findings matching `query`, newest first (by `first_seen`).
+
+        Raises `model.InputError` naming `limit`, `since` or `next_token` when one is invalid.
+        """
+        ...
+
+    def aggregate(self, key: str) -> Aggregate | None: ...
+
+    def event_record(self, event_key: str) -> EventRecord | None: ...
+
+    def create(
+        self,
+        finding: Finding,
+        *,
+        event_key: str,
+        aggregate_keys: Sequence[str],
+        window_end: str,
+    ) -> WriteOutcome:
+        """Atomically store a new, not yet published finding, its event record and pointers.
+
+        Fails with DUPLICATE_EVENT when `event_key` is recorded, AGGREGATE_TAKEN when one of
+        `aggregate_keys` points to a fresh aggregate (at `finding.first_seen`); writes nothing
+        then.
+        """
+        ...
+
+    def add_occurrence(
+        self,
+        finding_id: str,
+        *,
+        event_key: str,
+        seen: str,
+        aggregate_key: str | None = None,
+        window_end: str | None = None,
+    ) -> WriteOutcome:
+        """Atomically record `event_key` and count one more occurrence of `finding_id`.
+
+        `last_seen` becomes `seen` when later. With `aggregate_key`, that key also points to
+        the finding until `window_end`. DUPLICATE_EVENT (nothing written) when already recorded.
+        """
+        ...
+
+    def unpublished(self, finding_id: str) -> Finding | None:
+        """The finding when it is stored but its alert has not been sent yet."""
+        ...
+
+    def mark_published(self, finding_id: str) -> None: ...
+
+    def put_error(self, record: ErrorRecord) -> None:
+        """Store (or overwrite, for a redelivery) the error record of `record.event_key`."""
+        ...
+
+    def get_error(self, event_key: str) -> ErrorRecord | None: ...
+
+
+class FindingPublisher(Protocol):
+    """Sends one alert per new finding."""
+
+    def publish(self, finding: Finding) -> str:
+        """Send the alert; returns the message id."""
+        ...

@@ -1,0 +1,36 @@
+"""`SnsFindingPublisher`: one SNS message per new finding (DESIGN 3.5).
+
+The message uses `MessageStructure=json`: readable text for `default` and `email`, the finding
+JSON for `sqs`, `lambda`, `http(s)` and `firehose` subscribers, and message attributes for
+filter policies (see publish/message.py). Errors from SNS propagate: the caller (the event
+handler) must fail so that Lambda retries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.model import Finding
+from chalicelib.publish.message import alert
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+
+class SnsFindingPublisher:
+    """Publishes findings to one topic through an injected boto3 SNS client."""
+
+    def __init__(self, topic_arn: str, client: SNSClient) -> None:
+        self._topic_arn = topic_arn
+        self._client = client
+
+    def publish(self, finding: Finding) -> str:
+        message = alert(finding)
+        response = self._client.publish(
+            TopicArn=self._topic_arn,
+            Subject=message.subject,
+            Message=message.message,
+            MessageStructure="json",
+            MessageAttributes=message.attributes,  # type: ignore[arg-type]
+        )
+        return response["MessageId"]

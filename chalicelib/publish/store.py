@@ -1,0 +1,406 @@
+"""`DynamoFindingStore`: findings, event records, aggregate pointers and errors in one table.
+
+Table layout (`TABLE_DEFINITION`, also the CloudFormation `Properties` of the table):
+
+- key `pk` only: `finding#<id>`, `event#<event key>`, `aggregate#<key>`, `error#<event key>`;
+- finding items carry `bucket`, `principal_arn`, `listing` (the constant `finding`) and the
+  sort key `seen_key` = `<first_seen>#<finding id>`, which three GSIs index:
+  `by-bucket`, `by-principal` and `recent` (newest first, `since` as a key condition). The
+  sort key is immutable, so a page token stays valid while repeats update `occurrences` and
+  `last_seen`, and ties between findings of the same second have a stable order;
+- `recent` uses one constant partition rather than one per day: aggregation keeps distinct
+  findings to a few per minute even under bursts, far below one partition's 1,000 writes/s,
+  and a single partition pages newest-first with one plain DynamoDB token (per-day partitions
+  would need a fan-out over days and a compound token for no gain at this volume);
+- `expires_at` (epoch seconds) is the TTL attribute: findings and errors after
+  `retention_days`, event records after `event_retention_days` (longer than EventBridge's
+  24-hour retry horizon), aggregate pointers a day after their window ends. TTL deletion lags,
+  so freshness is always checked against `window_end`, never inferred from presence.
+
+The finding itself is stored as compact JSON in `body` (DynamoDB maps would reject floats and
+deep nesting in policy patches); `occurrences` and `last_seen` live beside it and win on read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.model import Finding, InputError
+from chalicelib.publish.paging import check_query, decode_token, encode_token
+from chalicelib.publish.ports import (
+    INDEX_BY_BUCKET,
+    INDEX_BY_PRINCIPAL,
+    INDEX_RECENT,
+    Aggregate,
+    ErrorRecord,
+    EventRecord,
+    FindingPage,
+    FindingQuery,
+    StoreError,
+    WriteOutcome,
+)
+from chalicelib.publish.timestamps import epoch_seconds
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = logging.getLogger(__name__)
+
+TTL_ATTRIBUTE = "expires_at"
+LISTING = "finding"
+DAY = 86_400
+
+
+def _gsi(name: str, partition: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": partition, "KeyType": "HASH"},
+            {"AttributeName": "seen_key", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+TABLE_DEFINITION: dict[str, Any] = {
+    "BillingMode": "PAY_PER_REQUEST",
+    "AttributeDefinitions": [
+        {"AttributeName": name, "AttributeType": "S"}
+        for name in ("pk", "bucket", "principal_arn", "listing", "seen_key")
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        _gsi(INDEX_BY_BUCKET, "bucket"),
+        _gsi(INDEX_BY_PRINCIPAL, "principal_arn"),
+        _gsi(INDEX_RECENT, "listing"),
+    ],
+    "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+}
+
+
+def create_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the findings table as `TABLE_DEFINITION` describes, TTL included (tests, demo)."""
+    definition = {k: v for k, v in TABLE_DEFINITION.items() if k != "TimeToLiveSpecification"}
+    client.create_table(TableName=table_name, **definition)
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification=TABLE_DEFINITION["TimeToLiveSpecification"]
+    )
+
+
+class DynamoFindingStore:
+    """The `FindingStore` on one DynamoDB table, through an injected boto3 client."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient,
+        *,
+        retention_days: int = 90,
+        event_retention_days: int = 7,
+    ) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = retention_days * DAY
+        self._event_retention = event_retention_days * DAY
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, finding_id: str) -> Finding | None:
+        item = self._get(f"finding#{finding_id}")
+        return _finding(item) if item else None
+
+    def unpublished(self, finding_id: str) -> Finding | None:
+        item = self._get(f"finding#{finding_id}")
+        if item is None or item.get("published", {}).get("BOOL", True):
+            return None
+        return _finding(item)
+
+    def aggregate(self, key: str) -> Aggregate | None:
+        item = self._get(f"aggregate#{key}")
+        if item is None:
+            return None
+        return Aggregate(
+            key=key, finding_id=item["finding_id"]["S"], window_end=item["window_end"]["S"]
+        )
+
+    def event_record(self, event_key: str) -> EventRecord | None:
+        item = self._get(f"event#{event_key}")
+        if item is None:
+            return None
+        return EventRecord(
+            event_key=event_key,
+            finding_id=item["finding_id"]["S"],
+            created=item["created"]["BOOL"],
+        )
+
+    def get_error(self, event_key: str) -> ErrorRecord | None:
+        item = self._get(f"error#{event_key}")
+        if item is None:
+            return None
+        return ErrorRecord(
+            event_key=event_key,
+            error=item["error"]["S"],
+            received_at=item["received_at"]["S"],
+            field=item["field"]["S"] if "field" in item else None,
+            event_excerpt=item["event_excerpt"]["S"] if "event_excerpt" in item else None,
+        )
+
+    def list(self, query: FindingQuery) -> FindingPage:
+        since = check_query(query)
+        index, partition, value = _index_for(query)
+        names = {"#p": partition, "#s": "seen_key"}
+        values: dict[str, Any] = {":p": {"S": value}}
+        condition = "#p = :p"
+        if since is not None:
+            condition += " AND #s >= :since"
+            values[":since"] = {"S": since}
+        filters = []
+        if query.decision is not None:
+            filters.append("#d = :d")
+            names["#d"] = "decision"
+            values[":d"] = {"S": query.decision}
+        if query.bucket is not None and query.principal_arn is not None:
+            filters.append("#pr = :pr")
+            names["#pr"] = "principal_arn"
+            values[":pr"] = {"S": query.principal_arn}
+        start = decode_token(query.next_token, index) if query.next_token else None
+        found: list[Finding] = []
+        while True:
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+                # Limit counts items read before the filter: asking for what is still missing
+                # means a page never over-reads, so LastEvaluatedKey is exactly where to resume.
+                "Limit": query.limit - len(found),
+            }
+            if filters:
+                params["FilterExpression"] = " AND ".join(filters)
+            if start is not None:
+                params["ExclusiveStartKey"] = start
+            try:
+                response = self._client.query(**params)
+            except ClientError as exc:
+                if start is not None and _code(exc) == "ValidationException":
+                    raise InputError("next_token", "not a token for this listing") from exc
+                raise
+            found.extend(_finding(item) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None or len(found) >= query.limit:
+                break
+        token = encode_token(index, start) if start is not None else None
+        return FindingPage(findings=tuple(found), next_token=token)
+
+    # ------------------------------------------------------------------ writes
+
+    def create(
+        self,
+        finding: Finding,
+        *,
+        event_key: str,
+        aggregate_keys: Sequence[str],
+        window_end: str,
+    ) -> WriteOutcome:
+        seen = _first_seen(finding)
+        pointer_expiry = epoch_seconds(window_end) + DAY
+        items: list[dict[str, Any]] = [
+            self._event_put(event_key, finding.finding_id, created=True, seen=seen),
+            {"Put": {"TableName": self._table, "Item": self._finding_item(finding)}},
+        ]
+        for key in aggregate_keys:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": {"S": f"aggregate#{key}"},
+                            "kind": {"S": "aggregate"},
+                            "finding_id": {"S": finding.finding_id},
+                            "window_end": {"S": window_end},
+                            TTL_ATTRIBUTE: {"N": str(pointer_expiry)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk) OR window_end <= :at",
+                        "ExpressionAttributeValues": {":at": {"S": seen}},
+                    }
+                }
+            )
+        failed = self._transact(items)
+        if failed is None:
+            return WriteOutcome.WRITTEN
+        return WriteOutcome.DUPLICATE_EVENT if 0 in failed else WriteOutcome.AGGREGATE_TAKEN
+
+    def add_occurrence(
+        self,
+        finding_id: str,
+        *,
+        event_key: str,
+        seen: str,
+        aggregate_key: str | None = None,
+        window_end: str | None = None,
+    ) -> WriteOutcome:
+        for later in (True, False):
+            items = [
+                self._event_put(event_key, finding_id, created=False, seen=seen),
+                self._count_update(finding_id, seen, set_last_seen=later),
+            ]
+            if aggregate_key is not None and window_end is not None:
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": {"S": f"aggregate#{aggregate_key}"},
+                                "kind": {"S": "aggregate"},
+                                "finding_id": {"S": finding_id},
+                                "window_end": {"S": window_end},
+                                TTL_ATTRIBUTE: {"N": str(epoch_seconds(window_end) + DAY)},
+                            },
+                        }
+                    }
+                )
+            failed = self._transact(items)
+            if failed is None:
+                return WriteOutcome.WRITTEN
+            if 0 in failed:
+                return WriteOutcome.DUPLICATE_EVENT
+            # Only the finding's condition failed: either this repeat is older than last_seen
+            # (delivered out of order: count it, keep last_seen) or the finding is gone.
+        raise StoreError(f"finding {finding_id} no longer exists; cannot count event {event_key}")
+
+    def mark_published(self, finding_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"finding#{finding_id}"}},
+                UpdateExpression="SET published = :t",
+                ConditionExpression="attribute_exists(pk)",  # never create a stub item
+                ExpressionAttributeValues={":t": {"BOOL": True}},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def put_error(self, record: ErrorRecord) -> None:
+        item: dict[str, Any] = {
+            "pk": {"S": f"error#{record.event_key}"},
+            "kind": {"S": "error"},
+            "error": {"S": record.error},
+            "received_at": {"S": record.received_at},
+            TTL_ATTRIBUTE: {"N": str(epoch_seconds(record.received_at) + self._retention)},
+        }
+        if record.field:
+            item["field"] = {"S": record.field}
+        if record.event_excerpt:
+            item["event_excerpt"] = {"S": record.event_excerpt}
+        self._client.put_item(TableName=self._table, Item=item)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}}, ConsistentRead=True
+        )
+        return response.get("Item")
+
+    def _transact(self, items: Sequence[dict[str, Any]]) -> set[int] | None:
+        """Run one transaction; None when written, else the indexes whose condition failed."""
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if _code(exc) != "TransactionCanceledException":
+                raise
+            reasons: Sequence[Mapping[str, Any]] = exc.response.get("CancellationReasons", [])
+            failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if not failed:  # a conflict with a concurrent transaction, throttling...: retry
+                raise
+            return failed
+        return None
+
+    def _event_put(
+        self, event_key: str, finding_id: str, *, created: bool, seen: str
+    ) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": f"event#{event_key}"},
+                    "kind": {"S": "event"},
+                    "finding_id": {"S": finding_id},
+                    "created": {"BOOL": created},
+                    TTL_ATTRIBUTE: {"N": str(epoch_seconds(seen) + self._event_retention)},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _count_update(self, finding_id: str, seen: str, *, set_last_seen: bool) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": f"finding#{finding_id}"}},
+            "UpdateExpression": "ADD occurrences :one",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+        if set_last_seen:
+            update["UpdateExpression"] += " SET last_seen = :seen"
+            update["ConditionExpression"] += " AND last_seen <= :seen"
+            update["ExpressionAttributeValues"][":seen"] = {"S": seen}
+        return {"Update": update}
+
+    def _finding_item(self, finding: Finding) -> dict[str, Any]:
+        seen = _first_seen(finding)
+        body = json.dumps(finding.to_dict(), sort_keys=True, separators=(",", ":"))
+        item: dict[str, Any] = {
+            "pk": {"S": f"finding#{finding.finding_id}"},
+            "kind": {"S": "finding"},
+            "finding_id": {"S": finding.finding_id},
+            "body": {"S": body},
+            "action": {"S": finding.request.action},
+            "decision": {"S": finding.decision.value},
+            "first_seen": {"S": seen},
+            "last_seen": {"S": finding.last_seen or seen},
+            "occurrences": {"N": str(finding.occurrences)},
+            "seen_key": {"S": f"{seen}#{finding.finding_id}"},
+            "listing": {"S": LISTING},
+            "published": {"BOOL": False},
+            TTL_ATTRIBUTE: {"N": str(epoch_seconds(seen) + self._retention)},
+        }
+        if finding.request.bucket:
+            item["bucket"] = {"S": finding.request.bucket}
+        if finding.request.principal.principal_arn:
+            item["principal_arn"] = {"S": finding.request.principal.principal_arn}
+        return item
+
+
+def _first_seen(finding: Finding) -> str:
+    if not finding.first_seen:
+        raise StoreError(f"finding {finding.finding_id} has no first_seen")
+    return finding.first_seen
+
+
+def _finding(item: Mapping[str, Any]) -> Finding:
+    data = json.loads(item["body"]["S"])
+    data["occurrences"] = int(item["occurrences"]["N"])
+    data["last_seen"] = item["last_seen"]["S"]
+    return Finding.from_dict(data)
+
+
+def _index_for(query: FindingQuery) -> tuple[str, str, str]:
+    if query.bucket is not None:
+        return INDEX_BY_BUCKET, "bucket", query.bucket
+    if query.principal_arn is not None:
+        return INDEX_BY_PRINCIPAL, "principal_arn", query.principal_arn
+    return INDEX_RECENT, "listing", LISTING
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

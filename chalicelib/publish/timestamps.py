@@ -1,0 +1,37 @@
+"""One timestamp format for stored and published findings: `YYYY-MM-DDTHH:MM:SSZ` in UTC.
+
+Fixed width, so string order is time order (DynamoDB sort keys and window checks compare
+strings). CloudTrail's `eventTime` already has this form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_utc(instant: datetime) -> str:
+    """`instant` in UTC, to the second; a naive datetime is taken as UTC."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).strftime(FORMAT)
+
+
+def parse_utc(text: object) -> datetime | None:
+    """An aware datetime for an ISO-8601 string (`Z` or an offset); None when unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def epoch_seconds(text: str) -> int:
+    """Seconds since the epoch of a timestamp in FORMAT (for DynamoDB TTL)."""
+    parsed = parse_utc(text)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {text!r}")
+    return int(parsed.timestamp())

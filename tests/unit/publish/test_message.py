@@ -1,0 +1,83 @@
+"""The SNS alert of a finding, as the ListPublisher twin records it."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib.model import Evaluation, Layer, LayerResult, Outcome, Remedy, Verdict
+from chalicelib.publish.memory import ListPublisher
+from chalicelib.publish.message import MESSAGE_BUDGET, alert, subject
+
+
+def test_alert_has_readable_text_for_people_and_the_finding_json_for_machines(make_finding):
+    finding = make_finding(
+        remedies=(
+            Remedy(code="EDIT", target="reports", summary="Remove the Deny", cli="aws s3api"),
+        )
+    )
+    message = json.loads(alert(finding).message)
+    assert set(message) >= {"default", "email", "sqs", "lambda", "https"}
+    assert "arn:aws:iam::111122223333:user/alice" in message["email"]
+    assert "Remove the Deny" in message["default"]
+    for protocol in ("sqs", "lambda", "https"):
+        assert json.loads(message[protocol]) == json.loads(json.dumps(finding.to_dict()))
+
+
+def test_attributes_let_subscribers_filter_by_bucket_principal_decision_layer(make_finding):
+    finding = make_finding(blocked_by=(Layer.BUCKET_POLICY, Layer.KMS_KEY_POLICY))
+    attributes = alert(finding).attributes
+    assert attributes["bucket"] == {"DataType": "String", "StringValue": "reports"}
+    assert attributes["principal_arn"]["StringValue"] == "arn:aws:iam::111122223333:user/alice"
+    assert attributes["action"]["StringValue"] == "s3:GetObject"
+    assert attributes["decision"]["StringValue"] == "explicit-deny"
+    assert attributes["severity"]["StringValue"] == "high"
+    assert attributes["blocked_by"]["DataType"] == "String.Array"
+    assert json.loads(attributes["blocked_by"]["StringValue"]) == [
+        "bucket-policy",
+        "kms-key-policy",
+    ]
+
+
+def test_severity_follows_the_decision(make_finding):
+    def severity(decision):
+        return alert(make_finding(decision=decision)).attributes["severity"]["StringValue"]
+
+    assert severity(Verdict.IMPLICIT_DENY) == "medium"
+    assert severity(Verdict.INCONCLUSIVE) == "medium"
+    assert severity(Verdict.ALLOWED) == "low"
+
+
+def test_subject_is_printable_ascii_under_100_characters_even_for_long_names(make_finding):
+    finding = make_finding(bucket="b" * 63, user="u" * 64, action="s3:GetObjectVersionAttributes")
+    text = subject(finding)
+    assert len(text) < 100
+    assert all(" " <= ch <= "~" for ch in text)
+
+
+def test_oversized_finding_drops_evaluations_but_keeps_the_alert_under_the_sns_limit(make_finding):
+    layers = tuple(
+        LayerResult(layer=Layer.IDENTITY_POLICY, outcome=Outcome.IMPLICIT_DENY, detail="x" * 200)
+        for _ in range(300)
+    )
+    evaluation = Evaluation(
+        action="s3:GetObject",
+        resource_arn="arn:aws:s3:::reports/data/report.csv",
+        decision=Verdict.EXPLICIT_DENY,
+        layers=layers,
+    )
+    big = alert(make_finding(evaluations=(evaluation,)))
+    assert len(big.message.encode()) <= MESSAGE_BUDGET
+    body = json.loads(json.loads(big.message)["sqs"])
+    assert body["evaluations"] == []
+    assert body["truncated"] == ["evaluations"]
+    small = json.loads(json.loads(alert(make_finding()).message)["sqs"])
+    assert "truncated" not in small
+
+
+def test_list_publisher_keeps_each_alert_in_order(make_finding):
+    publisher = ListPublisher()
+    first = publisher.publish(make_finding("e-1"))
+    second = publisher.publish(make_finding("e-2"))
+    assert first != second
+    assert [f.finding_id for f, _ in publisher.sent] == ["e-1", "e-2"]
+    assert publisher.sent[0][1] == alert(make_finding("e-1"))
