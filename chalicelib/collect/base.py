@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.model import DiagnoserError, Json
 
-READ_RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+READ_RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
 
 ABSENT_CODES = frozenset(
     {

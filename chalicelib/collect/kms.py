@@ -49,17 +49,29 @@ class KmsKeyCollector:
         self._entries[key_id] = entry
         arn = parse_arn(key_id)
         kms = self._kms_for_region(arn.region if arn and arn.region else None)
-        what = f"KMS key {key_id}"
 
         def on_metadata(result: Fetched) -> None:
             match result:
                 case Present(value=metadata):
                     entry["metadata"] = metadata
                     self._arns[key_id] = str(metadata.get("Arn", key_id))
+                    self._read_policy_and_grants(kms, entry, self._arns[key_id], key_id)
                 case Absent():
                     self._missing.add(key_id)
                 case Unreadable() as refused:
                     entry["metadata"] = refused.to_doc()
+                    self._read_policy_and_grants(kms, entry, key_id, key_id)
+
+        self._read(
+            "kms:DescribeKey",
+            key_id,
+            lambda: kms.describe_key(KeyId=key_id)["KeyMetadata"],
+            f"KMS key {key_id}",
+            on_metadata,
+        )
+
+    def _read_policy_and_grants(self, kms: KMSClient, entry: Json, key: str, key_id: str) -> None:
+        """Read once the key is known to exist (and by ARN, which DescribeKey resolved)."""
 
         def store(name: str) -> Callable[[Fetched], None]:
             def on_result(result: Fetched) -> None:
@@ -73,27 +85,19 @@ class KmsKeyCollector:
 
             return on_result
 
-        self._read(
-            "kms:DescribeKey",
-            key_id,
-            lambda: kms.describe_key(KeyId=key_id)["KeyMetadata"],
-            what,
-            on_metadata,
-        )
+        what = f"KMS key {key}"
         self._read(
             "kms:GetKeyPolicy",
-            key_id,
-            lambda: kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"],
+            key,
+            lambda: kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"],
             what,
             store("policy"),
         )
         self._read(
             "kms:ListGrants",
-            key_id,
+            key,
             lambda: (
-                kms.get_paginator("list_grants")
-                .paginate(KeyId=key_id)
-                .build_full_result()["Grants"]
+                kms.get_paginator("list_grants").paginate(KeyId=key).build_full_result()["Grants"]
             ),
             what,
             store("grants"),
