@@ -153,7 +153,11 @@ class ResourceMatcher:
     _exact: frozenset[str] = frozenset()
     _regex: re.Pattern[str] | None = None
     _dynamic: tuple[Template, ...] = ()
+    _keys: tuple[str, ...] = ()  # the context keys the variables read
     _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    _dynamic_memo: dict[tuple[str, tuple[tuple[str, ...] | None, ...]], bool] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def compile(cls, templates: Iterable[Template]) -> ResourceMatcher:
@@ -178,6 +182,7 @@ class ResourceMatcher:
             _exact=frozenset(exact),
             _regex=regex,
             _dynamic=tuple(dynamic),
+            _keys=tuple(sorted({v.lookup for t in dynamic for v in t.variables})),
         )
 
     @property
@@ -194,13 +199,18 @@ class ResourceMatcher:
             )
             if len(self._memo) < 65536:
                 self._memo[resource_arn] = static
-        if static:
-            return True
-        for template in self._dynamic:
-            pieces = template.resolve(ctx)
-            if pieces is not None and arn_matches(pieces, resource_arn):
-                return True
-        return False
+        if static or not self._dynamic:
+            return static
+        key = (resource_arn, tuple(ctx.lookup(k) for k in self._keys))
+        dynamic = self._dynamic_memo.get(key)
+        if dynamic is None:
+            dynamic = any(
+                pieces is not None and arn_matches(pieces, resource_arn)
+                for pieces in (t.resolve(ctx) for t in self._dynamic)
+            )
+            if len(self._dynamic_memo) < 65536:
+                self._dynamic_memo[key] = dynamic
+        return dynamic
 
     def unresolvable(self, ctx: RequestContext) -> bool:
         """Whether a pattern holds a variable the request cannot fill (the statement is void)."""

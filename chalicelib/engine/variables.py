@@ -56,18 +56,15 @@ class Template:
 
     source: str
     parts: tuple[Part, ...]
+    variables: tuple[Variable, ...] = ()
 
     @property
     def has_variables(self) -> bool:
-        return any(isinstance(p, Variable) for p in self.parts)
-
-    @property
-    def variables(self) -> tuple[Variable, ...]:
-        return tuple(p for p in self.parts if isinstance(p, Variable))
+        return bool(self.variables)
 
     def resolve(self, ctx: RequestContext) -> tuple[Piece, ...] | None:
         """The pieces with variables substituted; None when one cannot be substituted."""
-        if not self.has_variables:
+        if not self.variables:
             return self.parts  # type: ignore[return-value]  # no Variable in parts
         out: list[Piece] = []
         for part in self.parts:
@@ -130,7 +127,7 @@ def parse_template(text: str, *, variables: bool) -> Template:
             continue
         i = end + 1
     _flush(buf, parts)
-    return Template(text, tuple(parts))
+    return Template(text, tuple(parts), tuple(p for p in parts if isinstance(p, Variable)))
 
 
 def _closing_brace(text: str, start: int) -> int:
