@@ -151,8 +151,14 @@ def _s3_leg(
     principal = request.principal
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
 
+    bounded = evidence.boundary is not None
     bucket_hits = scan(
-        facts.bucket_policy, action=action, resource=resource, identity=identity, ctx=ctx
+        facts.bucket_policy,
+        action=action,
+        resource=resource,
+        identity=identity,
+        ctx=ctx,
+        has_boundary=bounded,
     )
     if principal.type is PrincipalType.ROOT and action.lower() in ROOT_IMMUNE_ACTIONS:
         if bucket_hits.denies:
@@ -184,6 +190,7 @@ def _s3_leg(
             resource=request.access_point_arn or resource,
             identity=identity,
             ctx=ctx,
+            has_boundary=bounded,
         )
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
@@ -397,7 +404,12 @@ def _kms_leg(
         resource_account=True, rcp_applies=not kms.aws_managed,
     )  # fmt: skip
     key_hits = scan(
-        kms.key_policy, action=kms.action, resource=kms.key_arn, identity=identity, ctx=kctx
+        kms.key_policy,
+        action=kms.action,
+        resource=kms.key_arn,
+        identity=identity,
+        ctx=kctx,
+        has_boundary=evidence.boundary is not None,
     )
     key_hits.present = True
     leg.layers[Layer.KMS_KEY_POLICY] = key_hits

@@ -37,11 +37,14 @@ def scan(
     resource: str,
     identity: PrincipalIdentity | None,
     ctx: RequestContext,
+    has_boundary: bool = False,
 ) -> Hits:
     """Match every statement of `sources` against one action on one resource.
 
     `identity` is given for policies with a Principal element (resource, RCP, endpoint, key
-    policies) and None for identity-type policies.
+    policies) and None for identity-type policies. A NotPrincipal Deny always denies a principal
+    that has a permissions boundary, whatever it lists (`has_boundary`; IAM User Guide,
+    access_policies_boundaries.html).
     """
     hits = Hits()
     for source in sources:
@@ -54,8 +57,13 @@ def scan(
             if not st.matches_resource(resource, ctx):
                 continue
             form: PrincipalForm | None = None
+            note = None
             if identity is not None:
                 form = st.principal_match(identity)
+                negated = st.principal is not None and st.principal.negated
+                if form is None and negated and has_boundary and st.effect == "Deny":
+                    form = PrincipalForm.ANY
+                    note = "NotPrincipal with Deny denies every principal that has a boundary"
                 if form is None:
                     continue
             result = st.evaluate_conditions(ctx)
@@ -65,6 +73,7 @@ def scan(
                 sid=st.sid,
                 effect=st.effect,
                 failed_condition=result.decisive,
+                note=note,
             )
             if not result.matched:
                 if st.effect == "Allow":
