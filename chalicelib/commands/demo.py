@@ -1,0 +1,21 @@
+"""`s3doctor demo`: the whole flow on a local moto server, no AWS account, no network."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `demo` to the `s3doctor` parser."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole flow on a local moto server (no AWS account needed)",
+        description=__doc__,
+    )
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from chalicelib.demo import run_demo  # moto and chalice load only when the demo runs
+
+    return run_demo()

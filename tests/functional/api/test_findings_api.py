@@ -1,0 +1,176 @@
+import json
+from pathlib import Path
+
+import pytest
+from chalice.app import Chalice, IAMAuthorizer
+from chalice.test import Client
+
+from chalicelib import api, wiring
+from chalicelib.collect.file import FileSnapshotSource
+from tests.functional.findings_fixtures import FINDINGS, findings_table  # noqa: F401
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+
+
+@pytest.fixture
+def client(findings_table):  # noqa: F811
+    app = Chalice(app_name="findings-api-under-test")
+    app.register_blueprint(api.api)
+    with Client(app) as test_client:
+        yield test_client
+
+
+def _get(client, path):
+    response = client.http.get(path)
+    return response.status_code, json.loads(response.body)
+
+
+def _ids(body):
+    return [f["finding_id"] for f in body["findings"]]
+
+
+def test_every_route_requires_iam_authorization():
+    app = Chalice(app_name="routes")
+    app.register_blueprint(api.api)
+    routes = {
+        (path, method): entry
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+    }
+    assert set(routes) == {
+        ("/findings", "GET"),
+        ("/findings/{finding_id}", "GET"),
+        ("/diagnose", "POST"),
+    }
+    assert all(isinstance(entry.authorizer, IAMAuthorizer) for entry in routes.values())
+
+
+def test_list_returns_findings_newest_first(client):
+    status, body = _get(client, "/findings")
+    assert status == 200
+    assert _ids(body) == [f.finding_id for f in FINDINGS]
+    assert body["next_token"] is None
+    assert body["findings"][0]["causes"][0]["code"] == "EXPLICIT_DENY_BUCKET_POLICY"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("bucket=reports", ["f4", "f3", "f1"]),
+        ("principal=arn:aws:iam::111122223333:user/alice", ["f3", "f2"]),
+        ("bucket=reports&principal=arn:aws:iam::111122223333:user/alice", ["f3"]),
+        ("decision=explicit-deny", ["f4"]),
+        ("since=2025-03-03", ["f4", "f3", "f2"]),
+        ("bucket=nobody-has-this", []),
+    ],
+)
+def test_list_filters(client, query, expected):
+    status, body = _get(client, f"/findings?{query}")
+    assert status == 200
+    assert _ids(body) == expected
+
+
+def test_list_relative_since_counts_back_from_now(client):
+    # The stored findings are from 2025: none is within the last 24 hours.
+    status, body = _get(client, "/findings?since=24h")
+    assert (status, body["findings"]) == (200, [])
+
+
+def test_list_pages_with_next_token_until_every_finding_is_seen(client):
+    seen, token, pages = [], None, 0
+    while True:
+        status, body = _get(client, "/findings?limit=3" + (f"&next_token={token}" if token else ""))
+        assert status == 200
+        assert len(body["findings"]) <= 3
+        seen += _ids(body)
+        pages += 1
+        token = body["next_token"]
+        if token is None:
+            break
+    assert seen == [f.finding_id for f in FINDINGS]
+    assert pages == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("decision=maybe", "decision"),
+        ("since=yesterday", "since"),
+        ("since=2999-01-01", "since"),
+        ("next_token=garbage", "next_token"),
+        ("buckets=reports", "buckets"),
+    ],
+)
+def test_list_bad_parameter_is_a_400_naming_it(client, query, parameter):
+    status, body = _get(client, f"/findings?{query}")
+    assert status == 400
+    assert body["parameter"] == parameter
+    assert body["message"]
+
+
+def test_get_returns_the_whole_finding(client):
+    status, body = _get(client, "/findings/f2")
+    assert status == 200
+    assert body["finding_id"] == "f2"
+    assert body["request"]["bucket"] == "datalake"
+    assert body["request"]["principal_arn"] == "arn:aws:iam::111122223333:user/alice"
+
+
+def test_get_unknown_id_is_a_404(client):
+    status, body = _get(client, "/findings/no-such-finding")
+    assert status == 404
+    assert body["parameter"] == "finding_id"
+
+
+def _post(client, body):
+    response = client.http.post(
+        "/diagnose", headers={"Content-Type": "application/json"}, body=body
+    )
+    return response.status_code, json.loads(response.body)
+
+
+def test_diagnose_answers_the_runbook_inputs_with_a_finding(client, monkeypatch):
+    # GIVEN the account as a snapshot file instead of the live collector
+    scenario = SCENARIOS / "no-identity-allow"
+    monkeypatch.setattr(
+        wiring,
+        "diagnosis_ports",
+        lambda: {"source": FileSnapshotSource(scenario / "snapshot.json"), "clock": wiring.clock},
+    )
+    # WHEN the runbook's inputs are posted
+    status, body = _post(client, (scenario / "request.json").read_text())
+    # THEN the finding says why
+    assert status == 200
+    assert body["decision"] == "implicit-deny"
+    assert "NO_ALLOW_IDENTITY" in [c["code"] for c in body["causes"]]
+    assert body["request"]["requester_arn"] == "arn:aws:iam::111122223333:user/alice"
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ("{not json", "body"),
+        ("[1, 2]", "body"),
+        (
+            json.dumps({"action": "s3:GetObject", "resource_arn": "arn:aws:s3:::b/k"}),
+            "requester_arn",
+        ),
+        (
+            json.dumps(
+                {
+                    "requester_arn": "alice",
+                    "action": "s3:GetObject",
+                    "resource_arn": "arn:aws:s3:::b/k",
+                }
+            ),
+            "requester_arn",
+        ),
+    ],
+)
+def test_diagnose_bad_body_is_a_400_naming_the_field(client, body, parameter):
+    status, answer = _post(client, body)
+    assert status == 400
+    assert parameter in answer["parameter"]
