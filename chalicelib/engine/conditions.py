@@ -241,7 +241,7 @@ def _in_network(actual: _Address, expected: _Network) -> bool:
     return actual.version == expected.version and actual in expected
 
 
-@operator(NULL, value_type=BOOLEAN)
+@operator(NULL, value_type=ValueType("boolean", BOOLEAN.policy, _bool, variables=False))
 def _null(actual: bool, expected: bool) -> bool:
     """`actual` is True when the key is absent; evaluated specially, see `Condition`."""
     return actual == expected

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.engine.conditions import OPERATORS, compile_condition_block, split_operator
 from chalicelib.engine.context import RequestContext
@@ -350,3 +352,26 @@ def test_malformed_blocks_name_the_condition_element(block: Any) -> None:
 def test_split_operator_reads_qualifier_and_ifexists() -> None:
     assert split_operator("ForAnyValue:StringLikeIfExists") == ("ForAnyValue", "StringLike", True)
     assert split_operator("Null") == ("", "Null", False)
+
+
+# --------------------------------------------------------------------------- properties
+
+_TEXT = st.text(alphabet="ab*?", min_size=0, max_size=4)
+
+
+@given(policy=st.lists(_TEXT, min_size=1, max_size=3), actual=_TEXT)
+def test_negated_string_operators_are_the_negation_of_their_twin(
+    policy: list[str], actual: str
+) -> None:
+    for positive, negated in [
+        ("StringEquals", "StringNotEquals"),
+        ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
+        ("StringLike", "StringNotLike"),
+    ]:
+        assert holds(negated, policy, [actual]) is not holds(positive, policy, [actual])
+
+
+@given(value=st.integers(min_value=-(10**6), max_value=10**6), bound=st.integers(-50, 50))
+def test_numeric_comparisons_agree_with_python(value: int, bound: int) -> None:
+    assert holds("NumericLessThan", str(bound), [str(value)]) is (value < bound)
+    assert holds("NumericGreaterThanEquals", bound, [str(value)]) is (value >= bound)
