@@ -71,6 +71,12 @@ def text(expression: ParsedResult, data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def string(expression: ParsedResult, data: Mapping[str, Any]) -> str | None:
+    """The value when it is a non-empty string, None otherwise (numbers are not names)."""
+    value = expression.search(data)
+    return value if isinstance(value, str) and value else None
+
+
 def param(params: Mapping[str, Any], name: str) -> str | None:
     """A request parameter or header as a non-empty string (first item of a one-item list)."""
     value = params.get(name)

@@ -57,7 +57,7 @@ def requester_from_record(
     identity = f.IDENTITY.search(record)
     if not isinstance(identity, Mapping):
         raise EventError(f"{prefix}userIdentity", "missing or not an object")
-    kind = f.text(f.IDENTITY_TYPE, record)
+    kind = f.string(f.IDENTITY_TYPE, record)
     account = f.text(f.IDENTITY_ACCOUNT, record)
     principal_id = identity.get("principalId")
     if _is_anonymous(kind, account, principal_id):

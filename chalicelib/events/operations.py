@@ -50,7 +50,7 @@ class OperationSpec:
     kind: CallKind
     header_actions: Mapping[str, tuple[str, ...]]
     category: str
-    note: str | None
+    note: str | None  # surfaced in the request notes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +78,7 @@ def _load() -> tuple[Mapping[str, OperationSpec], Mapping[str, str], frozenset[s
             kind=CallKind(row.get("kind", CallKind.PLAIN.value)),
             header_actions=MappingProxyType(groups.get(row.get("header_actions", ""), {})),
             category=row["category"],
-            note=row.get("note"),
+            note=row.get("request_note"),
         )
         for name, row in doc["operations"].items()
     }

@@ -84,7 +84,7 @@ def _unwrap(event: Any) -> tuple[Mapping[str, Any], Mapping[str, Any] | None, st
 
 
 def _required(record: Mapping[str, Any], expression: Any, name: str, prefix: str) -> str:
-    value = f.text(expression, record)
+    value = f.string(expression, record)
     if value is None:
         raise EventError(f"{prefix}{name}", "missing or not a string")
     return value
@@ -126,6 +126,8 @@ def _parse_record(
         notes.extend(op_notes)
         if spec.kind is CallKind.LIST and f.param(params, "list-type") == "2":
             notes.append("ListObjects with list-type=2 is the ListObjectsV2 API: s3:ListBucket.")
+    if f.text(f.ERROR_CODE, record) is None:
+        notes.append("The record has no errorCode: the call was not denied; checked as asked.")
     context, context_notes = context_from_record(record, requester.principal, bucket_side)
     notes.extend(context_notes)
     if hint is not None:
@@ -216,7 +218,9 @@ def _out_of_scope(
             f"eventName {event_name} is not in the S3 operation table ({len(OPERATIONS)} names)",
         )
     code = f.text(f.ERROR_CODE, record)
-    if code is not None and code != DENIED_CODE:
+    if code is None:
+        return None
+    if code != DENIED_CODE:
         return Scope.OUT_OF_SCOPE, f"errorCode {code} is not an authorization denial"
     return None
 

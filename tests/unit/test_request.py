@@ -1,0 +1,285 @@
+"""The runbook's inputs (DESIGN 3.1) → AccessRequest, with one clear error per bad field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.model import InputError, PrincipalType
+from chalicelib.request import REQUEST_SCHEMA, request_from_runbook
+
+ACCT = "111122223333"
+
+
+def _request(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "requester_arn": f"arn:aws:iam::{ACCT}:user/alice",
+        "action": "s3:GetObject",
+        "resource_arn": "arn:aws:s3:::acme-reports/q1/report.csv",
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+def _context(request: Any) -> dict[str, tuple[tuple[str, ...], str]]:
+    return {entry.name: (entry.values, entry.source) for entry in request.context}
+
+
+@pytest.mark.parametrize(
+    ("requester_arn", "session_name", "kind", "requester", "principal", "derived"),
+    [
+        (
+            f"arn:aws:iam::{ACCT}:user/team/alice",
+            None,
+            PrincipalType.IAM_USER,
+            f"arn:aws:iam::{ACCT}:user/team/alice",
+            f"arn:aws:iam::{ACCT}:user/team/alice",
+            {"aws:PrincipalType": ("User",), "aws:username": ("alice",)},
+        ),
+        (
+            f"arn:aws:iam::{ACCT}:role/service-role/etl",
+            None,
+            PrincipalType.ROLE,
+            f"arn:aws:iam::{ACCT}:role/service-role/etl",
+            f"arn:aws:iam::{ACCT}:role/service-role/etl",
+            {"aws:PrincipalType": ("AssumedRole",)},
+        ),
+        (
+            f"arn:aws:iam::{ACCT}:role/service-role/etl",
+            "run-42",
+            PrincipalType.ASSUMED_ROLE,
+            f"arn:aws:sts::{ACCT}:assumed-role/etl/run-42",
+            f"arn:aws:iam::{ACCT}:role/service-role/etl",
+            {"aws:PrincipalArn": (f"arn:aws:iam::{ACCT}:role/service-role/etl",)},
+        ),
+        (
+            f"arn:aws:sts::{ACCT}:assumed-role/etl/run-42",
+            None,
+            PrincipalType.ASSUMED_ROLE,
+            f"arn:aws:sts::{ACCT}:assumed-role/etl/run-42",
+            f"arn:aws:iam::{ACCT}:role/etl",
+            {"aws:PrincipalArn": (f"arn:aws:iam::{ACCT}:role/etl",)},
+        ),
+        (
+            f"arn:aws:sts::{ACCT}:federated-user/bob",
+            None,
+            PrincipalType.FEDERATED_USER,
+            f"arn:aws:sts::{ACCT}:federated-user/bob",
+            f"arn:aws:sts::{ACCT}:federated-user/bob",
+            {"aws:userid": (f"{ACCT}:bob",), "aws:PrincipalType": ("FederatedUser",)},
+        ),
+        (
+            f"arn:aws:iam::{ACCT}:root",
+            None,
+            PrincipalType.ROOT,
+            f"arn:aws:iam::{ACCT}:root",
+            f"arn:aws:iam::{ACCT}:root",
+            {"aws:userid": (ACCT,), "aws:PrincipalType": ("Account",)},
+        ),
+    ],
+)
+def test_principal_and_its_keys_are_derived_from_the_requester_arn(
+    requester_arn: str,
+    session_name: str | None,
+    kind: PrincipalType,
+    requester: str,
+    principal: str,
+    derived: dict[str, tuple[str, ...]],
+) -> None:
+    request = request_from_runbook(_request(requester_arn=requester_arn, session_name=session_name))
+
+    assert request.principal.type is kind
+    assert request.principal.requester_arn == requester
+    assert request.principal.principal_arn == principal
+    keys = _context(request)
+    assert keys["aws:PrincipalAccount"] == ((ACCT,), "derived:requester_arn")
+    for name, values in derived.items():
+        assert keys[name] == (values, "derived:requester_arn")
+
+
+def test_role_session_arn_warns_that_the_role_path_is_unknown() -> None:
+    request = request_from_runbook(
+        _request(requester_arn=f"arn:aws:sts::{ACCT}:assumed-role/etl/run-42")
+    )
+
+    assert any("role path" in note for note in request.notes)
+
+
+def test_explicit_context_entries_win_over_derived_ones() -> None:
+    given = f"arn:aws:iam::{ACCT}:user/someone-else"
+    request = request_from_runbook(
+        _request(
+            context=[
+                {
+                    "ContextKeyName": "aws:principalarn",
+                    "ContextKeyValues": [given],
+                    "ContextKeyType": "string",
+                },
+                {
+                    "ContextKeyName": "aws:SourceIp",
+                    "ContextKeyValues": ["10.1.2.3"],
+                    "ContextKeyType": "ip",
+                },
+            ]
+        )
+    )
+
+    assert request.context_value("aws:PrincipalArn") == (given,)
+    assert request.context_value("aws:SourceIp") == ("10.1.2.3",)
+    assert len([e for e in request.context if e.name.lower() == "aws:principalarn"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "versioned"),
+    [
+        ("s3:GetObject", "s3:GetObjectVersion"),
+        ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+        ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+        ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    ],
+)
+def test_version_id_turns_the_action_into_its_version_form(action: str, versioned: str) -> None:
+    request = request_from_runbook(_request(action=action, version_id="v1"))
+
+    assert request.action == versioned
+    assert request.operations[0].version_id == "v1"
+    assert request.context_value("s3:VersionId") == ("v1",)
+
+
+def test_object_read_carries_its_kms_leg_and_key() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234"
+    request = request_from_runbook(_request(kms_key_arn=key))
+
+    assert request.kms_key_arn == key
+    assert request.operations[0].kms_actions == ("kms:Decrypt",)
+
+
+def test_vpc_endpoint_gives_source_vpce() -> None:
+    request = request_from_runbook(_request(vpc_endpoint_id="vpce-0abc123"))
+
+    assert request.vpc_endpoint_id == "vpce-0abc123"
+    assert request.context_value("aws:SourceVpce") == ("vpce-0abc123",)
+
+
+def test_policies_given_as_json_text_are_read() -> None:
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    request = request_from_runbook(_request(session_policy=policy, scp_policies=[policy]))
+
+    assert request.session_policy == {"Version": "2012-10-17", "Statement": []}
+    assert request.scp_policies == ({"Version": "2012-10-17", "Statement": []},)
+
+
+def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
+    listing = request_from_runbook(
+        _request(action="s3:ListBucket", resource_arn="arn:aws:s3:::acme-reports")
+    )
+    buckets = request_from_runbook(_request(action="s3:ListAllMyBuckets", resource_arn="*"))
+
+    assert (listing.bucket, listing.key) == ("acme-reports", None)
+    assert buckets.resource_arn == "*"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"requester_arn": ...}, "requester_arn", "required"),
+        ({"requester_arn": "alice"}, "requester_arn", "IAM or STS ARN"),
+        ({"requester_arn": f"arn:aws:iam::{ACCT}:group/admins"}, "requester_arn", "not a user"),
+        ({"action": "GetObject"}, "action", "IAM action"),
+        ({"action": "s3:ListObjectsV2"}, "action", "s3:ListBucket"),
+        ({"action": "s3:HeadObject"}, "action", "s3:GetObject"),
+        ({"action": "kms:Decrypt"}, "action", "only S3"),
+        ({"resource_arn": "acme-reports/key"}, "resource_arn", "not an S3"),
+        ({"resource_arn": "arn:aws:s3:::acme-reports"}, "resource_arn", "acts on objects"),
+        (
+            {"action": "s3:ListBucket", "resource_arn": "arn:aws:s3:::b/k"},
+            "resource_arn",
+            "acts on a bucket",
+        ),
+        ({"kms_key_arn": "1234"}, "kms_key_arn", "KMS key ARN"),
+        ({"vpc_endpoint_id": "vpc-123"}, "vpc_endpoint_id", "vpce-"),
+        ({"extra": 1}, "request", "extra"),
+        ({"context": [{"ContextKeyName": "aws:SourceIp"}]}, "context[0].ContextKeyValues", ""),
+        (
+            {
+                "context": [
+                    {
+                        "ContextKeyName": "aws:SourceIp",
+                        "ContextKeyValues": ["x"],
+                        "ContextKeyType": "ipaddress",
+                    }
+                ]
+            },
+            "context[0].ContextKeyType",
+            "is not one of",
+        ),
+        (
+            {
+                "context": [
+                    {
+                        "ContextKeyName": "aws:SourceIp",
+                        "ContextKeyValues": ["not-an-ip"],
+                        "ContextKeyType": "ip",
+                    }
+                ]
+            },
+            "context[0].ContextKeyValues",
+            "IP address",
+        ),
+        (
+            {
+                "context": [
+                    {
+                        "ContextKeyName": "aws:MultiFactorAuthPresent",
+                        "ContextKeyValues": ["yes"],
+                        "ContextKeyType": "boolean",
+                    }
+                ]
+            },
+            "context[0].ContextKeyValues",
+            "boolean",
+        ),
+        (
+            {
+                "context": [
+                    {
+                        "ContextKeyName": "s3:max-keys",
+                        "ContextKeyValues": ["1", "2"],
+                        "ContextKeyType": "numeric",
+                    }
+                ]
+            },
+            "context[0].ContextKeyValues",
+            "numericList",
+        ),
+        ({"session_policy": "{not json"}, "session_policy", "not valid JSON"),
+        ({"scp_policies": ["[1]"]}, "scp_policies[0]", "policy document"),
+        (
+            {"requester_arn": f"arn:aws:sts::{ACCT}:assumed-role/etl/a", "session_name": "b"},
+            "session_name",
+            "differs",
+        ),
+    ],
+)
+def test_bad_input_names_the_field(changes: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(InputError) as raised:
+        request_from_runbook(_request(**changes))
+
+    assert raised.value.field_path == field
+    assert words in raised.value.message
+
+
+def test_schema_documents_every_runbook_field() -> None:
+    assert set(REQUEST_SCHEMA["properties"]) == {
+        "requester_arn",
+        "action",
+        "resource_arn",
+        "session_name",
+        "version_id",
+        "kms_key_arn",
+        "vpc_endpoint_id",
+        "context",
+        "session_policy",
+        "scp_policies",
+    }
