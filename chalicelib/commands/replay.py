@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +28,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.commands.timespec import parse_since
 from chalicelib.commands.trail import TrailRecord, lookup_events, read_files
 from chalicelib.model import DiagnoserError, Finding, InputError, Json
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudtrail import CloudTrailClient
 
 Diagnose = Callable[[Json], Finding]
 """Diagnoses one bare CloudTrail record (and stores the finding when asked to)."""
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         if args.events:
             records = list(read_files(args.events, since=since))
         else:
-            records = list(lookup_events(boto3.client("cloudtrail"), since=since))
+            records = list(lookup_events(cloudtrail_client(), since=since))
         diagnose = _diagnoser(args)
     except InputError as error:
         err.write(f"s3doctor replay: {error}\n")
@@ -174,6 +177,11 @@ def summary_document(summary: ReplaySummary) -> Json:
         "errors": [{"event": where, "error": reason} for where, reason in summary.errors],
         "findings": [f.to_dict() for f in summary.findings],
     }
+
+
+def cloudtrail_client() -> CloudTrailClient:
+    """CloudTrail with the user's default credentials and region."""
+    return boto3.client("cloudtrail")
 
 
 def _diagnoser(args: argparse.Namespace) -> Diagnose:

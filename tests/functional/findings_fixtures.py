@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -87,7 +88,7 @@ def findings_table() -> Iterator[str]:
     server.start()
     assert server._server is not None
     endpoint = f"http://127.0.0.1:{server._server.server_port}"
-    table = "findings-under-test"
+    table = f"findings-{uuid.uuid4().hex[:8]}"  # moto servers of one process share tables
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",

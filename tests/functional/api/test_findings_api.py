@@ -2,20 +2,21 @@ import json
 from pathlib import Path
 
 import pytest
-from chalice.app import Chalice, IAMAuthorizer
+from chalice.app import IAMAuthorizer
 from chalice.test import Client
 
-from chalicelib import api, wiring
+from app import app
+from chalicelib import wiring
 from chalicelib.collect.file import FileSnapshotSource
 from tests.functional.findings_fixtures import FINDINGS, findings_table  # noqa: F401
+
+pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
 
 @pytest.fixture
 def client(findings_table):  # noqa: F811
-    app = Chalice(app_name="findings-api-under-test")
-    app.register_blueprint(api.api)
     with Client(app) as test_client:
         yield test_client
 
@@ -30,8 +31,6 @@ def _ids(body):
 
 
 def test_every_route_requires_iam_authorization():
-    app = Chalice(app_name="routes")
-    app.register_blueprint(api.api)
     routes = {
         (path, method): entry
         for path, methods in app.routes.items()
