@@ -64,6 +64,7 @@ class OrganizationCollector:
         self._result: Json | None = None  # a marker, or None while walking / not in an org
         self._in_org = True
         self._management_account_id: str | None = None
+        self._org_id: str | None = None
         self._enabled: set[str] | None = None
         self._parents: dict[str, str] = {}  # child -> parent, up to the root
         self._root_id: str | None = None
@@ -116,13 +117,18 @@ class OrganizationCollector:
                 if policies is not None:
                     level[field] = policies
             levels.append(level)
-        return {"management_account_id": self._management_account_id, "levels": levels}
+        return {
+            "management_account_id": self._management_account_id,
+            "org_id": self._org_id,
+            "levels": levels,
+        }
 
     def _describe(self, org: OrganizationsClient, *, own: bool) -> None:
         def on_organization(result: Fetched) -> None:
             match result:
                 case Present(value=organization):
                     self._management_account_id = str(organization.get("MasterAccountId", ""))
+                    self._org_id = organization.get("Id")
                     if own and self._management_account_id != self._account_id:
                         self._result = NOT_CONFIGURED
                     else:
@@ -172,15 +178,14 @@ class OrganizationCollector:
                 case Present(value=parents):
                     parent = parents[0]
                     self._parents[target] = str(parent["Id"])
-                    if parent["Type"] != "ROOT":
-                        self._climb(org, str(parent["Id"]))
+                    self._climb(org, str(parent["Id"]))
                 case Absent() | Unreadable():
                     self._result = {
                         UNREADABLE_KEY: result.code,
                         "needs": "organizations:ListParents",
                     }
 
-        if not target.startswith("r-"):
+        if not target.startswith("r-"):  # a root has no parent
             self._read(
                 org,
                 "organizations:ListParents",

@@ -1,0 +1,194 @@
+"""A collector that is refused some reads writes `$unreadable` markers, never "absent"."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from chalicelib.collect.base import ReadCache, ReadPlan
+from chalicelib.collect.iam import IamCollector
+from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.collect.source import CollectionScope, ObjectRef
+from chalicelib.model import Finding, Layer, Verdict
+from chalicelib.pipeline import diagnose
+from chalicelib.request import request_from_runbook
+from tests.functional.collect.conftest import (
+    ACCOUNT,
+    REGION,
+    Seeded,
+    client,
+    moto_clients,
+    policy,
+    seed_account,
+    session,
+)
+
+REFUSED = (
+    "s3:GetBucketPolicy",
+    "s3:GetObjectAcl",
+    "iam:GetUserPolicy",
+    "iam:ListGroupsForUser",
+    "iam:GetPolicyVersion",
+    "kms:GetKeyPolicy",
+    "ec2:DescribeVpcEndpoints",
+)
+
+
+def _marker(needs: str) -> dict[str, str]:
+    return {"$unreadable": "AccessDenied", "needs": needs}
+
+
+@pytest.fixture(scope="module")
+def refused(moto_url: str) -> tuple[Seeded, dict[str, Any]]:
+    """The seeded account, collected by a user denied the REFUSED actions (moto IAM auth on)."""
+    seeded = seed_account(moto_url)
+    iam = client(moto_url, "iam")
+    iam.create_user(UserName="collector")
+    iam.put_user_policy(
+        UserName="collector",
+        PolicyName="ReadMostThings",
+        PolicyDocument=json.dumps(
+            policy(
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": list(REFUSED), "Resource": "*"},
+            )
+        ),
+    )
+    key = iam.create_access_key(UserName="collector")["AccessKey"]
+    # from now on moto authenticates every call and applies the identity policies
+    switch_on = urllib.request.Request(
+        f"{moto_url}/moto-api/reset-auth", data=b"0", headers={"Content-Type": "text/plain"}
+    )
+    urllib.request.urlopen(switch_on).close()
+    source = Boto3SnapshotSource(
+        moto_clients(moto_url, boto_session=session(key["AccessKeyId"], key["SecretAccessKey"]))
+    )
+    doc = source.collect(
+        CollectionScope(
+            principal_arns=(f"arn:aws:iam::{ACCOUNT}:user/alice",),
+            objects=(ObjectRef(bucket="reports-bucket", key="2026/q3.csv"),),
+            vpc_endpoint_ids=(seeded.vpc_endpoint_id,),
+        )
+    )
+    return seeded, doc
+
+
+def test_refused_identity_reads_are_marked_with_the_action_that_was_refused(
+    refused: tuple[Seeded, dict[str, Any]],
+) -> None:
+    seeded, doc = refused
+
+    (alice,) = doc["iam"]["UserDetailList"]
+    assert alice["UserPolicyList"] == [
+        {"PolicyName": "AliceRead", "PolicyDocument": _marker("iam:GetUserPolicy")}
+    ]
+    assert alice["GroupList"] == _marker("iam:ListGroupsForUser")
+    (managed,) = doc["iam"]["Policies"]
+    assert managed["Arn"] == seeded.read_policy_arn
+    assert managed["PolicyVersionList"] == _marker("iam:GetPolicyVersion")
+
+
+def test_refused_resource_reads_are_marked_never_left_out(
+    refused: tuple[Seeded, dict[str, Any]],
+) -> None:
+    seeded, doc = refused
+
+    bucket = doc["s3"]["buckets"]["reports-bucket"]
+    assert bucket["policy"] == _marker("s3:GetBucketPolicy")
+    assert bucket["objects"]["2026/q3.csv"]["acl"] == _marker("s3:GetObjectAcl")
+    assert doc["kms"]["keys"][seeded.object_key_arn]["policy"] == _marker("kms:GetKeyPolicy")
+    assert doc["vpc_endpoints"][seeded.vpc_endpoint_id] == _marker("ec2:DescribeVpcEndpoints")
+    # what was allowed is still read
+    assert bucket["public_access_block"]["BlockPublicAcls"] is True
+
+
+def _diagnose_alice_get_object(doc: dict[str, Any]) -> Finding:
+    request = request_from_runbook(
+        {
+            "requester_arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+            "action": "s3:GetObject",
+            "resource_arn": "arn:aws:s3:::reports-bucket/2026/q3.csv",
+        }
+    )
+    return diagnose(request, doc)
+
+
+def test_refused_reads_make_the_diagnosis_inconclusive_and_list_them_as_unchecked(
+    refused: tuple[Seeded, dict[str, Any]],
+) -> None:
+    finding = _diagnose_alice_get_object(refused[1])
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    needs = {(u.layer, u.needs) for u in finding.unchecked}
+    assert (Layer.BUCKET_POLICY, "s3:GetBucketPolicy") in needs
+    assert (Layer.OBJECT_ACL, "s3:GetObjectAcl") in needs
+    assert (Layer.KMS_KEY_POLICY, "kms:GetKeyPolicy") in needs
+    assert (Layer.IDENTITY_POLICY, "iam:ListGroupsForUser") in needs
+    assert {c.code for c in finding.causes if c.layer is Layer.BUCKET_POLICY} == {"INCONCLUSIVE"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: an unreadable key policy still yields a definite KMS_KEY_POLICY cause",
+)
+def test_refused_key_policy_is_never_a_definite_cause(
+    refused: tuple[Seeded, dict[str, Any]],
+) -> None:
+    finding = _diagnose_alice_get_object(refused[1])
+
+    definite = [c for c in finding.causes if c.confidence == "definite"]
+    assert definite == []
+
+
+def test_refused_user_boundary_policy_is_unreadable_not_absent() -> None:
+    # GIVEN an IAM API (stubbed: moto has no user boundaries) that refuses the boundary policy
+    iam = boto3.client("iam", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/DevBoundary"
+    user = {
+        "Path": "/",
+        "UserName": "bob",
+        "UserId": "AIDAEXAMPLEBOB000001",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/bob",
+        "CreateDate": datetime(2026, 1, 1, tzinfo=UTC),
+        "PermissionsBoundary": {
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": boundary,
+        },
+    }
+    with Stubber(iam) as stub:
+        stub.add_response("get_user", {"User": user}, {"UserName": "bob"})
+        stub.add_response("list_user_policies", {"PolicyNames": []}, {"UserName": "bob"})
+        stub.add_response(
+            "list_attached_user_policies", {"AttachedPolicies": []}, {"UserName": "bob"}
+        )
+        stub.add_response("list_groups_for_user", {"Groups": []}, {"UserName": "bob"})
+        stub.add_client_error(
+            "get_policy",
+            service_error_code="AccessDenied",
+            http_status_code=403,
+            expected_params={"PolicyArn": boundary},
+        )
+        # WHEN (one worker: the stub answers in the order the reads are scheduled)
+        plan = ReadPlan(
+            ThreadPoolExecutor(max_workers=1),
+            ReadCache(ttl_seconds=0, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)),
+        )
+        collector = IamCollector(iam, plan)
+        collector.add_principal(f"arn:aws:iam::{ACCOUNT}:user/bob")
+        plan.run()
+        stub.assert_no_pending_responses()
+
+    # THEN the user points at its boundary, and the boundary policy is marked unreadable
+    doc = collector.document()
+    (bob,) = doc["UserDetailList"]
+    assert bob["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    (policy_entry,) = doc["Policies"]
+    assert policy_entry["Arn"] == boundary
+    assert policy_entry["PolicyVersionList"] == _marker("iam:GetPolicy")
