@@ -166,6 +166,7 @@ class Snapshot:
         "kms_keys",
         "organization",
         "partition",
+        "plans",
         "region",
         "vpc_endpoints",
     )
@@ -196,9 +197,10 @@ class Snapshot:
         self.access_points = access_points
         self.kms_keys = kms_keys
         self.vpc_endpoints = vpc_endpoints
-        self._compiled: dict[tuple[str, str], Any] = {}
+        self._compiled: dict[tuple[object, ...], Any] = {}
+        self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
 
-    def cached(self, key: tuple[str, str], build: Callable[[], T]) -> T:
+    def cached(self, key: tuple[object, ...], build: Callable[[], T]) -> T:
         """Build once per snapshot (compiled policies, parsed ACLs...); errors are cached too."""
         try:
             hit = self._compiled[key]

@@ -39,7 +39,7 @@ from chalicelib.engine.evidence import (
     principal_evidence,
     unchecked_for,
 )
-from chalicelib.engine.hits import Hits, scan
+from chalicelib.engine.hits import Hits, PlanMemo, scan
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
 from chalicelib.engine.s3rules import S3Facts, restrict_public, s3_facts
@@ -92,9 +92,15 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
     """Decide whether `request` is allowed, with the per-layer explanation."""
     ctx = RequestContext.from_request(request)
     principal = request.principal
-    evidence = principal_evidence(snapshot, principal)
+    evidence = snapshot.cached(
+        ("principal", principal.type, principal.principal_arn),
+        lambda: principal_evidence(snapshot, principal),
+    )
     canonical = _account_canonical_id(request, snapshot)
-    identity = identity_for(principal, canonical_id=canonical)
+    identity = snapshot.cached(
+        ("identity", principal, canonical),
+        lambda: identity_for(principal, canonical_id=canonical),
+    )
     evaluations: list[Evaluation] = []
     unchecked: list[Unchecked] = list(evidence.problems)
     notes: list[str] = []
@@ -159,6 +165,7 @@ def _s3_leg(
         identity=identity,
         ctx=ctx,
         has_boundary=bounded,
+        memo=snapshot.plans,
     )
     if principal.type is PrincipalType.ROOT and action.lower() in ROOT_IMMUNE_ACTIONS:
         if bucket_hits.denies:
@@ -191,6 +198,7 @@ def _s3_leg(
             identity=identity,
             ctx=ctx,
             has_boundary=bounded,
+            memo=snapshot.plans,
         )
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
@@ -215,26 +223,36 @@ def _common_layers(
     action, resource = leg.action, leg.resource
     principal = request.principal
     leg.layers[Layer.IDENTITY_POLICY] = scan(
-        evidence.identity, action=action, resource=resource, identity=None, ctx=ctx
+        evidence.identity,
+        action=action,
+        resource=resource,
+        identity=None,
+        ctx=ctx,
+        memo=snapshot.plans,
     )
     if evidence.exists is None:
         leg.layers[Layer.IDENTITY_POLICY].problems.extend(evidence.problems)
     if evidence.boundary is not None:
         boundary = scan(
-            (evidence.boundary,), action=action, resource=resource, identity=None, ctx=ctx
+            (evidence.boundary,),
+            action=action,
+            resource=resource,
+            identity=None,
+            ctx=ctx,
+            memo=snapshot.plans,
         )
         leg.layers[Layer.PERMISSIONS_BOUNDARY] = boundary
         leg.gates.append((Layer.PERMISSIONS_BOUNDARY, boundary, "no permissions boundary allows"))
     session = _session_hits(request, snapshot, action, resource, ctx)
     if session is not None:
         leg.layers[Layer.SESSION_POLICY] = session
-    scp_levels = _org_levels(request, snapshot, "scp")
+    scp_levels = _cached_levels(request, snapshot, "scp")
     if scp_levels is not None:
-        _org_gate(leg, Layer.SCP, scp_levels, action, resource, None, ctx)
+        _org_gate(leg, Layer.SCP, scp_levels, action, resource, None, ctx, snapshot.plans)
     if rcp_applies and resource_account:
-        rcp_levels = _org_levels(request, snapshot, "rcp")
+        rcp_levels = _cached_levels(request, snapshot, "rcp")
         if rcp_levels is not None:
-            _org_gate(leg, Layer.RCP, rcp_levels, action, resource, identity, ctx)
+            _org_gate(leg, Layer.RCP, rcp_levels, action, resource, identity, ctx, snapshot.plans)
     if request.vpc_endpoint_id:
         vpce = _vpce_hits(request, snapshot, action, resource, identity, ctx)
         leg.layers[Layer.VPC_ENDPOINT_POLICY] = vpce
@@ -250,7 +268,7 @@ def _session_hits(
     if request.session_policy is not None:
         source = compiled_source(
             snapshot, Layer.SESSION_POLICY, "session-policy", request.session_policy,
-            PolicyKind.SESSION,
+            PolicyKind.SESSION, from_request=True,
         )  # fmt: skip
         return scan((source,), action=action, resource=resource, identity=None, ctx=ctx)
     if principal.type is PrincipalType.FEDERATED_USER:
@@ -274,6 +292,15 @@ class _Level:
     sources: tuple[PolicySource, ...] | Unchecked
 
 
+def _cached_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
+    """Org levels depend only on the principal (SCP) or the account (RCP): computed once."""
+    principal = request.principal
+    if request.scp_policies and kind == "scp":
+        return _org_levels(request, snapshot, kind)
+    key = f"{kind}|{principal.type}|{principal.account_id}|{principal.principal_arn}"
+    return snapshot.cached(("org-levels", key), lambda: _org_levels(request, snapshot, kind))
+
+
 def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
     """SCP/RCP levels that apply, root first; None when the policy type does not apply."""
     layer = Layer.SCP if kind == "scp" else Layer.RCP
@@ -286,7 +313,7 @@ def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_
             return None  # service-linked roles are not affected by SCPs
         if request.scp_policies:
             sources = tuple(
-                compiled_source(snapshot, layer, f"scp:given-{i}", doc, pkind)
+                compiled_source(snapshot, layer, f"scp:given-{i}", doc, pkind, from_request=True)
                 for i, doc in enumerate(request.scp_policies)
             )
             return [_Level(target="given", sources=sources)]
@@ -337,6 +364,7 @@ def _org_gate(
     resource: str,
     identity: PrincipalIdentity | None,
     ctx: RequestContext,
+    memo: PlanMemo,
 ) -> None:
     """Every level must allow; a deny at any level is explicit."""
     merged = Hits(present=True)
@@ -344,7 +372,14 @@ def _org_gate(
         if isinstance(level.sources, Unchecked):
             hits = Hits(present=True, problems=[level.sources])
         else:
-            hits = scan(level.sources, action=action, resource=resource, identity=identity, ctx=ctx)
+            hits = scan(
+                level.sources,
+                action=action,
+                resource=resource,
+                identity=identity,
+                ctx=ctx,
+                memo=None if level.target == "given" else memo,
+            )
         merged.denies.extend(hits.denies)
         merged.allows.extend(hits.allows)
         merged.missed.extend(hits.missed)
@@ -383,7 +418,14 @@ def _vpce_hits(
     source = compiled_source(
         snapshot, layer, f"vpce-policy:{endpoint_id}", endpoint.policy, PolicyKind.ENDPOINT
     )
-    return scan((source,), action=action, resource=resource, identity=identity, ctx=ctx)
+    return scan(
+        (source,),
+        action=action,
+        resource=resource,
+        identity=identity,
+        ctx=ctx,
+        memo=snapshot.plans,
+    )
 
 
 # --------------------------------------------------------------------------- KMS leg
@@ -410,6 +452,7 @@ def _kms_leg(
         identity=identity,
         ctx=kctx,
         has_boundary=evidence.boundary is not None,
+        memo=snapshot.plans,
     )
     key_hits.present = True
     leg.layers[Layer.KMS_KEY_POLICY] = key_hits
@@ -437,7 +480,8 @@ def _verdict(leg: Leg) -> Evaluation:
         verdict, blocked, reasons = Verdict.EXPLICIT_DENY, denies, {}
     else:
         hopeful = _decide(leg, assume_unknown_allows=True)
-        wary = _decide(leg, assume_unknown_allows=False)
+        unknowns = any(hits.unknown for hits in leg.layers.values())
+        wary = _decide(leg, assume_unknown_allows=False) if unknowns else hopeful
         if hopeful.verdict is not Verdict.ALLOWED:
             verdict, blocked, reasons = hopeful.verdict, hopeful.blocked, hopeful.reasons
             if blocked == [Layer.IDENTITY_POLICY] and leg.bpa_reason is not None:

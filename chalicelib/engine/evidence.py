@@ -7,6 +7,7 @@ Pure: no boto3.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,19 @@ def unchecked_for(layer: Layer, marker: Unreadable, what: str) -> Unchecked:
 
 
 def compiled_source(
-    snapshot: Snapshot, layer: Layer, policy_id: str, document: Any, kind: PolicyKind
+    snapshot: Snapshot,
+    layer: Layer,
+    policy_id: str,
+    document: Any,
+    kind: PolicyKind,
+    *,
+    from_request: bool = False,
 ) -> PolicySource:
-    """Compile (once per snapshot) a policy document, or say why it cannot be checked."""
+    """Compile (once per snapshot) a policy document, or say why it cannot be checked.
+
+    Policies that come with the request (session policy, runbook SCPs) are cached by content,
+    since the same id names a different document in each request.
+    """
     if isinstance(document, Unreadable):
         return PolicySource(
             policy_id=policy_id, problem=unchecked_for(layer, document, f"policy {policy_id}")
@@ -53,8 +64,11 @@ def compiled_source(
     def build() -> CompiledPolicy:
         return compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
 
+    key = policy_id
+    if from_request:
+        key = f"{policy_id}#{json.dumps(document, sort_keys=True, default=str)}"
     try:
-        compiled = snapshot.cached((kind.value, policy_id), build)
+        compiled = snapshot.cached((kind.value, key), build)
     except MalformedPolicyError as error:
         problem = Unchecked(layer=layer, reason=str(error), needs=None)
         return PolicySource(policy_id=policy_id, problem=problem)

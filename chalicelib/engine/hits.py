@@ -5,11 +5,11 @@ Pure: no boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.evidence import PolicySource
+from chalicelib.engine.policy import CompiledStatement
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity
 from chalicelib.model import StatementRef, Unchecked
 
@@ -30,32 +30,45 @@ class Hits:
         return bool(self.problems)
 
 
-def scan(
-    sources: Iterable[PolicySource],
-    *,
-    action: str,
-    resource: str,
-    identity: PrincipalIdentity | None,
-    ctx: RequestContext,
-    has_boundary: bool = False,
-) -> Hits:
-    """Match every statement of `sources` against one action on one resource.
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A statement that matches the action and names the requester (when it has a Principal)."""
 
-    `identity` is given for policies with a Principal element (resource, RCP, endpoint, key
-    policies) and None for identity-type policies. A NotPrincipal Deny always denies a principal
-    that has a permissions boundary, whatever it lists (`has_boundary`; IAM User Guide,
-    access_policies_boundaries.html).
+    policy_id: str
+    statement: CompiledStatement
+    form: PrincipalForm | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    candidates: tuple[_Candidate, ...]
+    problems: tuple[Unchecked, ...]
+    present: bool
+
+
+PlanMemo = dict[tuple[object, ...], _Plan]
+
+
+def _plan(
+    sources: tuple[PolicySource, ...],
+    action: str,
+    identity: PrincipalIdentity | None,
+    has_boundary: bool,
+) -> _Plan:
+    """The statements of `sources` that can apply to `action` for this requester.
+
+    A NotPrincipal Deny always denies a principal that has a permissions boundary, whatever it
+    lists (IAM User Guide, access_policies_boundaries.html).
     """
-    hits = Hits()
+    candidates: list[_Candidate] = []
+    problems: list[Unchecked] = []
     for source in sources:
-        hits.present = True
         if source.compiled is None:
             if source.problem is not None:
-                hits.problems.append(source.problem)
+                problems.append(source.problem)
             continue
         for st in source.compiled.statements_for_action(action):
-            if not st.matches_resource(resource, ctx):
-                continue
             form: PrincipalForm | None = None
             note = None
             if identity is not None:
@@ -66,23 +79,57 @@ def scan(
                     note = "NotPrincipal with Deny denies every principal that has a boundary"
                 if form is None:
                     continue
-            result = st.evaluate_conditions(ctx)
-            ref = StatementRef(
-                policy=source.policy_id,
-                index=st.index,
-                sid=st.sid,
-                effect=st.effect,
-                failed_condition=result.decisive,
-                note=note,
-            )
-            if not result.matched:
-                if st.effect == "Allow":
-                    hits.missed.append(ref)
-                continue
-            if st.effect == "Deny":
-                hits.denies.append(ref)
-            else:
-                hits.allows.append(ref)
-                if form is not None:
-                    hits.forms.add(form)
+            candidates.append(_Candidate(source.policy_id, st, form, note))
+    return _Plan(tuple(candidates), tuple(problems), bool(sources))
+
+
+def scan(
+    sources: tuple[PolicySource, ...],
+    *,
+    action: str,
+    resource: str,
+    identity: PrincipalIdentity | None,
+    ctx: RequestContext,
+    has_boundary: bool = False,
+    memo: PlanMemo | None = None,
+) -> Hits:
+    """Match every statement of `sources` against one action on one resource.
+
+    `identity` is given for policies with a Principal element (resource, RCP, endpoint, key
+    policies) and None for identity-type policies. With a `memo` (one per snapshot), the
+    statements that can apply to an action and requester are found once, so a request only
+    matches resources and conditions.
+    """
+    if memo is None:
+        plan = _plan(sources, action, identity, has_boundary)
+    else:
+        key = (tuple(s.policy_id for s in sources), action.lower(), identity, has_boundary)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = _plan(sources, action, identity, has_boundary)
+        plan = found
+    hits = Hits(present=plan.present, problems=list(plan.problems))
+    for candidate in plan.candidates:
+        st = candidate.statement
+        if not st.matches_resource(resource, ctx):
+            continue
+        result = st.evaluate_conditions(ctx)
+        ref = StatementRef(
+            policy=candidate.policy_id,
+            index=st.index,
+            sid=st.sid,
+            effect=st.effect,
+            failed_condition=result.decisive,
+            note=candidate.note,
+        )
+        if not result.matched:
+            if st.effect == "Allow":
+                hits.missed.append(ref)
+            continue
+        if st.effect == "Deny":
+            hits.denies.append(ref)
+        else:
+            hits.allows.append(ref)
+            if candidate.form is not None:
+                hits.forms.add(candidate.form)
     return hits

@@ -68,10 +68,12 @@ def _key_for(
     request: AccessRequest, op: Operation, facts: S3Facts
 ) -> tuple[str | None, bool, str | None]:
     """(key id, bucket key enabled, note) for the operation's object."""
-    ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
-    ctx_sse = request.context_value("s3:x-amz-server-side-encryption")
-    bucket_key_header = request.context_value("s3:x-amz-server-side-encryption-bucket-key-enabled")
     if op.action.lower() in WRITE_ACTIONS:
+        ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
+        ctx_sse = request.context_value("s3:x-amz-server-side-encryption")
+        bucket_key_header = request.context_value(
+            "s3:x-amz-server-side-encryption-bucket-key-enabled"
+        )
         key = request.kms_key_arn or (ctx_key[0] if ctx_key else None)
         if key:
             return key, bool(bucket_key_header and bucket_key_header[0] == "true"), None

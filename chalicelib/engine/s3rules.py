@@ -20,6 +20,8 @@ from chalicelib.engine.ownership import acls_enabled, object_owned_by_bucket_own
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm
 from chalicelib.engine.public import (
+    ACL_WRITE_ACTIONS,
+    POLICY_WRITE_ACTIONS,
     BpaLevel,
     BpaLevels,
     BpaVerdict,
@@ -54,6 +56,7 @@ OWNER_GRANTED_ACTIONS = frozenset(
     }
 )
 READ_ACTIONS = frozenset({"s3:getobject", "s3:getobjectversion"})
+BPA_WRITE_ACTIONS = ACL_WRITE_ACTIONS | POLICY_WRITE_ACTIONS
 LOCKED_ACTIONS = frozenset({"s3:deleteobjectversion"})
 
 
@@ -74,6 +77,7 @@ class S3Facts:
     object_missing: bool = False
     bpa: BpaLevels | None = None
     ignored_public_acl: bool = False
+    restrict_public_possible: bool = False
 
 
 def s3_facts(
@@ -93,16 +97,19 @@ def s3_facts(
         )
         return facts
     facts.bucket = entry
-    _bucket_policy(facts, snapshot, entry)
+    shared = snapshot.cached(("bucket-facts", name), lambda: _bucket_side(snapshot, entry))
+    facts.bucket_policy, facts.bpa = shared.policy, shared.bpa
+    facts.restrict_public_possible = shared.restrict_public_possible
+    facts.problems.extend(shared.problems)
+    facts.notes.extend(shared.notes)
     _access_point(facts, request, snapshot)
-    facts.bpa = _bpa_levels(snapshot, entry, facts)
     on_object = op.key is not None
     if on_object:
         _object(facts, entry, op)
-    enabled = _acls_enabled(facts, entry)
+    enabled = shared.acls_enabled
     canonical = entry.owner_id if request.principal.account_id == snapshot.account_id else None
     authenticated = request.principal.type is not PrincipalType.ANONYMOUS
-    ignore_public = bool(facts.bpa and facts.bpa.effective().ignore_public_acls)
+    ignore_public = shared.ignore_public_acls
     if enabled:
         acl_layer = Layer.OBJECT_ACL if on_object else Layer.BUCKET_ACL
         raw_acl = facts.obj.acl if (on_object and facts.obj is not None) else entry.acl
@@ -126,14 +133,43 @@ def s3_facts(
     return facts
 
 
-def _bucket_policy(facts: S3Facts, snapshot: Snapshot, bucket: Bucket) -> None:
-    policy_id = f"bucket-policy:{bucket.name}"
-    if bucket.policy is None:
-        return
-    facts.bucket_policy = (
-        compiled_source(
-            snapshot, Layer.BUCKET_POLICY, policy_id, bucket.policy, PolicyKind.RESOURCE
-        ),
+@dataclass(frozen=True, slots=True)
+class _BucketSide:
+    """What a bucket contributes to every request on it (computed once per snapshot)."""
+
+    policy: tuple[PolicySource, ...]
+    bpa: BpaLevels
+    problems: tuple[Unchecked, ...]
+    notes: tuple[str, ...]
+    ignore_public_acls: bool
+    restrict_public_possible: bool
+    acls_enabled: bool
+
+
+def _bucket_side(snapshot: Snapshot, bucket: Bucket) -> _BucketSide:
+    scratch = S3Facts()
+    policy: tuple[PolicySource, ...] = ()
+    if bucket.policy is not None:
+        policy = (
+            compiled_source(
+                snapshot,
+                Layer.BUCKET_POLICY,
+                f"bucket-policy:{bucket.name}",
+                bucket.policy,
+                PolicyKind.RESOURCE,
+            ),
+        )
+    bpa = _bpa_levels(snapshot, bucket, scratch)
+    effective = bpa.effective()
+    enabled = _acls_enabled(scratch, bucket)
+    return _BucketSide(
+        policy=policy,
+        bpa=bpa,
+        problems=tuple(scratch.problems),
+        notes=tuple(scratch.notes),
+        ignore_public_acls=effective.ignore_public_acls,
+        restrict_public_possible=effective.restrict_public_buckets or bool(bpa.unreadable),
+        acls_enabled=enabled,
     )
 
 
@@ -295,7 +331,7 @@ def _foreign_object(facts: S3Facts, bucket: Bucket, op: Operation, canonical: st
 
 
 def _bpa_writes(facts: S3Facts, request: AccessRequest, op: Operation, ctx: RequestContext) -> None:
-    if facts.bpa is None:
+    if facts.bpa is None or op.action.lower() not in BPA_WRITE_ACTIONS:
         return
     canned = _first(ctx.get("s3:x-amz-acl"))
     headers = {
@@ -340,6 +376,8 @@ def restrict_public(
         return None
     if isinstance(bucket.policy, Unreadable):
         return None
+    if not facts.restrict_public_possible:
+        return None  # the setting is off everywhere: no need to classify the policy
     principal = request.principal
     account = None if principal.type is PrincipalType.ANONYMOUS else principal.account_id
     try:

@@ -1,0 +1,88 @@
+"""Engine throughput: decisions per second through the library and through the batch CLI.
+
+Workload: one IAM user (2 groups, inline + managed policies, a boundary), a bucket policy and a
+3-level SCP chain: 11 policies, 48 statements. Requests vary the key and the context.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.engine_fixture import request, snapshot, statement_count
+from chalicelib.engine import evaluate
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def library(n: int) -> float:
+    snap = load_snapshot(snapshot())
+    requests = [request_from_runbook(request(i)) for i in range(n)]
+    evaluate(requests[0], snap)  # compile once, outside the timing
+    start = time.process_time()  # CPU time: other processes on the machine do not count
+    for req in requests:
+        evaluate(req, snap)
+    return n / (time.process_time() - start)
+
+
+def batch_cli(n: int, detail: str) -> tuple[float, float]:
+    """(decisions/s excluding start-up, start-up seconds) of `s3doctor diagnose --batch`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "snapshot.json").write_text(json.dumps(snapshot()))
+        empty = folder / "empty.jsonl"
+        empty.write_text("")
+        lines = folder / "requests.jsonl"
+        lines.write_text(
+            "".join(json.dumps({"id": i, "request": request(i)}) + "\n" for i in range(n))
+        )
+
+        def run(path: Path) -> float:
+            command = [
+                sys.executable,
+                "-m",
+                "chalicelib.cli",
+                "diagnose",
+                "--snapshot",
+                str(folder / "snapshot.json"),
+                "--batch",
+                str(path),
+                "--detail",
+                detail,
+            ]
+            start = time.perf_counter()
+            result = subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+            elapsed = time.perf_counter() - start
+            if path == lines:
+                answers = result.stdout.decode().splitlines()
+                assert len(answers) == n, "every line gets an answer"
+                assert all('"error"' not in a for a in answers[:50]), answers[:2]
+            return elapsed
+
+        startup = min(run(empty) for _ in range(2))
+        total = run(lines)
+        return n / max(total - startup, 1e-9), startup
+
+
+def main() -> list[tuple[str, str]]:
+    policies, statements = statement_count(snapshot())
+    rows = [("workload", f"{policies} policies, {statements} statements, 1 principal")]
+    rows.append(("library evaluate()", f"{library(20_000):,.0f} decisions/s"))
+    rate, startup = batch_cli(50_000, "decision")
+    rows.append(
+        ("batch CLI --detail decision", f"{rate:,.0f} decisions/s (start-up {startup:.2f} s)")
+    )
+    rate, _ = batch_cli(2_000, "full")
+    rows.append(("batch CLI full findings", f"{rate:,.0f} findings/s"))
+    return rows
+
+
+if __name__ == "__main__":
+    for name, value in main():
+        print(f"{name:32} {value}")

@@ -1,0 +1,212 @@
+"""`s3doctor diagnose`: one request, one event, or a batch, offline or against the live account."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from chalicelib import pipeline
+from chalicelib.diagnose import render_json, render_markdown, render_text
+from chalicelib.engine import evaluate
+from chalicelib.events import parse_event
+from chalicelib.model import AccessRequest, Finding, InputError, Json
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import Snapshot, load_snapshot
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="explain why an S3 request is (or would be) denied",
+        description=(
+            "Diagnose one S3 request: from a CloudTrail event (--event), a request file in the "
+            "runbook's shape (--request), the runbook's flags, or a JSON-lines batch (--batch). "
+            "Without --snapshot the live account is read with the default AWS credentials."
+        ),
+    )
+    parser.add_argument("--snapshot", type=Path, help="account snapshot file (docs/snapshot.md)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--event", type=Path, help="EventBridge event or CloudTrail record")
+    source.add_argument("--request", type=Path, help="request file (DESIGN 3.1 runbook inputs)")
+    source.add_argument("--batch", type=Path, help="JSON lines: {id, snapshot?, request|event}")
+    source.add_argument("--resource-arn", help="bucket or object ARN")
+    parser.add_argument("--action", help="IAM action, e.g. s3:GetObject")
+    parser.add_argument("--requester-arn", help="IAM user, role, role-session or root ARN")
+    parser.add_argument("--session-name")
+    parser.add_argument("--version-id")
+    parser.add_argument("--kms-key-arn")
+    parser.add_argument("--vpc-endpoint-id")
+    parser.add_argument(
+        "--context-key",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='{"ContextKeyName": ..., "ContextKeyValues": [...], "ContextKeyType": ...}',
+    )
+    parser.add_argument("--scp", action="append", default=[], type=Path, metavar="FILE")
+    parser.add_argument("--session-policy", type=Path, metavar="FILE")
+    parser.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--detail",
+        choices=("full", "decision"),
+        default="full",
+        help="batch only: full findings, or the engine's decision alone (fastest)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        return _run_batch(args, sys.stdin, sys.stdout)
+    request = _one_request(args)
+    snapshot = _snapshot_for(args, request)
+    finding = pipeline.diagnose(request, snapshot)
+    sys.stdout.write(_render(finding, args.output))
+    return 0
+
+
+def _render(finding: Finding, output: str) -> str:
+    if output == "json":
+        return render_json(finding)
+    if output == "markdown":
+        return render_markdown(finding)
+    return render_text(finding, color=sys.stdout.isatty())
+
+
+def _one_request(args: argparse.Namespace) -> AccessRequest:
+    if args.event is not None:
+        return parse_event(_read_json(args.event, "--event"))
+    if args.request is not None:
+        return request_from_runbook(_read_json(args.request, "--request"))
+    if args.resource_arn is None:
+        raise InputError("--event/--request/--batch/--resource-arn", "say what to diagnose")
+    for flag, value in (("--action", args.action), ("--requester-arn", args.requester_arn)):
+        if not value:
+            raise InputError(flag, "required with --resource-arn")
+    return request_from_runbook(_runbook_inputs(args))
+
+
+def _runbook_inputs(args: argparse.Namespace) -> Json:
+    context = []
+    for i, text in enumerate(args.context_key):
+        try:
+            context.append(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise InputError(f"--context-key[{i}]", f"not JSON: {error.msg}") from None
+    return {
+        "requester_arn": args.requester_arn,
+        "action": args.action,
+        "resource_arn": args.resource_arn,
+        "session_name": args.session_name,
+        "version_id": args.version_id,
+        "kms_key_arn": args.kms_key_arn,
+        "vpc_endpoint_id": args.vpc_endpoint_id,
+        "context": context,
+        "session_policy": (
+            _read_json(args.session_policy, "--session-policy") if args.session_policy else None
+        ),
+        "scp_policies": [_read_json(path, f"--scp {path}") for path in args.scp],
+    }
+
+
+def _snapshot_for(args: argparse.Namespace, request: AccessRequest) -> Snapshot | Json:
+    if args.snapshot is not None:
+        return load_snapshot(_read_json(args.snapshot, "--snapshot"))
+    from chalicelib.commands.live import live_source_from_env  # boto3 only when live
+
+    return live_source_from_env().snapshot_for(request)
+
+
+def _read_json(path: Path, field: str) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InputError(field, f"cannot read {path}: {error.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(field, f"{path} is not JSON: {error.msg} at line {error.lineno}") from None
+
+
+# --------------------------------------------------------------------------- batch
+
+
+class _Snapshots:
+    """Each snapshot file is read, validated and compiled once for the whole batch."""
+
+    def __init__(self, default: Path | None) -> None:
+        self.default = default
+        self._cache: dict[Path, Snapshot] = {}
+
+    def get(self, name: str | None, base: Path) -> Snapshot:
+        path = (base / name) if name else self.default
+        if path is None:
+            raise InputError("snapshot", "no snapshot on the line and no --snapshot given")
+        if path not in self._cache:
+            self._cache[path] = load_snapshot(_read_json(path, f"snapshot {path}"))
+        return self._cache[path]
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _run_batch(args: argparse.Namespace, _stdin: TextIO, out: TextIO) -> int:
+    try:
+        lines = list(_lines(args.batch))
+    except OSError as error:
+        raise InputError("--batch", f"cannot read {args.batch}: {error.strerror}") from None
+    snapshots = _Snapshots(args.snapshot)
+    base = args.batch.parent
+    decision_only = args.detail == "decision"
+    dumps = json.dumps
+    for number, line in lines:
+        ident: Any = number
+        try:
+            item = json.loads(line)
+            if not isinstance(item, Mapping):
+                raise InputError(f"line {number}", "not a JSON object")
+            ident = item.get("id", number)
+            request = _batch_request(item, number)
+            snapshot = snapshots.get(item.get("snapshot"), base)
+            if decision_only:
+                answer = _decision_dict(request, snapshot)
+            else:
+                answer = pipeline.diagnose(request, snapshot).to_dict()
+            answer["id"] = ident
+        except InputError as error:
+            answer = {"id": ident, "error": str(error)}
+        except json.JSONDecodeError as error:
+            answer = {"id": ident, "error": f"line {number}: not JSON: {error.msg}"}
+        except Exception as error:  # one bad line never stops the batch
+            answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
+        out.write(dumps(answer, sort_keys=True))
+        out.write("\n")
+    return 0
+
+
+def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:
+    if "event" in item:
+        return parse_event(item["event"])
+    if "request" in item:
+        return request_from_runbook(item["request"])
+    raise InputError(f"line {number}", 'needs "request" or "event"')
+
+
+def _decision_dict(request: AccessRequest, snapshot: Snapshot) -> Json:
+    decision = evaluate(request, snapshot)
+    return {
+        "request": {"principal_arn": request.principal.principal_arn, "action": request.action,
+                    "resource_arn": request.resource_arn},
+        "decision": decision.decision.value,
+        "blocked_by": [layer.value for layer in decision.blocked_by],
+        "evaluations": [e.to_dict() for e in decision.evaluations],
+        "unchecked": [u.to_dict() for u in decision.unchecked],
+    }  # fmt: skip
