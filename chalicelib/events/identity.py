@@ -41,10 +41,6 @@ class Requester:
     principal: Principal
     notes: tuple[str, ...] = ()
 
-    @property
-    def identity_center(self) -> bool:
-        return IDENTITY_CENTER_PATH in self.principal.principal_arn
-
 
 def requester_from_record(
     record: Mapping[str, Any], *, prefix: str = "", bucket_account: str | None = None

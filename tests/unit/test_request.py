@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.model import InputError, PrincipalType
 from chalicelib.request import REQUEST_SCHEMA, request_from_runbook
@@ -283,3 +285,35 @@ def test_schema_documents_every_runbook_field() -> None:
         "session_policy",
         "scp_policies",
     }
+
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            f"arn:aws:iam::{ACCT}:user/alice",
+            f"arn:aws:sts::{ACCT}:assumed-role/r/s",
+            "arn:aws:s3:::b/k",
+            "s3:GetObject",
+            "*",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=16), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(sorted(REQUEST_SCHEMA["properties"])), _VALUES))
+def test_any_document_gives_a_request_or_an_input_error(changes: dict[str, Any]) -> None:
+    try:
+        request = request_from_runbook(_request(**changes))
+    except InputError as error:
+        assert error.field_path
+        return
+    assert request.operations
