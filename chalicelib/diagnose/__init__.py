@@ -1,1 +1,75 @@
-"""s3-403-doctor."""
+"""The diagnosis: Decision -> Finding (causes, near misses, remedies, unchecked layers).
+
+`diagnose(request, snapshot, decision, ...)` is pure apart from re-running the engine to verify
+remedies; the renderers turn a Finding into terminal text, Markdown, JSON and chat messages.
+Never imports boto3, botocore or chalice.
+"""
+
+from __future__ import annotations
+
+from chalicelib.diagnose.causes import causes_by_evaluation
+from chalicelib.diagnose.near_misses import find_near_misses
+from chalicelib.diagnose.remedies import find_remedies
+from chalicelib.diagnose.render import (
+    render_chatbot,
+    render_json,
+    render_markdown,
+    render_text,
+    subject,
+)
+from chalicelib.diagnose.unchecked import hint_mismatch, unchecked_layers, verdict_causes
+from chalicelib.model import AccessRequest, Decision, Finding
+from chalicelib.snapshot import Snapshot
+
+__all__ = [
+    "diagnose",
+    "render_chatbot",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "subject",
+]
+
+
+def diagnose(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    decision: Decision,
+    *,
+    finding_id: str,
+    engine_version: str,
+    now: str | None = None,
+    verify_remedies: bool = True,
+) -> Finding:
+    """The finding for one evaluated request.
+
+    `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
+    `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
+    """
+    misses = find_near_misses(request, snapshot, decision)
+    pairs = causes_by_evaluation(request, decision, misses)
+    unchecked = unchecked_layers(request, decision)
+    extra = list(verdict_causes(request, decision, unchecked))
+    mismatch = hint_mismatch(request, decision)
+    if mismatch is not None:
+        extra.append(mismatch)
+    known = {c.code for _, c in pairs}
+    pairs += [(None, cause) for cause in extra if cause.code not in known]
+    remedies = find_remedies(request, snapshot, decision, pairs, misses, verify=verify_remedies)
+    return Finding(
+        finding_id=finding_id,
+        request=request,
+        decision=decision.decision,
+        blocked_by=decision.blocked_by,
+        evaluations=decision.evaluations,
+        engine_version=engine_version,
+        event_id=request.event_id,
+        event_time=request.event_time,
+        causes=tuple(cause for _, cause in pairs),
+        near_misses=tuple(m.near_miss for m in misses),
+        remedies=remedies,
+        unchecked=unchecked,
+        notes=decision.notes,
+        first_seen=now,
+        last_seen=now,
+    )

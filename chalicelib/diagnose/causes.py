@@ -9,6 +9,7 @@ or a resource grant that does not reach this requester.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from chalicelib.diagnose.catalog import CauseCode, entry, fill
@@ -83,6 +84,8 @@ BPA_SETTINGS: tuple[tuple[str, CauseCode], ...] = (
     ("restrictpublicbuckets", CauseCode.BPA_RESTRICT_PUBLIC_BUCKETS),
 )
 
+# Engine details that only repeat the catalog text ("no session policy allows").
+GENERIC_DETAIL = re.compile(r"^no [\w -]+ allows( the action)?\.?$", re.IGNORECASE)
 NETWORK_KEYS = frozenset({"aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"})
 KEY_STATE_WORDS = ("disabled", "pending deletion", "pendingdeletion", "another region", "state")
 
@@ -91,18 +94,30 @@ def find_causes(
     request: AccessRequest, decision: Decision, misses: Sequence[Miss] = ()
 ) -> tuple[Cause, ...]:
     """The causes of a denial, most decisive first; empty when the request is allowed."""
-    causes: list[Cause] = []
+    return tuple(cause for _, cause in causes_by_evaluation(request, decision, misses))
+
+
+def causes_by_evaluation(
+    request: AccessRequest, decision: Decision, misses: Sequence[Miss] = ()
+) -> list[tuple[int | None, Cause]]:
+    """Each cause with the index of the evaluation it explains (None: the whole request)."""
+    causes: list[tuple[int | None, Cause]] = []
     scope_code = SCOPE_CODES.get(request.scope)
     if scope_code is not None:
-        causes.append(_scope_cause(request, scope_code))
+        causes.append((None, _scope_cause(request, scope_code)))
     if decision.decision is Verdict.ALLOWED:
-        return tuple(causes)
+        return causes
+    seen: set[tuple[str, str | None, str | None, int | None]] = set()
     for index, evaluation in enumerate(decision.evaluations):
         if evaluation.decision is Verdict.ALLOWED:
             continue
         own = [m for m in misses if m.evaluation == index]
-        causes.extend(_evaluation_causes(request, evaluation, own))
-    return tuple(_dedupe(causes))
+        for cause in _evaluation_causes(request, evaluation, own):
+            key = _identity(cause)
+            if key not in seen:
+                seen.add(key)
+                causes.append((index, cause))
+    return causes
 
 
 def _scope_cause(request: AccessRequest, code: CauseCode) -> Cause:
@@ -135,7 +150,7 @@ def _evaluation_causes(
             causes.extend(_explicit_causes(request, evaluation, lr, kms=kms))
         elif lr.outcome is Outcome.UNKNOWN:
             causes.append(_cause(CauseCode.INCONCLUSIVE, request, evaluation, lr, possible=True))
-        elif lr.outcome is Outcome.IMPLICIT_DENY:
+        else:  # implicit deny; a blocking layer reported as not-applicable grants nothing
             if kms:
                 code = {
                     Layer.KMS_KEY_POLICY: _key_policy_code(lr),
@@ -213,7 +228,13 @@ def _no_grant_cause(
         best = misses[0]
         nm = best.near_miss
         code = MISS_CODES[best.kind]
-        statement = StatementRef(policy=nm.policy, index=nm.index, sid=nm.sid, effect="Allow")
+        statement = StatementRef(
+            policy=nm.policy,
+            index=nm.index,
+            sid=nm.sid,
+            effect="Allow",
+            failed_condition=best.failure,
+        )
         layer = nm.layer or lr.layer
         head = _head(code, request, evaluation, LayerResult(layer=layer, outcome=lr.outcome))
         return Cause(
@@ -262,8 +283,9 @@ def _cause(
         if statement.failed_condition is not None:
             where += f" ({describe_condition(statement.failed_condition)})"
         parts.append(where + ".")
-    if lr.detail:
-        parts.append(lr.detail if lr.detail.endswith(".") else lr.detail + ".")
+    if lr.detail and not GENERIC_DETAIL.match(lr.detail):
+        detail = lr.detail[0].upper() + lr.detail[1:]
+        parts.append(detail if detail.endswith(".") else detail + ".")
     return Cause(
         code=code.value,
         layer=lr.layer,
@@ -273,18 +295,7 @@ def _cause(
     )
 
 
-def _dedupe(causes: list[Cause]) -> list[Cause]:
-    seen: set[tuple[str, str | None, str | None, int | None]] = set()
-    out = []
-    for cause in causes:
-        st = cause.statement
-        key = (
-            cause.code,
-            cause.layer.value if cause.layer else None,
-            st.policy if st else None,
-            st.index if st else None,
-        )
-        if key not in seen:
-            seen.add(key)
-            out.append(cause)
-    return out
+def _identity(cause: Cause) -> tuple[str, str | None, str | None, int | None]:
+    st = cause.statement
+    layer = cause.layer.value if cause.layer else None
+    return (cause.code, layer, st.policy if st else None, st.index if st else None)

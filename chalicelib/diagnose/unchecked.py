@@ -129,12 +129,13 @@ def verdict_causes(
 def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> list[str]:
     out: list[str] = []
     for item in unchecked:
-        out.append(f"the {item.layer.value} could not be read and may deny")
+        if item.layer is not Layer.SESSION_POLICY:
+            out.append(f"the {item.layer.value} could not be read and may deny")
     if request.principal.type in SESSION_TYPES and request.session_policy is None:
         out.append("a session policy passed when the session was created (not logged by S3)")
     when = f" since {request.event_time}" if request.event_time else ""
     out.append(f"a policy changed{when} (IAM changes take seconds to apply everywhere)")
-    out += [f"request context: {note}" for note in request.notes]
+    out += [f"request context: {note.rstrip('.')}" for note in request.notes]
     if request.denial_hint is not None:
         out.append(f"the error message said: {request.denial_hint.raw}")
     return out

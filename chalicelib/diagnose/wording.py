@@ -44,6 +44,7 @@ class Miss:
     evaluation: int
     kind: MissKind
     near_miss: NearMiss
+    failure: ConditionFailure | None = None  # the condition that failed, for condition misses
 
 
 # API operation names (and common mistakes) whose IAM action has another name (spec section 6).

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from diagnose_builders import (
+from chalicelib.diagnose.causes import find_causes
+from chalicelib.diagnose.wording import Miss, MissKind
+from chalicelib.model import Layer, NearMiss, Outcome, PrincipalType, Scope, Verdict
+from tests.unit.diagnose.diagnose_builders import (
     OBJECT,
     decision,
     layer,
@@ -10,10 +13,6 @@ from diagnose_builders import (
     request,
     statement,
 )
-
-from chalicelib.diagnose.causes import find_causes
-from chalicelib.diagnose.wording import Miss, MissKind
-from chalicelib.model import Layer, NearMiss, Outcome, PrincipalType, Scope, Verdict
 
 
 def test_bucket_policy_deny_names_statement_and_both_sides_of_the_condition() -> None:

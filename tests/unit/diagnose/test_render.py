@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from diagnose_builders import decision, layer, request, statement
-
 from chalicelib.diagnose.render import (
     render_chatbot,
     render_json,
@@ -23,6 +21,7 @@ from chalicelib.model import (
     Unchecked,
     Verdict,
 )
+from tests.unit.diagnose.diagnose_builders import decision, layer, request, statement
 
 LONG_KEY = "very/long/prefix/" * 8 + "report.csv"
 

@@ -1,0 +1,191 @@
+"""Policy patches: where a policy lives in a snapshot document, how to change it, the CLI.
+
+A patch is JSON (it is shown to the user and stored in the finding):
+`{"kind": "policy", "policy": <policy id>, "document": <the whole new document>}` for any
+policy the engine names by id (`inline:<user|role|group>/<name>/<policy>`, a managed policy
+ARN, `bucket-policy:<bucket>`, `key-policy:<key ARN>`, `vpce-policy:<endpoint id>`);
+`{"kind": "ownership", "bucket", "object_ownership"}`; and request-side changes that the
+requester makes, not the account: `{"kind": "request", "context": {key: [values] | null}}`
+and `{"kind": "session-policy", "document"}`. Pure: documents in, documents out.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.model import AccessRequest, ContextEntry, InputError, Json
+from chalicelib.snapshot import parse_json_document
+
+_INLINE = {
+    "user": ("UserDetailList", "UserName", "UserPolicyList"),
+    "role": ("RoleDetailList", "RoleName", "RolePolicyList"),
+    "group": ("GroupDetailList", "GroupName", "GroupPolicyList"),
+}
+
+
+def policy_document(doc: Mapping[str, Any], policy_id: str) -> Json | None:
+    """The current document of a policy in a snapshot document, parsed; None when absent."""
+    raw = _locate(doc, policy_id)
+    parsed = parse_json_document(raw) if raw is not None else None
+    return copy.deepcopy(parsed) if isinstance(parsed, dict) else None
+
+
+def _locate(doc: Mapping[str, Any], policy_id: str) -> Any:
+    iam = doc.get("iam") or {}
+    if policy_id.startswith("inline:"):
+        kind, _, rest = policy_id.removeprefix("inline:").partition("/")
+        name, _, policy = rest.partition("/")
+        if kind not in _INLINE:
+            return None
+        table, name_key, list_key = _INLINE[kind]
+        for entity in iam.get(table) or ():
+            if entity.get(name_key) == name:
+                for item in entity.get(list_key) or ():
+                    if item.get("PolicyName") == policy:
+                        return item.get("PolicyDocument")
+        return None
+    if policy_id.startswith("arn:") and ":policy/" in policy_id:
+        for item in iam.get("Policies") or ():
+            if item.get("Arn") == policy_id:
+                for version in item.get("PolicyVersionList") or ():
+                    if version.get("IsDefaultVersion"):
+                        return version.get("Document")
+        return None
+    if policy_id.startswith("bucket-policy:"):
+        bucket = ((doc.get("s3") or {}).get("buckets") or {}).get(policy_id.partition(":")[2])
+        return bucket.get("policy") if isinstance(bucket, Mapping) else None
+    if policy_id.startswith("key-policy:"):
+        key = ((doc.get("kms") or {}).get("keys") or {}).get(policy_id.partition(":")[2])
+        return key.get("policy") if isinstance(key, Mapping) else None
+    if policy_id.startswith("vpce-policy:"):
+        endpoint = (doc.get("vpc_endpoints") or {}).get(policy_id.partition(":")[2])
+        return endpoint.get("PolicyDocument") if isinstance(endpoint, Mapping) else None
+    return None
+
+
+def apply_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
+    """A copy of the snapshot document with an account-side patch applied."""
+    out: Json = copy.deepcopy(dict(doc))
+    kind = patch.get("kind")
+    if kind == "ownership":
+        bucket = out["s3"]["buckets"][patch["bucket"]]
+        bucket["ownership_controls"] = {"Rules": [{"ObjectOwnership": patch["object_ownership"]}]}
+        return out
+    if kind != "policy":
+        raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
+    _put(out, str(patch["policy"]), patch["document"])
+    return out
+
+
+def _put(out: Json, policy_id: str, document: Json) -> None:
+    iam = out.setdefault("iam", {})
+    if policy_id.startswith("inline:"):
+        kind, _, rest = policy_id.removeprefix("inline:").partition("/")
+        name, _, policy = rest.partition("/")
+        table, name_key, list_key = _INLINE[kind]
+        for entity in iam.get(table) or ():
+            if entity.get(name_key) == name:
+                items = [p for p in entity.get(list_key) or () if p.get("PolicyName") != policy]
+                entity[list_key] = [*items, {"PolicyName": policy, "PolicyDocument": document}]
+                return
+        raise InputError("patch.policy", f"no IAM {kind} named {name!r} in the snapshot")
+    if policy_id.startswith("arn:") and ":policy/" in policy_id:
+        for item in iam.get("Policies") or ():
+            if item.get("Arn") == policy_id:
+                versions = item.get("PolicyVersionList") or []
+                number = 1 + max((_version_number(v.get("VersionId")) for v in versions), default=0)
+                for version in versions:
+                    version["IsDefaultVersion"] = False
+                new_id = f"v{number}"
+                versions.append(
+                    {"VersionId": new_id, "IsDefaultVersion": True, "Document": document}
+                )
+                item["PolicyVersionList"] = versions
+                item["DefaultVersionId"] = new_id
+                return
+        raise InputError("patch.policy", f"managed policy {policy_id} is not in the snapshot")
+    head, _, name = policy_id.partition(":")
+    if head == "bucket-policy":
+        out["s3"]["buckets"][name]["policy"] = document
+    elif head == "key-policy":
+        out["kms"]["keys"][name]["policy"] = document
+    elif head == "vpce-policy":
+        out["vpc_endpoints"][name]["PolicyDocument"] = document
+    else:
+        raise InputError("patch.policy", f"cannot patch policy {policy_id!r}")
+
+
+def _version_number(version_id: Any) -> int:
+    text = str(version_id or "").lstrip("v")
+    return int(text) if text.isdigit() else 0
+
+
+def apply_to_request(request: AccessRequest, patch: Mapping[str, Any]) -> AccessRequest:
+    """The request as the requester would send it after a request-side patch."""
+    if patch.get("kind") == "session-policy":
+        return replace(request, session_policy=dict(patch["document"]))
+    changes: Mapping[str, list[str] | None] = patch.get("context") or {}
+    lowered = {k.lower(): v for k, v in changes.items()}
+    kept = [e for e in request.context if e.name.lower() not in lowered]
+    for name, values in changes.items():
+        if values is not None:
+            previous = next((e for e in request.context if e.name.lower() == name.lower()), None)
+            kept.append(
+                ContextEntry(
+                    name=name,
+                    values=tuple(values),
+                    type=previous.type if previous else "string",
+                    source="remedy",
+                )
+            )
+    return replace(request, context=tuple(kept))
+
+
+def _json_arg(document: Any) -> str:
+    return shlex.quote(json.dumps(document, separators=(",", ":"), sort_keys=True))
+
+
+def cli_for(patch: Mapping[str, Any], request: AccessRequest) -> str | None:
+    """The `aws` CLI command that applies an account-side or session-policy patch."""
+    kind = patch.get("kind")
+    if kind == "ownership":
+        return (
+            f"aws s3api put-bucket-ownership-controls --bucket {shlex.quote(patch['bucket'])} "
+            f"--ownership-controls 'Rules=[{{ObjectOwnership={patch['object_ownership']}}}]'"
+        )
+    if kind == "session-policy":
+        role = request.principal.principal_arn
+        session = request.principal.session_name or "<session-name>"
+        return (
+            f"aws sts assume-role --role-arn {role} --role-session-name {shlex.quote(session)} "
+            f"--policy {_json_arg(patch['document'])}"
+        )
+    if kind != "policy":
+        return None
+    policy_id = str(patch["policy"])
+    doc = _json_arg(patch["document"])
+    if policy_id.startswith("inline:"):
+        kind_name, _, rest = policy_id.removeprefix("inline:").partition("/")
+        name, _, policy = rest.partition("/")
+        return (
+            f"aws iam put-{kind_name}-policy --{kind_name}-name {shlex.quote(name)} "
+            f"--policy-name {shlex.quote(policy)} --policy-document {doc}"
+        )
+    if policy_id.startswith("arn:"):
+        return (
+            f"aws iam create-policy-version --policy-arn {policy_id} --set-as-default "
+            f"--policy-document {doc}"
+        )
+    head, _, name = policy_id.partition(":")
+    if head == "bucket-policy":
+        return f"aws s3api put-bucket-policy --bucket {shlex.quote(name)} --policy {doc}"
+    if head == "key-policy":
+        return f"aws kms put-key-policy --key-id {name} --policy-name default --policy {doc}"
+    if head == "vpce-policy":
+        return f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {name} --policy-document {doc}"
+    return None

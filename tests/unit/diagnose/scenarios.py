@@ -1,0 +1,57 @@
+"""Scenario folders: request.json (DESIGN 3.1) or event.json, plus snapshot.json -> Finding."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.diagnose import diagnose
+from chalicelib.engine import evaluate
+from chalicelib.events import parse_event
+from chalicelib.model import AccessRequest, Finding
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import Snapshot, load_snapshot
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    name: str
+    path: Path
+    request: AccessRequest
+    snapshot: Snapshot
+    expected: dict[str, Any]
+
+    def finding(self) -> Finding:
+        decision = evaluate(self.request, self.snapshot)
+        return diagnose(
+            self.request,
+            self.snapshot,
+            decision,
+            finding_id=f"golden-{self.name}",
+            engine_version="golden",
+        )
+
+
+def scenario_paths() -> list[Path]:
+    return sorted(p for p in SCENARIOS.iterdir() if (p / "snapshot.json").exists())
+
+
+def load_scenario(path: Path) -> Scenario:
+    def read(name: str) -> Any:
+        return json.loads((path / name).read_text(encoding="utf-8"))
+
+    if (path / "event.json").exists():
+        request = parse_event(read("event.json"))
+    else:
+        request = request_from_runbook(read("request.json"))
+    return Scenario(
+        name=path.name,
+        path=path,
+        request=request,
+        snapshot=load_snapshot(read("snapshot.json")),
+        expected=read("expected.json"),
+    )
