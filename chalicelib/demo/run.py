@@ -9,11 +9,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
 import sys
+import textwrap
+import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import boto3
 from chalice.test import Client
 
+from chalicelib import wiring
 from chalicelib.demo.cloudtrail import demo_id, eventbridge_envelope
 from chalicelib.demo.scenarios import SCENARIOS, DemoAccount, Scenario
 from chalicelib.model import Finding, Json
@@ -41,6 +47,7 @@ REGION = "us-east-1"
 TABLE_NAME = "s3-403-doctor-demo-findings"
 TOPIC_NAME = "s3-403-doctor-demo-findings"
 QUEUE_NAME = "s3-403-doctor-demo-subscriber"
+_SHOWN_ATTRIBUTES = ("bucket", "decision", "blocked_by", "severity")
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
 
 
@@ -119,13 +126,20 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
             eventbridge_envelope(s.seed(account), envelope_id=demo_id(run_id, "envelope", s.name))
             for s in SCENARIOS
         )
+        wiring.reset()  # settings and clients for this environment
         app = load_app()
-        with Client(app, stage_name="dev", project_dir=str(PROJECT)) as client:
+        with (
+            Client(app, stage_name="dev", project_dir=str(PROJECT)) as client,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),  # the handler's EMF metric lines
+        ):
+            warnings.filterwarnings("ignore", "IAMAuthorizer is not a supported in local mode")
             handler = event_handler_name(app)
             for event in events:
                 client.lambda_.invoke(handler, event)
             deliveries = _drain(sqs, queue_url)
             response = client.http.get("/findings?limit=100")
+        wiring.reset()
         listed = json.loads(response.body or b"{}").get("findings", [])
         return DemoReport(
             scenarios=SCENARIOS,
@@ -141,11 +155,16 @@ def render(report: DemoReport) -> str:
     lines = [f"Sent {len(report.events)} AccessDenied events through the Chalice handler.", ""]
     lines.append(f"The SQS subscriber received {len(report.deliveries)} alert(s):")
     for delivery in report.deliveries:
-        attrs = ", ".join(f"{k}={v}" for k, v in sorted(delivery.attributes.items()))
+        attrs = ", ".join(
+            f"{k}={v}" for k, v in sorted(delivery.attributes.items()) if k in _SHOWN_ATTRIBUTES
+        )
         lines.append(f"  - {delivery.subject or '(no subject)'}")
-        lines.append(f"      attributes: {attrs}")
-    lines += ["", f"GET /findings returned {report.api_status} with {len(report.api_findings)}"]
-    lines.append("finding(s). Per seeded cause:")
+        lines.append(f"      {attrs}")
+    lines.append("")
+    lines.append(
+        f"GET /findings returned {report.api_status} with {len(report.api_findings)} finding(s)."
+    )
+    lines.append("Per seeded cause:")
     for scenario in report.scenarios:
         finding = report.finding_for(scenario)
         lines.append("")
@@ -158,9 +177,15 @@ def render(report: DemoReport) -> str:
         lines.append(f"    {request.action} on {request.resource_arn}")
         blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
         lines.append(f"    decision {finding.decision.value}, blocked by {blocked}")
-        lines += [f"    cause {c.code}: {c.message}" for c in finding.causes]
-        lines += [f"    fix: {r.summary}" for r in finding.remedies[:1]]
+        for cause in finding.causes:
+            lines += _wrapped(f"cause {cause.code}: {cause.message}")
+        for remedy in finding.remedies[:1]:
+            lines += _wrapped(f"fix: {remedy.summary}")
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(text: str) -> list[str]:
+    return textwrap.wrap(text, width=100, initial_indent="    ", subsequent_indent="      ")
 
 
 def load_app() -> Chalice:
@@ -191,7 +216,10 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     try:
         assert server._server is not None  # set by start()
-        yield f"http://127.0.0.1:{server._server.server_port}"
+        endpoint = f"http://127.0.0.1:{server._server.server_port}"
+        # moto servers of one process share their state: start from an empty account.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+        yield endpoint
     finally:
         server.stop()
 
@@ -204,6 +232,7 @@ def _demo_env(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "FINDINGS_TABLE_NAME": TABLE_NAME,
+        "LOG_LEVEL": "WARNING",  # the handler's INFO lines would drown the story
         "POWERTOOLS_METRICS_DISABLED": "true",
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",  # S3 Control: no `<account>.` host prefix
     }
