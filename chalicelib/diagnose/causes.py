@@ -283,7 +283,8 @@ def _cause(
         if statement.failed_condition is not None:
             where += f" ({describe_condition(statement.failed_condition)})"
         parts.append(where + ".")
-    if lr.detail and not GENERIC_DETAIL.match(lr.detail):
+    # Grant layers' details repeat the catalog text; the near misses say more.
+    if lr.detail and lr.layer not in GRANT_LAYERS and not GENERIC_DETAIL.match(lr.detail):
         detail = lr.detail[0].upper() + lr.detail[1:]
         parts.append(detail if detail.endswith(".") else detail + ".")
     return Cause(
