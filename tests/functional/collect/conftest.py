@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,10 +35,26 @@ def configure_for_moto(service: str, client: Any) -> None:
 def moto_url(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    url = f"http://127.0.0.1:{server._server.server_port}"
+    _moto_api(url, "reset", b"")  # moto keeps its state per process, not per server
     try:
-        yield f"http://127.0.0.1:{server._server.server_port}"
+        yield url
     finally:
+        _moto_api(url, "reset-auth", b"inf")  # authentication off again
+        _moto_api(url, "reset", b"")
         server.stop()
+
+
+def _moto_api(url: str, path: str, data: bytes) -> None:
+    request = urllib.request.Request(
+        f"{url}/moto-api/{path}", data=data, headers={"Content-Type": "text/plain"}
+    )
+    urllib.request.urlopen(request).close()
+
+
+def enable_iam_authentication(url: str) -> None:
+    """From now on moto authenticates every call and applies the caller's identity policies."""
+    _moto_api(url, "reset-auth", b"0")
 
 
 @pytest.fixture(scope="module")

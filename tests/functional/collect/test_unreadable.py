@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from tests.functional.collect.conftest import (
     REGION,
     Seeded,
     client,
+    enable_iam_authentication,
     moto_clients,
     policy,
     seed_account,
@@ -62,11 +62,7 @@ def refused(moto_url: str) -> tuple[Seeded, dict[str, Any]]:
         ),
     )
     key = iam.create_access_key(UserName="collector")["AccessKey"]
-    # from now on moto authenticates every call and applies the identity policies
-    switch_on = urllib.request.Request(
-        f"{moto_url}/moto-api/reset-auth", data=b"0", headers={"Content-Type": "text/plain"}
-    )
-    urllib.request.urlopen(switch_on).close()
+    enable_iam_authentication(moto_url)
     source = Boto3SnapshotSource(
         moto_clients(moto_url, boto_session=session(key["AccessKeyId"], key["SecretAccessKey"]))
     )
