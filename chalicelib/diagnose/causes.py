@@ -121,9 +121,9 @@ def causes_by_evaluation(
 
 
 def _scope_cause(request: AccessRequest, code: CauseCode) -> Cause:
-    text = entry(code)
-    reason = f" ({request.scope_reason})" if request.scope_reason else ""
-    return Cause(code=code.value, layer=None, message=f"{text.title}{reason}: {text.why}")
+    reason = request.scope_reason
+    message = reason[0].upper() + reason[1:] if reason else entry(code).why
+    return Cause(code=code.value, layer=None, message=message)
 
 
 def _blocking(evaluation: Evaluation) -> list[LayerResult]:

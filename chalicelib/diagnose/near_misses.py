@@ -75,7 +75,8 @@ def find_near_misses(
     found: list[Miss] = []
     seen: set[tuple[str, int]] = set()
     for index, evaluation in enumerate(decision.evaluations):
-        if evaluation.decision is Verdict.ALLOWED:
+        # Near misses explain a missing grant; an explicit deny is explained by itself.
+        if evaluation.decision in (Verdict.ALLOWED, Verdict.EXPLICIT_DENY):
             continue
         for layer, source in _sources(request, snapshot, evaluation.resource_arn):
             if source.compiled is None:
@@ -86,7 +87,10 @@ def find_near_misses(
                 why = _statement_why(
                     statement, evaluation.action, evaluation.resource_arn, identity, ctx, request
                 )
-                if why is None:
+                # A key policy's account statement is how KMS delegates to IAM: not news.
+                if why is None or (
+                    why.kind is MissKind.ROOT_DELEGATION and layer is Layer.KMS_KEY_POLICY
+                ):
                     continue
                 seen.add((source.policy_id, statement.index))
                 failure = _failed_condition(

@@ -37,6 +37,7 @@ from chalicelib.model import (
     Decision,
     DiagnoserError,
     Json,
+    Layer,
     Operation,
     Principal,
     PrincipalType,
@@ -447,6 +448,14 @@ def _deny_explained(statement: StatementRef, action: str) -> Candidate:
 def _diagnoser_read(decision: Decision) -> Candidate:
     needs = sorted({u.needs for u in decision.unchecked if u.needs})
     layers = sorted({u.layer.value for u in decision.unchecked})
+    if layers == [Layer.SESSION_POLICY.value]:
+        return Candidate(
+            code=RemedyCode.GRANT_DIAGNOSER_READ,
+            target="the diagnosis input",
+            summary="Give the session policy to the diagnosis (s3doctor diagnose "
+            "--session-policy FILE); the AssumeRole or GetFederationToken event that created "
+            "the session may show it.",
+        )
     return Candidate(
         code=RemedyCode.GRANT_DIAGNOSER_READ,
         target="the diagnoser's role",

@@ -137,7 +137,7 @@ def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> l
     out.append(f"a policy changed{when} (IAM changes take seconds to apply everywhere)")
     out += [f"request context: {note.rstrip('.')}" for note in request.notes]
     if request.denial_hint is not None:
-        out.append(f"the error message said: {request.denial_hint.raw}")
+        out.append(f"the error message said: {request.denial_hint.raw.rstrip('.')}")
     return out
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chalicelib.diagnose import diagnose
 from chalicelib.engine import evaluate
 from chalicelib.events import parse_event
@@ -15,6 +17,15 @@ from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import Snapshot, load_snapshot
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+
+# Engine or event-parsing gaps reported to the lead; tests on these scenarios are strict
+# xfails, so they fail (and ask for a golden review) once the gap is closed.
+ENGINE_GAPS = {
+    "kms-key-policy-does-not-delegate": "the KMS leg leaves kms:ViaService absent when the "
+    "request has no region, so a key-policy grant limited to S3 cannot be verified",
+    "event-root-public-bucket-policy-blocked": "the policy being put (requestParameters."
+    "bucketPolicy) does not reach the engine, so BlockPublicPolicy is never checked",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +49,20 @@ class Scenario:
 
 def scenario_paths() -> list[Path]:
     return sorted(p for p in SCENARIOS.iterdir() if (p / "snapshot.json").exists())
+
+
+def with_gaps(paths: list[Path], gaps: frozenset[str]) -> list[Any]:
+    """pytest params, strict xfail for the scenarios whose named gap affects the test."""
+    return [
+        pytest.param(
+            p,
+            id=p.name,
+            marks=[pytest.mark.xfail(strict=True, reason=ENGINE_GAPS[p.name])]
+            if p.name in gaps
+            else [],
+        )
+        for p in paths
+    ]
 
 
 def load_scenario(path: Path) -> Scenario:
