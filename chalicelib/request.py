@@ -13,7 +13,7 @@ import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
+from functools import lru_cache
 from typing import Any, Final
 
 import jsonschema
@@ -36,9 +36,9 @@ from chalicelib.model import (
     PrincipalType,
     Scope,
 )
+from chalicelib.schemas import conforms, schema
 
-SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "request.schema.json"
-REQUEST_SCHEMA: Final[Json] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+REQUEST_SCHEMA: Final[Json] = schema("request")
 _VALIDATOR: Final = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
 DERIVED: Final = "derived:requester_arn"
 
@@ -86,6 +86,8 @@ def validate_request_document(data: Any) -> None:
     """Raise InputError naming the first field of `data` that breaks the request schema."""
     if not isinstance(data, Mapping):
         raise InputError("request", "expected a JSON object")
+    if conforms("request", data):
+        return
     error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(dict(data)))
     if error is None:
         return
@@ -106,7 +108,22 @@ def principal_from_arn(
     arn_text: str, *, session_name: str | None = None, notes: list[str] | None = None
 ) -> Principal:
     """The principal a requester ARN names (user, role, role session, federated user, root)."""
-    notes = notes if notes is not None else []
+    principal, found = _principal_and_notes(arn_text, session_name)
+    if notes is not None:
+        notes.extend(found)
+    return principal
+
+
+@lru_cache(maxsize=4096)
+def _principal_and_notes(
+    arn_text: str, session_name: str | None
+) -> tuple[Principal, tuple[str, ...]]:
+    """Cached: a batch names the same requesters over and over."""
+    notes: list[str] = []
+    return _principal(arn_text, session_name, notes), tuple(notes)
+
+
+def _principal(arn_text: str, session_name: str | None, notes: list[str]) -> Principal:
     arn = parse_arn(arn_text)
     if arn is None or not arn.account:
         raise InputError("requester_arn", f"{arn_text!r} is not an IAM or STS ARN")
@@ -254,7 +271,12 @@ def _resource_operation(
     )
 
 
-def _principal_context(principal: Principal) -> Iterable[ContextEntry]:
+@lru_cache(maxsize=4096)
+def _principal_context(principal: Principal) -> tuple[ContextEntry, ...]:
+    return tuple(_principal_keys(principal))
+
+
+def _principal_keys(principal: Principal) -> Iterable[ContextEntry]:
     types = {
         PrincipalType.IAM_USER: "User",
         PrincipalType.ASSUMED_ROLE: "AssumedRole",
@@ -295,6 +317,7 @@ def _context_entries(entries: Iterable[Mapping[str, Any]]) -> Iterable[ContextEn
         yield ContextEntry(name=entry["ContextKeyName"], values=values, type=kind, source="request")
 
 
+@lru_cache(maxsize=8192)
 def _value_problem(kind: str, value: str) -> str | None:
     if kind == "boolean" and value.lower() not in ("true", "false"):
         return "a boolean (true or false)"

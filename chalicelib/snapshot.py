@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any, TypeVar
 
 import jsonschema
 
 from chalicelib.model import InputError, Json
+from chalicelib.schemas import conforms, schema
 
 T = TypeVar("T")
 UNREADABLE_KEY = "$unreadable"
@@ -233,16 +232,11 @@ class _Failure:
 # --------------------------------------------------------------------------- loading
 
 
-@cache
-def snapshot_schema() -> Json:
-    text = resources.files("chalicelib.schemas").joinpath("snapshot.schema.json").read_text()
-    schema: Json = json.loads(text)
-    return schema
-
-
 def validate_snapshot_document(doc: Any) -> None:
     """Raise InputError naming the first offending field (e.g. `s3.buckets.b.acl.Grants`)."""
-    validator = jsonschema.Draft202012Validator(snapshot_schema())
+    if conforms("snapshot", doc):
+        return
+    validator = jsonschema.Draft202012Validator(schema("snapshot"))
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from chalicelib import pipeline
 from chalicelib.diagnose import render_json, render_markdown, render_text
-from chalicelib.engine import evaluate
+from chalicelib.engine import decide
 from chalicelib.events import parse_event
 from chalicelib.model import AccessRequest, Finding, InputError, Json
 from chalicelib.request import request_from_runbook
@@ -201,12 +201,8 @@ def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:
 
 
 def _decision_dict(request: AccessRequest, snapshot: Snapshot) -> Json:
-    decision = evaluate(request, snapshot)
+    verdicts = decide(request, snapshot)
     return {
-        "request": {"principal_arn": request.principal.principal_arn, "action": request.action,
-                    "resource_arn": request.resource_arn},
-        "decision": decision.decision.value,
-        "blocked_by": [layer.value for layer in decision.blocked_by],
-        "evaluations": [e.to_dict() for e in decision.evaluations],
-        "unchecked": [u.to_dict() for u in decision.unchecked],
-    }  # fmt: skip
+        "decision": verdicts.decision.value,
+        "blocked_by": [layer.value for layer in verdicts.blocked_by],
+    }

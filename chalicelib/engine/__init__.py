@@ -3,8 +3,8 @@
 Never imports boto3, botocore or chalice (checked by ruff TID251 and scripts/check_pure_core.py).
 """
 
-from chalicelib.engine.evaluate import evaluate
+from chalicelib.engine.evaluate import Verdicts, decide, evaluate
 
 ENGINE_VERSION = "0.1.0"
 
-__all__ = ["ENGINE_VERSION", "evaluate"]
+__all__ = ["ENGINE_VERSION", "Verdicts", "decide", "evaluate"]

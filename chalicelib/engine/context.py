@@ -13,6 +13,7 @@ two tags that differ only in case, and matches them case-insensitively), so
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 
 from chalicelib import model
 
@@ -20,6 +21,7 @@ from chalicelib import model
 _CASE_INSENSITIVE_TAG_PREFIXES = frozenset({"aws:principaltag", "iam:resourcetag"})
 
 
+@lru_cache(maxsize=8192)
 def normalise_key(name: str) -> str:
     """The lookup form of a condition key name."""
     prefix, sep, rest = name.partition("/")

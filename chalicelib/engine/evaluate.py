@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from chalicelib.engine import kms as kms_leg
 from chalicelib.engine.context import RequestContext
@@ -88,8 +89,41 @@ class Leg:
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
 
 
+class Verdicts(NamedTuple):
+    """The verdict of one authorization without its explanation (see `decide`)."""
+
+    decision: Verdict
+    blocked_by: tuple[Layer, ...]
+
+
 def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
     """Decide whether `request` is allowed, with the per-layer explanation."""
+    evaluations, notes, unchecked = _run(request, snapshot, explain=True)
+    verdict, blocked = _combine(evaluations)
+    return Decision(
+        decision=verdict,
+        blocked_by=blocked,
+        evaluations=tuple(e for e in evaluations if isinstance(e, Evaluation)),
+        unchecked=tuple(_unique(unchecked)),
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
+    """The combined verdict and blocking layers alone, by the same rules as `evaluate`.
+
+    For bulk checks (`s3doctor diagnose --batch --detail decision`): it skips building the
+    per-layer explanation.
+    """
+    outcomes, _notes, _unchecked = _run(request, snapshot, explain=False)
+    verdict, blocked = _combine(outcomes)
+    return Verdicts(verdict, blocked)
+
+
+def _run(
+    request: AccessRequest, snapshot: Snapshot, *, explain: bool
+) -> tuple[list[Evaluation | Verdicts], list[str], list[Unchecked]]:
+    """Every leg of the request (each operation, then its KMS legs), judged."""
     ctx = RequestContext.from_request(request)
     principal = request.principal
     evidence = snapshot.cached(
@@ -101,7 +135,7 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
         ("identity", principal, canonical),
         lambda: identity_for(principal, canonical_id=canonical),
     )
-    evaluations: list[Evaluation] = []
+    outcomes: list[Evaluation | Verdicts] = []
     unchecked: list[Unchecked] = list(evidence.problems)
     notes: list[str] = []
     if evidence.exists is False and principal.type in (
@@ -114,30 +148,27 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
             f"{principal.principal_arn} does not exist in the account (deleted or renamed?): "
             "no identity policy applies"
         )
-    for op in request.operations:
-        facts = s3_facts(request, snapshot, op, ctx)
-        leg = _s3_leg(request, snapshot, op, ctx, evidence, identity, facts)
-        evaluations.append(_verdict(leg))
+
+    def judge(leg: Leg) -> Evaluation | Verdicts:
         notes.extend(leg.notes)
         unchecked.extend(_problems(leg))
-        if facts.object_missing and evaluations[-1].decision is Verdict.ALLOWED:
-            evaluations[-1] = _missing_object(request, snapshot, op, ctx, evidence, identity)
+        if explain:
+            return _verdict(leg)
+        result = _judge(leg)
+        return Verdicts(result.verdict, tuple(dict.fromkeys(result.blocked)))
+
+    for op in request.operations:
+        facts = s3_facts(request, snapshot, op, ctx)
+        outcome = judge(_s3_leg(request, snapshot, op, ctx, evidence, identity, facts))
+        if facts.object_missing and outcome.decision is Verdict.ALLOWED:
+            outcome = _missing_object(request, snapshot, op, ctx, evidence, identity)
+        outcomes.append(outcome)
         for kms in kms_leg.kms_legs(request, snapshot, op, facts):
             if kms.skip_reason:
                 notes.append(kms.skip_reason)
                 continue
-            leg = _kms_leg(request, snapshot, kms, ctx, evidence, identity)
-            evaluations.append(_verdict(leg))
-            notes.extend(leg.notes)
-            unchecked.extend(_problems(leg))
-    verdict, blocked = _combine(evaluations)
-    return Decision(
-        decision=verdict,
-        blocked_by=blocked,
-        evaluations=tuple(evaluations),
-        unchecked=tuple(_unique(unchecked)),
-        notes=tuple(dict.fromkeys(notes)),
-    )
+            outcomes.append(judge(_kms_leg(request, snapshot, kms, ctx, evidence, identity)))
+    return outcomes, notes, unchecked
 
 
 # --------------------------------------------------------------------------- S3 leg
@@ -475,30 +506,34 @@ class _Result:
 
 def _verdict(leg: Leg) -> Evaluation:
     """Combine the layer facts of one leg into its Evaluation."""
-    denies = [layer for layer, hits in leg.layers.items() if hits.denies]
-    if denies:
-        verdict, blocked, reasons = Verdict.EXPLICIT_DENY, denies, {}
-    else:
-        hopeful = _decide(leg, assume_unknown_allows=True)
-        unknowns = any(hits.unknown for hits in leg.layers.values())
-        wary = _decide(leg, assume_unknown_allows=False) if unknowns else hopeful
-        if hopeful.verdict is not Verdict.ALLOWED:
-            verdict, blocked, reasons = hopeful.verdict, hopeful.blocked, hopeful.reasons
-            if blocked == [Layer.IDENTITY_POLICY] and leg.bpa_reason is not None:
-                # The request fails only because Block Public Access took a public grant away.
-                blocked = [Layer.BLOCK_PUBLIC_ACCESS]
-                reasons = {**reasons, Layer.BLOCK_PUBLIC_ACCESS: leg.bpa_reason}
-        elif wary.verdict is Verdict.ALLOWED:
-            verdict, blocked, reasons = Verdict.ALLOWED, [], {}
-        else:
-            verdict, blocked, reasons = Verdict.INCONCLUSIVE, [], wary.reasons
+    result = _judge(leg)
     return Evaluation(
         action=leg.action,
         resource_arn=leg.resource,
-        decision=verdict,
-        blocked_by=tuple(dict.fromkeys(blocked)),
-        layers=tuple(_layer_results(leg, blocked, reasons)),
+        decision=result.verdict,
+        blocked_by=tuple(dict.fromkeys(result.blocked)),
+        layers=tuple(_layer_results(leg, result.blocked, result.reasons)),
     )
+
+
+def _judge(leg: Leg) -> _Result:
+    """The verdict of one leg: explicit denies first, then the rest with unknowns both ways."""
+    denies = [layer for layer, hits in leg.layers.items() if hits.denies]
+    if denies:
+        return _Result(Verdict.EXPLICIT_DENY, denies, {})
+    hopeful = _decide(leg, assume_unknown_allows=True)
+    if hopeful.verdict is not Verdict.ALLOWED:
+        if hopeful.blocked == [Layer.IDENTITY_POLICY] and leg.bpa_reason is not None:
+            # The request fails only because Block Public Access took a public grant away.
+            reasons = {**hopeful.reasons, Layer.BLOCK_PUBLIC_ACCESS: leg.bpa_reason}
+            return _Result(hopeful.verdict, [Layer.BLOCK_PUBLIC_ACCESS], reasons)
+        return hopeful
+    if not any(hits.unknown for hits in leg.layers.values()):
+        return _Result(Verdict.ALLOWED, [], {})
+    wary = _decide(leg, assume_unknown_allows=False)
+    if wary.verdict is Verdict.ALLOWED:
+        return _Result(Verdict.ALLOWED, [], {})
+    return _Result(Verdict.INCONCLUSIVE, [], wary.reasons)
 
 
 def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
@@ -658,7 +693,9 @@ def _problems(leg: Leg) -> list[Unchecked]:
     return [p for hits in leg.layers.values() for p in hits.problems]
 
 
-def _combine(evaluations: Sequence[Evaluation]) -> tuple[Verdict, tuple[Layer, ...]]:
+def _combine(
+    evaluations: Sequence[Evaluation | Verdicts],
+) -> tuple[Verdict, tuple[Layer, ...]]:
     order = (Verdict.EXPLICIT_DENY, Verdict.IMPLICIT_DENY, Verdict.INCONCLUSIVE)
     for verdict in order:
         hit = [e for e in evaluations if e.decision is verdict]
