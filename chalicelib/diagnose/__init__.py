@@ -7,6 +7,8 @@ Never imports boto3, botocore or chalice.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.diagnose.causes import causes_by_evaluation
 from chalicelib.diagnose.near_misses import find_near_misses
 from chalicelib.diagnose.remedies import find_remedies
@@ -18,7 +20,7 @@ from chalicelib.diagnose.render import (
     subject,
 )
 from chalicelib.diagnose.unchecked import hint_mismatch, unchecked_layers, verdict_causes
-from chalicelib.model import AccessRequest, Decision, Finding
+from chalicelib.model import AccessRequest, Decision, Finding, Scope
 from chalicelib.snapshot import Snapshot
 
 __all__ = [
@@ -46,6 +48,7 @@ def diagnose(
     `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
     `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
     """
+    request = _with_scope(request, snapshot)
     misses = find_near_misses(request, snapshot, decision)
     pairs = causes_by_evaluation(request, decision, misses)
     unchecked = unchecked_layers(request, decision)
@@ -73,3 +76,15 @@ def diagnose(
         first_seen=now,
         last_seen=now,
     )
+
+
+def _with_scope(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+    """A runbook-style request from another account than the snapshot's is cross-account."""
+    account = request.principal.account_id
+    if request.scope is not Scope.SAME_ACCOUNT or not account or account == snapshot.account_id:
+        return request
+    reason = (
+        f"the requester is in account {account}, the bucket in {snapshot.account_id}: "
+        "only the bucket owner's side is evaluated"
+    )
+    return replace(request, scope=Scope.CROSS_ACCOUNT, scope_reason=reason)

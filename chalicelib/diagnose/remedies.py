@@ -151,7 +151,7 @@ def _candidates(
         comply = list(_comply(request, snapshot, statement, deny=True))
         yield from comply
         if not comply and statement is not None:
-            yield _deny_explained(statement, action)
+            yield _deny_explained(statement, action, session=cause.layer is Layer.SESSION_POLICY)
     elif code is CauseCode.CONDITION_NOT_MET:
         yield from _comply(request, snapshot, statement, deny=False)
     elif code in (
@@ -434,8 +434,16 @@ def _org_admin(cause: Cause, action: str) -> Candidate:
     )
 
 
-def _deny_explained(statement: StatementRef, action: str) -> Candidate:
+def _deny_explained(statement: StatementRef, action: str, *, session: bool) -> Candidate:
     sid = f" {statement.sid!r}" if statement.sid else ""
+    if session:
+        return Candidate(
+            code=RemedyCode.COMPLY_WITH_DENY,
+            target="the code or broker that creates the session",
+            summary=f"The session policy passed when the session was created denies {action} "
+            f"(Deny{sid}, #{statement.index}): it limits this session on purpose. If the job "
+            "must do this, start its session without that Deny.",
+        )
     return Candidate(
         code=RemedyCode.COMPLY_WITH_DENY,
         target=statement.policy,

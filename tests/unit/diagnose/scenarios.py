@@ -23,6 +23,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 ENGINE_GAPS = {
     "kms-key-policy-does-not-delegate": "the KMS leg leaves kms:ViaService absent when the "
     "request has no region, so a key-policy grant limited to S3 cannot be verified",
+    "bpa-ignore-public-acls-other-account-object": "the engine reports the object ACL as "
+    "granting nothing instead of naming the public grant that IgnorePublicAcls ignores",
     "event-root-public-bucket-policy-blocked": "the policy being put (requestParameters."
     "bucketPolicy) does not reach the engine, so BlockPublicPolicy is never checked",
 }

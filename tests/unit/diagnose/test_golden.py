@@ -33,7 +33,16 @@ def test_finding_matches_golden_file(path: Path, update_golden: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", with_gaps(PATHS, frozenset({"event-root-public-bucket-policy-blocked"}))
+    "path",
+    with_gaps(
+        PATHS,
+        frozenset(
+            {
+                "event-root-public-bucket-policy-blocked",
+                "bpa-ignore-public-acls-other-account-object",
+            }
+        ),
+    ),
 )
 def test_first_cause_and_verdict_are_the_ones_the_spec_predicts(path: Path) -> None:
     scenario = load_scenario(path)
