@@ -154,11 +154,12 @@ class DynamoFindingStore:
     def list(self, query: FindingQuery) -> FindingPage:
         since = check_query(query)
         index, partition, value = _index_for(query)
-        names = {"#p": partition, "#s": "seen_key"}
+        names = {"#p": partition}
         values: dict[str, Any] = {":p": {"S": value}}
         condition = "#p = :p"
         if since is not None:
             condition += " AND #s >= :since"
+            names["#s"] = "seen_key"
             values[":since"] = {"S": since}
         filters = []
         if query.decision is not None:

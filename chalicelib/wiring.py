@@ -1,0 +1,210 @@
+"""The only place that reads environment variables and builds boto3 clients.
+
+Everything built here is cached for the life of a warm Lambda container (`reset()` forgets it,
+for tests that change the environment). Variables:
+
+    FINDINGS_TABLE_NAME         the findings table (required for the event handler and API)
+    FINDINGS_TOPIC_ARN          the alerts topic (required for the event handler)
+    AGGREGATION_WINDOW_SECONDS  repeats within this window update one finding (default 900)
+    FINDINGS_TTL_DAYS           findings expire after this many days (default 90)
+    CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
+                                as COLLECT_CACHE_TTL_SECONDS)
+    ORG_READ_ROLE_ARN           role to assume for reading SCPs/RCPs (optional)
+    LOG_LEVEL                   default INFO
+    POWERTOOLS_METRICS_NAMESPACE  default S3AccessDoctor
+    AWS_ENDPOINT_URL            one endpoint for every client (a moto server in tests and demo)
+    AWS_REGION / AWS_DEFAULT_REGION
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from chalicelib.collect.clients import Boto3Clients
+from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.model import InputError
+from chalicelib.observability import (
+    ApiCallCounter,
+    EventMiddleware,
+    configure_logging,
+    event_middleware,
+)
+from chalicelib.publish.sns import SnsFindingPublisher
+from chalicelib.publish.store import DynamoFindingStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
+
+COLLECTION_CALLS = ApiCallCounter()
+"""AWS API calls made by the collectors of this container (metrics and benchmarks)."""
+
+
+class ConfigError(InputError):
+    """An environment variable is missing or has a bad value (named in the message)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The configuration read from the environment."""
+
+    findings_table_name: str | None
+    findings_topic_arn: str | None
+    aggregation_window: timedelta
+    retention_days: int
+    cache_ttl_seconds: int
+    org_read_role_arn: str | None
+    log_level: str
+    metrics_namespace: str
+    endpoint_url: str | None
+    region: str
+
+
+def read_settings(env: Mapping[str, str]) -> Settings:
+    """Settings from `env`; ConfigError naming the variable when a value is unusable."""
+    return Settings(
+        findings_table_name=env.get("FINDINGS_TABLE_NAME") or None,
+        findings_topic_arn=env.get("FINDINGS_TOPIC_ARN") or None,
+        aggregation_window=timedelta(seconds=_int(env, "AGGREGATION_WINDOW_SECONDS", 900)),
+        retention_days=_int(env, "FINDINGS_TTL_DAYS", 90),
+        cache_ttl_seconds=_int(
+            env, "CACHE_TTL_SECONDS", _int(env, "COLLECT_CACHE_TTL_SECONDS", 60)
+        ),
+        org_read_role_arn=env.get("ORG_READ_ROLE_ARN") or None,
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "S3AccessDoctor",
+        endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+    )
+
+
+@functools.cache
+def settings() -> Settings:
+    return read_settings(os.environ)
+
+
+def reset() -> None:
+    """Forget cached settings, clients and adapters (tests that change the environment)."""
+    for cached in (settings, _session, _client, finding_store, finding_publisher, snapshot_source):
+        cached.cache_clear()
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@functools.cache
+def _session() -> boto3.Session:
+    return boto3.Session(region_name=settings().region)
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    return _session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=settings().endpoint_url,
+    )
+
+
+def dynamodb() -> DynamoDBClient:
+    return _client("dynamodb")  # type: ignore[no-any-return]
+
+
+def sns() -> SNSClient:
+    return _client("sns")  # type: ignore[no-any-return]
+
+
+@functools.cache
+def finding_store() -> DynamoFindingStore:
+    config = settings()
+    table = _required(config.findings_table_name, "FINDINGS_TABLE_NAME")
+    return DynamoFindingStore(table, dynamodb(), retention_days=config.retention_days)
+
+
+@functools.cache
+def finding_publisher() -> SnsFindingPublisher:
+    return SnsFindingPublisher(
+        _required(settings().findings_topic_arn, "FINDINGS_TOPIC_ARN"), sns()
+    )
+
+
+@functools.cache
+def snapshot_source() -> Boto3SnapshotSource:
+    """The live collector, its API calls counted in `COLLECTION_CALLS`."""
+    config = settings()
+    clients = Boto3Clients(
+        _session(),
+        region_name=config.region,
+        endpoint_url=config.endpoint_url,
+        on_client=_on_collect_client if config.endpoint_url else COLLECTION_CALLS.attach,
+    )
+    return Boto3SnapshotSource(
+        clients,
+        org_read_role_arn=config.org_read_role_arn,
+        ttl_seconds=config.cache_ttl_seconds,
+        clock=clock,
+    )
+
+
+def event_ports() -> dict[str, Any]:
+    """Keyword arguments of `service.handle_event`."""
+    return {
+        "source": snapshot_source(),
+        "store": finding_store(),
+        "publisher": finding_publisher(),
+        "clock": clock,
+        "window": settings().aggregation_window,
+    }
+
+
+def diagnosis_ports() -> dict[str, Any]:
+    """Keyword arguments of `service.diagnose_request`."""
+    return {"source": snapshot_source(), "clock": clock}
+
+
+def middleware() -> EventMiddleware:
+    """The event handler's Chalice middleware (logging set up at `LOG_LEVEL`)."""
+    config = settings()
+    configure_logging(config.log_level)
+    return event_middleware(namespace=config.metrics_namespace, collection_calls=COLLECTION_CALLS)
+
+
+_ACCOUNT_HOST_PREFIX = re.compile(r"//\d{12}\.")
+
+
+def _on_collect_client(service: str, client: Any) -> None:
+    """With AWS_ENDPOINT_URL (moto): S3 Control must not prefix the host with `<account>.`."""
+    COLLECTION_CALLS.attach(service, client)
+    if service == "s3control":
+        client.meta.events.register("before-sign.s3-control.*", _strip_account_host_prefix)
+
+
+def _strip_account_host_prefix(request: Any, **_: Any) -> None:
+    request.url = _ACCOUNT_HOST_PREFIX.sub("//", request.url, count=1)
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise ConfigError(name, "environment variable is not set")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise ConfigError(name, f"must be positive, got {value}")
+    return value

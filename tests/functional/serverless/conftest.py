@@ -1,0 +1,197 @@
+"""The deployed shape on a moto server: table, topic, an SQS subscriber with a filter policy,
+a seeded account, and the real Chalice app invoked through `chalice.test.Client`.
+
+Each test gets its own table, topic and queue; the server and the seeded account are shared by
+the module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto.server import ThreadedMotoServer
+
+try:  # stand-in until the lead's pipeline can be imported (remove then)
+    import chalicelib.pipeline  # noqa: F401
+except ImportError:
+    import sys
+    from types import ModuleType
+
+    from chalicelib.model import Cause, Finding, Layer, Verdict
+
+    def _stand_in_diagnose(request: Any, snapshot: Any, *, finding_id: str, now: str) -> Finding:
+        return Finding(
+            finding_id=finding_id,
+            request=request,
+            decision=Verdict.IMPLICIT_DENY,
+            blocked_by=(Layer.IDENTITY_POLICY,),
+            evaluations=(),
+            engine_version="stand-in",
+            event_id=request.event_id,
+            event_time=request.event_time,
+            causes=(Cause(code="NO_IDENTITY_ALLOW", layer=Layer.IDENTITY_POLICY, message="-"),),
+        )
+
+    _module = ModuleType("chalicelib.pipeline")
+    _module.diagnose = _stand_in_diagnose  # type: ignore[attr-defined]
+    sys.modules["chalicelib.pipeline"] = _module
+
+from chalicelib import wiring
+from chalicelib.demo.cloudtrail import (
+    denied_message,
+    eventbridge_envelope,
+    iam_user_identity,
+    s3_access_denied_record,
+)
+from chalicelib.publish.store import create_table
+
+PROJECT = Path(__file__).resolve().parents[3]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+BUCKET = "reports"
+OTHER_BUCKET = "other-bucket"  # excluded by the subscriber's filter policy
+USER = "alice"
+KEY = "2025/03/ledger.csv"
+EVENT_TIME = "2025-03-01T10:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def moto_env() -> Iterator[pytest.MonkeyPatch]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        _seed_account(boto3.Session(region_name=REGION))
+        try:
+            yield patch
+        finally:
+            wiring.reset()
+            server.stop()
+
+
+def _seed_account(session: boto3.Session) -> None:
+    """A user with no identity policy, and two buckets with one object each."""
+    session.client("iam").create_user(UserName=USER)
+    s3 = session.client("s3")
+    for bucket in (BUCKET, OTHER_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=KEY, Body=b"ledger\n")
+
+
+@dataclass
+class Deployment:
+    """One stack: its clients, names, and the Chalice test client of `app.py`."""
+
+    dynamodb: Any
+    sns: Any
+    sqs: Any
+    table: str
+    topic_arn: str
+    queue_url: str
+    client: Client
+    handler: str
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.client.lambda_.invoke(self.handler, event).payload  # type: ignore[no-any-return]
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every SNS notification the subscriber has received so far (drained)."""
+        out = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+def _load_app() -> Any:
+    spec = importlib.util.spec_from_file_location("app", PROJECT / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+@pytest.fixture
+def deployment(moto_env: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    suffix = uuid.uuid4().hex[:8]
+    session = boto3.Session(region_name=REGION)
+    dynamodb, sns, sqs = session.client("dynamodb"), session.client("sns"), session.client("sqs")
+    table = f"findings-{suffix}"
+    create_table(dynamodb, table)
+    topic_arn = sns.create_topic(Name=f"findings-{suffix}")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"subscriber-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"FilterPolicy": json.dumps({"bucket": [{"anything-but": [OTHER_BUCKET]}]})},
+    )
+    moto_env.setenv("FINDINGS_TABLE_NAME", table)
+    moto_env.setenv("FINDINGS_TOPIC_ARN", topic_arn)
+    wiring.reset()
+    app = _load_app()
+    handler = next(s.name for s in app.event_sources if getattr(s, "event_pattern", None))
+    with Client(app) as client:
+        yield Deployment(
+            dynamodb=dynamodb,
+            sns=sns,
+            sqs=sqs,
+            table=table,
+            topic_arn=topic_arn,
+            queue_url=queue_url,
+            client=client,
+            handler=handler,
+        )
+    wiring.reset()
+
+
+def denied_event(
+    event_id: str, *, bucket: str = BUCKET, event_time: str = EVENT_TIME
+) -> dict[str, Any]:
+    """The EventBridge event of alice's GetObject, denied for lack of an identity policy."""
+    principal = f"arn:aws:iam::{ACCOUNT}:user/{USER}"
+    record = s3_access_denied_record(
+        event_id=event_id,
+        event_time=event_time,
+        region=REGION,
+        identity=iam_user_identity(account_id=ACCOUNT, user_name=USER, user_id="AIDAALICE"),
+        event_name="GetObject",
+        bucket=bucket,
+        bucket_account=ACCOUNT,
+        key=KEY,
+        error_message=denied_message(
+            principal,
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket}/{KEY}",
+            "because no identity-based policy allows the s3:GetObject action",
+        ),
+    )
+    return eventbridge_envelope(record, envelope_id=f"eb-{event_id}")
