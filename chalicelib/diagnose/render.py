@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable
-
 from chalicelib.diagnose.catalog import CauseCode, entry
-from chalicelib.model import Finding, Json, Layer, Outcome, Verdict
+from chalicelib.model import Finding, Json, Outcome, Verdict
 
 WIDTH = 100
 SUBJECT_LIMIT = 99
@@ -219,13 +217,14 @@ def render_markdown(finding: Finding) -> str:
             )
     if finding.notes:
         out += ["", "### Notes", ""] + [f"- {note}" for note in finding.notes]
-    return "\n".join(out).rstrip() + "\n"
+    text = "\n".join(out).rstrip() + "\n"
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
 
 
 def _keywords(finding: Finding) -> list[str]:
-    words: Iterable[str] = [c.code for c in finding.causes] + [
-        layer.value for layer in finding.blocked_by if isinstance(layer, Layer)
-    ]
+    words = [c.code for c in finding.causes] + [layer.value for layer in finding.blocked_by]
     return list(dict.fromkeys(words))[:5]
 
 
