@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+
 from chalicelib.diagnose.catalog import CauseCode, entry
 from chalicelib.model import Finding, Json, Outcome, Verdict
 
