@@ -1,0 +1,139 @@
+"""DynamoFindingStore on a moto server behaves as its in-memory twin: same outcomes, order,
+filters, paging and errors (every test runs against both)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from chalicelib.model import InputError, Verdict
+from chalicelib.publish.memory import InMemoryFindingStore
+from chalicelib.publish.ports import ErrorRecord, FindingQuery, StoreError, WriteOutcome
+from chalicelib.publish.store import DynamoFindingStore, create_table
+from tests.unit.publish.builders import build_finding
+
+WINDOW_END = "2025-03-01T10:15:00Z"
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request, moto_env):
+    if request.param == "memory":
+        return InMemoryFindingStore()
+    client = boto3.Session(region_name="us-east-1").client("dynamodb")
+    table = f"contract-{uuid.uuid4().hex[:8]}"
+    create_table(client, table)
+    return DynamoFindingStore(table, client)
+
+
+def _create(store, finding_id, *, keys=(), **fields):
+    finding = build_finding(finding_id, **fields)
+    outcome = store.create(
+        finding, event_key=finding_id, aggregate_keys=keys, window_end=WINDOW_END
+    )
+    return outcome, finding
+
+
+def test_round_trip_keeps_the_whole_finding(store):
+    outcome, finding = _create(store, "e-1", keys=("k",))
+    assert outcome is WriteOutcome.WRITTEN
+    assert store.get("e-1") == finding
+    assert store.unpublished("e-1") == finding
+    store.mark_published("e-1")
+    assert store.unpublished("e-1") is None
+    assert store.get("nope") is None
+    store.mark_published("nope")  # no stub item appears
+    assert store.get("nope") is None
+
+
+def test_conditional_writes_report_duplicates_and_taken_aggregates(store):
+    _create(store, "e-1", keys=("k",))
+    duplicate, _ = _create(store, "e-1", keys=("other",))
+    assert duplicate is WriteOutcome.DUPLICATE_EVENT
+    assert store.aggregate("other") is None
+    taken, _ = _create(store, "e-2", keys=("k",), first_seen="2025-03-01T10:05:00Z")
+    assert taken is WriteOutcome.AGGREGATE_TAKEN
+    assert store.get("e-2") is None and store.event_record("e-2") is None
+    after, _ = _create(store, "e-3", keys=("k",), first_seen=WINDOW_END)
+    assert after is WriteOutcome.WRITTEN
+    assert store.aggregate("k").finding_id == "e-3"
+
+
+def test_occurrences_count_each_event_once_and_last_seen_only_moves_forward(store):
+    _create(store, "e-1")
+    assert store.add_occurrence("e-1", event_key="e-3", seen="2025-03-01T10:09:00Z") is (
+        WriteOutcome.WRITTEN
+    )
+    assert store.add_occurrence("e-1", event_key="e-2", seen="2025-03-01T10:05:00Z") is (
+        WriteOutcome.WRITTEN
+    )
+    assert store.add_occurrence("e-1", event_key="e-2", seen="2025-03-01T10:05:00Z") is (
+        WriteOutcome.DUPLICATE_EVENT
+    )
+    finding = store.get("e-1")
+    assert (finding.occurrences, finding.last_seen) == (3, "2025-03-01T10:09:00Z")
+    assert store.event_record("e-2").finding_id == "e-1"
+    assert store.event_record("e-2").created is False
+    with pytest.raises(StoreError):
+        store.add_occurrence("gone", event_key="e-9", seen=WINDOW_END)
+
+
+def test_listings_filter_and_sort_newest_first(store):
+    _create(store, "a", first_seen="2025-03-01T10:00:00Z")
+    _create(store, "b", first_seen="2025-03-01T11:00:00Z", user="bob")
+    _create(store, "c", first_seen="2025-03-01T12:00:00Z", bucket="logs", decision=Verdict.ALLOWED)
+
+    def ids(**filters):
+        return [f.finding_id for f in store.list(FindingQuery(**filters)).findings]
+
+    assert ids() == ["c", "b", "a"]
+    assert ids(bucket="reports") == ["b", "a"]
+    assert ids(principal_arn="arn:aws:iam::111122223333:user/bob") == ["b"]
+    assert ids(bucket="reports", principal_arn="arn:aws:iam::111122223333:user/alice") == ["a"]
+    assert ids(decision="allowed") == ["c"]
+    assert ids(bucket="reports", decision="allowed") == []
+    assert ids(since=datetime(2025, 3, 1, 11, tzinfo=UTC)) == ["c", "b"]
+
+
+def test_pages_follow_tokens_to_the_end_with_filters(store):
+    for n in range(7):
+        decision = Verdict.ALLOWED if n % 2 else Verdict.EXPLICIT_DENY
+        _create(store, f"f{n}", first_seen=f"2025-03-01T10:0{n}:00Z", decision=decision)
+    seen, token = [], None
+    for _ in range(10):
+        page = store.list(FindingQuery(limit=2, decision="explicit-deny", next_token=token))
+        seen += [f.finding_id for f in page.findings]
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == ["f6", "f4", "f2", "f0"]
+
+
+def test_bad_tokens_and_limits_name_the_field(store):
+    for n in range(3):
+        _create(store, f"f{n}", first_seen=f"2025-03-01T10:0{n}:00Z")
+    token = store.list(FindingQuery(limit=1)).next_token
+    for query, field in [
+        (FindingQuery(limit=0), "limit"),
+        (FindingQuery(next_token="%%%"), "next_token"),
+        (FindingQuery(bucket="reports", next_token=token), "next_token"),
+    ]:
+        with pytest.raises(InputError) as raised:
+            store.list(query)
+        assert raised.value.field_path == field
+
+
+def test_error_records_round_trip_and_stay_out_of_listings(store):
+    record = ErrorRecord(
+        event_key="bad-1",
+        error="detail.eventName: missing",
+        received_at=WINDOW_END,
+        field="detail.eventName",
+        event_excerpt='{"detail": {}}',
+    )
+    store.put_error(record)
+    assert store.get_error("bad-1") == record
+    assert store.get_error("other") is None
+    assert store.list(FindingQuery()).findings == ()

@@ -1,0 +1,91 @@
+"""The event middleware: log keys on every line of an invocation, EMF metrics per invocation."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from chalicelib import observability
+from chalicelib.observability import ApiCallCounter, annotate, event_middleware
+
+
+class Event:
+    def __init__(self, data):
+        self._data = data
+
+    def to_dict(self):
+        return self._data
+
+
+EVENT = Event({"id": "eb-1", "detail": {"eventID": "ct-1"}})
+
+
+def _emf(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_metrics_of_a_new_finding_are_flushed_once_per_invocation(capsys, monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+    result = {
+        "status": "new",
+        "diagnosed": True,
+        "published": True,
+        "decision": "explicit-deny",
+        "blocked_by": ["bucket-policy"],
+    }
+    assert middleware(EVENT, lambda event: result) == result
+    blobs = _emf(capsys.readouterr().out)
+    main = next(b for b in blobs if "Findings" in b)
+    assert main["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Test"
+    assert main["Diagnoses"] == main["Alerts"] == main["Findings"] == [1.0]
+    assert "Duration" in main and main["CollectionCalls"] == [0.0]
+    assert any(b.get("decision") == "explicit-deny" and "Decisions" in b for b in blobs)
+    assert any(b.get("layer") == "bucket-policy" and "BlockedBy" in b for b in blobs)
+
+
+def test_failed_invocation_counts_a_failure_and_still_raises(capsys, monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+
+    def boom(event):
+        raise ConnectionError("SNS unavailable")
+
+    with pytest.raises(ConnectionError):
+        middleware(EVENT, boom)
+    assert any(b.get("Failures") == [1.0] for b in _emf(capsys.readouterr().out))
+
+
+def test_disabled_metrics_print_nothing(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+    middleware(EVENT, lambda event: {"status": "repeat"})
+    assert _emf(capsys.readouterr().out) == []
+
+
+def test_every_log_line_of_an_invocation_carries_its_keys_and_the_next_starts_clean(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    observability.configure_logging("INFO")
+    log = logging.getLogger("chalicelib.service")
+    buffer = io.StringIO()
+    previous = observability.logger.registered_handler.setStream(buffer)
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+
+    def handler(event):
+        log.info("parsed")
+        annotate(bucket="reports", action="s3:GetObject", decision="explicit-deny")
+        log.info("diagnosed")
+        return {"status": "new"}
+
+    try:
+        middleware(EVENT, handler)
+        middleware(Event({"id": "eb-2", "detail": {"eventID": "ct-2"}}), lambda e: log.info("x"))
+    finally:
+        observability.logger.registered_handler.setStream(previous)
+    first, second, third = (json.loads(line) for line in buffer.getvalue().splitlines())
+    assert first["event_id"] == "ct-1" and first["eventbridge_id"] == "eb-1"
+    assert second["bucket"] == "reports" and second["decision"] == "explicit-deny"
+    assert third["event_id"] == "ct-2" and "bucket" not in third
