@@ -70,9 +70,12 @@ UNLIMITED_FORMS = frozenset(
         PrincipalForm.FEDERATED_USER,
         PrincipalForm.ANY,
         PrincipalForm.SERVICE,
-        PrincipalForm.CANONICAL_USER,
     }
 )
+# Layers that can grant but never deny: an unread one cannot hide an explicit deny.
+GRANT_ONLY_LAYERS = frozenset({Layer.BUCKET_ACL, Layer.OBJECT_ACL, Layer.KMS_GRANT})
+# Forms that only delegate to the account's identity policies (the root user excepted).
+DELEGATING_FORMS = frozenset({PrincipalForm.ACCOUNT, PrincipalForm.CANONICAL_USER})
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class Leg:
     details: dict[Layer, str] = field(default_factory=dict)
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
+    federated: bool = False  # the requester is a federated-user session
 
 
 class Verdicts(NamedTuple):
@@ -185,6 +189,7 @@ def _s3_leg(
 ) -> Leg:
     action, resource = op.action, op.resource_arn
     leg = Leg(action=action, resource=resource)
+    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
     principal = request.principal
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
 
@@ -472,6 +477,7 @@ def _kms_leg(
 ) -> Leg:
     kctx = kms_leg.leg_context(ctx, request, kms)
     leg = Leg(action=kms.action, resource=kms.key_arn)
+    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,
         resource_account=True, rcp_applies=not kms.aws_managed,
@@ -531,9 +537,14 @@ def _judge(leg: Leg) -> _Result:
     if not any(hits.unknown for hits in leg.layers.values()):
         return _Result(Verdict.ALLOWED, [], {})
     wary = _decide(leg, assume_unknown_allows=False)
-    if wary.verdict is Verdict.ALLOWED:
+    could_deny = {
+        layer: "could not be checked, and it may hold an explicit deny"
+        for layer, hits in leg.layers.items()
+        if hits.unknown and layer not in GRANT_ONLY_LAYERS
+    }
+    if wary.verdict is Verdict.ALLOWED and not could_deny:
         return _Result(Verdict.ALLOWED, [], {})
-    return _Result(Verdict.INCONCLUSIVE, [], wary.reasons)
+    return _Result(Verdict.INCONCLUSIVE, [], {**could_deny, **wary.reasons})
 
 
 def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
@@ -580,16 +591,22 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
         return _decide_kms(leg, identity, forms, root, assume_unknown_allows)
 
     identity_allows = passes(identity) or root
-    if root and forms & {PrincipalForm.ACCOUNT}:
+    if root and forms & DELEGATING_FORMS:
         forms.add(PrincipalForm.ANY)
     unlimited = bool(forms & UNLIMITED_FORMS)
     limited = PrincipalForm.ROLE in forms
+    if leg.federated and PrincipalForm.USER in forms:
+        # A grant to a federated user's parent IAM user is limited by the session policy; only
+        # a grant naming the federated-user session is not (id_credentials_temp_control-access_
+        # getfederationtoken.html).
+        unlimited = bool(forms & (UNLIMITED_FORMS - {PrincipalForm.USER}))
+        limited = True
     if not (identity_allows or unlimited or limited):
         reasons[Layer.IDENTITY_POLICY] = (
             "no identity-based policy allows the action, and no resource grant names the "
             "requester in a form that grants by itself"
         )
-        if PrincipalForm.ACCOUNT in forms:
+        if forms & DELEGATING_FORMS:
             reasons[Layer.IDENTITY_POLICY] += (
                 " (a grant to the account only delegates to identity policies)"
             )
@@ -622,7 +639,7 @@ def _decide_kms(
     if grants.allows:
         return _Result(Verdict.ALLOWED, [], {})
     direct = bool(forms & (UNLIMITED_FORMS | {PrincipalForm.ROLE}))
-    delegates = PrincipalForm.ACCOUNT in forms
+    delegates = bool(forms & DELEGATING_FORMS)
     identity_allows = bool(identity.allows) or (identity.unknown and assume_unknown_allows)
     if direct or (delegates and (identity_allows or root)):
         for layer, hits, text in leg.gates:

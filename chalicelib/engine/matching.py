@@ -175,7 +175,7 @@ class ResourceMatcher:
             if has_wildcard(pieces):
                 regexes.append(_arn_source(_tokens(pieces)))
             else:
-                exact.add(template.source)
+                exact.add("".join(piece.text for piece in pieces))  # escapes resolved
         regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL) if regexes else None
         return cls(
             templates,

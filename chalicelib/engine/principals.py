@@ -81,6 +81,14 @@ class PrincipalIdentity:
     def presents(self, form: PrincipalForm, value: str) -> bool:
         return (form, value) in self.presented
 
+    @property
+    def is_account(self) -> bool:
+        """The account itself (its root user): it presents no user, role or session."""
+        return all(
+            form in (PrincipalForm.ACCOUNT, PrincipalForm.CANONICAL_USER)
+            for form, _ in self.presented
+        )
+
     def values(self, form: PrincipalForm) -> tuple[str, ...]:
         return tuple(sorted(v for f, v in self.presented if f is form))
 
@@ -130,7 +138,13 @@ class PrincipalElement:
         """How the element names the requester; for NotPrincipal ANY when it is not listed."""
         forms = self.named_forms(identity)
         if self.negated:
-            return None if forms else PrincipalForm.ANY
+            # Listing the account in a NotPrincipal exempts only the account (root) itself:
+            # its users and roles are exempt only when listed (reference_policies_elements_
+            # notprincipal.html).
+            exempt = any(f is not PrincipalForm.ACCOUNT for f in forms) or (
+                bool(forms) and identity.is_account
+            )
+            return None if exempt else PrincipalForm.ANY
         return forms[0] if forms else None
 
 

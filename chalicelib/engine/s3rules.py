@@ -283,13 +283,13 @@ def _acl_hits(
         )
 
     matches = grants(ignore_public)
-    if ignore_public and not matches:
-        unfiltered = grants(False)
-        if unfiltered:
+    if ignore_public:
+        ignored = [m for m in grants(False) if m.public]
+        if ignored:
             facts.ignored_public_acl = True
             facts.details[Layer.BLOCK_PUBLIC_ACCESS] = (
                 "IgnorePublicAcls is on: S3 ignores the public ACL grants "
-                + ", ".join(m.describe() for m in unfiltered)
+                + ", ".join(m.describe() for m in ignored)
                 + f" of {policy_id[4:]}"
             )
     for ref, match in zip(acl_statement_refs(matches, policy=policy_id), matches, strict=True):

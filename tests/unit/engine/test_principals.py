@@ -116,7 +116,7 @@ def test_canonical_user_matches_the_given_canonical_id() -> None:
         ([ROLE], SESSION_P, None),
         ([SESSION, ROLE, ROOT], SESSION_P, None),
         ([ROOT], ROOT_P, None),
-        ([ROOT], SESSION_P, None),  # the account ARN exempts every principal of the account
+        ([ROOT], SESSION_P, PrincipalForm.ANY),  # the account ARN exempts only the account
     ],
 )
 def test_not_principal_applies_to_everyone_not_listed(
