@@ -35,6 +35,8 @@ CASES = Path(__file__).resolve().parents[2] / "data" / "cases"
 CASE_KEYS = {"name", "source", "request", "snapshot", "expected", "xfail"}
 EXPECTED_KEYS = {"decision", "blocked_by", "layers", "evaluations", "statement", "unchecked"}
 KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+LAYERS = {layer.value for layer in Layer}
+VERDICTS = {verdict.value for verdict in Verdict}
 DECIDING = {Outcome.EXPLICIT_DENY: "Deny", Outcome.ALLOW: "Allow"}
 SOURCE = re.compile(
     r"spec §\d+(\.\d+)*|https://(docs\.aws\.amazon\.com|repost\.aws|aws\.amazon\.com)/"
@@ -152,7 +154,8 @@ def test_every_topic_has_cases() -> None:
 
 
 def test_cases_are_well_formed() -> None:
-    """Unique kebab-case names, a source, known keys, and layers from the fixed vocabulary."""
+    """Unique kebab-case names, a source, known keys, layers from the fixed vocabulary, and
+    an AWS doc behind every known engine disagreement."""
     seen: dict[str, Path] = {}
     for path, case in _all_cases():
         name = case.get("name", "")
@@ -164,9 +167,12 @@ def test_cases_are_well_formed() -> None:
         assert SOURCE.match(case.get("source", "")), f"{where}: source names no spec § or AWS doc"
         expected = case["expected"]
         assert set(expected) <= EXPECTED_KEYS, f"{where}: unknown expected keys"
-        Verdict(expected["decision"])
+        assert expected["decision"] in VERDICTS, f"{where}: unknown decision"
         named = list(expected["blocked_by"]) + list(expected.get("layers", {}))
+        named += [expected["statement"]["layer"]] if "statement" in expected else []
+        named += list(expected.get("unchecked", {}).get("layers", ()))
         for evaluation in expected.get("evaluations", ()):
             named += list(evaluation.get("blocked_by", ())) + list(evaluation.get("layers", {}))
-        for layer in named:
-            Layer(layer)
+        assert set(named) <= LAYERS, f"{where}: unknown layers {set(named) - LAYERS}"
+        if "xfail" in case:
+            assert "https://" in case["xfail"], f"{where}: xfail reason cites no AWS doc"
