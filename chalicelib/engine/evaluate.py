@@ -268,6 +268,12 @@ def _common_layers(
     )
     if evidence.exists is None:
         leg.layers[Layer.IDENTITY_POLICY].problems.extend(evidence.problems)
+    if principal.type not in (
+        PrincipalType.ROOT,
+        PrincipalType.ANONYMOUS,
+        PrincipalType.AWS_SERVICE,
+    ):
+        leg.layers[Layer.IDENTITY_POLICY].present = True  # no policy at all: nothing allows
     if evidence.boundary is not None:
         boundary = scan(
             (evidence.boundary,),
