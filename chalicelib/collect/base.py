@@ -194,40 +194,46 @@ class ReadPlan:
     """Runs reads concurrently; continuations run on the thread that calls `run()`.
 
     Within one plan, a read with the same key runs once and feeds every continuation.
+    `round_trips` is the longest chain of reads that each waited for the previous one: the
+    number of sequential AWS round trips the collection took.
     """
 
     def __init__(self, pool: ThreadPoolExecutor, cache: ReadCache) -> None:
         self._pool = pool
         self._cache = cache
-        self._pending: dict[Future[Fetched], Read] = {}
+        self._pending: dict[Future[Fetched], tuple[Read, int]] = {}
         self._waiters: dict[Hashable, list[Continuation]] = {}
-        self._ready: list[tuple[Continuation, Fetched]] = []
+        self._ready: list[tuple[Continuation, Fetched, int]] = []
+        self._depth = 0  # round trips behind the continuation now running
+        self.round_trips = 0
 
     def read(self, read: Read, then: Continuation) -> None:
         """Schedule `read` (or reuse its cached result) and call `then` with the result."""
         cached = self._cache.get(read.key)
         if cached is not None:
-            self._ready.append((then, cached))
+            self._ready.append((then, cached, self._depth))
             return
         waiters = self._waiters.get(read.key)
         if waiters is not None:
             waiters.append(then)
             return
         self._waiters[read.key] = [then]
-        self._pending[self._pool.submit(read.run)] = read
+        self._pending[self._pool.submit(read.run)] = (read, self._depth + 1)
 
     def run(self) -> None:
         """Run until every read scheduled, directly or by a continuation, has been consumed."""
         while self._ready or self._pending:
             while self._ready:
-                then, result = self._ready.pop(0)
+                then, result, self._depth = self._ready.pop(0)
                 then(result)
+            self._depth = 0
             if not self._pending:
                 break
             done, _ = wait(tuple(self._pending), return_when=FIRST_COMPLETED)
             for future in done:
-                read = self._pending.pop(future)
+                read, depth = self._pending.pop(future)
                 result = future.result()
                 self._cache.put(read.key, result)
+                self.round_trips = max(self.round_trips, depth)
                 for then in self._waiters.pop(read.key):
-                    self._ready.append((then, result))
+                    self._ready.append((then, result, depth))

@@ -68,6 +68,7 @@ class Boto3SnapshotSource:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect")
         self._assumed: dict[str, Boto3Clients] = {}
         self._lock = threading.Lock()
+        self.last_round_trips = 0  # sequential AWS round trips of the last collection
 
     def snapshot_for(self, request: AccessRequest) -> Json:
         return self.collect(scope_for_request(request))
@@ -90,6 +91,7 @@ class Boto3SnapshotSource:
             clients, plan, org_read_role_arn=self._org_read_role_arn, assumed_clients=self._assume
         )
         identity: dict[str, Any] = {}
+        organization.start()
 
         def on_identity(account_id: str, partition: str) -> None:
             identity.update(account_id=account_id, partition=partition)
@@ -114,6 +116,7 @@ class Boto3SnapshotSource:
         for access_point_arn in scope.access_point_arns:
             access_points.add_access_point(access_point_arn)
         plan.run()
+        self.last_round_trips = plan.round_trips
 
         s3: Json = {"buckets": buckets.document(), "access_points": access_points.document()}
         if account.public_access_block is not None:

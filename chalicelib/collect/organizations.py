@@ -60,20 +60,20 @@ class OrganizationCollector:
         self._role_arn = org_read_role_arn
         self._assumed_clients = assumed_clients
         self._account_id = ""
-        self._org: OrganizationsClient | None = None
+        self._org: OrganizationsClient | None = None  # set once credentials are known
         self._result: Json | None = None  # a marker, or None while walking / not in an org
         self._in_org = True
         self._management_account_id: str | None = None
         self._org_id: str | None = None
         self._enabled: set[str] | None = None
         self._parents: dict[str, str] = {}  # child -> parent, up to the root
-        self._root_id: str | None = None
+        self._listed: set[str] = set()
         self._policies: dict[tuple[str, str], list[Json] | Json] = {}
 
-    def add_account(self, account_id: str) -> None:
-        self._account_id = account_id
+    def start(self) -> None:
+        """Schedule what needs no account id: assuming the role, or DescribeOrganization."""
         if self._role_arn is None:
-            self._describe(self._clients.organizations(), own=True)
+            self._start_without_role()
             return
         role_arn = self._role_arn
         sts = self._clients.sts()
@@ -81,7 +81,8 @@ class OrganizationCollector:
         def on_credentials(result: Fetched) -> None:
             match result:
                 case Present(value=credentials):
-                    self._describe(self._assumed_clients(credentials).organizations(), own=False)
+                    self._org = self._assumed_clients(credentials).organizations()
+                    self._walk_when_ready()
                 case Absent() | Unreadable():
                     code = result.code
                     self._result = {UNREADABLE_KEY: code, "needs": f"sts:AssumeRole on {role_arn}"}
@@ -97,6 +98,29 @@ class OrganizationCollector:
             ),
             on_credentials,
         )
+
+    def add_account(self, account_id: str) -> None:
+        """Walk `account_id`'s organization path once the organization can be read."""
+        self._account_id = account_id
+        self._walk_when_ready()
+
+    def _start_without_role(self) -> None:
+        """Only the management account reads its organization itself; member accounts are not
+        sent calls they would be refused."""
+        org = self._clients.organizations()
+
+        def on_organization(result: Fetched) -> None:
+            match result:
+                case Present(value=organization):
+                    self._remember(organization)
+                    self._org = org
+                    self._walk_when_ready()
+                case Absent():
+                    self._in_org = False
+                case Unreadable():
+                    self._result = NOT_CONFIGURED
+
+        self._describe_organization(org, on_organization)
 
     def document(self) -> Json | None:
         """The `organization` part; None when the account is in no organization."""
@@ -123,30 +147,46 @@ class OrganizationCollector:
             "levels": levels,
         }
 
-    def _describe(self, org: OrganizationsClient, *, own: bool) -> None:
-        def on_organization(result: Fetched) -> None:
-            match result:
-                case Present(value=organization):
-                    self._management_account_id = str(organization.get("MasterAccountId", ""))
-                    self._org_id = organization.get("Id")
-                    if own and self._management_account_id != self._account_id:
-                        self._result = NOT_CONFIGURED
-                    else:
-                        self._walk(org)
-                case Absent():
-                    self._in_org = False
-                case Unreadable() as refused:
-                    self._result = NOT_CONFIGURED if own else refused.to_doc()
+    def _remember(self, organization: Json) -> None:
+        self._management_account_id = organization.get("MasterAccountId")
+        self._org_id = organization.get("Id")
 
+    def _describe_organization(
+        self, org: OrganizationsClient, then: Callable[[Fetched], None]
+    ) -> None:
         self._read(
             org,
             "organizations:DescribeOrganization",
             (),
             lambda: org.describe_organization()["Organization"],
-            on_organization,
+            then,
         )
 
-    def _walk(self, org: OrganizationsClient) -> None:
+    def _walk_when_ready(self) -> None:
+        """Start the walk once both the account id and the organization client are known.
+
+        The root comes from ListRoots, so its policies are listed without climbing to it.
+        """
+        org = self._org
+        if org is None or not self._account_id or self._result is not None:
+            return
+        if self._role_arn is None:
+            if self._management_account_id != self._account_id:
+                self._result = NOT_CONFIGURED
+                return
+        else:
+
+            def on_organization(result: Fetched) -> None:
+                match result:
+                    case Present(value=organization):
+                        self._remember(organization)
+                    case Absent():
+                        self._in_org = False
+                    case Unreadable():
+                        pass  # the walk below still reads the policies
+
+            self._describe_organization(org, on_organization)
+
         def on_roots(result: Fetched) -> None:
             match result:
                 case Present(value=roots):
@@ -156,6 +196,8 @@ class OrganizationCollector:
                         for t in root.get("PolicyTypes", ())
                         if t.get("Status") == "ENABLED"
                     }
+                    for root in roots:
+                        self._list_all_policies(org, str(root["Id"]))
                 case Absent() | Unreadable():
                     pass  # list every type; a type that is not enabled answers as absent
 
@@ -168,10 +210,16 @@ class OrganizationCollector:
         )
         self._climb(org, self._account_id)
 
-    def _climb(self, org: OrganizationsClient, target: str) -> None:
-        """List `target`'s policies and go up to its parent, until the root."""
+    def _list_all_policies(self, org: OrganizationsClient, target: str) -> None:
+        if target in self._listed:
+            return
+        self._listed.add(target)
         for policy_type in POLICY_TYPES:
             self._list_policies(org, target, policy_type)
+
+    def _climb(self, org: OrganizationsClient, target: str) -> None:
+        """List `target`'s policies and go up to its parent, until the root."""
+        self._list_all_policies(org, target)
 
         def on_parents(result: Fetched) -> None:
             match result:

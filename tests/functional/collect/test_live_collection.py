@@ -193,6 +193,17 @@ def test_snapshot_for_request_is_a_valid_snapshot_with_what_the_request_needs(
     assert doc["collected_at"]
 
 
+def test_cold_collection_takes_at_most_four_sequential_round_trips(
+    moto_url: str, seeded: Seeded
+) -> None:
+    # GIVEN a user in a group (user -> groups -> attached policies -> policy -> default version)
+    source = _source(moto_url)
+
+    source.snapshot_for(_get_object_request(ALICE, vpc_endpoint_id=seeded.vpc_endpoint_id))
+
+    assert source.last_round_trips == 4
+
+
 def test_snapshot_for_request_with_kms_key_reads_that_key_only(
     moto_url: str, seeded: Seeded
 ) -> None:
