@@ -1,8 +1,8 @@
 """The deployed shape on a moto server: table, topic, an SQS subscriber with a filter policy,
 a seeded account, and the real Chalice app invoked through `chalice.test.Client`.
 
-Each test gets its own table, topic and queue; the server and the seeded account are shared by
-the module.
+Each test gets its own table, topic and queue; the server and the seeded account are shared by the
+session (moto keeps one state per process, whatever the server).
 """
 
 from __future__ import annotations
@@ -57,14 +57,14 @@ from chalicelib.publish.store import create_table
 PROJECT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-BUCKET = "reports"
-OTHER_BUCKET = "other-bucket"  # excluded by the subscriber's filter policy
-USER = "alice"
+BUCKET = "serverless-reports"
+OTHER_BUCKET = "serverless-other"  # excluded by the subscriber's filter policy
+USER = "serverless-alice"
 KEY = "2025/03/ledger.csv"
 EVENT_TIME = "2025-03-01T10:00:00Z"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moto_env() -> Iterator[pytest.MonkeyPatch]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -30,6 +30,7 @@ def test_denial_gives_one_filtered_alert_and_one_finding_found_by_every_query(de
     body = json.loads(notification["Message"])
     assert body["finding_id"] == first["finding_id"]
     assert body["request"]["bucket"] == BUCKET
+    assert (body["decision"], body["blocked_by"]) == ("implicit-deny", ["identity-policy"])
     assert len(notification["Subject"]) < 100
     attributes = {k: v["Value"] for k, v in notification["MessageAttributes"].items()}
     assert attributes["bucket"] == BUCKET

@@ -12,13 +12,6 @@ from typing import Any
 
 import pytest
 
-try:  # the lead's pipeline needs the whole diagnose package; these tests script it anyway
-    import chalicelib.pipeline  # noqa: F401
-except ImportError:
-    import sys
-
-    sys.modules["chalicelib.pipeline"] = SimpleNamespace()  # type: ignore[assignment]
-
 from chalicelib import service
 from chalicelib.demo.cloudtrail import (
     eventbridge_envelope,
