@@ -24,6 +24,7 @@ from tests.functional.collect.conftest import (
     ENDPOINT_POLICY,
     CallCounter,
     Seeded,
+    client,
     moto_clients,
 )
 
@@ -284,3 +285,41 @@ def test_serial_and_concurrent_collection_give_the_same_document(
     reference = _source(moto_url, max_workers=4, clock=lambda: fixed).collect(scope)
 
     assert doc == reference
+
+
+def test_collect_access_point_reads_its_network_origin_and_policy(
+    moto_url: str, seeded: Seeded
+) -> None:
+    # GIVEN a VPC-only access point with a policy
+    s3control = client(moto_url, "s3control")
+    arn = s3control.create_access_point(
+        AccountId=ACCOUNT,
+        Name="reports-vpc",
+        Bucket="reports-bucket",
+        VpcConfiguration={"VpcId": "vpc-0abc"},
+    )["AccessPointArn"]
+    point_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ALICE},
+                "Action": "s3:GetObject",
+                "Resource": f"{arn}/object/*",
+            }
+        ],
+    }
+    s3control.put_access_point_policy(
+        AccountId=ACCOUNT, Name="reports-vpc", Policy=json.dumps(point_policy)
+    )
+
+    # WHEN
+    doc = _source(moto_url).collect(CollectionScope(access_point_arns=(arn,)))
+
+    # THEN
+    point = doc["s3"]["access_points"][arn]
+    assert point["Bucket"] == "reports-bucket"
+    assert point["NetworkOrigin"] == "VPC"
+    assert point["VpcConfiguration"] == {"VpcId": "vpc-0abc"}
+    assert json.loads(point["policy"]) == point_policy
+    assert load_snapshot(doc).access_points[arn] is not None

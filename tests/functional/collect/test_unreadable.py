@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from chalicelib.collect.base import ReadCache, ReadPlan
 from chalicelib.collect.iam import IamCollector
 from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.collect.s3 import BucketCollector
 from chalicelib.collect.source import CollectionScope, ObjectRef
 from chalicelib.model import Finding, Layer, Verdict
 from chalicelib.pipeline import diagnose
@@ -171,11 +172,8 @@ def test_refused_user_boundary_policy_is_unreadable_not_absent() -> None:
             http_status_code=403,
             expected_params={"PolicyArn": boundary},
         )
-        # WHEN (one worker: the stub answers in the order the reads are scheduled)
-        plan = ReadPlan(
-            ThreadPoolExecutor(max_workers=1),
-            ReadCache(ttl_seconds=0, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)),
-        )
+        # WHEN
+        plan = _serial_plan()
         collector = IamCollector(iam, plan)
         collector.add_principal(f"arn:aws:iam::{ACCOUNT}:user/bob")
         plan.run()
@@ -188,3 +186,82 @@ def test_refused_user_boundary_policy_is_unreadable_not_absent() -> None:
     (policy_entry,) = doc["Policies"]
     assert policy_entry["Arn"] == boundary
     assert policy_entry["PolicyVersionList"] == _marker("iam:GetPolicy")
+
+
+def _serial_plan() -> ReadPlan:
+    """One worker: a Stubber answers in the order the reads are scheduled."""
+    return ReadPlan(
+        ThreadPoolExecutor(max_workers=1),
+        ReadCache(ttl_seconds=0, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)),
+    )
+
+
+BUCKET_READS = (
+    ("get_bucket_acl", "s3:GetBucketAcl"),
+    ("get_bucket_location", "s3:GetBucketLocation"),
+    ("get_bucket_policy", "s3:GetBucketPolicy"),
+    ("get_bucket_policy_status", "s3:GetBucketPolicyStatus"),
+    ("get_bucket_ownership_controls", "s3:GetBucketOwnershipControls"),
+    ("get_public_access_block", "s3:GetBucketPublicAccessBlock"),
+    ("get_bucket_encryption", "s3:GetEncryptionConfiguration"),
+    ("get_bucket_request_payment", "s3:GetBucketRequestPayment"),
+    ("get_bucket_versioning", "s3:GetBucketVersioning"),
+)
+
+
+def test_bucket_refused_everything_is_unreadable_part_by_part_never_absent() -> None:
+    s3 = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    plan = _serial_plan()
+    collector = BucketCollector(s3, plan)
+    with Stubber(s3) as stub:
+        for operation, _ in BUCKET_READS:
+            stub.add_client_error(operation, "AccessDenied", http_status_code=403)
+        collector.add_bucket("locked-bucket")
+        plan.run()
+
+    bucket = collector.document()["locked-bucket"]
+    assert bucket["policy"] == _marker("s3:GetBucketPolicy")
+    assert bucket["acl"] == bucket["owner"] == _marker("s3:GetBucketAcl")
+    assert bucket["public_access_block"] == _marker("s3:GetBucketPublicAccessBlock")
+    assert bucket["ownership_controls"] == _marker("s3:GetBucketOwnershipControls")
+    assert bucket["encryption"] == _marker("s3:GetEncryptionConfiguration")
+    assert bucket["request_payment"] == _marker("s3:GetBucketRequestPayment")
+    assert bucket["region"] is None  # unknown, and it decides no layer
+
+
+def test_bucket_that_does_not_exist_is_left_out() -> None:
+    s3 = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    plan = _serial_plan()
+    collector = BucketCollector(s3, plan)
+    with Stubber(s3) as stub:
+        for operation, _ in BUCKET_READS:
+            stub.add_client_error(operation, "NoSuchBucket", http_status_code=404)
+        collector.add_bucket("gone-bucket")
+        plan.run()
+
+    assert collector.document() == {}
+
+
+def test_requester_pays_bucket_reports_the_payer() -> None:
+    s3 = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
+    plan = _serial_plan()
+    collector = BucketCollector(s3, plan)
+    answers: dict[str, dict[str, Any]] = {
+        "get_bucket_acl": {"Owner": {"ID": "owner-id"}, "Grants": []},
+        "get_bucket_location": {"LocationConstraint": "EU"},
+        "get_bucket_request_payment": {"Payer": "Requester"},
+        "get_bucket_versioning": {},
+    }
+    with Stubber(s3) as stub:
+        for operation, _ in BUCKET_READS:
+            if operation in answers:
+                stub.add_response(operation, answers[operation])
+            else:
+                stub.add_client_error(operation, "NoSuchBucketPolicy", http_status_code=404)
+        collector.add_bucket("payer-bucket")
+        plan.run()
+
+    bucket = collector.document()["payer-bucket"]
+    assert bucket["request_payment"] == "Requester"
+    assert bucket["region"] == "eu-west-1"
+    assert bucket["owner"] == {"ID": "owner-id"}
