@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from chalicelib.diagnose.catalog import CauseCode, entry
+from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from chalicelib.model import Finding, Json, Outcome, Verdict
 
 WIDTH = 100
@@ -39,6 +39,13 @@ def render_json(finding: Finding) -> str:
 def _title(code: str) -> str:
     try:
         return entry(CauseCode(code)).title
+    except ValueError:
+        return code
+
+
+def _remedy_title(code: str) -> str:
+    try:
+        return remedy_title(RemedyCode(code))
     except ValueError:
         return code
 
@@ -186,7 +193,8 @@ def render_markdown(finding: Finding) -> str:
         out += ["", "### Fix", ""]
     for number, remedy in enumerate(finding.remedies, 1):
         check = "verified by re-evaluation" if remedy.verified else "not verified"
-        out.append(f"{number}. {remedy.summary} ({check}); target `{remedy.target}`")
+        title = _remedy_title(remedy.code)
+        out.append(f"{number}. **{title}**: {remedy.summary} ({check}); target `{remedy.target}`")
         if remedy.patch is not None:
             patch = json.dumps(remedy.patch, indent=2, sort_keys=True)
             out += ["", "   ```json", textwrap.indent(patch, "   "), "   ```"]
