@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
 import sys
 import textwrap
-import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,12 +42,15 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 PROJECT = Path(__file__).resolve().parents[2]
-ACCOUNT_ID = "123456789012"  # moto's account
+FIRST_ACCOUNT_ID = 111122223333
+# moto servers of one process share their state: each run gets an account of its own (the
+# first one is the documentation placeholder), so a run never sees another's resources.
+_RUNS = itertools.count()
 REGION = "us-east-1"
 TABLE_NAME = "s3-403-doctor-demo-findings"
 TOPIC_NAME = "s3-403-doctor-demo-findings"
 QUEUE_NAME = "s3-403-doctor-demo-subscriber"
-_SHOWN_ATTRIBUTES = ("bucket", "decision", "blocked_by", "severity")
+_SHOWN_ATTRIBUTES = ("decision", "blocked_by", "severity")  # bucket: in the subject
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
 
 
@@ -92,7 +95,13 @@ def run_demo(*, out: TextIO | None = None) -> int:
 def run_flow(*, now: datetime | None = None) -> DemoReport:
     """Steps 1-5 of the module docstring; returns what was seen instead of printing it."""
     run_id = format_utc(now or datetime.now(UTC))
-    with _quiet_logs(), moto_endpoint() as endpoint, _environment(_demo_env(endpoint)):
+    run = next(_RUNS)
+    account_id = str(FIRST_ACCOUNT_ID + run)
+    with (
+        _quiet_logs(),
+        moto_endpoint() as endpoint,
+        _environment({**_demo_env(endpoint), "MOTO_ACCOUNT_ID": account_id}),
+    ):
         session = boto3.Session(region_name=REGION)
         dynamodb, sns, sqs = (
             session.client("dynamodb"),
@@ -113,7 +122,8 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
         )
         os.environ["FINDINGS_TOPIC_ARN"] = topic_arn
         account = DemoAccount(
-            account_id=ACCOUNT_ID,
+            account_id=account_id,
+            bucket_suffix=f"-{run}" if run else "",
             region=REGION,
             event_time=run_id,
             run_id=run_id,
@@ -216,10 +226,7 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     try:
         assert server._server is not None  # set by start()
-        endpoint = f"http://127.0.0.1:{server._server.server_port}"
-        # moto servers of one process share their state: start from an empty account.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-        yield endpoint
+        yield f"http://127.0.0.1:{server._server.server_port}"
     finally:
         server.stop()
 

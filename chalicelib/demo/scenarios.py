@@ -40,6 +40,10 @@ class DemoAccount:
     s3: S3Client
     kms: KMSClient
     ec2: EC2Client
+    bucket_suffix: str = ""  # bucket names are global: later runs in one process add one
+
+    def bucket(self, name: str) -> str:
+        return f"{name}{self.bucket_suffix}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,7 +119,7 @@ def _record(
 
 
 def _bucket_policy_denies_http(acct: DemoAccount) -> Json:
-    bucket, key = "demo-tls-only", "reports/2025-q1.csv"
+    bucket, key = acct.bucket("demo-tls-only"), "reports/2025-q1.csv"
     identity = _user(
         acct, "http-client", _allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*", "ReadReports")
     )
@@ -143,7 +147,7 @@ def _bucket_policy_denies_http(acct: DemoAccount) -> Json:
 
 
 def _no_identity_allow(acct: DemoAccount) -> Json:
-    bucket, key = "demo-finance-reports", "2025/03/ledger.csv"
+    bucket, key = acct.bucket("demo-finance-reports"), "2025/03/ledger.csv"
     identity = _user(acct, "new-analyst")
     _bucket(acct, bucket, key)
     return _record(
@@ -159,7 +163,7 @@ def _no_identity_allow(acct: DemoAccount) -> Json:
 
 
 def _object_action_on_bucket_arn(acct: DemoAccount) -> Json:
-    bucket, key = "demo-datalake", "raw/orders.csv"
+    bucket, key = acct.bucket("demo-datalake"), "raw/orders.csv"
     # The classic slip: an object action granted on the bucket ARN, without "/*".
     identity = _user(acct, "etl-reader", _allow("s3:GetObject", f"arn:aws:s3:::{bucket}", "Read"))
     _bucket(acct, bucket, key)
@@ -176,7 +180,7 @@ def _object_action_on_bucket_arn(acct: DemoAccount) -> Json:
 
 
 def _kms_key_policy_not_delegating(acct: DemoAccount) -> Json:
-    bucket, key = "demo-payroll", "2025/03/payslips.pdf"
+    bucket, key = acct.bucket("demo-payroll"), "2025/03/payslips.pdf"
     identity = _user(
         acct,
         "payroll-app",
@@ -225,7 +229,7 @@ def _kms_key_policy_not_delegating(acct: DemoAccount) -> Json:
 
 
 def _vpc_endpoint_policy_deny(acct: DemoAccount) -> Json:
-    bucket, key = "demo-build-artifacts", "releases/app-1.4.2.zip"
+    bucket, key = acct.bucket("demo-build-artifacts"), "releases/app-1.4.2.zip"
     identity = _user(
         acct, "build-agent", _allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*", "ReadArtifacts")
     )
@@ -264,7 +268,7 @@ def _vpc_endpoint_policy_deny(acct: DemoAccount) -> Json:
 
 
 def _block_public_acls(acct: DemoAccount) -> Json:
-    bucket, key = "demo-website-assets", "img/logo.png"
+    bucket, key = acct.bucket("demo-website-assets"), "img/logo.png"
     identity = _user(
         acct,
         "web-publisher",
@@ -295,7 +299,7 @@ def _block_public_acls(acct: DemoAccount) -> Json:
 
 
 def _role_permissions_boundary(acct: DemoAccount) -> Json:
-    bucket, key = "demo-ingest", "incoming/batch-0042.json"
+    bucket, key = acct.bucket("demo-ingest"), "incoming/batch-0042.json"
     boundary_arn = acct.iam.create_policy(
         PolicyName="ingest-read-only-boundary",
         PolicyDocument=_doc(_allow(["s3:GetObject", "s3:ListBucket"], "*", "ReadOnlyCeiling")),
@@ -338,7 +342,7 @@ def _role_permissions_boundary(acct: DemoAccount) -> Json:
 
 
 def _identity_explicit_deny(acct: DemoAccount) -> Json:
-    bucket, key = "demo-audit-logs", "2025/03/04/trail.json.gz"
+    bucket, key = acct.bucket("demo-audit-logs"), "2025/03/04/trail.json.gz"
     identity = _user(
         acct,
         "ops-engineer",

@@ -55,4 +55,4 @@ def test_s3doctor_demo_tells_the_story_and_exits_0(capsys):
     for scenario in SCENARIOS:
         assert f"* {scenario.name}: {scenario.title}" in out
         assert f"cause {scenario.cause_code}" in out
-    assert max(len(line) for line in out.splitlines()) <= 110
+    assert max(len(line) for line in out.splitlines()) <= 100
