@@ -37,6 +37,7 @@ class KmsLeg:
     object_arn: str
     bucket_key: bool = False
     aws_managed: bool = False
+    region: str | None = None  # where S3 calls KMS: the bucket's region
     key_policy: tuple[PolicySource, ...] = ()
     grants: tuple[Mapping[str, Any], ...] = ()
     details: dict[Layer, str] = field(default_factory=dict)
@@ -57,11 +58,25 @@ def kms_legs(
     legs = []
     for action in op.kms_actions:
         leg = KmsLeg(
-            action=action, key_arn=key_id, object_arn=op.resource_arn, bucket_key=bucket_key
+            action=action,
+            key_arn=key_id,
+            object_arn=op.resource_arn,
+            bucket_key=bucket_key,
+            region=_region(key_id, facts, snapshot),
         )
         _load_key(leg, snapshot, request)
         legs.append(leg)
     return legs
+
+
+def _region(key_id: str, facts: S3Facts, snapshot: Snapshot) -> str | None:
+    """The region of the KMS call: the key's (same as the bucket's for SSE-KMS)."""
+    arn = parse_arn(key_id)
+    if arn is not None and arn.region:
+        return arn.region
+    if facts.bucket is not None and facts.bucket.region:
+        return facts.bucket.region
+    return snapshot.region
 
 
 def _key_for(
@@ -165,7 +180,7 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
 
 def leg_context(ctx: RequestContext, request: AccessRequest, leg: KmsLeg) -> RequestContext:
     """The context of S3's call to KMS made with the requester's credentials."""
-    region = request.region or ""
+    region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
     entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
     entries.update(

@@ -327,6 +327,10 @@ def _foreign_object(facts: S3Facts, bucket: Bucket, op: Operation, canonical: st
     )
     facts.details[Layer.OBJECT_OWNERSHIP] = text
     if object_acl is None or not object_acl.allows:
+        if facts.ignored_public_acl:
+            # The object ACL's public grant would have granted: Block Public Access took it.
+            reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS, "IgnorePublicAcls is on")
+            facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, reason, ()))
         facts.blocks.append((Layer.OBJECT_OWNERSHIP, text + ", and it grants nothing here", ()))
 
 

@@ -8,6 +8,7 @@ only (anonymous), or not at all (out of scope, with `scope_reason`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -26,7 +27,7 @@ from chalicelib.events.operations import (
     lookup,
     operations_for,
 )
-from chalicelib.model import AccessRequest, DenialHint, Operation, PrincipalType, Scope
+from chalicelib.model import AccessRequest, DenialHint, Json, Operation, PrincipalType, Scope
 
 S3_SOURCE: Final = "s3.amazonaws.com"
 DENIED_CODE: Final = "AccessDenied"
@@ -149,7 +150,21 @@ def _parse_record(
         scope_reason=reason,
         denial_hint=hint,
         notes=tuple(notes),
+        proposed_policy=_proposed_policy(params, event_name),
     )
+
+
+def _proposed_policy(params: Mapping[str, Any], event_name: str | None) -> Json | None:
+    """The policy a PutBucketPolicy / PutAccessPointPolicy tried to set, as CloudTrail logs it."""
+    if event_name not in ("PutBucketPolicy", "PutAccessPointPolicy"):
+        return None
+    policy = params.get("bucketPolicy") or params.get("policy")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except json.JSONDecodeError:
+            return None
+    return dict(policy) if isinstance(policy, Mapping) and "Statement" in policy else None
 
 
 def _bucket_side(record: Mapping[str, Any], envelope: Mapping[str, Any] | None) -> BucketSide:

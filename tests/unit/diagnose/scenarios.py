@@ -20,14 +20,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
 # Engine or event-parsing gaps reported to the lead; tests on these scenarios are strict
 # xfails, so they fail (and ask for a golden review) once the gap is closed.
-ENGINE_GAPS = {
-    "kms-key-policy-does-not-delegate": "the KMS leg leaves kms:ViaService absent when the "
-    "request has no region, so a key-policy grant limited to S3 cannot be verified",
-    "bpa-ignore-public-acls-other-account-object": "the engine reports the object ACL as "
-    "granting nothing instead of naming the public grant that IgnorePublicAcls ignores",
-    "event-root-public-bucket-policy-blocked": "the policy being put (requestParameters."
-    "bucketPolicy) does not reach the engine, so BlockPublicPolicy is never checked",
-}
+ENGINE_GAPS = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

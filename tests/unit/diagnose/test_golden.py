@@ -36,12 +36,7 @@ def test_finding_matches_golden_file(path: Path, update_golden: bool) -> None:
     "path",
     with_gaps(
         PATHS,
-        frozenset(
-            {
-                "event-root-public-bucket-policy-blocked",
-                "bpa-ignore-public-acls-other-account-object",
-            }
-        ),
+        frozenset(),
     ),
 )
 def test_first_cause_and_verdict_are_the_ones_the_spec_predicts(path: Path) -> None:

@@ -29,7 +29,7 @@ def _patches(path: Path) -> list[tuple[Scenario, Remedy]]:
     return [(scenario, r) for r in scenario.finding().remedies if r.patch is not None]
 
 
-VERIFIED_CASES = with_gaps(WITH_REMEDY, frozenset({"kms-key-policy-does-not-delegate"}))
+VERIFIED_CASES = with_gaps(WITH_REMEDY, frozenset())
 
 
 @pytest.mark.parametrize("path", VERIFIED_CASES)
