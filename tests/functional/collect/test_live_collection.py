@@ -202,7 +202,7 @@ def test_cold_collection_takes_at_most_four_sequential_round_trips(
 
     source.snapshot_for(_get_object_request(ALICE, vpc_endpoint_id=seeded.vpc_endpoint_id))
 
-    assert source.last_round_trips == 4
+    assert source.last_round_trips <= 4
 
 
 def test_snapshot_for_request_with_kms_key_reads_that_key_only(
