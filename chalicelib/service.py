@@ -173,13 +173,17 @@ def handle_event(
 
 
 def event_key(event: Mapping[str, Any]) -> str:
-    """The CloudTrail `eventID`, else the EventBridge `id`, else a hash of the event."""
+    """The CloudTrail `eventID` (of an EventBridge event or a bare record), else the
+    EventBridge `id`, else a hash of the event."""
     if isinstance(event, Mapping):
         detail = event.get("detail")
-        if isinstance(detail, Mapping) and isinstance(detail.get("eventID"), str):
-            return str(detail["eventID"])
-        if isinstance(event.get("id"), str):
-            return str(event["id"])
+        for candidate in (
+            detail.get("eventID") if isinstance(detail, Mapping) else None,
+            event.get("eventID"),
+            event.get("id"),
+        ):
+            if isinstance(candidate, str) and candidate:
+                return candidate
     return "sha256-" + _digest(_jsonable(event))
 
 

@@ -205,3 +205,9 @@ def test_diagnose_request_collects_and_diagnoses_without_storing(harness):
     assert finding.first_seen == "2025-03-01T10:00:00Z"
     assert harness.source.calls == 1
     assert harness.store.get("e-1") is None
+
+
+def test_bare_cloudtrail_record_is_keyed_by_its_event_id(harness):
+    record = denied_event("e-1")["detail"]
+    assert harness.handle(record).finding_id == "e-1"
+    assert harness.handle(denied_event("e-1")).status is HandleStatus.DUPLICATE
