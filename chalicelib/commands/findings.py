@@ -17,6 +17,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.commands.timespec import parse_since
+from chalicelib.diagnose.render import render_text
 from chalicelib.model import Finding, InputError, Json, Verdict
 from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
 
@@ -110,7 +111,7 @@ def get_finding(
     if args.output == "json":
         out.write(json.dumps(finding.to_dict(), indent=2, sort_keys=True) + "\n")
     else:
-        out.write(render_text(finding))
+        out.write(render_text(finding, color=out.isatty()))
     return 0
 
 
@@ -135,30 +136,6 @@ def render_table(findings: Sequence[Finding]) -> str:
         lines.append(
             f"    {finding.finding_id}  {finding.request.action} {finding.request.resource_arn}"
         )
-    return "\n".join(lines) + "\n"
-
-
-def render_text(finding: Finding) -> str:
-    """A finding for a person: the diagnosis renderer when present, else a short summary."""
-    try:
-        from chalicelib.diagnose.render import render_text as diagnosis_text
-    except ImportError:
-        return _summary(finding)
-    return diagnosis_text(finding)
-
-
-def _summary(finding: Finding) -> str:
-    request = finding.request
-    lines = [
-        f"Finding {finding.finding_id}: {finding.decision.value}",
-        f"  {request.principal.requester_arn}",
-        f"  {request.action} on {request.resource_arn}",
-        f"  blocked by: {', '.join(b.value for b in finding.blocked_by) or '-'}",
-        f"  seen {finding.occurrences} time(s), {finding.first_seen} .. {finding.last_seen}",
-    ]
-    lines += [f"  cause {c.code}: {c.message}" for c in finding.causes]
-    lines += [f"  fix: {r.summary}" + (f"\n    {r.cli}" if r.cli else "") for r in finding.remedies]
-    lines += [f"  not checked: {u.layer.value} ({u.reason})" for u in finding.unchecked]
     return "\n".join(lines) + "\n"
 
 
