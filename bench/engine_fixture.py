@@ -78,11 +78,13 @@ def snapshot() -> dict[str, Any]:
         },
         *_statements("Bound", 2, "Deny"),
     )
+    tagging = _doc(*_statements("Tagging", 6))
     managed = [
         _managed("DataRead", data_read),
         _managed("Analysts", analysts),
         _managed("Engineers", engineers),
         _managed("Boundary", boundary),
+        _managed("Tagging", tagging),
     ]
     scp_root = _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})
     scp_ou = _doc(
@@ -153,7 +155,8 @@ def snapshot() -> dict[str, Any]:
                         }
                     ],
                     "AttachedManagedPolicies": [
-                        {"PolicyName": "DataRead", "PolicyArn": managed[0]["Arn"]}
+                        {"PolicyName": "DataRead", "PolicyArn": managed[0]["Arn"]},
+                        {"PolicyName": "Tagging", "PolicyArn": managed[4]["Arn"]},
                     ],
                     "PermissionsBoundary": {
                         "PermissionsBoundaryType": "Policy",
@@ -173,7 +176,9 @@ def snapshot() -> dict[str, Any]:
                 {
                     "GroupName": "engineers",
                     "Arn": f"arn:aws:iam::{ACCOUNT}:group/engineers",
-                    "GroupPolicyList": [],
+                    "GroupPolicyList": [
+                        {"PolicyName": "oncall", "PolicyDocument": _doc(*_statements("OnCall", 6))}
+                    ],
                     "AttachedManagedPolicies": [
                         {"PolicyName": "Engineers", "PolicyArn": managed[2]["Arn"]}
                     ],
@@ -247,6 +252,7 @@ def statement_count(doc: dict[str, Any]) -> tuple[int, int]:
     iam = doc["iam"]
     docs = [p["PolicyVersionList"][0]["Document"] for p in iam["Policies"]]
     docs += [p["PolicyDocument"] for u in iam["UserDetailList"] for p in u["UserPolicyList"]]
+    docs += [p["PolicyDocument"] for g in iam["GroupDetailList"] for p in g["GroupPolicyList"]]
     docs += [s["Content"] for level in doc["organization"]["levels"] for s in level["scps"]]
     docs += [b["policy"] for b in doc["s3"]["buckets"].values()]
     return len(docs), sum(len(d["Statement"]) for d in docs)

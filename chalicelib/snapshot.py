@@ -309,7 +309,10 @@ def _inline(raw: Any, where: str) -> tuple[InlinePolicy, ...] | Unreadable:
     if marker:
         return marker
     return tuple(
-        InlinePolicy(name=p.get("PolicyName", f"inline-{i}"), document=p.get("PolicyDocument"))
+        InlinePolicy(
+            name=p.get("PolicyName", f"inline-{i}"),
+            document=_maybe(p.get("PolicyDocument"), f"{where}.{i}.PolicyDocument"),
+        )
         for i, p in enumerate(raw or ())
     )
 
@@ -344,8 +347,15 @@ def _entity(kind: str, raw: Mapping[str, Any], where: str) -> Entity:
         attached=_attached(raw.get("AttachedManagedPolicies"), f"{where}.AttachedManagedPolicies"),
         groups=unreadable_of(groups_raw, f"{where}.GroupList") or tuple(groups_raw or ()),
         boundary_arn=boundary,
-        tags={t["Key"]: t["Value"] for t in raw.get("Tags") or () if "Key" in t},
+        tags=_tags(raw.get("Tags")),
     )
+
+
+def _tags(raw: Any) -> Mapping[str, str]:
+    """Principal tags; unreadable tags count as none (aws:PrincipalTag keys stay absent)."""
+    if raw is None or unreadable_of(raw) is not None:
+        return {}
+    return {t["Key"]: t["Value"] for t in raw if "Key" in t}
 
 
 def _load_iam(raw: Mapping[str, Any], where: str) -> Iam:
@@ -458,7 +468,7 @@ def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:
         owner_id=(raw.get("owner") or {}).get("ID")
         if isinstance(raw.get("owner"), Mapping)
         else None,
-        region=raw.get("region"),
+        region=raw.get("region") if isinstance(raw.get("region"), str) else None,
         policy=_maybe(raw.get("policy"), f"{where}.policy"),
         acl=_maybe(raw.get("acl"), f"{where}.acl"),
         ownership=ownership,

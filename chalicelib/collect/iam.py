@@ -111,8 +111,8 @@ class IamCollector:
                 case Absent():
                     self._missing.add(("user", name))
                 case Unreadable() as refused:
-                    # TODO(lead): the schema has no unreadable `Tags`; they stay unknown here.
                     entry["PermissionsBoundary"] = refused.to_doc()
+                    entry["Tags"] = refused.to_doc()
 
         self._plan.read(
             Read(
@@ -217,8 +217,8 @@ class IamCollector:
                 case Absent():
                     self._missing.add(("role", name))
                 case Unreadable() as refused:
-                    # TODO(lead): the schema has no unreadable `Tags`; they stay unknown here.
                     entry["PermissionsBoundary"] = refused.to_doc()
+                    entry["Tags"] = refused.to_doc()
 
         self._plan.read(
             Read(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from chalicelib.diagnose.catalog import CauseCode, entry, fill
 from chalicelib.diagnose.wording import Miss, MissKind, describe_condition
@@ -164,6 +165,9 @@ def _evaluation_causes(
                     grant_done = True
             else:
                 causes.append(_cause(_native_code(lr, IMPLICIT), request, evaluation, lr))
+    if evaluation.decision is Verdict.INCONCLUSIVE:
+        # A layer that could not be read may change the outcome: nothing here is definite.
+        causes = [replace(cause, confidence="possible") for cause in causes]
     return causes
 
 

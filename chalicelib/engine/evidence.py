@@ -24,6 +24,7 @@ _NEEDS = {
     Layer.RCP: "organizations:ListPoliciesForTarget",
     Layer.VPC_ENDPOINT_POLICY: "ec2:DescribeVpcEndpoints",
     Layer.KMS_KEY_POLICY: "kms:GetKeyPolicy",
+    Layer.KMS_GRANT: "kms:ListGrants",
     Layer.ACCESS_POINT_POLICY: "s3:GetAccessPointPolicy",
 }
 

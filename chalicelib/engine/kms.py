@@ -38,6 +38,7 @@ class KmsLeg:
     bucket_key: bool = False
     aws_managed: bool = False
     region: str | None = None  # where S3 calls KMS: the bucket's region
+    grants_unreadable: Unchecked | None = None
     key_policy: tuple[PolicySource, ...] = ()
     grants: tuple[Mapping[str, Any], ...] = ()
     details: dict[Layer, str] = field(default_factory=dict)
@@ -173,7 +174,7 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
             ),
         )
     if isinstance(key.grants, Unreadable):
-        leg.details[Layer.KMS_GRANT] = f"grants could not be read ({key.grants.code})"
+        leg.grants_unreadable = unchecked_for(Layer.KMS_GRANT, key.grants, f"grants of {key.arn}")
     else:
         leg.grants = key.grants
 
@@ -197,7 +198,9 @@ def leg_context(ctx: RequestContext, request: AccessRequest, leg: KmsLeg) -> Req
 
 def grant_hits(leg: KmsLeg, request: AccessRequest) -> Hits:
     """Grants whose grantee is the requester (or its role) and that allow the action."""
-    hits = Hits(present=bool(leg.grants))
+    hits = Hits(present=bool(leg.grants) or leg.grants_unreadable is not None)
+    if leg.grants_unreadable is not None:
+        hits.problems.append(leg.grants_unreadable)
     operation = leg.action.split(":", 1)[-1]
     principal = request.principal
     names = {principal.principal_arn, principal.requester_arn}

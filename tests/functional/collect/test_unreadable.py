@@ -131,10 +131,6 @@ def test_refused_reads_make_the_diagnosis_inconclusive_and_list_them_as_unchecke
     assert {c.code for c in finding.causes if c.layer is Layer.BUCKET_POLICY} == {"INCONCLUSIVE"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: an unreadable key policy still yields a definite KMS_KEY_POLICY cause",
-)
 def test_refused_key_policy_is_never_a_definite_cause(
     refused: tuple[Seeded, dict[str, Any]],
 ) -> None:
