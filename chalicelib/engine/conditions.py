@@ -354,6 +354,10 @@ class ConditionBlock:
                 return ConditionResult(matched=False, decisive=condition.failure(ctx))
         return ConditionResult(matched=True, decisive=self.conditions[0].failure(ctx))
 
+    def holds(self, ctx: RequestContext) -> bool:
+        """Whether every condition holds (the verdict alone, without the explanation)."""
+        return all(condition.evaluate(ctx) for condition in self.conditions)
+
     def failures(self, ctx: RequestContext) -> tuple[ConditionFailure, ...]:
         """Every condition that does not hold (for explanations)."""
         return tuple(c.failure(ctx) for c in self.conditions if not c.evaluate(ctx))

@@ -91,6 +91,7 @@ class Leg:
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
+    explain: bool = True  # keep the deciding conditions (False: the verdict alone)
 
 
 class Verdicts(NamedTuple):
@@ -163,7 +164,7 @@ def _run(
 
     for op in request.operations:
         facts = s3_facts(request, snapshot, op, ctx)
-        outcome = judge(_s3_leg(request, snapshot, op, ctx, evidence, identity, facts))
+        outcome = judge(_s3_leg(request, snapshot, op, ctx, evidence, identity, facts, explain))
         if facts.object_missing and outcome.decision is Verdict.ALLOWED:
             outcome = _missing_object(request, snapshot, op, ctx, evidence, identity)
         outcomes.append(outcome)
@@ -171,7 +172,8 @@ def _run(
             if kms.skip_reason:
                 notes.append(kms.skip_reason)
                 continue
-            outcomes.append(judge(_kms_leg(request, snapshot, kms, ctx, evidence, identity)))
+            leg = _kms_leg(request, snapshot, kms, ctx, evidence, identity, explain)
+            outcomes.append(judge(leg))
     return outcomes, notes, unchecked
 
 
@@ -186,9 +188,10 @@ def _s3_leg(
     evidence: PrincipalEvidence,
     identity: PrincipalIdentity,
     facts: S3Facts,
+    explain: bool = True,
 ) -> Leg:
     action, resource = op.action, op.resource_arn
-    leg = Leg(action=action, resource=resource)
+    leg = Leg(action=action, resource=resource, explain=explain)
     leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
     principal = request.principal
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
@@ -202,6 +205,7 @@ def _s3_leg(
         ctx=ctx,
         has_boundary=bounded,
         memo=snapshot.plans,
+        explain=leg.explain,
     )
     if principal.type is PrincipalType.ROOT and action.lower() in ROOT_IMMUNE_ACTIONS:
         if bucket_hits.denies:
@@ -235,6 +239,7 @@ def _s3_leg(
             ctx=ctx,
             has_boundary=bounded,
             memo=snapshot.plans,
+            explain=leg.explain,
         )
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
@@ -265,6 +270,7 @@ def _common_layers(
         identity=None,
         ctx=ctx,
         memo=snapshot.plans,
+        explain=leg.explain,
     )
     if evidence.exists is None:
         leg.layers[Layer.IDENTITY_POLICY].problems.extend(evidence.problems)
@@ -282,10 +288,11 @@ def _common_layers(
             identity=None,
             ctx=ctx,
             memo=snapshot.plans,
+            explain=leg.explain,
         )
         leg.layers[Layer.PERMISSIONS_BOUNDARY] = boundary
         leg.gates.append((Layer.PERMISSIONS_BOUNDARY, boundary, "no permissions boundary allows"))
-    session = _session_hits(request, snapshot, action, resource, ctx)
+    session = _session_hits(request, snapshot, action, resource, ctx, leg.explain)
     if session is not None:
         leg.layers[Layer.SESSION_POLICY] = session
     scp_levels = _cached_levels(request, snapshot, "scp")
@@ -296,7 +303,7 @@ def _common_layers(
         if rcp_levels is not None:
             _org_gate(leg, Layer.RCP, rcp_levels, action, resource, identity, ctx, snapshot.plans)
     if request.vpc_endpoint_id:
-        vpce = _vpce_hits(request, snapshot, action, resource, identity, ctx)
+        vpce = _vpce_hits(request, snapshot, action, resource, identity, ctx, leg.explain)
         leg.layers[Layer.VPC_ENDPOINT_POLICY] = vpce
         leg.gates.append((Layer.VPC_ENDPOINT_POLICY, vpce, "no VPC endpoint policy allows"))
     if principal.type is PrincipalType.ROOT:
@@ -304,7 +311,12 @@ def _common_layers(
 
 
 def _session_hits(
-    request: AccessRequest, snapshot: Snapshot, action: str, resource: str, ctx: RequestContext
+    request: AccessRequest,
+    snapshot: Snapshot,
+    action: str,
+    resource: str,
+    ctx: RequestContext,
+    explain: bool,
 ) -> Hits | None:
     principal = request.principal
     if request.session_policy is not None:
@@ -312,7 +324,9 @@ def _session_hits(
             snapshot, Layer.SESSION_POLICY, "session-policy", request.session_policy,
             PolicyKind.SESSION, from_request=True,
         )  # fmt: skip
-        return scan((source,), action=action, resource=resource, identity=None, ctx=ctx)
+        return scan(
+            (source,), action=action, resource=resource, identity=None, ctx=ctx, explain=explain
+        )
     if principal.type is PrincipalType.FEDERATED_USER:
         # GetFederationToken sessions have no permissions without a session policy, and the
         # policy passed is not in the S3 event: the layer cannot be checked.
@@ -421,6 +435,7 @@ def _org_gate(
                 identity=identity,
                 ctx=ctx,
                 memo=None if level.target == "given" else memo,
+                explain=leg.explain,
             )
         merged.denies.extend(hits.denies)
         merged.allows.extend(hits.allows)
@@ -438,6 +453,7 @@ def _vpce_hits(
     resource: str,
     identity: PrincipalIdentity,
     ctx: RequestContext,
+    explain: bool,
 ) -> Hits:
     endpoint_id = request.vpc_endpoint_id or ""
     endpoint = snapshot.vpc_endpoints.get(endpoint_id)
@@ -467,6 +483,7 @@ def _vpce_hits(
         identity=identity,
         ctx=ctx,
         memo=snapshot.plans,
+        explain=explain,
     )
 
 
@@ -480,9 +497,10 @@ def _kms_leg(
     ctx: RequestContext,
     evidence: PrincipalEvidence,
     identity: PrincipalIdentity,
+    explain: bool = True,
 ) -> Leg:
     kctx = kms_leg.leg_context(ctx, request, kms)
-    leg = Leg(action=kms.action, resource=kms.key_arn)
+    leg = Leg(action=kms.action, resource=kms.key_arn, explain=explain)
     leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,
@@ -496,6 +514,7 @@ def _kms_leg(
         ctx=kctx,
         has_boundary=evidence.boundary is not None,
         memo=snapshot.plans,
+        explain=leg.explain,
     )
     key_hits.present = True
     leg.layers[Layer.KMS_KEY_POLICY] = key_hits

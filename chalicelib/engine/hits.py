@@ -5,7 +5,7 @@ Pure: no boto3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.evidence import PolicySource
@@ -14,16 +14,18 @@ from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity
 from chalicelib.model import StatementRef, Unchecked
 
 
-@dataclass(slots=True)
 class Hits:
     """What one layer's statements say about one authorization."""
 
-    denies: list[StatementRef] = field(default_factory=list)
-    allows: list[StatementRef] = field(default_factory=list)
-    forms: set[PrincipalForm] = field(default_factory=set)
-    missed: list[StatementRef] = field(default_factory=list)  # allows whose condition failed
-    problems: list[Unchecked] = field(default_factory=list)
-    present: bool = False  # at least one policy exists in this layer
+    __slots__ = ("allows", "denies", "forms", "missed", "present", "problems")
+
+    def __init__(self, *, present: bool = False, problems: list[Unchecked] | None = None) -> None:
+        self.denies: list[StatementRef] = []
+        self.allows: list[StatementRef] = []
+        self.forms: set[PrincipalForm] = set()
+        self.missed: list[StatementRef] = []  # allows whose condition failed
+        self.problems: list[Unchecked] = problems if problems is not None else []
+        self.present = present  # at least one policy exists in this layer
 
     @property
     def unknown(self) -> bool:
@@ -38,6 +40,7 @@ class _Candidate:
     statement: CompiledStatement
     form: PrincipalForm | None
     note: str | None
+    ref: StatementRef  # without the condition: what `scan` reports when not explaining
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,10 @@ def _plan(
                     note = "NotPrincipal with Deny denies every principal that has a boundary"
                 if form is None:
                     continue
-            candidates.append(_Candidate(source.policy_id, st, form, note))
+            ref = StatementRef(
+                policy=source.policy_id, index=st.index, sid=st.sid, effect=st.effect, note=note
+            )
+            candidates.append(_Candidate(source.policy_id, st, form, note, ref))
     return _Plan(tuple(candidates), tuple(problems), bool(sources))
 
 
@@ -92,13 +98,15 @@ def scan(
     ctx: RequestContext,
     has_boundary: bool = False,
     memo: PlanMemo | None = None,
+    explain: bool = True,
 ) -> Hits:
     """Match every statement of `sources` against one action on one resource.
 
     `identity` is given for policies with a Principal element (resource, RCP, endpoint, key
     policies) and None for identity-type policies. With a `memo` (one per snapshot), the
     statements that can apply to an action and requester are found once, so a request only
-    matches resources and conditions.
+    matches resources and conditions. Without `explain`, statements are reported without the
+    condition that decided them (the verdict is the same).
     """
     if memo is None:
         plan = _plan(sources, action, identity, has_boundary)
@@ -112,6 +120,16 @@ def scan(
     for candidate in plan.candidates:
         st = candidate.statement
         if not st.matches_resource(resource, ctx):
+            continue
+        if not explain:
+            if not st.conditions.holds(ctx):
+                continue
+            if st.effect == "Deny":
+                hits.denies.append(candidate.ref)
+            else:
+                hits.allows.append(candidate.ref)
+                if candidate.form is not None:
+                    hits.forms.add(candidate.form)
             continue
         result = st.evaluate_conditions(ctx)
         ref = StatementRef(
