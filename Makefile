@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck guard pytest bench package fmt clean
+.PHONY: venv demo test lint typecheck guard pytest bench package golden fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ pytest: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
+## CloudFormation template of a stage (STAGE=dev|prod) into out/, validated with cfn-lint.
 package: venv
-	$(BIN)/python scripts/package.py
+	$(BIN)/python scripts/package.py --stage $(or $(STAGE),dev)
+
+## Rewrite the golden findings of tests/data/scenarios after a deliberate change; review the diff.
+golden: venv
+	$(BIN)/pytest -q tests/unit/diagnose --update-golden
 
 fmt: venv
 	$(BIN)/ruff format .

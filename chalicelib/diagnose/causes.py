@@ -23,6 +23,7 @@ from chalicelib.model import (
     Layer,
     LayerResult,
     Outcome,
+    PrincipalType,
     Scope,
     StatementRef,
     Verdict,
@@ -250,6 +251,8 @@ def _no_grant_cause(
     if failed_allows:
         statement = failed_allows[0]
         return _cause(CauseCode.CONDITION_NOT_MET, request, evaluation, lr, statement=statement)
+    if request.principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
+        return _cause(CauseCode.NO_RESOURCE_GRANT, request, evaluation, lr)
     return _cause(CauseCode.NO_ALLOW_IDENTITY, request, evaluation, lr)
 
 

@@ -626,6 +626,13 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
         # getfederationtoken.html).
         unlimited = bool(forms & (UNLIMITED_FORMS - {PrincipalForm.USER}))
         limited = True
+    if not (identity_allows or unlimited or limited) and not identity.present:
+        # Anonymous callers and service principals have no identity policies: only a resource
+        # grant (bucket or access point policy, ACL) could have allowed the request.
+        reasons[Layer.BUCKET_POLICY] = (
+            "no bucket policy statement or ACL grant allows the action to this requester"
+        )
+        return _Result(Verdict.IMPLICIT_DENY, [Layer.BUCKET_POLICY], reasons)
     if not (identity_allows or unlimited or limited):
         reasons[Layer.IDENTITY_POLICY] = (
             "no identity-based policy allows the action, and no resource grant names the "
