@@ -103,17 +103,7 @@ class IamCollector:
         self._users[name] = entry
         iam = self._iam
 
-        def on_user(result: Fetched) -> None:
-            match result:
-                case Present(value=user):
-                    entry.update({k: v for k, v in user.items() if k != "PasswordLastUsed"})
-                    self._add_boundary(user.get("PermissionsBoundary"))
-                case Absent():
-                    self._missing.add(("user", name))
-                case Unreadable() as refused:
-                    entry["PermissionsBoundary"] = refused.to_doc()
-                    entry["Tags"] = refused.to_doc()
-
+        on_user = self._on_entity(entry, "user", name, volatile="PasswordLastUsed")
         self._plan.read(
             Read(
                 key=("iam:GetUser", name),
@@ -195,6 +185,24 @@ class IamCollector:
             what=f"group {name}",
         )
 
+    def _on_entity(
+        self, entry: Json, kind: str, name: str, *, volatile: str
+    ) -> Callable[[Fetched], None]:
+        """What GetUser / GetRole's answer adds to the entity's entry (`volatile`: left out)."""
+
+        def on_entity(result: Fetched) -> None:
+            match result:
+                case Present(value=found):
+                    entry.update({k: v for k, v in found.items() if k != volatile})
+                    self._add_boundary(found.get("PermissionsBoundary"))
+                case Absent():
+                    self._missing.add((kind, name))
+                case Unreadable() as refused:
+                    entry["PermissionsBoundary"] = refused.to_doc()
+                    entry["Tags"] = refused.to_doc()
+
+        return on_entity
+
     # ------------------------------------------------------------------ roles
 
     def _add_role(self, name: str, arn: str) -> None:
@@ -209,17 +217,7 @@ class IamCollector:
         self._roles[name] = entry
         iam = self._iam
 
-        def on_role(result: Fetched) -> None:
-            match result:
-                case Present(value=role):
-                    entry.update({k: v for k, v in role.items() if k != "RoleLastUsed"})
-                    self._add_boundary(role.get("PermissionsBoundary"))
-                case Absent():
-                    self._missing.add(("role", name))
-                case Unreadable() as refused:
-                    entry["PermissionsBoundary"] = refused.to_doc()
-                    entry["Tags"] = refused.to_doc()
-
+        on_role = self._on_entity(entry, "role", name, volatile="RoleLastUsed")
         self._plan.read(
             Read(
                 key=("iam:GetRole", name),
