@@ -164,6 +164,11 @@ def _run(
 
     for op in request.operations:
         facts = s3_facts(request, snapshot, op, ctx)
+        if facts.access_point_policy is not None and request.access_point_arn:
+            point = _access_point_leg(
+                request, snapshot, op, ctx, evidence, identity, facts, explain
+            )
+            outcomes.append(judge(point))
         outcome = judge(_s3_leg(request, snapshot, op, ctx, evidence, identity, facts, explain))
         if facts.object_missing and outcome.decision is Verdict.ALLOWED:
             outcome = _missing_object(request, snapshot, op, ctx, evidence, identity)
@@ -230,22 +235,48 @@ def _s3_leg(
     if facts.ignored_public_acl:
         leg.bpa_reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS)
     leg.layers[Layer.BUCKET_POLICY] = bucket_hits
-    if facts.access_point_policy is not None:
-        leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
-            facts.access_point_policy,
-            action=action,
-            resource=request.access_point_arn or resource,
-            identity=identity,
-            ctx=ctx,
-            has_boundary=bounded,
-            memo=snapshot.plans,
-            explain=leg.explain,
-        )
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
     leg.details.update(facts.details)
     leg.native_blocks.extend(facts.blocks)
     leg.notes.extend(facts.notes)
+    return leg
+
+
+def access_point_resource(access_point_arn: str, op: Operation) -> str:
+    """The ARN S3 authorizes through an access point: `<ap>/object/<key>` or the AP itself."""
+    return f"{access_point_arn}/object/{op.key}" if op.key is not None else access_point_arn
+
+
+def _access_point_leg(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    op: Operation,
+    ctx: RequestContext,
+    evidence: PrincipalEvidence,
+    identity: PrincipalIdentity,
+    facts: S3Facts,
+    explain: bool,
+) -> Leg:
+    """The authorization on the access point: identity policies and guardrails on the access
+    point ARN, with the access point policy as the resource policy. The bucket is authorized
+    separately (its policy must allow or delegate to access points): both must allow.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
+    """
+    resource = access_point_resource(request.access_point_arn or "", op)
+    leg = Leg(action=op.action, resource=resource, explain=explain)
+    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
+    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
+    leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
+        facts.access_point_policy or (),
+        action=op.action,
+        resource=resource,
+        identity=identity,
+        ctx=ctx,
+        has_boundary=evidence.boundary is not None,
+        memo=snapshot.plans,
+        explain=explain,
+    )
     return leg
 
 

@@ -82,6 +82,8 @@ def test_case(case: Mapping[str, Any]) -> None:
 def _check_evaluation(evaluation: Evaluation, wanted: Mapping[str, Any], trace: str) -> None:
     if "action" in wanted:
         assert evaluation.action == wanted["action"], trace
+    if "resource_arn" in wanted:
+        assert evaluation.resource_arn == wanted["resource_arn"], trace
     if "decision" in wanted:
         assert evaluation.decision is Verdict(wanted["decision"]), trace
     if "blocked_by" in wanted:
