@@ -8,7 +8,7 @@ and the pages cited in `acl`, `ownership` and `public`. Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +78,7 @@ class S3Facts:
     bpa: BpaLevels | None = None
     ignored_public_acl: bool = False
     restrict_public_possible: bool = False
+    ignore_public_acls: bool = False
 
 
 def s3_facts(
@@ -100,6 +101,7 @@ def s3_facts(
     shared = snapshot.cached(("bucket-facts", name), lambda: _bucket_side(snapshot, entry))
     facts.bucket_policy, facts.bpa = shared.policy, shared.bpa
     facts.restrict_public_possible = shared.restrict_public_possible
+    facts.ignore_public_acls = shared.ignore_public_acls
     facts.problems.extend(shared.problems)
     facts.notes.extend(shared.notes)
     _access_point(facts, request, snapshot)
@@ -109,7 +111,7 @@ def s3_facts(
     enabled = shared.acls_enabled
     canonical = entry.owner_id if request.principal.account_id == snapshot.account_id else None
     authenticated = request.principal.type is not PrincipalType.ANONYMOUS
-    ignore_public = shared.ignore_public_acls
+    ignore_public = facts.ignore_public_acls
     if enabled:
         acl_layer = Layer.OBJECT_ACL if on_object else Layer.BUCKET_ACL
         raw_acl = facts.obj.acl if (on_object and facts.obj is not None) else entry.acl
@@ -189,14 +191,36 @@ def _access_point(facts: S3Facts, request: AccessRequest, snapshot: Snapshot) ->
             needs="s3:GetAccessPointPolicy",
         )
         facts.access_point_policy = (PolicySource(policy_id=policy_id, problem=problem),)
-    elif point.policy is None:
-        facts.access_point_policy = ()
     else:
         facts.access_point_policy = (
-            compiled_source(
-                snapshot, Layer.ACCESS_POINT_POLICY, policy_id, point.policy, PolicyKind.RESOURCE
-            ),
+            ()
+            if point.policy is None
+            else (
+                compiled_source(
+                    snapshot,
+                    Layer.ACCESS_POINT_POLICY,
+                    policy_id,
+                    point.policy,
+                    PolicyKind.RESOURCE,
+                ),
+            )
         )
+        _access_point_bpa(facts, point.public_access_block, arn)
+
+
+def _access_point_bpa(facts: S3Facts, raw: Mapping[str, Any] | None, arn: str) -> None:
+    """An access point's own Block Public Access joins the account's and the bucket's."""
+    if facts.bpa is None or raw is None:
+        return
+    try:
+        block = parse_public_access_block(raw, field=f"BPA of {arn}")
+    except InputError as error:
+        facts.notes.append(str(error))
+        return
+    facts.bpa = replace(facts.bpa, access_point=block)
+    effective = facts.bpa.effective()
+    facts.ignore_public_acls = effective.ignore_public_acls
+    facts.restrict_public_possible = effective.restrict_public_buckets or bool(facts.bpa.unreadable)
 
 
 def _bpa_levels(snapshot: Snapshot, bucket: Bucket, facts: S3Facts) -> BpaLevels:
