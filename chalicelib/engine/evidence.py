@@ -29,9 +29,12 @@ _NEEDS = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class PolicySource:
-    """One policy of a layer: compiled, or why it could not be checked."""
+    """One policy of a layer: compiled, or why it could not be checked.
+
+    Compared by identity: sources are built once per snapshot and serve as memo keys.
+    """
 
     policy_id: str
     compiled: CompiledPolicy | None = None
@@ -52,27 +55,37 @@ def compiled_source(
     *,
     from_request: bool = False,
 ) -> PolicySource:
-    """Compile (once per snapshot) a policy document, or say why it cannot be checked.
+    """A policy document compiled once per snapshot, or why it cannot be checked.
 
+    The PolicySource itself is kept on the snapshot (it keys the engine's statement plans).
     Policies that come with the request (session policy, runbook SCPs) are cached by content,
     since the same id names a different document in each request.
     """
+    key = policy_id
+    if from_request:
+        key = f"{policy_id}#{json.dumps(document, sort_keys=True, default=str)}"
+    return snapshot.cached(
+        ("source", kind.value, key), lambda: _compile(layer, policy_id, document, kind)
+    )
+
+
+def problem_source(snapshot: Snapshot, policy_id: str, problem: Unchecked) -> PolicySource:
+    """A policy that could not be checked, kept on the snapshot like the compiled ones."""
+    return snapshot.cached(
+        ("problem", policy_id, problem.reason),
+        lambda: PolicySource(policy_id=policy_id, problem=problem),
+    )
+
+
+def _compile(layer: Layer, policy_id: str, document: Any, kind: PolicyKind) -> PolicySource:
     if isinstance(document, Unreadable):
         return PolicySource(
             policy_id=policy_id, problem=unchecked_for(layer, document, f"policy {policy_id}")
         )
-
-    def build() -> CompiledPolicy:
-        return compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
-
-    key = policy_id
-    if from_request:
-        key = f"{policy_id}#{json.dumps(document, sort_keys=True, default=str)}"
     try:
-        compiled = snapshot.cached((kind.value, key), build)
+        compiled = compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
     except MalformedPolicyError as error:
-        problem = Unchecked(layer=layer, reason=str(error), needs=None)
-        return PolicySource(policy_id=policy_id, problem=problem)
+        return PolicySource(policy_id=policy_id, problem=Unchecked(layer=layer, reason=str(error)))
     return PolicySource(policy_id=policy_id, compiled=compiled)
 
 

@@ -111,7 +111,7 @@ def scan(
     if memo is None:
         plan = _plan(sources, action, identity, has_boundary)
     else:
-        key = (tuple(s.policy_id for s in sources), action.lower(), identity, has_boundary)
+        key = (sources, action.lower(), identity, has_boundary)
         found = memo.get(key)
         if found is None:
             found = memo[key] = _plan(sources, action, identity, has_boundary)

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.arn import parse_arn
 from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import PolicySource, compiled_source, unchecked_for
+from chalicelib.engine.evidence import PolicySource, compiled_source, problem_source, unchecked_for
 from chalicelib.engine.hits import Hits
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.s3rules import S3Facts
@@ -144,7 +144,7 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
     policy_id = f"key-policy:{leg.key_arn}"
     if isinstance(key, Unreadable):
         problem = unchecked_for(Layer.KMS_KEY_POLICY, key, f"KMS key {leg.key_arn}")
-        leg.key_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        leg.key_policy = (problem_source(snapshot, policy_id, problem),)
         return
     if key is None:
         problem = Unchecked(
@@ -152,7 +152,7 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
             reason=f"KMS key {leg.key_arn} is not in the snapshot",
             needs="kms:GetKeyPolicy",
         )
-        leg.key_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        leg.key_policy = (problem_source(snapshot, policy_id, problem),)
         return
     leg.key_arn = key.arn
     policy_id = f"key-policy:{key.arn}"

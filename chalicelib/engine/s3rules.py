@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.engine.acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
 from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import PolicySource, compiled_source, unchecked_for
+from chalicelib.engine.evidence import PolicySource, compiled_source, problem_source, unchecked_for
 from chalicelib.engine.hits import Hits
 from chalicelib.engine.ownership import acls_enabled, object_owned_by_bucket_owner
 from chalicelib.engine.policy import PolicyKind
@@ -90,7 +90,7 @@ def s3_facts(
     entry = snapshot.buckets.get(name)
     if isinstance(entry, Unreadable):
         problem = unchecked_for(Layer.BUCKET_POLICY, entry, f"bucket {name}")
-        facts.bucket_policy = (PolicySource(policy_id=f"bucket-policy:{name}", problem=problem),)
+        facts.bucket_policy = (problem_source(snapshot, f"bucket-policy:{name}", problem),)
         return facts
     if entry is None:
         facts.notes.append(
@@ -183,14 +183,14 @@ def _access_point(facts: S3Facts, request: AccessRequest, snapshot: Snapshot) ->
     policy_id = f"access-point-policy:{arn}"
     if isinstance(point, Unreadable):
         problem = unchecked_for(Layer.ACCESS_POINT_POLICY, point, f"access point {arn}")
-        facts.access_point_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        facts.access_point_policy = (problem_source(snapshot, policy_id, problem),)
     elif point is None:
         problem = Unchecked(
             layer=Layer.ACCESS_POINT_POLICY,
             reason=f"access point {arn} is not in the snapshot",
             needs="s3:GetAccessPointPolicy",
         )
-        facts.access_point_policy = (PolicySource(policy_id=policy_id, problem=problem),)
+        facts.access_point_policy = (problem_source(snapshot, policy_id, problem),)
     else:
         facts.access_point_policy = (
             ()
