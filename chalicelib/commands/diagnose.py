@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from chalicelib import pipeline
 from chalicelib.diagnose import render_json, render_markdown, render_text
 from chalicelib.engine import decide
-from chalicelib.events import parse_event
+from chalicelib.events import iter_records, parse_event
 from chalicelib.model import AccessRequest, Finding, InputError, Json
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import Snapshot, load_snapshot
@@ -62,11 +62,28 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None:
         return _run_batch(args, sys.stdin, sys.stdout)
-    request = _one_request(args)
-    snapshot = _snapshot_for(args, request)
-    finding = pipeline.diagnose(request, snapshot)
-    sys.stdout.write(_render(finding, args.output))
+    findings = []
+    loaded: Snapshot | None = None
+    for request in _requests(args):
+        if args.snapshot is not None:
+            loaded = loaded or load_snapshot(_read_json(args.snapshot, "--snapshot"))
+            findings.append(pipeline.diagnose(request, loaded))
+        else:
+            findings.append(pipeline.diagnose(request, _live_snapshot(request)))
+    sys.stdout.write(_render_all(findings, args.output))
     return 0
+
+
+def _render_all(findings: list[Finding], output: str) -> str:
+    """One finding as usual; several (a CloudTrail log file) as a JSON array or one after the
+    other in text and Markdown."""
+    if len(findings) == 1:
+        return _render(findings[0], output)
+    if output == "json":
+        items = [json.loads(render_json(f)) for f in findings]
+        return json.dumps(items, indent=2, sort_keys=True) + "\n"
+    separator = "\n---\n\n" if output == "markdown" else "\n" + "-" * 100 + "\n\n"
+    return separator.join(_render(f, output) for f in findings)
 
 
 def _render(finding: Finding, output: str) -> str:
@@ -77,9 +94,17 @@ def _render(finding: Finding, output: str) -> str:
     return render_text(finding, color=sys.stdout.isatty())
 
 
-def _one_request(args: argparse.Namespace) -> AccessRequest:
+def _requests(args: argparse.Namespace) -> list[AccessRequest]:
+    """The request(s) to diagnose: an event file may be a CloudTrail log of many records."""
     if args.event is not None:
-        return parse_event(_read_json(args.event, "--event"))
+        records = list(iter_records(_read_json(args.event, "--event")))
+        if not records:
+            raise InputError("--event", f"{args.event} holds no CloudTrail record")
+        return [parse_event(record) for record in records]
+    return [_one_request(args)]
+
+
+def _one_request(args: argparse.Namespace) -> AccessRequest:
     if args.request is not None:
         return request_from_runbook(_read_json(args.request, "--request"))
     if args.resource_arn is None:
@@ -113,9 +138,7 @@ def _runbook_inputs(args: argparse.Namespace) -> Json:
     }
 
 
-def _snapshot_for(args: argparse.Namespace, request: AccessRequest) -> Snapshot | Json:
-    if args.snapshot is not None:
-        return load_snapshot(_read_json(args.snapshot, "--snapshot"))
+def _live_snapshot(request: AccessRequest) -> Json:
     from chalicelib.commands.live import live_source_from_env  # boto3 only when live
 
     return live_source_from_env().snapshot_for(request)

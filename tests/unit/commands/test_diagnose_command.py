@@ -1,0 +1,170 @@
+"""`s3doctor diagnose` as a user runs it: exit codes, outputs, batches and log files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chalicelib.cli import main
+from tests.shared import FIXTURES, require
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+HTTP_DENY = SCENARIOS / "bucket-policy-deny-insecure-transport"
+VPCE = SCENARIOS / "event-vpce-pinned-bucket-policy-denies-versioned-get"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_request_file_prints_what_why_and_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--request", str(HTTP_DENY / "request.json"),
+    )  # fmt: skip
+    assert code == 0
+    assert out.startswith("DENIED  s3:GetObject")
+    assert "WHY" in out and "FIX" in out and "DenyInsecureTransport" in out
+
+
+def test_json_output_is_the_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--request", str(HTTP_DENY / "request.json"),
+        "--output", "json",
+    )  # fmt: skip
+    finding = json.loads(out)
+    assert code == 0
+    assert finding["decision"] == "explicit-deny"
+    assert finding["blocked_by"] == ["bucket-policy"]
+    assert finding["causes"][0]["code"] == "EXPLICIT_DENY_BUCKET_POLICY"
+
+
+def test_runbook_flags_reach_the_same_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    request = json.loads((HTTP_DENY / "request.json").read_text())
+    context = json.dumps(request["context"][0])
+    code, out, _ = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--resource-arn", request["resource_arn"],
+        "--action", request["action"],
+        "--requester-arn", request["requester_arn"],
+        "--context-key", context,
+        "--output", "json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["blocked_by"] == ["bucket-policy"]
+
+
+def test_missing_action_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--resource-arn", "arn:aws:s3:::example-bucket/k",
+        "--requester-arn", "arn:aws:iam::111122223333:user/alice",
+    )  # fmt: skip
+    assert code == 2
+    assert err.count("\n") == 1 and "--action" in err
+
+
+def test_a_broken_snapshot_names_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    snapshot = json.loads((HTTP_DENY / "snapshot.json").read_text())
+    snapshot["account_id"] = "not-an-account"
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(snapshot))
+    code, _, err = run(
+        capsys, "diagnose", "--snapshot", str(path), "--request", str(HTTP_DENY / "request.json")
+    )
+    assert code == 2
+    assert "snapshot.account_id" in err and err.count("\n") == 1
+
+
+def test_a_cloudtrail_log_file_gives_one_finding_per_record(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    require(FIXTURES)
+    records = [
+        json.loads((FIXTURES / name).read_text())["detail"]
+        for name in (
+            "01-iamuser-getobject-version-vpce-explicit-deny.json",
+            "06-sso-assumedrole-getbucketpolicy-identity-implicit.json",
+        )
+    ]
+    log = tmp_path / "trail.json"
+    log.write_text(json.dumps({"Records": records}))
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(VPCE / "snapshot.json"), "--event", str(log),
+        "--output", "json",
+    )  # fmt: skip
+    findings = json.loads(out)
+    assert code == 0
+    assert [f["event_id"] for f in findings] == [r["eventID"] for r in records]
+
+
+def test_every_batch_line_gets_an_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    request = json.loads((HTTP_DENY / "request.json").read_text())
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "good", "request": request}),
+                "{not json",
+                json.dumps({"id": "empty"}),
+                json.dumps({"id": "bad-arn", "request": {**request, "requester_arn": "alice"}}),
+            ]
+        )
+        + "\n"
+    )
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), "--batch", str(batch),
+    )  # fmt: skip
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [a["id"] for a in answers] == ["good", 2, "empty", "bad-arn"]
+    assert answers[0]["decision"] == "explicit-deny"
+    assert "not JSON" in answers[1]["error"]
+    assert '"request" or "event"' in answers[2]["error"]
+    assert "requester_arn" in answers[3]["error"]
+
+
+def test_batch_decision_detail_prints_the_verdict_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    request = json.loads((HTTP_DENY / "request.json").read_text())
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({"id": 7, "request": request}) + "\n")
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), "--batch", str(batch),
+        "--detail", "decision",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out) == {
+        "id": 7,
+        "decision": "explicit-deny",
+        "blocked_by": ["bucket-policy"],
+    }
+
+
+def test_an_unreadable_batch_file_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "diagnose", "--batch", str(tmp_path / "missing.jsonl"))
+    assert code == 2
+    assert "--batch" in err
