@@ -164,6 +164,7 @@ def _run(
 
     for op in request.operations:
         facts = s3_facts(request, snapshot, op, ctx)
+        unchecked.extend(facts.problems)  # visible in the finding; a layer only when it matters
         if facts.access_point_policy is not None and request.access_point_arn:
             point = _access_point_leg(
                 request, snapshot, op, ctx, evidence, identity, facts, explain
@@ -235,6 +236,8 @@ def _s3_leg(
     if facts.ignored_public_acl:
         leg.bpa_reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS)
     leg.layers[Layer.BUCKET_POLICY] = bucket_hits
+    if facts.bpa_unknown is not None:
+        leg.layers[Layer.BLOCK_PUBLIC_ACCESS] = Hits(present=True, problems=[facts.bpa_unknown])
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
     leg.details.update(facts.details)

@@ -22,6 +22,7 @@ from chalicelib.engine.principals import PrincipalForm
 from chalicelib.engine.public import (
     ACL_WRITE_ACTIONS,
     POLICY_WRITE_ACTIONS,
+    BpaCheck,
     BpaLevel,
     BpaLevels,
     BpaVerdict,
@@ -79,6 +80,7 @@ class S3Facts:
     ignored_public_acl: bool = False
     restrict_public_possible: bool = False
     ignore_public_acls: bool = False
+    bpa_unknown: Unchecked | None = None  # a Block Public Access check that could not decide
 
 
 def s3_facts(
@@ -380,19 +382,31 @@ def _bpa_writes(facts: S3Facts, request: AccessRequest, op: Operation, ctx: Requ
     except InputError as error:
         facts.notes.append(str(error))
         check = None
-    if check is not None and check.verdict is BpaVerdict.BLOCKED:
-        facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
+    _bpa_outcome(facts, check)
     policy = request.proposed_policy
     try:
         check = check_block_public_policy(facts.bpa, action=op.action, policy=policy)
     except InputError as error:
         facts.notes.append(str(error))
         check = None
-    if check is not None:
-        if check.verdict is BpaVerdict.BLOCKED:
-            facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
-        else:
-            facts.notes.append(check.reason)
+    _bpa_outcome(facts, check)
+
+
+def _bpa_outcome(facts: S3Facts, check: BpaCheck | None) -> None:
+    """A blocking setting denies; one that may be on at a level we could not read, or whose
+    input is unknown, leaves the verdict open."""
+    if check is None:
+        return
+    if check.verdict is BpaVerdict.BLOCKED:
+        facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
+    elif check.verdict is BpaVerdict.UNKNOWN:
+        facts.bpa_unknown = Unchecked(
+            layer=Layer.BLOCK_PUBLIC_ACCESS,
+            reason=check.reason,
+            needs="s3:GetBucketPublicAccessBlock, s3:GetAccountPublicAccessBlock",
+        )
+    else:
+        facts.notes.append(check.reason)
 
 
 def restrict_public(
