@@ -32,12 +32,7 @@ from chalice.test import Client
 from moto.server import ThreadedMotoServer
 
 from chalicelib import wiring
-from chalicelib.demo.cloudtrail import (
-    denied_message,
-    eventbridge_envelope,
-    iam_user_identity,
-    s3_access_denied_record,
-)
+from chalicelib.demo.cloudtrail import user_get_object_denial
 from chalicelib.publish.store import create_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,24 +79,16 @@ class Calls:
 
 
 def event(event_id: str, *, user: str, bucket: str) -> dict[str, Any]:
-    principal = f"arn:aws:iam::{ACCOUNT}:user/{user}"
-    record = s3_access_denied_record(
+    return user_get_object_denial(
         event_id=event_id,
         event_time="2025-03-01T10:00:00Z",
+        account_id=ACCOUNT,
         region=REGION,
-        identity=iam_user_identity(account_id=ACCOUNT, user_name=user, user_id=f"AIDA{user}"),
-        event_name="GetObject",
+        user_name=user,
+        user_id=f"AIDA{user}",
         bucket=bucket,
-        bucket_account=ACCOUNT,
         key=KEY,
-        error_message=denied_message(
-            principal,
-            "s3:GetObject",
-            f"arn:aws:s3:::{bucket}/{KEY}",
-            "because no identity-based policy allows the s3:GetObject action",
-        ),
     )
-    return eventbridge_envelope(record, envelope_id=f"eb-{event_id}")
 
 
 def _load_app() -> Any:

@@ -149,3 +149,35 @@ def denied_message(principal_arn: str, action: str, resource: str, context: str)
         f"User: {principal_arn} is not authorized to perform: {action} "
         f'on resource: "{resource}" {context}'
     )
+
+
+def user_get_object_denial(
+    *,
+    event_id: str,
+    event_time: str,
+    account_id: str,
+    region: str,
+    user_name: str,
+    user_id: str,
+    bucket: str,
+    key: str,
+) -> Json:
+    """An EventBridge event for an IAM user's GetObject denied for lack of an identity allow."""
+    principal = f"arn:aws:iam::{account_id}:user/{user_name}"
+    record = s3_access_denied_record(
+        event_id=event_id,
+        event_time=event_time,
+        region=region,
+        identity=iam_user_identity(account_id=account_id, user_name=user_name, user_id=user_id),
+        event_name="GetObject",
+        bucket=bucket,
+        bucket_account=account_id,
+        key=key,
+        error_message=denied_message(
+            principal,
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket}/{key}",
+            "because no identity-based policy allows the s3:GetObject action",
+        ),
+    )
+    return eventbridge_envelope(record, envelope_id=f"eb-{event_id}")

@@ -46,12 +46,7 @@ except ImportError:
     sys.modules["chalicelib.pipeline"] = _module
 
 from chalicelib import wiring
-from chalicelib.demo.cloudtrail import (
-    denied_message,
-    eventbridge_envelope,
-    iam_user_identity,
-    s3_access_denied_record,
-)
+from chalicelib.demo.cloudtrail import user_get_object_denial
 from chalicelib.publish.store import create_table
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -177,21 +172,13 @@ def denied_event(
     event_id: str, *, bucket: str = BUCKET, event_time: str = EVENT_TIME
 ) -> dict[str, Any]:
     """The EventBridge event of alice's GetObject, denied for lack of an identity policy."""
-    principal = f"arn:aws:iam::{ACCOUNT}:user/{USER}"
-    record = s3_access_denied_record(
+    return user_get_object_denial(
         event_id=event_id,
         event_time=event_time,
+        account_id=ACCOUNT,
         region=REGION,
-        identity=iam_user_identity(account_id=ACCOUNT, user_name=USER, user_id="AIDAALICE"),
-        event_name="GetObject",
+        user_name=USER,
+        user_id="AIDAALICE",
         bucket=bucket,
-        bucket_account=ACCOUNT,
         key=KEY,
-        error_message=denied_message(
-            principal,
-            "s3:GetObject",
-            f"arn:aws:s3:::{bucket}/{KEY}",
-            "because no identity-based policy allows the s3:GetObject action",
-        ),
     )
-    return eventbridge_envelope(record, envelope_id=f"eb-{event_id}")
