@@ -20,9 +20,13 @@ reference_policies_evaluation-logic.html and the S3 authorization workflow pages
   7. S3 post-checks: objects owned by another account (only the object ACL grants), a missing
      key without s3:ListBucket (403, not 404), Object Lock on version deletes.
 
+A request through an access point is authorized twice: on the access point (identity policies
+and the access point policy, on the access point's ARN) and on the bucket; both must allow.
+
 A layer that could not be read is `unknown`. The verdict is computed twice, once assuming every
-unknown layer allows and once assuming it denies: when the two differ, the verdict is
-`inconclusive` and `unchecked` names the layers. Pure: no boto3.
+unknown layer allows and once assuming it grants nothing: when the two differ, or when an
+unknown layer could hold an explicit deny, the verdict is `inconclusive` and `unchecked` names
+the layers. Pure: no boto3.
 """
 
 from __future__ import annotations
