@@ -95,6 +95,7 @@ class Leg:
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
+    cross_account: bool = False  # the requester belongs to another account
     explain: bool = True  # keep the deciding conditions (False: the verdict alone)
 
 
@@ -203,6 +204,7 @@ def _s3_leg(
     action, resource = op.action, op.resource_arn
     leg = Leg(action=action, resource=resource, explain=explain)
     leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
+    leg.cross_account = _cross_account(request, snapshot)
     principal = request.principal
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
 
@@ -273,6 +275,7 @@ def _access_point_leg(
     resource = access_point_resource(request.access_point_arn or "", op)
     leg = Leg(action=op.action, resource=resource, explain=explain)
     leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
+    leg.cross_account = _cross_account(request, snapshot)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
         facts.access_point_policy or (),
@@ -411,6 +414,14 @@ def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_
                 for i, doc in enumerate(request.scp_policies)
             )
             return [_Level(target="given", sources=sources)]
+        if principal.account_id and principal.account_id != snapshot.account_id:
+            problem = Unchecked(
+                layer=layer,
+                reason=f"the SCPs of the requester's account {principal.account_id} are not "
+                "in this account's snapshot",
+                needs="organizations:ListPoliciesForTarget on the requester's account",
+            )
+            return [_Level(target=principal.account_id, sources=problem)]
     org = snapshot.organization
     if org is None:
         return None
@@ -540,6 +551,7 @@ def _kms_leg(
     kctx = kms_leg.leg_context(ctx, request, kms)
     leg = Leg(action=kms.action, resource=kms.key_arn, explain=explain)
     leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
+    leg.cross_account = _cross_account(request, snapshot)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,
         resource_account=True, rcp_applies=not kms.aws_managed,
@@ -650,6 +662,8 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
     if grant_unknown and assume_unknown_allows:
         forms.add(PrincipalForm.ANY)
     kms = Layer.KMS_KEY_POLICY in leg.layers
+    if leg.cross_account:
+        return _decide_cross_account(leg, identity, forms, assume_unknown_allows)
     if kms:
         return _decide_kms(leg, identity, forms, root, assume_unknown_allows)
 
@@ -694,6 +708,24 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
             {Layer.SESSION_POLICY: "no session policy allows"},
         )
     return _Result(Verdict.ALLOWED, [], reasons)
+
+
+def _decide_cross_account(
+    leg: Leg, identity: Hits, forms: set[PrincipalForm], assume_unknown_allows: bool
+) -> _Result:
+    """Another account's principal needs both sides: a resource grant naming it (or its
+    account) and its own account's identity allow (how-s3-evaluates-access-control.html)."""
+    resource = "key policy" if Layer.KMS_KEY_POLICY in leg.layers else "bucket policy or ACL"
+    if not forms:
+        layer = Layer.KMS_KEY_POLICY if Layer.KMS_KEY_POLICY in leg.layers else Layer.BUCKET_POLICY
+        text = f"no {resource} statement grants {leg.action} to the requester or its account"
+        return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
+    if not (identity.allows or (identity.unknown and assume_unknown_allows)):
+        text = "the requester's own account must also allow the action in its identity policies"
+        return _Result(
+            Verdict.IMPLICIT_DENY, [Layer.IDENTITY_POLICY], {Layer.IDENTITY_POLICY: text}
+        )
+    return _Result(Verdict.ALLOWED, [], {})
 
 
 def _decide_kms(
@@ -797,6 +829,14 @@ def _unique(items: Iterable[Unchecked]) -> list[Unchecked]:
     for item in items:
         seen.setdefault((item.layer.value, item.reason), item)
     return list(seen.values())
+
+
+def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:
+    """An authenticated principal of another account than the bucket owner's."""
+    principal = request.principal
+    if principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
+        return False
+    return bool(principal.account_id) and principal.account_id != snapshot.account_id
 
 
 def _account_canonical_id(request: AccessRequest, snapshot: Snapshot) -> str | None:

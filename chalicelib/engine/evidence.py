@@ -118,6 +118,20 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
     """Identity policies (user + groups, or role; managed at their default version) and boundary."""
     if principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return PrincipalEvidence(exists=True, entity=None, identity=(), boundary=None, problems=())
+    if principal.account_id and principal.account_id != snapshot.account_id:
+        # Another account's principal: its policies are not in this account's snapshot (and a
+        # same-named user or role here is someone else).
+        problem = Unchecked(
+            layer=Layer.IDENTITY_POLICY,
+            reason=(
+                f"{principal.principal_arn} belongs to account {principal.account_id}: its "
+                "identity policies and boundary are outside this account"
+            ),
+            needs=f"a snapshot of account {principal.account_id}",
+        )
+        return PrincipalEvidence(
+            exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
+        )
     iam = snapshot.iam
     named = _iam_name(principal)
     if isinstance(iam, Unreadable):
