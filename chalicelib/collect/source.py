@@ -52,9 +52,15 @@ def scope_for_request(request: AccessRequest) -> CollectionScope:
             if op.bucket and op.key
         )
     )
+    principal = request.principal
+    other_account = bool(
+        request.bucket_account
+        and principal.account_id
+        and principal.account_id != request.bucket_account
+    )  # another account's IAM is not readable from here, and a same-named entity is not it
     return CollectionScope(
-        principal_arns=(request.principal.principal_arn,)
-        if request.principal.principal_arn
+        principal_arns=(principal.principal_arn,)
+        if principal.principal_arn and not other_account
         else (),
         buckets=buckets,
         objects=objects,
