@@ -16,6 +16,11 @@ from chalicelib.model import InputError
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
 COMMANDS = ("diagnose", "collect", "findings", "replay", "demo")
+# What to do about the failures a new user meets first (by exception class name).
+HINTS = {
+    "NoCredentialsError": "configure AWS credentials, or pass --snapshot S.json to work offline",
+    "NoRegionError": "set AWS_REGION (or AWS_DEFAULT_REGION), or pass --region",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:
         logging.getLogger(__name__).debug("failure", exc_info=True)
-        print(f"s3doctor {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        hint = HINTS.get(type(error).__name__)
+        suffix = f" ({hint})" if hint else ""
+        print(f"s3doctor {args.command}: {type(error).__name__}: {error}{suffix}", file=sys.stderr)
         return 1
     return code
 

@@ -1,0 +1,43 @@
+"""The `s3doctor` entry point: exit codes and the hints for a new user's first failures."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from chalicelib import cli
+
+
+class NoCredentialsError(Exception):
+    """Stands for botocore's: the CLI recognises it by name, without importing botocore."""
+
+
+def test_missing_credentials_say_how_to_work_offline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(args: argparse.Namespace) -> int:
+        raise NoCredentialsError("Unable to locate credentials")
+
+    parser = cli.build_parser()
+    original = parser.parse_args
+
+    def parse(argv: list[str] | None = None) -> argparse.Namespace:
+        args = original(argv)
+        args.func = fail
+        return args
+
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", parse)
+    code = cli.main(["diagnose", "--resource-arn", "arn:aws:s3:::b/k"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Unable to locate credentials" in err
+    assert "--snapshot S.json to work offline" in err
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["frobnicate"])
+    assert stopped.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
