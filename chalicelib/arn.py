@@ -87,16 +87,3 @@ def role_arn_from_session(session_arn: str) -> str | None:
     if len(parts) < 3:
         return None
     return f"arn:{arn.partition}:iam::{arn.account}:role/{parts[1]}"
-
-
-def session_name_from_arn(session_arn: str) -> str | None:
-    """The session name of an assumed-role ARN, or the name of a federated-user ARN."""
-    arn = parse_arn(session_arn)
-    if arn is None or arn.service != "sts":
-        return None
-    if arn.resource.startswith("assumed-role/"):
-        parts = arn.resource.split("/", 2)
-        return parts[2] if len(parts) == 3 else None
-    if arn.resource.startswith("federated-user/"):
-        return arn.resource.split("/", 1)[1]
-    return None

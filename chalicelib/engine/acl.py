@@ -25,8 +25,6 @@ KNOWN_GROUPS = frozenset({ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY})
 
 # The canonical user that `aws-exec-read` grants READ to (Amazon EC2 reading AMI bundles).
 EC2_BUNDLE_READER_ID = "6aa5a366c34c1cbe25dc49211496e913e0351eb0e8c37aa3477e40942ec6b97c"
-# The owner S3 records for objects uploaded anonymously.
-ANONYMOUS_OWNER_ID = "65a011a29cdf8ec533ec3d1ccaae921c"
 
 
 class GranteeType(StrEnum):

@@ -16,7 +16,7 @@ from chalicelib.engine.acl import Acl, AclGrantMatch, acl_grants, acl_statement_
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.evidence import PolicySource, compiled_source, problem_source, unchecked_for
 from chalicelib.engine.hits import Hits
-from chalicelib.engine.ownership import acls_enabled, object_owned_by_bucket_owner
+from chalicelib.engine.ownership import acls_enabled, check_object_ownership
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm
 from chalicelib.engine.public import (
@@ -36,6 +36,7 @@ from chalicelib.model import (
     InputError,
     Layer,
     Operation,
+    Outcome,
     PrincipalType,
     StatementRef,
     Unchecked,
@@ -129,7 +130,7 @@ def s3_facts(
                 Layer.BUCKET_ACL, entry.acl, op, name, canonical, authenticated,
                 ignore_public, facts, on_object=False,
             )  # fmt: skip
-        _foreign_object(facts, entry, op, canonical)
+        _foreign_object(facts, entry, op, canonical, authenticated)
     else:
         facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
     _bpa_writes(facts, request, op, ctx)
@@ -324,7 +325,13 @@ def _acl_hits(
     return hits
 
 
-def _foreign_object(facts: S3Facts, bucket: Bucket, op: Operation, canonical: str | None) -> None:
+def _foreign_object(
+    facts: S3Facts,
+    bucket: Bucket,
+    op: Operation,
+    canonical: str | None,
+    authenticated: bool,
+) -> None:
     """Objects owned by another account: only the object ACL grants (spec §3.1)."""
     if facts.obj is None or op.action.lower() not in OWNER_GRANTED_ACTIONS:
         return
@@ -340,24 +347,25 @@ def _foreign_object(facts: S3Facts, bucket: Bucket, op: Operation, canonical: st
         if bucket.ownership is None or isinstance(bucket.ownership, Unreadable)
         else {"Rules": [{"ObjectOwnership": bucket.ownership}]}
     )
-    owned = object_owned_by_bucket_owner(
-        object_owner_id=acl.owner_id, bucket_owner_id=bucket.owner_id, ownership_controls=controls
+    check = check_object_ownership(
+        object_acl=acl,
+        bucket_owner_id=bucket.owner_id,
+        ownership_controls=controls,
+        action=op.action,
+        requester_canonical_id=canonical,
+        authenticated=authenticated,
+        ignore_public=facts.ignore_public_acls,
     )
-    if owned is not False:
+    if check.bucket_policy_allows_apply:
         return
     facts.bucket_allows_apply = False
-    object_acl = facts.acl_hits.get(Layer.OBJECT_ACL)
-    text = (
-        f"the object is owned by another account (canonical id {acl.owner_id}), not by the bucket "
-        "owner: bucket-policy and identity-policy allows cannot grant it; only the object ACL can"
-    )
-    facts.details[Layer.OBJECT_OWNERSHIP] = text
-    if object_acl is None or not object_acl.allows:
+    facts.details[Layer.OBJECT_OWNERSHIP] = check.reason
+    if check.outcome is Outcome.IMPLICIT_DENY:
         if facts.ignored_public_acl:
             # The object ACL's public grant would have granted: Block Public Access took it.
             reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS, "IgnorePublicAcls is on")
             facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, reason, ()))
-        facts.blocks.append((Layer.OBJECT_OWNERSHIP, text + ", and it grants nothing here", ()))
+        facts.blocks.append((Layer.OBJECT_OWNERSHIP, check.reason, ()))
 
 
 def _bpa_writes(facts: S3Facts, request: AccessRequest, op: Operation, ctx: RequestContext) -> None:
