@@ -356,6 +356,8 @@ class ConditionBlock:
 
     def holds(self, ctx: RequestContext) -> bool:
         """Whether every condition holds (the verdict alone, without the explanation)."""
+        if not self.conditions:
+            return True
         return all(condition.evaluate(ctx) for condition in self.conditions)
 
     def failures(self, ctx: RequestContext) -> tuple[ConditionFailure, ...]:

@@ -160,12 +160,12 @@ def _run(
         )
 
     def judge(leg: Leg) -> Evaluation | Verdicts:
+        if not explain:
+            result = _judge(leg)
+            return Verdicts(result.verdict, tuple(dict.fromkeys(result.blocked)))
         notes.extend(leg.notes)
         unchecked.extend(_problems(leg))
-        if explain:
-            return _verdict(leg)
-        result = _judge(leg)
-        return Verdicts(result.verdict, tuple(dict.fromkeys(result.blocked)))
+        return _verdict(leg)
 
     for op in request.operations:
         facts = s3_facts(request, snapshot, op, ctx)
@@ -394,8 +394,8 @@ def _cached_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> lis
     principal = request.principal
     if request.scp_policies and kind == "scp":
         return _org_levels(request, snapshot, kind)
-    key = f"{kind}|{principal.type}|{principal.account_id}|{principal.principal_arn}"
-    return snapshot.cached(("org-levels", key), lambda: _org_levels(request, snapshot, kind))
+    key = ("org-levels", kind, principal.type, principal.account_id, principal.principal_arn)
+    return snapshot.cached(key, lambda: _org_levels(request, snapshot, kind))
 
 
 def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
