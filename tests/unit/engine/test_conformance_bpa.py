@@ -1,6 +1,6 @@
 """iam-simulate's S3 Block Public Access classifier table, run through `policy_is_public`.
 
-The corpus (AGPL) is read from `/work/shared/conformance/iam-simulate/` at test time and never
+The corpus (AGPL) is read from `../shared/conformance/iam-simulate/` at test time and never
 copied. Skipped when the folder is missing, failed when env `CI` is set and it is missing.
 Each case must agree on public / non-public and, for public policies, on which statements
 (the corpus counts them from 1 and names their Sid).
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.engine.public import policy_is_public
+from tests.shared import CORPUS
 
-CORPUS = Path(os.environ.get("IAM_SIMULATE_CORPUS", "/work/shared/conformance/iam-simulate"))
 TABLE = CORPUS / "unitTables" / "s3BpaPublicPolicyClassifier.json"
 
 

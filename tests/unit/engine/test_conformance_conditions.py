@@ -1,6 +1,6 @@
 """iam-simulate's condition-operator and resource-matching tables, run through our engine.
 
-The corpus (AGPL) is read from `/work/shared/conformance/iam-simulate/` at test time and never
+The corpus (AGPL) is read from `../shared/conformance/iam-simulate/` at test time and never
 copied. Skipped when the folder is missing, failed when env `CI` is set and it is missing.
 Where iam-simulate encodes its own interpretation rather than AWS's documented behaviour, the
 case is an expected difference, listed below by name with the AWS page that decides it; such
@@ -22,8 +22,7 @@ from chalicelib.engine.conditions import compile_condition_block
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.policy import PolicyKind, compile_policy
 from chalicelib.model import MalformedPolicyError
-
-CORPUS = Path(os.environ.get("IAM_SIMULATE_CORPUS", "/work/shared/conformance/iam-simulate"))
+from tests.shared import CORPUS
 
 RESOURCE_DOC = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html"
