@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None:
-        return _run_batch(args, sys.stdin, sys.stdout)
+        return _run_batch(args, sys.stdout)
     findings = []
     loaded: Snapshot | None = None
     for request in _requests(args):
@@ -181,7 +181,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-def _run_batch(args: argparse.Namespace, _stdin: TextIO, out: TextIO) -> int:
+def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     try:
         lines = list(_lines(args.batch))
     except OSError as error:

@@ -202,9 +202,7 @@ def _s3_leg(
     explain: bool = True,
 ) -> Leg:
     action, resource = op.action, op.resource_arn
-    leg = Leg(action=action, resource=resource, explain=explain)
-    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
-    leg.cross_account = _cross_account(request, snapshot)
+    leg = _new_leg(request, snapshot, action, resource, explain)
     principal = request.principal
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
 
@@ -273,9 +271,7 @@ def _access_point_leg(
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
     """
     resource = access_point_resource(request.access_point_arn or "", op)
-    leg = Leg(action=op.action, resource=resource, explain=explain)
-    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
-    leg.cross_account = _cross_account(request, snapshot)
+    leg = _new_leg(request, snapshot, op.action, resource, explain)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
         facts.access_point_policy or (),
@@ -549,9 +545,7 @@ def _kms_leg(
     explain: bool = True,
 ) -> Leg:
     kctx = kms_leg.leg_context(ctx, request, kms)
-    leg = Leg(action=kms.action, resource=kms.key_arn, explain=explain)
-    leg.federated = request.principal.type is PrincipalType.FEDERATED_USER
-    leg.cross_account = _cross_account(request, snapshot)
+    leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,
         resource_account=True, rcp_applies=not kms.aws_managed,
@@ -829,6 +823,18 @@ def _unique(items: Iterable[Unchecked]) -> list[Unchecked]:
     for item in items:
         seen.setdefault((item.layer.value, item.reason), item)
     return list(seen.values())
+
+
+def _new_leg(
+    request: AccessRequest, snapshot: Snapshot, action: str, resource: str, explain: bool
+) -> Leg:
+    return Leg(
+        action=action,
+        resource=resource,
+        explain=explain,
+        federated=request.principal.type is PrincipalType.FEDERATED_USER,
+        cross_account=_cross_account(request, snapshot),
+    )
 
 
 def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:

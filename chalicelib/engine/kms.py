@@ -54,8 +54,10 @@ def kms_legs(
         return []
     key_id, bucket_key, why = _key_for(request, op, facts)
     if key_id is None:
-        return [KmsLeg(action=a, key_arn="", object_arn=op.resource_arn, skip_reason=why)
-                for a in op.kms_actions][:1] if why else []  # fmt: skip
+        # No customer managed key to check; `why` says so when it is worth telling.
+        action = op.kms_actions[0]
+        skipped = KmsLeg(action=action, key_arn="", object_arn=op.resource_arn, skip_reason=why)
+        return [skipped] if why else []
     legs = []
     for action in op.kms_actions:
         leg = KmsLeg(
