@@ -220,8 +220,11 @@ def _statements_resource(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def request(i: int) -> dict[str, Any]:
-    """Runbook-style request number i: varied keys, mostly allowed, some denied."""
+def request(i: int, *, distinct: bool = False) -> dict[str, Any]:
+    """Runbook-style request number i: varied keys, mostly allowed, some denied.
+
+    `distinct` gives every request its own source IP, so no two share a shape and the engine's
+    verdict cache never answers (the worst case)."""
     key = f"raw/2025/{i % 12:02d}/part-{i}.csv" if i % 4 else f"home/alice/notes-{i}.txt"
     return {
         "requester_arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
@@ -240,7 +243,9 @@ def request(i: int) -> dict[str, Any]:
             },
             {
                 "ContextKeyName": "aws:SourceIp",
-                "ContextKeyValues": ["203.0.113.7"],
+                "ContextKeyValues": [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"]
+                if distinct
+                else ["203.0.113.7"],
                 "ContextKeyType": "ip",
             },
         ],

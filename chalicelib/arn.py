@@ -60,6 +60,11 @@ def s3_object_arn(bucket: str, key: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}/{key}"
 
 
+def access_point_object_arn(access_point_arn: str, key: str | None) -> str:
+    """The ARN S3 authorizes through an access point: `<ap>/object/<key>` or the AP itself."""
+    return f"{access_point_arn}/object/{key}" if key is not None else access_point_arn
+
+
 def split_s3_arn(text: str) -> tuple[str, str | None] | None:
     """(bucket, key or None) of an `arn:aws:s3:::bucket[/key]` ARN; None for anything else."""
     arn = parse_arn(text)

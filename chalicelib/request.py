@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -45,31 +46,127 @@ DERIVED: Final = "derived:requester_arn"
 
 def request_from_runbook(data: Mapping[str, Any]) -> AccessRequest:
     """Validate the runbook's inputs and build the request they describe."""
+    key = _template_key(data)
+    template = None if key is None else _TEMPLATES.get(key)
+    if template is not None:
+        found = _from_template(template, data)
+        if found is not None:
+            return found
     validate_request_document(data)
+    template = _template(data)
+    if key is not None:
+        if len(_TEMPLATES) >= MAX_TEMPLATES:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    explicit = tuple(_context_entries(data.get("context") or ()))
+    return template.request(data["resource_arn"], explicit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """What a runbook request says but its resource and context (a batch repeats it)."""
+
+    principal: Principal
+    action: str
+    kind: ResourceKind | None
+    version_id: str | None
+    derived: tuple[ContextEntry, ...]  # from the requester and the endpoint
+    kms_key_arn: str | None
+    vpc_endpoint_id: str | None
+    session_policy: Json | None
+    scp_policies: tuple[Json, ...]
+    notes: tuple[str, ...]
+
+    def request(self, resource: str, explicit: tuple[ContextEntry, ...]) -> AccessRequest:
+        """The request on `resource`; explicit context entries win over derived ones."""
+        operation = _resource_operation(
+            self.action, self.kind, resource, self.version_id, self.principal
+        )
+        derived = self.derived
+        if operation.version_id:
+            entry = ContextEntry(
+                name="s3:VersionId", values=(operation.version_id,), source="derived:version_id"
+            )
+            derived = (*derived, entry)
+        given = {entry.name.lower() for entry in explicit}
+        return AccessRequest(
+            principal=self.principal,
+            operations=(operation,),
+            context=explicit + tuple(e for e in derived if e.name.lower() not in given),
+            kms_key_arn=self.kms_key_arn,
+            vpc_endpoint_id=self.vpc_endpoint_id,
+            session_policy=self.session_policy,
+            scp_policies=self.scp_policies,
+            scope=Scope.SAME_ACCOUNT,
+            notes=self.notes,
+        )
+
+
+# Templates by the document's scalar fields. A document with a known template needs only its
+# resource and context checked; any doubt sends it through the full validation, which names
+# the field at fault.
+MAX_TEMPLATES: Final = 1024
+_TEMPLATES: dict[tuple[str | None, ...], _Template] = {}
+_TEMPLATE_FIELDS: Final = (
+    "requester_arn",
+    "action",
+    "session_name",
+    "version_id",
+    "kms_key_arn",
+    "vpc_endpoint_id",
+)
+_CACHEABLE: Final = frozenset({*_TEMPLATE_FIELDS, "resource_arn", "context"})
+_SCALARS: Final = frozenset({str, type(None)})
+
+
+def _template_key(data: Any) -> tuple[str | None, ...] | None:
+    """The template fields of `data`, or None when it has others (policies) or odd values."""
+    if not isinstance(data, Mapping) or not _CACHEABLE.issuperset(data):
+        return None
+    key = tuple(data.get(name) for name in _TEMPLATE_FIELDS)
+    return key if all(type(value) in _SCALARS for value in key) else None
+
+
+def _from_template(template: _Template, data: Mapping[str, Any]) -> AccessRequest | None:
+    """The request, or None when its resource or context needs the full check."""
+    resource = data.get("resource_arn")
+    context = data.get("context")
+    if context is None:
+        context = []
+    if not isinstance(resource, str) or not isinstance(context, list):
+        return None
+    explicit: list[ContextEntry] = []
+    try:
+        for index, entry in enumerate(context):
+            key = _entry_key(entry)
+            if key is None or not _known_entry_conforms(key):
+                return None
+            explicit.append(_cached_entry(index, key))
+        return template.request(resource, tuple(explicit))
+    except InputError:
+        return None
+
+
+def _template(data: Mapping[str, Any]) -> _Template:
+    """The request's parts but its resource and context, from a document the schema accepted."""
     notes: list[str] = []
     principal = principal_from_arn(
         data["requester_arn"], session_name=data.get("session_name"), notes=notes
     )
-    operation = _operation(data, principal, notes)
+    action, kind, version_id = _action(data, notes)
     vpce = data.get("vpc_endpoint_id")
-    derived = list(_principal_context(principal))
+    derived = _principal_context(principal)
     if vpce:
-        derived.append(
-            ContextEntry(name="aws:SourceVpce", values=(vpce,), source="derived:vpc_endpoint_id")
+        entry = ContextEntry(
+            name="aws:SourceVpce", values=(vpce,), source="derived:vpc_endpoint_id"
         )
-    if operation.version_id:
-        derived.append(
-            ContextEntry(
-                name="s3:VersionId", values=(operation.version_id,), source="derived:version_id"
-            )
-        )
-    explicit = tuple(_context_entries(data.get("context") or ()))
-    given = {entry.name.lower() for entry in explicit}
-    context = explicit + tuple(e for e in derived if e.name.lower() not in given)
-    return AccessRequest(
+        derived = (*derived, entry)
+    return _Template(
         principal=principal,
-        operations=(operation,),
-        context=context,
+        action=action,
+        kind=kind,
+        version_id=version_id,
+        derived=derived,
         kms_key_arn=data.get("kms_key_arn"),
         vpc_endpoint_id=vpce,
         session_policy=_policy(data.get("session_policy"), "session_policy"),
@@ -77,7 +174,6 @@ def request_from_runbook(data: Mapping[str, Any]) -> AccessRequest:
             _policy(doc, f"scp_policies[{i}]") or {}
             for i, doc in enumerate(data.get("scp_policies") or ())
         ),
-        scope=Scope.SAME_ACCOUNT,
         notes=tuple(notes),
     )
 
@@ -251,7 +347,10 @@ def _session_principal(
     )
 
 
-def _operation(data: Mapping[str, Any], principal: Principal, notes: list[str]) -> Operation:
+def _action(
+    data: Mapping[str, Any], notes: list[str]
+) -> tuple[str, ResourceKind | None, str | None]:
+    """(IAM action, the resource it acts on, version id) from the document's action."""
     action: str = data["action"]
     service, _, name = action.partition(":")
     if service.lower() != "s3":
@@ -275,8 +374,7 @@ def _operation(data: Mapping[str, Any], principal: Principal, notes: list[str]) 
             action = versioned
         elif "Version" not in action:
             notes.append(f"version_id does not change the IAM action {action}.")
-    resource: str = data["resource_arn"]
-    return _resource_operation(action, kind, resource, version_id, principal)
+    return action, kind, version_id
 
 
 def _resource_operation(

@@ -167,6 +167,7 @@ class Snapshot:
         "partition",
         "plans",
         "region",
+        "verdicts",
         "vpc_endpoints",
     )
 
@@ -198,6 +199,7 @@ class Snapshot:
         self.vpc_endpoints = vpc_endpoints
         self._compiled: dict[tuple[object, ...], Any] = {}
         self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
+        self.verdicts: dict[tuple[object, ...], Any] = {}  # the engine's verdicts by request shape
 
     def cached(self, key: tuple[object, ...], build: Callable[[], T]) -> T:
         """Build once per snapshot (compiled policies, parsed ACLs...); errors are cached too."""

@@ -35,7 +35,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from chalicelib.arn import access_point_object_arn
 from chalicelib.engine import kms as kms_leg
+from chalicelib.engine import verdict_cache
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.evidence import (
     PolicySource,
@@ -44,7 +46,7 @@ from chalicelib.engine.evidence import (
     principal_evidence,
     unchecked_for,
 )
-from chalicelib.engine.hits import Hits, PlanMemo, scan
+from chalicelib.engine.hits import Hits, PlanMemo, key_read_elsewhere, scan
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
 from chalicelib.engine.s3rules import S3Facts, restrict_public, s3_facts
@@ -123,8 +125,12 @@ def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     """The combined verdict and blocking layers alone, by the same rules as `evaluate`.
 
     For bulk checks (`s3doctor diagnose --batch --detail decision`): it skips building the
-    per-layer explanation.
+    per-layer explanation, and remembers verdicts by request shape (`verdict_cache`).
     """
+    return verdict_cache.decide(request, snapshot, lambda: _decide_in_full(request, snapshot))
+
+
+def _decide_in_full(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     outcomes, _notes, _unchecked = _run(request, snapshot, explain=False)
     verdict, blocked = _combine(outcomes)
     return Verdicts(verdict, blocked)
@@ -183,6 +189,7 @@ def _run(
             if kms.skip_reason:
                 notes.append(kms.skip_reason)
                 continue
+            key_read_elsewhere()  # the object ARN is the KMS encryption context
             leg = _kms_leg(request, snapshot, kms, ctx, evidence, identity, explain)
             outcomes.append(judge(leg))
     return outcomes, notes, unchecked
@@ -250,11 +257,6 @@ def _s3_leg(
     return leg
 
 
-def access_point_resource(access_point_arn: str, op: Operation) -> str:
-    """The ARN S3 authorizes through an access point: `<ap>/object/<key>` or the AP itself."""
-    return f"{access_point_arn}/object/{op.key}" if op.key is not None else access_point_arn
-
-
 def _access_point_leg(
     request: AccessRequest,
     snapshot: Snapshot,
@@ -270,7 +272,7 @@ def _access_point_leg(
     separately (its policy must allow or delegate to access points): both must allow.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
     """
-    resource = access_point_resource(request.access_point_arn or "", op)
+    resource = access_point_object_arn(request.access_point_arn or "", op.key)
     leg = _new_leg(request, snapshot, op.action, resource, explain)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(

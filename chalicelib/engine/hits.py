@@ -5,7 +5,8 @@ Pure: no boto3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from chalicelib.engine.context import RequestContext
 from chalicelib.engine.evidence import PolicySource
@@ -48,6 +49,42 @@ class _Plan:
     candidates: tuple[_Candidate, ...]
     problems: tuple[Unchecked, ...]
     present: bool
+    # Candidates whose Resource can fail to match (not a plain "*"): all a resource can change.
+    varying: tuple[CompiledStatement, ...] = ()
+
+
+@dataclass(slots=True)
+class Trace:
+    """What a decision read of its object key: the resource matches that depended on it.
+
+    `slots` maps each key-dependent resource string of the request (the object ARN, its access
+    point form) to its position. While a trace is active, `scan` appends one step per scan of
+    such a resource: the statements whose match could vary, the slot, the context used and the
+    results. `opaque` is set when the key reached the decision another way (a KMS encryption
+    context): such a decision cannot be replayed from its steps.
+    """
+
+    slots: dict[str, int]
+    steps: list[TraceStep] = field(default_factory=list)
+    opaque: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    statements: tuple[CompiledStatement, ...]
+    slot: int
+    ctx: RequestContext
+    matched: tuple[bool, ...]
+
+
+TRACE: ContextVar[Trace | None] = ContextVar("s3doctor_trace", default=None)
+
+
+def key_read_elsewhere() -> None:
+    """Mark the active trace (if any): the object key reached the decision outside `scan`."""
+    trace = TRACE.get()
+    if trace is not None:
+        trace.opaque = True
 
 
 PlanMemo = dict[tuple[object, ...], _Plan]
@@ -86,7 +123,8 @@ def _plan(
                 policy=source.policy_id, index=st.index, sid=st.sid, effect=st.effect, note=note
             )
             candidates.append(_Candidate(source.policy_id, st, form, note, ref))
-    return _Plan(tuple(candidates), tuple(problems), bool(sources))
+    varying = tuple(c.statement for c in candidates if not c.statement.matches_every_resource)
+    return _Plan(tuple(candidates), tuple(problems), bool(sources), varying)
 
 
 def scan(
@@ -116,6 +154,11 @@ def scan(
         if found is None:
             found = memo[key] = _plan(sources, action, identity, has_boundary)
         plan = found
+    if plan.varying:
+        trace = TRACE.get()
+        if trace is not None and (slot := trace.slots.get(resource)) is not None:
+            matched = tuple(st.matches_resource(resource, ctx) for st in plan.varying)
+            trace.steps.append(TraceStep(plan.varying, slot, ctx, matched))
     hits = Hits(present=plan.present, problems=list(plan.problems))
     for candidate in plan.candidates:
         st = candidate.statement

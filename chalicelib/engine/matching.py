@@ -140,12 +140,27 @@ class ActionMatcher:
 # --------------------------------------------------------------------------- resources
 
 
+_Patterns = tuple[frozenset[str], re.Pattern[str] | None]  # exact ARNs, one regex for the rest
+
+
+def _patterns(resolved: Iterable[tuple[Piece, ...]]) -> _Patterns:
+    exact: set[str] = set()
+    regexes: list[str] = []
+    for pieces in resolved:
+        if has_wildcard(pieces):
+            regexes.append(_arn_source(_tokens(pieces)))
+        else:
+            exact.add("".join(piece.text for piece in pieces))  # escapes resolved
+    regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL) if regexes else None
+    return frozenset(exact), regex
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceMatcher:
     """Matches resource ARNs against a statement's Resource (or NotResource) list.
 
-    Patterns without variables are merged into one exact set and one regex at compile time
-    and their answers memoised per ARN; patterns with variables are resolved per request.
+    Patterns without variables are merged into one exact set and one regex at compile time;
+    patterns with variables are merged the same way once per set of variable values.
     """
 
     templates: tuple[Template, ...]
@@ -154,34 +169,22 @@ class ResourceMatcher:
     _regex: re.Pattern[str] | None = None
     _dynamic: tuple[Template, ...] = ()
     _keys: tuple[str, ...] = ()  # the context keys the variables read
-    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    _dynamic_memo: dict[tuple[str, tuple[tuple[str, ...] | None, ...]], bool] = field(
+    _resolved: dict[tuple[tuple[str, ...] | None, ...], _Patterns] = field(
         default_factory=dict, compare=False, repr=False
     )
 
     @classmethod
     def compile(cls, templates: Iterable[Template]) -> ResourceMatcher:
         templates = tuple(templates)
-        exact: set[str] = set()
-        regexes: list[str] = []
-        dynamic: list[Template] = []
-        for template in templates:
-            if template.has_variables:
-                dynamic.append(template)
-                continue
-            pieces: tuple[Piece, ...] = template.parts  # type: ignore[assignment]
-            if template.source == "*":
-                return cls(templates, _any=True)
-            if has_wildcard(pieces):
-                regexes.append(_arn_source(_tokens(pieces)))
-            else:
-                exact.add("".join(piece.text for piece in pieces))  # escapes resolved
-        regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL) if regexes else None
+        if any(t.source == "*" and not t.has_variables for t in templates):
+            return cls(templates, _any=True)
+        dynamic = tuple(t for t in templates if t.has_variables)
+        exact, regex = _patterns(t.parts for t in templates if not t.has_variables)  # type: ignore[misc]
         return cls(
             templates,
-            _exact=frozenset(exact),
+            _exact=exact,
             _regex=regex,
-            _dynamic=tuple(dynamic),
+            _dynamic=dynamic,
             _keys=tuple(sorted({v.lookup for t in dynamic for v in t.variables})),
         )
 
@@ -189,28 +192,28 @@ class ResourceMatcher:
     def has_variables(self) -> bool:
         return bool(self._dynamic)
 
+    @property
+    def matches_everything(self) -> bool:
+        return self._any
+
     def matches(self, resource_arn: str, ctx: RequestContext) -> bool:
-        if self._any:
+        if self._any or resource_arn in self._exact:
             return True
-        static = self._memo.get(resource_arn)
-        if static is None:
-            static = resource_arn in self._exact or (
-                self._regex is not None and self._regex.fullmatch(resource_arn) is not None
-            )
-            if len(self._memo) < 65536:
-                self._memo[resource_arn] = static
-        if static or not self._dynamic:
-            return static
-        key = (resource_arn, tuple(ctx.lookup(k) for k in self._keys))
-        dynamic = self._dynamic_memo.get(key)
-        if dynamic is None:
-            dynamic = any(
-                pieces is not None and arn_matches(pieces, resource_arn)
-                for pieces in (t.resolve(ctx) for t in self._dynamic)
-            )
-            if len(self._dynamic_memo) < 65536:
-                self._dynamic_memo[key] = dynamic
-        return dynamic
+        if self._regex is not None and self._regex.fullmatch(resource_arn) is not None:
+            return True
+        if not self._dynamic:
+            return False
+        values = tuple(ctx.lookup(k) for k in self._keys)
+        found = self._resolved.get(values)
+        if found is None:
+            resolved = (t.resolve(ctx) for t in self._dynamic)
+            found = _patterns(pieces for pieces in resolved if pieces is not None)
+            if len(self._resolved) < 4096:
+                self._resolved[values] = found
+        exact, regex = found
+        return resource_arn in exact or (
+            regex is not None and regex.fullmatch(resource_arn) is not None
+        )
 
     def unresolvable(self, ctx: RequestContext) -> bool:
         """Whether a pattern holds a variable the request cannot fill (the statement is void)."""

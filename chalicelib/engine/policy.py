@@ -136,6 +136,11 @@ class CompiledStatement:
     def matches_action(self, action: str) -> bool:
         return self.actions.matches(action) != self.actions_negated
 
+    @property
+    def matches_every_resource(self) -> bool:
+        """`Resource: "*"`: the resource never changes whether the statement applies."""
+        return self.resources.matches_everything and not self.resources_negated
+
     def matches_resource(self, resource_arn: str, ctx: RequestContext) -> bool:
         """Resource / NotResource match; a NotResource variable left unfilled matches nothing.
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.model import InputError, PrincipalType
-from chalicelib.request import REQUEST_SCHEMA, request_from_runbook
+from chalicelib.request import _TEMPLATES, REQUEST_SCHEMA, request_from_runbook
 
 ACCT = "111122223333"
 
@@ -264,7 +264,13 @@ def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
         ),
     ],
 )
-def test_bad_input_names_the_field(changes: dict[str, Any], field: str, words: str) -> None:
+@pytest.mark.parametrize("seen", [False, True], ids=["first-of-its-kind", "after-a-good-one"])
+def test_bad_input_names_the_field(
+    changes: dict[str, Any], field: str, words: str, seen: bool
+) -> None:
+    _TEMPLATES.clear()
+    if seen:  # a batch line after a good one: the bad part may be all that differs
+        request_from_runbook(_request())
     with pytest.raises(InputError) as raised:
         request_from_runbook(_request(**changes))
 
@@ -308,9 +314,48 @@ _VALUES = st.recursive(
 )
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"version_id": "v1"},
+        {"vpc_endpoint_id": "vpce-0abc123", "kms_key_arn": f"arn:aws:kms:us-east-1:{ACCT}:key/k"},
+        {
+            "context": [
+                {
+                    "ContextKeyName": "aws:PrincipalArn",
+                    "ContextKeyValues": [f"arn:aws:iam::{ACCT}:user/other"],
+                    "ContextKeyType": "string",
+                },
+                {
+                    "ContextKeyName": "s3:VersionId",
+                    "ContextKeyValues": ["v9"],
+                    "ContextKeyType": "string",
+                },
+            ],
+            "version_id": "v1",
+        },
+        {
+            "action": "s3:ListBucket",
+            "resource_arn": "arn:aws:s3:::acme-reports",
+            "version_id": "v1",
+        },
+    ],
+)
+def test_a_line_like_an_earlier_one_gives_the_same_request(changes: dict[str, Any]) -> None:
+    _TEMPLATES.clear()
+    first = request_from_runbook(_request(**changes))
+    again = request_from_runbook(_request(**changes))
+    assert again == first
+    other = dict(_request(**changes), resource_arn="arn:aws:s3:::acme-reports/q2/other.csv")
+    if "ListBucket" not in str(changes):
+        assert request_from_runbook(other).resource_arn == other["resource_arn"]
+
+
 @settings(max_examples=300)
 @given(st.dictionaries(st.sampled_from(sorted(REQUEST_SCHEMA["properties"])), _VALUES))
 def test_any_document_gives_a_request_or_an_input_error(changes: dict[str, Any]) -> None:
+    request_from_runbook(_request())  # so the document may also meet a known template
     try:
         request = request_from_runbook(_request(**changes))
     except InputError as error:
