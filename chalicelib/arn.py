@@ -67,10 +67,14 @@ def access_point_object_arn(access_point_arn: str, key: str | None) -> str:
 
 def split_s3_arn(text: str) -> tuple[str, str | None] | None:
     """(bucket, key or None) of an `arn:aws:s3:::bucket[/key]` ARN; None for anything else."""
-    arn = parse_arn(text)
-    if arn is None or arn.service != "s3" or arn.region or arn.account:
+    if not isinstance(text, str):
         return None
-    bucket, sep, key = arn.resource.partition("/")
+    parts = text.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or parts[2] != "s3":
+        return None
+    if parts[3] or parts[4]:
+        return None
+    bucket, sep, key = parts[5].partition("/")
     if not bucket:
         return None
     return bucket, (key if sep else None)

@@ -116,15 +116,17 @@ _TEMPLATE_FIELDS: Final = (
     "vpc_endpoint_id",
 )
 _CACHEABLE: Final = frozenset({*_TEMPLATE_FIELDS, "resource_arn", "context"})
-_SCALARS: Final = frozenset({str, type(None)})
 
 
 def _template_key(data: Any) -> tuple[str | None, ...] | None:
     """The template fields of `data`, or None when it has others (policies) or odd values."""
-    if not isinstance(data, Mapping) or not _CACHEABLE.issuperset(data):
+    if not (type(data) is dict or isinstance(data, Mapping)) or not _CACHEABLE.issuperset(data):
         return None
-    key = tuple(data.get(name) for name in _TEMPLATE_FIELDS)
-    return key if all(type(value) in _SCALARS for value in key) else None
+    key = tuple(map(data.get, _TEMPLATE_FIELDS))
+    for value in key:
+        if value is not None and type(value) is not str:
+            return None
+    return key
 
 
 def _from_template(template: _Template, data: Mapping[str, Any]) -> AccessRequest | None:
@@ -218,7 +220,7 @@ def _entry_conforms(entry: Any) -> bool:
 
 def _entry_key(entry: Any) -> tuple[Any, ...] | None:
     """A hashable form of a context entry that holds all of it, or None."""
-    if not isinstance(entry, Mapping) or len(entry) != 3:
+    if not (type(entry) is dict or isinstance(entry, Mapping)) or len(entry) != 3:
         return None
     try:
         key = (
