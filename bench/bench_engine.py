@@ -104,4 +104,4 @@ def main() -> list[tuple[str, str]]:
 
 if __name__ == "__main__":
     for name, value in main():
-        print(f"{name:32} {value}")
+        print(f"{name:36} {value}")
