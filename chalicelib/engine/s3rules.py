@@ -82,6 +82,7 @@ class S3Facts:
     restrict_public_possible: bool = False
     ignore_public_acls: bool = False
     bpa_unknown: Unchecked | None = None  # a Block Public Access check that could not decide
+    payer_unknown: Unchecked | None = None  # Requester Pays could refuse, but was not read
 
 
 def s3_facts(
@@ -135,6 +136,7 @@ def s3_facts(
         facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
     _bpa_writes(facts, request, op, ctx)
     _object_lock(facts, op, ctx)
+    _requester_pays(facts, request, snapshot, entry)
     return facts
 
 
@@ -444,6 +446,37 @@ def restrict_public(
     if check is None or check.verdict is BpaVerdict.UNKNOWN:
         return None
     return check.reason, check.verdict is BpaVerdict.BLOCKED
+
+
+def _requester_pays(
+    facts: S3Facts, request: AccessRequest, snapshot: Snapshot, bucket: Bucket
+) -> None:
+    """A Requester Pays bucket refuses anonymous requests; requesters outside the owner's
+    account must send `x-amz-request-payer: requester`, which S3's log does not show.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/RequesterPaysBuckets.html
+    """
+    payment = bucket.request_payment
+    principal = request.principal
+    anonymous = principal.type is PrincipalType.ANONYMOUS
+    if isinstance(payment, Unreadable):
+        if anonymous:
+            facts.payer_unknown = unchecked_for(
+                Layer.REQUEST, payment, f"the request payment setting of {bucket.name}"
+            )
+        return
+    if payment != "Requester":
+        return
+    if anonymous:
+        text = (
+            f"The request payer of {bucket.name} is Requester (Requester Pays); "
+            "the request is anonymous"
+        )
+        facts.blocks.append((Layer.REQUEST, text, ()))
+    elif principal.account_id and principal.account_id != snapshot.account_id:
+        facts.notes.append(
+            f"{bucket.name} is a Requester Pays bucket: a requester outside the owner's account "
+            "must send x-amz-request-payer: requester (S3's log does not say whether it did)"
+        )
 
 
 def _object_lock(facts: S3Facts, op: Operation, ctx: RequestContext) -> None:

@@ -1,9 +1,10 @@
 """Engine cases as data: a compact request form turned into an AccessRequest.
 
-A case request names the principal by ARN and gives context keys verbatim (nothing is derived,
-as in IAM's simulator): {"principal": ARN, "action": "s3:GetObject", "resource": ARN,
-"context": {"aws:SecureTransport": ["false"]}, "kms_actions": [...], "vpc_endpoint_id": ...,
-"session_policy": {...}, "scp_policies": [...], "proposed_policy": {...}, "region": ...}.
+A case request names the principal by ARN (or "anonymous") and gives context keys verbatim
+(nothing is derived, as in IAM's simulator): {"principal": ARN, "action": "s3:GetObject",
+"resource": ARN, "context": {"aws:SecureTransport": ["false"]}, "kms_actions": [...],
+"vpc_endpoint_id": ..., "session_policy": {...}, "scp_policies": [...],
+"proposed_policy": {...}, "region": ...}.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from chalicelib.model import (
 
 
 def principal_from_arn(arn: str, *, issuer: str | None = None) -> Principal:
+    if arn == "anonymous":  # as the event parser names an unauthenticated caller
+        return Principal(
+            type=PrincipalType.ANONYMOUS,
+            requester_arn=arn,
+            principal_arn=arn,
+            account_id=arn,
+            user_id=arn,
+        )
     parsed = parse_arn(arn)
     assert parsed is not None, arn
     resource = parsed.resource
