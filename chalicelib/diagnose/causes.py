@@ -206,6 +206,8 @@ def _native_code(lr: LayerResult, table: dict[Layer, CauseCode]) -> CauseCode:
             return CauseCode.ACLS_DISABLED
         return CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT
     if lr.layer is Layer.REQUEST:
+        if "networkoriginvpc" in detail:
+            return CauseCode.ACCESS_POINT_NETWORK_ORIGIN
         if "requesterpays" in detail and "anonymous" in detail:
             return CauseCode.REQUESTER_PAYS_ANONYMOUS
         if "payer" in detail or "requesterpays" in detail:

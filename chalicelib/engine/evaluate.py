@@ -249,8 +249,8 @@ def _s3_leg(
     leg.layers[Layer.BUCKET_POLICY] = bucket_hits
     if facts.bpa_unknown is not None:
         leg.layers[Layer.BLOCK_PUBLIC_ACCESS] = Hits(present=True, problems=[facts.bpa_unknown])
-    if facts.payer_unknown is not None:
-        leg.layers[Layer.REQUEST] = Hits(present=True, problems=[facts.payer_unknown])
+    if facts.request_unknown is not None:
+        leg.layers[Layer.REQUEST] = Hits(present=True, problems=[facts.request_unknown])
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
     leg.details.update(facts.details)

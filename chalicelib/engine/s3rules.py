@@ -41,7 +41,7 @@ from chalicelib.model import (
     StatementRef,
     Unchecked,
 )
-from chalicelib.snapshot import Bucket, S3Object, Snapshot, Unreadable
+from chalicelib.snapshot import AccessPoint, Bucket, S3Object, Snapshot, Unreadable, VpcEndpoint
 
 # Object actions whose authorization needs the object owner's grant (spec §3.1).
 OWNER_GRANTED_ACTIONS = frozenset(
@@ -82,7 +82,7 @@ class S3Facts:
     restrict_public_possible: bool = False
     ignore_public_acls: bool = False
     bpa_unknown: Unchecked | None = None  # a Block Public Access check that could not decide
-    payer_unknown: Unchecked | None = None  # Requester Pays could refuse, but was not read
+    request_unknown: Unchecked | None = None  # a request-level check that could not decide
 
 
 def s3_facts(
@@ -211,6 +211,35 @@ def _access_point(facts: S3Facts, request: AccessRequest, snapshot: Snapshot) ->
             )
         )
         _access_point_bpa(facts, point.public_access_block, arn)
+        _network_origin(facts, request, snapshot, point)
+
+
+def _network_origin(
+    facts: S3Facts, request: AccessRequest, snapshot: Snapshot, point: AccessPoint
+) -> None:
+    """An access point with network origin VPC refuses requests that do not come from its VPC
+    (through a VPC endpoint of that VPC).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-vpc.html
+    """
+    if (point.network_origin or "").lower() != "vpc":
+        return
+    only = f"The access point {point.name} has network origin VPC ({point.vpc_id or 'its VPC'})"
+    endpoint_id = request.vpc_endpoint_id
+    if not endpoint_id:
+        text = f"{only}; the request did not come through a VPC endpoint"
+        facts.blocks.append((Layer.REQUEST, text, ()))
+        return
+    endpoint = snapshot.vpc_endpoints.get(endpoint_id)
+    vpc = endpoint.vpc_id if isinstance(endpoint, VpcEndpoint) else None
+    if vpc is None or point.vpc_id is None:
+        facts.request_unknown = Unchecked(
+            layer=Layer.REQUEST,
+            reason=f"{only}; the VPC of {endpoint_id} is not in the snapshot",
+            needs="ec2:DescribeVpcEndpoints, s3:GetAccessPoint",
+        )
+    elif vpc != point.vpc_id:
+        text = f"{only}; the request came through {endpoint_id} in {vpc}"
+        facts.blocks.append((Layer.REQUEST, text, ()))
 
 
 def _access_point_bpa(facts: S3Facts, raw: Mapping[str, Any] | None, arn: str) -> None:
@@ -460,7 +489,7 @@ def _requester_pays(
     anonymous = principal.type is PrincipalType.ANONYMOUS
     if isinstance(payment, Unreadable):
         if anonymous:
-            facts.payer_unknown = unchecked_for(
+            facts.request_unknown = unchecked_for(
                 Layer.REQUEST, payment, f"the request payment setting of {bucket.name}"
             )
         return

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from chalicelib import pipeline
 from chalicelib.diagnose.causes import find_causes
 from chalicelib.diagnose.wording import Miss, MissKind
 from chalicelib.model import Layer, NearMiss, Outcome, PrincipalType, Scope, Verdict
+from chalicelib.snapshot import load_snapshot
 from tests.unit.diagnose.diagnose_builders import (
     OBJECT,
     decision,
@@ -13,6 +19,8 @@ from tests.unit.diagnose.diagnose_builders import (
     request,
     statement,
 )
+from tests.unit.engine.casefile import request_from_case
+from tests.unit.engine.test_cases import CASES
 
 
 def test_bucket_policy_deny_names_statement_and_both_sides_of_the_condition() -> None:
@@ -181,3 +189,34 @@ def test_the_same_statement_is_reported_once() -> None:
         ),
     )
     assert len(found) == 1
+
+
+@pytest.mark.parametrize(
+    ("case_file", "case_name", "code"),
+    [
+        (
+            "access-points.json",
+            "vpc-access-point-refuses-an-endpoint-of-another-vpc",
+            "ACCESS_POINT_NETWORK_ORIGIN",
+        ),
+        (
+            "access-points.json",
+            "vpc-access-point-refuses-a-request-from-outside-any-vpc",
+            "ACCESS_POINT_NETWORK_ORIGIN",
+        ),
+        (
+            "requester-pays.json",
+            "requester-pays-refuses-anonymous-requests",
+            "REQUESTER_PAYS_ANONYMOUS",
+        ),
+    ],
+)
+def test_request_level_refusals_get_their_own_cause(
+    case_file: str, case_name: str, code: str
+) -> None:
+    cases = json.loads((CASES / case_file).read_text())["cases"]
+    case = next(c for c in cases if c["name"] == case_name)
+    finding = pipeline.diagnose(request_from_case(case["request"]), load_snapshot(case["snapshot"]))
+    assert code in [cause.code for cause in finding.causes]
+    cause = next(c for c in finding.causes if c.code == code)
+    assert cause.layer is Layer.REQUEST and cause.confidence == "definite"
