@@ -32,8 +32,8 @@ V = TypeVar("V")
 
 MAX_SHAPES: Final = 4096  # per snapshot; the cache starts afresh when full
 
-# AccessRequest fields in the shape; `UNCACHED_FIELDS` set mean a full decision; the engine
-# never reads `UNREAD_FIELDS` (a test holds the three sets to the dataclass).
+# The AccessRequest fields of a shape; a request that sets one of `UNCACHED_FIELDS` is decided in
+# full; the engine never reads `UNREAD_FIELDS`. A test holds the three sets to the dataclass.
 SHAPE_FIELDS: Final = frozenset(
     {
         "principal",
