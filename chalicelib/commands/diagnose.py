@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from chalicelib import pipeline
 from chalicelib.diagnose import render_json, render_markdown, render_text
@@ -174,7 +174,8 @@ class _Snapshots:
         return self._cache[path]
 
 
-def _lines(handle: TextIO) -> Iterator[tuple[int, str]]:
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines as bytes: a line that is not UTF-8 fails alone, in `json.loads`."""
     for number, line in enumerate(handle, start=1):
         if line.strip():
             yield number, line
@@ -187,7 +188,7 @@ CHUNK = 256
 
 def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        handle = args.batch.open()
+        handle = args.batch.open("rb")
     except OSError as error:
         raise InputError("--batch", f"cannot read {args.batch}: {error.strerror}") from None
     pending: list[str] = []
@@ -204,7 +205,7 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _answers(lines: Iterator[tuple[int, str]], args: argparse.Namespace) -> Iterator[str]:
+def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> Iterator[str]:
     """One JSON answer per line, in order; a bad line gets an error answer, never a stop."""
     snapshots = _Snapshots(args.snapshot)
     base = args.batch.parent
@@ -228,6 +229,8 @@ def _answers(lines: Iterator[tuple[int, str]], args: argparse.Namespace) -> Iter
             answer = {"id": ident, "error": str(error)}
         except json.JSONDecodeError as error:
             answer = {"id": ident, "error": f"line {number}: not JSON: {error.msg}"}
+        except UnicodeDecodeError as error:
+            answer = {"id": ident, "error": f"line {number}: not UTF-8 (byte {error.start + 1})"}
         except Exception as error:  # one bad line never stops the batch
             answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
         yield dumps(answer, sort_keys=True)

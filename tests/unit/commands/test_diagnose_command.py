@@ -143,6 +143,48 @@ def test_every_batch_line_gets_an_answer(
     assert "requester_arn" in answers[3]["error"]
 
 
+def test_a_line_that_is_not_utf8_gets_its_own_error_and_the_rest_are_answered(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    request = json.dumps(
+        {"id": "good", "request": json.loads((HTTP_DENY / "request.json").read_text())}
+    )
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(
+        "\ufeff".encode()
+        + request.encode()
+        + b"\n"
+        + b'{"id": "\xff"}\n'
+        + request.encode()
+        + b"\n"
+    )
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), "--batch", str(batch),
+        "--detail", "decision",
+    )  # fmt: skip
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [a["id"] for a in answers] == ["good", 2, "good"]
+    assert answers[1]["error"].startswith("line 2: not UTF-8")
+    assert answers[0]["decision"] == answers[2]["decision"] == "explicit-deny"
+
+
+def test_many_lines_are_answered_in_order(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    request = json.loads((HTTP_DENY / "request.json").read_text())
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps({"id": i, "request": request}) + "\n" for i in range(600)))
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), "--batch", str(batch),
+        "--detail", "decision",
+    )  # fmt: skip
+    assert code == 0
+    assert [json.loads(line)["id"] for line in out.splitlines()] == list(range(600))
+
+
 def test_batch_decision_detail_prints_the_verdict_only(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
