@@ -247,10 +247,8 @@ def _s3_leg(
     if facts.ignored_public_acl:
         leg.bpa_reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS)
     leg.layers[Layer.BUCKET_POLICY] = bucket_hits
-    if facts.bpa_unknown is not None:
-        leg.layers[Layer.BLOCK_PUBLIC_ACCESS] = Hits(present=True, problems=[facts.bpa_unknown])
-    if facts.request_unknown is not None:
-        leg.layers[Layer.REQUEST] = Hits(present=True, problems=[facts.request_unknown])
+    for layer, problem in facts.undecided.items():
+        leg.layers[layer] = Hits(present=True, problems=[problem])
     for layer, hits in facts.acl_hits.items():
         leg.layers[layer] = hits
     leg.details.update(facts.details)

@@ -81,8 +81,8 @@ class S3Facts:
     ignored_public_acl: bool = False
     restrict_public_possible: bool = False
     ignore_public_acls: bool = False
-    bpa_unknown: Unchecked | None = None  # a Block Public Access check that could not decide
-    request_unknown: Unchecked | None = None  # a request-level check that could not decide
+    # Checks that could refuse the request but could not decide (Block Public Access, request)
+    undecided: dict[Layer, Unchecked] = field(default_factory=dict)
 
 
 def s3_facts(
@@ -232,7 +232,7 @@ def _network_origin(
     endpoint = snapshot.vpc_endpoints.get(endpoint_id)
     vpc = endpoint.vpc_id if isinstance(endpoint, VpcEndpoint) else None
     if vpc is None or point.vpc_id is None:
-        facts.request_unknown = Unchecked(
+        facts.undecided[Layer.REQUEST] = Unchecked(
             layer=Layer.REQUEST,
             reason=f"{only}; the VPC of {endpoint_id} is not in the snapshot",
             needs="ec2:DescribeVpcEndpoints, s3:GetAccessPoint",
@@ -439,7 +439,7 @@ def _bpa_outcome(facts: S3Facts, check: BpaCheck | None) -> None:
     if check.verdict is BpaVerdict.BLOCKED:
         facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
     elif check.verdict is BpaVerdict.UNKNOWN:
-        facts.bpa_unknown = Unchecked(
+        facts.undecided[Layer.BLOCK_PUBLIC_ACCESS] = Unchecked(
             layer=Layer.BLOCK_PUBLIC_ACCESS,
             reason=check.reason,
             needs="s3:GetBucketPublicAccessBlock, s3:GetAccountPublicAccessBlock",
@@ -489,7 +489,7 @@ def _requester_pays(
     anonymous = principal.type is PrincipalType.ANONYMOUS
     if isinstance(payment, Unreadable):
         if anonymous:
-            facts.request_unknown = unchecked_for(
+            facts.undecided[Layer.REQUEST] = unchecked_for(
                 Layer.REQUEST, payment, f"the request payment setting of {bucket.name}"
             )
         return

@@ -177,12 +177,9 @@ def _shape(
     return key, slots
 
 
-def _bucket(snapshot: Snapshot, name: str | None) -> Bucket | None:
-    bucket = snapshot.buckets.get(name or "")
-    return bucket if isinstance(bucket, Bucket) else None
-
-
 def _has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
     """Whether the snapshot lists this very object (or could not read it)."""
-    bucket = _bucket(snapshot, name)
-    return bucket is not None and isinstance(bucket.objects, Mapping) and key in bucket.objects
+    bucket = snapshot.buckets.get(name or "")
+    if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
+        return False
+    return key in bucket.objects

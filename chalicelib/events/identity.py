@@ -19,6 +19,13 @@ from chalicelib.model import Principal, PrincipalType
 
 ANONYMOUS_ACCOUNTS: Final = frozenset({"anonymous", "ANONYMOUS_PRINCIPAL"})
 ANONYMOUS_ARN: Final = "anonymous"
+ANONYMOUS_PRINCIPAL: Final = Principal(
+    type=PrincipalType.ANONYMOUS,
+    requester_arn=ANONYMOUS_ARN,
+    principal_arn=ANONYMOUS_ARN,
+    account_id=ANONYMOUS_ARN,
+    user_id=ANONYMOUS_ARN,
+)
 IDENTITY_CENTER_PATH: Final = "role/aws-reserved/sso.amazonaws.com/"
 
 
@@ -145,14 +152,7 @@ def _is_anonymous(kind: str | None, account: str | None, principal_id: Any) -> b
 
 
 def _anonymous() -> Requester:
-    principal = Principal(
-        type=PrincipalType.ANONYMOUS,
-        requester_arn=ANONYMOUS_ARN,
-        principal_arn=ANONYMOUS_ARN,
-        account_id=ANONYMOUS_ARN,
-        user_id=ANONYMOUS_ARN,
-    )
-    return Requester(principal=principal)
+    return Requester(principal=ANONYMOUS_PRINCIPAL)
 
 
 def _assumed_role(

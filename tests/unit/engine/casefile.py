@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.arn import parse_arn, split_s3_arn
+from chalicelib.events.identity import ANONYMOUS_ARN, ANONYMOUS_PRINCIPAL
 from chalicelib.model import (
     AccessRequest,
     ContextEntry,
@@ -23,14 +24,8 @@ from chalicelib.model import (
 
 
 def principal_from_arn(arn: str, *, issuer: str | None = None) -> Principal:
-    if arn == "anonymous":  # as the event parser names an unauthenticated caller
-        return Principal(
-            type=PrincipalType.ANONYMOUS,
-            requester_arn=arn,
-            principal_arn=arn,
-            account_id=arn,
-            user_id=arn,
-        )
+    if arn == ANONYMOUS_ARN:  # as the event parser names an unauthenticated caller
+        return ANONYMOUS_PRINCIPAL
     parsed = parse_arn(arn)
     assert parsed is not None, arn
     resource = parsed.resource
