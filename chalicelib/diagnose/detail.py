@@ -1,0 +1,117 @@
+"""Detail levels of a finding (DESIGN 3.3): `full`, or `references` for readers of alerts and API.
+
+`references` keeps what points at the configuration — layers, policy ARNs/ids, Sids, statement
+indexes, cause and remedy codes, a remedy's target — and drops what copies it out: policy
+documents, condition values, patch documents, `aws …` commands, and the engine's prose (cause
+messages, near-miss reasons, layer details, notes), which quotes condition values and policy
+text. Messages and remedy summaries become their catalog titles. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+
+from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
+from chalicelib.model import (
+    AccessRequest,
+    Cause,
+    ContextEntry,
+    Evaluation,
+    Finding,
+    Layer,
+    LayerResult,
+    NearMiss,
+    Remedy,
+    StatementRef,
+)
+
+OBJECT_UNREADABLE = "The object is missing or not readable by the requester"
+"""The cause message of the object-existence layer at `references`: it does not say which."""
+
+_CAUSES = frozenset(c.value for c in CauseCode)
+_REMEDIES = frozenset(r.value for r in RemedyCode)
+
+
+class Detail(StrEnum):
+    """How much of the configuration a rendering of a finding reveals."""
+
+    FULL = "full"
+    REFERENCES = "references"
+
+
+def at_detail(finding: Finding, detail: Detail) -> Finding:
+    """`finding` as shown at `detail`; at `references`, marked `extra={"detail": "references"}`."""
+    if detail is Detail.FULL:
+        return finding
+    return replace(
+        finding,
+        request=_request(finding.request),
+        evaluations=tuple(_evaluation(e) for e in finding.evaluations),
+        causes=tuple(_cause(c) for c in finding.causes),
+        near_misses=tuple(_near_miss(n) for n in finding.near_misses),
+        remedies=tuple(_remedy(r) for r in finding.remedies),
+        notes=(),
+        extra={**finding.extra, "detail": Detail.REFERENCES.value},
+    )
+
+
+def _request(request: AccessRequest) -> AccessRequest:
+    """Without the policy documents it carries, its notes, or values read from the account."""
+    return replace(
+        request,
+        context=tuple(_context_entry(e) for e in request.context),
+        session_policy=None,
+        scp_policies=(),
+        proposed_policy=None,
+        notes=(),
+    )
+
+
+def _context_entry(entry_: ContextEntry) -> ContextEntry:
+    """Values the request carried stay; values derived from the account (tags...) go."""
+    if entry_.source == "request" or entry_.source.startswith("event:"):
+        return entry_
+    return replace(entry_, values=())
+
+
+def _statement(ref: StatementRef) -> StatementRef:
+    """Policy, index, Sid and effect; a deciding condition by key and operator only."""
+    condition = ref.failed_condition
+    return replace(
+        ref,
+        failed_condition=None,
+        note=None
+        if condition is None
+        else f"decided by condition {condition.key} {condition.operator}",
+    )
+
+
+def _evaluation(evaluation: Evaluation) -> Evaluation:
+    return replace(evaluation, layers=tuple(_layer(lr) for lr in evaluation.layers))
+
+
+def _layer(result: LayerResult) -> LayerResult:
+    return replace(result, detail=None, statements=tuple(_statement(s) for s in result.statements))
+
+
+def _cause(cause: Cause) -> Cause:
+    if cause.layer is Layer.OBJECT_EXISTENCE:
+        message = OBJECT_UNREADABLE
+    else:
+        message = entry(CauseCode(cause.code)).title if cause.code in _CAUSES else cause.code
+    return replace(
+        cause,
+        message=message,
+        statement=None if cause.statement is None else _statement(cause.statement),
+    )
+
+
+def _near_miss(miss: NearMiss) -> NearMiss:
+    why = f"element {miss.element} did not match" if miss.element else "did not match"
+    return replace(miss, why=why)
+
+
+def _remedy(remedy: Remedy) -> Remedy:
+    summary = remedy_title(RemedyCode(remedy.code)) if remedy.code in _REMEDIES else remedy.code
+    return replace(remedy, summary=summary, patch=None, cli=None)
