@@ -110,6 +110,10 @@ KNOWN_ACTIONS: Final[frozenset[str]] = frozenset(
 )
 
 
+MAX_DELETE_KEYS: Final = 25
+"""How many keys of one DeleteObjects call are diagnosed (the call may name 1,000)."""
+
+
 def lookup(event_name: str) -> OperationSpec | None:
     """The row for an eventName (or an API name listed as an alias), None when unknown."""
     return OPERATIONS.get(event_name) or OPERATIONS.get(ALIASES.get(event_name, ""))
@@ -146,15 +150,17 @@ def operations_for(
     params: Mapping[str, Any],
     object_arns: tuple[str, ...] = (),
     partition: str = "aws",
+    max_keys: int = MAX_DELETE_KEYS,
 ) -> tuple[tuple[Operation, ...], tuple[str, ...]]:
     """The operations S3 authorises for one call, and notes on what could not be derived.
 
     `bucket` must be set unless the row's resource is `account`, and `key` for object rows
-    (the caller reports those as malformed input).
+    (the caller reports those as malformed input). A DeleteObjects call is checked on at most
+    `max_keys` of its keys (see `_sample_keys`).
     """
     notes: list[str] = []
     if spec.kind is CallKind.DELETE_OBJECTS:
-        ops = _delete_objects(spec, bucket or "", params, object_arns, partition, notes)
+        ops = _delete_objects(spec, bucket or "", params, object_arns, partition, notes, max_keys)
     else:
         ops = [_primary(spec, bucket, key, version_id, partition, role="")]
         ops.extend(
@@ -243,19 +249,24 @@ def _delete_objects(
     object_arns: tuple[str, ...],
     partition: str,
     notes: list[str],
+    max_keys: int,
 ) -> list[Operation]:
     entries = params.get("delete")
     entries = entries.get("Object") if isinstance(entries, Mapping) else None
     if isinstance(entries, Mapping):
         entries = [entries]
-    ops: list[Operation] = []
+    named: list[tuple[str, str | None]] = []
     for entry in entries if isinstance(entries, list) else ():
         key = param(entry, "Key") if isinstance(entry, Mapping) else None
         if key is not None:
             version = param(entry, "VersionId") if isinstance(entry, Mapping) else None
-            delete = lookup("DeleteObject")
-            assert delete is not None  # the table always holds DeleteObject
-            ops.append(_primary(delete, bucket, key, version, partition, role=""))
+            named.append((key, version))
+    delete = lookup("DeleteObject")
+    assert delete is not None  # the table always holds DeleteObject
+    ops: list[Operation] = [
+        _primary(delete, bucket, key, version, partition, role="")
+        for key, version in _sample_keys(named, max_keys, notes)
+    ]
     if not ops:
         ops = [
             Operation(
@@ -282,6 +293,33 @@ def _delete_objects(
             )
         ]
     return ops
+
+
+def _sample_keys(
+    named: list[tuple[str, str | None]], max_keys: int, notes: list[str]
+) -> list[tuple[str, str | None]]:
+    """At most `max_keys` of a DeleteObjects call's keys, the first key of each distinct prefix
+    (the key up to its last `/`) first; a note says what was sampled.
+
+    One request may name 1,000 keys, and an outsider chooses them: the work per event stays
+    bounded, and keys under one prefix almost always share their verdict.
+    """
+    unique = list(dict.fromkeys(named))
+    if len(unique) <= max_keys:
+        return unique
+    firsts: dict[str, tuple[str, str | None]] = {}
+    for key, version in unique:
+        firsts.setdefault(key.rpartition("/")[0], (key, version))
+    chosen = list(firsts.values())[:max_keys]
+    covered = len(chosen)
+    taken = set(chosen)
+    chosen += [k for k in unique if k not in taken][: max_keys - len(chosen)]
+    notes.append(
+        f"DeleteObjects named {len(unique)} keys under {len(firsts)} prefixes; checked "
+        f"{len(chosen)} of them, covering {covered} prefixes (the first key of each prefix "
+        "first, then further keys in request order). The other keys were not checked."
+    )
+    return chosen
 
 
 def _header_operations(

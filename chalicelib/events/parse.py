@@ -20,6 +20,7 @@ from chalicelib.events.identity import Requester, partition_of, requester_from_r
 from chalicelib.events.message import parse_denial_message
 from chalicelib.events.operations import (
     ALIASES,
+    MAX_DELETE_KEYS,
     OPERATIONS,
     CallKind,
     OperationSpec,
@@ -41,10 +42,13 @@ OTHER_SOURCES: Final[Mapping[str, str]] = {
 }
 
 
-def parse_event(event: Mapping[str, Any]) -> AccessRequest:
-    """The request an EventBridge event or a bare CloudTrail record describes."""
+def parse_event(event: Mapping[str, Any], *, max_keys: int = MAX_DELETE_KEYS) -> AccessRequest:
+    """The request an EventBridge event or a bare CloudTrail record describes.
+
+    A DeleteObjects call is checked on at most `max_keys` of its keys (a note says which).
+    """
     record, envelope, prefix = _unwrap(event)
-    return _parse_record(record, envelope, prefix)
+    return _parse_record(record, envelope, prefix, max_keys=max_keys)
 
 
 def iter_records(doc: Any) -> Iterator[Mapping[str, Any]]:
@@ -92,7 +96,11 @@ def _required(record: Mapping[str, Any], expression: Any, name: str, prefix: str
 
 
 def _parse_record(
-    record: Mapping[str, Any], envelope: Mapping[str, Any] | None, prefix: str
+    record: Mapping[str, Any],
+    envelope: Mapping[str, Any] | None,
+    prefix: str,
+    *,
+    max_keys: int = MAX_DELETE_KEYS,
 ) -> AccessRequest:
     source = _required(record, f.EVENT_SOURCE, "eventSource", prefix)
     event_name = _required(record, f.EVENT_NAME, "eventName", prefix)
@@ -123,6 +131,7 @@ def _parse_record(
             params=params,
             object_arns=_object_arns(record),
             partition=partition,
+            max_keys=max_keys,
         )
         notes.extend(op_notes)
         if spec.kind is CallKind.LIST and f.param(params, "list-type") == "2":

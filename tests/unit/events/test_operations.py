@@ -267,3 +267,35 @@ def test_version_forms_and_resource_kinds_come_from_the_same_table() -> None:
     assert action_resource("s3:ListBucket") is ResourceKind.BUCKET
     assert action_resource("s3:ListAllMyBuckets") is ResourceKind.ACCOUNT
     assert action_resource("s3:NoSuchAction") is None
+
+
+def test_delete_objects_with_many_keys_checks_one_per_prefix_up_to_the_limit() -> None:
+    keys = [f"logs/{day:02d}/{n}.gz" for day in range(1, 31) for n in range(40)]
+    params = {"delete": {"Object": [{"Key": k} for k in keys], "Quiet": "true"}}
+
+    request = parse_event(_record("DeleteObjects", params, key=None), max_keys=25)
+
+    checked = [op.key for op in request.operations]
+    assert checked == [f"logs/{day:02d}/0.gz" for day in range(1, 26)]
+    note = next(n for n in request.notes if n.startswith("DeleteObjects named"))
+    assert "1200 keys under 30 prefixes" in note
+    assert "checked 25 of them" in note
+
+
+def test_delete_objects_with_few_prefixes_fills_the_limit_in_request_order() -> None:
+    keys = [f"a/{n}" for n in range(10)] + [f"b/{n}" for n in range(10)]
+    params = {"delete": {"Object": [{"Key": k} for k in keys]}}
+
+    request = parse_event(_record("DeleteObjects", params, key=None), max_keys=4)
+
+    assert [op.key for op in request.operations] == ["a/0", "b/0", "a/1", "a/2"]
+    assert any("covering 2 prefixes" in n for n in request.notes)
+
+
+def test_delete_objects_within_the_limit_checks_every_key_without_a_note() -> None:
+    params = {"delete": {"Object": [{"Key": f"k/{n}"} for n in range(5)]}}
+
+    request = parse_event(_record("DeleteObjects", params, key=None), max_keys=5)
+
+    assert len(request.operations) == 5
+    assert not any(n.startswith("DeleteObjects named") for n in request.notes)
