@@ -21,6 +21,7 @@ PURE_MODULES = (
     "chalicelib.snapshot",
     "chalicelib.request",
     "chalicelib.pipeline",
+    "chalicelib.aggregation",
 )
 
 
