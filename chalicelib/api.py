@@ -4,14 +4,19 @@
     GET  /findings/{finding_id}
     POST /diagnose                 body: the runbook's inputs (DESIGN 3.1), diagnosed live
 
-Bad input is a 400 whose JSON body names the parameter; an unknown id is a 404. Ports come
-from `wiring`; the diagnosis itself from `service`. This module only translates HTTP.
+Findings are answered at the `references` detail level unless the caller matches
+FULL_DETAIL_PRINCIPALS (DESIGN 3.3); every answer says its `detail`. Bad input is a 400 whose
+JSON body names the parameter; an unknown id is a 404; a deployment that is not configured for
+a route is a 503 naming the variable. `POST /diagnose` answers 404 unless DIAGNOSE_API is
+`enabled`. Ports come from `wiring`; the diagnosis itself from `service`. This module only
+translates HTTP.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +25,9 @@ from chalice.app import Blueprint, IAMAuthorizer, Response
 
 from chalicelib import service, wiring
 from chalicelib.commands.timespec import parse_since
-from chalicelib.model import DiagnoserError, InputError, Json, Verdict
-from chalicelib.publish.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FindingQuery
+from chalicelib.diagnose.detail import Detail, at_detail
+from chalicelib.model import DiagnoserError, Finding, InputError, Json, Verdict
+from chalicelib.publish.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FindingPage, FindingQuery
 from chalicelib.request import request_from_runbook
 
 logger = logging.getLogger(__name__)
@@ -30,26 +36,41 @@ api = Blueprint(__name__)
 _authorizer = IAMAuthorizer()
 
 LIST_PARAMETERS = frozenset({"bucket", "principal", "decision", "since", "limit", "next_token"})
+RESPONSE_BUDGET_BYTES = 5_000_000
+"""A page stops before its body (as Lambda returns it, JSON-escaped) would exceed this."""
+MAX_VALUE_LENGTH = 1024
+MAX_ID_LENGTH = 256
+MAX_KEY_BYTES = 1024
+_BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")  # what S3 clients accept as a bucket name
+_ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+")
 
 
 @api.route("/findings", methods=["GET"], authorizer=_authorizer)
 def list_findings() -> Response:
     """One page of findings, newest first, with the token of the next page."""
     try:
+        detail = caller_detail()
         query = finding_query(api.current_request.query_params or {}, now=datetime.now(UTC))
         page = wiring.finding_store().list(query)
+    except wiring.ConfigError as error:
+        return not_configured(error)
     except InputError as error:
         return bad_request(error)
-    return _json(
-        200,
-        {"findings": [f.to_dict() for f in page.findings], "next_token": page.next_token},
-    )
+    findings, next_token = fit_page(page, detail, budget=RESPONSE_BUDGET_BYTES)
+    return _json(200, {"detail": detail.value, "findings": findings, "next_token": next_token})
 
 
 @api.route("/findings/{finding_id}", methods=["GET"], authorizer=_authorizer)
 def get_finding(finding_id: str) -> Response:
     """One finding by id; 404 when there is none."""
-    finding = wiring.finding_store().get(finding_id)
+    try:
+        detail = caller_detail()
+        _check_value("finding_id", finding_id, MAX_ID_LENGTH)
+        finding = wiring.finding_store().get(finding_id)
+    except wiring.ConfigError as error:
+        return not_configured(error)
+    except InputError as error:
+        return bad_request(error)
     if finding is None:
         return _json(
             404,
@@ -59,7 +80,7 @@ def get_finding(finding_id: str) -> Response:
                 "message": f"no finding with id {finding_id!r}",
             },
         )
-    return _json(200, finding.to_dict())
+    return _json(200, render(finding, detail))
 
 
 @api.route(
@@ -71,14 +92,72 @@ def get_finding(finding_id: str) -> Response:
 def diagnose() -> Response:
     """Diagnose the runbook's inputs against the live account, without storing or alerting."""
     try:
+        if not wiring.settings().diagnose_api:
+            return _json(
+                404,
+                {
+                    "error": "Disabled",
+                    "message": "POST /diagnose is disabled in this deployment (DIAGNOSE_API)",
+                },
+            )
+        detail = caller_detail()
+        ports = wiring.diagnosis_ports()
+    except wiring.ConfigError as error:
+        return not_configured(error)
+    try:
         request = request_from_runbook(_body(api.current_request.raw_body))
-        finding = service.diagnose_request(request, **wiring.diagnosis_ports())
+        for operation in request.operations:
+            _check_object(operation.bucket, operation.key)
+        finding = service.diagnose_request(request, **ports)
     except InputError as error:
         return bad_request(error)
     except DiagnoserError as error:
         logger.warning("diagnosis failed: %s", error)
         return _json(500, {"error": "DiagnosisFailed", "message": str(error)})
-    return _json(200, finding.to_dict())
+    return _json(200, render(finding, detail))
+
+
+def caller_detail() -> Detail:
+    """`full` when the caller API Gateway authenticated matches FULL_DETAIL_PRINCIPALS."""
+    patterns = wiring.settings().full_detail_principals
+    context = api.current_request.context or {}
+    identity = context.get("identity") or {}
+    user_arn = identity.get("userArn") if isinstance(identity, Mapping) else None
+    if not patterns or not isinstance(user_arn, str):
+        return Detail.REFERENCES
+    names = caller_arns(user_arn)
+    if any(_wildcard(p).fullmatch(name) for p in patterns for name in names):
+        return Detail.FULL
+    return Detail.REFERENCES
+
+
+def caller_arns(user_arn: str) -> tuple[str, ...]:
+    """The caller's ARN, and for a role session also the role's (path-less) ARN."""
+    session = _ASSUMED_ROLE.fullmatch(user_arn)
+    if session is None:
+        return (user_arn,)
+    partition, account, role = session.groups()
+    return (user_arn, f"arn:{partition}:iam::{account}:role/{role}")
+
+
+def render(finding: Finding, detail: Detail) -> Json:
+    """The finding's JSON at `detail`, which it names in `detail`."""
+    return {**at_detail(finding, detail).to_dict(), "detail": detail.value}
+
+
+def fit_page(page: FindingPage, detail: Detail, *, budget: int) -> tuple[list[Json], str | None]:
+    """The page's findings that fit in `budget` bytes (at least one), and the token after them."""
+    shown: list[Json] = []
+    used = 1024  # the envelope: detail, next_token and punctuation
+    for n, finding in enumerate(page.findings):
+        document = render(finding, detail)
+        # Lambda returns the body as a JSON string: measure it escaped, as it will travel.
+        size = len(json.dumps(json.dumps(document, sort_keys=True))) + 2
+        if shown and used + size > budget and n <= len(page.tokens_after):
+            return shown, page.tokens_after[n - 1]
+        shown.append(document)
+        used += size
+    return shown, page.next_token
 
 
 def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
@@ -86,8 +165,11 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
     unknown = sorted(set(params) - LIST_PARAMETERS)
     if unknown:
         raise InputError(
-            unknown[0], f"unknown parameter; expected one of {', '.join(sorted(LIST_PARAMETERS))}"
+            unknown[0][:MAX_VALUE_LENGTH],
+            f"unknown parameter; expected one of {', '.join(sorted(LIST_PARAMETERS))}",
         )
+    for name in sorted(params):
+        _check_value(name, params[name], MAX_VALUE_LENGTH)
     decision = params.get("decision")
     if decision is not None and decision not in {v.value for v in Verdict}:
         raise InputError(
@@ -111,13 +193,42 @@ def bad_request(error: InputError) -> Response:
     )
 
 
+def not_configured(error: wiring.ConfigError) -> Response:
+    """A 503 naming the environment variable the deployment must set or fix (logged)."""
+    logger.error("API not configured: %s", error)
+    return _json(
+        503, {"error": "NotConfigured", "variable": error.field_path, "message": error.message}
+    )
+
+
+def _check_value(name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise InputError(name, f"longer than {max_length} characters")
+    if any(ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise InputError(name, "contains control characters")
+
+
+def _check_object(bucket: str | None, key: str | None) -> None:
+    """The bucket and key S3 would accept (InputError naming `resource_arn` otherwise)."""
+    if bucket is not None and not _BUCKET.fullmatch(bucket):
+        raise InputError("resource_arn", f"{bucket!r} is not a valid bucket name")
+    if key is not None and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InputError("resource_arn", f"the object key is longer than {MAX_KEY_BYTES} bytes")
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """A principal ARN pattern: `*` any run of characters, `?` any one; nothing else special."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_PAGE_SIZE
     try:
         value = int(text)
     except ValueError:
-        raise InputError("limit", f"{text!r} is not a whole number") from None
+        raise InputError("limit", f"{text[:20]!r} is not a whole number") from None
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise InputError("limit", f"must be between 1 and {MAX_PAGE_SIZE}, got {value}")
     return value
@@ -126,7 +237,7 @@ def _limit(text: str | None) -> int:
 def _body(raw: str | bytes) -> Json:
     try:
         body: Any = json.loads(raw or b"null")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise InputError("body", f"not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise InputError("body", "must be a JSON object with requester_arn, action, resource_arn")

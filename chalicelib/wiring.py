@@ -10,6 +10,10 @@ for tests that change the environment). Variables:
     CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
                                 as COLLECT_CACHE_TTL_SECONDS)
     ORG_READ_ROLE_ARN           role to assume for reading SCPs/RCPs (optional)
+    FULL_DETAIL_PRINCIPALS      API callers answered at `full` detail: comma-separated principal
+                                ARN patterns, `*` and `?` wildcards (default: none)
+    DIAGNOSE_API                `enabled` or `disabled` (default): whether POST /diagnose runs
+    DIAGNOSE_ROLE_ARN           the role POST /diagnose reads the account as (required to run it)
     LOG_LEVEL                   default INFO
     POWERTOOLS_METRICS_NAMESPACE  default S3AccessDoctor
     AWS_ENDPOINT_URL            one endpoint for every client (a moto server in tests and demo)
@@ -27,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.collect.clients import Boto3Clients
 from chalicelib.collect.live import Boto3SnapshotSource
@@ -62,6 +67,9 @@ class Settings:
     retention_days: int
     cache_ttl_seconds: int
     org_read_role_arn: str | None
+    full_detail_principals: tuple[str, ...]
+    diagnose_api: bool
+    diagnose_role_arn: str | None
     log_level: str
     metrics_namespace: str
     endpoint_url: str | None
@@ -79,6 +87,11 @@ def read_settings(env: Mapping[str, str]) -> Settings:
             env, "CACHE_TTL_SECONDS", _int(env, "COLLECT_CACHE_TTL_SECONDS", 60)
         ),
         org_read_role_arn=env.get("ORG_READ_ROLE_ARN") or None,
+        full_detail_principals=tuple(
+            p.strip() for p in env.get("FULL_DETAIL_PRINCIPALS", "").split(",") if p.strip()
+        ),
+        diagnose_api=_switch(env, "DIAGNOSE_API", default=False),
+        diagnose_role_arn=env.get("DIAGNOSE_ROLE_ARN") or None,
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "S3AccessDoctor",
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
@@ -95,6 +108,7 @@ def reset() -> None:
     """Forget cached settings, clients and adapters (tests that change the environment)."""
     for cached in (settings, _session, _client, finding_store, finding_publisher, snapshot_source):
         cached.cache_clear()
+    _DIAGNOSIS_SOURCES.clear()
 
 
 def clock() -> datetime:
@@ -165,9 +179,55 @@ def event_ports() -> dict[str, Any]:
     }
 
 
+DIAGNOSE_SESSION_NAME = "s3doctor-diagnose"
+CREDENTIALS_MARGIN = timedelta(minutes=5)
+"""Assumed-role credentials are renewed this long before they expire."""
+
+_DIAGNOSIS_SOURCES: dict[str, tuple[Boto3SnapshotSource, datetime]] = {}
+
+
+def diagnosis_source() -> Boto3SnapshotSource:
+    """The live collector of `POST /diagnose`, as DIAGNOSE_ROLE_ARN (never the function's role).
+
+    Credentials come from `sts:AssumeRole` and are reused until `CREDENTIALS_MARGIN` before
+    they expire. ConfigError (naming DIAGNOSE_ROLE_ARN) when it is unset or cannot be assumed.
+    """
+    config = settings()
+    role_arn = _required(config.diagnose_role_arn, "DIAGNOSE_ROLE_ARN")
+    cached = _DIAGNOSIS_SOURCES.get(role_arn)
+    if cached is not None and clock() < cached[1] - CREDENTIALS_MARGIN:
+        return cached[0]
+    try:
+        credentials = _client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=DIAGNOSE_SESSION_NAME
+        )["Credentials"]
+    except (ClientError, BotoCoreError) as error:
+        raise ConfigError("DIAGNOSE_ROLE_ARN", f"cannot assume {role_arn}: {error}") from error
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=config.region,
+    )
+    clients = Boto3Clients(
+        session,
+        region_name=config.region,
+        endpoint_url=config.endpoint_url,
+        on_client=_on_collect_client if config.endpoint_url else COLLECTION_CALLS.attach,
+    )
+    source = Boto3SnapshotSource(
+        clients,
+        org_read_role_arn=config.org_read_role_arn,
+        ttl_seconds=config.cache_ttl_seconds,
+        clock=clock,
+    )
+    _DIAGNOSIS_SOURCES[role_arn] = (source, credentials["Expiration"])
+    return source
+
+
 def diagnosis_ports() -> dict[str, Any]:
-    """Keyword arguments of `service.diagnose_request`."""
-    return {"source": snapshot_source(), "clock": clock}
+    """Keyword arguments of `service.diagnose_request`: the live account as DIAGNOSE_ROLE_ARN."""
+    return {"source": diagnosis_source(), "clock": clock}
 
 
 def middleware() -> EventMiddleware:
@@ -195,6 +255,15 @@ def _required(value: str | None, name: str) -> str:
     if not value:
         raise ConfigError(name, "environment variable is not set")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text not in {"enabled", "disabled"}:
+        raise ConfigError(name, f"expected enabled or disabled, got {env.get(name)!r}")
+    return text == "enabled"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

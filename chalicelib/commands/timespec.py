@@ -21,18 +21,20 @@ def parse_since(text: str, *, now: datetime, field: str = "since") -> datetime:
     Raises `InputError` naming `field` for anything else, or for a time after `now`.
     """
     match = _RELATIVE.match(text)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2).lower()
-        return now - timedelta(**{_UNITS[unit]: amount})
     try:
+        if match:
+            amount, unit = int(match.group(1)), match.group(2).lower()
+            return now - timedelta(**{_UNITS[unit]: amount})
         parsed = datetime.fromisoformat(text.strip())
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InputError(field, f"{text!r} is outside the range of dates") from None
     except ValueError:
         raise InputError(
             field, f"{text!r} is neither a duration like 24h, 30m, 7d nor an ISO-8601 time"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
     if parsed > now:
         raise InputError(field, f"{text!r} is in the future")
     return parsed

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from chalicelib.model import Finding
 from chalicelib.publish.message import Alert, alert
-from chalicelib.publish.paging import check_query, decode_token, encode_token
+from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -64,6 +64,7 @@ class InMemoryFindingStore:
         return self._errors.get(event_key)
 
     def list(self, query: FindingQuery) -> FindingPage:
+        """As `DynamoFindingStore.list`: filtered pages read at most `read_budget(limit)` rows."""
         since = check_query(query)
         if query.bucket is not None:
             index = INDEX_BY_BUCKET
@@ -72,25 +73,31 @@ class InMemoryFindingStore:
         else:
             index = INDEX_RECENT
         after = decode_token(query.next_token, index) if query.next_token else None
-        if after is not None and not isinstance(after, str):
-            raise StoreError("corrupt in-memory page token")
-        rows = sorted(self._findings.values(), key=lambda s: s.seen_key, reverse=True)
-        matching = [
+        in_range = [  # what the index's key condition selects, newest first
             row
-            for row in rows
-            if (query.bucket is None or row.finding.request.bucket == query.bucket)
+            for row in sorted(self._findings.values(), key=lambda s: s.seen_key, reverse=True)
+            if (index != INDEX_BY_BUCKET or row.finding.request.bucket == query.bucket)
             and (
-                query.principal_arn is None
+                index != INDEX_BY_PRINCIPAL
                 or row.finding.request.principal.principal_arn == query.principal_arn
             )
-            and (query.decision is None or row.finding.decision.value == query.decision)
             and (since is None or row.seen_key >= since)
             and (after is None or row.seen_key < after)
         ]
-        page = matching[: query.limit]
-        more = len(matching) > query.limit
-        token = encode_token(index, page[-1].seen_key) if more else None
-        return FindingPage(findings=tuple(row.finding for row in page), next_token=token)
+        budget = read_budget(query.limit)
+        page: list[_Stored] = []
+        position: str | None = None
+        for read, row in enumerate(in_range, start=1):
+            if _matches(row.finding, query):
+                page.append(row)
+            if len(page) == query.limit or read == budget:
+                position = row.seen_key if read < len(in_range) else None
+                break
+        return FindingPage(
+            findings=tuple(row.finding for row in page),
+            next_token=encode_token(index, position) if position is not None else None,
+            tokens_after=tuple(encode_token(index, row.seen_key) for row in page),
+        )
 
     def create(
         self,
@@ -156,6 +163,14 @@ class InMemoryFindingStore:
 
     def put_error(self, record: ErrorRecord) -> None:
         self._errors[record.event_key] = record
+
+
+def _matches(finding: Finding, query: FindingQuery) -> bool:
+    """The filters a listing applies after its index: decision, and principal within a bucket."""
+    return (query.decision is None or finding.decision.value == query.decision) and (
+        query.principal_arn is None
+        or finding.request.principal.principal_arn == query.principal_arn
+    )
 
 
 class ListPublisher:

@@ -1,15 +1,24 @@
-"""Validation of listing queries and opaque page tokens, shared by both store adapters."""
+"""Validation of listing queries and opaque page tokens, shared by both store adapters.
+
+A token names the listing (index) it pages and a position: the sort key (`seen_key`) of the
+last finding returned or read. The next page starts strictly after it, so any well-formed
+position is safe to resume from, even one that is not a stored key.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from typing import Any
 
 from chalicelib.model import InputError
 from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery
 from chalicelib.publish.timestamps import format_utc
+
+MAX_TOKEN_LENGTH = 2048
+MAX_POSITION_LENGTH = 1024
+READS_PER_RESULT = 5
+MIN_READS = 25
 
 
 def check_query(query: FindingQuery) -> str | None:
@@ -19,20 +28,31 @@ def check_query(query: FindingQuery) -> str | None:
     return format_utc(query.since) if query.since is not None else None
 
 
-def encode_token(index: str, position: Any) -> str:
-    """An opaque token: base64 of the index it pages and where the next page starts."""
+def read_budget(limit: int) -> int:
+    """How many stored findings one page may read when filters drop some of them."""
+    return max(READS_PER_RESULT * limit, MIN_READS)
+
+
+def encode_token(index: str, position: str) -> str:
+    """An opaque token: base64 of the index it pages and the sort key the next page follows."""
     raw = json.dumps({"index": index, "position": position}, sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def decode_token(token: str, index: str) -> Any:
+def decode_token(token: str, index: str) -> str:
     """The position inside `token`; InputError when it is not a token for this listing."""
+    invalid = InputError("next_token", "not a token returned by a previous page")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise invalid
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeError) as exc:
-        raise InputError("next_token", "not a token returned by a previous page") from exc
+    except (binascii.Error, ValueError, UnicodeError, RecursionError) as exc:
+        raise invalid from exc
     if not isinstance(data, dict) or "position" not in data:
-        raise InputError("next_token", "not a token returned by a previous page")
+        raise invalid
     if data.get("index") != index:
         raise InputError("next_token", "belongs to a listing with other filters")
-    return data["position"]
+    position = data["position"]
+    if not isinstance(position, str) or not 0 < len(position) <= MAX_POSITION_LENGTH:
+        raise invalid
+    return position

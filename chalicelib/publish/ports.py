@@ -99,10 +99,16 @@ class FindingQuery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FindingPage:
-    """One page of findings, newest first; `next_token` is None on the last page."""
+    """One page of findings, newest first; `next_token` is None on the last page.
+
+    A page may hold fewer than `limit` findings and still have a `next_token`: a filtered
+    listing reads a bounded number of stored findings per page. `tokens_after[i]` resumes right
+    after `findings[i]`, for a caller that returns only the first i + 1 findings.
+    """
 
     findings: tuple[Finding, ...]
     next_token: str | None = None
+    tokens_after: tuple[str, ...] = ()
 
 
 class FindingStore(Protocol):

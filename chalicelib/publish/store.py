@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.model import Finding, InputError
-from chalicelib.publish.paging import check_query, decode_token, encode_token
+from chalicelib.model import Finding
+from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -152,15 +152,27 @@ class DynamoFindingStore:
         )
 
     def list(self, query: FindingQuery) -> FindingPage:
+        """Newest first; with filters, at most `read_budget(limit)` stored findings are read."""
         since = check_query(query)
         index, partition, value = _index_for(query)
+        after = decode_token(query.next_token, index) if query.next_token else None
+        if since is not None and after is not None and after < since:
+            return FindingPage(findings=())
         names = {"#p": partition}
         values: dict[str, Any] = {":p": {"S": value}}
         condition = "#p = :p"
-        if since is not None:
-            condition += " AND #s >= :since"
+        if since is not None or after is not None:
             names["#s"] = "seen_key"
+        if since is not None and after is not None:
+            # One range condition per query: BETWEEN includes `after`, skipped below.
+            condition += " AND #s BETWEEN :since AND :after"
+            values |= {":since": {"S": since}, ":after": {"S": after}}
+        elif since is not None:
+            condition += " AND #s >= :since"
             values[":since"] = {"S": since}
+        elif after is not None:
+            condition += " AND #s < :after"
+            values[":after"] = {"S": after}
         filters = []
         if query.decision is not None:
             filters.append("#d = :d")
@@ -170,36 +182,36 @@ class DynamoFindingStore:
             filters.append("#pr = :pr")
             names["#pr"] = "principal_arn"
             values[":pr"] = {"S": query.principal_arn}
-        start = decode_token(query.next_token, index) if query.next_token else None
-        found: list[Finding] = []
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            params["FilterExpression"] = " AND ".join(filters)
+        budget = read_budget(query.limit)
+        found: list[tuple[str, Finding]] = []
+        read = 0
         while True:
-            params: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": index,
-                "KeyConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                # Limit counts items read before the filter: asking for what is still missing
-                # means a page never over-reads, so LastEvaluatedKey is exactly where to resume.
-                "Limit": query.limit - len(found),
-            }
-            if filters:
-                params["FilterExpression"] = " AND ".join(filters)
-            if start is not None:
-                params["ExclusiveStartKey"] = start
-            try:
-                response = self._client.query(**params)
-            except ClientError as exc:
-                if start is not None and _code(exc) == "ValidationException":
-                    raise InputError("next_token", "not a token for this listing") from exc
-                raise
-            found.extend(_finding(item) for item in response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if start is None or len(found) >= query.limit:
-                break
-        token = encode_token(index, start) if start is not None else None
-        return FindingPage(findings=tuple(found), next_token=token)
+            # Limit counts items read before the filter: unfiltered, only what is still missing.
+            params["Limit"] = budget - read if filters else query.limit - len(found)
+            response = self._client.query(**params)
+            read += response.get("ScannedCount", 0)
+            items = [i for i in response.get("Items", []) if i["seen_key"]["S"] != after]
+            last_key = response.get("LastEvaluatedKey")
+            for n, item in enumerate(items, start=1):
+                found.append((item["seen_key"]["S"], _finding(item)))
+                if len(found) == query.limit:
+                    more = n < len(items) or last_key is not None
+                    return _page(index, found, found[-1][0] if more else None)
+            if last_key is None:
+                return _page(index, found, None)
+            if read >= budget:
+                return _page(index, found, last_key["seen_key"]["S"])
+            params["ExclusiveStartKey"] = last_key
 
     # ------------------------------------------------------------------ writes
 
@@ -386,6 +398,15 @@ def _first_seen(finding: Finding) -> str:
     if not finding.first_seen:
         raise StoreError(f"finding {finding.finding_id} has no first_seen")
     return finding.first_seen
+
+
+def _page(index: str, found: Sequence[tuple[str, Finding]], position: str | None) -> FindingPage:
+    """A page of (seen_key, finding) pairs that resumes after `position` (None: the end)."""
+    return FindingPage(
+        findings=tuple(finding for _, finding in found),
+        next_token=encode_token(index, position) if position is not None else None,
+        tokens_after=tuple(encode_token(index, key) for key, _ in found),
+    )
 
 
 def _finding(item: Mapping[str, Any]) -> Finding:

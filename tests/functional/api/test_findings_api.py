@@ -8,6 +8,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import wiring
 from chalicelib.collect.file import FileSnapshotSource
+from tests.functional.api.conftest import CALLER_HEADER
 from tests.functional.findings_fixtures import FINDINGS, findings_table  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported in local mode")
@@ -100,6 +101,9 @@ def test_list_pages_with_next_token_until_every_finding_is_seen(client):
         ("since=yesterday", "since"),
         ("since=2999-01-01", "since"),
         ("next_token=garbage", "next_token"),
+        ("since=999999w", "since"),
+        ("limit=" + "9" * 5000, "limit"),
+        ("bucket=" + "b" * 3000, "bucket"),
         ("buckets=reports", "buckets"),
     ],
 )
@@ -110,12 +114,14 @@ def test_list_bad_parameter_is_a_400_naming_it(client, query, parameter):
     assert body["message"]
 
 
-def test_get_returns_the_whole_finding(client):
+def test_get_answers_at_references_detail_by_default(client):
     status, body = _get(client, "/findings/f2")
     assert status == 200
     assert body["finding_id"] == "f2"
+    assert body["detail"] == "references"
     assert body["request"]["bucket"] == "datalake"
     assert body["request"]["principal_arn"] == "arn:aws:iam::111122223333:user/alice"
+    assert body["causes"][0]["message"] == "No policy allows the action"  # the catalog title
 
 
 def test_get_unknown_id_is_a_404(client):
@@ -124,28 +130,94 @@ def test_get_unknown_id_is_a_404(client):
     assert body["parameter"] == "finding_id"
 
 
-def _post(client, body):
+def test_get_too_long_id_is_a_400(client):
+    status, body = _get(client, "/findings/" + "x" * 3000)
+    assert (status, body["parameter"]) == (400, "finding_id")
+
+
+@pytest.mark.parametrize(
+    ("caller", "detail"),
+    [
+        ("arn:aws:iam::111122223333:user/auditor", "full"),
+        ("arn:aws:sts::111122223333:assumed-role/SecOps/jane@example.com", "full"),
+        ("arn:aws:iam::111122223333:user/alice", "references"),
+        ("arn:aws:sts::111122223333:assumed-role/SecOpsReadOnly/x", "references"),
+        (None, "references"),
+    ],
+)
+def test_named_principals_get_full_detail(client, configure, caller, detail):
+    # GIVEN a deployment that opts a user and (any session of) a role in to full detail
+    configure(
+        FULL_DETAIL_PRINCIPALS="arn:aws:iam::111122223333:user/audit?r, "
+        "arn:aws:iam::*:role/SecOps"
+    )
+    headers = {CALLER_HEADER: caller} if caller else {}
+    # WHEN the caller lists and gets findings
+    listing = client.http.get("/findings", headers=headers)
+    one = client.http.get("/findings/f4", headers=headers)
+    # THEN both answers are at the caller's detail, and say so
+    listed, got = json.loads(listing.body), json.loads(one.body)
+    assert listed["detail"] == got["detail"] == detail
+    assert {f["detail"] for f in listed["findings"]} == {detail}
+    expected = "EXPLICIT_DENY_BUCKET_POLICY for carol" if detail == "full" else None
+    assert (got["causes"][0]["message"] == expected) is (detail == "full")
+
+
+def _post(client, body, headers=None):
     response = client.http.post(
-        "/diagnose", headers={"Content-Type": "application/json"}, body=body
+        "/diagnose", headers={"Content-Type": "application/json", **(headers or {})}, body=body
     )
     return response.status_code, json.loads(response.body)
 
 
-def test_diagnose_answers_the_runbook_inputs_with_a_finding(client, monkeypatch):
-    # GIVEN the account as a snapshot file instead of the live collector
+def test_diagnose_is_disabled_unless_the_deployment_enables_it(client):
+    scenario = SCENARIOS / "no-identity-allow"
+    status, body = _post(client, (scenario / "request.json").read_text())
+    assert status == 404
+    assert body["error"] == "Disabled"
+    assert "DIAGNOSE_API" in body["message"]
+
+
+def test_diagnose_without_its_role_is_a_503_naming_the_variable(client, configure, caplog):
+    configure(DIAGNOSE_API="enabled")
+    status, body = _post(client, (SCENARIOS / "no-identity-allow" / "request.json").read_text())
+    assert status == 503
+    assert (body["error"], body["variable"]) == ("NotConfigured", "DIAGNOSE_ROLE_ARN")
+    assert "DIAGNOSE_ROLE_ARN" in caplog.text
+
+
+@pytest.fixture
+def diagnosing(client, configure, monkeypatch):
+    """POST /diagnose enabled, diagnosing against a scenario's snapshot file."""
+    configure(DIAGNOSE_API="enabled")
     scenario = SCENARIOS / "no-identity-allow"
     monkeypatch.setattr(
         wiring,
         "diagnosis_ports",
         lambda: {"source": FileSnapshotSource(scenario / "snapshot.json"), "clock": wiring.clock},
     )
+    return scenario
+
+
+def test_diagnose_answers_the_runbook_inputs_with_a_finding(client, diagnosing):
     # WHEN the runbook's inputs are posted
-    status, body = _post(client, (scenario / "request.json").read_text())
-    # THEN the finding says why
+    status, body = _post(client, (diagnosing / "request.json").read_text())
+    # THEN the finding says why, at references detail: no patch, no command
     assert status == 200
+    assert body["detail"] == "references"
     assert body["decision"] == "implicit-deny"
     assert "NO_ALLOW_IDENTITY" in [c["code"] for c in body["causes"]]
     assert body["request"]["requester_arn"] == "arn:aws:iam::111122223333:user/alice"
+    assert body["remedies"]
+    assert all(r["patch"] is None and r["cli"] is None for r in body["remedies"])
+
+
+def test_diagnose_gives_patches_to_full_detail_callers(client, diagnosing, configure):
+    configure(FULL_DETAIL_PRINCIPALS="arn:aws:iam::111122223333:user/admin")
+    headers = {CALLER_HEADER: "arn:aws:iam::111122223333:user/admin"}
+    status, body = _post(client, (diagnosing / "request.json").read_text(), headers)
+    assert (status, body["detail"]) == (200, "full")
+    assert any(r["patch"] for r in body["remedies"])
 
 
 @pytest.mark.parametrize(
@@ -153,6 +225,7 @@ def test_diagnose_answers_the_runbook_inputs_with_a_finding(client, monkeypatch)
     [
         ("{not json", "body"),
         ("[1, 2]", "body"),
+        ("[" * 5000, "body"),
         (
             json.dumps({"action": "s3:GetObject", "resource_arn": "arn:aws:s3:::b/k"}),
             "requester_arn",
@@ -167,9 +240,19 @@ def test_diagnose_answers_the_runbook_inputs_with_a_finding(client, monkeypatch)
             ),
             "requester_arn",
         ),
+        (
+            json.dumps(
+                {
+                    "requester_arn": "arn:aws:iam::111122223333:user/alice",
+                    "action": "s3:GetObject",
+                    "resource_arn": "arn:aws:s3:::not a bucket!/k",
+                }
+            ),
+            "resource_arn",
+        ),
     ],
 )
-def test_diagnose_bad_body_is_a_400_naming_the_field(client, body, parameter):
+def test_diagnose_bad_body_is_a_400_naming_the_field(client, diagnosing, body, parameter):
     status, answer = _post(client, body)
     assert status == 400
     assert parameter in answer["parameter"]
