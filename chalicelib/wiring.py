@@ -10,6 +10,7 @@ for tests that change the environment). Variables:
     CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
                                 as COLLECT_CACHE_TTL_SECONDS)
     ORG_READ_ROLE_ARN           role to assume for reading SCPs/RCPs (optional)
+    READ_OBJECTS                false: never HeadObject / GetObjectAcl (default true)
     FULL_DETAIL_PRINCIPALS      API callers answered at `full` detail: comma-separated principal
                                 ARN patterns, `*` and `?` wildcards (default: none)
     DIAGNOSE_API                `enabled` or `disabled` (default): whether POST /diagnose runs
@@ -67,6 +68,7 @@ class Settings:
     retention_days: int
     cache_ttl_seconds: int
     org_read_role_arn: str | None
+    read_objects: bool
     full_detail_principals: tuple[str, ...]
     diagnose_api: bool
     diagnose_role_arn: str | None
@@ -87,6 +89,7 @@ def read_settings(env: Mapping[str, str]) -> Settings:
             env, "CACHE_TTL_SECONDS", _int(env, "COLLECT_CACHE_TTL_SECONDS", 60)
         ),
         org_read_role_arn=env.get("ORG_READ_ROLE_ARN") or None,
+        read_objects=_bool(env, "READ_OBJECTS", True),
         full_detail_principals=tuple(
             p.strip() for p in env.get("FULL_DETAIL_PRINCIPALS", "").split(",") if p.strip()
         ),
@@ -163,6 +166,7 @@ def snapshot_source() -> Boto3SnapshotSource:
     return Boto3SnapshotSource(
         clients,
         org_read_role_arn=config.org_read_role_arn,
+        read_objects=config.read_objects,
         ttl_seconds=config.cache_ttl_seconds,
         clock=clock,
     )
@@ -218,6 +222,7 @@ def diagnosis_source() -> Boto3SnapshotSource:
     source = Boto3SnapshotSource(
         clients,
         org_read_role_arn=config.org_read_role_arn,
+        read_objects=config.read_objects,
         ttl_seconds=config.cache_ttl_seconds,
         clock=clock,
     )
@@ -264,6 +269,15 @@ def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if text not in {"enabled", "disabled"}:
         raise ConfigError(name, f"expected enabled or disabled, got {env.get(name)!r}")
     return text == "enabled"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(name, f"expected true or false, got {env.get(name)!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

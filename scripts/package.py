@@ -3,14 +3,17 @@
     python scripts/package.py [--stage dev|prod] [--out out/]
 
 Runs `chalice package --pkg-format cloudformation --merge-template .chalice/resources.json`
-(the merge template adds the findings table, the topic, the dead-letter queue, the on-failure
-destination and the rule state), then `cfn-lint` on the result. Needs no AWS account:
-`AWS_DEFAULT_REGION` defaults to us-east-1. Exit status: that of the first failing step.
+(the merge template adds the Parameters, the findings table, the topic and its policy, the
+dead-letter queue, KMS encryption, the DiagnoseRole, the on-failure destination and the rule
+state), sets the stage's Parameter defaults (`STAGE_DEFAULTS`: dev answers POST /diagnose, prod
+does not), then runs `cfn-lint` on the result. Needs no AWS account: `AWS_DEFAULT_REGION`
+defaults to us-east-1. Exit status: that of the first failing step.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +23,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = PROJECT / ".chalice" / "resources.json"
 TEMPLATE_NAME = "sam.json"
+
+# Parameter defaults that differ by stage (a merge template has one default for every stage).
+STAGE_DEFAULTS: dict[str, dict[str, str]] = {
+    "dev": {"DiagnoseApi": "enabled"},
+    "prod": {"DiagnoseApi": "disabled"},
+}
 
 
 def _tool(name: str) -> str:
@@ -48,7 +57,19 @@ def package(stage: str, out: Path) -> Path:
         str(out),
     ]  # fmt: skip
     subprocess.run(command, check=True, env=env, cwd=PROJECT)
-    return out / TEMPLATE_NAME
+    template = out / TEMPLATE_NAME
+    set_stage_defaults(template, stage)
+    return template
+
+
+def set_stage_defaults(template: Path, stage: str) -> None:
+    """Rewrite the Parameter defaults of `stage` (STAGE_DEFAULTS) in the packaged template."""
+    document = json.loads(template.read_text())
+    for name, default in STAGE_DEFAULTS.get(stage, {}).items():
+        parameter = document["Parameters"][name]
+        assert default in parameter.get("AllowedValues", [default]), (name, default)
+        parameter["Default"] = default
+    template.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def lint(template: Path) -> None:

@@ -1,9 +1,12 @@
 """Tri-state reads: the one place where AWS error codes are interpreted.
 
 A read is `Present` (the API answered), `Absent` (the API says the thing does not exist or is not
-configured: a fact) or `Unreadable` (we were refused: the layer stays unknown). Unreadable never
-turns into absent. Throttling is retried by botocore (`READ_RETRY_CONFIG`); any other error is
-raised as a `CollectError` naming the call and its target.
+configured: a fact) or `Unreadable` (we were refused, or the API keeps failing on this target:
+the layer stays unknown). Unreadable never turns into absent. Transient errors (throttling, 5xx)
+are retried by botocore (`READ_RETRY_CONFIG`) and, if they persist, raised as a `CollectError`
+so that Lambda retries the event; any other error (a 400 such as HeadObject on an SSE-C object,
+an unexpected `NoSuch...`) would fail every retry the same way, so it is `Unreadable` with the
+error's code.
 
 `ReadPlan` runs reads concurrently in a thread pool and calls each read's continuation on the
 calling thread, so the snapshot document is assembled without locks and a continuation can
@@ -67,6 +70,39 @@ DENIED_CODES = frozenset(
 )
 """We could not read it: refused, or credentials the account does not accept."""
 
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "BandwidthLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "EC2ThrottledException",
+        "PriorRequestNotComplete",
+        "ConcurrentModificationException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceException",
+        "ServiceFailureException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "KMSInternalException",
+    }
+)
+"""Errors that may pass on their own: raised, so that Lambda retries the whole event."""
+
+OBJECT_READS_DISABLED = "ObjectReadsDisabled"
+"""The `$unreadable` code of an object's head and ACL when object reads are off by configuration
+(`READ_OBJECTS=false`)."""
+
 UNREADABLE_KEY = "$unreadable"
 
 
@@ -105,6 +141,30 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "") or "")
 
 
+def http_status(error: ClientError) -> int:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else 0
+
+
+def is_transient(error: ClientError) -> bool:
+    """Throttling or a server-side failure: worth retrying the event later."""
+    status = http_status(error)
+    return error_code(error) in TRANSIENT_CODES or status == 429 or status >= 500
+
+
+def persistent_code(error: ClientError) -> str:
+    """A readable code for an error that will not pass: `InvalidRequest`, `HTTP 400 Bad Request`.
+
+    Responses without a body (HEAD) carry only the status as their code.
+    """
+    code = error_code(error)
+    if code and not code.isdigit():
+        return code
+    status = code or str(http_status(error) or "")
+    message = str(error.response.get("Error", {}).get("Message", "") or "")
+    return f"HTTP {status} {message}".strip() if status else "UnknownError"
+
+
 def fetch(call: Callable[[], Any], *, needs: str, what: str) -> Fetched:
     """Run one read and classify its outcome instead of raising.
 
@@ -119,7 +179,9 @@ def fetch(call: Callable[[], Any], *, needs: str, what: str) -> Fetched:
             return Absent(code=code)
         if code in DENIED_CODES:
             return Unreadable(code="AccessDenied" if code == "403" else code, needs=needs)
-        raise CollectError(f"{needs} on {what} failed: {error}") from error
+        if is_transient(error):
+            raise CollectError(f"{needs} on {what} failed: {error}") from error
+        return Unreadable(code=persistent_code(error), needs=needs)
 
 
 def is_unreadable(part: Any) -> bool:

@@ -56,6 +56,7 @@ class Boto3SnapshotSource:
         account_id: str | None = None,
         partition: str = "aws",
         org_read_role_arn: str | None = None,
+        read_objects: bool = True,
         ttl_seconds: float = 60.0,
         max_workers: int = 16,
         clock: Callable[[], datetime] = utc_now,
@@ -63,6 +64,7 @@ class Boto3SnapshotSource:
         self._clients = clients
         self._identity: tuple[str, str] | None = (account_id, partition) if account_id else None
         self._org_read_role_arn = org_read_role_arn or None
+        self.read_objects = read_objects  # False: no HeadObject / GetObjectAcl (READ_OBJECTS)
         self._clock = clock
         self._cache = ReadCache(ttl_seconds=ttl_seconds, clock=clock)
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collect")
@@ -77,12 +79,16 @@ class Boto3SnapshotSource:
         self._cache.clear()
 
     def collect(self, scope: CollectionScope) -> Json:
-        """Read everything `scope` names; raises `CollectError` on errors other than refusals."""
+        """Read everything `scope` names.
+
+        A refused or persistently failing read becomes an `$unreadable` marker; `CollectError`
+        is raised only for transient errors (throttling, 5xx) that outlast botocore's retries.
+        """
         plan = ReadPlan(self._pool, self._cache)
         clients = self._clients
         iam = IamCollector(clients.iam(), plan)
         buckets = BucketCollector(clients.s3(), plan)
-        objects = ObjectCollector(clients.s3(), plan)
+        objects = ObjectCollector(clients.s3(), plan, read_objects=self.read_objects)
         account = AccountSettingsCollector(clients.s3control(), plan)
         access_points = AccessPointCollector(clients.s3control(), plan)
         kms = KmsKeyCollector(clients.kms, plan)

@@ -3,6 +3,8 @@
 A bucket that does not exist is left out of `buckets`, an object that does not exist is left
 out of `objects`; a part we were refused is an `$unreadable` marker. The collector's own
 `HeadObject` can be refused by a bucket-policy Deny aimed at others: that is unreadable too.
+With object reads off (`read_objects=False`, `READ_OBJECTS=false`), no object is read: its head
+and ACL are `{"$unreadable": "ObjectReadsDisabled"}` markers (unknown, never absent).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from chalicelib.arn import parse_arn
 from chalicelib.collect.base import (
+    OBJECT_READS_DISABLED,
     Absent,
     Fetched,
     Present,
@@ -189,9 +192,10 @@ class ObjectCollector:
         "s3:GetObjectVersionAcl",
     )
 
-    def __init__(self, s3: S3Client, plan: ReadPlan) -> None:
+    def __init__(self, s3: S3Client, plan: ReadPlan, *, read_objects: bool = True) -> None:
         self._s3 = s3
         self._plan = plan
+        self._read_objects = read_objects
 
     def add_object(
         self,
@@ -208,6 +212,12 @@ class ObjectCollector:
             return
         entry: Json = {}
         objects[key] = entry
+        if not self._read_objects:
+            head_needs = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+            acl_needs = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
+            entry["head"] = Unreadable(code=OBJECT_READS_DISABLED, needs=head_needs).to_doc()
+            entry["acl"] = Unreadable(code=OBJECT_READS_DISABLED, needs=acl_needs).to_doc()
+            return
         s3 = self._s3
         version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         what = f"object s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")

@@ -51,7 +51,7 @@ def diagnose(
     request = _with_scope(request, snapshot)
     misses = find_near_misses(request, snapshot, decision)
     pairs = causes_by_evaluation(request, decision, misses)
-    unchecked = unchecked_layers(request, decision)
+    unchecked = unchecked_layers(request, decision, snapshot)
     extra = list(verdict_causes(request, decision, unchecked))
     mismatch = hint_mismatch(request, decision)
     if mismatch is not None:

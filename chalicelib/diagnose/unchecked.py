@@ -8,6 +8,8 @@ event's `errorMessage` (the parsed `DenialHint`) against the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chalicelib.diagnose.catalog import CauseCode, entry, fill
 from chalicelib.model import (
     AccessRequest,
@@ -19,6 +21,7 @@ from chalicelib.model import (
     Unchecked,
     Verdict,
 )
+from chalicelib.snapshot import Snapshot, Unreadable
 
 # The read permission that makes a layer visible to the diagnoser (spec 7.1).
 NEEDS: dict[Layer, str] = {
@@ -68,11 +71,27 @@ _IMPLICIT_GRANT = frozenset({Layer.IDENTITY_POLICY, Layer.BUCKET_POLICY, Layer.A
 
 SESSION_TYPES = (PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER)
 
+OBJECT_READS_DISABLED = "ObjectReadsDisabled"
+"""The `$unreadable` code the collector writes for an object's head and ACL when object reads are
+off by configuration (`READ_OBJECTS=false`, chalicelib.collect.base.OBJECT_READS_DISABLED)."""
+_READS_DISABLED = "Object reads are disabled by configuration (READ_OBJECTS=false)"
 
-def unchecked_layers(request: AccessRequest, decision: Decision) -> tuple[Unchecked, ...]:
-    """The engine's unchecked layers plus any layer whose outcome stayed unknown."""
-    out = list(decision.unchecked)
+
+def unchecked_layers(
+    request: AccessRequest, decision: Decision, snapshot: Snapshot | None = None
+) -> tuple[Unchecked, ...]:
+    """The engine's unchecked layers plus any layer whose outcome stayed unknown.
+
+    With the `snapshot`, an object head that could not be read (object reads disabled, or a
+    persistent error such as HeadObject on an SSE-C object) is listed too: the object's
+    encryption, hence its KMS leg, is unknown.
+    """
+    out = [_explained(u) for u in decision.unchecked]
     listed = {u.layer for u in out}
+    head = _unreadable_head(request, snapshot)
+    if head is not None and Layer.KMS_KEY_POLICY not in listed:
+        out.append(head)
+        listed.add(head.layer)
     for evaluation in decision.evaluations:
         for lr in evaluation.layers:
             if lr.outcome is Outcome.UNKNOWN and lr.layer not in listed:
@@ -94,6 +113,45 @@ def unchecked_layers(request: AccessRequest, decision: Decision) -> tuple[Unchec
             )
         )
     return tuple(out)
+
+
+def _explained(item: Unchecked) -> Unchecked:
+    """An entry for a part the collector was told not to read says so, and how to turn it on."""
+    if not item.reason.startswith(OBJECT_READS_DISABLED):
+        return item
+    what = "the object ACL" if item.layer is Layer.OBJECT_ACL else f"the {item.layer.value}"
+    return Unchecked(
+        layer=item.layer,
+        reason=f"{_READS_DISABLED}: {what} was not read.",
+        needs=f"READ_OBJECTS=true and {item.needs}" if item.needs else "READ_OBJECTS=true",
+    )
+
+
+def _unreadable_head(request: AccessRequest, snapshot: Snapshot | None) -> Unchecked | None:
+    """The unchecked entry for the request's object when its head could not be read."""
+    if snapshot is None or request.bucket is None or request.key is None:
+        return None
+    bucket = snapshot.buckets.get(request.bucket)
+    if bucket is None or isinstance(bucket, Unreadable) or not isinstance(bucket.objects, Mapping):
+        return None
+    obj = bucket.objects.get(request.key)
+    if obj is None or isinstance(obj, Unreadable) or not isinstance(obj.head, Unreadable):
+        return None
+    marker = obj.head
+    if marker.code == OBJECT_READS_DISABLED:
+        return Unchecked(
+            layer=Layer.KMS_KEY_POLICY,
+            reason=f"{_READS_DISABLED}: the object's metadata (encryption, Object Lock) was not "
+            "read; its encryption is assumed to be the bucket default, so a KMS key set on the "
+            "object itself is not checked.",
+            needs=f"READ_OBJECTS=true and {marker.needs or 's3:GetObject'} (HeadObject)",
+        )
+    return Unchecked(
+        layer=Layer.KMS_KEY_POLICY,
+        reason=f"{marker.code} reading the head of s3://{request.bucket}/{request.key}: whether "
+        "the object is SSE-KMS encrypted, and with which key, is unknown.",
+        needs=marker.needs or NEEDS[Layer.OBJECT_EXISTENCE],
+    )
 
 
 def verdict_causes(

@@ -1,4 +1,9 @@
-"""`make package`: the CloudFormation template holds the whole stack, and cfn-lint accepts it."""
+"""`make package`: the CloudFormation template holds the whole stack, and cfn-lint accepts it.
+
+What each policy grants is checked in test_policy_files.py; here, that the template carries
+them: one role per function, the DiagnoseRole, the topic policy, KMS encryption, the reserved
+concurrency and the Parameters wired to the functions' environment.
+"""
 
 import json
 import os
@@ -12,6 +17,7 @@ from chalicelib.events import ACCESS_DENIED_PATTERN
 from chalicelib.publish.store import TABLE_DEFINITION
 
 PROJECT = Path(__file__).resolve().parents[3]
+MERGE_TEMPLATE = PROJECT / ".chalice" / "resources.json"
 RULE_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 
@@ -66,27 +72,137 @@ def test_failed_events_go_to_the_dead_letter_queue(packaged):
 def test_table_is_the_one_the_store_expects(packaged):
     _, template = packaged
     tables = _resources(template, "AWS::DynamoDB::Table")
-    assert tables["FindingsTable"]["Properties"] == TABLE_DEFINITION
+    properties = dict(tables["FindingsTable"]["Properties"])
+    properties.pop("SSESpecification")
+    assert properties == TABLE_DEFINITION
     assert "FindingsTopic" in _resources(template, "AWS::SNS::Topic")
 
 
-def test_every_function_gets_the_table_and_topic_of_the_stack(packaged):
+def test_each_function_gets_the_resources_it_uses(packaged):
     _, template = packaged
-    for name, function in _resources(template, "AWS::Serverless::Function").items():
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["FINDINGS_TABLE_NAME"] == {"Ref": "FindingsTable"}, name
-        assert variables["FINDINGS_TOPIC_ARN"] == {"Ref": "FindingsTopic"}, name
+    event = _variables(template, "OnAccessDenied")
+    assert event["FINDINGS_TABLE_NAME"] == {"Ref": "FindingsTable"}
+    assert event["FINDINGS_TOPIC_ARN"] == {"Ref": "FindingsTopic"}
+    api = _variables(template, "APIHandler")
+    assert api["FINDINGS_TABLE_NAME"] == {"Ref": "FindingsTable"}
+    assert "FINDINGS_TOPIC_ARN" not in api  # the API never publishes
 
 
-def test_every_role_has_exactly_the_hand_kept_policy(packaged):
-    stage, template = packaged
-    expected = json.loads((PROJECT / ".chalice" / f"policy-{stage}.json").read_text())
+def _variables(template, function):
+    return template["Resources"][function]["Properties"]["Environment"]["Variables"]
+
+
+def _policy_file(name):
+    return json.loads((PROJECT / ".chalice" / name).read_text())
+
+
+def test_each_function_has_its_own_role_with_its_hand_kept_policy(packaged):
+    _, template = packaged
+    merge = json.loads(MERGE_TEMPLATE.read_text())["Resources"]
+    diagnose = merge["DiagnoseRole"]["Properties"]["Policies"]
+    expected = {
+        "OnAccessDeniedRole": [_policy_file("policy-on-access-denied.json")],
+        "ApiHandlerRole": [_policy_file("policy-api-handler.json")],
+        "DiagnoseRole": [p["PolicyDocument"] for p in diagnose],
+    }
     roles = _resources(template, "AWS::IAM::Role")
-    assert roles
+    assert sorted(roles) == sorted(expected)
     for name, role in roles.items():
         policies = role["Properties"].get("Policies", [])
-        assert [p["PolicyDocument"] for p in policies] == [expected], name
+        assert [p["PolicyDocument"] for p in policies] == expected[name], name
         assert not role["Properties"].get("ManagedPolicyArns"), name
+    functions = template["Resources"]
+    assert functions["OnAccessDenied"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["OnAccessDeniedRole", "Arn"]
+    }
+    assert functions["APIHandler"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["ApiHandlerRole", "Arn"]
+    }
+    # the only other IAM policy: the API role may assume DiagnoseRole, when POST /diagnose is on
+    (extra,) = _resources(template, "AWS::IAM::Policy").values()
+    assert extra["Condition"] == "DiagnoseApiEnabled"
+    assert extra["Properties"]["Roles"] == [{"Ref": "ApiHandlerRole"}]
+    assert roles["DiagnoseRole"]["Condition"] == "DiagnoseApiEnabled"
+
+
+def test_topic_has_its_policy(packaged):
+    _, template = packaged
+    (policy,) = _resources(template, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "FindingsTopic"}]
+
+
+def test_topic_queue_and_table_are_encrypted_with_kms(packaged):
+    _, template = packaged
+    resources = template["Resources"]
+    customer_key = {"Ref": "KmsKeyArn"}
+    topic = resources["FindingsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::If": ["UseCustomerKey", customer_key, "alias/aws/sns"]}
+    queue = resources["DeadLetterQueue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == {"Fn::If": ["UseCustomerKey", customer_key, "alias/aws/sqs"]}
+    assert "SqsManagedSseEnabled" not in queue
+    table = resources["FindingsTable"]["Properties"]
+    assert table["SSESpecification"] == {
+        "Fn::If": [
+            "UseCustomerKey",
+            {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": customer_key},
+            {"SSEEnabled": True},
+        ]
+    }
+    assert template["Conditions"]["UseCustomerKey"] == {
+        "Fn::Not": [{"Fn::Equals": [customer_key, ""]}]
+    }
+
+
+def test_event_function_has_reserved_concurrency(packaged):
+    _, template = packaged
+    properties = template["Resources"]["OnAccessDenied"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 10
+
+
+# Parameter -> (default, environment variable, functions that get it)
+PARAMETERS = {
+    "DiagnoseApi": (None, "DIAGNOSE_API", ("APIHandler",)),
+    "FullDetailPrincipals": ("", "FULL_DETAIL_PRINCIPALS", ("APIHandler",)),
+    "AlertDetail": ("references", "ALERT_DETAIL", ("OnAccessDenied",)),
+    "AlertBudget": (10, "ALERT_BUDGET", ("OnAccessDenied",)),
+    "ReadObjects": ("true", "READ_OBJECTS", ("OnAccessDenied", "APIHandler")),
+    "OrganizationAccountIds": ("", "ORGANIZATION_ACCOUNT_IDS", ("OnAccessDenied",)),
+    "OrgReadRoleArn": ("", "ORG_READ_ROLE_ARN", ("OnAccessDenied", "APIHandler")),
+    "MaxKeysPerEvent": (50, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
+    "KmsKeyArn": ("", None, ()),
+    "ReservedConcurrency": (10, None, ()),
+}
+
+
+def test_parameters_have_their_defaults_and_reach_the_functions(packaged):
+    _, template = packaged
+    assert sorted(template["Parameters"]) == sorted(PARAMETERS)
+    for name, (default, variable, functions) in PARAMETERS.items():
+        parameter = template["Parameters"][name]
+        if default is not None:
+            assert parameter["Default"] == default, name
+        for function in functions:
+            assert _variables(template, function)[variable] == {"Ref": name}, (name, function)
+        for function in {"OnAccessDenied", "APIHandler"} - set(functions):
+            assert variable is None or variable not in _variables(template, function), name
+
+
+def test_diagnose_api_is_on_in_dev_and_off_in_prod(packaged):
+    stage, template = packaged
+    expected = {"dev": "enabled", "prod": "disabled"}[stage]
+    assert template["Parameters"]["DiagnoseApi"]["Default"] == expected
+    assert _variables(template, "APIHandler")["DIAGNOSE_ROLE_ARN"] == {
+        "Fn::If": ["DiagnoseApiEnabled", {"Fn::GetAtt": ["DiagnoseRole", "Arn"]}, ""]
+    }
+    assert template["Conditions"]["DiagnoseApiEnabled"] == {
+        "Fn::Equals": [{"Ref": "DiagnoseApi"}, "enabled"]
+    }
+
+
+def test_no_organization_read_role_is_baked_into_the_configuration():
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    assert "ORG_READ_ROLE_ARN" not in json.dumps(config)
 
 
 def test_every_api_route_requires_sigv4(packaged):

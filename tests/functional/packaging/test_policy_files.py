@@ -1,73 +1,303 @@
-"""The hand-kept Lambda policies grant exactly what the code uses: no more, no less."""
+"""The hand-kept policies grant exactly what the code uses: no more, no less.
 
+Four documents, each checked under every combination of the template's Conditions:
+- `.chalice/policy-on-access-denied.json`: the event function's role;
+- `.chalice/policy-api-handler.json` (+ `ApiHandlerAssumeDiagnoseRole` in the merge template):
+  the API function's role;
+- `DiagnoseRole` in `.chalice/resources.json`: what POST /diagnose reads through;
+- `FindingsTopicPolicy` in `.chalice/resources.json`: who may publish to the topic.
+"""
+
+from __future__ import annotations
+
+import itertools
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chalicelib.collect.permissions import READ_PERMISSIONS
+from chalicelib.collect.s3 import ObjectCollector
 
-CHALICE = Path(__file__).resolve().parents[3] / ".chalice"
-STAGES = ("dev", "prod")
+PROJECT = Path(__file__).resolve().parents[3]
+CHALICE = PROJECT / ".chalice"
+PUBLISH = PROJECT / "chalicelib" / "publish"
 
-# The writes the app makes, and the template resource each one must be limited to.
-WRITES = {
-    "dynamodb:GetItem": "FindingsTable",
-    "dynamodb:PutItem": "FindingsTable",
-    "dynamodb:UpdateItem": "FindingsTable",
-    "dynamodb:Query": "FindingsTable",
-    "sns:Publish": "FindingsTopic",
-    "sqs:SendMessage": "DeadLetterQueue",
-    "logs:CreateLogGroup": "logs",
-    "logs:CreateLogStream": "logs",
-    "logs:PutLogEvents": "logs",
+OBJECT_READS = frozenset(ObjectCollector.permissions)
+# The organization collector's sts:AssumeRole is granted on OrgReadRoleArn only, when it is set.
+LAYER_READS = READ_PERMISSIONS - {"sts:AssumeRole"}
+LOGS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
+KMS_FOR_MESSAGES = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
+READ_SERVICES = ("s3:", "iam:", "kms:", "ec2:", "organizations:")
+
+CONDITIONS = ("ReadObjectsEnabled", "HasOrgReadRole", "UseCustomerKey", "DiagnoseApiEnabled")
+COMBINATIONS = [
+    dict(zip(CONDITIONS, values, strict=True))
+    for values in itertools.product((True, False), repeat=len(CONDITIONS))
+]
+COMBINATION_IDS = [
+    "-".join(name if on else f"not{name}" for name, on in c.items()) for c in COMBINATIONS
+]
+
+# boto3 DynamoDB calls -> the IAM action each needs (TransactWriteItems is authorised per item).
+DYNAMODB_CALLS = {
+    "get_item": "dynamodb:GetItem",
+    "put_item": "dynamodb:PutItem",
+    "update_item": "dynamodb:UpdateItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "batch_get_item": "dynamodb:BatchGetItem",
+    "batch_write_item": "dynamodb:BatchWriteItem",
+}
+TRANSACT_ITEMS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 
 
-def _policy(stage):
-    return json.loads((CHALICE / f"policy-{stage}.json").read_text())
+def dynamodb_actions_used() -> frozenset[str]:
+    """Every DynamoDB action the publish adapters call (read from their source)."""
+    actions: set[str] = set()
+    for path in PUBLISH.glob("*.py"):
+        text = path.read_text()
+        for call in re.findall(r"_client\.(\w+)\(", text):
+            if call in DYNAMODB_CALLS:
+                actions.add(DYNAMODB_CALLS[call])
+        if "transact_write_items" in text:
+            for kind in re.findall(r"\"(Put|Update|Delete|ConditionCheck)\":\s*[\w{]", text):
+                actions.add(TRANSACT_ITEMS[kind])
+    return frozenset(actions)
 
 
-def _as_list(value):
+# The dynamodb actions the API's routes make (FindingStore.get / .list).
+API_TABLE_READS = frozenset({"dynamodb:GetItem", "dynamodb:Query"})
+
+
+def _load(name: str) -> Any:
+    return json.loads((CHALICE / name).read_text())
+
+
+def _resolve(node: Any, conditions: dict[str, bool]) -> Any:
+    """The document as CloudFormation sees it under `conditions` (Fn::If and AWS::NoValue)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, yes, no = node["Fn::If"]
+            return _resolve(yes if conditions[name] else no, conditions)
+        return {k: _resolve(v, conditions) for k, v in node.items()}
+    if isinstance(node, list):
+        items = [_resolve(v, conditions) for v in node]
+        return [v for v in items if v != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _grants(stage):
-    """(action, resources) for every Allow statement; the files hold no Deny and no NotAction."""
-    for statement in _policy(stage)["Statement"]:
-        assert statement["Effect"] == "Allow"
-        assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+def _statements(document: Any, conditions: dict[str, bool]) -> list[dict[str, Any]]:
+    resolved = _resolve(document, conditions)
+    statements: list[dict[str, Any]] = resolved["Statement"]
+    return statements
+
+
+def _grants(document: Any, conditions: dict[str, bool]) -> Iterator[tuple[str, list[Any], Any]]:
+    """(action, resources, condition) of every Allow; the files hold no Deny and no NotAction."""
+    for statement in _statements(document, conditions):
+        assert statement["Effect"] == "Allow", statement
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         for action in _as_list(statement["Action"]):
-            yield action, _as_list(statement["Resource"])
+            yield action, _as_list(statement["Resource"]), statement.get("Condition")
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_grants_exactly_the_collector_reads_and_the_app_writes(stage):
-    granted = {action for action, _ in _grants(stage)}
-    assert sorted(granted - (READ_PERMISSIONS | set(WRITES))) == [], "granted but never used"
-    assert sorted((READ_PERMISSIONS | set(WRITES)) - granted) == [], "used but not granted"
+def event_policy() -> Any:
+    return _load("policy-on-access-denied.json")
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_limits_every_write_to_the_stack_resource(stage):
-    for action, resources in _grants(stage):
-        if action not in WRITES:
-            continue
-        target = WRITES[action]
-        assert "*" not in resources, action
+def api_policies(conditions: dict[str, bool]) -> list[Any]:
+    """The API role's documents: its policy file, plus the AssumeDiagnoseRole policy when on."""
+    documents = [_load("policy-api-handler.json")]
+    extra = _load("resources.json")["Resources"]["ApiHandlerAssumeDiagnoseRole"]
+    assert extra["Condition"] == "DiagnoseApiEnabled"
+    assert extra["Properties"]["Roles"] == [{"Ref": "ApiHandlerRole"}]
+    if conditions["DiagnoseApiEnabled"]:
+        documents.append(extra["Properties"]["PolicyDocument"])
+    return documents
+
+
+def diagnose_role() -> dict[str, Any]:
+    role: dict[str, Any] = _load("resources.json")["Resources"]["DiagnoseRole"]
+    return role
+
+
+def expected_reads(conditions: dict[str, bool]) -> frozenset[str]:
+    if conditions["ReadObjectsEnabled"]:
+        return LAYER_READS
+    return LAYER_READS - OBJECT_READS
+
+
+# ------------------------------------------------------------------ the event function's role
+
+
+def test_the_store_calls_are_known() -> None:
+    used = dynamodb_actions_used()
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= used
+    assert "dynamodb:Query" in used
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_event_role_grants_exactly_the_reads_and_the_writes_the_code_makes(
+    conditions: dict[str, bool],
+) -> None:
+    granted = {action for action, _, _ in _grants(event_policy(), conditions)}
+    expected = (
+        expected_reads(conditions)
+        | dynamodb_actions_used()
+        | {"sns:Publish", "sqs:SendMessage"}
+        | KMS_FOR_MESSAGES
+        | LOGS
+        | ({"sts:AssumeRole"} if conditions["HasOrgReadRole"] else set())
+    )
+    assert sorted(granted - expected) == [], "granted but never used"
+    assert sorted(expected - granted) == [], "used but not granted"
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_event_role_limits_every_write_to_the_stack_resource(conditions: dict[str, bool]) -> None:
+    targets = {"dynamodb:": "FindingsTable", "sns:": "FindingsTopic", "sqs:": "DeadLetterQueue"}
+    for action, resources, condition in _grants(event_policy(), conditions):
         text = json.dumps(resources)
-        if target == "logs":
+        if action in LAYER_READS:
+            continue
+        assert resources[0] != "*", action
+        if action in LOGS:
             assert all(r.startswith("arn:*:logs:") for r in resources), action
+        elif action == "sts:AssumeRole":
+            assert resources == [{"Ref": "OrgReadRoleArn"}]
+        elif action in KMS_FOR_MESSAGES:
+            via = condition["StringEquals"]["kms:ViaService"]
+            assert via == [
+                {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"},
+                {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"},
+            ]
+            if conditions["UseCustomerKey"]:
+                assert resources == [{"Ref": "KmsKeyArn"}]
+            else:
+                assert resources == [
+                    {"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}
+                ]
         else:
+            (target,) = [t for prefix, t in targets.items() if action.startswith(prefix)]
             assert target in text, f"{action} is not limited to {target}: {text}"
+            assert all(target in json.dumps(r) for r in resources), action
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_assumes_only_the_organization_read_role(stage):
-    resources = [r for action, rs in _grants(stage) if action == "sts:AssumeRole" for r in rs]
-    assert resources == ["arn:aws:iam::*:role/s3-403-doctor-org-read"]
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_object_reads_are_granted_only_when_enabled(conditions: dict[str, bool]) -> None:
+    for document in (event_policy(), diagnose_role()["Properties"]["Policies"][0]):
+        document = document.get("PolicyDocument", document)
+        granted = {action for action, _, _ in _grants(document, conditions)}
+        assert (granted & OBJECT_READS == OBJECT_READS) is conditions["ReadObjectsEnabled"]
+        assert granted & OBJECT_READS in (set(), OBJECT_READS)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_policy_has_no_wildcard_actions(stage):
-    assert [a for a, _ in _grants(stage) if "*" in a] == []
+@pytest.mark.parametrize("document", ["policy-on-access-denied.json", "policy-api-handler.json"])
+def test_policy_has_no_wildcard_actions(document: str) -> None:
+    for conditions in COMBINATIONS:
+        assert [a for a, _, _ in _grants(_load(document), conditions) if "*" in a] == []
+
+
+# ------------------------------------------------------------------ the API function's role
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_api_role_reads_its_table_and_assumes_the_diagnose_role_only_when_enabled(
+    conditions: dict[str, bool],
+) -> None:
+    grants = [g for document in api_policies(conditions) for g in _grants(document, conditions)]
+    granted = {action for action, _, _ in grants}
+    expected = API_TABLE_READS | LOGS
+    if conditions["DiagnoseApiEnabled"]:
+        expected |= {"sts:AssumeRole"}
+    assert granted == expected
+    for action, resources, _ in grants:
+        if action.startswith("dynamodb:"):
+            assert all("FindingsTable" in json.dumps(r) for r in resources), action
+        if action == "sts:AssumeRole":
+            assert resources == [{"Fn::GetAtt": ["DiagnoseRole", "Arn"]}]
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_api_role_never_publishes_writes_or_reads_policy_layers(
+    conditions: dict[str, bool],
+) -> None:
+    for document in api_policies(conditions):
+        for action, _, _ in _grants(document, conditions):
+            assert not action.startswith(("sns:", "sqs:")), action
+            assert action not in dynamodb_actions_used() - API_TABLE_READS, action
+            assert not action.startswith(READ_SERVICES), action
+
+
+# ------------------------------------------------------------------ DiagnoseRole
+
+
+def test_diagnose_role_exists_only_when_the_diagnose_api_is_enabled() -> None:
+    assert diagnose_role()["Condition"] == "DiagnoseApiEnabled"
+
+
+def test_diagnose_role_trusts_the_api_function_role_only() -> None:
+    trust = diagnose_role()["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_diagnose_role_holds_exactly_the_read_permissions(conditions: dict[str, bool]) -> None:
+    (policy,) = diagnose_role()["Properties"]["Policies"]
+    grants = list(_grants(policy["PolicyDocument"], conditions))
+    granted = {action for action, _, _ in grants}
+    expected = expected_reads(conditions) | (
+        {"sts:AssumeRole"} if conditions["HasOrgReadRole"] else set()
+    )
+    assert granted == expected
+    for action, resources, _ in grants:
+        if action == "sts:AssumeRole":
+            assert resources == [{"Ref": "OrgReadRoleArn"}]
+    assert not diagnose_role()["Properties"].get("ManagedPolicyArns")
+
+
+# ------------------------------------------------------------------ the topic policy
+
+
+def test_topic_accepts_publishes_from_the_event_function_role_only() -> None:
+    policy = _load("resources.json")["Resources"]["FindingsTopicPolicy"]
+    assert policy["Type"] == "AWS::SNS::TopicPolicy"
+    assert policy["Properties"]["Topics"] == [{"Ref": "FindingsTopic"}]
+    role = {"Fn::GetAtt": ["OnAccessDeniedRole", "Arn"]}
+    topic = {"Ref": "FindingsTopic"}
+    allow, deny = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert allow == {
+        "Sid": "PublishFromTheEventFunctionOnly",
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": "sns:Publish",
+        "Resource": topic,
+    }
+    assert deny == {
+        "Sid": "NoOtherPublisher",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": topic,
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}},
+    }
