@@ -148,8 +148,7 @@ def test_get_too_long_id_is_a_400(client):
 def test_named_principals_get_full_detail(client, configure, caller, detail):
     # GIVEN a deployment that opts a user and (any session of) a role in to full detail
     configure(
-        FULL_DETAIL_PRINCIPALS="arn:aws:iam::111122223333:user/audit?r, "
-        "arn:aws:iam::*:role/SecOps"
+        FULL_DETAIL_PRINCIPALS="arn:aws:iam::111122223333:user/audit?r, arn:aws:iam::*:role/SecOps"
     )
     headers = {CALLER_HEADER: caller} if caller else {}
     # WHEN the caller lists and gets findings
