@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.commands.timespec import parse_since
 from chalicelib.diagnose.render import render_text
+from chalicelib.diagnose.untrusted import message, text
 from chalicelib.model import Finding, InputError, Json, Verdict
 from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
 
@@ -91,7 +93,8 @@ def list_findings(
         return 0
     out.write(render_table(page.findings))
     if page.next_token:
-        out.write(f"\nMore: s3doctor findings list ... --next-token {page.next_token}\n")
+        token = shlex.quote(text(page.next_token, len(page.next_token)))
+        out.write(f"\nMore: s3doctor findings list ... --next-token {token}\n")
     return 0
 
 
@@ -116,7 +119,9 @@ def get_finding(
 
 
 def render_table(findings: Sequence[Finding]) -> str:
-    """Findings as an aligned table, one line each, readable at 100 columns and more."""
+    """Findings as an aligned table, one line each, readable at 100 columns and more.
+
+    Cells come from events and policies: they are neutralised (`untrusted.text`)."""
     if not findings:
         return "No findings.\n"
     header = "  ".join(name.ljust(width) for name, width in _COLUMNS)
@@ -131,11 +136,13 @@ def render_table(findings: Sequence[Finding]) -> str:
         row = "  ".join(
             _cell(value, width) for value, (_, width) in zip(cells, _COLUMNS, strict=True)
         )
-        cause = finding.causes[0].code if finding.causes else "-"
+        cause = text(finding.causes[0].code) if finding.causes else "-"
         lines.append(f"{row}  {cause} x{finding.occurrences}")
-        lines.append(
-            f"    {finding.finding_id}  {finding.request.action} {finding.request.resource_arn}"
+        request = finding.request
+        ident, action, resource = (
+            text(v) for v in (finding.finding_id, request.action, request.resource_arn)
         )
+        lines.append(f"    {ident}  {action} {resource}")
     return "\n".join(lines) + "\n"
 
 
@@ -151,9 +158,10 @@ def _principal_name(arn: str) -> str:
 
 
 def _cell(value: str, width: int) -> str:
+    value = text(value)
     return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
 
 
-def _fail(message: str, status: int) -> int:
-    sys.stderr.write(f"s3doctor findings: {message}\n")
+def _fail(reason: str, status: int) -> int:
+    sys.stderr.write(f"s3doctor findings: {message(reason)}\n")
     return status

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.commands.timespec import parse_since
 from chalicelib.commands.trail import TrailRecord, lookup_events, read_files
+from chalicelib.diagnose.untrusted import message, text
 from chalicelib.model import DiagnoserError, Finding, InputError, Json
 
 if TYPE_CHECKING:
@@ -112,10 +113,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             records = list(lookup_events(cloudtrail_client(), since=since))
         diagnose = _diagnoser(args)
     except InputError as error:
-        err.write(f"s3doctor replay: {error}\n")
+        err.write(f"s3doctor replay: {message(error)}\n")
         return 2
     except (BotoCoreError, ClientError) as error:
-        err.write(f"s3doctor replay: could not read CloudTrail: {error}\n")
+        err.write(f"s3doctor replay: could not read CloudTrail: {message(error)}\n")
         return 1
     summary = replay(records, diagnose, progress=ProgressBar(err, len(records)))
     if args.output == "json":
@@ -147,7 +148,9 @@ def replay(
 
 
 def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
-    """The end-of-run report: counts by cause and decision, then what failed."""
+    """The end-of-run report: counts by cause and decision, then what failed.
+
+    Event ids and error messages come from the events: they are neutralised (`untrusted`)."""
     total = summary.diagnosed + len(summary.errors)
     if total == 0:
         return "No S3 AccessDenied events in that period.\n"
@@ -157,15 +160,15 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
     ]
     if summary.by_cause:
         lines += ["", "By cause:"]
-        width = max(len(code) for code in summary.by_cause)
+        width = max(len(text(code)) for code in summary.by_cause)
         for code, count in sorted(summary.by_cause.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {code.ljust(width)}  {count}")
+            lines.append(f"  {text(code).ljust(width)}  {count}")
     if summary.by_decision:
         lines += ["", "By decision:"]
         lines += [f"  {d}: {n}" for d, n in sorted(summary.by_decision.items())]
     if summary.errors:
         lines += ["", f"Could not diagnose {len(summary.errors)}:"]
-        lines += [f"  {where}: {reason}" for where, reason in summary.errors]
+        lines += [f"  {text(where)}: {message(reason)}" for where, reason in summary.errors]
     return "\n".join(lines) + "\n"
 
 

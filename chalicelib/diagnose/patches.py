@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.diagnose.untrusted import command_safe
 from chalicelib.model import AccessRequest, ContextEntry, InputError, Json
 from chalicelib.snapshot import parse_json_document
 
@@ -146,46 +147,58 @@ def apply_to_request(request: AccessRequest, patch: Mapping[str, Any]) -> Access
     return replace(request, context=tuple(kept))
 
 
+NO_COMMAND = "no command: its arguments contain control characters; apply the patch by hand"
+
+
 def _json_arg(document: Any) -> str:
-    return shlex.quote(json.dumps(document, separators=(",", ":"), sort_keys=True))
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
 def cli_for(patch: Mapping[str, Any], request: AccessRequest) -> str | None:
-    """The `aws` CLI command that applies an account-side or session-policy patch."""
+    """The `aws` CLI command that applies an account-side or session-policy patch.
+
+    Built as an argument list and quoted for a POSIX shell with `shlex.join`; None when there is
+    no command, or when an argument holds a control, format or line-separator character (see
+    `untrusted`): such a command cannot be shown safely, so the patch is applied by hand.
+    """
+    argv = argv_for(patch, request)
+    if argv is None or not all(command_safe(arg) for arg in argv):
+        return None
+    return shlex.join(argv)
+
+
+def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | None:
+    """The `aws` command that applies a patch, as an argument list; None when there is none."""
     kind = patch.get("kind")
     if kind == "ownership":
-        return (
-            f"aws s3api put-bucket-ownership-controls --bucket {shlex.quote(patch['bucket'])} "
-            f"--ownership-controls 'Rules=[{{ObjectOwnership={patch['object_ownership']}}}]'"
-        )
+        rules = f"Rules=[{{ObjectOwnership={patch['object_ownership']}}}]"
+        return ["aws", "s3api", "put-bucket-ownership-controls", "--bucket", str(patch["bucket"]),
+                "--ownership-controls", rules]  # fmt: skip
     if kind == "session-policy":
-        role = request.principal.principal_arn
-        session = request.principal.session_name or "<session-name>"
-        return (
-            f"aws sts assume-role --role-arn {role} --role-session-name {shlex.quote(session)} "
-            f"--policy {_json_arg(patch['document'])}"
-        )
+        role, session = request.principal.principal_arn, request.principal.session_name
+        return ["aws", "sts", "assume-role", "--role-arn", role, "--role-session-name",
+                session or "<session-name>", "--policy", _json_arg(patch["document"])]  # fmt: skip
     if kind != "policy":
         return None
     policy_id = str(patch["policy"])
     doc = _json_arg(patch["document"])
     if policy_id.startswith("inline:"):
-        kind_name, _, rest = policy_id.removeprefix("inline:").partition("/")
+        entity, _, rest = policy_id.removeprefix("inline:").partition("/")
         name, _, policy = rest.partition("/")
-        return (
-            f"aws iam put-{kind_name}-policy --{kind_name}-name {shlex.quote(name)} "
-            f"--policy-name {shlex.quote(policy)} --policy-document {doc}"
-        )
+        if entity not in _INLINE:
+            return None
+        return ["aws", "iam", f"put-{entity}-policy", f"--{entity}-name", name,
+                "--policy-name", policy, "--policy-document", doc]  # fmt: skip
     if policy_id.startswith("arn:"):
-        return (
-            f"aws iam create-policy-version --policy-arn {policy_id} --set-as-default "
-            f"--policy-document {doc}"
-        )
+        return ["aws", "iam", "create-policy-version", "--policy-arn", policy_id,
+                "--set-as-default", "--policy-document", doc]  # fmt: skip
     head, _, name = policy_id.partition(":")
     if head == "bucket-policy":
-        return f"aws s3api put-bucket-policy --bucket {shlex.quote(name)} --policy {doc}"
+        return ["aws", "s3api", "put-bucket-policy", "--bucket", name, "--policy", doc]
     if head == "key-policy":
-        return f"aws kms put-key-policy --key-id {name} --policy-name default --policy {doc}"
+        return ["aws", "kms", "put-key-policy", "--key-id", name, "--policy-name", "default",
+                "--policy", doc]  # fmt: skip
     if head == "vpce-policy":
-        return f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {name} --policy-document {doc}"
+        return ["aws", "ec2", "modify-vpc-endpoint", "--vpc-endpoint-id", name,
+                "--policy-document", doc]  # fmt: skip
     return None

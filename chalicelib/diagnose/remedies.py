@@ -21,8 +21,10 @@ from chalicelib.arn import parse_arn, split_s3_arn
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode
 from chalicelib.diagnose.causes import EXPLICIT
 from chalicelib.diagnose.patches import (
+    NO_COMMAND,
     apply_patch,
     apply_to_request,
+    argv_for,
     cli_for,
     policy_document,
 )
@@ -579,10 +581,11 @@ def _check(
 ) -> Remedy | None:
     patch = candidate.patch
     cli = cli_for(patch, request) if patch is not None else None
+    withheld = cli is None and patch is not None and argv_for(patch, request) is not None
     remedy = Remedy(
         code=candidate.code.value,
         target=candidate.target,
-        summary=candidate.summary,
+        summary=f"{candidate.summary} ({NO_COMMAND})" if withheld else candidate.summary,
         patch=patch,
         cli=cli,
     )

