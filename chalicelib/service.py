@@ -22,15 +22,29 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    aggregate there also makes this a repeat, and the cheap key starts pointing to it.
 4. Otherwise create the finding (unpublished), its event record and both pointers in one
    transaction, the pointers only if no fresh aggregate appeared meanwhile (a concurrent
-   invocation of the same burst: then count on that one instead), then publish, then mark the
-   finding published. The window is fixed from `first_seen` (a steady trickle of denials
-   alerts once per window, with the count).
+   invocation of the same burst: then count on that one instead), then alert (5). The window
+   is fixed from `first_seen` (a steady trickle of denials alerts once per window, with the
+   count). Event records expire a retention period after the event was *received* (not its
+   `eventTime`), so a replayed old event is still recognised when redelivered.
+5. One alert per finding, whatever the interleaving of deliveries, retries and failures: the
+   alert is sent under a publish lease, one conditional write on the finding item (taken only
+   if the finding is unpublished and holds no unexpired lease; owner: a random id per
+   attempt). The holder publishes, then marks the finding published, which clears the lease.
+   A publish that raises releases the lease and the invocation fails, so a retry can publish.
+   An invocation that finds the lease held waits a few seconds (`LEASE_WAITS`) for the holder:
+   published then, it is done; still held, it raises `AlertInFlight` so that Lambda retries it
+   later. A holder that dies (timeout, crash) leaves its lease, which expires after
+   `PUBLISH_LEASE` (120 s, twice the 60 s Lambda timeout): the next retry takes over. The one
+   case left at least once: a holder that dies, or cannot mark the finding, after SNS accepted
+   the alert; a later retry then sends it a second time once the lease expires (marking is
+   attempted, and its failure logged, never raised).
 
 Failures: a failed store or publish raises, so Lambda retries. A retry after a failed publish
 finds its event record, sees the finding it created still unpublished, and publishes it then
-(with the occurrences counted meanwhile). If marking it published fails after SNS accepted the
-message, that is logged and not raised: a retry would send the alert twice. A malformed event
-gets an error record and no exception (a retry would fail the same way).
+(with the occurrences counted meanwhile). Transactions cancelled by a conflict or throttling
+(a hot aggregate in a burst) are retried by the store with jittered backoff before anything
+raises. A malformed event gets an error record and no exception (a retry would fail the same
+way); the record keeps the start of the event with access key ids redacted.
 """
 
 from __future__ import annotations
@@ -38,6 +52,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -57,6 +74,16 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 DEFAULT_WINDOW = timedelta(minutes=15)
 EXCERPT_CHARS = 4_000
+# Longer than the Lambda timeout (60 s, .chalice/config.json): a live holder never loses it.
+PUBLISH_LEASE = timedelta(seconds=120)
+# Pauses (seconds) while another invocation holds the lease, before raising AlertInFlight.
+LEASE_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+REDACTED = "REDACTED"
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
+
+
+class AlertInFlight(DiagnoserError):
+    """Another invocation holds the finding's publish lease: retry later (Lambda will)."""
 
 
 class HandleStatus(StrEnum):
@@ -130,7 +157,15 @@ def handle_event(
     cheap = cheap_key(request)
     pointer = store.aggregate(cheap)
     if pointer is not None and pointer.is_fresh(seen):
-        return _count(pointer.finding_id, key, seen=seen, store=store, publisher=publisher)
+        return _count(
+            pointer.finding_id,
+            key,
+            seen=seen,
+            received=received,
+            store=store,
+            publisher=publisher,
+            clock=clock,
+        )
     try:
         finding = _diagnose(request, source=source, finding_id=key, now=received, seen=seen)
     except InputError as exc:  # e.g. a snapshot part the engine cannot read; not transient
@@ -153,19 +188,26 @@ def handle_event(
                 pointer.finding_id,
                 key,
                 seen=seen,
+                received=received,
                 store=store,
                 publisher=publisher,
+                clock=clock,
                 point=(cheap, pointer.window_end),
             )
             return replace(counted, diagnosed=True, decision=result.decision)
         window_end = format_utc(_instant(seen) + window)
-        outcome = _create(finding, key, keys=keys, window_end=window_end, store=store)
+        outcome = _create(
+            finding, key, keys=keys, window_end=window_end, received=received, store=store
+        )
         if outcome is WriteOutcome.DUPLICATE_EVENT:
-            return replace(_redelivered(key, store=store, publisher=publisher), diagnosed=True)
+            redelivered = _redelivered(key, store=store, publisher=publisher, clock=clock)
+            return replace(redelivered, diagnosed=True)
         if outcome is WriteOutcome.WRITTEN:
-            _alert(finding, store=store, publisher=publisher)
+            sent = _alert(
+                finding.finding_id, store=store, publisher=publisher, clock=clock, local=finding
+            )
             logger.info("new finding", extra={"finding_id": finding.finding_id})
-            return replace(result, published=True)
+            return replace(result, published=sent is not None)
         # AGGREGATE_TAKEN: a concurrent invocation created an aggregate for one of the keys.
         # Count on it if it is ours (diagnosis key); else the cheap key belongs to another
         # diagnosis: create without it.
@@ -246,9 +288,17 @@ def _diagnose(
 
 @traced
 def _create(
-    finding: Finding, key: str, *, keys: tuple[str, ...], window_end: str, store: FindingStore
+    finding: Finding,
+    key: str,
+    *,
+    keys: tuple[str, ...],
+    window_end: str,
+    received: str,
+    store: FindingStore,
 ) -> WriteOutcome:
-    return store.create(finding, event_key=key, aggregate_keys=keys, window_end=window_end)
+    return store.create(
+        finding, event_key=key, aggregate_keys=keys, window_end=window_end, received=received
+    )
 
 
 @traced
@@ -257,8 +307,10 @@ def _count(
     key: str,
     *,
     seen: str,
+    received: str,
     store: FindingStore,
     publisher: FindingPublisher,
+    clock: Clock,
     point: tuple[str, str] | None = None,
 ) -> HandleResult:
     outcome = store.add_occurrence(
@@ -267,59 +319,125 @@ def _count(
         seen=seen,
         aggregate_key=point[0] if point else None,
         window_end=point[1] if point else None,
+        received=received,
     )
     if outcome is WriteOutcome.DUPLICATE_EVENT:
-        return _redelivered(key, store=store, publisher=publisher)
+        return _redelivered(key, store=store, publisher=publisher, clock=clock)
     logger.info("repeat counted", extra={"finding_id": finding_id})
     return HandleResult(status=HandleStatus.REPEAT, event_key=key, finding_id=finding_id)
 
 
-def _redelivered(key: str, *, store: FindingStore, publisher: FindingPublisher) -> HandleResult:
+def _redelivered(
+    key: str, *, store: FindingStore, publisher: FindingPublisher, clock: Clock
+) -> HandleResult:
     """A redelivered event: send the alert its first delivery could not send, if any."""
     record = store.event_record(key)
     finding_id = record.finding_id if record else None
     pending = store.unpublished(record.finding_id) if record and record.created else None
-    if pending is None:
+    sent = (
+        _alert(pending.finding_id, store=store, publisher=publisher, clock=clock)
+        if pending is not None
+        else None
+    )
+    if sent is None:
         logger.info("duplicate event ignored", extra={"finding_id": finding_id})
         return HandleResult(status=HandleStatus.DUPLICATE, event_key=key, finding_id=finding_id)
-    _alert(pending, store=store, publisher=publisher)
     logger.info("alert sent on redelivery", extra={"finding_id": finding_id})
     return HandleResult(
         status=HandleStatus.REPUBLISHED,
         event_key=key,
         finding_id=finding_id,
-        decision=pending.decision.value,
-        blocked_by=tuple(b.value for b in pending.blocked_by),
+        decision=sent.decision.value,
+        blocked_by=tuple(b.value for b in sent.blocked_by),
         published=True,
     )
 
 
 @traced
-def _alert(finding: Finding, *, store: FindingStore, publisher: FindingPublisher) -> None:
-    publisher.publish(finding)
+def _alert(
+    finding_id: str,
+    *,
+    store: FindingStore,
+    publisher: FindingPublisher,
+    clock: Clock,
+    local: Finding | None = None,
+) -> Finding | None:
+    """Send the finding's alert under its publish lease (module docstring, 5).
+
+    Returns the finding alerted, or None when another invocation alerted it (or it is gone).
+    `local` is the finding as diagnosed by this invocation (not trimmed for storage): sent with
+    the stored count. Raises AlertInFlight while another live invocation holds the lease.
+    """
+    owner = uuid.uuid4().hex
+    claimed = None
+    for pause in (*LEASE_WAITS, None):
+        now = clock()
+        claimed = store.claim_publish(
+            finding_id, owner=owner, now=format_utc(now), until=format_utc(now + PUBLISH_LEASE)
+        )
+        if claimed is not None:
+            break
+        if store.unpublished(finding_id) is None:
+            return None  # published by the lease's holder
+        if pause is None:
+            raise AlertInFlight(f"finding {finding_id}: another invocation is sending its alert")
+        time.sleep(pause)
+    assert claimed is not None
+    finding = (
+        claimed
+        if local is None
+        else replace(local, occurrences=claimed.occurrences, last_seen=claimed.last_seen)
+    )
     try:
-        store.mark_published(finding.finding_id)
+        publisher.publish(finding)
+    except BaseException:
+        try:
+            store.release_publish(finding_id, owner=owner)
+        except Exception:  # the lease then expires by itself
+            logger.exception("publish lease not released", extra={"finding_id": finding_id})
+        raise
+    try:
+        store.mark_published(finding_id)
     except Exception:
         # SNS accepted the alert: raising would make Lambda retry and send it a second time.
-        logger.exception("alert sent but not marked", extra={"finding_id": finding.finding_id})
+        logger.exception("alert sent but not marked", extra={"finding_id": finding_id})
+    return finding
 
 
 def _reject(
     event: object, key: str, error: Exception, *, received: str, store: FindingStore
 ) -> HandleResult:
     field = error.field_path if isinstance(error, InputError) else None
-    logger.warning("event not diagnosed", extra={"error": str(error), "field": field})
-    excerpt = json.dumps(_jsonable(event), sort_keys=True, default=str)[:EXCERPT_CHARS]
+    message = _redact(str(error))
+    logger.warning("event not diagnosed", extra={"error": message, "field": field})
+    excerpt = json.dumps(_redacted(_jsonable(event)), sort_keys=True, default=str)
     store.put_error(
         ErrorRecord(
             event_key=key,
-            error=str(error),
+            error=message,
             received_at=received,
             field=field,
-            event_excerpt=excerpt,
+            event_excerpt=_redact(excerpt)[:EXCERPT_CHARS],
         )
     )
-    return HandleResult(status=HandleStatus.MALFORMED, event_key=key, error=str(error))
+    return HandleResult(status=HandleStatus.MALFORMED, event_key=key, error=message)
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with every `accessKeyId` field's value replaced (credentials are not kept)."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() == "accesskeyid" else _redacted(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _redact(text: str) -> str:
+    """`text` with anything shaped like an access key id (AKIA..., ASIA...) replaced."""
+    return _ACCESS_KEY_ID.sub(REDACTED, text)
 
 
 def _event_time(request: AccessRequest, received: str) -> str:

@@ -15,6 +15,7 @@ for tests that change the environment). Variables:
                                 ARN patterns, `*` and `?` wildcards (default: none)
     DIAGNOSE_API                `enabled` or `disabled` (default): whether POST /diagnose runs
     DIAGNOSE_ROLE_ARN           the role POST /diagnose reads the account as (required to run it)
+    ALERT_DETAIL                `references` (default) or `full`: the detail level of alerts
     LOG_LEVEL                   default INFO
     POWERTOOLS_METRICS_NAMESPACE  default S3AccessDoctor
     AWS_ENDPOINT_URL            one endpoint for every client (a moto server in tests and demo)
@@ -36,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.collect.clients import Boto3Clients
 from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.diagnose.detail import Detail
 from chalicelib.model import InputError
 from chalicelib.observability import (
     ApiCallCounter,
@@ -76,6 +78,7 @@ class Settings:
     metrics_namespace: str
     endpoint_url: str | None
     region: str
+    alert_detail: Detail = Detail.REFERENCES
 
 
 def read_settings(env: Mapping[str, str]) -> Settings:
@@ -99,6 +102,7 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "S3AccessDoctor",
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        alert_detail=_alert_detail(env),
     )
 
 
@@ -149,7 +153,9 @@ def finding_store() -> DynamoFindingStore:
 @functools.cache
 def finding_publisher() -> SnsFindingPublisher:
     return SnsFindingPublisher(
-        _required(settings().findings_topic_arn, "FINDINGS_TOPIC_ARN"), sns()
+        _required(settings().findings_topic_arn, "FINDINGS_TOPIC_ARN"),
+        sns(),
+        detail=settings().alert_detail,
     )
 
 
@@ -254,6 +260,14 @@ def _on_collect_client(service: str, client: Any) -> None:
 
 def _strip_account_host_prefix(request: Any, **_: Any) -> None:
     request.url = _ACCOUNT_HOST_PREFIX.sub("//", request.url, count=1)
+
+
+def _alert_detail(env: Mapping[str, str]) -> Detail:
+    raw = (env.get("ALERT_DETAIL") or Detail.REFERENCES.value).strip().lower()
+    try:
+        return Detail(raw)
+    except ValueError:
+        raise ConfigError("ALERT_DETAIL", "must be `references` or `full`") from None
 
 
 def _required(value: str | None, name: str) -> str:

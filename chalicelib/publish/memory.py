@@ -1,8 +1,8 @@
 """In-memory twins of the write-side adapters, for tests, the CLI and offline runs.
 
 `InMemoryFindingStore` behaves as `DynamoFindingStore` does (same outcomes, ordering, filters,
-validation and token errors); `ListPublisher` keeps the exact alert `SnsFindingPublisher` would
-send. Neither is thread-safe.
+validation and token errors, publish lease, findings trimmed to fit an item); `ListPublisher`
+keeps the exact alert `SnsFindingPublisher` would send. Neither is thread-safe.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding
 from chalicelib.publish.message import Alert, alert
 from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
@@ -25,12 +26,15 @@ from chalicelib.publish.ports import (
     StoreError,
     WriteOutcome,
 )
+from chalicelib.publish.sizing import TRUNCATED, item_body
 
 
 @dataclass(slots=True, kw_only=True)
 class _Stored:
     finding: Finding
     published: bool = False
+    lease_owner: str | None = None
+    lease_until: str | None = None
 
     @property
     def seen_key(self) -> str:
@@ -106,6 +110,7 @@ class InMemoryFindingStore:
         event_key: str,
         aggregate_keys: Sequence[str],
         window_end: str,
+        received: str | None = None,
     ) -> WriteOutcome:
         if finding.first_seen is None:
             raise StoreError(f"finding {finding.finding_id} has no first_seen")
@@ -119,7 +124,7 @@ class InMemoryFindingStore:
             event_key=event_key, finding_id=finding.finding_id, created=True
         )
         self._findings[finding.finding_id] = _Stored(
-            finding=replace(finding, last_seen=finding.last_seen or finding.first_seen)
+            finding=_as_stored(replace(finding, last_seen=finding.last_seen or finding.first_seen))
         )
         for key in aggregate_keys:
             self._aggregates[key] = Aggregate(
@@ -135,6 +140,7 @@ class InMemoryFindingStore:
         seen: str,
         aggregate_key: str | None = None,
         window_end: str | None = None,
+        received: str | None = None,
     ) -> WriteOutcome:
         if event_key in self._events:
             return WriteOutcome.DUPLICATE_EVENT
@@ -156,10 +162,25 @@ class InMemoryFindingStore:
             )
         return WriteOutcome.WRITTEN
 
+    def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
+        stored = self._findings.get(finding_id)
+        if stored is None or stored.published:
+            return None
+        if stored.lease_until is not None and stored.lease_until > now:
+            return None
+        stored.lease_owner, stored.lease_until = owner, until
+        return stored.finding
+
+    def release_publish(self, finding_id: str, *, owner: str) -> None:
+        stored = self._findings.get(finding_id)
+        if stored is not None and stored.lease_owner == owner:
+            stored.lease_owner = stored.lease_until = None
+
     def mark_published(self, finding_id: str) -> None:
         stored = self._findings.get(finding_id)
         if stored is not None:
             stored.published = True
+            stored.lease_owner = stored.lease_until = None
 
     def put_error(self, record: ErrorRecord) -> None:
         self._errors[record.event_key] = record
@@ -173,12 +194,22 @@ def _matches(finding: Finding, query: FindingQuery) -> bool:
     )
 
 
+def _as_stored(finding: Finding) -> Finding:
+    """The finding as DynamoFindingStore reads it back: trimmed when too big for an item."""
+    _, document = item_body(finding.to_dict(), overhead=_ITEM_OVERHEAD)
+    return Finding.from_dict(document) if TRUNCATED in document else finding
+
+
+_ITEM_OVERHEAD = 1_000  # about what a finding item holds beside its body
+
+
 class ListPublisher:
     """A `FindingPublisher` that keeps every alert in `sent`, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, detail: Detail = Detail.REFERENCES) -> None:
         self.sent: list[tuple[Finding, Alert]] = []
+        self.detail = detail
 
     def publish(self, finding: Finding) -> str:
-        self.sent.append((finding, alert(finding)))
+        self.sent.append((finding, alert(finding, self.detail)))
         return f"message-{len(self.sent)}"

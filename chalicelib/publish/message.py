@@ -1,23 +1,58 @@
 """The alert for one finding: SNS subject, readable text, per-protocol bodies and attributes.
 
 Shared by `SnsFindingPublisher` and its `ListPublisher` twin so both produce the same message.
+The finding is shown at a detail level (`Detail.REFERENCES` unless the deployment opts in to
+`FULL` with `ALERT_DETAIL`, DESIGN 3.3).
+
 SNS limits shape it: the subject is printable ASCII under 100 characters, attribute values are
-never empty, and the whole message (every protocol's body together) stays under 256 KiB, so an
-oversized finding loses its per-layer `evaluations` in the machine-readable bodies (the stored
-finding keeps them).
+never empty and at most `ATTRIBUTE_CHARS` long, and the whole message (every protocol's body
+together, the attributes and subject beside it) stays under SNS's 256 KiB by construction: an
+oversized alert loses, step by step until it fits, the per-layer `evaluations`, the near misses,
+the patch documents, the request's policy documents, then has its strings and lists shortened,
+and at last keeps only a skeleton of the finding; the readable text is cut too from the string
+step on. The JSON then has `truncated` (what was removed) and `stored_finding` (the finding id,
+`s3doctor findings get ID` and `GET /findings/ID`), and the text ends with the same pointer.
+The stored finding keeps everything.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.diagnose import render
+from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.model import Finding, Json, Verdict
+from chalicelib.publish.sizing import (
+    TRUNCATED,
+    clip,
+    clipped,
+    skeleton,
+    without_evaluations,
+    without_near_misses,
+    without_patches,
+    without_policy_documents,
+)
 
 SUBJECT_MAX = 99
-# SNS accepts 262,144 bytes for the message and its attributes; keep room for the attributes.
+SNS_LIMIT = 262_144  # bytes: the message and its attributes together
+# The message's own ceiling; attributes (ATTRIBUTE_CHARS each) and subject fit in the rest.
 MESSAGE_BUDGET = 240_000
+ATTRIBUTE_CHARS = 1_024
+POINTER = "stored_finding"
+# (label, what the JSON loses, how long the readable text may stay), applied in order.
+_STEPS: tuple[tuple[str, Callable[[Json], Json], int | None], ...] = (
+    ("evaluations", without_evaluations, None),
+    ("near_misses", without_near_misses, None),
+    ("remedies.patch", without_patches, None),
+    ("request.policies", without_policy_documents, None),
+    ("strings", clipped(2_000, 100), 16_000),
+    ("strings", clipped(200, 20), 4_000),
+    ("skeleton", skeleton(100), 2_000),
+    ("skeleton", skeleton(16), 500),
+)
 JSON_PROTOCOLS = ("sqs", "lambda", "https", "http", "firehose")
 _SEVERITY = {
     Verdict.EXPLICIT_DENY: "high",
@@ -64,7 +99,7 @@ def attributes(finding: Finding) -> dict[str, dict[str, str]]:
         "severity": severity(finding),
     }
     out = {
-        name: {"DataType": "String", "StringValue": value}
+        name: {"DataType": "String", "StringValue": clip(value, chars=ATTRIBUTE_CHARS, items=0)}
         for name, value in strings.items()
         if value
     }
@@ -75,15 +110,58 @@ def attributes(finding: Finding) -> dict[str, dict[str, str]]:
     return out
 
 
-def alert(finding: Finding) -> Alert:
-    """The complete SNS message for `finding`."""
-    readable = render.render_text(finding)
-    document = finding.to_dict()
-    message = _structured(readable, document)
-    if len(message.encode()) > MESSAGE_BUDGET:
-        slim = {**document, "evaluations": [], "truncated": ["evaluations"]}
-        message = _structured(readable, slim)
-    return Alert(subject=subject(finding), message=message, attributes=attributes(finding))
+def alert(finding: Finding, detail: Detail = Detail.REFERENCES) -> Alert:
+    """The complete SNS message for `finding` shown at `detail`, under SNS's size limit."""
+    shown = at_detail(finding, detail)
+    title = subject(shown)
+    tags = attributes(shown)
+    budget = min(MESSAGE_BUDGET, SNS_LIMIT - len(title.encode()) - _size(tags))
+    text = render.render_text(shown)
+    document = shown.to_dict()
+    message = _structured(text, document)
+    applied: list[str] = []
+    for label, step, text_chars in _STEPS:
+        if len(message.encode()) <= budget:
+            break
+        document = step(document)
+        applied.append(label)
+        if text_chars is not None and len(text) > text_chars:
+            text = clip(text, chars=text_chars, items=0)
+            applied.append("text")
+        labels = list(dict.fromkeys(applied))
+        message = _structured(
+            text + _pointer_text(shown.finding_id, labels),
+            {**document, TRUNCATED: labels, POINTER: _pointer(shown.finding_id)},
+        )
+    if len(message.encode()) > budget:  # the last skeleton always fits; a bug otherwise
+        raise ValueError(f"alert of finding {finding.finding_id} does not fit SNS")
+    return Alert(subject=title, message=message, attributes=tags)
+
+
+def _pointer(finding_id: str) -> Json:
+    """Where the whole finding can be read."""
+    shown = clip(finding_id, chars=1_024, items=0)
+    return {
+        "finding_id": shown,
+        "cli": f"s3doctor findings get {shlex.quote(shown)}",
+        "api": f"GET /findings/{shown}",
+    }
+
+
+def _pointer_text(finding_id: str, labels: list[str]) -> str:
+    pointer = _pointer(finding_id)
+    return (
+        f"\n\n[truncated: {', '.join(labels)}] The whole finding: {pointer['cli']}"
+        f" (API: {pointer['api']})\n"
+    )
+
+
+def _size(tags: dict[str, dict[str, str]]) -> int:
+    """SNS's count of message attributes: names, data types and values."""
+    return sum(
+        len(name.encode()) + len(v["DataType"].encode()) + len(v["StringValue"].encode())
+        for name, v in tags.items()
+    )
 
 
 def _structured(readable: str, document: Json) -> str:

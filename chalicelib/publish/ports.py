@@ -10,6 +10,9 @@ A store holds four kinds of record (DESIGN 3.5):
   finding instead of creating new ones;
 - error records: events that could not be diagnosed, kept with the reason.
 
+A finding is stored unpublished; its alert is sent under a publish lease (`claim_publish`,
+`release_publish`, `mark_published`) so that concurrent invocations send it once.
+
 Adapters: `DynamoFindingStore` (publish/store.py), `SnsFindingPublisher` (publish/sns.py) and
 their in-memory twins (publish/memory.py).
 """
@@ -134,12 +137,15 @@ class FindingStore(Protocol):
         event_key: str,
         aggregate_keys: Sequence[str],
         window_end: str,
+        received: str | None = None,
     ) -> WriteOutcome:
         """Atomically store a new, not yet published finding, its event record and pointers.
 
         Fails with DUPLICATE_EVENT when `event_key` is recorded, AGGREGATE_TAKEN when one of
         `aggregate_keys` points to a fresh aggregate (at `finding.first_seen`); writes nothing
-        then.
+        then. The event record expires a retention period after `received` (the processing
+        time; `first_seen` when not given). A finding too big for one item is stored
+        compressed, or trimmed with a `truncated` marker: `get` returns what was stored.
         """
         ...
 
@@ -151,11 +157,13 @@ class FindingStore(Protocol):
         seen: str,
         aggregate_key: str | None = None,
         window_end: str | None = None,
+        received: str | None = None,
     ) -> WriteOutcome:
         """Atomically record `event_key` and count one more occurrence of `finding_id`.
 
         `last_seen` becomes `seen` when later. With `aggregate_key`, that key also points to
         the finding until `window_end`. DUPLICATE_EVENT (nothing written) when already recorded.
+        The event record expires a retention period after `received` (default `seen`).
         """
         ...
 
@@ -163,7 +171,21 @@ class FindingStore(Protocol):
         """The finding when it is stored but its alert has not been sent yet."""
         ...
 
-    def mark_published(self, finding_id: str) -> None: ...
+    def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
+        """Take the publish lease of an unpublished finding: the finding (as stored, with its
+        current count) when taken, None when it is published, missing, or leased to someone
+        else until after `now`. The lease is `owner`'s until `until` (ISO-8601 UTC)."""
+        ...
+
+    def release_publish(self, finding_id: str, *, owner: str) -> None:
+        """Give the lease back (the alert could not be sent): a retry may take it at once.
+        Does nothing when `owner` no longer holds it."""
+        ...
+
+    def mark_published(self, finding_id: str) -> None:
+        """The alert was sent: the finding is published and its lease cleared (no-op when the
+        finding does not exist)."""
+        ...
 
     def put_error(self, record: ErrorRecord) -> None:
         """Store (or overwrite, for a redelivery) the error record of `record.event_key`."""

@@ -3,13 +3,15 @@
 The message uses `MessageStructure=json`: readable text for `default` and `email`, the finding
 JSON for `sqs`, `lambda`, `http(s)` and `firehose` subscribers, and message attributes for
 filter policies (see publish/message.py). Errors from SNS propagate: the caller (the event
-handler) must fail so that Lambda retries.
+handler) must fail so that Lambda retries. Alerts show findings at `detail` (`references`
+unless the deployment sets `ALERT_DETAIL=full`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding
 from chalicelib.publish.message import alert
 
@@ -20,12 +22,15 @@ if TYPE_CHECKING:
 class SnsFindingPublisher:
     """Publishes findings to one topic through an injected boto3 SNS client."""
 
-    def __init__(self, topic_arn: str, client: SNSClient) -> None:
+    def __init__(
+        self, topic_arn: str, client: SNSClient, *, detail: Detail = Detail.REFERENCES
+    ) -> None:
         self._topic_arn = topic_arn
         self._client = client
+        self.detail = detail
 
     def publish(self, finding: Finding) -> str:
-        message = alert(finding)
+        message = alert(finding, self.detail)
         response = self._client.publish(
             TopicArn=self._topic_arn,
             Subject=message.subject,

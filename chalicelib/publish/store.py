@@ -19,14 +19,26 @@ Table layout (`TABLE_DEFINITION`, also the CloudFormation `Properties` of the ta
 
 The finding itself is stored as compact JSON in `body` (DynamoDB maps would reject floats and
 deep nesting in policy patches); `occurrences` and `last_seen` live beside it and win on read.
+A finding whose item would pass `sizing.ITEM_BUDGET` (350 KB of DynamoDB's 400 KB) is stored as
+zlib-compressed JSON in the binary `body_z`, and if that is still too big, trimmed (statements,
+patches, near misses, ...) with a `truncated` marker naming what was removed (publish/sizing.py).
+
+Publish lease: `published` (false until the alert is sent) and, while an invocation is sending
+it, `lease_owner` and `lease_until` on the finding item. `claim_publish` is one conditional
+update (not published, no unexpired lease), so only one invocation at a time sends the alert.
+
+Transactions cancelled by a conflict with a concurrent transaction on the same item (a hot
+aggregate under a burst) or by throttling are retried here, up to `WRITE_ATTEMPTS` times with
+exponential backoff and full jitter, as are single-item writes refused for the same reasons.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -44,6 +56,7 @@ from chalicelib.publish.ports import (
     StoreError,
     WriteOutcome,
 )
+from chalicelib.publish.sizing import item_body, read_body
 from chalicelib.publish.timestamps import epoch_seconds
 
 if TYPE_CHECKING:
@@ -54,6 +67,19 @@ logger = logging.getLogger(__name__)
 TTL_ATTRIBUTE = "expires_at"
 LISTING = "finding"
 DAY = 86_400
+WRITE_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
+# Cancellation reasons and error codes worth another attempt (nothing was written).
+_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_RETRYABLE_CODES = {
+    "TransactionConflictException",
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+}
+_LEASE_ATTRIBUTES = 64  # room for lease_owner and lease_until, added after the item is written
+T = TypeVar("T")
 
 
 def _gsi(name: str, partition: str) -> dict[str, Any]:
@@ -103,11 +129,13 @@ class DynamoFindingStore:
         *,
         retention_days: int = 90,
         event_retention_days: int = 7,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._table = table_name
         self._client = client
         self._retention = retention_days * DAY
         self._event_retention = event_retention_days * DAY
+        self._sleep = sleep
 
     # ------------------------------------------------------------------ reads
 
@@ -222,11 +250,12 @@ class DynamoFindingStore:
         event_key: str,
         aggregate_keys: Sequence[str],
         window_end: str,
+        received: str | None = None,
     ) -> WriteOutcome:
         seen = _first_seen(finding)
         pointer_expiry = epoch_seconds(window_end) + DAY
         items: list[dict[str, Any]] = [
-            self._event_put(event_key, finding.finding_id, created=True, seen=seen),
+            self._event_put(event_key, finding.finding_id, created=True, at=received or seen),
             {"Put": {"TableName": self._table, "Item": self._finding_item(finding)}},
         ]
         for key in aggregate_keys:
@@ -259,10 +288,11 @@ class DynamoFindingStore:
         seen: str,
         aggregate_key: str | None = None,
         window_end: str | None = None,
+        received: str | None = None,
     ) -> WriteOutcome:
         for later in (True, False):
             items = [
-                self._event_put(event_key, finding_id, created=False, seen=seen),
+                self._event_put(event_key, finding_id, created=False, at=received or seen),
                 self._count_update(finding_id, seen, set_last_seen=later),
             ]
             if aggregate_key is not None and window_end is not None:
@@ -289,18 +319,47 @@ class DynamoFindingStore:
             # (delivered out of order: count it, keep last_seen) or the finding is gone.
         raise StoreError(f"finding {finding_id} no longer exists; cannot count event {event_key}")
 
-    def mark_published(self, finding_id: str) -> None:
+    def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"finding#{finding_id}"}},
-                UpdateExpression="SET published = :t",
-                ConditionExpression="attribute_exists(pk)",  # never create a stub item
-                ExpressionAttributeValues={":t": {"BOOL": True}},
+            response = self._retrying(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"finding#{finding_id}"}},
+                    UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND published = :false"
+                        " AND (attribute_not_exists(lease_until) OR lease_until <= :now)"
+                    ),
+                    ExpressionAttributeValues={
+                        ":owner": {"S": owner},
+                        ":until": {"S": until},
+                        ":now": {"S": now},
+                        ":false": {"BOOL": False},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
             )
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise
+            return None
+        return _finding(response["Attributes"])
+
+    def release_publish(self, finding_id: str, *, owner: str) -> None:
+        self._update_if(
+            finding_id,
+            UpdateExpression="REMOVE lease_owner, lease_until",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+
+    def mark_published(self, finding_id: str) -> None:
+        self._update_if(
+            finding_id,
+            UpdateExpression="SET published = :t REMOVE lease_owner, lease_until",
+            ConditionExpression="attribute_exists(pk)",  # never create a stub item
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
 
     def put_error(self, record: ErrorRecord) -> None:
         item: dict[str, Any] = {
@@ -324,23 +383,56 @@ class DynamoFindingStore:
         )
         return response.get("Item")
 
-    def _transact(self, items: Sequence[dict[str, Any]]) -> set[int] | None:
-        """Run one transaction; None when written, else the indexes whose condition failed."""
+    def _update_if(self, finding_id: str, **update: Any) -> None:
+        """One conditional update of a finding item; a failed condition is not an error."""
         try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            self._retrying(
+                lambda: self._client.update_item(
+                    TableName=self._table, Key={"pk": {"S": f"finding#{finding_id}"}}, **update
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def _transact(self, items: Sequence[dict[str, Any]]) -> set[int] | None:
+        """Run one transaction; None when written, else the indexes whose condition failed.
+
+        A transaction cancelled only by conflicts or throttling is retried (`_retrying`).
+        """
+        try:
+            self._retrying(
+                lambda: self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            )
         except ClientError as exc:
             if _code(exc) != "TransactionCanceledException":
                 raise
-            reasons: Sequence[Mapping[str, Any]] = exc.response.get("CancellationReasons", [])
-            failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-            if not failed:  # a conflict with a concurrent transaction, throttling...: retry
+            failed = {
+                i for i, r in enumerate(_reasons(exc)) if r.get("Code") == "ConditionalCheckFailed"
+            }
+            if not failed:  # retries exhausted, or a validation error: the invocation fails
                 raise
             return failed
         return None
 
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """`call()`, again after a conflict or throttling: at most `WRITE_ATTEMPTS` attempts,
+        exponential backoff with full jitter (a random pause up to base * 2^attempt)."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return call()
+            except ClientError as exc:
+                if attempt == WRITE_ATTEMPTS or not _retryable(exc):
+                    raise
+                logger.info("write retried", extra={"attempt": attempt, "error": _code(exc)})
+                ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+                self._sleep(random.uniform(0, ceiling))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _event_put(
-        self, event_key: str, finding_id: str, *, created: bool, seen: str
+        self, event_key: str, finding_id: str, *, created: bool, at: str
     ) -> dict[str, Any]:
+        """The event record, expiring `event_retention` after `at` (the processing time)."""
         return {
             "Put": {
                 "TableName": self._table,
@@ -349,7 +441,7 @@ class DynamoFindingStore:
                     "kind": {"S": "event"},
                     "finding_id": {"S": finding_id},
                     "created": {"BOOL": created},
-                    TTL_ATTRIBUTE: {"N": str(epoch_seconds(seen) + self._event_retention)},
+                    TTL_ATTRIBUTE: {"N": str(epoch_seconds(at) + self._event_retention)},
                 },
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
@@ -371,12 +463,10 @@ class DynamoFindingStore:
 
     def _finding_item(self, finding: Finding) -> dict[str, Any]:
         seen = _first_seen(finding)
-        body = json.dumps(finding.to_dict(), sort_keys=True, separators=(",", ":"))
         item: dict[str, Any] = {
             "pk": {"S": f"finding#{finding.finding_id}"},
             "kind": {"S": "finding"},
             "finding_id": {"S": finding.finding_id},
-            "body": {"S": body},
             "action": {"S": finding.request.action},
             "decision": {"S": finding.decision.value},
             "first_seen": {"S": seen},
@@ -391,6 +481,17 @@ class DynamoFindingStore:
             item["bucket"] = {"S": finding.request.bucket}
         if finding.request.principal.principal_arn:
             item["principal_arn"] = {"S": finding.request.principal.principal_arn}
+        overhead = _item_size(item) + len("body_z") + _LEASE_ATTRIBUTES
+        body, document = item_body(finding.to_dict(), overhead=overhead)
+        if isinstance(body, str):
+            item["body"] = {"S": body}
+        else:
+            item["body_z"] = {"B": body}
+            if "truncated" in document:
+                logger.warning(
+                    "finding trimmed to fit a DynamoDB item",
+                    extra={"finding_id": finding.finding_id, "truncated": document["truncated"]},
+                )
         return item
 
 
@@ -410,7 +511,7 @@ def _page(index: str, found: Sequence[tuple[str, Finding]], position: str | None
 
 
 def _finding(item: Mapping[str, Any]) -> Finding:
-    data = json.loads(item["body"]["S"])
+    data = read_body(item["body_z"]["B"] if "body_z" in item else item["body"]["S"])
     data["occurrences"] = int(item["occurrences"]["N"])
     data["last_seen"] = item["last_seen"]["S"]
     return Finding.from_dict(data)
@@ -426,3 +527,34 @@ def _index_for(query: FindingQuery) -> tuple[str, str, str]:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _reasons(exc: ClientError) -> Sequence[Mapping[str, Any]]:
+    reasons: Sequence[Mapping[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
+    return reasons
+
+
+def _retryable(exc: ClientError) -> bool:
+    code = _code(exc)
+    if code != "TransactionCanceledException":
+        return code in _RETRYABLE_CODES
+    codes = {str(r.get("Code")) for r in _reasons(exc)} - {"None"}
+    if not codes:  # no reasons given: the message lists them, e.g. "[None, TransactionConflict]"
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        return any(reason in message for reason in _RETRYABLE_REASONS)
+    return codes <= _RETRYABLE_REASONS
+
+
+def _item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an item: attribute names plus values (strings in UTF-8)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        for kind, raw in value.items():
+            if kind == "B":
+                size += len(raw)
+            elif kind == "BOOL":
+                size += 1
+            else:
+                size += len(str(raw).encode())
+    return size

@@ -3,14 +3,23 @@ a seeded account, and the real Chalice app invoked through `chalice.test.Client`
 
 Each test gets its own table, topic and queue; the server and the seeded account are shared by the
 session (moto keeps one state per process, whatever the server).
+
+The server answers one request at a time (`SerialMotoServer`): moto serves requests on threads
+but its conditional writes and transactions are not atomic across them (a cancelled transaction
+even restores a copy of the whole table taken before it), where DynamoDB's are. Tests with
+concurrent threads then see DynamoDB's guarantees, not moto's races. `moto_faults` makes the
+server answer some requests with the errors DynamoDB gives under contention.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
 import json
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +27,13 @@ from typing import Any
 import boto3
 import pytest
 from chalice.test import Client
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 try:  # stand-in until the lead's pipeline can be imported (remove then)
     import chalicelib.pipeline  # noqa: F401
@@ -59,10 +74,111 @@ KEY = "2025/03/ledger.csv"
 EVENT_TIME = "2025-03-01T10:00:00Z"
 
 
+class MotoFaults:
+    """Errors the server gives instead of moto's answer, as DynamoDB does under contention."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conflict_first_attempts = False
+        self._seen: set[str] = set()
+        self.conflicts = 0
+
+    def conflict_first_attempts(self, enabled: bool = True) -> None:
+        """Cancel the first attempt of every distinct TransactWriteItems request with a
+        `TransactionConflict` (a retry of the same request goes through)."""
+        with self._lock:
+            self._conflict_first_attempts = enabled
+            self._seen.clear()
+            self.conflicts = 0
+
+    def answer(self, target: str, body: bytes) -> bytes | None:
+        if not target.endswith(".TransactWriteItems"):
+            return None
+        with self._lock:
+            if not self._conflict_first_attempts:
+                return None
+            # the items, not the body: botocore adds a fresh ClientRequestToken to each call
+            items = json.loads(body).get("TransactItems", [])
+            digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+            if digest in self._seen:
+                return None
+            self._seen.add(digest)
+            self.conflicts += 1
+        reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing"}]
+        reasons += [{"Code": "None"}] * (len(items) - 1)
+        return json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": "Transaction cancelled, please refer cancellation reasons for "
+                "specific reasons [TransactionConflict]",
+                "CancellationReasons": reasons,
+            }
+        ).encode()
+
+
+class _Serial:
+    """WSGI: one request at a time through moto, faults first."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], faults: MotoFaults) -> None:
+        self._app = app
+        self._faults = faults
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        fault = self._faults.answer(environ.get("HTTP_X_AMZ_TARGET", ""), body)
+        if fault is not None:
+            start_response(
+                "400 Bad Request",
+                [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("Content-Length", str(len(fault))),
+                ],
+            )
+            return [fault]
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class SerialMotoServer(ThreadedMotoServer):
+    """A moto server on a free loopback port that handles one request at a time."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self.faults = MotoFaults()
+
+    def _server_entry(self) -> None:
+        app = _Serial(DomainDispatcherApplication(create_backend_app), self.faults)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @pytest.fixture(scope="session")
-def moto_env() -> Iterator[pytest.MonkeyPatch]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+def moto_server() -> Iterator[SerialMotoServer]:
+    server = SerialMotoServer()
     server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_faults(moto_server: SerialMotoServer) -> Iterator[MotoFaults]:
+    """The server's faults, all off again after the test."""
+    yield moto_server.faults
+    moto_server.faults.conflict_first_attempts(False)
+
+
+@pytest.fixture(scope="session")
+def moto_env(moto_server: SerialMotoServer) -> Iterator[pytest.MonkeyPatch]:
+    server = moto_server
+    assert server._server is not None
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}",
@@ -80,7 +196,6 @@ def moto_env() -> Iterator[pytest.MonkeyPatch]:
             yield patch
         finally:
             wiring.reset()
-            server.stop()
 
 
 def _seed_account(session: boto3.Session) -> None:

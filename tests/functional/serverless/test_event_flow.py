@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import observability, wiring
+from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.publish.ports import FindingQuery
 
 from .conftest import ACCOUNT, BUCKET, OTHER_BUCKET, USER, denied_event
@@ -43,7 +44,8 @@ def test_denial_gives_one_filtered_alert_and_one_finding_found_by_every_query(de
     # ... and the finding is in the table, found by id, bucket, principal, time and decision
     store = wiring.finding_store()
     finding = store.get(first["finding_id"])
-    assert finding is not None and finding.to_dict() == body
+    assert finding is not None
+    assert at_detail(finding, Detail.REFERENCES).to_dict() == body  # alerts show references
 
     def ids(**filters):
         return [f.finding_id for f in store.list(FindingQuery(**filters)).findings]

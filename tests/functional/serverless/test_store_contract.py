@@ -3,13 +3,16 @@ filters, paging and errors (every test runs against both)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import uuid
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
-from chalicelib.model import InputError, Verdict
+from chalicelib.model import InputError, NearMiss, Verdict
 from chalicelib.publish.memory import InMemoryFindingStore
 from chalicelib.publish.ports import ErrorRecord, FindingQuery, StoreError, WriteOutcome
 from chalicelib.publish.store import DynamoFindingStore, create_table
@@ -137,3 +140,73 @@ def test_error_records_round_trip_and_stay_out_of_listings(store):
     assert store.get_error("bad-1") == record
     assert store.get_error("other") is None
     assert store.list(FindingQuery()).findings == ()
+
+
+def test_publish_lease_lets_one_owner_at_a_time_send_the_alert(store):
+    t0, t1, t2, t3 = (f"2025-03-01T10:0{m}:00Z" for m in (0, 1, 2, 3))
+    _create(store, "e-1")
+    store.add_occurrence("e-1", event_key="e-2", seen=t1)
+    # the first claim takes the lease and gets the finding with its current count
+    claimed = store.claim_publish("e-1", owner="a", now=t0, until=t2)
+    assert claimed is not None and claimed.occurrences == 2
+    # held: nobody else gets it, and the finding is still unpublished
+    assert store.claim_publish("e-1", owner="b", now=t1, until=t3) is None
+    assert store.unpublished("e-1") is not None
+    store.release_publish("e-1", owner="b")  # not b's lease: nothing changes
+    assert store.claim_publish("e-1", owner="b", now=t1, until=t3) is None
+    # released by its owner (the publish failed): taken again at once
+    store.release_publish("e-1", owner="a")
+    assert store.claim_publish("e-1", owner="b", now=t1, until=t2) is not None
+    # expired (its holder died): taken over
+    assert store.claim_publish("e-1", owner="c", now=t2, until=t3) is not None
+    # published: never again, and the lease is gone
+    store.mark_published("e-1")
+    assert store.claim_publish("e-1", owner="d", now=t3, until=t3) is None
+    assert store.unpublished("e-1") is None
+    # a missing finding is never claimed, and no stub item appears
+    assert store.claim_publish("nope", owner="a", now=t0, until=t1) is None
+    store.release_publish("nope", owner="a")
+    assert store.get("nope") is None
+
+
+def test_event_record_expiry_does_not_change_outcomes(store):
+    # `received` (processing time) only moves the event record's TTL
+    finding = build_finding("old", first_seen="2021-06-01T08:00:00Z")
+    created = store.create(
+        finding,
+        event_key="old",
+        aggregate_keys=("k",),
+        window_end="2021-06-01T08:15:00Z",
+        received="2025-03-01T10:00:00Z",
+    )
+    assert created is WriteOutcome.WRITTEN
+    repeat = store.add_occurrence(
+        "old", event_key="old-2", seen="2021-06-01T08:01:00Z", received="2025-03-01T10:00:01Z"
+    )
+    assert repeat is WriteOutcome.WRITTEN
+    assert store.event_record("old-2").finding_id == "old"
+
+
+def _near_misses(count, why):
+    return tuple(
+        NearMiss(policy="bucket-policy:reports", index=n, why=why(n), sid=f"S{n}")
+        for n in range(count)
+    )
+
+
+def test_finding_too_big_for_an_item_is_kept_whole_when_it_compresses(store):
+    many = _near_misses(5_000, lambda n: f"Resource arn:aws:s3:::reports lacks /* ({n})")
+    outcome, finding = _create(store, "big", near_misses=many)
+    assert outcome is WriteOutcome.WRITTEN
+    assert len(json.dumps(finding.to_dict())) > 400_000
+    assert store.get("big") == finding
+
+
+def test_finding_too_big_even_compressed_is_trimmed_with_a_marker(store):
+    random_text = _near_misses(600, lambda n: base64.b64encode(os.urandom(750)).decode())
+    _, finding = _create(store, "huge", near_misses=random_text)
+    stored = store.get("huge")
+    assert stored.near_misses == ()
+    assert stored.extra["truncated"] == ["evaluations.statements", "remedies.patch", "near_misses"]
+    assert stored.causes == finding.causes and stored.request == finding.request
+    assert store.unpublished("huge") == stored

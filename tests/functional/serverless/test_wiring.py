@@ -51,3 +51,13 @@ def test_missing_table_or_topic_names_the_variable(monkeypatch):
             wiring.finding_publisher()
     finally:
         wiring.reset()
+
+
+def test_alert_detail_is_references_unless_full_is_asked_for():
+    from chalicelib.diagnose.detail import Detail
+
+    assert read_settings({}).alert_detail is Detail.REFERENCES
+    assert read_settings({"ALERT_DETAIL": "FULL"}).alert_detail is Detail.FULL
+    with pytest.raises(ConfigError) as raised:
+        read_settings({"ALERT_DETAIL": "everything"})
+    assert raised.value.field_path == "ALERT_DETAIL"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.model import Evaluation, Layer, LayerResult, Outcome, Remedy, Verdict
 from chalicelib.publish.memory import ListPublisher
 from chalicelib.publish.message import MESSAGE_BUDGET, alert, subject
@@ -15,12 +16,27 @@ def test_alert_has_readable_text_for_people_and_the_finding_json_for_machines(ma
             Remedy(code="EDIT", target="reports", summary="Remove the Deny", cli="aws s3api"),
         )
     )
-    message = json.loads(alert(finding).message)
+    message = json.loads(alert(finding, Detail.FULL).message)
     assert set(message) >= {"default", "email", "sqs", "lambda", "https"}
     assert "arn:aws:iam::111122223333:user/alice" in message["email"]
     assert "Remove the Deny" in message["default"]
     for protocol in ("sqs", "lambda", "https"):
         assert json.loads(message[protocol]) == json.loads(json.dumps(finding.to_dict()))
+
+
+def test_alerts_show_references_unless_full_detail_is_asked_for(make_finding):
+    finding = make_finding(
+        remedies=(
+            Remedy(code="EDIT", target="reports", summary="Remove the Deny", cli="aws s3api"),
+        )
+    )
+    message = json.loads(alert(finding).message)
+    assert "Remove the Deny" not in message["default"]
+    expected = at_detail(finding, Detail.REFERENCES).to_dict()
+    assert json.loads(message["sqs"]) == json.loads(json.dumps(expected))
+    assert ListPublisher().publish(finding) and ListPublisher(detail=Detail.FULL).detail is (
+        Detail.FULL
+    )
 
 
 def test_attributes_let_subscribers_filter_by_bucket_principal_decision_layer(make_finding):
@@ -65,13 +81,19 @@ def test_oversized_finding_drops_evaluations_but_keeps_the_alert_under_the_sns_l
         decision=Verdict.EXPLICIT_DENY,
         layers=layers,
     )
-    big = alert(make_finding(evaluations=(evaluation,)))
+    big = alert(make_finding(evaluations=(evaluation,)), Detail.FULL)
     assert len(big.message.encode()) <= MESSAGE_BUDGET
     body = json.loads(json.loads(big.message)["sqs"])
     assert body["evaluations"] == []
     assert body["truncated"] == ["evaluations"]
+    assert body["stored_finding"] == {
+        "finding_id": "e-1",
+        "cli": "s3doctor findings get e-1",
+        "api": "GET /findings/e-1",
+    }
+    assert "s3doctor findings get e-1" in json.loads(big.message)["default"]
     small = json.loads(json.loads(alert(make_finding()).message)["sqs"])
-    assert "truncated" not in small
+    assert "truncated" not in small and "stored_finding" not in small
 
 
 def test_list_publisher_keeps_each_alert_in_order(make_finding):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from chalicelib import service
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.publish.memory import ListPublisher
@@ -211,3 +213,79 @@ def test_bare_cloudtrail_record_is_keyed_by_its_event_id(harness):
     record = denied_event("e-1")["detail"]
     assert harness.handle(record).finding_id == "e-1"
     assert harness.handle(denied_event("e-1")).status is HandleStatus.DUPLICATE
+
+
+# ---------------------------------------------------------------------------- publish lease
+
+
+def test_a_held_lease_makes_another_delivery_wait_then_raise_for_a_later_retry(
+    harness, monkeypatch
+):
+    monkeypatch.setattr(service, "LEASE_WAITS", (0.0, 0.0))
+    harness.publisher = FailingPublisher(failures=1)
+    with pytest.raises(ConnectionError):
+        harness.handle(denied_event("e-1"))
+    # GIVEN another invocation holds the lease (until 10:02)
+    assert harness.store.claim_publish(
+        "e-1", owner="other", now=STAMP, until="2025-03-01T10:02:00Z"
+    )
+    # WHEN the event is redelivered meanwhile THEN it raises: Lambda retries it later
+    with pytest.raises(service.AlertInFlight):
+        harness.handle(denied_event("e-1"))
+    assert harness.publisher.sent == []
+    # ... and once the lease expired (its holder died), the retry alerts once
+    harness.clock.now = START + timedelta(minutes=2)
+    assert harness.handle(denied_event("e-1")).status is HandleStatus.REPUBLISHED
+    assert harness.handle(denied_event("e-1")).status is HandleStatus.DUPLICATE
+    assert len(harness.publisher.sent) == 1
+
+
+def test_a_delivery_finding_the_alert_sent_while_it_waited_does_not_send_it(harness, monkeypatch):
+    harness.publisher = FailingPublisher(failures=1)
+    with pytest.raises(ConnectionError):
+        harness.handle(denied_event("e-1"))
+    harness.store.claim_publish("e-1", owner="other", now=STAMP, until="2025-03-01T10:02:00Z")
+
+    def holder_finishes(seconds):  # the holder sends and marks while we wait
+        harness.store.mark_published("e-1")
+
+    monkeypatch.setattr(service.time, "sleep", holder_finishes)
+    assert harness.handle(denied_event("e-1")).status is HandleStatus.DUPLICATE
+    assert harness.publisher.sent == []
+
+
+def test_a_failed_publish_releases_the_lease_for_the_retry(harness):
+    harness.publisher = FailingPublisher(failures=1)
+    with pytest.raises(ConnectionError):
+        harness.handle(denied_event("e-1"))
+    # the clock has not moved: only a released lease lets the retry publish now
+    assert harness.handle(denied_event("e-1")).status is HandleStatus.REPUBLISHED
+
+
+def test_event_records_are_written_with_the_processing_time(harness, monkeypatch):
+    calls = []
+    for name in ("create", "add_occurrence"):
+        original = getattr(harness.store, name)
+
+        def spy(*args, _original=original, **kwargs):
+            calls.append(kwargs["received"])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(harness.store, name, spy)
+    harness.clock.now = START + timedelta(days=400)  # an old event, processed now
+    harness.handle(denied_event("e-1"))
+    harness.handle(denied_event("e-2"))
+    assert calls == ["2026-04-05T10:00:00Z"] * 2
+
+
+def test_error_records_and_results_keep_no_access_key_ids(harness):
+    event = denied_event("e-bad")
+    event["detail"]["userIdentity"]["accessKeyId"] = "AKIAIOSFODNN7EXAMPLE"
+    event["detail"]["eventName"] = "ASIAY34FZKBOKMUTVV7A"  # a key where a name belongs
+    event["detail"]["userIdentity"]["type"] = 7  # malformed
+    result = harness.handle(event)
+    assert result.status is HandleStatus.MALFORMED
+    record = harness.store.get_error("e-bad")
+    text = json.dumps(record.to_dict()) + json.dumps(result.to_dict())
+    assert "AKIAIOSFODNN7EXAMPLE" not in text and "ASIAY34FZKBOKMUTVV7A" not in text
+    assert '"accessKeyId": "REDACTED"' in record.event_excerpt
