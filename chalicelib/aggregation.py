@@ -34,6 +34,7 @@ HEALTH_WINDOW = timedelta(days=1)
 MAX_TALLY_ENTRIES = 50
 """Distinct actions or sources counted by name on an outsider finding; the rest as `OTHER`."""
 OTHER = "(other)"
+OUTSIDE_ATTEMPTS = "outside_attempts"  # the finding's key for an outsider finding's counts
 UNKNOWN_SOURCE = "(unknown)"
 
 
@@ -60,6 +61,10 @@ class Trust:
 
     organization_accounts: frozenset[str] = frozenset()
     diagnoser_roles: frozenset[tuple[str, str]] = frozenset()
+
+
+NO_TRUST = Trust()
+"""No organization accounts, no diagnoser role: only the bucket's own account is trusted."""
 
 
 def role_of(arn: str) -> tuple[str, str] | None:
@@ -192,7 +197,7 @@ def outsider_finding(finding: Finding, kind: Origin) -> Finding:
     return replace(
         finding,
         notes=(note, *finding.notes),
-        extra={**finding.extra, "outside_attempts": attempts},
+        extra={**finding.extra, OUTSIDE_ATTEMPTS: attempts},
     )
 
 

@@ -62,8 +62,21 @@ from enum import StrEnum
 from typing import Any
 
 import chalicelib.pipeline as pipeline
+from chalicelib.aggregation import (
+    NO_TRUST,
+    Origin,
+    Trust,
+    cheap_key,
+    diagnosis_key,
+    health_finding,
+    origin,
+    outsider_finding,
+    tally,
+    window_for,
+)
 from chalicelib.collect.source import SnapshotSource
 from chalicelib.events import parse_event
+from chalicelib.events.operations import MAX_DELETE_KEYS
 from chalicelib.model import AccessRequest, DiagnoserError, Finding, InputError, Json
 from chalicelib.observability import annotate, traced
 from chalicelib.publish.ports import ErrorRecord, FindingPublisher, FindingStore, WriteOutcome
@@ -140,6 +153,8 @@ def handle_event(
     publisher: FindingPublisher,
     clock: Clock,
     window: timedelta = DEFAULT_WINDOW,
+    trust: Trust = NO_TRUST,
+    max_keys: int = MAX_DELETE_KEYS,
 ) -> HandleResult:
     """Diagnose, aggregate, store and alert one EventBridge event (see the module docstring).
 
@@ -149,12 +164,15 @@ def handle_event(
     key = event_key(event)
     annotate(event_id=key)
     try:
-        request = parse_event(event)
+        request = parse_event(event, max_keys=max_keys)
     except InputError as exc:
         return _reject(event, key, exc, received=received, store=store)
-    annotate(bucket=request.bucket, action=request.action)
+    kind = origin(request, trust)
+    annotate(bucket=request.bucket, action=request.action, origin=kind.value)
+    window = window_for(kind, window)
+    counts = tally(request, kind) if kind.outsider else None
     seen = _event_time(request, received)
-    cheap = cheap_key(request)
+    cheap = cheap_key(request, kind)
     pointer = store.aggregate(cheap)
     if pointer is not None and pointer.is_fresh(seen):
         return _count(
@@ -165,23 +183,24 @@ def handle_event(
             store=store,
             publisher=publisher,
             clock=clock,
+            counts=counts,
         )
     try:
-        finding = _diagnose(request, source=source, finding_id=key, now=received, seen=seen)
+        finding = _first(request, kind, source=source, finding_id=key, now=received, seen=seen)
     except InputError as exc:  # e.g. a snapshot part the engine cannot read; not transient
         return _reject(event, key, exc, received=received, store=store)
     annotate(decision=finding.decision.value)
-    full = diagnosis_key(finding)
+    full = diagnosis_key(finding, kind)
     result = HandleResult(
         status=HandleStatus.NEW,
         event_key=key,
         finding_id=finding.finding_id,
         decision=finding.decision.value,
         blocked_by=tuple(b.value for b in finding.blocked_by),
-        diagnosed=True,
+        diagnosed=kind is not Origin.DIAGNOSER,
     )
     # A second and third try only after a concurrent invocation took one of the keys.
-    for keys in ((cheap, full), (full,), (full,)):
+    for keys in (tuple(dict.fromkeys((cheap, full))), (full,), (full,)):
         pointer = store.aggregate(full)
         if pointer is not None and pointer.is_fresh(seen):
             counted = _count(
@@ -192,16 +211,17 @@ def handle_event(
                 store=store,
                 publisher=publisher,
                 clock=clock,
-                point=(cheap, pointer.window_end),
+                point=(cheap, pointer.window_end) if cheap != full else None,
+                counts=counts,
             )
-            return replace(counted, diagnosed=True, decision=result.decision)
+            return replace(counted, diagnosed=result.diagnosed, decision=result.decision)
         window_end = format_utc(_instant(seen) + window)
         outcome = _create(
             finding, key, keys=keys, window_end=window_end, received=received, store=store
         )
         if outcome is WriteOutcome.DUPLICATE_EVENT:
             redelivered = _redelivered(key, store=store, publisher=publisher, clock=clock)
-            return replace(redelivered, diagnosed=True)
+            return replace(redelivered, diagnosed=result.diagnosed)
         if outcome is WriteOutcome.WRITTEN:
             sent = _alert(
                 finding.finding_id, store=store, publisher=publisher, clock=clock, local=finding
@@ -229,42 +249,6 @@ def event_key(event: Mapping[str, Any]) -> str:
     return "sha256-" + _digest(_jsonable(event))
 
 
-def cheap_key(request: AccessRequest) -> str:
-    """What identifies repeats of a denial before diagnosing it."""
-    hint = request.denial_hint.raw if request.denial_hint else ""
-    parts = [
-        request.principal.principal_arn,
-        request.action,
-        request.bucket or request.resource_arn,
-        request.vpc_endpoint_id or "",
-        hint,
-    ]
-    return "request-" + _digest(parts)
-
-
-def diagnosis_key(finding: Finding) -> str:
-    """What identifies repeats of a denial once diagnosed: who, what, where and why."""
-    request = finding.request
-    causes = sorted(
-        (
-            cause.code,
-            cause.layer.value if cause.layer else "",
-            cause.statement.policy if cause.statement else "",
-            cause.statement.index if cause.statement else -1,
-        )
-        for cause in finding.causes
-    )
-    parts = [
-        request.principal.principal_arn,
-        request.action,
-        request.bucket or request.resource_arn,
-        finding.decision.value,
-        sorted(b.value for b in finding.blocked_by),
-        causes,
-    ]
-    return "diagnosis-" + _digest(parts)
-
-
 # ---------------------------------------------------------------------------- steps
 
 
@@ -284,6 +268,22 @@ def _diagnose(
     snapshot = _collect(request, source=source)
     finding = _evaluate(request, snapshot, finding_id=finding_id, now=now)
     return replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
+
+
+def _first(
+    request: AccessRequest,
+    kind: Origin,
+    *,
+    source: SnapshotSource,
+    finding_id: str,
+    now: str,
+    seen: str,
+) -> Finding:
+    """The finding of the first denial of an aggregate (module docstring, 6)."""
+    if kind is Origin.DIAGNOSER:
+        return replace(health_finding(request, finding_id=finding_id, now=now), first_seen=seen)
+    finding = _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)
+    return outsider_finding(finding, kind) if kind.outsider else finding
 
 
 @traced
@@ -312,6 +312,7 @@ def _count(
     publisher: FindingPublisher,
     clock: Clock,
     point: tuple[str, str] | None = None,
+    counts: Mapping[str, str] | None = None,
 ) -> HandleResult:
     outcome = store.add_occurrence(
         finding_id,
@@ -323,6 +324,10 @@ def _count(
     )
     if outcome is WriteOutcome.DUPLICATE_EVENT:
         return _redelivered(key, store=store, publisher=publisher, clock=clock)
+    if counts is not None:
+        # After the counted write, so a redelivery never tallies twice; a crash in between
+        # leaves the tally one short of `occurrences`, which stays exact.
+        store.add_tally(finding_id, counts)
     logger.info("repeat counted", extra={"finding_id": finding_id})
     return HandleResult(status=HandleStatus.REPEAT, event_key=key, finding_id=finding_id)
 

@@ -16,6 +16,12 @@ for tests that change the environment). Variables:
     DIAGNOSE_API                `enabled` or `disabled` (default): whether POST /diagnose runs
     DIAGNOSE_ROLE_ARN           the role POST /diagnose reads the account as (required to run it)
     ALERT_DETAIL                `references` (default) or `full`: the detail level of alerts
+    ALERT_BUDGET                alerts per bucket per aggregation window (default 10)
+    ORGANIZATION_ACCOUNT_IDS    comma-separated accounts whose principals are not outsiders
+                                (default: only the bucket's own account)
+    DIAGNOSER_ROLE_ARNS         comma-separated roles of this deployment: their denied reads
+                                make a health finding, never a diagnosis (set by the template)
+    MAX_KEYS_PER_EVENT          keys of one DeleteObjects call that are diagnosed (default 25)
     LOG_LEVEL                   default INFO
     POWERTOOLS_METRICS_NAMESPACE  default S3AccessDoctor
     AWS_ENDPOINT_URL            one endpoint for every client (a moto server in tests and demo)
@@ -35,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.aggregation import NO_TRUST, Trust, role_of
 from chalicelib.collect.clients import Boto3Clients
 from chalicelib.collect.live import Boto3SnapshotSource
 from chalicelib.diagnose.detail import Detail
+from chalicelib.events.operations import MAX_DELETE_KEYS
 from chalicelib.model import InputError
 from chalicelib.observability import (
     ApiCallCounter,
@@ -45,6 +53,7 @@ from chalicelib.observability import (
     configure_logging,
     event_middleware,
 )
+from chalicelib.publish.budget import DEFAULT_BUDGET, BudgetedPublisher, DynamoAlertBudget
 from chalicelib.publish.sns import SnsFindingPublisher
 from chalicelib.publish.store import DynamoFindingStore
 
@@ -79,6 +88,9 @@ class Settings:
     endpoint_url: str | None
     region: str
     alert_detail: Detail = Detail.REFERENCES
+    alert_budget: int = DEFAULT_BUDGET
+    trust: Trust = NO_TRUST
+    max_keys_per_event: int = MAX_DELETE_KEYS
 
 
 def read_settings(env: Mapping[str, str]) -> Settings:
@@ -103,6 +115,9 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         alert_detail=_alert_detail(env),
+        alert_budget=_int(env, "ALERT_BUDGET", DEFAULT_BUDGET),
+        trust=_trust(env),
+        max_keys_per_event=_int(env, "MAX_KEYS_PER_EVENT", MAX_DELETE_KEYS),
     )
 
 
@@ -151,11 +166,19 @@ def finding_store() -> DynamoFindingStore:
 
 
 @functools.cache
-def finding_publisher() -> SnsFindingPublisher:
-    return SnsFindingPublisher(
-        _required(settings().findings_topic_arn, "FINDINGS_TOPIC_ARN"),
+def finding_publisher() -> BudgetedPublisher:
+    """The SNS publisher, within the alert budget of each bucket (publish/budget.py)."""
+    config = settings()
+    topic = SnsFindingPublisher(
+        _required(config.findings_topic_arn, "FINDINGS_TOPIC_ARN"),
         sns(),
-        detail=settings().alert_detail,
+        detail=config.alert_detail,
+    )
+    budget = DynamoAlertBudget(
+        _required(config.findings_table_name, "FINDINGS_TABLE_NAME"), dynamodb()
+    )
+    return BudgetedPublisher(
+        topic, budget, limit=config.alert_budget, window=config.aggregation_window, clock=clock
     )
 
 
@@ -186,6 +209,8 @@ def event_ports() -> dict[str, Any]:
         "publisher": finding_publisher(),
         "clock": clock,
         "window": settings().aggregation_window,
+        "trust": settings().trust,
+        "max_keys": settings().max_keys_per_event,
     }
 
 
@@ -268,6 +293,24 @@ def _alert_detail(env: Mapping[str, str]) -> Detail:
         return Detail(raw)
     except ValueError:
         raise ConfigError("ALERT_DETAIL", "must be `references` or `full`") from None
+
+
+def _trust(env: Mapping[str, str]) -> Trust:
+    accounts = _listed(env, "ORGANIZATION_ACCOUNT_IDS")
+    bad = [a for a in accounts if not re.fullmatch(r"\d{12}", a)]
+    if bad:
+        raise ConfigError("ORGANIZATION_ACCOUNT_IDS", f"not a 12-digit account id: {bad[0]!r}")
+    roles = []
+    for arn in _listed(env, "DIAGNOSER_ROLE_ARNS"):
+        role = role_of(arn)
+        if role is None:
+            raise ConfigError("DIAGNOSER_ROLE_ARNS", f"not a role ARN: {arn!r}")
+        roles.append(role)
+    return Trust(organization_accounts=frozenset(accounts), diagnoser_roles=frozenset(roles))
+
+
+def _listed(env: Mapping[str, str], name: str) -> list[str]:
+    return [part.strip() for part in (env.get(name) or "").split(",") if part.strip()]
 
 
 def _required(value: str | None, name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Mapping
 
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from chalicelib.diagnose.untrusted import (
@@ -112,6 +113,26 @@ def _command(cli: str) -> str | None:
     return cli if command_safe(cli) else None
 
 
+def _attempts(finding: Finding) -> str | None:
+    """The line of an "outside access attempts" finding (aggregation.py): what it counts."""
+    attempts = finding.extra.get("outside_attempts")
+    if not isinstance(attempts, Mapping):
+        return None
+    who = "anonymous callers" if attempts.get("origin") == "anonymous" else "other accounts"
+
+    def top(counts: object) -> str:
+        if not isinstance(counts, Mapping):
+            return "-"
+        pairs = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))[:3]
+        return ", ".join(f"{text(name, 60)} {int(n)}" for name, n in pairs) or "-"
+
+    return (
+        f"outside access attempts by {who}: {finding.occurrences} counted on this finding in "
+        f"its window (actions: {top(attempts.get('by_action'))}; sources: "
+        f"{top(attempts.get('by_source'))})"
+    )
+
+
 def render_text(finding: Finding, *, color: bool = False) -> str:
     """Terminal text, at most 100 columns wide (except unbreakable ARNs and commands).
 
@@ -133,6 +154,9 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     if finding.event_id:
         event = f"  event {text(finding.event_id)} at {text(finding.event_time or '?')}"
         lines.append(s(event, "dim"))
+    attempts = _attempts(finding)
+    if attempts:
+        lines += _wrap(attempts, "  ")
 
     lines += ["", s("WHY", "bold")]
     if not finding.causes:
@@ -208,6 +232,9 @@ def render_markdown(finding: Finding) -> str:
     if finding.event_id:
         when = md_code(finding.event_time) if finding.event_time else "unknown time"
         out.append(f"- **Event:** {md_code(finding.event_id)} at {when}")
+    attempts = _attempts(finding)
+    if attempts:
+        out.append(f"- **Outside access attempts:** {md_text(attempts)}")
     out += ["", "### Why", ""]
     for cause in finding.causes or ():
         layer = f" (`{cause.layer.value}`)" if cause.layer else ""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from chalicelib.model import Finding
+from chalicelib.publish.message import Notice
 from chalicelib.publish.timestamps import format_utc
 
 if TYPE_CHECKING:
@@ -57,18 +58,6 @@ class Window:
     end: str
     sent: int
     suppressed: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Notice:
-    """An alert about alerts: the budget is spent, or how many a window suppressed."""
-
-    bucket: str
-    subject: str
-    text: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": "alert-budget", "bucket": self.bucket, "text": self.text}
 
 
 class AlertBudget(Protocol):
@@ -102,7 +91,7 @@ def spent_notice(bucket: str, *, limit: int, end: str) -> Notice:
             f"The alert budget of bucket {bucket} ({limit} alerts per window) is spent. "
             f"Until {end}, new findings about it are stored and counted but not alerted; "
             "the first alert after that says how many were held back. List them with "
-            f"`s3doctor findings list --bucket {bucket}` or GET /findings?bucket=…"
+            f"`s3doctor findings list --bucket {bucket}` or GET /findings?bucket={bucket}."
         ),
     )
 

@@ -7,12 +7,13 @@ keeps the exact alert `SnsFindingPublisher` would send. Neither is thread-safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from chalicelib.aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
 from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding
-from chalicelib.publish.message import Alert, alert
+from chalicelib.publish.message import Alert, Notice, alert, notice_alert
 from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
     INDEX_BY_BUCKET,
@@ -162,6 +163,21 @@ class InMemoryFindingStore:
             )
         return WriteOutcome.WRITTEN
 
+    def add_tally(self, finding_id: str, counts: Mapping[str, str]) -> None:
+        stored = self._findings.get(finding_id)
+        attempts = stored.finding.extra.get(OUTSIDE_ATTEMPTS) if stored else None
+        if stored is None or not isinstance(attempts, Mapping):
+            return
+        tallies = {f: dict(attempts.get(f"by_{f}") or {}) for f in ("action", "source")}
+        for field, name in counts.items():
+            tally = tallies[field]
+            entry = name if name in tally or len(tally) < MAX_TALLY_ENTRIES else OTHER
+            tally[entry] = tally.get(entry, 0) + 1
+        merged = merge_tally(attempts, tallies["action"], tallies["source"])
+        stored.finding = replace(
+            stored.finding, extra={**stored.finding.extra, OUTSIDE_ATTEMPTS: merged}
+        )
+
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
         stored = self._findings.get(finding_id)
         if stored is None or stored.published:
@@ -208,8 +224,13 @@ class ListPublisher:
 
     def __init__(self, *, detail: Detail = Detail.REFERENCES) -> None:
         self.sent: list[tuple[Finding, Alert]] = []
+        self.notices: list[tuple[Notice, Alert]] = []
         self.detail = detail
 
     def publish(self, finding: Finding) -> str:
         self.sent.append((finding, alert(finding, self.detail)))
         return f"message-{len(self.sent)}"
+
+    def publish_notice(self, notice: Notice) -> str:
+        self.notices.append((notice, notice_alert(notice)))
+        return f"notice-{len(self.notices)}"

@@ -168,3 +168,33 @@ def _structured(readable: str, document: Json) -> str:
     body = json.dumps(document, sort_keys=True, separators=(",", ":"))
     structure = {"default": readable, "email": readable} | dict.fromkeys(JSON_PROTOCOLS, body)
     return json.dumps(structure, sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """An alert about alerts (publish/budget.py): the budget is spent, or how many a window
+    held back. Our own text: bucket names are the only input, and S3 limits them to
+    lowercase letters, digits, dots and hyphens."""
+
+    bucket: str
+    subject: str
+    text: str
+
+
+def notice_alert(notice: Notice) -> Alert:
+    """The SNS message of a notice: its text for people, a small JSON document for machines,
+    and the attributes `kind` (`alert-budget`), `bucket` and `severity` (`info`)."""
+    document = {"kind": "alert-budget", "bucket": notice.bucket, "text": notice.text}
+    title = "".join(
+        ch if " " <= ch <= "~" else "?" for ch in notice.subject.replace("\u2026", "...")
+    )
+    tags = {
+        "kind": {"DataType": "String", "StringValue": "alert-budget"},
+        "bucket": {"DataType": "String", "StringValue": notice.bucket[:ATTRIBUTE_CHARS]},
+        "severity": {"DataType": "String", "StringValue": "info"},
+    }
+    return Alert(
+        subject=title[:SUBJECT_MAX],
+        message=_structured(notice.text + "\n", document),
+        attributes=tags,
+    )

@@ -19,7 +19,7 @@ their in-memory twins (publish/memory.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -185,6 +185,12 @@ class FindingStore(Protocol):
     def mark_published(self, finding_id: str) -> None:
         """The alert was sent: the finding is published and its lease cleared (no-op when the
         finding does not exist)."""
+        ...
+
+    def add_tally(self, finding_id: str, counts: Mapping[str, str]) -> None:
+        """Count one more outsider attempt on an "outside access attempts" finding, by each
+        of `counts` (`{"action": …, "source": …}`): at most `MAX_TALLY_ENTRIES` names per
+        count, the rest under `OTHER` (aggregation.py). No-op for other findings."""
         ...
 
     def put_error(self, record: ErrorRecord) -> None:

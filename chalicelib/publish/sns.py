@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding
-from chalicelib.publish.message import alert
+from chalicelib.publish.message import Alert, Notice, alert, notice_alert
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -30,7 +30,12 @@ class SnsFindingPublisher:
         self.detail = detail
 
     def publish(self, finding: Finding) -> str:
-        message = alert(finding, self.detail)
+        return self._send(alert(finding, self.detail))
+
+    def publish_notice(self, notice: Notice) -> str:
+        return self._send(notice_alert(notice))
+
+    def _send(self, message: Alert) -> str:
         response = self._client.publish(
             TopicArn=self._topic_arn,
             Subject=message.subject,

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
 from chalicelib.model import Finding
 from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TTL_ATTRIBUTE = "expires_at"
+TALLY_PREFIX = "tally_"  # tally_action, tally_source: an outsider finding's counts (maps)
+TALLY_FIELDS = ("action", "source")
 LISTING = "finding"
 DAY = 86_400
 WRITE_ATTEMPTS = 5
@@ -361,6 +364,39 @@ class DynamoFindingStore:
             ExpressionAttributeValues={":t": {"BOOL": True}},
         )
 
+    def add_tally(self, finding_id: str, counts: Mapping[str, str]) -> None:
+        for field, name in counts.items():
+            attribute = f"{TALLY_PREFIX}{field}"
+            for entry, condition in (
+                (name, "attribute_exists(#t) AND (attribute_exists(#t.#n) OR size(#t) < :cap)"),
+                (OTHER, "attribute_exists(#t)"),
+            ):
+                if self._tally_one(finding_id, attribute, entry, condition):
+                    break
+
+    def _tally_one(self, finding_id: str, attribute: str, entry: str, condition: str) -> bool:
+        """Add one to `attribute[entry]`; False when `condition` failed."""
+        try:
+            self._retrying(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"finding#{finding_id}"}},
+                    UpdateExpression="SET #t.#n = if_not_exists(#t.#n, :zero) + :one",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#t": attribute, "#n": entry},
+                    ExpressionAttributeValues={
+                        ":zero": {"N": "0"},
+                        ":one": {"N": "1"},
+                        **({":cap": {"N": str(MAX_TALLY_ENTRIES)}} if ":cap" in condition else {}),
+                    },
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def put_error(self, record: ErrorRecord) -> None:
         item: dict[str, Any] = {
             "pk": {"S": f"error#{record.event_key}"},
@@ -481,6 +517,13 @@ class DynamoFindingStore:
             item["bucket"] = {"S": finding.request.bucket}
         if finding.request.principal.principal_arn:
             item["principal_arn"] = {"S": finding.request.principal.principal_arn}
+        attempts = finding.extra.get(OUTSIDE_ATTEMPTS)
+        if isinstance(attempts, Mapping):
+            for field in TALLY_FIELDS:
+                counts = attempts.get(f"by_{field}") or {}
+                item[f"{TALLY_PREFIX}{field}"] = {
+                    "M": {name: {"N": str(int(n))} for name, n in counts.items()}
+                }
         overhead = _item_size(item) + len("body_z") + _LEASE_ATTRIBUTES
         body, document = item_body(finding.to_dict(), overhead=overhead)
         if isinstance(body, str):
@@ -514,6 +557,12 @@ def _finding(item: Mapping[str, Any]) -> Finding:
     data = read_body(item["body_z"]["B"] if "body_z" in item else item["body"]["S"])
     data["occurrences"] = int(item["occurrences"]["N"])
     data["last_seen"] = item["last_seen"]["S"]
+    if f"{TALLY_PREFIX}action" in item:
+        action, source = (
+            {name: int(n["N"]) for name, n in item[f"{TALLY_PREFIX}{field}"]["M"].items()}
+            for field in TALLY_FIELDS
+        )
+        data[OUTSIDE_ATTEMPTS] = merge_tally(data.get(OUTSIDE_ATTEMPTS) or {}, action, source)
     return Finding.from_dict(data)
 
 

@@ -169,7 +169,7 @@ PARAMETERS = {
     "ReadObjects": ("true", "READ_OBJECTS", ("OnAccessDenied", "APIHandler")),
     "OrganizationAccountIds": ("", "ORGANIZATION_ACCOUNT_IDS", ("OnAccessDenied",)),
     "OrgReadRoleArn": ("", "ORG_READ_ROLE_ARN", ("OnAccessDenied", "APIHandler")),
-    "MaxKeysPerEvent": (50, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
+    "MaxKeysPerEvent": (25, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
     "KmsKeyArn": ("", None, ()),
     "ReservedConcurrency": (10, None, ()),
 }
@@ -197,6 +197,18 @@ def test_diagnose_api_is_on_in_dev_and_off_in_prod(packaged):
     }
     assert template["Conditions"]["DiagnoseApiEnabled"] == {
         "Fn::Equals": [{"Ref": "DiagnoseApi"}, "enabled"]
+    }
+
+
+def test_the_event_function_knows_the_deployments_own_roles(packaged):
+    _, template = packaged
+    ours = {"Fn::GetAtt": ["OnAccessDeniedRole", "Arn"]}
+    assert _variables(template, "OnAccessDenied")["DIAGNOSER_ROLE_ARNS"] == {
+        "Fn::If": [
+            "DiagnoseApiEnabled",
+            {"Fn::Join": [",", [ours, {"Fn::GetAtt": ["DiagnoseRole", "Arn"]}]]},
+            ours,
+        ]
     }
 
 

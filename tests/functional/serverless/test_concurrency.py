@@ -28,6 +28,13 @@ THREADS = 4
 START = datetime(2025, 3, 1, 10, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _no_alert_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every trial's alert must reach the subscriber: a budget above the trials' count."""
+    monkeypatch.setenv("ALERT_BUDGET", "1000")
+    wiring.reset()
+
+
 def _stamp(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 

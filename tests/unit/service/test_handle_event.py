@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import service
+from chalicelib.aggregation import Origin, cheap_key
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.publish.memory import ListPublisher
 from chalicelib.publish.ports import FindingQuery, WriteOutcome
-from chalicelib.service import HandleStatus, cheap_key, diagnose_request
+from chalicelib.service import HandleStatus, diagnose_request
 
 from .conftest import START, denied_event, scripted_diagnose
 
@@ -196,8 +197,9 @@ def test_concurrent_first_denials_end_in_one_finding(harness, monkeypatch):
 def test_cheap_key_ignores_the_object_key_and_session(harness):
     one = parse_event(denied_event("e-1"))
     other = parse_event(denied_event("e-2", at=START + timedelta(hours=1)))
-    assert cheap_key(one) == cheap_key(other)
-    assert cheap_key(one) != cheap_key(parse_event(denied_event("e-3", bucket="logs")))
+    assert cheap_key(one, Origin.INSIDER) == cheap_key(other, Origin.INSIDER)
+    elsewhere = parse_event(denied_event("e-3", bucket="logs"))
+    assert cheap_key(one, Origin.INSIDER) != cheap_key(elsewhere, Origin.INSIDER)
 
 
 def test_diagnose_request_collects_and_diagnoses_without_storing(harness):
