@@ -6,13 +6,15 @@ misses, layers, unchecked layers) follows. Colour is opt-in: the CLI turns it on
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shlex
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from chalicelib.diagnose.untrusted import (
-    VALUE_LIMIT,
     chat_code,
     chat_escape,
     command_safe,
@@ -304,62 +306,158 @@ def _md_block(language: str, body: str) -> list[str]:
 
 
 def _keywords(finding: Finding) -> list[str]:
-    words = [c.code for c in finding.causes] + [layer.value for layer in finding.blocked_by]
-    return list(dict.fromkeys(words))[:5]
+    """Chat tags: the layers that blocked, the bucket, the decision (in that order)."""
+    words = [layer.value for layer in finding.blocked_by]
+    words += [finding.request.bucket or "no-bucket", finding.decision.value]
+    return list(dict.fromkeys(words))[:CHAT_KEYWORDS]
+
+
+# AWS Chatbot (Amazon Q Developer in chat applications) custom notifications: the bounds we
+# keep, well inside what Slack and Teams render in one message (a Slack text block holds 3,000
+# characters), so the whole document stays under 16 KiB and far below SNS's 256 KiB.
+CHAT_TITLE = 250
+CHAT_DESCRIPTION = 3_000
+CHAT_STEPS = 5
+CHAT_STEP = 600
+CHAT_KEYWORDS = 5
+CHAT_KEYWORD = 40
+CHAT_THREAD_ID = 128
+CHAT_CAUSES = 3
+CHAT_REMEDIES = 3
+_CHAT_LINE = 700  # one line of the description, after escaping
+_CHAT_LIMITS = (300, 120, 40, 12)  # input shown per value, smaller until the line fits
 
 
 def render_chatbot(finding: Finding) -> Json:
     """An AWS Chatbot (Amazon Q Developer in chat) custom notification for Slack/Teams.
 
+    `title` is the one-line verdict; `description` says what was denied, why (up to three
+    causes) and the fix (up to three remedies) in client-markdown; `nextSteps` are the fixes
+    and where to read the whole finding (`s3doctor findings get ID`, `GET /findings/ID`);
+    `keywords` are the blocking layers, the bucket and the decision. `metadata.threadId` is a
+    digest of what makes two findings the same diagnosis (principal, action, bucket, decision,
+    blocked layers, cause codes) prefixed with the bucket: the alert of a later aggregation
+    window for the same denial joins the thread of the first one (repeats within a window are
+    counted on the finding and sent no message).
+
     Input is code-quoted and escaped for client-markdown (`untrusted.chat_code`); a command
-    holding a backtick or an unsafe character is left out (it could not be shown as is).
+    holding a backtick or an unsafe character is left out (it could not be shown as is). Every
+    field stays within the CHAT_* bounds whatever the input: a value is shown shorter until its
+    line fits, and lines past CHAT_DESCRIPTION are dropped (with a pointer to the finding).
     """
     req = finding.request
-    who = chat_code(req.principal.requester_arn, VALUE_LIMIT)
+    title = _chat_title(finding)
+    blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
     lines = [
-        f"*{chat_escape(req.action, 40)}* on {chat_code(req.resource_arn, VALUE_LIMIT)} by {who}"
+        _chat_fit(
+            lambda n: (
+                f"*{chat_escape(req.action, 40)}* on {chat_code(req.resource_arn, n)}"
+                f" by {chat_code(req.principal.requester_arn, n)}"
+            )
+        ),
+        f"*Verdict:* {chat_escape(finding.decision.value)}, blocked by {chat_escape(blocked)}"
+        f" · seen {int(finding.occurrences)} time{'s' if finding.occurrences != 1 else ''}",
+        "*Why*",
     ]
     lines += [
-        f"• *{chat_escape(_title(c.code))}*: {chat_code(c.message)}" for c in finding.causes[:3]
-    ]
-    title = _chat_title(finding)
+        _chat_fit(
+            lambda n, c=c: f"• *{chat_escape(_title(c.code), 80)}*: {chat_code(c.message, n)}"
+        )
+        for c in finding.causes[:CHAT_CAUSES]
+    ] or ["• No cause found."]
+    if finding.remedies:
+        lines.append("*Fix*")
+        lines += [
+            _chat_fit(lambda n, i=i, r=r: f"{i}. {chat_code(r.summary, n)}")
+            for i, r in enumerate(finding.remedies[:CHAT_REMEDIES], 1)
+        ]
+    pointer = _chat_pointer(finding.finding_id)
+    description = _chat_lines(lines, f"_Whole finding:_ {pointer}")
+    steps = [_chat_step(remedy) for remedy in finding.remedies[: CHAT_STEPS - 1]]
+    steps.append(f"Read the whole finding: {pointer}")
     return {
         "version": "1.0",
         "source": "custom",
-        "id": finding.finding_id,
+        "id": text(finding.finding_id, 128),
         "content": {
             "textType": "client-markdown",
             "title": title,
-            "description": "\n".join(lines),
-            "nextSteps": [_chat_step(remedy) for remedy in finding.remedies[:3]],
-            "keywords": [text(word, 40) for word in _keywords(finding)],
+            "description": description,
+            "nextSteps": steps,
+            "keywords": [chat_escape(word, CHAT_KEYWORD) for word in _keywords(finding)],
         },
         "metadata": {
-            "threadId": text(
-                f"s3doctor-{req.bucket or 'account'}-{req.principal.principal_arn}", 128
-            ),
+            "threadId": _thread_id(finding),
             "summary": title,
             "eventType": "S3AccessDenied",
             "relatedResources": [text(req.resource_arn), text(req.principal.principal_arn)],
             "additionalContext": {
-                "finding_id": finding.finding_id,
+                "finding_id": text(finding.finding_id, 128),
                 "decision": finding.decision.value,
                 "blocked_by": ",".join(b.value for b in finding.blocked_by),
+                "occurrences": str(int(finding.occurrences)),
             },
         },
     }
+
+
+def _chat_fit(line: Callable[[int], str]) -> str:
+    """`line` rendered with the largest input limit that keeps it within _CHAT_LINE."""
+    for limit in _CHAT_LIMITS:
+        shown = line(limit)
+        if len(shown) <= _CHAT_LINE:
+            return shown
+    return shown  # the smallest limit always fits: at most a few dozen characters per value
+
+
+def _chat_lines(lines: list[str], last: str) -> str:
+    """`lines` then `last`, dropping lines from the end so the text fits CHAT_DESCRIPTION."""
+    kept: list[str] = []
+    size = len(last)
+    for line in lines:
+        if size + len(line) + 1 > CHAT_DESCRIPTION:
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, last])
+
+
+def _chat_pointer(finding_id: str) -> str:
+    shown = text(finding_id, 128)
+    return (
+        f"{chat_code('s3doctor findings get ' + shlex.quote(shown), 200)}"
+        f" or {chat_code('GET /findings/' + shown, 200)}"
+    )
+
+
+def _thread_id(finding: Finding) -> str:
+    """`s3doctor-<bucket>-<digest of the diagnosis>`: at most CHAT_THREAD_ID characters."""
+    req = finding.request
+    key = [
+        req.principal.principal_arn,
+        req.action,
+        req.bucket,
+        finding.decision.value,
+        sorted(b.value for b in finding.blocked_by),
+        sorted(c.code for c in finding.causes),
+    ]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    bucket = re.sub(r"[^a-z0-9.-]", "", (req.bucket or "account").lower())[:63] or "bucket"
+    return f"s3doctor-{bucket}-{digest}"[:CHAT_THREAD_ID]
 
 
 def _chat_title(finding: Finding) -> str:
     """The subject with the resource code-quoted and escaped for client-markdown."""
     head, resource, tail = _subject_parts(finding)
     room = max(SUBJECT_LIMIT - len(head) - len(tail) - 2, 8)
-    return f"{chat_escape(head)}{chat_code(resource, room)}{chat_escape(tail)}"
+    title = f"{chat_escape(head)}{chat_code(resource, room)}{chat_escape(tail)}"
+    return title if len(title) <= CHAT_TITLE else f"{chat_escape(head)}{chat_escape(tail)}"
 
 
 def _chat_step(remedy: Remedy) -> str:
-    step = chat_code(remedy.summary)
+    step = chat_code(remedy.summary, 300)
     cli = _command(remedy.cli) if remedy.cli else None
-    if cli and "`" not in cli:
+    if cli and "`" not in cli and len(step) + len(cli) + 3 <= CHAT_STEP:
         step += f" {chat_code(cli, len(cli))}"
-    return step
+    return step if len(step) <= CHAT_STEP else chat_code(remedy.summary, 60)

@@ -127,7 +127,8 @@ def test_chatbot_notification_follows_the_custom_notification_shape() -> None:
     )
     assert "Explicit deny in the bucket policy" in content["description"]
     assert content["nextSteps"] == [
-        "`Send the request over HTTPS.` `aws s3 cp s3://example-bucket/data/report.csv .`"
+        "`Send the request over HTTPS.` `aws s3 cp s3://example-bucket/data/report.csv .`",
+        "Read the whole finding: `s3doctor findings get f-1` or `GET /findings/f-1`",
     ]
     assert note["metadata"]["threadId"].startswith("s3doctor-example-bucket-")
     json.dumps(note)
@@ -272,7 +273,9 @@ def test_chatbot_code_quotes_input_and_escapes_angle_brackets() -> None:
         assert_no_live_markup(live)
         assert "<" not in value and ">" not in value
         assert value.count("`") % 2 == 0
-    assert content["description"].count("\n") == 1  # one line per item, ours
+    # one line per item, each starting with our own markup
+    starts = ("*s3:GetObject*", "*Verdict:*", "*Why*", "• *", "*Fix*", "1. ", "2. ", "_Whole")
+    assert all(line.startswith(starts) for line in content["description"].split("\n"))
     assert content["nextSteps"][1] == "`Quote 'a' command.`"  # a command with a backtick: left out
     assert_inert(json.dumps(note, ensure_ascii=False).replace("\\n", ""))
 
