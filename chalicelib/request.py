@@ -20,6 +20,7 @@ from typing import Any, Final
 import jsonschema
 
 from chalicelib.arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
+from chalicelib.events.actions import check_action
 from chalicelib.events.operations import (
     ResourceKind,
     action_kms,
@@ -367,6 +368,7 @@ def _action(
                 f"{action} is an API name, not an IAM action: S3 authorises {name} as "
                 f"{' + '.join(spec.actions)}",
             )
+        check_action(action)  # an action S3 does not have: InputError, did you mean …
         notes.append(f"{action} is not in the operation table: its resource form is not checked.")
     version_id = data.get("version_id")
     if version_id:

@@ -31,6 +31,7 @@ from chalicelib.diagnose.patches import (
 from chalicelib.diagnose.wording import Miss, MissKind
 from chalicelib.engine import evaluate
 from chalicelib.engine.evidence import principal_evidence
+from chalicelib.events.actions import is_known_action
 from chalicelib.model import (
     AccessRequest,
     Cause,
@@ -599,7 +600,9 @@ def _check(
         return remedy
     if broader:
         return None
-    return replace(remedy, verified=allowed)
+    return replace(
+        remedy, verified=allowed and all(is_known_action(o.action) for o in request.operations)
+    )
 
 
 def _too_broad(statement: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:

@@ -256,3 +256,20 @@ def test_a_hostile_object_key_is_shown_as_data(
         assert markup not in live
     finding = json.loads(outputs["json"])
     assert finding["request"]["key"] == f"raw/2025/03/{HOSTILE}"
+
+
+def test_an_unknown_action_in_runbook_flags_is_bad_input_with_a_guess(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--resource-arn", "arn:aws:s3:::example-bucket/data/report.csv",
+        "--action", "s3:GetObjekt",
+        "--requester-arn", "arn:aws:iam::111122223333:user/alice",
+    )  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "action: s3:GetObjekt" in err and "did you mean s3:GetObject?" in err
