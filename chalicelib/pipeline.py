@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.diagnose import diagnose as build_finding
-from chalicelib.engine import ENGINE_VERSION, evaluate
+from chalicelib.engine import ENGINE_VERSION, evaluate, resolve_principal
 from chalicelib.model import AccessRequest, Finding
+from chalicelib.request import ROLE_PATH_UNKNOWN_NOTE
 from chalicelib.snapshot import Snapshot, load_snapshot
 
 
@@ -33,12 +35,21 @@ def diagnose(
 ) -> Finding:
     """Evaluate the request against the snapshot and explain the verdict."""
     loaded = snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
+    finding_id = finding_id or finding_id_for(request)  # the request as given
+    # The finding names the identity AWS evaluates: the user or role ARN with its path.
+    resolved = resolve_principal(request, loaded)
+    if resolved is not request:
+        old, new = request.principal.principal_arn, resolved.principal.principal_arn
+        notes = tuple(n for n in request.notes if not n.startswith(ROLE_PATH_UNKNOWN_NOTE))
+        if old != new:
+            notes += (f"{old} is {new} in the account (IAM names are unique whatever the path).",)
+        request = replace(resolved, notes=notes)
     decision = evaluate(request, loaded)
     return build_finding(
         request,
         loaded,
         decision,
-        finding_id=finding_id or finding_id_for(request),
+        finding_id=finding_id,
         engine_version=ENGINE_VERSION,
         now=now,
     )

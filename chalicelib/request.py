@@ -43,6 +43,8 @@ from chalicelib.schemas import conforms, schema
 REQUEST_SCHEMA: Final[Json] = schema("request")
 _VALIDATOR: Final = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
 DERIVED: Final = "derived:requester_arn"
+ROLE_PATH_UNKNOWN_NOTE: Final = "A role-session ARN carries no role path"
+"""How the note on a session ARN starts (`pipeline` drops it once the snapshot gave the path)."""
 
 
 def request_from_runbook(data: Mapping[str, Any]) -> AccessRequest:
@@ -338,8 +340,8 @@ def _session_principal(
             "session_name", f"{session_name!r} differs from the session in requester_arn"
         )
     notes.append(
-        f"A role-session ARN carries no role path: using {role_arn}; give the role ARN (with its "
-        "path) and session_name if the role has a path."
+        f"{ROLE_PATH_UNKNOWN_NOTE}: using {role_arn} unless the snapshot holds the role under a "
+        "path; give the role ARN (with its path) and session_name if the role has a path."
     )
     return Principal(
         type=PrincipalType.ASSUMED_ROLE,

@@ -4,7 +4,8 @@ Never imports boto3, botocore or chalice (checked by ruff TID251 and scripts/che
 """
 
 from chalicelib.engine.evaluate import Verdicts, decide, evaluate
+from chalicelib.engine.resolve import resolve_principal
 
 ENGINE_VERSION = "0.1.0"
 
-__all__ = ["ENGINE_VERSION", "Verdicts", "decide", "evaluate"]
+__all__ = ["ENGINE_VERSION", "Verdicts", "decide", "evaluate", "resolve_principal"]

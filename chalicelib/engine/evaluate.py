@@ -49,6 +49,7 @@ from chalicelib.engine.evidence import (
 from chalicelib.engine.hits import Hits, PlanMemo, key_read_elsewhere, scan
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
+from chalicelib.engine.resolve import resolve_principal
 from chalicelib.engine.s3rules import S3Facts, restrict_public, s3_facts
 from chalicelib.model import (
     AccessRequest,
@@ -109,7 +110,12 @@ class Verdicts(NamedTuple):
 
 
 def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
-    """Decide whether `request` is allowed, with the per-layer explanation."""
+    """Decide whether `request` is allowed, with the per-layer explanation.
+
+    The requester's user or role is taken with its ARN as the snapshot holds it (its path
+    included: `resolve_principal`).
+    """
+    request = resolve_principal(request, snapshot)
     evaluations, notes, unchecked = _run(request, snapshot, explain=True)
     verdict, blocked = _combine(evaluations)
     return Decision(
@@ -127,6 +133,7 @@ def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     For bulk checks (`s3doctor diagnose --batch --detail decision`): it skips building the
     per-layer explanation, and remembers verdicts by request shape (`verdict_cache`).
     """
+    request = resolve_principal(request, snapshot)
     return verdict_cache.decide(request, snapshot, lambda: _decide_in_full(request, snapshot))
 
 

@@ -5,6 +5,9 @@ A case request names the principal by ARN (or "anonymous") and gives context key
 "resource": ARN, "context": {"aws:SecureTransport": ["false"]}, "kms_actions": [...],
 "vpc_endpoint_id": ..., "session_policy": {...}, "scp_policies": [...],
 "proposed_policy": {...}, "region": ...}.
+
+`{"runbook": {...}}` instead gives the runbook's inputs (DESIGN 3.1) and builds the request as
+the CLI does (`chalicelib.request.request_from_runbook`): principal keys are derived.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from chalicelib.model import (
     Principal,
     PrincipalType,
 )
+from chalicelib.request import request_from_runbook
 
 
 def principal_from_arn(arn: str, *, issuer: str | None = None) -> Principal:
@@ -54,6 +58,8 @@ def principal_from_arn(arn: str, *, issuer: str | None = None) -> Principal:
 
 
 def request_from_case(data: Mapping[str, Any]) -> AccessRequest:
+    if "runbook" in data:
+        return request_from_runbook(data["runbook"])
     resources = data["resource"] if isinstance(data["resource"], list) else [data["resource"]]
     actions = data["action"] if isinstance(data["action"], list) else [data["action"]]
     operations = []
