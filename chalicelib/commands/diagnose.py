@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -13,6 +14,7 @@ from chalicelib import pipeline
 from chalicelib.diagnose import render_json, render_markdown, render_text
 from chalicelib.engine import decide
 from chalicelib.events import iter_records, parse_event
+from chalicelib.events.errors import OutOfScope
 from chalicelib.model import AccessRequest, Finding, InputError, Json
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import Snapshot, load_snapshot
@@ -64,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args, sys.stdout)
     findings = []
     loaded: Snapshot | None = None
-    for request in _requests(args):
+    requests, skipped = _requests(args)
+    if skipped:
+        sys.stderr.write(skipped_line(skipped, len(requests) + sum(skipped.values())) + "\n")
+    for request in requests:
         if args.snapshot is not None:
             loaded = loaded or load_snapshot(_read_json(args.snapshot, "--snapshot"))
             findings.append(pipeline.diagnose(request, loaded))
@@ -94,14 +99,42 @@ def _render(finding: Finding, output: str) -> str:
     return render_text(finding, color=sys.stdout.isatty())
 
 
-def _requests(args: argparse.Namespace) -> list[AccessRequest]:
-    """The request(s) to diagnose: an event file may be a CloudTrail log of many records."""
-    if args.event is not None:
-        records = list(iter_records(_read_json(args.event, "--event")))
-        if not records:
-            raise InputError("--event", f"{args.event} holds no CloudTrail record")
-        return [parse_event(record) for record in records]
-    return [_one_request(args)]
+def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[str]]:
+    """The request(s) to diagnose, and what was skipped by reason (DESIGN 3.3 "Scope").
+
+    An event file may be a CloudTrail log of many records: its S3 AccessDenied records are
+    diagnosed and the others counted. One record that is not an S3 AccessDenied is bad input
+    (`OutOfScope`, one line naming why).
+    """
+    skipped: Counter[str] = Counter()
+    if args.event is None:
+        return [_one_request(args)], skipped
+    document = _read_json(args.event, "--event")
+    records = list(iter_records(document))
+    if not records:
+        raise InputError("--event", f"{args.event} holds no CloudTrail record")
+    if not (isinstance(document, list) or "Records" in document):
+        return [parse_event(records[0])], skipped
+    requests = []
+    for record in records:
+        try:
+            requests.append(parse_event(record))
+        except OutOfScope as error:
+            skipped[error.kind.value] += 1
+    return requests, skipped
+
+
+def skipped_line(skipped: Mapping[str, int], total: int) -> str:
+    """`skipped 5 of 7 records (not S3 AccessDenied): other-service 2, not-denied 1, …`."""
+    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(skipped.items(), key=_by_count))
+    return (
+        f"skipped {sum(skipped.values())} of {total} records (not S3 AccessDenied, not "
+        f"diagnosed): {counts}"
+    )
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def _one_request(args: argparse.Namespace) -> AccessRequest:

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.commands.timespec import parse_since
 from chalicelib.commands.trail import TrailRecord, lookup_events, read_files
 from chalicelib.diagnose.untrusted import message, text
+from chalicelib.events.errors import OutOfScope
 from chalicelib.model import DiagnoserError, Finding, InputError, Json
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class ReplaySummary:
     by_decision: Counter[str] = field(default_factory=Counter)
     findings: list[Finding] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
+    skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
 
 
 class ProgressBar:
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         since = parse_since(args.since, now=datetime.now(UTC), field="--since")
         records: Sequence[TrailRecord]
         if args.events:
-            records = list(read_files(args.events, since=since))
+            records = list(read_files(args.events, since=since, denied_only=False))
         else:
             records = list(lookup_events(cloudtrail_client(), since=since))
         diagnose = _diagnoser(args)
@@ -134,6 +136,8 @@ def replay(
     for item in records:
         try:
             finding = diagnose(item.record)
+        except OutOfScope as error:  # DESIGN 3.3 "Scope": skipped and counted, no verdict
+            summary.skipped[error.kind.value] += 1
         except DiagnoserError as error:
             summary.errors.append((item.event_id or item.origin, str(error)))
         else:
@@ -152,12 +156,15 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
 
     Event ids and error messages come from the events: they are neutralised (`untrusted`)."""
     total = summary.diagnosed + len(summary.errors)
+    skipped = _skipped_line(summary)
     if total == 0:
-        return "No S3 AccessDenied events in that period.\n"
+        return "No S3 AccessDenied events in that period.\n" + (skipped + "\n" if skipped else "")
     lines = [
         f"{summary.diagnosed} of {total} events diagnosed"
         + (", findings stored." if stored else ".")
     ]
+    if skipped:
+        lines.append(skipped)
     if summary.by_cause:
         lines += ["", "By cause:"]
         width = max(len(text(code)) for code in summary.by_cause)
@@ -172,8 +179,20 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _skipped_line(summary: ReplaySummary) -> str:
+    """`Skipped 3 records that are not S3 AccessDenied: not-denied 2, other-service 1`."""
+    if not summary.skipped:
+        return ""
+    counts = sorted(summary.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    return (
+        f"Skipped {sum(summary.skipped.values())} records that are not S3 AccessDenied: "
+        + ", ".join(f"{kind} {n}" for kind, n in counts)
+    )
+
+
 def summary_document(summary: ReplaySummary) -> Json:
     return {
+        "skipped": dict(summary.skipped),
         "diagnosed": summary.diagnosed,
         "by_cause": dict(summary.by_cause),
         "by_decision": dict(summary.by_decision),
@@ -205,6 +224,7 @@ def _diagnoser(args: argparse.Namespace) -> Diagnose:
     publisher = ListPublisher()  # replayed findings are stored, never alerted
 
     def diagnose_and_store(record: Json) -> Finding:
+        parse_event(record)  # a record out of scope is skipped here, not stored as an error
         result = service.handle_event(
             record,
             source=source,

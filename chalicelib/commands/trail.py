@@ -38,14 +38,18 @@ class TrailRecord:
         return str(self.record.get("eventID") or "")
 
 
-def read_files(paths: Iterable[Path], *, since: datetime | None = None) -> Iterator[TrailRecord]:
+def read_files(
+    paths: Iterable[Path], *, since: datetime | None = None, denied_only: bool = True
+) -> Iterator[TrailRecord]:
     """Every S3 AccessDenied record in `paths`, oldest file first, at or after `since`.
+
+    `denied_only=False` yields every record of the period (replay counts the others, skipped).
 
     Raises `InputError` naming `--events` for a file that cannot be read or parsed.
     """
     for path in _expand(paths):
         for position, record in enumerate(_records(_load(path), path)):
-            if _wanted(record, since):
+            if _wanted(record, since, denied_only=denied_only):
                 yield TrailRecord(record=record, origin=f"{path}#{position}")
 
 
@@ -116,8 +120,9 @@ def _records(document: Any, path: Path) -> Iterator[Json]:
         raise InputError("--events", f"{path}: not a CloudTrail record, envelope or log file")
 
 
-def _wanted(record: Json, since: datetime | None) -> bool:
-    if record.get("eventSource") != S3_SOURCE or record.get("errorCode") not in DENIED_CODES:
+def _wanted(record: Json, since: datetime | None, *, denied_only: bool = True) -> bool:
+    denied = record.get("eventSource") == S3_SOURCE and record.get("errorCode") in DENIED_CODES
+    if denied_only and not denied:
         return False
     if since is None:
         return True

@@ -1,9 +1,12 @@
 """From a CloudTrail record (bare, in an EventBridge event, or in a log file) to the request.
 
 `parse_event` never drops an event silently: malformed input raises `EventError` naming the
-field; anything readable becomes an `AccessRequest` whose `scope` says whether it is diagnosed
-in full (same account), on the bucket-owner side only (cross-account), against public grants
-only (anonymous), or not at all (out of scope, with `scope_reason`).
+field; a readable record that is not an S3 `AccessDenied` (another service, a success, another
+error code, a network-activity or service event) raises `OutOfScope` (an `EventError`) naming
+why, so that no verdict is ever made for it (DESIGN 3.3 "Scope"); an S3 `AccessDenied` becomes
+an `AccessRequest` whose `scope` says whether it is diagnosed in full (same account), on the
+bucket-owner side only (cross-account), against public grants only (anonymous), or with a
+reason (`scope_reason`: directory buckets, Outposts, calls the operation table lacks).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Final
 from chalicelib.arn import parse_arn, split_s3_arn
 from chalicelib.events import fields as f
 from chalicelib.events.context import BucketSide, context_from_record
-from chalicelib.events.errors import EventError
+from chalicelib.events.errors import EventError, OutOfScope, SkipKind
 from chalicelib.events.identity import Requester, partition_of, requester_from_record
 from chalicelib.events.message import parse_denial_message
 from chalicelib.events.operations import (
@@ -34,6 +37,9 @@ S3_SOURCE: Final = "s3.amazonaws.com"
 DENIED_CODE: Final = "AccessDenied"
 ENVELOPE_KEYS: Final = frozenset({"detail", "detail-type", "source"})
 RECORD_KEYS: Final = frozenset({"eventSource", "eventName", "userIdentity"})
+NETWORK_CATEGORY: Final = "NetworkActivity"
+NETWORK_TYPE: Final = "AwsVpceEvent"
+SERVICE_TYPE: Final = "AwsServiceEvent"
 OTHER_SOURCES: Final[Mapping[str, str]] = {
     "s3express.amazonaws.com": "S3 directory bucket (S3 Express One Zone): not diagnosed",
     "s3-outposts.amazonaws.com": "S3 on Outposts: not diagnosed",
@@ -104,6 +110,7 @@ def _parse_record(
 ) -> AccessRequest:
     source = _required(record, f.EVENT_SOURCE, "eventSource", prefix)
     event_name = _required(record, f.EVENT_NAME, "eventName", prefix)
+    _check_scope(record, source, prefix)
     partition = partition_of(record)
     bucket_side = _bucket_side(record, envelope)
     requester = requester_from_record(record, prefix=prefix, bucket_account=bucket_side.account)
@@ -111,7 +118,7 @@ def _parse_record(
     hint = parse_denial_message(message) if message else None
     notes: list[str] = list(requester.notes)
     spec = lookup(event_name) if source == S3_SOURCE else None
-    out_of_scope = _out_of_scope(record, source, event_name, spec)
+    out_of_scope = _out_of_scope(source, event_name, spec)
     params = f.REQUEST_PARAMETERS.search(record)
     params = params if isinstance(params, Mapping) else {}
     bucket, key = _bucket_and_key(record)
@@ -136,8 +143,6 @@ def _parse_record(
         notes.extend(op_notes)
         if spec.kind is CallKind.LIST and f.param(params, "list-type") == "2":
             notes.append("ListObjects with list-type=2 is the ListObjectsV2 API: s3:ListBucket.")
-    if f.text(f.ERROR_CODE, record) is None:
-        notes.append("The record has no errorCode: the call was not denied; checked as asked.")
     context, context_notes = context_from_record(record, requester.principal, bucket_side)
     notes.extend(context_notes)
     if hint is not None:
@@ -230,22 +235,54 @@ def _check_resource(spec: OperationSpec, bucket: str | None, key: str | None, pr
         )
 
 
+def _check_scope(record: Mapping[str, Any], source: str, prefix: str) -> None:
+    """Raise `OutOfScope` for a record that is not an S3 `AccessDenied` (DESIGN 3.3 "Scope").
+
+    S3-family sources (directory buckets, Outposts…) that were denied pass: they are reported
+    with their reason as today.
+    """
+    category = f.text(f.EVENT_CATEGORY, record)
+    event_type = f.text(f.EVENT_TYPE, record)
+    if category == NETWORK_CATEGORY or event_type == NETWORK_TYPE:
+        raise OutOfScope(
+            f"{prefix}eventCategory",
+            SkipKind.NETWORK_ACTIVITY,
+            f"a network-activity event ({event_type or category}) of a VPC endpoint, "
+            "not an authorization by the bucket's policies",
+        )
+    if event_type == SERVICE_TYPE:
+        raise OutOfScope(
+            f"{prefix}eventType",
+            SkipKind.SERVICE_EVENT,
+            f"{SERVICE_TYPE}: an event of the service itself, not a caller's request",
+        )
+    if source != S3_SOURCE and source not in OTHER_SOURCES:
+        raise OutOfScope(
+            f"{prefix}eventSource", SkipKind.OTHER_SERVICE, f"eventSource {source} is not S3"
+        )
+    code = f.text(f.ERROR_CODE, record)
+    if code is None:
+        raise OutOfScope(
+            f"{prefix}errorCode", SkipKind.NOT_DENIED, "no errorCode: the call was not denied"
+        )
+    if code != DENIED_CODE:
+        raise OutOfScope(
+            f"{prefix}errorCode",
+            SkipKind.OTHER_ERROR,
+            f"errorCode {code} is not an authorization denial",
+        )
+
+
 def _out_of_scope(
-    record: Mapping[str, Any], source: str, event_name: str, spec: OperationSpec | None
+    source: str, event_name: str, spec: OperationSpec | None
 ) -> tuple[Scope, str] | None:
     if source != S3_SOURCE:
-        reason = OTHER_SOURCES.get(source, f"not an S3 event (eventSource {source})")
-        return Scope.OUT_OF_SCOPE, reason
+        return Scope.OUT_OF_SCOPE, OTHER_SOURCES[source]
     if spec is None:
         return (
             Scope.OUT_OF_SCOPE,
             f"eventName {event_name} is not in the S3 operation table ({len(OPERATIONS)} names)",
         )
-    code = f.text(f.ERROR_CODE, record)
-    if code is None:
-        return None
-    if code != DENIED_CODE:
-        return Scope.OUT_OF_SCOPE, f"errorCode {code} is not an authorization denial"
     return None
 
 

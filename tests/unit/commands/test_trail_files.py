@@ -89,3 +89,18 @@ def test_read_files_names_the_option_and_file_for_bad_input(tmp_path, content, c
 def test_read_files_reports_a_missing_path(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         list(read_files([tmp_path / "missing.json"]))
+
+
+def test_read_files_gives_every_record_of_the_period_for_replay_to_count(tmp_path):
+    path = tmp_path / "events.json"
+    log = {
+        "Records": [
+            _record("a"),
+            _record("b", code=None),
+            _record("c", source="kms.amazonaws.com"),
+            _record("old", time="2025-03-01T00:00:00Z"),
+        ]
+    }
+    path.write_text(json.dumps(log))
+    since = parse_utc("2025-03-04T00:00:00Z")
+    assert _ids(read_files([path], since=since, denied_only=False)) == ["a", "b", "c"]

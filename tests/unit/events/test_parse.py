@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.events import EventError, iter_records, parse_event
+from chalicelib.events.errors import OutOfScope, SkipKind
 from chalicelib.model import AccessRequest, InputError, Scope
 from tests.unit.events.eventdata import SHARED_FIXTURES, load, parsed
 
@@ -134,11 +135,11 @@ def test_unknown_event_name_is_out_of_scope_and_says_what_was_tried() -> None:
     [
         ("s3express-directory-bucket-getobject", "directory bucket"),
         ("s3-outposts-getobject", "Outposts"),
-        ("kms-decrypt-not-s3", "not an S3 event"),
-        ("getobject-invalid-object-state", "InvalidObjectState"),
     ],
 )
-def test_out_of_scope_calls_are_reported_with_a_reason(scenario: str, reason: str) -> None:
+def test_denied_s3_family_calls_out_of_scope_are_reported_with_a_reason(
+    scenario: str, reason: str
+) -> None:
     request = parsed(scenario)
 
     assert request.scope is Scope.OUT_OF_SCOPE
@@ -146,11 +147,32 @@ def test_out_of_scope_calls_are_reported_with_a_reason(scenario: str, reason: st
     assert reason in request.scope_reason
 
 
-def test_record_without_error_is_checked_and_noted() -> None:
-    request = parsed("getobject-succeeded-no-error")
+# Issue 11.3 (DESIGN 3.3 "Scope"): these used to be parsed (and then given a verdict); a
+# record that is not an S3 AccessDenied is now refused with the reason, never diagnosed.
+@pytest.mark.parametrize(
+    ("scenario", "field", "kind", "reason"),
+    [
+        ("kms-decrypt-not-s3", "detail.eventSource", SkipKind.OTHER_SERVICE, "kms.amazonaws"),
+        (
+            "getobject-invalid-object-state",
+            "detail.errorCode",
+            SkipKind.OTHER_ERROR,
+            "errorCode InvalidObjectState",
+        ),
+        ("getobject-succeeded-no-error", "detail.errorCode", SkipKind.NOT_DENIED, "no errorCode"),
+    ],
+)
+def test_records_that_are_not_s3_access_denied_are_out_of_scope(
+    scenario: str, field: str, kind: SkipKind, reason: str
+) -> None:
+    with pytest.raises(OutOfScope) as raised:
+        parsed(scenario)
 
-    assert request.scope is Scope.SAME_ACCOUNT
-    assert any("no errorCode" in note for note in request.notes)
+    assert isinstance(raised.value, EventError)
+    assert raised.value.field_path == field
+    assert raised.value.kind is kind
+    assert reason in str(raised.value)
+    assert "not an S3 AccessDenied" in str(raised.value)
 
 
 def test_access_point_request_keeps_the_bucket_resource_and_the_access_point() -> None:
