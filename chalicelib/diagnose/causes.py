@@ -9,6 +9,7 @@ or a resource grant that does not reach this requester.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -89,6 +90,7 @@ BPA_SETTINGS: tuple[tuple[str, CauseCode], ...] = (
 # Engine details that only repeat the catalog text ("no session policy allows").
 GENERIC_DETAIL = re.compile(r"^no [\w -]+ allows( the action)?\.?$", re.IGNORECASE)
 NETWORK_KEYS = frozenset({"aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"})
+REPEAT_WORDS = 5  # a run of this many words in both the catalog text and the detail
 KEY_STATE_WORDS = ("disabled", "pending deletion", "pendingdeletion", "another region", "state")
 
 
@@ -257,6 +259,18 @@ def _no_grant_cause(
         return _cause(CauseCode.CONDITION_NOT_MET, request, evaluation, lr, statement=statement)
     if request.principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return _cause(CauseCode.NO_RESOURCE_GRANT, request, evaluation, lr)
+    if request.scope is Scope.CROSS_ACCOUNT:
+        # The requester's identity policies are NOT CHECKED: say only what this account lacks.
+        who = request.principal.principal_arn
+        where = f"the policy of bucket {request.bucket}" if request.bucket else "a resource policy"
+        return Cause(
+            code=CauseCode.NO_ALLOW_IDENTITY.value,
+            layer=lr.layer,
+            message=f"No statement of {where} grants {evaluation.action} on "
+            f"{evaluation.resource_arn} to {who}: a cross-account request needs that grant from "
+            f"the bucket owner. Whether account {request.principal.account_id} allows it in "
+            f"{who}'s own policies is NOT CHECKED here.",
+        )
     return _cause(CauseCode.NO_ALLOW_IDENTITY, request, evaluation, lr)
 
 
@@ -297,6 +311,7 @@ def _cause(
     # Grant layers' details repeat the catalog text; the near misses say more.
     if lr.detail and lr.layer not in GRANT_LAYERS and not GENERIC_DETAIL.match(lr.detail):
         detail = lr.detail[0].upper() + lr.detail[1:]
+        parts[0] = _without_repeat(parts[0], detail)
         parts.append(detail if detail.endswith(".") else detail + ".")
     return Cause(
         code=code.value,
@@ -305,6 +320,24 @@ def _cause(
         statement=statement,
         confidence="possible" if possible else "definite",
     )
+
+
+def _without_repeat(head: str, detail: str) -> str:
+    """The catalog sentence without the clause that the layer's detail says again.
+
+    "S3 must call kms:Decrypt ..., and the key policy neither allows the requester nor
+    delegates to IAM." followed by "The key policy neither allows the requester kms:Decrypt nor
+    delegates ..." keeps only "S3 must call kms:Decrypt ...": one sentence says it once.
+    """
+    words = head.split()
+    match = difflib.SequenceMatcher(
+        None, [w.lower() for w in words], [w.lower() for w in detail.split()], autojunk=False
+    ).find_longest_match()
+    if match.size < REPEAT_WORDS:
+        return head
+    prefix = " ".join(words[: match.a])
+    cut = prefix.rfind(",")
+    return prefix[:cut] + "." if cut > 0 else head
 
 
 def _identity(cause: Cause) -> tuple[str, str | None, str | None, int | None]:

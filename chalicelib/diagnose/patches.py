@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.diagnose.untrusted import command_safe
-from chalicelib.model import AccessRequest, ContextEntry, InputError, Json
+from chalicelib.model import AccessRequest, ContextEntry, InputError, Json, PrincipalType
 from chalicelib.snapshot import parse_json_document
 
 _INLINE = {
@@ -174,6 +174,15 @@ def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | No
         rules = f"Rules=[{{ObjectOwnership={patch['object_ownership']}}}]"
         return ["aws", "s3api", "put-bucket-ownership-controls", "--bucket", str(patch["bucket"]),
                 "--ownership-controls", rules]  # fmt: skip
+    if kind == "session-policy" and request.principal.type in (
+        PrincipalType.IAM_USER,
+        PrincipalType.FEDERATED_USER,
+    ):
+        # A user's session policy comes from GetFederationToken (called with the user's own
+        # long-term credentials); AssumeRole takes roles only.
+        name = request.principal.session_name or "<federated-user-name>"
+        return ["aws", "sts", "get-federation-token", "--name", name,
+                "--policy", _json_arg(patch["document"])]  # fmt: skip
     if kind == "session-policy":
         role, session = request.principal.principal_arn, request.principal.session_name
         return ["aws", "sts", "assume-role", "--role-arn", role, "--role-session-name",

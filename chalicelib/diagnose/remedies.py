@@ -41,16 +41,19 @@ from chalicelib.model import (
     DiagnoserError,
     Json,
     Layer,
+    NearMiss,
     Operation,
+    Outcome,
     Principal,
     PrincipalType,
     Remedy,
+    Scope,
     StatementRef,
     Verdict,
 )
 from chalicelib.snapshot import Snapshot, load_snapshot
 
-MAX_REMEDIES = 3
+MAX_REMEDIES = 4
 PROBE_BUCKET = "s3doctor-probe-bucket"
 REQUEST_KINDS = frozenset({"request", "session-policy"})
 DENY_CODES = frozenset(EXPLICIT.values()) - {
@@ -121,10 +124,13 @@ def find_remedies(
             if key in seen:
                 continue
             seen.add(key)
-            remedy = _check(candidate, request, snapshot, verify=verify)
+            remedy = _check(candidate, request, snapshot, decision, verify=verify)
             if remedy is not None:
                 out.append(remedy)
-    out.sort(key=lambda r: (not r.verified, r.patch is None))
+    # Verified first; then patches; a malformed document's fix leads the unverified ones.
+    out.sort(
+        key=lambda r: (not r.verified, not r.summary.startswith(FIX_DOCUMENT), r.patch is None)
+    )
     return tuple(out[:MAX_REMEDIES])
 
 
@@ -156,6 +162,7 @@ def _candidates(
         if not comply and statement is not None:
             yield _deny_explained(statement, action, session=cause.layer is Layer.SESSION_POLICY)
     elif code is CauseCode.CONDITION_NOT_MET:
+        yield from _widen_condition(snapshot, statement)
         yield from _comply(request, snapshot, statement, deny=False)
     elif code in (
         CauseCode.NO_ALLOW_IDENTITY,
@@ -164,6 +171,8 @@ def _candidates(
     ):
         if misses:
             yield from _fix_near_miss(request, snapshot, misses[0], action, resource)
+        if request.scope is Scope.CROSS_ACCOUNT:
+            yield from _bucket_grant(request, snapshot, action, resource, cross_account=True)
         yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_IDENTITY:
         yield from _identity_grant(request, snapshot, action, resource)
@@ -179,6 +188,10 @@ def _candidates(
         yield _enforce_owner(request.bucket)
     elif code is CauseCode.BPA_BLOCK_PUBLIC_ACLS:
         yield _private_acl()
+    elif code is CauseCode.BPA_IGNORE_PUBLIC_ACLS:
+        yield from _bucket_grant(
+            request, snapshot, action, resource, cross_account=request.scope is Scope.CROSS_ACCOUNT
+        )
     elif code is CauseCode.INCONCLUSIVE:
         yield _diagnoser_read(decision)
 
@@ -214,16 +227,102 @@ def _identity_grant(
     if entity is None:
         return
     kind, name = entity
-    statement = _allow(action, resource)
-    policy_id = f"inline:{kind}/{name}/s3doctor-{statement['Sid'].removeprefix('S3Doctor')}"
-    yield Candidate(
-        code=RemedyCode.ADD_IDENTITY_STATEMENT,
-        target=request.principal.principal_arn,
-        summary=f"Allow {action} on {resource} in a new inline policy of {kind} {name}: the "
-        "grant stays with this principal and changes no shared bucket or key policy.",
-        patch={"kind": "policy", "policy": policy_id, "document": _with_statement(None, statement)},
-        new_statement=statement,
+    for form, opens in _resource_forms(resource, None):
+        statement = _allow(action, form)
+        policy_id = f"inline:{kind}/{name}/s3doctor-{statement['Sid'].removeprefix('S3Doctor')}"
+        yield Candidate(
+            code=RemedyCode.ADD_IDENTITY_STATEMENT,
+            target=request.principal.principal_arn,
+            summary=f"Allow {action} on {form} in a new inline policy of {kind} {name}: the "
+            f"grant stays with this principal and changes no shared bucket or key policy. {opens}",
+            patch={
+                "kind": "policy",
+                "policy": policy_id,
+                "document": _with_statement(None, statement),
+            },
+            new_statement=statement,
+        )
+
+
+def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
+    """The exact resource, then the form people usually grant, each with what else it opens.
+
+    For an object: the key itself, then `<prefix>*` (the key's folder, or the prefix of the
+    statement that nearly matched) or `bucket/*`. Other resources have only their exact form.
+    """
+    target = split_s3_arn(resource)
+    if target is None or target[1] is None:
+        return [(resource, "It opens nothing else.")]
+    bucket, key = target
+    forms = [(resource, f"It opens only this key; other keys of {bucket} stay as they are.")]
+    if prefix is None and "/" in key:
+        prefix = key.rsplit("/", 1)[0] + "/"
+    if prefix and key.startswith(prefix) and prefix != key:
+        forms.append(
+            (
+                f"arn:aws:s3:::{bucket}/{prefix}*",
+                f"Usual form: it also opens every other key under {prefix} in {bucket}.",
+            )
+        )
+    else:
+        forms.append(
+            (f"arn:aws:s3:::{bucket}/*", f"Usual form: it also opens every other key of {bucket}.")
+        )
+    return forms
+
+
+def _bucket_grant(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    action: str,
+    resource: str,
+    *,
+    cross_account: bool,
+) -> Iterator[Candidate]:
+    """A bucket-policy Allow naming the requester (never a public or account-wide principal)."""
+    bucket = request.bucket
+    if bucket is None or request.principal.type in (
+        PrincipalType.ANONYMOUS,
+        PrincipalType.AWS_SERVICE,
+        PrincipalType.ROOT,
+        PrincipalType.AWS_ACCOUNT,
+        PrincipalType.UNKNOWN,
+    ):
+        return
+    buckets = (snapshot.document.get("s3") or {}).get("buckets") or {}
+    if not isinstance(buckets.get(bucket), Mapping):
+        return
+    policy_id = f"bucket-policy:{bucket}"
+    current = policy_document(snapshot.document, policy_id)
+    if current is None and buckets[bucket].get("policy") is not None:
+        return  # unreadable or not JSON: never overwrite what we could not read
+    who = request.principal.principal_arn
+    note = (
+        f" A cross-account request needs both sides: account {request.principal.account_id} "
+        f"must also allow {action} on {resource} in an identity policy of {who} (NOT CHECKED "
+        "here: that account's policies are not in this snapshot)."
+        if cross_account
+        else ""
     )
+    why = (
+        "the bucket owner's half of a cross-account grant, naming the requester."
+        if cross_account
+        else "a private grant naming the requester, instead of the public ACL S3 ignores."
+    )
+    for form, opens in _resource_forms(resource, None):
+        statement = _allow(action, form, Principal={"AWS": who})
+        yield Candidate(
+            code=RemedyCode.ADD_BUCKET_POLICY_STATEMENT,
+            target=policy_id,
+            summary=f"Allow {action} on {form} to {who} in the policy of bucket {bucket}: "
+            f"{why} {opens}{note}",
+            patch={
+                "kind": "policy",
+                "policy": policy_id,
+                "document": _with_statement(current, statement),
+            },
+            new_statement=statement,
+        )
 
 
 def _fix_near_miss(
@@ -242,8 +341,13 @@ def _fix_near_miss(
     statement: Json = dict(statements[near.index])
     new: Json | None = statement
     if miss.kind in (MissKind.RESOURCE_FORM, MissKind.WRONG_PREFIX, MissKind.WRONG_BUCKET):
-        statement["Resource"] = [*_listed(statement.get("Resource")), resource]
-        change = f"add Resource {resource}"
+        for form, opens in _resource_forms(resource, None):
+            changed: Json = dict(statement)
+            changed["Resource"] = [*_listed(statement.get("Resource")), form]
+            yield _near_miss_candidate(
+                document, statements, near, changed, f"add Resource {form}. {opens}", changed
+            )
+        return
     elif miss.kind is MissKind.ACTION_NAME:
         statement["Action"] = [*_listed(statement.get("Action")), action]
         change = f"add Action {action}"
@@ -257,14 +361,25 @@ def _fix_near_miss(
         new = None  # keeps the statement's own principal and conditions: probes check breadth
     else:
         return
-    statements = [*statements]
-    statements[near.index] = statement
-    patched = {**document, "Statement": statements}
+    yield _near_miss_candidate(document, statements, near, statement, change + ".", new)
+
+
+def _near_miss_candidate(
+    document: Json,
+    statements: list[Any],
+    near: NearMiss,
+    statement: Json,
+    change: str,
+    new: Json | None,
+) -> Candidate:
+    changed = [*statements]
+    changed[near.index] = statement
+    patched = {**document, "Statement": changed}
     sid = f" {near.sid!r}" if near.sid else ""
-    yield Candidate(
+    return Candidate(
         code=RemedyCode.FIX_STATEMENT,
         target=near.policy,
-        summary=f"Correct statement{sid} #{near.index} of {near.policy}: {change}. It already "
+        summary=f"Correct statement{sid} #{near.index} of {near.policy}: {change} It already "
         "meant to grant this; the fix changes only the element that missed.",
         patch={"kind": "policy", "policy": near.policy, "document": patched},
         new_statement=new,
@@ -317,17 +432,24 @@ def _key_policy_grant(
     policy_id = f"key-policy:{arn}"
     parsed = parse_arn(arn)
     region = (parsed.region if parsed else None) or snapshot.region or "us-east-1"
-    statement = _allow(
-        action,
-        "*",
-        Principal={"AWS": request.principal.principal_arn},
-        Condition={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-    )
+    who = request.principal.principal_arn
+    equals = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
+    narrowing = ""
+    if request.principal.type is PrincipalType.ROOT:
+        # Principal ACCT:root in a key policy is the account: it would also enable the IAM
+        # policies of every user and role for this key. aws:PrincipalType Account is the root
+        # user alone.
+        equals["aws:PrincipalType"] = "Account"
+        narrowing = (
+            " Limited to the root user (aws:PrincipalType Account): the account ARN alone would "
+            "also let every IAM policy of the account that allows it use the key."
+        )
+    statement = _allow(action, "*", Principal={"AWS": who}, Condition={"StringEquals": equals})
     yield Candidate(
         code=RemedyCode.ADD_KMS_KEY_POLICY_STATEMENT,
         target=arn,
-        summary=f"Allow {action} to {request.principal.principal_arn} in the key policy, only "
-        "through S3 (kms:ViaService): the key policy must allow it, IAM alone cannot.",
+        summary=f"Allow {action} to {who} in the key policy, only through S3 (kms:ViaService): "
+        f"the key policy must allow it, IAM alone cannot.{narrowing}",
         patch={
             "kind": "policy",
             "policy": policy_id,
@@ -365,11 +487,17 @@ def _extend_session_policy(
     if request.session_policy is None:
         return
     statement = _allow(action, resource)
+    user = request.principal.type in (PrincipalType.IAM_USER, PrincipalType.FEDERATED_USER)
+    how = (
+        "the --policy of aws sts get-federation-token, called with the user's own credentials"
+        if user
+        else "the --policy of aws sts assume-role"
+    )
     yield Candidate(
         code=RemedyCode.FIX_STATEMENT,
         target="session policy",
-        summary=f"Pass a session policy that also allows {action} on {resource}: change the "
-        "code or broker that creates the session.",
+        summary=f"Pass a session policy that also allows {action} on {resource} ({how}): "
+        "change the code or broker that creates the session.",
         patch={"kind": "session-policy", "document": _with_statement(request.session_policy,
                                                                      statement)},
         new_statement=statement,
@@ -447,6 +575,19 @@ def _deny_explained(statement: StatementRef, action: str, *, session: bool) -> C
             f"(Deny{sid}, #{statement.index}): it limits this session on purpose. If the job "
             "must do this, start its session without that Deny.",
         )
+    failure = statement.failed_condition
+    if failure is not None:
+        actual = "absent" if failure.actual is None else list(failure.actual)
+        how = _how_to_comply(failure)
+        return Candidate(
+            code=RemedyCode.COMPLY_WITH_DENY,
+            target="the request",
+            summary=f"Comply with the Deny{sid} (#{statement.index}) in {statement.policy}: it "
+            f"refuses {action} wherever {failure.key} {failure.operator} "
+            f"{list(failure.expected)} holds (this request: {actual}). To comply, {how}. If "
+            "this request is legitimate as it is, ask the policy's owner for a narrow exception "
+            "rather than removing the Deny.",
+        )
     return Candidate(
         code=RemedyCode.COMPLY_WITH_DENY,
         target=statement.policy,
@@ -456,7 +597,42 @@ def _deny_explained(statement: StatementRef, action: str, *, session: bool) -> C
     )
 
 
+# How to make a key present when a Deny refuses requests without it (Null <key> true).
+PRESENT_ADVICE: dict[str, str] = {
+    "aws:sourcevpce": "come through a VPC endpoint for S3 (a gateway or interface endpoint of "
+    "the client's VPC): requests over the internet carry no aws:SourceVpce",
+    "aws:sourcevpc": "come from a VPC through its S3 endpoint",
+    "aws:multifactorauthpresent": "use credentials from a session created with MFA",
+    "s3:x-amz-server-side-encryption": "send the header x-amz-server-side-encryption",
+}
+
+
+def _how_to_comply(failure: ConditionFailure) -> str:
+    operator = failure.operator.split(":")[-1].removesuffix("IfExists")
+    key = failure.key.lower()
+    if operator == "Null" and failure.expected and failure.expected[0].lower() == "true":
+        return PRESENT_ADVICE.get(key, f"send the request with {failure.key} set")
+    advice = ADVICE.get(key)
+    if advice is not None and "{" not in advice:
+        return advice
+    return f"make {failure.key} take a value outside {list(failure.expected)}"
+
+
+MALFORMED = "MalformedPolicyDocument in "
+FIX_DOCUMENT = "Fix the document of"
+
+
 def _diagnoser_read(decision: Decision) -> Candidate:
+    malformed = [u for u in decision.unchecked if u.reason.startswith(MALFORMED)]
+    if malformed:
+        policy, _, problem = malformed[0].reason.removeprefix(MALFORMED).partition(": ")
+        return Candidate(
+            code=RemedyCode.FIX_STATEMENT,
+            target=policy,
+            summary=f"{FIX_DOCUMENT} {policy}: IAM would reject it ({problem}), so it "
+            "cannot be evaluated. Correct that element (put the policy again and read its "
+            "validation error), then diagnose again; reading it again will not help.",
+        )
     needs = sorted({u.needs for u in decision.unchecked if u.needs})
     layers = sorted({u.layer.value for u in decision.unchecked})
     if layers == [Layer.SESSION_POLICY.value]:
@@ -514,6 +690,63 @@ def _comply(
     )
 
 
+# Condition keys that say WHAT is accessed (a prefix, a tag), not how or from where: adding the
+# request's value to an Allow on them widens the grant to that data only. Network, transport,
+# MFA and principal keys protect something and are never loosened.
+SCOPE_KEYS = ("s3:prefix", "s3:delimiter", "s3:existingobjecttag/", "s3:requestobjecttag/")
+
+
+def _widen_condition(snapshot: Snapshot, statement: StatementRef | None) -> Iterator[Candidate]:
+    """Add the request's value to the failed condition of an Allow on a scope key."""
+    if statement is None or statement.failed_condition is None:
+        return
+    failure = statement.failed_condition
+    key = failure.key.lower()
+    operator = failure.operator.split(":")[-1]
+    if not key.startswith(SCOPE_KEYS) or operator not in ("StringEquals", "StringLike"):
+        return
+    if not failure.actual or len(failure.actual) != 1:
+        return
+    value = failure.actual[0]
+    document = policy_document(snapshot.document, statement.policy)
+    statements = document.get("Statement") if document else None
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if document is None or not isinstance(statements, list) or statement.index >= len(statements):
+        return
+    changed: Json = dict(statements[statement.index])
+    condition = changed.get("Condition")
+    if not isinstance(condition, Mapping):
+        return
+    new_condition: Json = {}
+    found = False
+    for op_name, block in condition.items():
+        block = dict(block) if isinstance(block, Mapping) else block
+        if op_name == failure.operator and isinstance(block, dict):
+            for name in block:
+                if name.lower() == key:
+                    block[name] = [*_listed(block[name]), value]
+                    found = True
+        new_condition[op_name] = block
+    if not found:
+        return
+    changed["Condition"] = new_condition
+    statements = [*statements]
+    statements[statement.index] = changed
+    sid = f" {statement.sid!r}" if statement.sid else ""
+    yield Candidate(
+        code=RemedyCode.FIX_STATEMENT,
+        target=statement.policy,
+        summary=f"Correct the condition of statement{sid} #{statement.index} of "
+        f"{statement.policy}: add {value!r} to {failure.operator} {failure.key} "
+        f"{list(failure.expected)}. It opens {failure.key} = {value!r} only, to whoever the "
+        "statement already names.",
+        patch={"kind": "policy", "policy": statement.policy,
+               "document": {**document, "Statement": statements}},
+        new_statement=changed,
+    )  # fmt: skip
+
+
 def _satisfying_value(failure: ConditionFailure, *, deny: bool) -> object:
     """A context value that makes the condition false (deny) or true (allow); _UNSET if none."""
     operator = failure.operator.split(":")[-1].removesuffix("IfExists")
@@ -534,6 +767,10 @@ def _satisfying_value(failure: ConditionFailure, *, deny: bool) -> object:
         return _UNSET
     if (operator in _NEGATED) == deny and expected:
         return expected[0]
+    if not deny and operator in ("StringLike", "ArnLike") and failure.expected:
+        pattern = failure.expected[0]
+        if "${" not in pattern:
+            return pattern.replace("*", "").replace("?", "x")  # the shortest matching value
     if deny and operator in _POSITIVE and failure.key.lower().startswith("s3:x-amz-"):
         return None  # drop the offending header
     return _UNSET
@@ -578,7 +815,12 @@ def _via_service_exception(snapshot: Snapshot, statement: StatementRef) -> Itera
 
 
 def _check(
-    candidate: Candidate, request: AccessRequest, snapshot: Snapshot, *, verify: bool
+    candidate: Candidate,
+    request: AccessRequest,
+    snapshot: Snapshot,
+    decision: Decision | None = None,
+    *,
+    verify: bool,
 ) -> Remedy | None:
     patch = candidate.patch
     cli = cli_for(patch, request) if patch is not None else None
@@ -595,7 +837,7 @@ def _check(
     if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
         return None
     try:
-        allowed, broader = _reevaluate(request, snapshot, patch)
+        allowed, broader = _reevaluate(request, snapshot, patch, decision)
     except DiagnoserError:
         return remedy
     if broader:
@@ -618,18 +860,118 @@ def _too_broad(statement: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
 
 
 def _reevaluate(
-    request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any]
+    request: AccessRequest,
+    snapshot: Snapshot,
+    patch: Mapping[str, Any],
+    decision: Decision | None = None,
 ) -> tuple[bool, bool]:
-    """(the request is allowed after the patch, the patch lets a probe through)."""
+    """(the request is allowed after the patch, the patch lets a probe through).
+
+    Probes: the same action on another bucket; another principal of the account with no IAM
+    grant; and one whose identity policy already allows every action of the request on its
+    resource (a patch that names the account, not the requester, lets that one through).
+    """
     if patch.get("kind") in REQUEST_KINDS:
         return evaluate(apply_to_request(request, patch), snapshot).allowed, False
-    patched = load_snapshot(apply_patch(snapshot.document, patch))
-    allowed = evaluate(request, patched).allowed
+    patched_doc = apply_patch(snapshot.document, patch)
+    patched = load_snapshot(patched_doc)
+    allowed = owner_side_allows(request, evaluate(request, patched), snapshot)
     broader = any(
         evaluate(probe, patched).allowed and not evaluate(probe, snapshot).allowed
         for probe in _probes(request)
     )
+    if not broader and patch.get("kind") == "policy":
+        granted = probe_with_grants(request, decision or evaluate(request, snapshot))
+        if granted is not None:
+            probe, statements = granted
+            before_doc = with_probe_user(snapshot.document, statements)
+            after_doc = with_probe_user(patched_doc, statements)
+            if before_doc is not None and after_doc is not None:
+                broader = (
+                    evaluate(probe, load_snapshot(after_doc)).allowed
+                    and not evaluate(probe, load_snapshot(before_doc)).allowed
+                )
     return allowed, broader
+
+
+GRANTED_PROBE = "s3doctor-probe-granted"
+# Layers a cross-account requester's own account decides: never in the bucket owner's snapshot.
+REQUESTER_SIDE = frozenset(
+    {Layer.IDENTITY_POLICY, Layer.PERMISSIONS_BOUNDARY, Layer.SESSION_POLICY, Layer.SCP}
+)
+
+
+def owner_side_allows(request: AccessRequest, decision: Decision, snapshot: Snapshot) -> bool:
+    """The request is allowed; for a cross-account request, as far as the bucket owner decides.
+
+    A cross-account request is inconclusive here whatever the bucket policy says, because the
+    requester's own account is NOT CHECKED: the bucket owner's side allows it when no layer
+    denies and the only unknown layers are the requester's (identity, boundary, session, SCP).
+    """
+    if decision.allowed:
+        return True
+    owner = str(snapshot.document.get("account_id") or "")
+    cross = request.scope is Scope.CROSS_ACCOUNT or (
+        bool(owner) and request.principal.account_id not in (None, owner)
+    )
+    if not cross or decision.decision is not Verdict.INCONCLUSIVE:
+        return False
+    for evaluation in decision.evaluations:
+        for layer in evaluation.layers:
+            if layer.outcome in (Outcome.EXPLICIT_DENY, Outcome.IMPLICIT_DENY):
+                return False
+            if layer.outcome is Outcome.UNKNOWN and layer.layer not in REQUESTER_SIDE:
+                return False
+    return all(u.layer in REQUESTER_SIDE for u in decision.unchecked)
+
+
+def probe_with_grants(
+    request: AccessRequest, decision: Decision
+) -> tuple[AccessRequest, list[Json]] | None:
+    """A same-account IAM user, other than the requester, whose IAM policy allows the request.
+
+    Returns the probe request and the identity statements to give that user (with
+    `with_probe_user`). None for an anonymous request.
+    """
+    if request.principal.type is PrincipalType.ANONYMOUS or not request.principal.account_id:
+        return None
+    probe = _stranger(request, GRANTED_PROBE)
+    pairs = sorted({(e.action, e.resource_arn) for e in decision.evaluations})
+    statements: list[Json] = [
+        {"Effect": "Allow", "Action": action, "Resource": resource} for action, resource in pairs
+    ]
+    return probe, statements
+
+
+def with_probe_user(document: Mapping[str, Any], statements: list[Json]) -> Json | None:
+    """The snapshot document with the granted probe user added; None when IAM is unreadable."""
+    iam = document.get("iam")
+    if iam is not None and not isinstance(iam, Mapping):
+        return None
+    if isinstance(iam, Mapping) and (
+        "$unreadable" in iam or not isinstance(iam.get("UserDetailList", []), list)
+    ):
+        return None
+    out: Json = dict(document)
+    account = str(document.get("account_id", ""))
+    user = {
+        "UserName": GRANTED_PROBE,
+        "UserId": "AIDAS3DOCTORPROBE0001",
+        "Arn": f"arn:aws:iam::{account}:user/{GRANTED_PROBE}",
+        "Path": "/",
+        "GroupList": [],
+        "AttachedManagedPolicies": [],
+        "UserPolicyList": [
+            {
+                "PolicyName": "s3doctor-probe",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }
+        ],
+    }
+    new_iam: Json = dict(iam or {})
+    new_iam["UserDetailList"] = [*(new_iam.get("UserDetailList") or []), user]
+    out["iam"] = new_iam
+    return out
 
 
 def _probes(request: AccessRequest) -> list[AccessRequest]:
@@ -642,17 +984,27 @@ def _probes(request: AccessRequest) -> list[AccessRequest]:
         arn = f"arn:aws:s3:::{PROBE_BUCKET}" + (f"/{key}" if key else "")
         probe_op = Operation(action=op.action, resource_arn=arn, bucket=PROBE_BUCKET, key=key)
         probes.append(replace(request, operations=(probe_op,), kms_key_arn=None))
+    probes.append(_stranger(request, "s3doctor-probe"))
+    return probes
+
+
+def _stranger(request: AccessRequest, name: str) -> AccessRequest:
+    """The request as another IAM user of the requester's account would send it."""
     account = request.principal.account_id
-    other = f"arn:aws:iam::{account}:user/s3doctor-probe"
+    other = f"arn:aws:iam::{account}:user/{name}"
     stranger = Principal(
-        type=PrincipalType.IAM_USER, requester_arn=other, principal_arn=other, account_id=account
+        type=PrincipalType.IAM_USER,
+        requester_arn=other,
+        principal_arn=other,
+        account_id=account,
+        user_name=name,
     )
+    replaced = {"aws:principalarn": other, "aws:principaltype": "User"}
     context = tuple(
-        ContextEntry(name=e.name, values=(other,), type=e.type, source=e.source)
-        if e.name.lower() == "aws:principalarn"
+        ContextEntry(name=e.name, values=(replaced[e.name.lower()],), type=e.type, source=e.source)
+        if e.name.lower() in replaced
         else e
         for e in request.context
         if e.name.lower() not in ("aws:userid", "aws:username")
     )
-    probes.append(replace(request, principal=stranger, context=context))
-    return probes
+    return replace(request, principal=stranger, context=context, session_policy=None)
