@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint typecheck guard pytest bench package golden fmt clean
+.PHONY: venv demo test lint typecheck guard pytest bench package deploy deploy-preflight golden fmt clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,29 @@ pytest: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
-## CloudFormation template of a stage (STAGE=dev|prod) into out/, validated with cfn-lint.
+## CloudFormation templates of both stages into out/dev and out/prod, each validated with cfn-lint.
+STAGES := dev prod
 package: venv
-	$(BIN)/python scripts/package.py --stage $(or $(STAGE),dev)
+	set -e; for stage in $(STAGES); do $(BIN)/python scripts/package.py --stage $$stage; done
+
+## Deploy one stage with CloudFormation (the only supported way: `chalice deploy` cannot read the
+## policy files, which hold CloudFormation functions). Needs the aws CLI and credentials.
+##   make deploy STAGE=prod DEPLOY_BUCKET=my-artifacts PARAMS="AlertEmail=oncall@example.com …"
+STAGE ?= dev
+STACK ?= s3-403-doctor-$(STAGE)
+deploy: deploy-preflight package
+	aws cloudformation package --template-file out/$(STAGE)/sam.json \
+	    --s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) --use-json \
+	    --output-template-file out/$(STAGE)/packaged.json
+	aws cloudformation deploy --template-file out/$(STAGE)/packaged.json --stack-name $(STACK) \
+	    --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND \
+	    --no-fail-on-empty-changeset $(if $(strip $(PARAMS)),--parameter-overrides $(PARAMS))
+	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+deploy-preflight:
+	@test -n "$(DEPLOY_BUCKET)" || { echo "make deploy: set DEPLOY_BUCKET=<an S3 bucket for the code, in the stack's region>" >&2; exit 2; }
+	@case "$(STAGE)" in dev|prod) ;; *) echo "make deploy: STAGE must be dev or prod" >&2; exit 2;; esac
+	@command -v aws >/dev/null || { echo "make deploy: the aws CLI is not installed (pip install awscli, or AWS CLI v2)" >&2; exit 2; }
 
 ## Rewrite the golden findings of tests/data/scenarios after a deliberate change; review the diff.
 golden: venv

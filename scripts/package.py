@@ -1,13 +1,23 @@
-"""`make package`: build the CloudFormation template of one stage and validate it with cfn-lint.
+"""`make package`: build the CloudFormation template of a stage and validate it with cfn-lint.
 
-    python scripts/package.py [--stage dev|prod] [--out out/]
+    python scripts/package.py [--stage dev|prod] [--out out/<stage>/]
 
 Runs `chalice package --pkg-format cloudformation --merge-template .chalice/resources.json`
-(the merge template adds the Parameters, the findings table, the topic and its policy, the
-dead-letter queue, KMS encryption, the DiagnoseRole, the on-failure destination and the rule
-state), sets the stage's Parameter defaults (`STAGE_DEFAULTS`: dev answers POST /diagnose, prod
-does not), then runs `cfn-lint` on the result. Needs no AWS account: `AWS_DEFAULT_REGION`
-defaults to us-east-1. Exit status: that of the first failing step.
+(the merge template adds the Parameters, the findings table, the findings and chat topics and
+their policies, the dead-letter queue, KMS encryption, the DiagnoseRole, fixed role names, log
+groups with retention, the alarms and their topic, the on-failure destination and the rule
+state), then completes what a merge template cannot say:
+
+- the stage (`Mappings.Deployment.Stage.Name`, used in role, alarm and dashboard names);
+- the stage's Parameter defaults (`STAGE_DEFAULTS`: dev answers POST /diagnose, prod does not);
+- the dashboard body, from `.chalice/dashboard.json` (readable JSON with `${...}` references,
+  inserted as one `Fn::Sub` string),
+
+then runs `cfn-lint` on the result. Needs no AWS account: `AWS_DEFAULT_REGION` defaults to
+us-east-1. Exit status: that of the first failing step.
+
+The result deploys only through CloudFormation (`make deploy`): the policy files hold
+CloudFormation functions (`Fn::If`, `Ref`, `Fn::Sub`), which `chalice deploy` cannot resolve.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = PROJECT / ".chalice" / "resources.json"
+DASHBOARD = PROJECT / ".chalice" / "dashboard.json"
+DASHBOARD_PLACEHOLDER = "DASHBOARD_BODY"
 TEMPLATE_NAME = "sam.json"
 
 # Parameter defaults that differ by stage (a merge template has one default for every stage).
@@ -58,17 +70,22 @@ def package(stage: str, out: Path) -> Path:
     ]  # fmt: skip
     subprocess.run(command, check=True, env=env, cwd=PROJECT)
     template = out / TEMPLATE_NAME
-    set_stage_defaults(template, stage)
+    complete(template, stage)
     return template
 
 
-def set_stage_defaults(template: Path, stage: str) -> None:
-    """Rewrite the Parameter defaults of `stage` (STAGE_DEFAULTS) in the packaged template."""
+def complete(template: Path, stage: str) -> None:
+    """Set the stage, its Parameter defaults and the dashboard body in the packaged template."""
     document = json.loads(template.read_text())
+    document["Mappings"]["Deployment"]["Stage"]["Name"] = stage
     for name, default in STAGE_DEFAULTS.get(stage, {}).items():
         parameter = document["Parameters"][name]
         assert default in parameter.get("AllowedValues", [default]), (name, default)
         parameter["Default"] = default
+    dashboard = document["Resources"]["Dashboard"]["Properties"]
+    assert dashboard["DashboardBody"] == DASHBOARD_PLACEHOLDER, "dashboard body already set"
+    body = json.loads(DASHBOARD.read_text())
+    dashboard["DashboardBody"] = {"Fn::Sub": json.dumps(body, separators=(",", ":"))}
     template.write_text(json.dumps(document, indent=2) + "\n")
 
 
@@ -80,10 +97,11 @@ def lint(template: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", default="dev", choices=("dev", "prod"))
-    parser.add_argument("--out", type=Path, default=PROJECT / "out")
+    parser.add_argument("--out", type=Path, help="output directory (default: out/<stage>)")
     args = parser.parse_args(argv)
+    out = args.out or PROJECT / "out" / args.stage
     try:
-        template = package(args.stage, args.out.resolve())
+        template = package(args.stage, out.resolve())
         lint(template)
     except subprocess.CalledProcessError as error:
         return error.returncode or 1

@@ -6,12 +6,7 @@ concurrency and the Parameters wired to the functions' environment.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from chalicelib.events import ACCESS_DENIED_PATTERN
 from chalicelib.publish.store import TABLE_DEFINITION
@@ -19,24 +14,7 @@ from chalicelib.publish.store import TABLE_DEFINITION
 PROJECT = Path(__file__).resolve().parents[3]
 MERGE_TEMPLATE = PROJECT / ".chalice" / "resources.json"
 RULE_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
-
-
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def packaged(request, tmp_path_factory):
-    """(stage, template) after running scripts/package.py, which also runs cfn-lint."""
-    stage = request.param
-    out = tmp_path_factory.mktemp(f"package-{stage}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "scripts/package.py", "--stage", stage, "--out", str(out)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr  # cfn-lint included
-    return stage, json.loads((out / "sam.json").read_text())
+# `packaged` (conftest.py): (stage, template) after scripts/package.py, cfn-lint included.
 
 
 def _resources(template, kind):
@@ -125,10 +103,15 @@ def test_each_function_has_its_own_role_with_its_hand_kept_policy(packaged):
     assert roles["DiagnoseRole"]["Condition"] == "DiagnoseApiEnabled"
 
 
-def test_topic_has_its_policy(packaged):
+def test_every_topic_has_its_policy(packaged):
     _, template = packaged
-    (policy,) = _resources(template, "AWS::SNS::TopicPolicy").values()
-    assert policy["Properties"]["Topics"] == [{"Ref": "FindingsTopic"}]
+    policies = _resources(template, "AWS::SNS::TopicPolicy")
+    topics = set(_resources(template, "AWS::SNS::Topic"))
+    assert topics == {"FindingsTopic", "ChatTopic", "AlarmTopic"}
+    assert sorted(p["Properties"]["Topics"][0]["Ref"] for p in policies.values()) == sorted(topics)
+    for policy in policies.values():
+        (topic,) = policy["Properties"]["Topics"]
+        assert policy.get("Condition") == template["Resources"][topic["Ref"]].get("Condition")
 
 
 def test_topic_queue_and_table_are_encrypted_with_kms(packaged):
@@ -170,8 +153,13 @@ PARAMETERS = {
     "OrganizationAccountIds": ("", "ORGANIZATION_ACCOUNT_IDS", ("OnAccessDenied",)),
     "OrgReadRoleArn": ("", "ORG_READ_ROLE_ARN", ("OnAccessDenied", "APIHandler")),
     "MaxKeysPerEvent": (25, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
+    "SecurityHub": ("disabled", "SECURITY_HUB", ("OnAccessDenied",)),
     "KmsKeyArn": ("", None, ()),
     "ReservedConcurrency": (10, None, ()),
+    "ChatNotifications": ("disabled", None, ()),  # CHAT_TOPIC_ARN: the topic's ARN or ""
+    "LogRetentionDays": (30, None, ()),
+    "AlertEmail": ("", None, ()),
+    "Tracing": ("PassThrough", None, ()),
 }
 
 

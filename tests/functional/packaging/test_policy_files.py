@@ -5,7 +5,8 @@ Four documents, each checked under every combination of the template's Condition
 - `.chalice/policy-api-handler.json` (+ `ApiHandlerAssumeDiagnoseRole` in the merge template):
   the API function's role;
 - `DiagnoseRole` in `.chalice/resources.json`: what POST /diagnose reads through;
-- `FindingsTopicPolicy` in `.chalice/resources.json`: who may publish to the topic.
+- `FindingsTopicPolicy`, `ChatTopicPolicy` and `AlarmTopicPolicy` in `.chalice/resources.json`:
+  who may publish to each topic.
 """
 
 from __future__ import annotations
@@ -29,11 +30,30 @@ PUBLISH = PROJECT / "chalicelib" / "publish"
 OBJECT_READS = frozenset(ObjectCollector.permissions)
 # The organization collector's sts:AssumeRole is granted on OrgReadRoleArn only, when it is set.
 LAYER_READS = READ_PERMISSIONS - {"sts:AssumeRole"}
-LOGS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
+# The stack creates the log groups (with retention): the roles may not create them.
+LOGS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+LOG_STREAMS = {
+    "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+    "log-group:/aws/lambda/*:*"
+}
+TRACES = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+SECURITY_HUB_IMPORT = "securityhub:BatchImportFindings"
+SECURITY_HUB_PRODUCT = {
+    "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/"
+    "${AWS::AccountId}/default"
+}
 KMS_FOR_MESSAGES = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
 READ_SERVICES = ("s3:", "iam:", "kms:", "ec2:", "organizations:")
 
-CONDITIONS = ("ReadObjectsEnabled", "HasOrgReadRole", "UseCustomerKey", "DiagnoseApiEnabled")
+CONDITIONS = (
+    "ReadObjectsEnabled",
+    "HasOrgReadRole",
+    "UseCustomerKey",
+    "DiagnoseApiEnabled",
+    "ChatEnabled",
+    "SecurityHubEnabled",
+    "TracingActive",
+)
 COMBINATIONS = [
     dict(zip(CONDITIONS, values, strict=True))
     for values in itertools.product((True, False), repeat=len(CONDITIONS))
@@ -162,6 +182,8 @@ def test_event_role_grants_exactly_the_reads_and_the_writes_the_code_makes(
         | KMS_FOR_MESSAGES
         | LOGS
         | ({"sts:AssumeRole"} if conditions["HasOrgReadRole"] else set())
+        | ({SECURITY_HUB_IMPORT} if conditions["SecurityHubEnabled"] else set())
+        | (TRACES if conditions["TracingActive"] else set())
     )
     assert sorted(granted - expected) == [], "granted but never used"
     assert sorted(expected - granted) == [], "used but not granted"
@@ -174,9 +196,19 @@ def test_event_role_limits_every_write_to_the_stack_resource(conditions: dict[st
         text = json.dumps(resources)
         if action in LAYER_READS:
             continue
+        if action in TRACES:
+            assert resources == ["*"], action  # X-Ray has no resource-level permissions
+            continue
         assert resources[0] != "*", action
         if action in LOGS:
-            assert all(r.startswith("arn:*:logs:") for r in resources), action
+            assert resources == [LOG_STREAMS], action
+        elif action == SECURITY_HUB_IMPORT:
+            assert resources == [SECURITY_HUB_PRODUCT]
+        elif action == "sns:Publish":
+            topics = [{"Ref": "FindingsTopic"}]
+            if conditions["ChatEnabled"]:
+                topics.append({"Ref": "ChatTopic"})
+            assert resources == topics
         elif action == "sts:AssumeRole":
             assert resources == [{"Ref": "OrgReadRoleArn"}]
         elif action in KMS_FOR_MESSAGES:
@@ -224,8 +256,12 @@ def test_api_role_reads_its_table_and_assumes_the_diagnose_role_only_when_enable
     expected = API_TABLE_READS | LOGS
     if conditions["DiagnoseApiEnabled"]:
         expected |= {"sts:AssumeRole"}
+    if conditions["TracingActive"]:
+        expected |= TRACES
     assert granted == expected
     for action, resources, _ in grants:
+        if action in LOGS:
+            assert resources == [LOG_STREAMS], action
         if action.startswith("dynamodb:"):
             assert all("FindingsTable" in json.dumps(r) for r in resources), action
         if action == "sts:AssumeRole":
@@ -238,7 +274,7 @@ def test_api_role_never_publishes_writes_or_reads_policy_layers(
 ) -> None:
     for document in api_policies(conditions):
         for action, _, _ in _grants(document, conditions):
-            assert not action.startswith(("sns:", "sqs:")), action
+            assert not action.startswith(("sns:", "sqs:", "securityhub:")), action
             assert action not in dynamodb_actions_used() - API_TABLE_READS, action
             assert not action.startswith(READ_SERVICES), action
 
@@ -276,28 +312,110 @@ def test_diagnose_role_holds_exactly_the_read_permissions(conditions: dict[str, 
     assert not diagnose_role()["Properties"].get("ManagedPolicyArns")
 
 
-# ------------------------------------------------------------------ the topic policy
+# ------------------------------------------------------------------ the topic policies
+
+EVENT_ROLE = {"Fn::GetAtt": ["OnAccessDeniedRole", "Arn"]}
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+ALARMS_OF_THIS_STACK = {
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+                "s3-403-doctor-${Stage}-*",
+                {"Stage": {"Fn::FindInMap": ["Deployment", "Stage", "Name"]}},
+            ]
+        }
+    },
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+}
 
 
-def test_topic_accepts_publishes_from_the_event_function_role_only() -> None:
-    policy = _load("resources.json")["Resources"]["FindingsTopicPolicy"]
+def _topic_policy(name: str, topic: str, condition: str | None) -> Any:
+    policy = _load("resources.json")["Resources"][name]
     assert policy["Type"] == "AWS::SNS::TopicPolicy"
-    assert policy["Properties"]["Topics"] == [{"Ref": "FindingsTopic"}]
-    role = {"Fn::GetAtt": ["OnAccessDeniedRole", "Arn"]}
-    topic = {"Ref": "FindingsTopic"}
-    allow, deny = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert allow == {
+    assert policy.get("Condition") == condition
+    assert policy["Properties"]["Topics"] == [{"Ref": topic}]
+    return policy["Properties"]["PolicyDocument"]
+
+
+def _publish_from_the_event_function(topic: Any) -> dict[str, Any]:
+    return {
         "Sid": "PublishFromTheEventFunctionOnly",
         "Effect": "Allow",
-        "Principal": {"AWS": role},
+        "Principal": {"AWS": EVENT_ROLE},
         "Action": "sns:Publish",
         "Resource": topic,
     }
-    assert deny == {
-        "Sid": "NoOtherPublisher",
-        "Effect": "Deny",
-        "Principal": "*",
+
+
+def _alarms(topic: Any) -> dict[str, Any]:
+    return {
+        "Sid": "AlarmsOfThisStack",
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDWATCH},
         "Action": "sns:Publish",
         "Resource": topic,
-        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}},
+        "Condition": ALARMS_OF_THIS_STACK,
     }
+
+
+@pytest.mark.parametrize("customer_key", [True, False])
+def test_findings_topic_accepts_the_event_function_and_with_a_customer_key_our_alarms(
+    customer_key: bool,
+) -> None:
+    document = _topic_policy("FindingsTopicPolicy", "FindingsTopic", None)
+    statements = _statements(document, {"UseCustomerKey": customer_key})
+    topic = {"Ref": "FindingsTopic"}
+    expected = [
+        _publish_from_the_event_function(topic),
+        {
+            "Sid": "NoOtherPublisher",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic,
+            # a missing key makes a negated operator true: other principals are denied, the
+            # CloudWatch service principal (no aws:PrincipalArn) only needs an Allow
+            "Condition": {
+                "ArnNotEquals": {"aws:PrincipalArn": EVENT_ROLE},
+                "StringNotEquals": {"aws:PrincipalServiceName": CLOUDWATCH},
+            },
+        },
+    ]
+    # CloudWatch cannot use the AWS managed aws/sns key: alarms publish here only with a
+    # customer key (whose key policy lets cloudwatch.amazonaws.com use it), else to AlarmTopic.
+    if customer_key:
+        expected.append(_alarms(topic))
+    assert statements == expected
+
+
+def test_chat_topic_accepts_publishes_from_the_event_function_role_only() -> None:
+    document = _topic_policy("ChatTopicPolicy", "ChatTopic", "ChatEnabled")
+    topic = {"Ref": "ChatTopic"}
+    assert document["Statement"] == [
+        _publish_from_the_event_function(topic),
+        {
+            "Sid": "NoOtherPublisher",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": EVENT_ROLE}},
+        },
+    ]
+
+
+def test_alarm_topic_accepts_the_stacks_alarms_only() -> None:
+    document = _topic_policy("AlarmTopicPolicy", "AlarmTopic", "NeedsAlarmTopic")
+    topic = {"Ref": "AlarmTopic"}
+    assert document["Statement"] == [
+        _alarms(topic),
+        {
+            "Sid": "NoOtherPublisher",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": CLOUDWATCH}},
+        },
+    ]
