@@ -100,6 +100,8 @@ class Leg:
     federated: bool = False  # the requester is a federated-user session
     cross_account: bool = False  # the requester belongs to another account
     explain: bool = True  # keep the deciding conditions (False: the verdict alone)
+    # A KMS leg whose key is assumed (the object's head could not be read): why, as a problem.
+    assumed: Unchecked | None = None
 
 
 class Verdicts(NamedTuple):
@@ -570,6 +572,9 @@ def _kms_leg(
         explain=leg.explain,
     )
     key_hits.present = True
+    if kms.assumed is not None:
+        key_hits.problems.append(kms.assumed)
+        leg.assumed = kms.assumed
     leg.layers[Layer.KMS_KEY_POLICY] = key_hits
     grant_hits = kms_leg.grant_hits(kms, request)
     leg.layers[Layer.KMS_GRANT] = grant_hits
@@ -601,6 +606,24 @@ def _verdict(leg: Leg) -> Evaluation:
 
 
 def _judge(leg: Leg) -> _Result:
+    """The verdict of one leg; a KMS leg on an assumed key is inconclusive whatever it says.
+
+    When the object's head could not be read, its encryption is unknown: the leg is judged
+    with the bucket default key, and what it finds (a deny, or an allow that another key could
+    refuse) is what the request would meet if the object uses that key, not a fact (DESIGN 2:
+    an unreadable part that could deny never yields `allowed`).
+    """
+    result = _judge_layers(leg)
+    if leg.assumed is None:
+        return result
+    found = result.verdict.value
+    text = f"{leg.assumed.reason}; with that key, the KMS call would be {found}"
+    if result.blocked:
+        text += f" ({', '.join(layer.value for layer in result.blocked)})"
+    return _Result(Verdict.INCONCLUSIVE, [], {**result.reasons, Layer.KMS_KEY_POLICY: text})
+
+
+def _judge_layers(leg: Leg) -> _Result:
     """The verdict of one leg: explicit denies first, then the rest with unknowns both ways."""
     denies = [layer for layer, hits in leg.layers.items() if hits.denies]
     if denies:
@@ -777,6 +800,17 @@ def _layer_results(
 ) -> list[LayerResult]:
     out: list[LayerResult] = []
     for layer, hits in leg.layers.items():
+        if leg.assumed is not None and layer is Layer.KMS_KEY_POLICY:
+            # The key is assumed: what its policy says is shown, its outcome is unknown.
+            out.append(
+                LayerResult(
+                    layer=layer,
+                    outcome=Outcome.UNKNOWN,
+                    statements=(*hits.denies, *hits.allows, *hits.missed),
+                    detail=reasons.get(layer) or leg.assumed.reason,
+                )
+            )
+            continue
         if hits.denies:
             outcome = Outcome.EXPLICIT_DENY
             statements = tuple(hits.denies)

@@ -26,6 +26,7 @@ from chalicelib.engine.s3rules import S3Facts
 from chalicelib.model import AccessRequest, Layer, Operation, StatementRef, Unchecked
 from chalicelib.snapshot import Snapshot, Unreadable
 
+OBJECT_READS_DISABLED = "ObjectReadsDisabled"  # the collector's marker (READ_OBJECTS=false)
 NETWORK_KEYS = ("aws:SourceIp", "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp")
 WRITE_ACTIONS = frozenset({"s3:putobject"})
 
@@ -44,6 +45,8 @@ class KmsLeg:
     details: dict[Layer, str] = field(default_factory=dict)
     blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     skip_reason: str | None = None
+    # Set when the object's head could not be read: the key is the bucket default's, assumed.
+    assumed: Unchecked | None = None
 
 
 def kms_legs(
@@ -53,6 +56,16 @@ def kms_legs(
     if not op.kms_actions or op.key is None:
         return []
     key_id, bucket_key, why = _key_for(request, op, facts)
+    head = unreadable_head(op, facts)
+    assumed = None
+    if head is not None and not request.kms_key_arn:
+        assumed = _assumed(op, head, key_id)
+        if key_id is None:
+            why = (
+                f"the head of {_where(op)} could not be read ({head.code}): the object's "
+                "encryption is unknown, and the bucket default encryption names no customer "
+                f"managed KMS key{f' ({why})' if why else ''}: no KMS key was checked"
+            )
     if key_id is None:
         # No customer managed key to check; `why` says so when it is worth telling.
         action = op.kms_actions[0]
@@ -66,6 +79,7 @@ def kms_legs(
             object_arn=op.resource_arn,
             bucket_key=bucket_key,
             region=_region(key_id, facts, snapshot),
+            assumed=assumed,
         )
         _load_key(leg, snapshot, request)
         legs.append(leg)
@@ -107,7 +121,45 @@ def _key_for(
             return str(key), bool(head.get("BucketKeyEnabled")), None
     if request.kms_key_arn:
         return request.kms_key_arn, False, None
+    if isinstance(head, Unreadable):
+        # Unreadable is never absent: the object's encryption is unknown, and the bucket
+        # default encryption says which key it most likely uses (DESIGN 2, issue 11.2).
+        return _bucket_default_key(facts)
     return None, False, None
+
+
+def unreadable_head(op: Operation, facts: S3Facts) -> Unreadable | None:
+    """The marker of the object's head when it could not be read (reads only)."""
+    if op.action.lower() in WRITE_ACTIONS or facts.obj is None:
+        return None
+    head = facts.obj.head
+    return head if isinstance(head, Unreadable) else None
+
+
+def _where(op: Operation) -> str:
+    return f"s3://{op.bucket}/{op.key}"
+
+
+def _assumed(op: Operation, head: Unreadable, key_id: str | None) -> Unchecked:
+    """What the KMS leg of an object whose head could not be read rests on."""
+    if head.code == OBJECT_READS_DISABLED:
+        why = f"object reads are disabled by configuration ({head.code}): the head of {_where(op)}"
+        why += " was not read"
+        needs = f"READ_OBJECTS=true and {head.needs or 's3:GetObject'} (HeadObject)"
+    else:
+        why = f"the head of {_where(op)} could not be read ({head.code})"
+        needs = f"{head.needs or 's3:GetObject'} (HeadObject)"
+    what = (
+        f"the KMS key {key_id} is assumed from the bucket default encryption"
+        if key_id
+        else "no KMS key was checked"
+    )
+    return Unchecked(
+        layer=Layer.KMS_KEY_POLICY,
+        reason=f"{why}: whether the object is SSE-KMS encrypted, and with which key, is unknown; "
+        f"{what}",
+        needs=needs,
+    )
 
 
 def _bucket_default_key(facts: S3Facts) -> tuple[str | None, bool, str | None]:
