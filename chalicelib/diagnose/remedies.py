@@ -251,9 +251,9 @@ def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
     statement that nearly matched) or `bucket/*`. Other resources have only their exact form.
     """
     target = split_s3_arn(resource)
-    if target is None or target[1] is None:
+    bucket, key = target if target is not None else (None, None)
+    if bucket is None or key is None:
         return [(resource, "It opens nothing else.")]
-    bucket, key = target
     forms = [(resource, f"It opens only this key; other keys of {bucket} stay as they are.")]
     if prefix is None and "/" in key:
         prefix = key.rsplit("/", 1)[0] + "/"
