@@ -16,7 +16,8 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    the event is a repeat: one transaction adds the event record and increments `occurrences`
    (and moves `last_seen`). No collection, no diagnosis, no alert: two DynamoDB calls per
    repeat. Within a window the first diagnosis is trusted for the same cheap key; the error
-   message, which names the kind of policy that denied, keeps most changes apart.
+   message, which names the kind of policy that denied, keeps most changes apart. (With
+   Security Hub on, a repeat also reads the finding back: publish/securityhub.py.)
 3. Otherwise collect and diagnose, then look up the diagnosis key: sha256 of (principal ARN,
    action, bucket, decision, blocked_by, cause codes and the statements they point at). A fresh
    aggregate there also makes this a repeat, and the cheap key starts pointing to it.
@@ -329,6 +330,9 @@ def _count(
         # leaves the tally one short of `occurrences`, which stays exact.
         store.add_tally(finding_id, counts)
     logger.info("repeat counted", extra={"finding_id": finding_id})
+    repeated = getattr(publisher, "repeated", None)  # Security Hub updates (publish/fanout.py)
+    if repeated is not None:
+        repeated(finding_id, store.get)
     return HandleResult(status=HandleStatus.REPEAT, event_key=key, finding_id=finding_id)
 
 

@@ -5,6 +5,10 @@ for tests that change the environment). Variables:
 
     FINDINGS_TABLE_NAME         the findings table (required for the event handler and API)
     FINDINGS_TOPIC_ARN          the alerts topic (required for the event handler)
+    CHAT_TOPIC_ARN              a second topic for AWS Chatbot (Amazon Q Developer in chat):
+                                custom notifications of the same alerts (default: none, off)
+    SECURITY_HUB                `enabled` or `disabled` (default): import alerted findings into
+                                AWS Security Hub (ASFF, publish/securityhub.py)
     AGGREGATION_WINDOW_SECONDS  repeats within this window update one finding (default 900)
     FINDINGS_TTL_DAYS           findings expire after this many days (default 90)
     CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
@@ -53,7 +57,15 @@ from chalicelib.observability import (
     configure_logging,
     event_middleware,
 )
-from chalicelib.publish.budget import DEFAULT_BUDGET, BudgetedPublisher, DynamoAlertBudget
+from chalicelib.publish.budget import (
+    DEFAULT_BUDGET,
+    BudgetedPublisher,
+    DynamoAlertBudget,
+    NoticePublisher,
+)
+from chalicelib.publish.chat import SnsChatPublisher
+from chalicelib.publish.fanout import FanOutPublisher, Sink
+from chalicelib.publish.securityhub import SecurityHubPublisher
 from chalicelib.publish.sns import SnsFindingPublisher
 from chalicelib.publish.store import DynamoFindingStore
 
@@ -91,6 +103,8 @@ class Settings:
     alert_budget: int = DEFAULT_BUDGET
     trust: Trust = NO_TRUST
     max_keys_per_event: int = MAX_DELETE_KEYS
+    chat_topic_arn: str | None = None
+    security_hub: bool = False
 
 
 def read_settings(env: Mapping[str, str]) -> Settings:
@@ -118,6 +132,8 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         alert_budget=_int(env, "ALERT_BUDGET", DEFAULT_BUDGET),
         trust=_trust(env),
         max_keys_per_event=_int(env, "MAX_KEYS_PER_EVENT", MAX_DELETE_KEYS),
+        chat_topic_arn=(env.get("CHAT_TOPIC_ARN") or "").strip() or None,
+        security_hub=_switch(env, "SECURITY_HUB", default=False),
     )
 
 
@@ -167,19 +183,49 @@ def finding_store() -> DynamoFindingStore:
 
 @functools.cache
 def finding_publisher() -> BudgetedPublisher:
-    """The SNS publisher, within the alert budget of each bucket (publish/budget.py)."""
+    """The alert publisher, within the alert budget of each bucket (publish/budget.py).
+
+    The main topic alone, or with CHAT_TOPIC_ARN and/or SECURITY_HUB a `FanOutPublisher`: the
+    main topic first, then chat and Security Hub (publish/fanout.py), all at ALERT_DETAIL.
+    """
     config = settings()
     topic = SnsFindingPublisher(
         _required(config.findings_topic_arn, "FINDINGS_TOPIC_ARN"),
         sns(),
         detail=config.alert_detail,
     )
+    secondaries: list[Sink] = []
+    if config.chat_topic_arn:
+        secondaries.append(
+            SnsChatPublisher(config.chat_topic_arn, sns(), detail=config.alert_detail)
+        )
+    if config.security_hub:
+        secondaries.append(
+            SecurityHubPublisher(
+                securityhub(),
+                account_id=_account_id,
+                region=config.region,
+                clock=clock,
+                detail=config.alert_detail,
+            )
+        )
+    inner: NoticePublisher = FanOutPublisher(topic, secondaries) if secondaries else topic
     budget = DynamoAlertBudget(
         _required(config.findings_table_name, "FINDINGS_TABLE_NAME"), dynamodb()
     )
     return BudgetedPublisher(
-        topic, budget, limit=config.alert_budget, window=config.aggregation_window, clock=clock
+        inner, budget, limit=config.alert_budget, window=config.aggregation_window, clock=clock
     )
+
+
+def securityhub() -> Any:
+    """The Security Hub client (no type stubs are installed for it)."""
+    return _client("securityhub")
+
+
+def _account_id() -> str:
+    """The function's own account (Security Hub takes findings for the caller's account)."""
+    return str(_client("sts").get_caller_identity()["Account"])
 
 
 @functools.cache

@@ -11,7 +11,7 @@ import json
 import re
 import shlex
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from chalicelib.diagnose.untrusted import (
@@ -27,7 +27,7 @@ from chalicelib.diagnose.untrusted import (
     text,
     wrap,
 )
-from chalicelib.model import Finding, Json, Outcome, Remedy, StatementRef, Verdict
+from chalicelib.model import Finding, Json, Outcome, Remedy, StatementRef, Verdict, WhatIf
 
 WIDTH = 100
 SUBJECT_LIMIT = 99
@@ -68,12 +68,27 @@ def _remedy_title(code: str) -> str:
 
 
 def _verdict_word(finding: Finding) -> str:
+    """ALLOWED for a runbook request; NOT REPRODUCED for a denied event found allowed."""
     return {
-        Verdict.ALLOWED: "NOT REPRODUCED",
+        Verdict.ALLOWED: "ALLOWED" if finding.request.event_id is None else "NOT REPRODUCED",
         Verdict.EXPLICIT_DENY: "DENIED",
         Verdict.IMPLICIT_DENY: "DENIED",
         Verdict.INCONCLUSIVE: "INCONCLUSIVE",
     }[finding.decision]
+
+
+def _what_if_line(item: WhatIf, decision: Verdict, *, markdown: bool = False) -> str:
+    """`denied if aws:SecureTransport is false (the request did not say): explicit-deny, …`."""
+    show = md_code if markdown else text
+    values = " or ".join(show(v) for v in item.assumed_values)
+    key = show(item.key)
+    said = f"{key} is {values}" if values else f"{key} is set (value withheld)"
+    blocked = ", ".join(b.value for b in item.blocked_by)
+    tail = f": {item.decision.value}" + (f", blocked by {blocked}" if blocked else "")
+    word = "allowed" if item.decision is Verdict.ALLOWED else "denied"
+    if (item.decision is Verdict.ALLOWED) == (decision is Verdict.ALLOWED):
+        word = f"still {word}"
+    return f"{word} if {said} (the request did not say){tail}"
 
 
 def _resource_short(arn: str) -> str:
@@ -171,6 +186,11 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
         lines += _wrap(message(cause.message), "    ")
         lines.append(s(f"    code {text(cause.code)}", "dim"))
 
+    if finding.what_if:
+        lines += ["", s("IF THE REQUEST SAID…", "bold")]
+    for assumed in finding.what_if:
+        lines += _wrap(f"- {_what_if_line(assumed, finding.decision)}", "  ")
+
     if finding.remedies:
         lines += ["", s("FIX", "bold")]
     for number, remedy in enumerate(finding.remedies, 1):
@@ -245,6 +265,9 @@ def render_markdown(finding: Finding) -> str:
         out.append(f"- **{title}**{layer}{maybe}: {md_text(cause.message)} {md_code(cause.code)}")
     if not finding.causes:
         out.append("- No cause found.")
+    if finding.what_if:
+        out += ["", "### If the request said…", ""]
+        out += [f"- {_what_if_line(w, finding.decision, markdown=True)}" for w in finding.what_if]
     if finding.remedies:
         out += ["", "### Fix", ""]
     for number, remedy in enumerate(finding.remedies, 1):
@@ -350,25 +373,22 @@ def render_chatbot(finding: Finding) -> Json:
     blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
     lines = [
         _chat_fit(
-            lambda n: (
-                f"*{chat_escape(req.action, 40)}* on {chat_code(req.resource_arn, n)}"
-                f" by {chat_code(req.principal.requester_arn, n)}"
-            )
+            f"*{chat_escape(req.action, 40)}* on ",
+            req.resource_arn,
+            req.principal.requester_arn,
         ),
         f"*Verdict:* {chat_escape(finding.decision.value)}, blocked by {chat_escape(blocked)}"
         f" · seen {int(finding.occurrences)} time{'s' if finding.occurrences != 1 else ''}",
         "*Why*",
     ]
     lines += [
-        _chat_fit(
-            lambda n, c=c: f"• *{chat_escape(_title(c.code), 80)}*: {chat_code(c.message, n)}"
-        )
+        _chat_fit(f"• *{chat_escape(_title(c.code), 80)}*: ", c.message)
         for c in finding.causes[:CHAT_CAUSES]
     ] or ["• No cause found."]
     if finding.remedies:
         lines.append("*Fix*")
         lines += [
-            _chat_fit(lambda n, i=i, r=r: f"{i}. {chat_code(r.summary, n)}")
+            _chat_fit(f"{i}. ", r.summary)
             for i, r in enumerate(finding.remedies[:CHAT_REMEDIES], 1)
         ]
     pointer = _chat_pointer(finding.finding_id)
@@ -394,20 +414,21 @@ def render_chatbot(finding: Finding) -> Json:
             "additionalContext": {
                 "finding_id": text(finding.finding_id, 128),
                 "decision": finding.decision.value,
-                "blocked_by": ",".join(b.value for b in finding.blocked_by),
+                "blocked_by": text(",".join(b.value for b in finding.blocked_by), 256),
                 "occurrences": str(int(finding.occurrences)),
             },
         },
     }
 
 
-def _chat_fit(line: Callable[[int], str]) -> str:
-    """`line` rendered with the largest input limit that keeps it within _CHAT_LINE."""
+def _chat_fit(prefix: str, *values: str, between: str = " by ") -> str:
+    """`prefix` and `values` code-quoted, with the largest input limit that keeps the line
+    within _CHAT_LINE (the smallest always fits: a few dozen characters per value)."""
     for limit in _CHAT_LIMITS:
-        shown = line(limit)
+        shown = prefix + between.join(chat_code(value, limit) for value in values)
         if len(shown) <= _CHAT_LINE:
-            return shown
-    return shown  # the smallest limit always fits: at most a few dozen characters per value
+            break
+    return shown
 
 
 def _chat_lines(lines: list[str], last: str) -> str:

@@ -141,6 +141,14 @@ class BudgetedPublisher:
             self._inner.publish_notice(spent_notice(bucket, limit=self._limit, end=end))
         return ""
 
+    def repeated(self, finding_id: str, lookup: Callable[[str], Finding | None]) -> None:
+        """A repeat was counted: the sinks that keep findings current hear of it (fanout.py).
+
+        Not an alert, so outside the budget; never raises."""
+        update = getattr(self._inner, "repeated", None)
+        if update is not None:
+            update(finding_id, lookup)
+
 
 class InMemoryAlertBudget:
     """The budget in a dict, for tests and offline runs (not thread-safe)."""
