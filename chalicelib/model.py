@@ -660,6 +660,37 @@ class Remedy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WhatIf:
+    """A runbook request evaluated again with one condition key it did not give (⚓ extension).
+
+    `assumed_values` come from the policy conditions that test `key`; `decision` and
+    `blocked_by` are the engine's verdict under them (diagnose/whatif.py).
+    """
+
+    key: str
+    assumed_values: tuple[str, ...]
+    decision: Verdict
+    blocked_by: tuple[Layer, ...] = ()
+
+    def to_dict(self) -> Json:
+        return {
+            "key": self.key,
+            "assumed_values": list(self.assumed_values),
+            "decision": self.decision.value,
+            "blocked_by": [b.value for b in self.blocked_by],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WhatIf:
+        return cls(
+            key=str(data["key"]),
+            assumed_values=tuple(str(v) for v in data.get("assumed_values", ())),
+            decision=Verdict(data["decision"]),
+            blocked_by=tuple(Layer(b) for b in data.get("blocked_by", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """The product: one diagnosed denial (DESIGN 3.3)."""
 
@@ -679,6 +710,7 @@ class Finding:
     occurrences: int = 1
     first_seen: str | None = None
     last_seen: str | None = None
+    what_if: tuple[WhatIf, ...] = ()  # runbook requests only; in the JSON when not empty
     extra: Mapping[str, Any] = field(default_factory=dict)  # forward-compatible keys
 
     def to_dict(self) -> Json:
@@ -700,6 +732,8 @@ class Finding:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
         }
+        if self.what_if:
+            out["what_if"] = [w.to_dict() for w in self.what_if]
         for k, v in self.extra.items():
             out.setdefault(k, v)
         return out
@@ -709,7 +743,7 @@ class Finding:
         known = {
             "finding_id", "event_id", "event_time", "engine_version", "request", "decision",
             "blocked_by", "evaluations", "causes", "near_misses", "remedies", "unchecked",
-            "notes", "occurrences", "first_seen", "last_seen",
+            "notes", "occurrences", "first_seen", "last_seen", "what_if",
         }  # fmt: skip
         return cls(
             finding_id=data["finding_id"],
@@ -728,6 +762,7 @@ class Finding:
             occurrences=int(data.get("occurrences", 1)),
             first_seen=data.get("first_seen"),
             last_seen=data.get("last_seen"),
+            what_if=tuple(WhatIf.from_dict(w) for w in data.get("what_if") or ()),
             extra={k: v for k, v in data.items() if k not in known},
         )
 

@@ -20,6 +20,7 @@ from chalicelib.diagnose.render import (
     subject,
 )
 from chalicelib.diagnose.unchecked import hint_mismatch, unchecked_layers, verdict_causes
+from chalicelib.diagnose.whatif import what_if
 from chalicelib.model import AccessRequest, Decision, Finding, Scope
 from chalicelib.snapshot import Snapshot
 
@@ -75,6 +76,7 @@ def diagnose(
         notes=decision.notes,
         first_seen=now,
         last_seen=now,
+        what_if=what_if(request, snapshot, decision) if verify_remedies else (),
     )
 
 

@@ -4,7 +4,8 @@
 indexes, cause and remedy codes, a remedy's target — and drops what copies it out: policy
 documents, condition values, patch documents, `aws …` commands, and the engine's prose (cause
 messages, near-miss reasons, layer details, notes), which quotes condition values and policy
-text. Messages and remedy summaries become their catalog titles. Pure.
+text. Messages and remedy summaries become their catalog titles. A what-if keeps its key and
+verdict, not the values it assumed (they come from policy conditions). Pure.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def at_detail(finding: Finding, detail: Detail) -> Finding:
         near_misses=tuple(_near_miss(n) for n in finding.near_misses),
         remedies=tuple(_remedy(r) for r in finding.remedies),
         notes=(),
+        what_if=tuple(replace(w, assumed_values=()) for w in finding.what_if),
         extra={**finding.extra, "detail": Detail.REFERENCES.value},
     )
 

@@ -1,0 +1,197 @@
+"""What if the request had said? Condition keys a runbook request did not give (issue 11.5).
+
+A runbook request (`request.event_id is None`) carries only the context keys the user passed.
+A policy that tests another key (`aws:SecureTransport`, `aws:SourceIp`…) sees it absent, which
+can hide the denial the user is chasing. `what_if` lists those keys — at most `MAX_KEYS`, the
+ones the request's actions can carry (`supports_condition_key`) — and evaluates the request
+again with each key set to values taken from the conditions that test it (the listed value and
+its opposite for Bool, an address inside and outside the listed ranges, a value in and out of a
+string list…), keeping the first value that changes the verdict, else the first tried.
+
+Pure: the engine and the standard library; values come from policies, so the `references`
+detail level drops them (detail.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+from urllib.parse import unquote
+
+from chalicelib.engine import evaluate
+from chalicelib.events.actions import supports_condition_key
+from chalicelib.model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
+from chalicelib.snapshot import Snapshot
+
+MAX_KEYS: Final = 8
+MAX_VALUES: Final = 4  # values tried per key
+SOURCE: Final = "what-if"
+UNLISTED: Final = "s3doctor-unlisted-value"
+UNLISTED_ARN: Final = "arn:aws:iam::000000000000:role/s3doctor-unlisted"
+_OUTSIDE: Final = ("192.0.2.10", "198.51.100.10", "203.0.113.10", "10.255.255.254", "2001:db8::10")
+_DATES: Final = ("1970-01-01T00:00:00Z", "2099-12-31T23:59:59Z")
+
+
+def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> tuple[WhatIf, ...]:
+    """The verdict under each condition key a runbook request did not give; () for events."""
+    if request.event_id is not None:
+        return ()
+    given = {entry.name.lower() for entry in request.context}
+    tested: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {}
+    for operator, key, values in _conditions(_documents(request, snapshot)):
+        lowered = key.lower()
+        if lowered in given or "${" in key or not _carried(request, key):
+            continue
+        if lowered not in tested and len(tested) == MAX_KEYS:
+            continue
+        tested.setdefault(lowered, (key, []))[1].append((operator, values))
+    out = []
+    for key, conditions in tested.values():
+        result = _try(request, snapshot, decision, key, conditions)
+        if result is not None:
+            out.append(result)
+    return tuple(out)
+
+
+def _carried(request: AccessRequest, key: str) -> bool:
+    """Keys of the global `aws:` set or of S3 that one of the request's actions can carry."""
+    if key.partition(":")[0].lower() not in ("aws", "s3"):
+        return False
+    return any(supports_condition_key(op.action, key) is not False for op in request.operations)
+
+
+def _try(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    decision: Decision,
+    key: str,
+    conditions: list[tuple[str, tuple[str, ...]]],
+) -> WhatIf | None:
+    candidates = list(dict.fromkeys(v for op, vs in conditions for v in _candidates(op, vs)))
+    first: WhatIf | None = None
+    for value, kind in candidates[:MAX_VALUES]:
+        entry = ContextEntry(name=key, values=(value,), type=kind, source=SOURCE)
+        assumed = replace(request, context=(*request.context, entry))
+        try:
+            verdict = evaluate(assumed, snapshot)
+        except Exception:  # a value the engine cannot read under this operator: try the next
+            continue
+        result = WhatIf(
+            key=key,
+            assumed_values=(value,),
+            decision=verdict.decision,
+            blocked_by=verdict.blocked_by,
+        )
+        if _changes(decision.decision, verdict.decision):
+            return result
+        first = first or result
+    return first
+
+
+def _changes(before: Verdict, after: Verdict) -> bool:
+    return (before is Verdict.ALLOWED) != (after is Verdict.ALLOWED)
+
+
+# --------------------------------------------------------------------------- candidate values
+
+
+def _candidates(operator: str, values: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(value, ContextKeyType) pairs worth trying for a condition `operator` over `values`."""
+    base = operator.split(":")[-1].removesuffix("IfExists").lower()
+    if base == "bool":
+        listed = [v.lower() for v in values if v.lower() in ("true", "false")]
+        for value in [*listed, "true", "false"]:
+            yield value, "boolean"
+    elif base in ("ipaddress", "notipaddress"):
+        yield from ((v, "ip") for v in _addresses(values))
+    elif base.startswith("numeric"):
+        yield from ((v, "numeric") for v in _numbers(values))
+    elif base.startswith("date"):
+        yield from ((v, "date") for v in (*values[:1], *_DATES))
+    elif base.startswith("arn"):
+        yield from ((_concrete(v), "string") for v in values[:2])
+        yield UNLISTED_ARN, "string"
+    elif base.startswith("string"):
+        yield from ((_concrete(v), "string") for v in values[:2])
+        yield UNLISTED, "string"
+
+
+def _concrete(value: str) -> str:
+    """A value a `*Like` pattern matches: wildcards filled in."""
+    return value.replace("*", "x").replace("?", "x")
+
+
+def _addresses(values: tuple[str, ...]) -> list[str]:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            continue
+    inside = [str(next(iter(n.hosts()), n.network_address)) for n in networks[:2]]
+    outside = [a for a in _OUTSIDE if not any(ipaddress.ip_address(a) in n for n in networks)]
+    return [*outside[:1], *inside]
+
+
+def _numbers(values: tuple[str, ...]) -> list[str]:
+    out = []
+    for value in values[:1]:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            continue
+        out += [str(number), str(number - 1), str(number + 1)]
+    return out
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def _documents(request: AccessRequest, snapshot: Snapshot) -> Iterator[Mapping[str, Any]]:
+    """Every policy document of the snapshot and of the request (session policy, SCPs)."""
+    yield from _policies(snapshot.document)
+    for policy in (request.session_policy, *request.scp_policies):
+        yield from _policies(policy)
+
+
+def _policies(value: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(value, str) and "Statement" in value:  # a document kept as (URL-encoded) text
+        try:
+            value = json.loads(unquote(value) if value.startswith("%") else value)
+        except ValueError:
+            return
+    if isinstance(value, Mapping):
+        if "Statement" in value:
+            yield value
+            return
+        for child in value.values():
+            yield from _policies(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _policies(child)
+
+
+def _conditions(
+    documents: Iterator[Mapping[str, Any]],
+) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """(operator, key, values) of every condition of every statement, in document order."""
+    for document in documents:
+        statements = document.get("Statement")
+        if isinstance(statements, Mapping):
+            statements = [statements]
+        if not isinstance(statements, list):
+            continue
+        for statement in statements:
+            condition = statement.get("Condition") if isinstance(statement, Mapping) else None
+            if not isinstance(condition, Mapping):
+                continue
+            for operator, block in condition.items():
+                if not isinstance(block, Mapping) or "null" in str(operator).lower():
+                    continue
+                for key, raw in block.items():
+                    values = raw if isinstance(raw, list) else [raw]
+                    yield str(operator), str(key), tuple(str(v) for v in values)
