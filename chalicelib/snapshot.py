@@ -149,6 +149,7 @@ class VpcEndpoint:
     id: str
     vpc_id: str | None
     policy: Any | None  # None: the default full-access policy
+    endpoint_type: str | None = None  # VpcEndpointType: "Gateway" | "Interface" | ...
 
 
 class Snapshot:
@@ -522,4 +523,5 @@ def _load_vpce(endpoint_id: str, raw: Mapping[str, Any], where: str) -> VpcEndpo
         id=endpoint_id,
         vpc_id=raw.get("VpcId"),
         policy=_maybe(policy, f"{where}.PolicyDocument"),
+        endpoint_type=raw.get("VpcEndpointType"),
     )

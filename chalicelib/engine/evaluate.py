@@ -532,7 +532,7 @@ def _vpce_hits(
     source = compiled_source(
         snapshot, layer, f"vpce-policy:{endpoint_id}", endpoint.policy, PolicyKind.ENDPOINT
     )
-    return scan(
+    named = scan(
         (source,),
         action=action,
         resource=resource,
@@ -541,6 +541,109 @@ def _vpce_hits(
         memo=snapshot.plans,
         explain=explain,
     )
+    if (endpoint.endpoint_type or "").lower() != "gateway" or source.compiled is None:
+        return named
+    gateway = scan(
+        (source,),
+        action=action,
+        resource=resource,
+        identity=_gateway_identity(identity),
+        ctx=ctx,
+        memo=snapshot.plans,
+        explain=explain,
+    )
+    return _gateway_hits(endpoint_id, source, identity, named, gateway)
+
+
+# Principal entries that name the account itself (its root user in a gateway endpoint policy).
+_ACCOUNT_FORMS = frozenset({PrincipalForm.ACCOUNT, PrincipalForm.CANONICAL_USER})
+
+
+def _gateway_identity(identity: PrincipalIdentity) -> PrincipalIdentity:
+    """What a requester presents to a Gateway endpoint policy's Principal element.
+
+    "With gateway endpoints, the Principal element must be set to *. To specify a principal,
+    use the aws:PrincipalArn condition key. If you specify the principal in the following
+    format [the account], access is granted to the AWS account root user only, not all users
+    and roles for the account." (https://docs.aws.amazon.com/vpc/latest/privatelink/
+    vpc-endpoints-access.html#vpc-endpoint-policies-gateway). So only the root user is named by
+    an account form; no other requester is named by anything but "*".
+    """
+    if identity.anonymous or (identity.presented and identity.is_account):
+        return identity
+    return PrincipalIdentity(presented=frozenset())
+
+
+def _gateway_hits(
+    endpoint_id: str,
+    source: PolicySource,
+    identity: PrincipalIdentity,
+    named: Hits,
+    gateway: Hits,
+) -> Hits:
+    """A Gateway endpoint policy judged as the PrivateLink guide says (`_gateway_identity`).
+
+    A statement that named the requester by account only is taken to grant the root user only
+    (documented). One that names a specific principal (user, role, session...) is a statement
+    the guide says must not be written ("must be set to *") without saying what AWS does with
+    it: when it would decide for this requester, the layer is unknown (the verdict cannot be
+    `allowed` or a definite deny on it) and the detail says to use aws:PrincipalArn.
+    """
+    compiled = source.compiled
+    assert compiled is not None
+    statements = {st.index: st for st in compiled.statements}
+
+    def indexes(hits: Hits) -> set[int]:
+        return {ref.index for ref in (*hits.allows, *hits.denies)}
+
+    differing = indexes(named) ^ indexes(gateway)
+    if not differing:
+        return gateway
+    out = Hits(present=gateway.present, problems=list(gateway.problems))
+    out.forms = set(gateway.forms)
+    out.missed = list(gateway.missed)
+    undocumented: set[int] = set()
+    for index in sorted(differing):
+        st = statements.get(index)
+        element = st.principal if st is not None else None
+        forms = set(element.named_forms(identity)) if element is not None else set()
+        if element is not None and not element.negated and forms <= _ACCOUNT_FORMS:
+            continue  # named by account only: the root user alone, as documented
+        undocumented.add(index)
+    for ref in (*named.allows, *named.denies):
+        if ref.index in differing and ref.index not in undocumented:
+            note = "a Gateway endpoint policy's account principal grants the root user only"
+            out.missed.append(replace(ref, note=note))
+    for ref in gateway.denies:
+        if ref.index not in undocumented:
+            out.denies.append(ref)
+    for ref in gateway.allows:
+        if ref.index not in undocumented:
+            out.allows.append(ref)
+    for index in sorted(undocumented):
+        st = statements[index]
+        label = f"'{st.sid}' #{index}" if st.sid else f"#{index}"
+        refs = (*named.allows, *named.denies, *gateway.allows, *gateway.denies)
+        ref = next(r for r in refs if r.index == index)
+        note = (
+            'the Principal of a Gateway endpoint policy must be "*" (name principals with '
+            "aws:PrincipalArn): AWS does not document what it does with this statement"
+        )
+        out.missed.append(replace(ref, note=note))
+        out.problems.append(
+            Unchecked(
+                layer=Layer.VPC_ENDPOINT_POLICY,
+                reason=(
+                    f"statement {label} ({st.effect}) of the Gateway endpoint {endpoint_id} "
+                    'policy names a specific principal, where AWS requires "Principal": "*" '
+                    "and aws:PrincipalArn conditions; its effect on this request is not "
+                    "documented"
+                ),
+                needs='the statement rewritten with "Principal": "*" and an aws:PrincipalArn '
+                "condition",
+            )
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- KMS leg
