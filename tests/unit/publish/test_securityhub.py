@@ -1,0 +1,122 @@
+"""The ASFF document of a finding: required fields, limits, workflow, updates (no AWS)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from chalicelib.aggregation import OUTSIDE_ATTEMPTS
+from chalicelib.diagnose.detail import Detail
+from chalicelib.model import Finding, Principal, PrincipalType, Remedy, Verdict
+from chalicelib.publish.securityhub import (
+    CONFIGURATION_TYPE,
+    OUTSIDER_TYPE,
+    REQUIRED_FIELDS,
+    asff_finding,
+    asff_id,
+    is_due,
+)
+from tests.unit.diagnose.test_render import hostile_finding
+
+from .builders import build_finding
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+SCHEMA = json.loads((DATA / "asff-finding.schema.json").read_text())
+GOLDEN = sorted(DATA.glob("scenarios/*/golden.json"))
+ACCOUNT = "123456789012"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def asff(finding: Finding, **kwargs: object) -> dict:
+    document = asff_finding(finding, account_id=ACCOUNT, region="eu-west-1", now=NOW, **kwargs)  # type: ignore[arg-type]
+    jsonschema.validate(document, SCHEMA)
+    assert set(REQUIRED_FIELDS) <= set(document)
+    return document
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=[p.parent.name for p in GOLDEN])
+def test_every_golden_finding_is_a_valid_asff_finding(path) -> None:
+    finding = Finding.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    for detail in Detail:
+        document = asff(finding, detail=detail)
+        assert document["Id"] == f"s3-403-doctor/{finding.finding_id}"
+        assert document["ProductArn"] == (
+            f"arn:aws:securityhub:eu-west-1:{ACCOUNT}:product/{ACCOUNT}/default"
+        )
+
+
+def test_fields_come_from_the_finding() -> None:
+    finding = replace(
+        build_finding(
+            "e-1",
+            occurrences=3,
+            remedies=(Remedy(code="FIX_STATEMENT", target="t", summary="Allow it."),),
+        ),
+        last_seen="2025-03-01T10:05:00Z",
+    )
+    document = asff(finding, detail=Detail.FULL)
+    assert document["Severity"] == {"Label": "HIGH"}
+    assert document["FindingProviderFields"] == {
+        "Severity": {"Label": "HIGH"},
+        "Types": [CONFIGURATION_TYPE],
+    }
+    assert document["Types"] == [CONFIGURATION_TYPE]
+    assert document["Workflow"] == {"Status": "NEW"} and document["RecordState"] == "ACTIVE"
+    assert document["CreatedAt"] == "2025-03-01T10:00:00Z"
+    assert document["UpdatedAt"] == "2025-03-01T12:00:00Z"
+    assert document["LastObservedAt"] == "2025-03-01T10:05:00Z"
+    assert document["Remediation"]["Recommendation"]["Text"] == "Allow it."
+    assert document["ProductFields"]["s3doctor/Occurrences"] == "3"
+    assert "Seen 3 time(s)" in document["Description"]
+    assert "s3doctor findings get e-1" in document["Description"]
+    assert [(r["Type"], r["Id"], r["ResourceRole"]) for r in document["Resources"]] == [
+        ("AwsS3Bucket", "arn:aws:s3:::reports", "Target"),
+        ("AwsS3Object", "arn:aws:s3:::reports/data/report.csv", "Target"),
+        ("AwsIamUser", "arn:aws:iam::111122223333:user/alice", "Actor"),
+    ]
+    assert "SourceUrl" not in document and "Note" not in document
+
+
+def test_an_update_never_carries_a_workflow_status() -> None:
+    assert "Workflow" not in asff(build_finding(), new=False)
+
+
+def test_severity_roles_and_types_follow_the_finding() -> None:
+    role = "arn:aws:iam::111122223333:role/app"
+    who = Principal(
+        type=PrincipalType.ASSUMED_ROLE,
+        requester_arn="arn:aws:sts::111122223333:assumed-role/app/s",
+        principal_arn=role,
+        account_id="111122223333",
+    )
+    base = build_finding(decision=Verdict.IMPLICIT_DENY)
+    finding = Finding.from_dict(
+        {**base.to_dict(), "request": {**base.request.to_dict(), "principal": who.to_dict()}}
+    )
+    document = asff(finding)
+    assert document["Severity"]["Label"] == "MEDIUM"
+    assert document["Resources"][-1]["Type"] == "AwsIamRole"
+    assert document["Resources"][-1]["Id"] == role
+    outsider = asff(build_finding(extra={OUTSIDE_ATTEMPTS: {"origin": "anonymous"}}))
+    assert outsider["Types"] == [OUTSIDER_TYPE]
+
+
+def test_hostile_and_huge_values_are_cut_to_the_documented_limits() -> None:
+    huge = build_finding(
+        "x" * 600,
+        remedies=(Remedy(code="FIX_STATEMENT", target="t", summary="y" * 5_000),),
+    )
+    for finding in (hostile_finding(), huge):
+        for detail in Detail:
+            asff(finding, detail=detail)  # the schema holds the limits
+    assert len(asff_id("x" * 600)) <= 512
+    assert asff_id("x" * 600) == asff_id("x" * 600)
+
+
+def test_repeats_re_import_at_powers_of_two_only() -> None:
+    assert [n for n in range(1, 40) if is_due(n)] == [2, 4, 8, 16, 32]
