@@ -1,6 +1,7 @@
 """`s3doctor replay`: diagnose past S3 AccessDenied events, and optionally store the findings.
 
     s3doctor replay [--since 24h] [--events FILE|DIR]... [--snapshot S.json] [--store]
+    s3doctor replay --from-dlq QUEUE_URL [--output text|json]
 
 Events come from CloudTrail `LookupEvents` (management events of the last 90 days) or, with
 `--events`, from CloudTrail log files / `{"Records": [...]}` / EventBridge event files. Each is
@@ -8,6 +9,12 @@ diagnosed against the live account (or `--snapshot`); `--store` writes the findi
 table named by $FINDINGS_TABLE_NAME the way the deployed handler does (repeats aggregate,
 nothing is alerted).
 A progress bar goes to stderr on a terminal; a summary by cause ends the run.
+
+`--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
+is handled exactly as the deployed function would (stored, alerted, idempotent; the function's
+environment: FINDINGS_TABLE_NAME, FINDINGS_TOPIC_ARN...), deleted once handled, and what could not
+be handled is left on the queue with the reason (exit status 1). See `chalicelib/commands/dlq.py`.
+`--events` also reads files of such on-failure records.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.commands import dlq
 from chalicelib.commands.timespec import parse_since
 from chalicelib.commands.trail import TrailRecord, lookup_events, read_files
 from chalicelib.diagnose.untrusted import message, text
@@ -33,6 +41,7 @@ from chalicelib.model import DiagnoserError, Finding, InputError, Json
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
+    from mypy_boto3_sqs import SQSClient
 
 Diagnose = Callable[[Json], Finding]
 """Diagnoses one bare CloudTrail record (and stores the finding when asked to)."""
@@ -99,6 +108,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--table", help="DynamoDB table for --store (default: $FINDINGS_TABLE_NAME)"
     )
+    parser.add_argument(
+        "--from-dlq",
+        metavar="QUEUE_URL",
+        help="handle the Lambda on-failure records of this dead-letter queue like the function "
+        "(stored and alerted; each message deleted once handled)",
+    )
     parser.add_argument("--output", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
@@ -106,6 +121,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The `replay` command: 0 once every event has an answer, 2 bad input, 1 AWS failure."""
     out, err = out or sys.stdout, err or sys.stderr
+    if getattr(args, "from_dlq", None):
+        return _run_from_dlq(args, out=out, err=err)
     try:
         since = parse_since(args.since, now=datetime.now(UTC), field="--since")
         records: Sequence[TrailRecord]
@@ -126,6 +143,35 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     else:
         out.write(render_summary(summary, stored=args.store))
     return 0
+
+
+def _run_from_dlq(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    """`--from-dlq`: 0 once the queue is drained, 1 when messages were left (or AWS failed)."""
+    if args.events or args.snapshot or args.store:
+        err.write(
+            "s3doctor replay: --from-dlq: cannot be combined with --events, --snapshot or "
+            "--store (the queue's events are handled like the function: live, stored)\n"
+        )
+        return 2
+    try:
+        report = dlq.drain(sqs_client(args.from_dlq), args.from_dlq, dlq.function_handler())
+    except DiagnoserError as error:  # the function's configuration is missing (ConfigError)
+        err.write(f"s3doctor replay: --from-dlq: {message(error)}\n")
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        err.write(f"s3doctor replay: could not read the dead-letter queue: {message(error)}\n")
+        return 1
+    if args.output == "json":
+        out.write(json.dumps(dlq.report_document(report), indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(dlq.render_report(report, args.from_dlq))
+    return 1 if report.left else 0
+
+
+def sqs_client(queue_url: str) -> SQSClient:
+    """SQS in the queue's region (from its URL), with the user's default credentials."""
+    region = dlq.region_of(queue_url)
+    return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
 
 
 def replay(

@@ -112,6 +112,8 @@ def _records(document: Any, path: Path) -> Iterator[Json]:
             yield from _records(document["Records"], path)
         elif isinstance(document.get("detail"), dict):
             yield document["detail"]
+        elif isinstance(document.get("requestPayload"), dict):  # a Lambda on-failure record
+            yield from _records(document["requestPayload"], path)
         elif "eventName" in document or "eventSource" in document:
             yield document
         else:

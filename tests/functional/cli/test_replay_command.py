@@ -141,3 +141,46 @@ def test_progress_bar_draws_on_a_terminal_only():
     assert terminal.getvalue().endswith("\r[##########] 2/2\n")
     assert "[#####.....] 1/2" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_replay_events_reads_lambda_on_failure_records(tmp_path, capsys):
+    # GIVEN messages saved from the dead-letter queue: on-failure records around EventBridge events
+    def on_failure(record):
+        envelope = {
+            "version": "0",
+            "id": f"eb-{record['eventID']}",
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.s3",
+            "account": "111122223333",
+            "time": record["eventTime"],
+            "region": "us-east-1",
+            "resources": [],
+            "detail": record,
+        }
+        return {
+            "version": "1.0",
+            "timestamp": "2025-03-01T10:07:12.345Z",
+            "requestContext": {
+                "requestId": "c2a6b5e4-0000-4000-8000-000000000000",
+                "functionArn": "arn:aws:lambda:us-east-1:111122223333:function:f:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "requestPayload": envelope,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": "Rate exceeded", "errorType": "ClientError"},
+        }
+
+    path = tmp_path / "dlq-messages.jsonl"
+    lines = [json.dumps(on_failure(_denied(f"dlq-{n}"))) for n in (1, 2)]
+    path.write_text("\n".join(lines) + "\n")
+    # WHEN replaying them as --events
+    argv = ["replay", "--events", str(path), "--snapshot", str(SCENARIO / "snapshot.json")]
+    assert main([*argv, "--output", "json"]) == 0
+    # THEN each record's requestPayload was diagnosed
+    document = json.loads(capsys.readouterr().out)
+    assert sorted(f["event_id"] for f in document["findings"]) == ["dlq-1", "dlq-2"]
