@@ -3,8 +3,11 @@
 1. Start a moto server on a free loopback port; point every boto3 client of this process at it.
 2. Create the findings table, the alert topic and an SQS queue subscribed to the topic.
 3. Seed an account with classic same-account causes of a 403 (`scenarios.py`).
+   Also a chat topic (as AWS Chatbot would subscribe to it) with an SQS queue, and Security Hub.
 4. Send each denial's EventBridge event through the real Chalice handler of `app.py`.
-5. Print what the SQS subscriber received and what `GET /findings` returns.
+5. Print what the SQS subscriber received, the chat message as a chat user would see it, the
+   Security Hub findings, what `GET /findings` returns, and where the alarms and dashboard of
+   a deployment are (`ALARMS`, `DASHBOARD`: created by the template, not on moto).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -34,6 +38,7 @@ from chalicelib.demo.cloudtrail import demo_id, eventbridge_envelope
 from chalicelib.demo.scenarios import SCENARIOS, DemoAccount, Scenario
 from chalicelib.model import Finding, Json
 from chalicelib.publish.message import subject
+from chalicelib.publish.securityhub import ID_PREFIX
 from chalicelib.publish.store import create_table
 from chalicelib.publish.timestamps import format_utc
 
@@ -50,6 +55,11 @@ REGION = "us-east-1"
 TABLE_NAME = "s3-403-doctor-demo-findings"
 TOPIC_NAME = "s3-403-doctor-demo-findings"
 QUEUE_NAME = "s3-403-doctor-demo-subscriber"
+CHAT_TOPIC_NAME = "s3-403-doctor-demo-chat"
+CHAT_QUEUE_NAME = "s3-403-doctor-demo-chat-subscriber"
+# The deployment's CloudWatch alarms and dashboard (names fixed by the deploy template).
+ALARMS = ("s3-403-doctor-dlq-depth", "s3-403-doctor-errors", "s3-403-doctor-throttles")
+DASHBOARD = "s3-403-doctor"
 _SHOWN_ATTRIBUTES = ("decision", "blocked_by", "severity")  # bucket: in the subject
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
 
@@ -72,6 +82,8 @@ class DemoReport:
     deliveries: tuple[Delivery, ...]
     api_status: int
     api_findings: tuple[Finding, ...]
+    chat: tuple[Json, ...] = ()  # custom notifications the chat topic's subscriber received
+    security_hub: tuple[Json, ...] = ()  # ASFF findings Security Hub holds
 
     def finding_for(self, scenario: Scenario) -> Finding | None:
         """The listed finding whose event is the scenario's."""
@@ -121,6 +133,10 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
             Attributes={"RawMessageDelivery": "true"},
         )
         os.environ["FINDINGS_TOPIC_ARN"] = topic_arn
+        chat_url = _chat_subscriber(sns, sqs)
+        securityhub = session.client("securityhub")
+        securityhub.enable_security_hub(EnableDefaultStandards=False)
+        os.environ["SECURITY_HUB"] = "enabled"
         account = DemoAccount(
             account_id=account_id,
             bucket_suffix=f"-{run}" if run else "",
@@ -148,6 +164,8 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
             for event in events:
                 client.lambda_.invoke(handler, event)
             deliveries = _drain(sqs, queue_url)
+            chat = _drain_chat(sqs, chat_url)
+            hub = _security_hub_findings(securityhub)
             response = client.http.get("/findings?limit=100")
         wiring.reset()
         listed = json.loads(response.body or b"{}").get("findings", [])
@@ -157,6 +175,8 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
             deliveries=deliveries,
             api_status=response.status_code,
             api_findings=tuple(Finding.from_dict(f) for f in listed),
+            chat=chat,
+            security_hub=hub,
         )
 
 
@@ -171,6 +191,9 @@ def render(report: DemoReport) -> str:
         lines.append(f"  - {delivery.subject or '(no subject)'}")
         lines.append(f"      {attrs}")
     lines.append("")
+    lines += _chat_story(report.chat)
+    lines += _security_hub_story(report.security_hub)
+    lines += _watch_story()
     lines.append(
         f"GET /findings returned {report.api_status} with {len(report.api_findings)} finding(s)."
     )
@@ -194,8 +217,82 @@ def render(report: DemoReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _wrapped(text: str) -> list[str]:
-    return textwrap.wrap(text, width=100, initial_indent="    ", subsequent_indent="      ")
+def _wrapped(text: str, indent: str = "    ") -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=100,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_on_hyphens=False,
+    )
+
+
+def _chat_story(chat: tuple[Json, ...]) -> list[str]:
+    """The first chat message as a chat user sees it (markup applied), the others' titles."""
+    lines = [f"The chat topic (AWS Chatbot custom notifications) received {len(chat)} message(s)."]
+    if not chat:
+        return [*lines, ""]
+    content = chat[0].get("content", {})
+    lines.append("As the chat channel shows the first one:")
+    lines += _wrapped(f"| {as_chat_user_sees(content.get('title', ''))}", "  ")
+    for line in str(content.get("description", "")).split("\n"):
+        lines += _wrapped(f"| {as_chat_user_sees(line)}", "  ")
+    for step in content.get("nextSteps", []):
+        lines += _wrapped(f"| > {as_chat_user_sees(step)}", "  ")
+    tags = " ".join(f"[{as_chat_user_sees(k)}]" for k in content.get("keywords", []))
+    lines += _wrapped(f"| {tags}", "  ")
+    lines += _wrapped(f"(thread {chat[0].get('metadata', {}).get('threadId', '-')})", "  ")
+    lines.append("and the others:")
+    for document in chat[1:]:
+        lines += _wrapped(f"- {as_chat_user_sees(document.get('content', {}).get('title', ''))}")
+    return [*lines, ""]
+
+
+def as_chat_user_sees(markdown: object) -> str:
+    """Client-markdown as plain text: bold and code markers dropped, entities decoded."""
+    shown = re.sub(r"`([^`]*)`", r"\1", str(markdown))
+    shown = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"\1", shown)
+    shown = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"\1", shown)
+    return shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _security_hub_story(findings: tuple[Json, ...]) -> list[str]:
+    lines = [f"Security Hub holds {len(findings)} finding(s) from s3-403-doctor (ASFF)."]
+    if not findings:
+        return [*lines, ""]
+    first = findings[0]
+    resources = ", ".join(
+        f"{r.get('Type')} {r.get('Id')} ({r.get('ResourceRole', '-')})"
+        for r in first.get("Resources", [])
+    )
+    fields = (
+        ("Id", first.get("Id")),
+        ("ProductArn", first.get("ProductArn")),
+        ("Title", first.get("Title")),
+        ("Severity", first.get("Severity", {}).get("Label")),
+        ("Types", ", ".join(first.get("Types", []))),
+        ("Workflow", first.get("Workflow", {}).get("Status")),
+        ("RecordState", first.get("RecordState")),
+        ("Resources", resources),
+        ("Remediation", first.get("Remediation", {}).get("Recommendation", {}).get("Text")),
+        ("Occurrences", first.get("ProductFields", {}).get("s3doctor/Occurrences")),
+    )
+    lines.append("The first one:")
+    for name, value in fields:
+        lines += _wrapped(f"{name}: {value}")
+    lines.append("and the others:")
+    for finding in findings[1:]:
+        lines += _wrapped(f"- {finding.get('Severity', {}).get('Label')} {finding.get('Title')}")
+    return [*lines, ""]
+
+
+def _watch_story() -> list[str]:
+    return [
+        "Where a deployment is watched (CloudWatch, created by the template; not on moto):",
+        f"  alarms    {', '.join(ALARMS)}",
+        f"  dashboard {DASHBOARD}",
+        "",
+    ]
 
 
 def load_app() -> Chalice:
@@ -267,6 +364,50 @@ def _quiet_logs() -> Iterator[None]:
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+def _chat_subscriber(sns: Any, sqs: SQSClient) -> str:
+    """The chat topic and a queue that receives its messages as Chatbot would (raw)."""
+    chat_arn = sns.create_topic(Name=CHAT_TOPIC_NAME)["TopicArn"]
+    url = sqs.create_queue(QueueName=CHAT_QUEUE_NAME)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=chat_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    os.environ["CHAT_TOPIC_ARN"] = chat_arn
+    return str(url)
+
+
+def _drain_chat(sqs: SQSClient, queue_url: str) -> tuple[Json, ...]:
+    documents: list[Json] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return tuple(documents)
+        for message in messages:
+            try:
+                documents.append(json.loads(message.get("Body", "")))
+            except ValueError:
+                documents.append({"raw": message.get("Body")})
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _security_hub_findings(client: Any) -> tuple[Json, ...]:
+    found: list[Json] = []
+    token: str | None = None
+    while True:
+        page = client.get_findings(MaxResults=100, **({"NextToken": token} if token else {}))
+        found += [f for f in page.get("Findings", []) if str(f.get("Id", "")).startswith(ID_PREFIX)]
+        token = page.get("NextToken")
+        if not token:
+            return tuple(found)
 
 
 def _drain(sqs: SQSClient, queue_url: str) -> tuple[Delivery, ...]:

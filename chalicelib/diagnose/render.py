@@ -381,10 +381,15 @@ def render_chatbot(finding: Finding) -> Json:
         f" · seen {int(finding.occurrences)} time{'s' if finding.occurrences != 1 else ''}",
         "*Why*",
     ]
-    lines += [
-        _chat_fit(f"• *{chat_escape(_title(c.code), 80)}*: ", c.message)
-        for c in finding.causes[:CHAT_CAUSES]
-    ] or ["• No cause found."]
+    lines += (
+        [
+            _chat_fit(f"• *{chat_escape(_title(c.code), 80)}*: ", c.message)
+            if c.message != _title(c.code)  # at `references` the message is the title
+            else f"• *{chat_escape(_title(c.code), 80)}*"
+            for c in finding.causes[:CHAT_CAUSES]
+        ]
+        or ["• No cause found."]
+    )
     if finding.remedies:
         lines.append("*Fix*")
         lines += [
@@ -432,16 +437,17 @@ def _chat_fit(prefix: str, *values: str, between: str = " by ") -> str:
 
 
 def _chat_lines(lines: list[str], last: str) -> str:
-    """`lines` then `last`, dropping lines from the end so the text fits CHAT_DESCRIPTION."""
+    """`lines`, or as many as fit CHAT_DESCRIPTION then `…` and `last` (a pointer)."""
+    if len("\n".join(lines)) <= CHAT_DESCRIPTION:
+        return "\n".join(lines)
     kept: list[str] = []
-    size = len(last)
+    size = len(last) + 2
     for line in lines:
         if size + len(line) + 1 > CHAT_DESCRIPTION:
-            kept.append("…")
             break
         kept.append(line)
         size += len(line) + 1
-    return "\n".join([*kept, last])
+    return "\n".join([*kept, "…", last])
 
 
 def _chat_pointer(finding_id: str) -> str:
