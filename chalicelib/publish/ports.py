@@ -14,7 +14,9 @@ A finding is stored unpublished; its alert is sent under a publish lease (`claim
 `release_publish`, `mark_published`) so that concurrent invocations send it once.
 
 Adapters: `DynamoFindingStore` (publish/store.py), `SnsFindingPublisher` (publish/sns.py) and
-their in-memory twins (publish/memory.py).
+their in-memory twins (publish/memory.py). With a chat topic or Security Hub, the publisher is
+a `FanOutPublisher` (publish/fanout.py) of the main topic, `SnsChatPublisher` (publish/chat.py)
+and `SecurityHubPublisher` (publish/securityhub.py), inside `BudgetedPublisher` (budget.py).
 """
 
 from __future__ import annotations
