@@ -143,14 +143,17 @@ def _where(op: Operation) -> str:
 def _assumed(op: Operation, head: Unreadable, key_id: str | None) -> Unchecked:
     """What the KMS leg of an object whose head could not be read rests on."""
     if head.code == OBJECT_READS_DISABLED:
-        why = f"object reads are disabled by configuration ({head.code}): the head of {_where(op)}"
-        why += " was not read"
+        why = (
+            "Object reads are disabled by configuration (READ_OBJECTS=false): the head of "
+            f"{_where(op)} was not read"
+        )
         needs = f"READ_OBJECTS=true and {head.needs or 's3:GetObject'} (HeadObject)"
     else:
         why = f"the head of {_where(op)} could not be read ({head.code})"
         needs = f"{head.needs or 's3:GetObject'} (HeadObject)"
     what = (
-        f"the KMS key {key_id} is assumed from the bucket default encryption"
+        f"its encryption is assumed to be the bucket default: the KMS key {key_id}, assumed "
+        "from the bucket default encryption, is checked, and a key set on the object is not"
         if key_id
         else "no KMS key was checked"
     )
