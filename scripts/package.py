@@ -55,7 +55,7 @@ def _tool(name: str) -> str:
 
 
 def package(stage: str, out: Path) -> Path:
-    """Write `out/sam.json` and `out/deployment.zip` for `stage`; returns the template path."""
+    """Write `sam.json` and `deployment.zip` for `stage` into `out`; returns the template path."""
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     if out.exists():
         shutil.rmtree(out)
