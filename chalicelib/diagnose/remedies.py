@@ -511,7 +511,15 @@ def _endpoint_grant(
     if not endpoint_id:
         return
     policy_id = f"vpce-policy:{endpoint_id}"
-    statement = _allow(action, resource, Principal={"AWS": request.principal.principal_arn})
+    # Gateway endpoints take only "*" as Principal and name principals with aws:PrincipalArn
+    # (PrivateLink guide, endpoint policies); the same form is valid for Interface endpoints.
+    arns = request.context_value("aws:PrincipalArn") or (request.principal.principal_arn,)
+    statement = _allow(
+        action,
+        resource,
+        Principal="*",
+        Condition={"ArnEquals": {"aws:PrincipalArn": arns[0] if len(arns) == 1 else list(arns)}},
+    )
     yield Candidate(
         code=RemedyCode.FIX_STATEMENT,
         target=endpoint_id,
@@ -848,15 +856,26 @@ def _check(
 
 
 def _too_broad(statement: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
-    """A wildcard principal, action or (outside a key policy) resource in what we add."""
+    """A wildcard principal (unless an exact aws:PrincipalArn condition names who), action or
+    (outside a key policy) resource in what we add."""
     principal = statement.get("Principal")
     aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
-    if principal == "*" or "*" in _listed(aws):
+    if (principal == "*" or "*" in _listed(aws)) and not _names_principal(statement):
         return True
     if any(a in ("*", "s3:*", "kms:*") for a in _listed(statement.get("Action"))):
         return True
     key_policy = str(patch.get("policy", "")).startswith("key-policy:")
     return not key_policy and "*" in _listed(statement.get("Resource"))
+
+
+def _names_principal(statement: Mapping[str, Any]) -> bool:
+    """An `ArnEquals aws:PrincipalArn` condition with exact ARNs: who the statement is for."""
+    condition = statement.get("Condition")
+    equals = condition.get("ArnEquals") if isinstance(condition, Mapping) else None
+    if not isinstance(equals, Mapping):
+        return False
+    arns = _listed(equals.get("aws:PrincipalArn"))
+    return bool(arns) and not any("*" in a or "?" in a for a in arns)
 
 
 def _reevaluate(

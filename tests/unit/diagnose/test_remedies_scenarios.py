@@ -99,8 +99,11 @@ def test_added_statements_name_no_wildcard_principal_action_or_resource(path: Pa
         for statement in (s for s in added if s.get("Effect") == "Allow"):
             # A corrected statement may keep a wildcard principal it already had.
             had = [b for b in before if b.get("Sid") == statement.get("Sid")]
+            named = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn")
             if not any(b.get("Principal") == statement.get("Principal") for b in had):
-                assert statement.get("Principal") not in ("*", {"AWS": "*"})
+                # "*" only with an exact aws:PrincipalArn (the form endpoint policies require)
+                wildcard = statement.get("Principal") in ("*", {"AWS": "*"})
+                assert not wildcard or (named and "*" not in str(named))
             assert statement.get("Action") not in ("*", "s3:*", ["*"], ["s3:*"])
             if not patch["policy"].startswith("key-policy:"):
                 resources = statement.get("Resource", [])
