@@ -36,6 +36,7 @@ from chalicelib.engine.policy import (
     compile_policy,
 )
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
+from chalicelib.events.actions import supports_condition_key
 from chalicelib.model import (
     AccessRequest,
     ConditionFailure,
@@ -201,11 +202,18 @@ def _element_why(
         if why is None and check.hint:
             why = Why(kind=MissKind.ROLE_PATH, text=check.hint)
         return why
+    failure = None
     if check.element == "Condition" and explanation.condition_failures:
-        return condition_why(explanation.condition_failures[0], request.principal)
-    if check.element == "Condition" and explanation.condition.decisive is not None:
-        return condition_why(explanation.condition.decisive, request.principal)
-    return None
+        failure = explanation.condition_failures[0]
+    elif check.element == "Condition" and explanation.condition.decisive is not None:
+        failure = explanation.condition.decisive
+    if failure is None:
+        return None
+    why = condition_why(failure, request.principal)
+    if supports_condition_key(action, failure.key) is False:
+        # The Service Authorization Reference: this action never carries the key.
+        return Why(kind=why.kind, text=f"{why.text}; {action} never carries {failure.key}")
+    return why
 
 
 def _sources(

@@ -165,7 +165,8 @@ def verdict_causes(
                 code=CauseCode.NOT_REPRODUCED.value,
                 layer=None,
                 message=fill(entry(CauseCode.NOT_REPRODUCED).why, values)
-                + " Possible explanations: "
+                # A runbook request was not denied by anyone we know of: it asks "would it be?"
+                + (" Possible explanations: " if request.event_id else " If it was denied: ")
                 + "; ".join(_explanations(request, unchecked))
                 + ".",
                 confidence="possible",
@@ -191,6 +192,10 @@ def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> l
             out.append(f"the {item.layer.value} could not be read and may deny")
     if request.principal.type in SESSION_TYPES and request.session_policy is None:
         out.append("a session policy passed when the session was created (not logged by S3)")
+    if request.event_id is None:
+        out.append(
+            "the denied request carried context keys this one does not give (pass them with --context-key)"
+        )
     when = f" since {request.event_time}" if request.event_time else ""
     out.append(f"a policy changed{when} (IAM changes take seconds to apply everywhere)")
     out += [f"request context: {note.rstrip('.')}" for note in request.notes]
