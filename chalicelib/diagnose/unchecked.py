@@ -194,7 +194,8 @@ def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> l
         out.append("a session policy passed when the session was created (not logged by S3)")
     if request.event_id is None:
         out.append(
-            "the denied request carried context keys this one does not give (pass them with --context-key)"
+            "the denied request carried context keys this one does not give "
+            "(pass them with --context-key)"
         )
     when = f" since {request.event_time}" if request.event_time else ""
     out.append(f"a policy changed{when} (IAM changes take seconds to apply everywhere)")
