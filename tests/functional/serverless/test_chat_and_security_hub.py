@@ -62,8 +62,9 @@ def chat(deployment, moto_env: pytest.MonkeyPatch) -> str:
     moto_env.setenv("SECURITY_HUB", "enabled")
     wiring.reset()
     yield url
-    moto_env.delenv("CHAT_TOPIC_ARN")
-    moto_env.delenv("SECURITY_HUB")
+    # moto_env is the session's: leave nothing behind for the next tests
+    for name in ("CHAT_TOPIC_ARN", "SECURITY_HUB", "ALERT_BUDGET"):
+        moto_env.delenv(name, raising=False)
     wiring.reset()
 
 
