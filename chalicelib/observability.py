@@ -151,6 +151,8 @@ def record_result(metrics: Metrics, result: Mapping[str, Any], *, namespace: str
         metrics.add_metric(name="Diagnoses", unit=MetricUnit.Count, value=1)
     if result.get("published"):
         metrics.add_metric(name="Alerts", unit=MetricUnit.Count, value=1)
+    if result.get("suppressed"):
+        metrics.add_metric(name="SuppressedAlerts", unit=MetricUnit.Count, value=1)
     if not result.get("diagnosed"):
         return
     dimensions = [("decision", str(result.get("decision")))]

@@ -121,6 +121,7 @@ class HandleResult:
     blocked_by: tuple[str, ...] = ()
     diagnosed: bool = False  # this invocation collected a snapshot and ran the engine
     published: bool = False  # this invocation sent an alert
+    suppressed: bool = False  # this invocation's alert was held back by the alert budget
     error: str | None = None
 
     def to_dict(self) -> Json:
@@ -132,6 +133,7 @@ class HandleResult:
             "blocked_by": list(self.blocked_by),
             "diagnosed": self.diagnosed,
             "published": self.published,
+            "suppressed": self.suppressed,
             "error": self.error,
         }
 
@@ -228,7 +230,11 @@ def handle_event(
                 finding.finding_id, store=store, publisher=publisher, clock=clock, local=finding
             )
             logger.info("new finding", extra={"finding_id": finding.finding_id})
-            return replace(result, published=sent is not None)
+            return replace(
+                result,
+                published=sent is not None and sent.sent,
+                suppressed=sent is not None and not sent.sent,
+            )
         # AGGREGATE_TAKEN: a concurrent invocation created an aggregate for one of the keys.
         # Count on it if it is ours (diagnosis key); else the cheap key belongs to another
         # diagnosis: create without it.
@@ -356,10 +362,20 @@ def _redelivered(
         status=HandleStatus.REPUBLISHED,
         event_key=key,
         finding_id=finding_id,
-        decision=sent.decision.value,
-        blocked_by=tuple(b.value for b in sent.blocked_by),
-        published=True,
+        decision=sent.finding.decision.value,
+        blocked_by=tuple(b.value for b in sent.finding.blocked_by),
+        published=sent.sent,
+        suppressed=not sent.sent,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alerted:
+    """What `_alert` did: the finding it handled, and whether a message went out (False: the
+    alert budget held it back; the finding is marked published all the same)."""
+
+    finding: Finding
+    sent: bool
 
 
 @traced
@@ -370,10 +386,10 @@ def _alert(
     publisher: FindingPublisher,
     clock: Clock,
     local: Finding | None = None,
-) -> Finding | None:
+) -> Alerted | None:
     """Send the finding's alert under its publish lease (module docstring, 5).
 
-    Returns the finding alerted, or None when another invocation alerted it (or it is gone).
+    Returns what was alerted, or None when another invocation alerted it (or it is gone).
     `local` is the finding as diagnosed by this invocation (not trimmed for storage): sent with
     the stored count. Raises AlertInFlight while another live invocation holds the lease.
     """
@@ -398,7 +414,7 @@ def _alert(
         else replace(local, occurrences=claimed.occurrences, last_seen=claimed.last_seen)
     )
     try:
-        publisher.publish(finding)
+        message_id = publisher.publish(finding)
     except BaseException:
         try:
             store.release_publish(finding_id, owner=owner)
@@ -410,7 +426,7 @@ def _alert(
     except Exception:
         # SNS accepted the alert: raising would make Lambda retry and send it a second time.
         logger.exception("alert sent but not marked", extra={"finding_id": finding_id})
-    return finding
+    return Alerted(finding=finding, sent=bool(message_id))
 
 
 def _reject(

@@ -419,3 +419,10 @@ def test_alarm_topic_accepts_the_stacks_alarms_only() -> None:
             "Condition": {"StringNotEquals": {"aws:PrincipalServiceName": CLOUDWATCH}},
         },
     ]
+
+
+def test_the_security_hub_grant_is_the_one_call_the_publisher_makes():
+    source = (PUBLISH / "securityhub.py").read_text()
+    calls = set(re.findall(r"_client\.([a-z_]+)\(", source))
+    # the grant (SECURITY_HUB_IMPORT, checked above on the event role) is for exactly this call
+    assert calls == {"batch_import_findings"}, calls

@@ -100,9 +100,11 @@ def test_the_budget_caps_alerts_per_bucket_and_one_notice_says_so(
         for n in range(8)
     ]
 
-    statuses = [deployment.invoke(event)["status"] for event in events]
+    results = [deployment.invoke(event) for event in events]
 
-    assert statuses == ["new"] * 8  # every denial is its own finding, stored
+    assert [r["status"] for r in results] == ["new"] * 8  # every denial its own finding
+    assert [r["published"] for r in results] == [True] * 3 + [False] * 5
+    assert [r["suppressed"] for r in results] == [False] * 3 + [True] * 5
     assert len(_stored(deployment)) == 8
     received = deployment.received()
     subjects = [n.get("Subject", "") for n in received]
