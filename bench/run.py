@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
     ("Engine: decisions per second", "bench.bench_engine"),
+    ("Batch CLI on issue 15's workloads, side by side with iam-simulate", "bench.bench_workloads"),
     ("Collectors: AWS calls and round trips per diagnosis", "bench.bench_collect"),
     ("Handler: events per second and a burst of identical denials", "bench.bench_handler"),
 )

@@ -1,0 +1,225 @@
+"""Issue 15's workloads through the real console script, wall time (start-up included) and CPU.
+
+Account: `engine_fixture` (11 policies, 48 statements). Every request carries eight context keys
+(aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalTag/team, aws:username,
+aws:SecureTransport, aws:SourceIp, aws:PrincipalOrgID, aws:RequestedRegion). Three workloads:
+
+- identical: one line repeated;
+- replay-like: each line its own object key, source IP and aws:CurrentTime / aws:EpochTime
+  (ten context keys), as CloudTrail replays are;
+- full findings: `--detail full` on replay-like lines, a seventh of them denied (near misses and
+  fix verification run).
+
+Each run is `.venv/bin/s3doctor diagnose --batch` as a user runs it: wall seconds from start to
+exit (Python start-up included) and CPU seconds of the child, the median of `REPEAT` runs. The
+iam-simulate column feeds the same decisions to the oracle in `../shared/tools/` (node start-up
+included) when it can start; it is left out otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.engine_fixture import ACCOUNT, BUCKET, snapshot, statement_count
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / ".venv" / "bin" / "s3doctor"
+ORACLE = ROOT.parent / "shared" / "tools" / "iam-simulate-oracle"
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+SIZES = {"identical": 20_000, "replay-like": 20_000, "full findings": 2_000}
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def _entry(name: str, value: str, kind: str = "string") -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": [value], "ContextKeyType": kind}
+
+
+def request(i: int, *, replay: bool) -> dict[str, Any]:
+    """Request number i with the eight context keys (replay-like: own key, IP and time)."""
+    key = f"raw/2025/{i % 12:02d}/part-{i}.csv" if i % 4 else f"home/alice/notes-{i}.txt"
+    secure = "true" if (i % 7 or not replay) else "false"
+    ip = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" if replay else "203.0.113.7"
+    context = [
+        _entry("aws:PrincipalArn", ALICE),
+        _entry("aws:PrincipalAccount", ACCOUNT),
+        _entry("aws:PrincipalTag/team", "data"),
+        _entry("aws:username", "alice"),
+        _entry("aws:SecureTransport", secure, "boolean"),
+        _entry("aws:SourceIp", ip, "ip"),
+        _entry("aws:PrincipalOrgID", "o-abcd1234ef"),
+        _entry("aws:RequestedRegion", "eu-west-1"),
+    ]
+    if replay:
+        epoch = 1_764_000_000 + i * 7
+        moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+        context += [_entry("aws:CurrentTime", moment, "date"), _entry("aws:EpochTime", str(epoch), "numeric")]
+    if not replay:
+        key = "raw/2025/01/part-1.csv"
+    return {
+        "requester_arn": ALICE,
+        "action": "s3:GetObject",
+        "resource_arn": f"arn:aws:s3:::{BUCKET}/{key}",
+        "context": context,
+    }
+
+
+def _cli(snapshot_path: Path, lines: Path, detail: str, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one batch run, start-up included."""
+    command = [str(SCRIPT), "diagnose", "--snapshot", str(snapshot_path), "--batch", str(lines)]
+    command += ["--detail", detail]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    answers = result.stdout.decode().splitlines()
+    assert len(answers) == n, "every line gets an answer"
+    assert all('"error"' not in a for a in answers[:50]), answers[:2]
+    return wall, cpu
+
+
+# --------------------------------------------------------------------------- iam-simulate
+
+
+def _documents(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fixture's policies in iam-simulate's Simulation shape (alice's request)."""
+    iam = doc["iam"]
+    managed = {p["Arn"]: p["PolicyVersionList"][0]["Document"] for p in iam["Policies"]}
+    user = iam["UserDetailList"][0]
+    identity = [
+        {"name": p["PolicyName"], "policy": p["PolicyDocument"]} for p in user["UserPolicyList"]
+    ]
+    identity += [
+        {"name": p["PolicyName"], "policy": managed[p["PolicyArn"]]}
+        for p in user["AttachedManagedPolicies"]
+    ]
+    for group in iam["GroupDetailList"]:
+        identity += [
+            {"name": p["PolicyName"], "policy": p["PolicyDocument"]}
+            for p in group["GroupPolicyList"]
+        ]
+        identity += [
+            {"name": p["PolicyName"], "policy": managed[p["PolicyArn"]]}
+            for p in group["AttachedManagedPolicies"]
+        ]
+    boundary = managed[user["PermissionsBoundary"]["PermissionsBoundaryArn"]]
+    scps = [
+        {
+            "orgIdentifier": level["target_id"],
+            "policies": [{"name": s["Id"], "policy": s["Content"]} for s in level["scps"]],
+        }
+        for level in doc["organization"]["levels"]
+    ]
+    return {
+        "identityPolicies": identity,
+        "permissionBoundaryPolicies": [{"name": "Boundary", "policy": boundary}],
+        "serviceControlPolicies": scps,
+        "resourceControlPolicies": [],
+        "resourcePolicy": doc["s3"]["buckets"][BUCKET]["policy"],
+    }
+
+
+def _simulation(req: dict[str, Any], documents: dict[str, Any]) -> dict[str, Any]:
+    context = {e["ContextKeyName"]: e["ContextKeyValues"][0] for e in req["context"]}
+    return {
+        "request": {
+            "principal": req["requester_arn"],
+            "action": req["action"],
+            "resource": {"resource": req["resource_arn"], "accountId": ACCOUNT},
+            "contextVariables": context,
+        },
+        **documents,
+    }
+
+
+def _oracle(requests: list[dict[str, Any]], folder: Path) -> float | None:
+    """iam-simulate decisions/s (wall, node start-up included), or None when it cannot run."""
+    sys.path.insert(0, str(ORACLE))
+    try:
+        from oracle_client import run_file  # type: ignore[import-not-found]
+
+        documents = _documents(snapshot())
+        path = folder / "oracle.jsonl"
+        path.write_text(
+            "".join(
+                json.dumps({"id": i, "simulation": _simulation(r, documents), "mode": "Strict"})
+                + "\n"
+                for i, r in enumerate(requests)
+            )
+        )
+        answers, wall = run_file(path)
+    except Exception as error:  # the oracle is optional: no node, no npm cache, no network
+        print(f"(iam-simulate not run: {error})", file=sys.stderr)
+        return None
+    finally:
+        sys.path.remove(str(ORACLE))
+    if len(answers) != len(requests) or any("overallResult" not in a for a in answers):
+        print(f"(iam-simulate answers incomplete: {answers[:1]})", file=sys.stderr)
+        return None
+    return len(requests) / wall
+
+
+def main() -> list[str]:
+    policies, statements = statement_count(snapshot())
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        snap = folder / "snapshot.json"
+        snap.write_text(json.dumps(snapshot()))
+        empty = folder / "empty.jsonl"
+        empty.write_text("")
+        startup = [_cli(snap, empty, "decision", 0) for _ in range(REPEAT)]
+        start_wall = statistics.median(w for w, _ in startup)
+        start_cpu = statistics.median(c for _, c in startup)
+        oracle_rate = _oracle([request(i, replay=True) for i in range(2_000)], folder)
+        rows.append(
+            f"account: {policies} policies, {statements} statements; 8 context keys a request "
+            f"(replay-like: 10); median of {REPEAT} runs"
+        )
+        rows.append(f"start-up (empty batch): {start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
+        if oracle_rate is not None:
+            rows.append(f"iam-simulate (same run, replay-like, 2,000 lines): {oracle_rate:,.0f}/s")
+        header = (
+            f"{'workload':15} {'lines':>6} {'wall/s':>9} {'CPU/s':>9} "
+            f"{'wall-startup/s':>15} {'CPU-startup/s':>14}"
+        )
+        if oracle_rate is not None:
+            header += f" {'vs iam-simulate':>16}"
+        rows += [header, "-" * len(header)]
+        for name, n in SIZES.items():
+            replay = name != "identical"
+            detail = "full" if name == "full findings" else "decision"
+            lines = folder / f"{name.replace(' ', '-')}.jsonl"
+            lines.write_text(
+                "".join(
+                    json.dumps({"id": i, "request": request(i, replay=replay)}) + "\n"
+                    for i in range(n)
+                )
+            )
+            runs = [_cli(snap, lines, detail, n) for _ in range(REPEAT)]
+            wall = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            row = (
+                f"{name:15} {n:>6,} {n / wall:>9,.0f} {n / cpu:>9,.0f} "
+                f"{n / max(wall - start_wall, 1e-9):>15,.0f} "
+                f"{n / max(cpu - start_cpu, 1e-9):>14,.0f}"
+            )
+            if oracle_rate is not None:
+                row += f" {n / wall / oracle_rate:>15.1f}×"
+            rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    for line in main():
+        print(line)
