@@ -106,7 +106,10 @@ def run_collect(
     err = err or sys.stderr
     try:
         scope = scope_from_args(args)
-        document = collector_factory(args.region).collect(scope)
+        from chalicelib.commands.progress import waiting
+
+        with waiting("collect", stream=err):  # elapsed time on a terminal, nothing on a pipe
+            document = collector_factory(args.region).collect(scope)
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         if args.out == "-":
             (out or sys.stdout).write(text)

@@ -225,9 +225,13 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise InputError("--batch", f"cannot read {args.batch}: {error.strerror}") from None
     pending: list[str] = []
-    with handle:
+    from chalicelib.commands.progress import lines_bar
+
+    full = args.detail != "decision"  # full findings take a while: progress on a terminal
+    with handle, lines_bar(handle, desc="diagnose", unit="request", enabled=full) as bar:
         try:
             for answer in _answers(_lines(handle), args):
+                bar.advance()
                 pending.append(answer)
                 if len(pending) == CHUNK:
                     out.write("\n".join(pending) + "\n")

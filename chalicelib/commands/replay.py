@@ -1,14 +1,19 @@
 """`s3doctor replay`: diagnose past S3 AccessDenied events, and optionally store the findings.
 
     s3doctor replay [--since 24h] [--events FILE|DIR]... [--snapshot S.json] [--store]
+                    [--html report.html]
     s3doctor replay --from-dlq QUEUE_URL [--output text|json]
 
-Events come from CloudTrail `LookupEvents` (management events of the last 90 days) or, with
-`--events`, from CloudTrail log files / `{"Records": [...]}` / EventBridge event files. Each is
-diagnosed against the live account (or `--snapshot`); `--store` writes the findings to the
-table named by $FINDINGS_TABLE_NAME the way the deployed handler does (repeats aggregate,
-nothing is alerted).
-A progress bar goes to stderr on a terminal; a summary by cause ends the run.
+Events come from CloudTrail `LookupEvents` (management events of the last 90 days; `--since`
+defaults to 24h) or, with `--events`, from CloudTrail log files / `{"Records": [...]}` /
+EventBridge event files (every record, whatever its age, unless `--since` is given). In a
+trail tree, CloudTrail-Digest files and other files that hold no events are skipped and counted.
+Each event is diagnosed against the live account (or `--snapshot`); `--store` writes the
+findings to the table named by $FINDINGS_TABLE_NAME the way the deployed handler does (repeats
+aggregate, nothing is alerted).
+A progress bar (rate, ETA) goes to stderr on a terminal; a summary ends the run: counts by cause
+and decision, and the top findings (principal, bucket, action, cause, finding id).
+`--html FILE` also writes the findings as a self-contained HTML report.
 
 `--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
 is handled exactly as the deployed function would (stored, alerted, idempotent; the function's
@@ -32,9 +37,9 @@ from typing import TYPE_CHECKING, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.commands import dlq
+from chalicelib.commands import dlq, progress
 from chalicelib.commands.timespec import parse_since
-from chalicelib.commands.trail import TrailRecord, lookup_events, read_files
+from chalicelib.commands.trail import FileStats, TrailRecord, lookup_events, read_files
 from chalicelib.diagnose.untrusted import message, text
 from chalicelib.events.errors import OutOfScope
 from chalicelib.model import DiagnoserError, Finding, InputError, Json
@@ -45,6 +50,11 @@ if TYPE_CHECKING:
 
 Diagnose = Callable[[Json], Finding]
 """Diagnoses one bare CloudTrail record (and stores the finding when asked to)."""
+
+DEFAULT_LOOKUP_SINCE = "24h"
+"""`--since` for LookupEvents when not given (`--events` files are read whole)."""
+TOP = 10
+"""How many findings the summary lists."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -57,34 +67,60 @@ class ReplaySummary:
     findings: list[Finding] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
+    files: FileStats = field(default_factory=FileStats)  # files without events, records too old
 
 
-class ProgressBar:
-    """A one-line bar on a terminal; silent when the stream is not a TTY (pipes, CI logs)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopFinding:
+    """One line of the summary: a (principal, bucket, action, cause) and how often it was seen."""
 
-    def __init__(self, stream: TextIO, total: int | None, *, width: int = 30) -> None:
-        self._stream = stream
-        self._total = total
-        self._width = width
-        self._done = 0
-        self._on = stream.isatty()
+    principal: str
+    bucket: str
+    action: str
+    cause: str
+    finding_id: str
+    occurrences: int
 
-    def advance(self) -> None:
-        self._done += 1
-        if not self._on:
-            return
-        if self._total:
-            filled = self._width * self._done // self._total
-            bar = "#" * filled + "." * (self._width - filled)
-            self._stream.write(f"\r[{bar}] {self._done}/{self._total}")
-        else:
-            self._stream.write(f"\r{self._done} events")
-        self._stream.flush()
+    def to_dict(self) -> Json:
+        return {
+            "principal": self.principal,
+            "bucket": self.bucket,
+            "action": self.action,
+            "cause": self.cause,
+            "finding_id": self.finding_id,
+            "occurrences": self.occurrences,
+        }
 
-    def close(self) -> None:
-        if self._on and self._done:
-            self._stream.write("\n")
-            self._stream.flush()
+
+def top_findings(findings: Iterable[Finding], limit: int = TOP) -> list[TopFinding]:
+    """The most frequent (principal, bucket, action, first cause) of a replay, most seen first.
+
+    Each replayed event counts once (a stored finding's `occurrences` include earlier runs); the
+    finding id is that of the latest finding of the group."""
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    latest: dict[tuple[str, str, str, str], str] = {}
+    for finding in findings:
+        request = finding.request
+        key = (
+            request.principal.principal_arn or request.principal.requester_arn,
+            request.bucket or "",
+            request.action,
+            finding.causes[0].code if finding.causes else "(no cause found)",
+        )
+        counts[key] += 1
+        latest[key] = finding.finding_id
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [
+        TopFinding(
+            principal=principal,
+            bucket=bucket,
+            action=action,
+            cause=cause,
+            finding_id=latest[(principal, bucket, action, cause)],
+            occurrences=count,
+        )
+        for (principal, bucket, action, cause), count in ranked
+    ]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,7 +131,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--since", default="24h", help="events at or after: 24h, 7d or ISO time")
+    parser.add_argument(
+        "--since",
+        help="events at or after this time: 24h, 7d or an ISO time (default: 24h for "
+        "LookupEvents; --events files are read whole unless given)",
+    )
     parser.add_argument(
         "--events",
         type=Path,
@@ -115,6 +155,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(stored and alerted; each message deleted once handled)",
     )
     parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the findings as a self-contained HTML report, e.g. --html report.html",
+    )
+    parser.add_argument(
+        "--detail",
+        choices=("full", "references"),
+        default="full",
+        help="how much of the policies the HTML report shows, e.g. --detail references "
+        "(default full: your own credentials read them)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -123,12 +176,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     out, err = out or sys.stdout, err or sys.stderr
     if getattr(args, "from_dlq", None):
         return _run_from_dlq(args, out=out, err=err)
+    files = FileStats()
     try:
-        since = parse_since(args.since, now=datetime.now(UTC), field="--since")
+        now = datetime.now(UTC)
         records: Sequence[TrailRecord]
         if args.events:
-            records = list(read_files(args.events, since=since, denied_only=False))
+            since = parse_since(args.since, now=now, field="--since") if args.since else None
+            records = list(read_files(args.events, since=since, denied_only=False, stats=files))
         else:
+            since = parse_since(args.since or DEFAULT_LOOKUP_SINCE, now=now, field="--since")
             records = list(lookup_events(cloudtrail_client(), since=since))
         diagnose = _diagnoser(args)
     except InputError as error:
@@ -137,7 +193,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except (BotoCoreError, ClientError) as error:
         err.write(f"s3doctor replay: could not read CloudTrail: {message(error)}\n")
         return 1
-    summary = replay(records, diagnose, progress=ProgressBar(err, len(records)))
+    with progress.bar(len(records), desc="replay", unit="event", stream=err) as bar:
+        summary = replay(records, diagnose, progress=bar)
+    summary.files = files
+    if getattr(args, "html", None) is not None:
+        status = _write_html(args, summary, err=err)
+        if status:
+            return status
     if args.output == "json":
         out.write(json.dumps(summary_document(summary), indent=2, sort_keys=True) + "\n")
     else:
@@ -174,8 +236,25 @@ def sqs_client(queue_url: str) -> SQSClient:
     return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
 
 
+def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO) -> int:
+    from chalicelib.commands.report import write_report
+    from chalicelib.diagnose.detail import Detail
+
+    try:
+        write_report(
+            summary.findings,
+            args.html,
+            detail=Detail(getattr(args, "detail", "full")),
+            title="s3doctor replay",
+        )
+    except InputError as error:
+        err.write(f"s3doctor replay: {message(error)}\n")
+        return 2
+    return 0
+
+
 def replay(
-    records: Iterable[TrailRecord], diagnose: Diagnose, *, progress: ProgressBar
+    records: Iterable[TrailRecord], diagnose: Diagnose, *, progress: progress.Progress
 ) -> ReplaySummary:
     """Diagnose every record; a record that cannot be diagnosed is counted, never fatal."""
     summary = ReplaySummary()
@@ -193,7 +272,6 @@ def replay(
             for code in {cause.code for cause in finding.causes} or {"(no cause found)"}:
                 summary.by_cause[code] += 1
         progress.advance()
-    progress.close()
     return summary
 
 
@@ -202,15 +280,20 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
 
     Event ids and error messages come from the events: they are neutralised (`untrusted`)."""
     total = summary.diagnosed + len(summary.errors)
-    skipped = _skipped_line(summary)
+    left_out = [line for line in (*_file_lines(summary.files), _skipped_line(summary)) if line]
     if total == 0:
-        return "No S3 AccessDenied events in that period.\n" + (skipped + "\n" if skipped else "")
+        return "No S3 AccessDenied events in that period.\n" + "".join(
+            line + "\n" for line in left_out
+        )
     lines = [
         f"{summary.diagnosed} of {total} events diagnosed"
         + (", findings stored." if stored else ".")
     ]
-    if skipped:
-        lines.append(skipped)
+    lines += left_out
+    top = top_findings(summary.findings)
+    if top:
+        lines += ["", f"Top findings ({len(top)} of {len(summary.findings)} events):"]
+        lines += _top_table(top)
     if summary.by_cause:
         lines += ["", "By cause:"]
         width = max(len(text(code)) for code in summary.by_cause)
@@ -223,6 +306,47 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
         lines += ["", f"Could not diagnose {len(summary.errors)}:"]
         lines += [f"  {text(where)}: {message(reason)}" for where, reason in summary.errors]
     return "\n".join(lines) + "\n"
+
+
+def _top_table(top: Sequence[TopFinding]) -> list[str]:
+    """The top findings as aligned columns; every cell neutralised (`untrusted.text`)."""
+    header = ("COUNT", "PRINCIPAL", "BUCKET", "ACTION", "CAUSE", "FINDING")
+    rows = [
+        (
+            str(t.occurrences),
+            text(_principal_name(t.principal), 60),
+            text(t.bucket or "-", 63),
+            text(t.action, 40),
+            text(t.cause, 48),
+            text(t.finding_id, 80),
+        )
+        for t in top
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for row in (header, *rows):
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return lines
+
+
+def _principal_name(arn: str) -> str:
+    """`user/alice`, `assumed-role/app/s` or `root`: the part of the ARN a person recognises."""
+    return arn.split(":", 5)[-1] if arn.startswith("arn:") else arn or "-"
+
+
+def _file_lines(files: FileStats) -> list[str]:
+    """What `--events` left out: files without events by kind, records before `--since`."""
+    lines = []
+    if files.skipped_files:
+        counts = sorted(files.skipped_files.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append(
+            f"Skipped {sum(files.skipped_files.values())} files that hold no events: "
+            + ", ".join(f"{kind} {n}" for kind, n in counts)
+        )
+    if files.before_since:
+        lines.append(f"Left out {files.before_since} S3 AccessDenied records before --since.")
+    return lines
 
 
 def _skipped_line(summary: ReplaySummary) -> str:
@@ -239,6 +363,10 @@ def _skipped_line(summary: ReplaySummary) -> str:
 def summary_document(summary: ReplaySummary) -> Json:
     return {
         "skipped": dict(summary.skipped),
+        "skipped_files": dict(summary.files.skipped_files),
+        "skipped_file_paths": list(summary.files.skipped_paths),
+        "before_since": summary.files.before_since,
+        "top_findings": [t.to_dict() for t in top_findings(summary.findings)],
         "diagnosed": summary.diagnosed,
         "by_cause": dict(summary.by_cause),
         "by_decision": dict(summary.by_decision),

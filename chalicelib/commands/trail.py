@@ -4,14 +4,21 @@ Files may be CloudTrail log files (`{"Records": [...]}`, gzipped as S3 delivers 
 one EventBridge envelope or bare record, a JSON array of either, or JSON lines. A directory is
 read recursively. `LookupEvents` only returns management events (90 days): object calls such as
 GetObject appear only in a trail with data events, so point `--events` at its log files.
+
+A trail bucket also holds files that are not events: CloudTrail-Digest files (`.../CloudTrail-
+Digest/...json.gz`, objects with `digestStartTime`/`digestS3Object`), and whatever else a sync
+brings along. Given a `FileStats`, `read_files` skips and counts them instead of failing: a digest
+file wherever it is, any other file that holds no CloudTrail record when it was found in a
+directory (a file named on its own that is not events stays an error: the user meant it).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +31,26 @@ if TYPE_CHECKING:
 
 DENIED_CODES = frozenset({"AccessDenied"})
 S3_SOURCE = "s3.amazonaws.com"
+DIGEST_DIRECTORY = "CloudTrail-Digest"
+DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "digestS3Object", "digestS3Bucket"})
+
+# Kinds of skipped files (`FileStats.skipped_files`).
+SKIP_DIGEST = "digest"
+SKIP_NOT_EVENTS = "not-events"
+SKIP_UNREADABLE = "unreadable"
+
+
+@dataclass(slots=True)
+class FileStats:
+    """What `read_files` left out: files that hold no events (by kind), records before `since`."""
+
+    skipped_files: Counter[str] = field(default_factory=Counter)
+    skipped_paths: list[str] = field(default_factory=list)
+    before_since: int = 0
+
+    def skip(self, kind: str, path: Path) -> None:
+        self.skipped_files[kind] += 1
+        self.skipped_paths.append(str(path))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,18 +66,47 @@ class TrailRecord:
 
 
 def read_files(
-    paths: Iterable[Path], *, since: datetime | None = None, denied_only: bool = True
+    paths: Iterable[Path],
+    *,
+    since: datetime | None = None,
+    denied_only: bool = True,
+    stats: FileStats | None = None,
 ) -> Iterator[TrailRecord]:
     """Every S3 AccessDenied record in `paths`, oldest file first, at or after `since`.
 
     `denied_only=False` yields every record of the period (replay counts the others, skipped).
+    With `stats`, digest files and (inside a directory) files that hold no events are skipped
+    and counted there, as are the records before `since`.
 
     Raises `InputError` naming `--events` for a file that cannot be read or parsed.
     """
-    for path in _expand(paths):
-        for position, record in enumerate(_records(_load(path), path)):
-            if _wanted(record, since, denied_only=denied_only):
-                yield TrailRecord(record=record, origin=f"{path}#{position}")
+    for path, in_tree in _expand(paths):
+        if stats is not None and DIGEST_DIRECTORY in path.parts:
+            stats.skip(SKIP_DIGEST, path)
+            continue
+        try:
+            document = _load(path)
+            if stats is not None and _is_digest(document):
+                stats.skip(SKIP_DIGEST, path)
+                continue
+            records = list(_records(document, path))
+        except InputError as error:
+            if stats is None or not in_tree:
+                raise
+            stats.skip(SKIP_UNREADABLE if "cannot read" in str(error) else SKIP_NOT_EVENTS, path)
+            continue
+        for position, record in enumerate(records):
+            if not _wanted(record, None, denied_only=denied_only):
+                continue
+            if not _wanted(record, since, denied_only=False):
+                if stats is not None:
+                    stats.before_since += 1
+                continue
+            yield TrailRecord(record=record, origin=f"{path}#{position}")
+
+
+def _is_digest(document: Any) -> bool:
+    return isinstance(document, dict) and bool(DIGEST_KEYS & document.keys())
 
 
 def lookup_events(client: CloudTrailClient, *, since: datetime) -> Iterator[TrailRecord]:
@@ -70,13 +126,14 @@ def lookup_events(client: CloudTrailClient, *, since: datetime) -> Iterator[Trai
                 yield TrailRecord(record=record, origin="LookupEvents")
 
 
-def _expand(paths: Iterable[Path]) -> list[Path]:
-    found: list[Path] = []
+def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """The files to read, each with whether it was found in a directory (True) or named."""
+    found: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file())
+            found += [(p, True) for p in sorted(path.rglob("*")) if p.is_file()]
         elif path.is_file():
-            found.append(path)
+            found.append((path, False))
         else:
             raise InputError("--events", f"{path}: no such file or directory")
     return found

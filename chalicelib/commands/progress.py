@@ -1,0 +1,159 @@
+"""Progress of long commands on stderr, with tqdm: rate and ETA on a terminal, nothing on a pipe.
+
+Every long command uses this module (`replay`, `diagnose --batch` with full findings, `collect`),
+so they look and behave alike:
+
+- `bar(total, desc=..., unit=...)`: a bar that counts items (`advance()` per item), with the
+  rate and, when the total is known, the ETA. Redrawn at most ten times a second, never per item.
+- `waiting(desc)`: for one long call that cannot count its items (`collect` reads the whole
+  scope in one concurrent plan): the elapsed time, ticking, until the call returns.
+
+Both draw only when the stream (stderr by default) is a terminal: in a pipe, a CI log or a file
+they write nothing at all, so the output of a command stays the same wherever it goes.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, BinaryIO, TextIO
+
+from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
+REFRESH_SECONDS = 0.1
+"""Shortest time between two redraws of a bar."""
+TICK_SECONDS = 0.5
+"""How often `waiting` redraws the elapsed time."""
+
+
+def on_terminal(stream: TextIO) -> bool:
+    """Whether `stream` is a terminal (a closed or odd stream counts as not one)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class Progress:
+    """Counts done items; draws a tqdm bar on a terminal, and is a no-op elsewhere."""
+
+    def __init__(
+        self,
+        total: int | None,
+        *,
+        desc: str,
+        unit: str = "item",
+        stream: TextIO | None = None,
+    ) -> None:
+        stream = stream if stream is not None else sys.stderr
+        self.done = 0
+        self._bar: Any = None
+        if on_terminal(stream):
+            self._bar = tqdm(
+                total=total,
+                desc=desc,
+                unit=unit,
+                file=stream,
+                mininterval=REFRESH_SECONDS,
+                dynamic_ncols=True,
+                leave=True,
+            )
+
+    @property
+    def drawing(self) -> bool:
+        return self._bar is not None
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def bar(
+    total: int | None, *, desc: str, unit: str = "item", stream: TextIO | None = None
+) -> Progress:
+    """A progress bar over `total` items (None: unknown, the rate alone)."""
+    return Progress(total, desc=desc, unit=unit, stream=stream)
+
+
+@contextmanager
+def waiting(desc: str, *, stream: TextIO | None = None) -> Iterator[None]:
+    """The elapsed time of one long call, redrawn every `TICK_SECONDS`, on a terminal only."""
+    stream = stream if stream is not None else sys.stderr
+    if not on_terminal(stream):
+        yield
+        return
+    spinner = tqdm(
+        total=None,
+        desc=desc,
+        file=stream,
+        bar_format="{desc}: {elapsed}",
+        mininterval=0,
+        leave=True,
+    )
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(TICK_SECONDS):
+            spinner.refresh()
+
+    ticker = threading.Thread(target=tick, name="progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+        spinner.close()
+
+
+def lines_bar(
+    handle: BinaryIO,
+    *,
+    desc: str,
+    unit: str = "line",
+    stream: TextIO | None = None,
+    enabled: bool = True,
+) -> Progress:
+    """A bar over the non-blank lines of a seekable file (counted, then rewound) — counted only
+    when the bar will be drawn; `enabled=False` (a fast mode) gives a silent one."""
+    stream = stream if stream is not None else sys.stderr
+    if not enabled or not on_terminal(stream):
+        return Progress(None, desc=desc, unit=unit, stream=_SILENT)
+    total: int | None = None
+    try:
+        start = handle.tell()
+        total = sum(1 for line in handle if line.strip())
+        handle.seek(start)
+    except (OSError, ValueError):  # not seekable (a pipe): the rate alone
+        total = None
+    return Progress(total, desc=desc, unit=unit, stream=stream)
+
+
+class _Silent:
+    """A stream that is never a terminal."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+_SILENT: Any = _Silent()

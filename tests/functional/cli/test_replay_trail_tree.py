@@ -1,0 +1,134 @@
+"""Replay over a synced trail bucket: digest files and other non-event files are skipped and
+counted, old files are read unless --since is given, and the summary lists the top findings."""
+
+import gzip
+import json
+from pathlib import Path
+
+from chalicelib.cli import main
+from tests.functional.cli.test_replay_command import SCENARIO, _denied
+
+PREFIX = "AWSLogs/111122223333/CloudTrail"
+DIGEST = {
+    "awsAccountId": "111122223333",
+    "digestStartTime": "2020-01-01T00:00:00Z",
+    "digestEndTime": "2020-01-01T01:00:00Z",
+    "digestS3Bucket": "trail-bucket",
+    "digestS3Object": "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2020/01/01/x.json.gz",
+    "logFiles": [],
+}
+
+
+def _gz(path: Path, document) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+
+
+def _tree(root: Path) -> Path:
+    """A trail bucket sync: an old log file (2020), a new one, two digests, and some litter."""
+    old = [
+        _denied("old-1", time="2020-01-01T00:10:00Z"),
+        _denied("old-2", time="2020-01-01T00:20:00Z"),
+    ]
+    new = [_denied("new-1"), {**_denied("other"), "eventSource": "ec2.amazonaws.com"}]
+    _gz(
+        root / PREFIX / "us-east-1/2020/01/01/111122223333_CloudTrail_us-east-1_old.json.gz",
+        {"Records": old},
+    )
+    _gz(
+        root / PREFIX / "us-east-1/2026/12/05/111122223333_CloudTrail_us-east-1_new.json.gz",
+        {"Records": new},
+    )
+    digest_dir = root / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2020/01/01"
+    _gz(digest_dir / "111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_1.json.gz", DIGEST)
+    _gz(root / "elsewhere" / "digest-copy.json.gz", DIGEST)  # a digest out of its folder
+    (root / PREFIX / "README.txt").write_text("synced by ops\n")
+    (root / PREFIX / "manifest.json").write_text('{"files": 2}')
+    return root
+
+
+def _replay(root: Path, *more: str) -> list[str]:
+    return ["replay", "--events", str(root), "--snapshot", str(SCENARIO / "snapshot.json"), *more]
+
+
+def test_a_trail_tree_with_digests_and_old_files_is_replayed_whole(tmp_path, capsys):
+    code = main(_replay(_tree(tmp_path)))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = captured.out
+    assert "3 of 3 events diagnosed." in out  # the 2020 file too: --since not given
+    assert "Skipped 4 files that hold no events: digest 2, not-events 2" in out
+    assert "other-service 1" in out
+    # the top findings: principal, bucket, action, cause code and finding id
+    top = out.split("Top findings (1 of 3 events):")[1].splitlines()
+    assert top[1].split() == ["COUNT", "PRINCIPAL", "BUCKET", "ACTION", "CAUSE", "FINDING"]
+    count, principal, bucket, action, cause, finding = top[2].split()
+    assert (count, principal, bucket, action, cause) == (
+        "3",
+        "user/alice",
+        "example-bucket",
+        "s3:GetObject",
+        "NO_ALLOW_IDENTITY",
+    )
+    assert finding in {"old-1", "old-2", "new-1"}
+
+
+def test_since_given_explicitly_filters_files_and_counts_what_it_left_out(tmp_path, capsys):
+    assert main(_replay(_tree(tmp_path), "--since", "2021-01-01", "--output", "json")) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [f["event_id"] for f in document["findings"]] == ["new-1"]
+    assert document["before_since"] == 2
+    assert document["skipped_files"] == {"digest": 2, "not-events": 2}
+    assert len(document["skipped_file_paths"]) == 4
+    (top,) = document["top_findings"]
+    assert top == {
+        "principal": "arn:aws:iam::111122223333:user/alice",
+        "bucket": "example-bucket",
+        "action": "s3:GetObject",
+        "cause": "NO_ALLOW_IDENTITY",
+        "finding_id": "new-1",
+        "occurrences": 1,
+    }
+
+
+def test_only_old_files_give_findings_not_an_empty_period(tmp_path, capsys):
+    # the bug: the 24h default of LookupEvents also filtered --events files
+    path = tmp_path / "old.json.gz"
+    _gz(path, {"Records": [_denied("old-1", time="2019-06-01T00:00:00Z")]})
+    assert main(_replay(path)) == 0
+    out = capsys.readouterr().out
+    assert "No S3 AccessDenied events" not in out
+    assert "1 of 1 events diagnosed." in out
+
+
+def test_a_digest_named_on_its_own_is_skipped_but_other_litter_is_an_error(tmp_path, capsys):
+    digest = tmp_path / "111122223333_CloudTrail-Digest_us-east-1.json.gz"
+    _gz(digest, DIGEST)
+    assert main(_replay(digest)) == 0
+    assert "Skipped 1 files that hold no events: digest 1" in capsys.readouterr().out
+    litter = tmp_path / "notes.txt"
+    litter.write_text("not json")
+    assert main(_replay(litter)) == 2  # named by the user: bad input, one line naming it
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--events" in err[0]
+
+
+def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
+    from chalicelib.commands.replay import top_findings
+    from tests.functional.findings_fixtures import make_finding
+
+    findings = [
+        make_finding(f"a{n}", bucket="b", user="alice", first_seen="2025-01-01T00:00:00Z")
+        for n in range(3)
+    ]
+    findings += [
+        make_finding(
+            f"u{n}", bucket=f"bucket-{n}", user=f"user{n}", first_seen="2025-01-01T00:00:00Z"
+        )
+        for n in range(12)
+    ]
+    top = top_findings(findings)
+    assert len(top) == 10
+    assert (top[0].principal.endswith("user/alice"), top[0].occurrences) == (True, 3)
+    assert top[0].finding_id == "a2"  # the latest of the group
+    assert all(t.occurrences == 1 for t in top[1:])

@@ -1,0 +1,75 @@
+"""Progress on stderr: tqdm's bar with rate and ETA on a terminal, nothing at all on a pipe."""
+
+import io
+import time
+
+from chalicelib.commands import progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_bar_on_a_terminal_shows_count_rate_and_eta():
+    terminal = Terminal()
+    with progress.bar(3, desc="replay", unit="event", stream=terminal) as bar:
+        for _ in range(3):
+            bar.advance()
+    out = terminal.getvalue()
+    assert bar.done == 3
+    assert "replay" in out and "3/3" in out
+    assert "event/s" in out  # the rate
+    assert "<" in out  # tqdm's [elapsed<remaining] (the ETA)
+
+
+def test_a_bar_on_a_pipe_writes_nothing_but_still_counts():
+    pipe = io.StringIO()
+    with progress.bar(3, desc="replay", unit="event", stream=pipe) as bar:
+        for _ in range(3):
+            bar.advance()
+    assert bar.done == 3 and not bar.drawing
+    assert pipe.getvalue() == ""
+
+
+def test_a_bar_with_an_unknown_total_shows_the_rate():
+    terminal = Terminal()
+    with progress.bar(None, desc="diagnose", unit="request", stream=terminal) as bar:
+        bar.advance(5)
+    assert "5request" in terminal.getvalue() and "request/s" in terminal.getvalue()
+
+
+def test_lines_bar_counts_non_blank_lines_and_rewinds(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b'{"id": 1}\n\n{"id": 2}\n')
+    terminal = Terminal()
+    with (
+        path.open("rb") as handle,
+        progress.lines_bar(handle, desc="diagnose", stream=terminal) as bar,
+    ):
+        assert handle.read() == path.read_bytes()  # rewound for the caller
+        bar.advance(2)
+    assert "2/2" in terminal.getvalue()
+
+
+def test_lines_bar_is_silent_when_disabled_or_on_a_pipe(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"{}\n")
+    terminal, pipe = Terminal(), io.StringIO()
+    with path.open("rb") as handle:
+        with progress.lines_bar(handle, desc="d", stream=terminal, enabled=False) as bar:
+            bar.advance()
+        with progress.lines_bar(handle, desc="d", stream=pipe) as bar:
+            bar.advance()
+    assert terminal.getvalue() == "" and pipe.getvalue() == ""
+
+
+def test_waiting_ticks_the_elapsed_time_on_a_terminal_only(monkeypatch):
+    monkeypatch.setattr(progress, "TICK_SECONDS", 0.01)
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with progress.waiting("collect", stream=stream):
+            time.sleep(0.05)
+    assert "collect: 00:0" in terminal.getvalue()
+    assert terminal.getvalue().count("collect") >= 2  # redrawn while waiting
+    assert pipe.getvalue() == ""
