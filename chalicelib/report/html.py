@@ -33,7 +33,7 @@ from chalicelib.publish.timestamps import parse_utc
 
 TOP = 10
 """Bars in each count chart."""
-LABEL_LIMIT = 48
+LABEL_LIMIT = 36
 """Longest chart label shown in full (the full value is in the bar's tooltip)."""
 
 _CSS = """
@@ -48,7 +48,8 @@ h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 0 0 8px; 
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px; }
 .wide { grid-column: 1 / -1; }
 svg text { font: 12px system-ui, sans-serif; fill: var(--fg); }
-svg .bar { fill: var(--bar); } svg .tbar { fill: var(--bar2); } svg .axis { stroke: var(--line); }
+svg .bar { fill: var(--bar); } svg .rest { fill: #a8afbd; }
+svg .tbar { fill: var(--bar2); } svg .axis { stroke: var(--line); }
 #filter { width: 100%; padding: 8px 10px; font-size: 14px; border: 1px solid var(--line);
   border-radius: 6px; margin: 8px 0; }
 .row > summary { display: grid; grid-template-columns: 150px 110px 1.3fr 1fr 1fr 1fr 50px;
@@ -243,7 +244,11 @@ def _card(title: str, body: str, *, wide: bool = False) -> str:
 
 
 def _short(label: str) -> str:
-    return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
+    """Shortened in the middle: the end of an ARN (the role or user name) stays visible."""
+    if len(label) <= LABEL_LIMIT:
+        return label
+    head = LABEL_LIMIT // 3
+    return label[:head] + "…" + label[len(label) - (LABEL_LIMIT - head - 1) :]
 
 
 def _bar_chart(counts: Counter[str]) -> str:
@@ -260,10 +265,11 @@ def _bar_chart(counts: Counter[str]) -> str:
     for i, (label, count) in enumerate(top):
         y = i * row + 2
         length = max(2, round(bar_w * count / most))
+        css = "bar rest" if i >= TOP else "bar"
         items.append(
             f'<g class="item"><title>{_e(label)}: {count}</title>'
             f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{_e(_short(label))}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{length}" height="{row - 8}"'
+            f'<rect class="{css}" x="{label_w}" y="{y + 4}" width="{length}" height="{row - 8}"'
             ' rx="2"></rect>'
             f'<text x="{label_w + length + 6}" y="{y + 16}">{count}</text></g>'
         )
@@ -285,7 +291,7 @@ def _time_chart(findings: Sequence[Finding]) -> str:
         counts[when.strftime("%Y-%m" if monthly else "%Y-%m-%d")] += n
     labels = _periods(first, last, monthly=monthly)
     height, top, bottom, left = 180, 10, 36, 40
-    step = max(6, min(48, 900 // max(1, len(labels))))
+    step = max(4, min(80, 900 // max(1, len(labels))))
     width = left + step * len(labels) + 10
     most = max(counts.values()) or 1
     plot = height - top - bottom
@@ -295,7 +301,7 @@ def _time_chart(findings: Sequence[Finding]) -> str:
         f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{most}</text>',
         f'<text x="{left - 6}" y="{top + plot}" text-anchor="end">0</text>',
     ]
-    every = max(1, len(labels) // 8)
+    every = -(-86 // step)  # a label every ~86 px: 10 characters do not overlap
     for i, label in enumerate(labels):
         n = counts.get(label, 0)
         h = round(plot * n / most)
