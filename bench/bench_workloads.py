@@ -61,7 +61,10 @@ def request(i: int, *, replay: bool) -> dict[str, Any]:
     if replay:
         epoch = 1_764_000_000 + i * 7
         moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-        context += [_entry("aws:CurrentTime", moment, "date"), _entry("aws:EpochTime", str(epoch), "numeric")]
+        context += [
+            _entry("aws:CurrentTime", moment, "date"),
+            _entry("aws:EpochTime", str(epoch), "numeric"),
+        ]
     if not replay:
         key = "raw/2025/01/part-1.csv"
     return {
@@ -215,7 +218,7 @@ def main() -> list[str]:
                 f"{n / max(cpu - start_cpu, 1e-9):>14,.0f}"
             )
             if oracle_rate is not None:
-                row += f" {n / wall / oracle_rate:>15.1f}×"
+                row += f" {n / wall / oracle_rate:>15.1f}x"
             rows.append(row)
     return rows
 

@@ -293,6 +293,12 @@ class Condition:
         )
 
     def evaluate(self, ctx: RequestContext) -> bool:
+        if ctx.traced:  # a decision being recorded: its answer, not the raw context, is kept
+            return ctx.traced_answer(self, self.answer)
+        return self.answer(ctx)
+
+    def answer(self, ctx: RequestContext) -> bool:
+        """Whether the condition holds: a function of the context alone."""
         actual = ctx.lookup(self.lookup)
         absent = not actual
         if self.base.name == NULL:

@@ -12,8 +12,9 @@ two tags that differ only in case, and matches them case-insensitively), so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
+from typing import ClassVar
 
 from chalicelib import model
 
@@ -36,6 +37,10 @@ class RequestContext:
 
     __slots__ = ("_entries", "_names")
 
+    # True on the context of a decision whose reads are being recorded (`hits.TracingContext`):
+    # conditions then report their answers through `traced_answer`.
+    traced: ClassVar[bool] = False
+
     def __init__(self, entries: Mapping[str, Sequence[str]] | None = None) -> None:
         self._entries: dict[str, tuple[str, ...]] = {}
         self._names: dict[str, str] = {}
@@ -56,6 +61,10 @@ class RequestContext:
     def lookup(self, normalised_key: str) -> tuple[str, ...] | None:
         """Like `get` for a key already passed through `normalise_key` (the hot path)."""
         return self._entries.get(normalised_key)
+
+    def traced_answer(self, question: object, answer: Callable[[RequestContext], bool]) -> bool:
+        """`answer(self)`; a tracing context also records it as the answer to `question`."""
+        return answer(self)
 
     def with_entries(self, entries: Mapping[str, Sequence[str] | None]) -> RequestContext:
         """A copy with `entries` added or replaced; a None value removes the key."""

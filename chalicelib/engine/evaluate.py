@@ -46,7 +46,7 @@ from chalicelib.engine.evidence import (
     principal_evidence,
     unchecked_for,
 )
-from chalicelib.engine.hits import Hits, PlanMemo, key_read_elsewhere, scan
+from chalicelib.engine.hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
 from chalicelib.engine.policy import PolicyKind
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
 from chalicelib.engine.resolve import resolve_principal
@@ -149,7 +149,7 @@ def _run(
     request: AccessRequest, snapshot: Snapshot, *, explain: bool
 ) -> tuple[list[Evaluation | Verdicts], list[str], list[Unchecked]]:
     """Every leg of the request (each operation, then its KMS legs), judged."""
-    ctx = RequestContext.from_request(request)
+    ctx = request_context(RequestContext.from_request(request))  # recording when traced
     principal = request.principal
     evidence = snapshot.cached(
         ("principal", principal.type, principal.principal_arn),

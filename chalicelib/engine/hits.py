@@ -5,10 +5,12 @@ Pure: no boto3.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from chalicelib.engine.context import RequestContext
+from chalicelib.engine.context import RequestContext, normalise_key
 from chalicelib.engine.evidence import PolicySource
 from chalicelib.engine.policy import CompiledStatement
 from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity
@@ -55,29 +57,157 @@ class _Plan:
 
 @dataclass(slots=True)
 class Trace:
-    """What a decision read of its object key: the resource matches that depended on it.
+    """What a decision read of its object key and its context, in the order it read it.
 
     `slots` maps each key-dependent resource string of the request (the object ARN, its access
-    point form) to its position. While a trace is active, `scan` appends one step per scan of
-    such a resource: the statements whose match could vary, the slot, the context used and the
-    results. `opaque` is set when the key reached the decision another way (a KMS encryption
-    context): such a decision cannot be replayed from its steps.
+    point form) to its position. While a trace is active, `scan` appends one `TraceStep` per
+    scan of such a resource (the statements whose match could vary, the slot, the results), and
+    the decision's `TracingContext` appends a `ConditionStep` per condition evaluated (its
+    answer) and a `ReadStep` per other read of a context key (the values read). `opaque` is set
+    when the key or the context reached the decision another way (a KMS encryption context, a
+    derived context, the context read whole): such a decision cannot be replayed from its steps.
     """
 
     slots: dict[str, int]
-    steps: list[TraceStep] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     opaque: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TraceStep:
+    """A scan of a key-bearing resource: which of `statements` matched it."""
+
     statements: tuple[CompiledStatement, ...]
     slot: int
-    ctx: RequestContext
     matched: tuple[bool, ...]
 
+    @property
+    def question(self) -> tuple[object, ...]:
+        return ("resource", self.slot, self.statements)
+
+    @property
+    def answer(self) -> object:
+        return self.matched
+
+    def ask(self, slots: tuple[str, ...], ctx: RequestContext) -> object:
+        """The same question put to another request (its resource strings, its context)."""
+        resource = slots[self.slot]
+        return tuple(st.matches_resource(resource, ctx) for st in self.statements)
+
+
+class _Condition(Protocol):
+    def answer(self, ctx: RequestContext) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionStep:
+    """One condition evaluated: its answer (whatever context values gave it)."""
+
+    condition: _Condition
+    holds: bool
+
+    @property
+    def question(self) -> tuple[object, ...]:
+        return ("condition", self.condition)
+
+    @property
+    def answer(self) -> object:
+        return self.holds
+
+    def ask(self, slots: tuple[str, ...], ctx: RequestContext) -> object:
+        return self.condition.answer(ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStep:
+    """A context key read outside a condition (a policy variable, an S3 rule): its values."""
+
+    key: str  # normalised
+    values: tuple[str, ...] | None
+
+    @property
+    def question(self) -> tuple[object, ...]:
+        return ("read", self.key)
+
+    @property
+    def answer(self) -> object:
+        return self.values
+
+    def ask(self, slots: tuple[str, ...], ctx: RequestContext) -> object:
+        return ctx.lookup(self.key)
+
+
+Step = TraceStep | ConditionStep | ReadStep
 
 TRACE: ContextVar[Trace | None] = ContextVar("s3doctor_trace", default=None)
+
+
+class TracingContext(RequestContext):
+    """A request context that records, in `trace`, what the decision asked of it.
+
+    A condition's answer is recorded as one step (the keys it reads inside are not: the answer
+    is a function of the context alone, `Condition.answer`); any other read is recorded with
+    the values it got. Whatever reads the context in another way (whole, or derived from it
+    with `with_entries`) makes the trace opaque.
+    """
+
+    __slots__ = ("_quiet", "_trace")
+    traced = True
+
+    def __init__(self, entries: RequestContext, trace: Trace) -> None:
+        super().__init__()
+        self._entries = entries._entries
+        self._names = entries._names
+        self._trace = trace
+        self._quiet = 0
+
+    def lookup(self, normalised_key: str) -> tuple[str, ...] | None:
+        values = self._entries.get(normalised_key)
+        if not self._quiet:
+            self._trace.steps.append(ReadStep(normalised_key, values))
+        return values
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        return self.lookup(normalise_key(key))
+
+    def traced_answer(self, question: object, answer: Callable[[RequestContext], bool]) -> bool:
+        self._quiet += 1
+        try:
+            result = answer(self)
+        finally:
+            self._quiet -= 1
+        if not self._quiet:
+            self._trace.steps.append(ConditionStep(question, result))  # type: ignore[arg-type]
+        return result
+
+    def _whole(self) -> None:
+        self._trace.opaque = True
+
+    def with_entries(self, entries: Mapping[str, Sequence[str] | None]) -> RequestContext:
+        self._whole()
+        return RequestContext(dict(self._entries)).with_entries(entries)
+
+    def __contains__(self, key: object) -> bool:
+        self._whole()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._whole()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._whole()
+        return super().__len__()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        self._whole()
+        return super().to_dict()
+
+
+def request_context(entries: RequestContext) -> RequestContext:
+    """`entries`, or a context recording its reads in the active trace (if any)."""
+    trace = TRACE.get()
+    return entries if trace is None else TracingContext(entries, trace)
 
 
 def key_read_elsewhere() -> None:
@@ -158,7 +288,8 @@ def scan(
         trace = TRACE.get()
         if trace is not None and (slot := trace.slots.get(resource)) is not None:
             matched = tuple(st.matches_resource(resource, ctx) for st in plan.varying)
-            trace.steps.append(TraceStep(plan.varying, slot, ctx, matched))
+            trace.steps.append(TraceStep(plan.varying, slot, matched))
+
     hits = Hits(present=plan.present, problems=list(plan.problems))
     for candidate in plan.candidates:
         st = candidate.statement

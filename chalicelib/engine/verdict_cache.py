@@ -1,14 +1,24 @@
 """Verdicts remembered per request shape, so a batch of similar requests is decided once.
 
-Requests of a batch mostly repeat one requester, action, bucket and context and differ in the
-object key. For such a *shape* the verdict can change with the key only through the Resource
-elements the engine matches the key against. The first request of a shape is decided in full
-while a `Trace` records those matches, step by step, in the order the engine made them; the
-steps and the verdict become one path of a decision tree kept on the snapshot. A later request
-of the same shape replays the steps on its own key: it follows the tree while every step gives
-a recorded answer, and takes the verdict at the end. The engine is deterministic and reads the
-key nowhere else, so the same answers mean the same verdict. A step that answers differently
-ends the walk: the request is decided in full and its path is added to the tree.
+Requests of a batch mostly repeat one requester, action and bucket and differ in the object key
+and in context the policies never test (each CloudTrail event has its own time and source IP).
+The *shape* of a request is everything the engine reads of it except the object key and the
+context. For one shape the verdict can change only through what the decision asks of the key
+and of the context: the Resource elements it matches the key against, the answer of each
+condition it evaluates, and any other context key it reads (a policy variable, an S3 rule).
+The first request of a shape is decided in full while a `Trace` records those questions and
+their answers, step by step, in the order the engine asked them (`hits.TracingContext` records
+the context side); the steps and the verdict become one path of a decision tree kept on the
+snapshot. A later request of the same shape puts the same questions to its own key and context:
+it follows the tree while every step gives a recorded answer, and takes the verdict at the end.
+The engine is deterministic, reads the key and the context nowhere else, and asks its next
+question according to the previous answers, so the same answers mean the same verdict. A step
+that answers differently ends the walk: the request is decided in full and its path is added to
+the tree. So a source IP or a time costs nothing unless a condition reads it, and then only
+that condition is evaluated again.
+
+The engine reads a few header keys with `AccessRequest.context_value` instead of its context
+(`DIRECT_KEYS`, KMS's choice of key): their values are part of the shape.
 
 Not cached (decided in full every time): several operations (CopyObject, DeleteObjects), a
 session policy, SCPs or a proposed policy given with the request (unhashable documents), an
@@ -24,13 +34,25 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from chalicelib.arn import access_point_object_arn
-from chalicelib.engine.hits import TRACE, Trace, TraceStep
+from chalicelib.engine.context import RequestContext
+from chalicelib.engine.hits import TRACE, Step, Trace
 from chalicelib.model import AccessRequest
 from chalicelib.snapshot import Bucket, Snapshot
 
 V = TypeVar("V")
 
+# Context keys the engine reads from the request itself, not through its RequestContext (so no
+# trace sees the read): their values are part of the shape. A test holds this to the engine.
+DIRECT_KEYS: Final = frozenset(
+    {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-server-side-encryption",
+        "s3:x-amz-server-side-encryption-bucket-key-enabled",
+    }
+)
+
 MAX_SHAPES: Final = 4096  # per snapshot; the cache starts afresh when full
+MAX_PATHS: Final = 512  # per shape: then its tree stops growing (a key read with many values)
 
 # The AccessRequest fields of a shape; a request that sets one of `UNCACHED_FIELDS` is decided in
 # full; the engine never reads `UNREAD_FIELDS`. A test holds the three sets to the dataclass.
@@ -55,10 +77,10 @@ UNREAD_FIELDS: Final = frozenset(
 
 @dataclass(slots=True)
 class _Step:
-    """One recorded scan, and where each set of answers to it leads."""
+    """One recorded question, and where each answer to it leads."""
 
-    step: TraceStep
-    after: dict[tuple[bool, ...], _Step | _Leaf] = field(default_factory=dict)
+    step: Step
+    after: dict[object, _Step | _Leaf] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +106,11 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
     if root is _UNSEEN:
         if len(trees) >= MAX_SHAPES:
             trees.clear()
+            _path_counts(snapshot).clear()
         trees[key] = None
         return compute()
     if root is not None:
-        found = _walk(root, slots)
+        found = _walk(root, slots, RequestContext.from_request(request))
         if found is not None:
             return found.verdict  # type: ignore[return-value]
     trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
@@ -97,53 +120,57 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
     finally:
         TRACE.reset(token)
     if not trace.opaque:
-        trees[key] = _grow(root, trace.steps, _Leaf(verdict))
+        counts = _path_counts(snapshot)
+        paths = counts.get(key, 0)
+        if paths < MAX_PATHS:  # a shape whose answers keep differing stops growing
+            trees[key] = _grow(root, trace.steps, _Leaf(verdict))
+            counts[key] = paths + 1
     return verdict
 
 
-def _walk(node: _Step | _Leaf, slots: tuple[str, ...]) -> _Leaf | None:
+def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:
+    """Paths added to each shape's tree (one dict per snapshot)."""
+    counts: dict[tuple[object, ...], int] = snapshot.cached(("verdict-paths",), dict)
+    return counts
+
+
+def _walk(node: _Step | _Leaf, slots: tuple[str, ...], ctx: RequestContext) -> _Leaf | None:
     while isinstance(node, _Step):
-        step = node.step
-        resource, ctx = slots[step.slot], step.ctx
-        matched = tuple(st.matches_resource(resource, ctx) for st in step.statements)
-        found = node.after.get(matched)
+        found = node.after.get(node.step.ask(slots, ctx))
         if found is None:
             return None
         node = found
     return node
 
 
-def _grow(root: _Step | _Leaf | None, steps: list[TraceStep], leaf: _Leaf) -> _Step | _Leaf:
+def _grow(root: _Step | _Leaf | None, steps: list[Step], leaf: _Leaf) -> _Step | _Leaf:
     """The tree with the path `steps` → `leaf` added (the shared prefix is followed)."""
     if root is None:
         return _path(steps, leaf)
     node = root
     for i, step in enumerate(steps):
-        if not isinstance(node, _Step) or (node.step.slot, node.step.statements) != (
-            step.slot,
-            step.statements,
-        ):
+        if not isinstance(node, _Step) or node.step.question != step.question:
             return root  # the engine took another path on the same answers: keep what we have
-        nxt = node.after.get(step.matched)
+        nxt = node.after.get(step.answer)
         if nxt is None:
-            node.after[step.matched] = _path(steps[i + 1 :], leaf)
+            node.after[step.answer] = _path(steps[i + 1 :], leaf)
             return root
         node = nxt
     return root
 
 
-def _path(steps: list[TraceStep], leaf: _Leaf) -> _Step | _Leaf:
+def _path(steps: list[Step], leaf: _Leaf) -> _Step | _Leaf:
     node: _Step | _Leaf = leaf
     for step in reversed(steps):
-        node = _Step(step, {step.matched: node})
+        node = _Step(step, {step.answer: node})
     return node
 
 
 def _shape(
     request: AccessRequest, snapshot: Snapshot
 ) -> tuple[tuple[object, ...], tuple[str, ...]] | None:
-    """(everything the engine reads of `request` but its object key, the key-bearing resource
-    strings), or None when the request is not cached."""
+    """(everything the engine reads of `request` but its object key and its context, the
+    key-bearing resource strings), or None when the request is not cached."""
     if len(request.operations) != 1:
         return None
     if request.session_policy is not None or request.scp_policies or request.proposed_policy:
@@ -160,7 +187,7 @@ def _shape(
             slots += (access_point_object_arn(request.access_point_arn, op.key),)
     key = (
         request.principal,
-        request.context,
+        tuple((e.name.lower(), e.values) for e in request.context if e.name.lower() in DIRECT_KEYS),
         request.region,
         request.kms_key_arn,
         request.vpc_endpoint_id,

@@ -8,6 +8,7 @@ decision on a fresh snapshot.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,12 @@ from typing import Any
 import pytest
 
 from chalicelib.engine import decide, evaluate
-from chalicelib.engine.verdict_cache import SHAPE_FIELDS, UNCACHED_FIELDS, UNREAD_FIELDS
+from chalicelib.engine.verdict_cache import (
+    DIRECT_KEYS,
+    SHAPE_FIELDS,
+    UNCACHED_FIELDS,
+    UNREAD_FIELDS,
+)
 from chalicelib.model import AccessRequest, ContextEntry, Operation, Verdict
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.casefile import principal_from_arn, request_from_case
@@ -67,6 +73,12 @@ def _neighbours(case: Mapping[str, Any], request: AccessRequest) -> Iterator[Acc
         context = list(request.context)
         context[i] = dataclasses.replace(entry, values=flipped)
         yield dataclasses.replace(request, context=tuple(context))
+        yield dataclasses.replace(request, context=request.context[:i] + request.context[i + 1 :])
+    for name, values in _CONTEXT_NEIGHBOURS:  # keys the case's policies read, or never read
+        others = tuple(e for e in request.context if e.name.lower() != name.lower())
+        for value in values:
+            entry = ContextEntry(name=name, values=(value,))
+            yield dataclasses.replace(request, context=(*others, entry))
     yield dataclasses.replace(
         request, vpc_endpoint_id=None if request.vpc_endpoint_id else "vpce-1a"
     )
@@ -74,6 +86,24 @@ def _neighbours(case: Mapping[str, Any], request: AccessRequest) -> Iterator[Acc
     yield dataclasses.replace(request, kms_key_arn=None)
     version = None if op.version_id else "v1"
     yield dataclasses.replace(request, operations=(dataclasses.replace(op, version_id=version),))
+
+
+# Values a context key takes in neighbouring requests: inside and outside the address ranges and
+# times the engine cases test, other users and tags, and keys no policy reads.
+_CONTEXT_NEIGHBOURS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("aws:SourceIp", ("203.0.113.7", "192.0.2.10", "10.0.0.1", "10.1.2.3", "2001:db8::1")),
+    ("aws:CurrentTime", ("2019-06-01T00:00:00Z", "2025-06-01T12:00:00Z", "2031-01-01T00:00:00Z")),
+    ("aws:EpochTime", ("1559347200", "1748779200", "1924992000")),
+    ("aws:username", ("alice", "bob")),
+    ("aws:PrincipalTag/team", ("data", "web")),
+    ("aws:SecureTransport", ("true", "false")),
+    ("aws:RequestedRegion", ("us-east-1", "eu-west-1", "ap-south-1")),
+    ("aws:SourceVpce", ("vpce-1a", "vpce-0a1b2c3d4e5f60789")),
+    ("aws:PrincipalOrgID", ("o-abcd1234ef", "o-other")),
+    ("s3:x-amz-acl", ("private", "public-read")),
+    ("s3:x-amz-server-side-encryption", ("AES256", "aws:kms")),
+    ("x:NeverRead", ("1", "2")),
+)
 
 
 def _object_cases() -> Iterator[Any]:
@@ -216,3 +246,112 @@ def _get(key: str, kms_key_arn: str | None = None) -> AccessRequest:
             "kms_key_arn": kms_key_arn,
         }
     )
+
+
+def _conditioned() -> Any:
+    """Reads aws:SourceIp (a range), aws:CurrentTime (a deadline) and aws:username (a variable);
+    never aws:EpochTime, aws:PrincipalOrgID or x:Unread."""
+    doc = _snapshot(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/home/${aws:username}/*",
+            "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/16", "2001:db8::/32"]}},
+        }
+    )
+    statements = doc["iam"]["UserDetailList"][0]["UserPolicyList"][0]["PolicyDocument"]
+    statements["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
+        }
+    )
+    return doc
+
+
+def _replayed(i: int, ip: str, when: str, user: str = "alice") -> AccessRequest:
+    request = _get(f"home/{'alice' if i % 3 else 'bob'}/f-{i}.csv")
+    context = (
+        ContextEntry(name="aws:SourceIp", values=(ip,)),
+        ContextEntry(name="aws:CurrentTime", values=(when,)),
+        ContextEntry(name="aws:EpochTime", values=(str(1_700_000_000 + i),)),
+        ContextEntry(name="aws:PrincipalOrgID", values=(f"o-{i}",)),
+        ContextEntry(name="x:Unread", values=(str(i),)),
+        ContextEntry(name="aws:username", values=(user,)),
+    )
+    return dataclasses.replace(request, context=context)
+
+
+def test_replayed_requests_differing_in_read_and_unread_context_match_full_decisions() -> None:
+    ips = ("10.0.1.2", "10.0.200.9", "10.1.0.1", "192.0.2.1", "2001:db8::7", "2001:db9::7", "x")
+    times = ("2025-01-01T00:00:00Z", "2029-12-31T23:59:59Z", "2030-01-01T00:00:01Z", "bad")
+    requests = [
+        _replayed(i, ips[i % len(ips)], times[(i // 7) % len(times)], ("alice", "bob")[i % 2])
+        for i in range(400)
+    ]
+    shared, reference = load_snapshot(_conditioned()), load_snapshot(_conditioned())
+    for _round in range(2):
+        for one in requests:
+            quick, full = decide(one, shared), evaluate(one, reference)
+            assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
+    verdicts = {decide(one, shared).decision for one in requests}
+    assert verdicts == {Verdict.ALLOWED, Verdict.IMPLICIT_DENY, Verdict.EXPLICIT_DENY}
+
+
+def test_context_no_policy_reads_does_not_make_a_new_shape(monkeypatch: Any) -> None:
+    engine = importlib.import_module("chalicelib.engine.evaluate")
+
+    full = engine._decide_in_full
+    calls: list[AccessRequest] = []
+
+    def counted(request: AccessRequest, snapshot: Any) -> Any:
+        calls.append(request)
+        return full(request, snapshot)
+
+    monkeypatch.setattr(engine, "_decide_in_full", counted)
+    snapshot = load_snapshot(_conditioned())
+    # Own key, own time before the deadline, own unread keys, addresses inside one range.
+    requests = [
+        _replayed(i * 3 + 1, f"10.0.{i // 250}.{i % 250}", f"2025-01-01T00:{i % 60:02d}:00Z")
+        for i in range(500)
+    ]
+    answers = {decide(one, snapshot).decision for one in requests}
+    assert answers == {Verdict.ALLOWED}
+    assert len(snapshot.verdicts) == 1
+    assert len(calls) <= 3  # the first two of the shape; every other one is replayed
+
+
+def test_the_engine_reads_the_request_context_only_through_its_request_context() -> None:
+    """A read the trace cannot see must have its key in the shape (`DIRECT_KEYS`)."""
+    source = {path.name: path.read_text() for path in ENGINE.glob("*.py")}
+    direct = {
+        name.lower()
+        for text in source.values()
+        for name in re.findall(r"context_value\(\s*\"([^\"]+)\"", text)
+    }
+    assert direct == DIRECT_KEYS
+    calls = sum(text.count("context_value(") for text in source.values())
+    assert calls == len(direct)  # every call names its key literally
+    readers = {
+        name for name, text in source.items() if re.search(r"(?<!engine)\.context\b(?!_)", text)
+    }
+    # context.py builds the RequestContext; resolve.py runs before the shape is taken;
+    # verdict_cache.py takes it.
+    assert readers == {"context.py", "resolve.py", "verdict_cache.py"}, readers
+
+
+def test_a_shape_whose_answers_keep_differing_stops_growing_and_stays_right(
+    monkeypatch: Any,
+) -> None:
+    cache = importlib.import_module("chalicelib.engine.verdict_cache")
+    monkeypatch.setattr(cache, "MAX_PATHS", 3)
+    shared, reference = load_snapshot(_conditioned()), load_snapshot(_conditioned())
+    users = [f"user{i}" for i in range(12)] + ["alice"]  # ${aws:username} read with its value
+    for _round in range(2):
+        for i, user in enumerate(users):
+            one = _replayed(i, "10.0.0.1", "2025-01-01T00:00:00Z", user)
+            quick, full = decide(one, shared), evaluate(one, reference)
+            assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
+    assert max(cache._path_counts(shared).values()) == 3
