@@ -1,39 +1,159 @@
-"""The `s3doctor` command: diagnose, collect, findings, replay, demo.
+"""The `s3doctor` command: diagnose, collect, findings, replay, demo, completion.
 
-Exit status (DESIGN 3.4): 0 a diagnosis was made (whatever its decision), 2 bad input (one clear
-line on stderr naming the field), 1 anything else.
+Exit status: 0 a diagnosis was made (whatever its decision), 2 bad input (one clear line on
+stderr naming the field; also a command that needs the `aws` extra when boto3 is not
+installed), 1 anything else.
+
+The global options (`-v`, `--color`, `--profile`, `--region`, `--endpoint-url`) are accepted
+before and after the subcommand, as in the AWS CLI. Only the commands that call AWS import
+boto3, so `--help`, `--version`, `completion` and offline `diagnose --snapshot` work with the
+core dependencies alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
+from chalicelib.commands.options import (
+    AWS_EXTRA_HINT,
+    MissingAwsExtra,
+    add_global_options,
+    aws_environment,
+    is_missing_aws_module,
+)
 from chalicelib.model import InputError
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
 COMMANDS = ("diagnose", "collect", "findings", "replay", "demo")
+SHELLS = ("bash", "zsh", "tcsh")
 # What to do about the failures a new user meets first (by exception class name).
 HINTS = {
     "NoCredentialsError": "configure AWS credentials, or pass --snapshot S.json to work offline",
     "NoRegionError": "set AWS_REGION (or AWS_DEFAULT_REGION), or pass --region",
+    "ProfileNotFound": "check --profile (or AWS_PROFILE) against `aws configure list-profiles`",
 }
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("s3-403-doctor")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        from chalicelib.engine import ENGINE_VERSION
+
+        print(f"s3doctor {package_version()} (engine {ENGINE_VERSION})")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3doctor",
         description="Explain S3 403 AccessDenied errors and say how to fix them.",
+        epilog="Examples:\n"
+        "  s3doctor diagnose --snapshot S.json --event E.json\n"
+        "  s3doctor --profile audit collect --bucket my-bucket --out S.json\n"
+        "  s3doctor findings list --since 24h --stack s3-403-doctor-prod\n"
+        "  s3doctor completion bash > ~/.local/share/bash-completion/completions/s3doctor",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the version of s3doctor and of its evaluation engine, and exit",
+    )
+    add_global_options(parser, suppress=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"chalicelib.commands.{name}")
+        try:
+            module = importlib.import_module(f"chalicelib.commands.{name}")
+        except ModuleNotFoundError as error:
+            if not is_missing_aws_module(error):
+                raise
+            _register_unavailable(subparsers, name, error.name or "boto3")
+            continue
         module.register(subparsers)
+    _register_completion(subparsers)
+    for sub in _subcommand_parsers(parser):
+        add_global_options(sub, suppress=True)
     return parser
+
+
+def _register_unavailable(subparsers: Any, name: str, module: str) -> None:
+    """A command whose module needs boto3: it says which extra to install."""
+    parser = subparsers.add_parser(
+        name, help=f"(needs the aws extra: {AWS_EXTRA_HINT})", prefix_chars="\0"
+    )
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        raise MissingAwsExtra(module)
+
+    parser.set_defaults(func=unavailable)
+
+
+def _register_completion(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print the completion script for bash, zsh or tcsh.",
+        epilog="Examples:\n"
+        "  s3doctor completion bash > ~/.local/share/bash-completion/completions/s3doctor\n"
+        '  s3doctor completion zsh > "${fpath[1]}/_s3doctor"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("shell", choices=SHELLS, help="the shell to complete in, e.g. bash")
+    parser.set_defaults(func=_completion)
+
+
+def _completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    script: str = shtab.complete(build_parser(), shell=args.shell)
+    sys.stdout.write(script if script.endswith("\n") else script + "\n")
+    return 0
+
+
+def _subcommand_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield sub
+                yield from _subcommand_parsers(sub)
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
+    """The process environment with `changes` (None: removed), restored afterwards."""
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,13 +165,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        code: int = args.func(args)
+        with _environment(aws_environment(args)):
+            code: int = args.func(args)
     except InputError as error:
+        print(f"s3doctor {args.command}: {error}", file=sys.stderr)
+        return 2
+    except MissingAwsExtra as error:
         print(f"s3doctor {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as error:
+        if is_missing_aws_module(error):
+            missing = MissingAwsExtra(getattr(error, "name", None) or "boto3")
+            print(f"s3doctor {args.command}: {missing}", file=sys.stderr)
+            return 2
         logging.getLogger(__name__).debug("failure", exc_info=True)
         hint = HINTS.get(type(error).__name__)
         suffix = f" ({hint})" if hint else ""

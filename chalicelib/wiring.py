@@ -319,18 +319,11 @@ def middleware() -> EventMiddleware:
     return event_middleware(namespace=config.metrics_namespace, collection_calls=COLLECTION_CALLS)
 
 
-_ACCOUNT_HOST_PREFIX = re.compile(r"//\d{12}\.")
-
-
 def _on_collect_client(service: str, client: Any) -> None:
-    """With AWS_ENDPOINT_URL (moto): S3 Control must not prefix the host with `<account>.`."""
+    """With AWS_ENDPOINT_URL (moto): count the calls; S3 Control's account host prefix is
+    stripped by `Boto3Clients` itself (collect/clients.py `adapt_to_endpoint`, shared with the
+    CLI)."""
     COLLECTION_CALLS.attach(service, client)
-    if service == "s3control":
-        client.meta.events.register("before-sign.s3-control.*", _strip_account_host_prefix)
-
-
-def _strip_account_host_prefix(request: Any, **_: Any) -> None:
-    request.url = _ACCOUNT_HOST_PREFIX.sub("//", request.url, count=1)
 
 
 def _alert_detail(env: Mapping[str, str]) -> Detail:

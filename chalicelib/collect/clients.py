@@ -1,13 +1,20 @@
 """boto3 clients for the collectors, built once per service and region and shared by threads.
 
 boto3 clients are thread-safe once built; building them (and sessions) is not, hence the lock.
+
+A client whose endpoint is not AWS's own (`--endpoint-url`, `AWS_ENDPOINT_URL`: a moto server or
+LocalStack) is adapted here, for the Lambda (wiring.py) and the CLI alike: botocore sends S3
+Control calls to `<account-id>.<host>`, which a local endpoint does not serve, so the prefix is
+stripped before signing (`adapt_to_endpoint`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -25,12 +32,39 @@ if TYPE_CHECKING:
 ClientHook = Callable[[str, Any], None]
 """Called with (service name, client) after a client is built: e.g. to register event hooks."""
 
+_ACCOUNT_HOST_PREFIX = re.compile(r"//\d{12}\.")
+_AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".c2s.ic.gov", ".sc2s.sgov.gov")
+
+
+def is_aws_endpoint(url: str | None) -> bool:
+    """Whether `url` is one of AWS's own endpoints (None: the default, which is)."""
+    if not url:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith(_AWS_HOST_SUFFIXES)
+
+
+def strip_account_host_prefix(request: Any, **_: Any) -> None:
+    """botocore's `before-sign` hook: `//123456789012.host` becomes `//host`."""
+    request.url = _ACCOUNT_HOST_PREFIX.sub("//", request.url, count=1)
+
+
+def adapt_to_endpoint(service: str, client: Any) -> None:
+    """On a local endpoint, S3 Control must not prefix the host with `<account-id>.`."""
+    if service == "s3control" and not is_aws_endpoint(client.meta.endpoint_url):
+        client.meta.events.register(
+            "before-sign.s3-control.*",
+            strip_account_host_prefix,
+            unique_id="s3doctor-strip-account-host-prefix",
+        )
+
 
 class Boto3Clients:
     """Builds and caches the read clients of one set of credentials.
 
-    `endpoint_url` points every client at one endpoint (a moto server in tests); `on_client`
-    lets tests and benchmarks register botocore event hooks.
+    `endpoint_url` points every client at one endpoint (a moto server in tests; without it
+    botocore reads `AWS_ENDPOINT_URL`); a local endpoint is adapted (`adapt_to_endpoint`);
+    `on_client` lets tests and benchmarks register botocore event hooks.
     """
 
     def __init__(
@@ -74,6 +108,7 @@ class Boto3Clients:
                     endpoint_url=self._endpoint_url,
                     config=READ_RETRY_CONFIG,
                 )
+                adapt_to_endpoint(service, client)
                 if self._on_client is not None:
                     self._on_client(service, client)
                 self._clients[key] = client

@@ -1,4 +1,9 @@
-"""VPC endpoints, as `aws ec2 describe-vpc-endpoints` returns each item (policy included)."""
+"""VPC endpoints, as `aws ec2 describe-vpc-endpoints` returns each item (policy included).
+
+An endpoint named but not found is never left out (the snapshot format reads a missing endpoint
+as "the default full-access policy"): it is an `$unreadable` marker with the API's not-found code
+(`NOT_FOUND_CODES`), so the diagnosis lists the endpoint policy as unchecked.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
 from chalicelib.model import Json
+
+ENDPOINT_NOT_FOUND = "InvalidVpcEndpointId.NotFound"
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -29,13 +36,15 @@ class VpcEndpointCollector:
 
         def on_endpoint(result: Fetched) -> None:
             match result:
-                case Present(value=items):
+                case Present(value=items) if items:
                     for item in items:
                         self.endpoints[str(item["VpcEndpointId"])] = item
                 case Unreadable() as refused:
                     self.endpoints[endpoint_id] = refused.to_doc()
-                case Absent():
-                    pass
+                case Present() | Absent():
+                    self.endpoints[endpoint_id] = Unreadable(
+                        code=ENDPOINT_NOT_FOUND, needs="ec2:DescribeVpcEndpoints"
+                    ).to_doc()
 
         self._plan.read(
             Read(

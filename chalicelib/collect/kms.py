@@ -1,7 +1,9 @@
 """KMS keys: metadata, key policy and grants (DescribeKey, GetKeyPolicy, ListGrants).
 
-The key is keyed by its ARN (DescribeKey resolves key ids and aliases); a key that does not
-exist is left out; a part we were refused is an `$unreadable` marker.
+The key is keyed by its ARN (DescribeKey resolves key ids, aliases `alias/x` and alias ARNs); a
+key that does not exist is an `$unreadable` marker with the not-found code under the name it was
+asked by (unknown to the diagnosis, never "no key policy"); a part we were refused is an
+`$unreadable` marker.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class KmsKeyCollector:
         self._entries: dict[str, Json] = {}
         self._arns: dict[str, str] = {}
         self._missing: set[str] = set()
+        self._not_found: dict[str, Json] = {}
 
     def document(self) -> Json:
         keys = {
@@ -39,6 +42,8 @@ class KmsKeyCollector:
             for key_id, entry in self._entries.items()
             if key_id not in self._missing
         }
+        for key_id, marker in self._not_found.items():
+            keys.setdefault(key_id, marker)
         return {"keys": dict(sorted(keys.items()))}
 
     def add_key(self, key_id: str) -> None:
@@ -56,8 +61,11 @@ class KmsKeyCollector:
                     entry["metadata"] = metadata
                     self._arns[key_id] = str(metadata.get("Arn", key_id))
                     self._read_policy_and_grants(kms, entry, self._arns[key_id], key_id)
-                case Absent():
+                case Absent(code=code):
                     self._missing.add(key_id)
+                    self._not_found[key_id] = Unreadable(
+                        code=code, needs="kms:DescribeKey"
+                    ).to_doc()
                 case Unreadable() as refused:
                     entry["metadata"] = refused.to_doc()
                     self._read_policy_and_grants(kms, entry, key_id, key_id)

@@ -1,7 +1,8 @@
 """Buckets, objects, access points and account Block Public Access, as the S3 APIs return them.
 
 A bucket that does not exist is left out of `buckets`, an object that does not exist is left
-out of `objects`; a part we were refused is an `$unreadable` marker. The collector's own
+out of `objects`; an access point named but not found is an `$unreadable` marker with the
+not-found code; a part we were refused is an `$unreadable` marker. The collector's own
 `HeadObject` can be refused by a bucket-policy Deny aimed at others: that is unreadable too.
 With object reads off (`read_objects=False`, `READ_OBJECTS=false`), no object is read: its head
 and ACL are `{"$unreadable": "ObjectReadsDisabled"}` markers (unknown, never absent).
@@ -338,8 +339,11 @@ class AccessPointCollector:
             match result:
                 case Present(value=point):
                     entry.update({k: point[k] for k in self._FIELDS if k in point})
-                case Absent():
-                    self._missing.add(access_point_arn)
+                case Absent(code=code):
+                    # named but not found: unknown to the diagnosis, never "no access point"
+                    self.access_points[access_point_arn] = Unreadable(
+                        code=code, needs="s3:GetAccessPoint"
+                    ).to_doc()
                 case Unreadable() as refused:
                     self.access_points[access_point_arn] = refused.to_doc()
 

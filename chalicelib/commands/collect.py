@@ -1,7 +1,9 @@
-"""`s3doctor collect`: a snapshot of the live account (DESIGN 3.2) for offline diagnosis.
+"""`s3doctor collect`: a snapshot of the live account for offline diagnosis.
 
-Reads the principals, buckets and objects named on the command line with the default boto3
-credentials; what cannot be read is written as `{"$unreadable": code, "needs": action}`.
+Reads the principals, buckets and objects named on the command line with your AWS credentials
+(--profile, --region, --endpoint-url, as in the AWS CLI); what cannot be read is written as
+`{"$unreadable": code, "needs": action}`. A VPC endpoint, access point or KMS key named here that
+does not exist is an error (exit 2), never recorded as "absent".
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TextIO
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from chalicelib.arn import parse_arn
-from chalicelib.collect.base import CollectError
-from chalicelib.collect.iam import iam_identity
-from chalicelib.collect.source import CollectionScope, ObjectRef
-from chalicelib.model import InputError, Json
+from chalicelib.model import DiagnoserError, InputError, Json
+
+if TYPE_CHECKING:  # chalicelib.collect imports botocore: only when collecting
+    from chalicelib.collect.source import CollectionScope
 
 _BUCKET_NAME = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
+_KMS_KEY = re.compile(
+    r"^(alias/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
 
 
 class Collector(Protocol):
@@ -36,19 +39,56 @@ CollectorFactory = Callable[[str | None], Collector]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `collect` to the `s3doctor` parser."""
     parser = subparsers.add_parser(
-        "collect", help="snapshot the live account for offline diagnosis", description=__doc__
+        "collect",
+        help="snapshot the live account for offline diagnosis",
+        description=__doc__,
+        epilog="Examples:\n"
+        "  s3doctor collect --bucket my-bucket --key data/report.csv \\\n"
+        "      --principal arn:aws:iam::111122223333:user/alice --out S.json\n"
+        "  s3doctor --profile audit collect --bucket my-bucket --kms-key-arn alias/data --out -\n"
+        "  s3doctor collect --endpoint-url http://127.0.0.1:5000 --bucket b --out S.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--bucket", action="append", required=True, help="bucket (repeatable)")
-    parser.add_argument("--key", action="append", default=[], help="object key (repeatable)")
-    parser.add_argument("--version-id", help="object version of the --key")
     parser.add_argument(
-        "--principal", action="append", default=[], help="IAM user/role/session ARN (repeatable)"
+        "--bucket", action="append", required=True, help="bucket (repeatable), e.g. my-bucket"
     )
-    parser.add_argument("--kms-key-arn", action="append", default=[], help="KMS key to read")
-    parser.add_argument("--vpc-endpoint-id", action="append", default=[], help="vpce-… to read")
-    parser.add_argument("--access-point-arn", action="append", default=[], help="access point")
-    parser.add_argument("--region", help="AWS region (default: the configured one)")
-    parser.add_argument("--out", required=True, help="snapshot file to write ('-': stdout)")
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        help="object key in the one --bucket (repeatable), e.g. data/report.csv",
+    )
+    parser.add_argument("--version-id", help="object version of the one --key, e.g. 3HL4kqtJ")
+    parser.add_argument(
+        "--principal",
+        action="append",
+        default=[],
+        help="IAM user/role/session ARN (repeatable), e.g. arn:aws:iam::111122223333:role/app",
+    )
+    parser.add_argument(
+        "--kms-key-arn",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="KMS key to read (repeatable): key ARN, key id, alias/NAME or alias ARN, e.g. "
+        "alias/data (aliases are resolved with kms:DescribeKey)",
+    )
+    parser.add_argument(
+        "--vpc-endpoint-id",
+        action="append",
+        default=[],
+        help="VPC endpoint to read (repeatable), e.g. vpce-1a2b3c4d",
+    )
+    parser.add_argument(
+        "--access-point-arn",
+        action="append",
+        default=[],
+        help="access point to read (repeatable), e.g. "
+        "arn:aws:s3:us-east-1:111122223333:accesspoint/my-ap",
+    )
+    parser.add_argument(
+        "--out", required=True, help="snapshot file to write ('-': stdout), e.g. S.json"
+    )
     parser.set_defaults(func=lambda args: run_collect(args, _default_collector))
 
 
@@ -60,6 +100,9 @@ def _default_collector(region: str | None) -> Collector:
 
 def scope_from_args(args: argparse.Namespace) -> CollectionScope:
     """The collection scope the arguments name; `InputError` naming the bad option."""
+    from chalicelib.collect.iam import iam_identity  # botocore: only when collecting
+    from chalicelib.collect.source import CollectionScope, ObjectRef
+
     for bucket in args.bucket:
         if not _BUCKET_NAME.match(bucket):
             raise InputError("--bucket", f"not a bucket name: {bucket!r}")
@@ -71,10 +114,13 @@ def scope_from_args(args: argparse.Namespace) -> CollectionScope:
         arn = parse_arn(principal)
         if iam_identity(principal) is None and not (arn and arn.resource == "root"):
             raise InputError("--principal", f"not an IAM user, role or session ARN: {principal!r}")
-    for key_arn in args.kms_key_arn:
-        arn = parse_arn(key_arn)
-        if arn is None or arn.service != "kms":
-            raise InputError("--kms-key-arn", f"not a KMS key ARN: {key_arn!r}")
+    for key in args.kms_key_arn:
+        arn = parse_arn(key)
+        if not (
+            _KMS_KEY.match(key)
+            or (arn is not None and arn.service == "kms" and arn.resource_type in ("key", "alias"))
+        ):
+            raise InputError("--kms-key-arn", f"not a KMS key ARN, key id or alias/NAME: {key!r}")
     for endpoint in args.vpc_endpoint_id:
         if not endpoint.startswith("vpce-"):
             raise InputError("--vpc-endpoint-id", f"not a VPC endpoint id: {endpoint!r}")
@@ -104,12 +150,14 @@ def run_collect(
 ) -> int:
     """Collect and write the snapshot: 0 written, 2 bad input, 1 anything else."""
     err = err or sys.stderr
+    failures: tuple[type[BaseException], ...] = (DiagnoserError, *_aws_errors())
     try:
         scope = scope_from_args(args)
         from chalicelib.commands.progress import waiting
 
         with waiting("collect", stream=err):  # elapsed time on a terminal, nothing on a pipe
-            document = collector_factory(args.region).collect(scope)
+            document = collector_factory(getattr(args, "region", None)).collect(scope)
+        _named_but_not_found(scope, document)
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         if args.out == "-":
             (out or sys.stdout).write(text)
@@ -118,10 +166,45 @@ def run_collect(
     except InputError as error:
         print(f"s3doctor collect: {error}", file=err)
         return 2
-    except (CollectError, ClientError, BotoCoreError) as error:
+    except failures as error:
         print(f"s3doctor collect: error: {error}", file=err)
         return 1
     return 0
+
+
+# The API's "does not exist" codes, as the collectors record them for a named part.
+NOT_FOUND_CODES = frozenset(
+    {"InvalidVpcEndpointId.NotFound", "NoSuchAccessPoint", "NotFoundException", "404"}
+)
+
+
+def _named_but_not_found(scope: CollectionScope, document: Json) -> None:
+    """`InputError` naming the first VPC endpoint, access point or KMS key of the command line
+    that does not exist (the snapshot would read a missing one as absent: "full access")."""
+    tables: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+        ("--vpc-endpoint-id", scope.vpc_endpoint_ids, document.get("vpc_endpoints") or {}),
+        (
+            "--access-point-arn",
+            scope.access_point_arns,
+            (document.get("s3") or {}).get("access_points") or {},
+        ),
+        ("--kms-key-arn", scope.kms_key_ids, (document.get("kms") or {}).get("keys") or {}),
+    )
+    for flag, names, table in tables:
+        for name in names:
+            entry = table.get(name)
+            code = entry.get("$unreadable") if isinstance(entry, dict) else None
+            missing = entry is None and flag != "--kms-key-arn"  # keys are keyed by their ARN
+            if missing or code in NOT_FOUND_CODES:
+                raise InputError(flag, f"{name} does not exist ({code or 'not found'})")
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ModuleNotFoundError:
+        return ()
+    return (BotoCoreError, ClientError)
 
 
 def _write(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from chalicelib import pipeline
+from chalicelib.commands.options import add_query_option, output_format, structured, use_color
 from chalicelib.diagnose import render_json, render_markdown, render_text
 from chalicelib.engine import decide
 from chalicelib.events import iter_records, parse_event
@@ -27,31 +28,104 @@ def register(subparsers: Any) -> None:
         description=(
             "Diagnose one S3 request: from a CloudTrail event (--event), a request file in the "
             "runbook's shape (--request), the runbook's flags, or a JSON-lines batch (--batch). "
-            "Without --snapshot the live account is read with the default AWS credentials."
+            "Without --snapshot the live account is read with your AWS credentials "
+            "(--profile, --region, --endpoint-url)."
         ),
+        epilog="Examples:\n"
+        "  s3doctor diagnose --snapshot S.json --event event.json\n"
+        "  s3doctor diagnose --resource-arn arn:aws:s3:::my-bucket/data.csv \\\n"
+        "      --action s3:GetObject --requester-arn arn:aws:iam::111122223333:user/alice \\\n"
+        "      --context-key ContextKeyName=aws:SourceIp,ContextKeyValues=10.0.0.1,"
+        "ContextKeyType=ip\n"
+        "  s3doctor diagnose --snapshot S.json --batch requests.jsonl --detail decision\n"
+        "  s3doctor diagnose --snapshot S.json --request R.json --query 'causes[].code'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--snapshot", type=Path, help="account snapshot file (docs/snapshot.md)")
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="diagnose offline against this account snapshot (as written by `s3doctor "
+        "collect`), e.g. --snapshot S.json; without it the live account is read",
+    )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--event", type=Path, help="EventBridge event or CloudTrail record")
-    source.add_argument("--request", type=Path, help="request file (DESIGN 3.1 runbook inputs)")
-    source.add_argument("--batch", type=Path, help="JSON lines: {id, snapshot?, request|event}")
-    source.add_argument("--resource-arn", help="bucket or object ARN")
-    parser.add_argument("--action", help="IAM action, e.g. s3:GetObject")
-    parser.add_argument("--requester-arn", help="IAM user, role, role-session or root ARN")
-    parser.add_argument("--session-name")
-    parser.add_argument("--version-id")
-    parser.add_argument("--kms-key-arn")
-    parser.add_argument("--vpc-endpoint-id")
+    source.add_argument(
+        "--event",
+        type=Path,
+        metavar="FILE",
+        help="an EventBridge event, a CloudTrail record or a CloudTrail log file, e.g. "
+        "--event event.json",
+    )
+    source.add_argument(
+        "--request",
+        type=Path,
+        metavar="FILE",
+        help="the runbook's inputs as JSON: {requester_arn, action, resource_arn, ...} "
+        "(the keys of the flags below, in snake_case), e.g. --request R.json",
+    )
+    source.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE",
+        help='JSON lines, one {"id", "snapshot"?, "request"|"event"} per line; answers are '
+        "JSON lines (--output json only), e.g. --batch requests.jsonl",
+    )
+    source.add_argument(
+        "--resource-arn",
+        help="the bucket or object ARN, e.g. arn:aws:s3:::my-bucket/data/report.csv",
+    )
+    parser.add_argument("--action", help="the IAM action, e.g. s3:GetObject")
+    parser.add_argument(
+        "--requester-arn",
+        help="IAM user, role, role-session or root ARN, e.g. arn:aws:iam::111122223333:role/app",
+    )
+    parser.add_argument(
+        "--session-name",
+        help="the role session name, with a role --requester-arn, e.g. i-0abc123",
+    )
+    parser.add_argument(
+        "--version-id", help="the object version the request named, e.g. 3HL4kqtJlcpXroDTDmJ"
+    )
+    parser.add_argument(
+        "--kms-key-arn",
+        help="the SSE-KMS key of the request, e.g. "
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    )
+    parser.add_argument(
+        "--vpc-endpoint-id",
+        help="the VPC endpoint the request went through, e.g. vpce-1a2b3c4d",
+    )
     parser.add_argument(
         "--context-key",
         action="append",
         default=[],
-        metavar="JSON",
-        help='{"ContextKeyName": ..., "ContextKeyValues": [...], "ContextKeyType": ...}',
+        metavar="KEY",
+        help="a condition key of the request (repeatable), in the AWS CLI shorthand "
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=10.0.0.1,ContextKeyType=ip "
+        "(several values: ContextKeyValues=a,b or [a,b]) or as JSON "
+        '{"ContextKeyName": ..., "ContextKeyValues": [...], "ContextKeyType": ...}',
     )
-    parser.add_argument("--scp", action="append", default=[], type=Path, metavar="FILE")
-    parser.add_argument("--session-policy", type=Path, metavar="FILE")
-    parser.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument(
+        "--scp",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="an SCP document that applies to the requester (repeatable), e.g. --scp deny.json",
+    )
+    parser.add_argument(
+        "--session-policy",
+        type=Path,
+        metavar="FILE",
+        help="the session policy passed when the role was assumed, e.g. --session-policy s.json",
+    )
+    parser.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        help="text (default) for people, markdown for tickets, json or yaml for scripts; "
+        "--batch writes JSON lines",
+    )
+    add_query_option(parser)
     parser.add_argument(
         "--detail",
         choices=("full", "decision"),
@@ -61,9 +135,18 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+OUTPUTS = ("text", "json", "markdown", "yaml")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None:
+        if getattr(args, "output", None) not in (None, "json"):
+            raise InputError(
+                "--output", f"--batch writes JSON lines: use --output json, not {args.output}"
+            )
+        _batch_query(args)  # a bad --query is refused before the first line
         return _run_batch(args, sys.stdout)
+    output = output_format(args, default="text")
     findings = []
     loaded: Snapshot | None = None
     requests, skipped = _requests(args)
@@ -75,28 +158,32 @@ def run(args: argparse.Namespace) -> int:
             findings.append(pipeline.diagnose(request, loaded))
         else:
             findings.append(pipeline.diagnose(request, _live_snapshot(request)))
-    sys.stdout.write(_render_all(findings, args.output))
+    if output in ("json", "yaml"):
+        items = [f.to_dict() for f in findings]
+        sys.stdout.write(structured(items[0] if len(items) == 1 else items, args, output))
+        return 0
+    sys.stdout.write(_render_all(findings, output, color=use_color(args, sys.stdout)))
     return 0
 
 
-def _render_all(findings: list[Finding], output: str) -> str:
+def _render_all(findings: list[Finding], output: str, *, color: bool = False) -> str:
     """One finding as usual; several (a CloudTrail log file) as a JSON array or one after the
     other in text and Markdown."""
     if len(findings) == 1:
-        return _render(findings[0], output)
+        return _render(findings[0], output, color=color)
     if output == "json":
         items = [json.loads(render_json(f)) for f in findings]
         return json.dumps(items, indent=2, sort_keys=True) + "\n"
     separator = "\n---\n\n" if output == "markdown" else "\n" + "-" * 100 + "\n\n"
-    return separator.join(_render(f, output) for f in findings)
+    return separator.join(_render(f, output, color=color) for f in findings)
 
 
-def _render(finding: Finding, output: str) -> str:
+def _render(finding: Finding, output: str, *, color: bool = False) -> str:
     if output == "json":
         return render_json(finding)
     if output == "markdown":
         return render_markdown(finding)
-    return render_text(finding, color=sys.stdout.isatty())
+    return render_text(finding, color=color)
 
 
 def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[str]]:
@@ -149,12 +236,7 @@ def _one_request(args: argparse.Namespace) -> AccessRequest:
 
 
 def _runbook_inputs(args: argparse.Namespace) -> Json:
-    context = []
-    for i, text in enumerate(args.context_key):
-        try:
-            context.append(json.loads(text))
-        except json.JSONDecodeError as error:
-            raise InputError(f"--context-key[{i}]", f"not JSON: {error.msg}") from None
+    context = [context_key(text, f"--context-key[{i}]") for i, text in enumerate(args.context_key)]
     return {
         "requester_arn": args.requester_arn,
         "action": args.action,
@@ -169,6 +251,85 @@ def _runbook_inputs(args: argparse.Namespace) -> Json:
         ),
         "scp_policies": [_read_json(path, f"--scp {path}") for path in args.scp],
     }
+
+
+_SHORTHAND_KEYS = ("ContextKeyName", "ContextKeyValues", "ContextKeyType")
+
+
+def context_key(text: str, field: str) -> Json:
+    """One `--context-key`: JSON, or the AWS CLI shorthand
+    `ContextKeyName=aws:SourceIp,ContextKeyValues=10.0.0.1,10.0.0.2,ContextKeyType=ip` (a list
+    also as `ContextKeyValues=[a,b]`; a value may be quoted to hold a comma: `"a,b"`)."""
+    if text.lstrip().startswith("{"):
+        try:
+            value: Json = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(field, f"not JSON: {error.msg}") from None
+        return value
+    parsed: dict[str, list[str]] = {}
+    current: str | None = None
+    for token in _shorthand_tokens(text, field):
+        name, equals, rest = token.partition("=")
+        if equals and name.strip() in _SHORTHAND_KEYS:
+            current = name.strip()
+            if current in parsed:
+                raise InputError(field, f"{current} given twice")
+            parsed[current] = []
+            token = rest
+        elif current is None:
+            raise InputError(
+                field,
+                "expected ContextKeyName=…,ContextKeyValues=…,ContextKeyType=… or JSON, "
+                f"got {text!r}",
+            )
+        parsed[current].extend(_list_items(token))
+    name_values, type_values = parsed.get("ContextKeyName"), parsed.get("ContextKeyType")
+    if not name_values or len(name_values) != 1:
+        raise InputError(field, "needs one ContextKeyName=…")
+    if "ContextKeyValues" not in parsed:
+        raise InputError(field, "needs ContextKeyValues=…")
+    document: Json = {
+        "ContextKeyName": name_values[0],
+        "ContextKeyValues": parsed["ContextKeyValues"],
+    }
+    if type_values:
+        if len(type_values) != 1:
+            raise InputError(field, "needs one ContextKeyType=…")
+        document["ContextKeyType"] = type_values[0]
+    return document
+
+
+def _shorthand_tokens(text: str, field: str) -> list[str]:
+    """`text` split at the commas outside quotes and brackets (quotes removed)."""
+    tokens: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    depth = 0
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = None
+            else:
+                current.append(char)
+        elif char in "\"'":
+            quote = char
+        elif char == "," and depth == 0:
+            tokens.append("".join(current))
+            current = []
+        else:
+            depth += {"[": 1, "]": -1}.get(char, 0)
+            current.append(char)
+    if quote or depth:
+        raise InputError(field, f"unbalanced quote or bracket in {text!r}")
+    tokens.append("".join(current))
+    return tokens
+
+
+def _list_items(token: str) -> list[str]:
+    token = token.strip()
+    if token.startswith("[") and token.endswith("]"):
+        return [item.strip() for item in token[1:-1].split(",") if item.strip()]
+    return [token]
 
 
 def _live_snapshot(request: AccessRequest) -> Json:
@@ -248,6 +409,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     base = args.batch.parent
     decision_only = args.detail == "decision"
     dumps = json.dumps
+    query = _batch_query(args)
     for number, line in lines:
         ident: Any = number
         try:
@@ -270,7 +432,20 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
             answer = {"id": ident, "error": f"line {number}: not UTF-8 (byte {error.start + 1})"}
         except Exception as error:  # one bad line never stops the batch
             answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
-        yield dumps(answer, sort_keys=True)
+        yield dumps(answer if query is None else query.search(answer), sort_keys=True)
+
+
+def _batch_query(args: argparse.Namespace) -> Any:
+    """`--query` applies to each answer of a batch (each line stays one JSON value)."""
+    if getattr(args, "query", None) is None:
+        return None
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        return jmespath.compile(args.query)
+    except JMESPathError as error:
+        raise InputError("--query", f"not a JMESPath expression: {error}") from None
 
 
 def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:

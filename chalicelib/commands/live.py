@@ -1,6 +1,10 @@
 """The live account as a snapshot source, with the default boto3 credentials and region.
 
-Reads `ORG_READ_ROLE_ARN` (role to assume for SCPs/RCPs) and `COLLECT_CACHE_TTL_SECONDS`.
+The global `--profile`, `--region` and `--endpoint-url` reach it through the environment
+(`AWS_PROFILE`, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, set by `s3doctor` for the
+command). A local endpoint (moto, LocalStack) is adapted by `Boto3Clients` exactly as in the
+Lambda (S3 Control's account host prefix, collect/clients.py). Reads `ORG_READ_ROLE_ARN` (role
+to assume for SCPs/RCPs) and `COLLECT_CACHE_TTL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ def live_source_from_env(region: str | None = None) -> Boto3SnapshotSource:
         raise InputError(
             "COLLECT_CACHE_TTL_SECONDS", f"not a number of seconds: {ttl_text!r}"
         ) from error
-    clients = Boto3Clients(boto3.Session(region_name=region), region_name=region)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    clients = Boto3Clients(
+        boto3.Session(region_name=region),
+        region_name=region,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL", "").strip() or None,
+    )
     return Boto3SnapshotSource(
         clients,
         org_read_role_arn=os.environ.get("ORG_READ_ROLE_ARN", "").strip() or None,

@@ -68,10 +68,11 @@ def test_list_limit_gives_a_token_for_the_next_page(capsys):
 @pytest.mark.parametrize(
     ("argv", "field"),
     [
-        (["--limit", "0"], "--limit"),
-        (["--limit", "500"], "--limit"),
+        (["--limit", "0"], "--max-items"),
+        (["--max-items", "-1"], "--max-items"),
+        (["--page-size", "500"], "--page-size"),
         (["--since", "last tuesday"], "since"),
-        (["--next-token", "garbage"], "next_token"),
+        (["--starting-token", "garbage"], "next_token"),
     ],
 )
 def test_list_bad_filter_exits_2_with_one_line_naming_it(capsys, argv, field):

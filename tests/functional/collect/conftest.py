@@ -4,7 +4,6 @@ seeded with every policy layer the collectors read (exposed as fixtures)."""
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -15,20 +14,14 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib.collect.clients import Boto3Clients
+from chalicelib.collect.clients import Boto3Clients, adapt_to_endpoint
 
 REGION = "us-east-1"
-_HOST_PREFIX = re.compile(r"//\d{12}\.")
-
-
-def strip_account_host_prefix(request: Any, **_: Any) -> None:
-    """botocore prefixes S3 Control hosts with `<account>.`; a loopback moto server has none."""
-    request.url = _HOST_PREFIX.sub("//", request.url, count=1)
 
 
 def configure_for_moto(service: str, client: Any) -> None:
-    if service == "s3control":
-        client.meta.events.register("before-sign.s3-control.*", strip_account_host_prefix)
+    """The one shared adaptation to a local endpoint (S3 Control's account host prefix)."""
+    adapt_to_endpoint(service, client)
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def test_collect_writes_a_snapshot_that_diagnoses_like_the_live_account(
         (["--bucket", "x"], "--bucket"),
         (["--bucket", "a-bucket", "--bucket", "b-bucket", "--key", "k"], "--key"),
         (["--bucket", "a-bucket", "--principal", "alice"], "--principal"),
-        (["--bucket", "a-bucket", "--kms-key-arn", "alias/foo"], "--kms-key-arn"),
+        (["--bucket", "a-bucket", "--kms-key-arn", "arn:aws:s3:::a-bucket"], "--kms-key-arn"),
         (["--bucket", "a-bucket", "--vpc-endpoint-id", "vpc-123"], "--vpc-endpoint-id"),
     ],
 )

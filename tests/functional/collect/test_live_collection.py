@@ -139,7 +139,7 @@ def test_collect_sse_kms_object_reads_head_acl_and_its_key_with_grants(
     assert key["grants"][0]["Operations"] == ["Decrypt"]
 
 
-def test_collect_what_does_not_exist_is_left_out_not_marked_unreadable(
+def test_collect_what_does_not_exist_is_left_out_or_unknown_when_named(
     moto_url: str, seeded: Seeded
 ) -> None:
     doc = _source(moto_url).collect(
@@ -162,8 +162,19 @@ def test_collect_what_does_not_exist_is_left_out_not_marked_unreadable(
     assert "public_access_block" not in plain
     assert "ownership_controls" not in plain
     assert "encryption" not in plain
-    assert doc["kms"]["keys"] == {}
-    assert doc["vpc_endpoints"] == {}
+    # a named VPC endpoint or KMS key that does not exist is unknown, never "absent" (which the
+    # snapshot reads as the default full-access endpoint policy)
+    missing_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"
+    assert doc["kms"]["keys"] == {
+        missing_key: {"$unreadable": "NotFoundException", "needs": "kms:DescribeKey"}
+    }
+    assert doc["vpc_endpoints"] == {
+        "vpce-0000000000000000": {
+            "$unreadable": "InvalidVpcEndpointId.NotFound",
+            "needs": "ec2:DescribeVpcEndpoints",
+        }
+    }
+    del doc["kms"], doc["vpc_endpoints"]
     assert "$unreadable" not in json.dumps(doc)
 
 

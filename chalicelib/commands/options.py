@@ -1,0 +1,167 @@
+"""What every `s3doctor` command shares: the AWS CLI's global options, colour, `--output` and
+`--query`, and the one-line hint when the `aws` extra (boto3) is not installed.
+
+No boto3 here: the commands that call AWS import it when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, TextIO
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from chalicelib.model import InputError
+
+AWS_EXTRA_HINT = "pip install 's3-403-doctor[aws]'"
+AWS_MODULES = frozenset({"boto3", "botocore", "chalice", "aws_lambda_powertools", "s3transfer"})
+
+
+class MissingAwsExtra(Exception):
+    """A command needs AWS and boto3 is not installed."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(
+            f"this command calls AWS and needs {module}, which is not installed: {AWS_EXTRA_HINT}"
+        )
+
+
+def is_missing_aws_module(error: BaseException) -> bool:
+    return (
+        isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in AWS_MODULES
+    )
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options accepted before and after the subcommand (`suppress`: on a subcommand, an
+    option not given leaves the value given before the subcommand in place)."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    own = parser._option_string_actions
+    options: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+        (
+            ("-v", "--verbose"),
+            {"action": "store_true", "help": "log progress to stderr"},
+        ),
+        (
+            ("--color",),
+            {
+                "choices": ("auto", "always", "never"),
+                "help": "colour the text output: auto (a terminal, unless NO_COLOR is set), "
+                "always or never (default: auto)",
+            },
+        ),
+        (
+            ("--profile",),
+            {
+                "metavar": "NAME",
+                "help": "AWS profile of ~/.aws/config, as in the AWS CLI (default: $AWS_PROFILE "
+                "or the default credential chain), e.g. --profile audit",
+            },
+        ),
+        (
+            ("--region",),
+            {
+                "metavar": "REGION",
+                "help": "AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION or the profile's), "
+                "e.g. --region eu-west-1",
+            },
+        ),
+        (
+            ("--endpoint-url",),
+            {
+                "metavar": "URL",
+                "help": "send every AWS call to this endpoint (default: $AWS_ENDPOINT_URL), e.g. "
+                "a moto server or LocalStack: --endpoint-url http://127.0.0.1:5000",
+            },
+        ),
+    ]
+    for names, kwargs in options:
+        if any(name in own for name in names):
+            continue
+        store_true = kwargs.get("action") == "store_true"
+        parser.add_argument(*names, default=default(False if store_true else None), **kwargs)
+
+
+def add_query_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--query",
+        metavar="JMESPATH",
+        help="JMESPath query applied to the JSON output, as in the AWS CLI; implies --output "
+        "json unless yaml is asked for, e.g. --query 'causes[0].code'",
+    )
+
+
+def aws_environment(args: argparse.Namespace) -> dict[str, str | None]:
+    """The environment the global AWS options stand for (None: remove the variable).
+
+    An explicit `--profile` wins over credentials in the environment, as in the AWS CLI."""
+    changes: dict[str, str | None] = {}
+    profile = getattr(args, "profile", None)
+    if profile:
+        changes["AWS_PROFILE"] = profile
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            changes[name] = None
+    region = getattr(args, "region", None)
+    if region:
+        changes["AWS_REGION"] = changes["AWS_DEFAULT_REGION"] = region
+    endpoint = getattr(args, "endpoint_url", None)
+    if endpoint:
+        changes["AWS_ENDPOINT_URL"] = endpoint
+    return changes
+
+
+def use_color(args: argparse.Namespace, stream: TextIO) -> bool:
+    """`--color always|never`, or `auto`: a terminal, unless NO_COLOR is set (no-color.org)."""
+    choice = getattr(args, "color", None) or "auto"
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return os.environ.get("TERM") != "dumb" and stream.isatty()
+
+
+def output_format(
+    args: argparse.Namespace, *, default: str, structured: tuple[str, ...] = ("json", "yaml")
+) -> str:
+    """The `--output` asked for; `--query` without `--output` means json; `--query` with a
+    format that is not JSON-shaped is refused (exit 2)."""
+    chosen: str | None = getattr(args, "output", None)
+    query = getattr(args, "query", None)
+    if query is not None:
+        if chosen is None:
+            return "json"
+        if chosen not in structured:
+            raise InputError("--query", f"applies to JSON output: use --output json, not {chosen}")
+    if chosen == "yaml":
+        _yaml()
+    return chosen or default
+
+
+def structured(document: Any, args: argparse.Namespace, output: str) -> str:
+    """`document` filtered by `--query`, as JSON (AWS CLI style: indented) or YAML."""
+    query = getattr(args, "query", None)
+    if query is not None:
+        try:
+            document = jmespath.search(query, document)
+        except JMESPathError as error:
+            raise InputError("--query", f"not a JMESPath expression: {error}") from None
+    if output == "yaml":
+        dumped: str = _yaml().safe_dump(document, sort_keys=True, allow_unicode=True)
+        return dumped
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _yaml() -> Any:
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ModuleNotFoundError:
+        raise InputError(
+            "--output", "yaml needs PyYAML, which is not installed: pip install pyyaml"
+        ) from None
+    return yaml
