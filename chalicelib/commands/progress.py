@@ -14,6 +14,7 @@ they write nothing at all, so the output of a command stays the same wherever it
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ REFRESH_SECONDS = 0.1
 """Shortest time between two redraws of a bar."""
 TICK_SECONDS = 0.5
 """How often `waiting` redraws the elapsed time."""
+FALLBACK_COLUMNS, FALLBACK_ROWS = 80, 24
+"""Size of a terminal that does not say its own (a bare pty says 0x0: tqdm would hide the bar)."""
 
 
 def on_terminal(stream: TextIO) -> bool:
@@ -35,6 +38,18 @@ def on_terminal(stream: TextIO) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def _width(stream: TextIO) -> dict[str, Any]:
+    """tqdm's size options: follow the terminal's size, or a fixed one when it reports none
+    (tqdm would then draw nothing)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        size = os.terminal_size((0, 0))
+    if size.columns > 0 and size.lines > 0:
+        return {"dynamic_ncols": True}
+    return {"ncols": FALLBACK_COLUMNS, "nrows": FALLBACK_ROWS}
 
 
 class Progress:
@@ -58,8 +73,8 @@ class Progress:
                 unit=unit,
                 file=stream,
                 mininterval=REFRESH_SECONDS,
-                dynamic_ncols=True,
                 leave=True,
+                **_width(stream),
             )
 
     @property
@@ -109,6 +124,7 @@ def waiting(desc: str, *, stream: TextIO | None = None) -> Iterator[None]:
         bar_format="{desc}: {elapsed}",
         mininterval=0,
         leave=True,
+        **_width(stream),
     )
     stop = threading.Event()
 

@@ -73,3 +73,53 @@ def test_waiting_ticks_the_elapsed_time_on_a_terminal_only(monkeypatch):
     assert "collect: 00:0" in terminal.getvalue()
     assert terminal.getvalue().count("collect") >= 2  # redrawn while waiting
     assert pipe.getvalue() == ""
+
+
+def _run_with_stderr(argv, *, tty):
+    """Run the console script with stderr on a pseudo-terminal (tty) or a pipe."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "s3doctor"
+    if not tty:
+        result = subprocess.run([str(script), *argv], capture_output=True, check=True)
+        return result.stdout, result.stderr
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [str(script), *argv], stdout=subprocess.PIPE, stderr=follower, check=True
+        )
+        os.close(follower)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(leader)
+    return result.stdout, err
+
+
+def test_a_full_findings_batch_shows_progress_on_a_terminal_and_nothing_on_a_pipe(tmp_path):
+    import json
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[2] / "data/scenarios/no-identity-allow"
+    request = json.loads((scenario / "request.json").read_text())
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps({"id": n, "request": request}) + "\n" for n in range(3)))
+    argv = ["diagnose", "--snapshot", str(scenario / "snapshot.json"), "--batch", str(batch)]
+    out_tty, err_tty = _run_with_stderr(argv, tty=True)
+    out_pipe, err_pipe = _run_with_stderr(argv, tty=False)
+    assert b"diagnose" in err_tty and b"3/3" in err_tty and b"request/s" in err_tty
+    assert err_pipe == b""
+    assert out_tty == out_pipe and len(out_pipe.splitlines()) == 3  # answers are unchanged
+    _, err_decision = _run_with_stderr([*argv, "--detail", "decision"], tty=True)
+    assert b"request/s" not in err_decision  # the fast mode stays silent
