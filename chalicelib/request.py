@@ -237,8 +237,30 @@ def _entry_key(entry: Any) -> tuple[Any, ...] | None:
     return key
 
 
-@lru_cache(maxsize=8192)
 def _known_entry_conforms(key: tuple[Any, ...]) -> bool:
+    """The schema's verdict on the entry `key` (`_entry_key`).
+
+    The schema asks of each value only that it be a string (`_VALUES_ONLY_TYPED`): an entry of
+    string values then has the verdict of the same entry with no values, so a batch whose lines
+    each carry their own time or source IP validates each key name and type once."""
+    name, values, kind = key
+    if _VALUES_ONLY_TYPED and all(type(value) is str for value in values):
+        return _entry_verdict((name, (), kind))
+    return _entry_verdict(key)
+
+
+def _values_only_typed() -> bool:
+    """Whether the request schema constrains a context value by its JSON type alone."""
+    entry = schema("request")["properties"]["context"]["items"]
+    values: object = entry["properties"]["ContextKeyValues"]
+    return values == {"type": "array", "items": {"type": "string"}}
+
+
+_VALUES_ONLY_TYPED: Final = _values_only_typed()
+
+
+@lru_cache(maxsize=8192)
+def _entry_verdict(key: tuple[Any, ...]) -> bool:
     name, values, kind = key
     entry = {"ContextKeyName": name, "ContextKeyValues": list(values), "ContextKeyType": kind}
     return _one_entry_conforms(entry)
@@ -491,9 +513,12 @@ def _value_problem(kind: str, value: str) -> str | None:
             return "a number"
     if kind == "ip":
         try:
-            ipaddress.ip_network(value, strict=False)
+            ipaddress.ip_address(value)  # the common case; a CIDR block is checked below
         except ValueError:
-            return "an IP address or CIDR"
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                return "an IP address or CIDR"
     if kind == "date":
         try:
             datetime.fromisoformat(value)
