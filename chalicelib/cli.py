@@ -90,16 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(subparsers)
     _register_completion(subparsers)
     for sub in _subcommand_parsers(parser):
-        add_global_options(sub, suppress=True)
+        if id(sub) not in _UNAVAILABLE:
+            add_global_options(sub, suppress=True)
     return parser
+
+
+_UNAVAILABLE: set[int] = set()
 
 
 def _register_unavailable(subparsers: Any, name: str, module: str) -> None:
     """A command whose module needs boto3: it says which extra to install."""
+    # every argument is taken as is (no option parsing), so that the hint is what is printed
     parser = subparsers.add_parser(
-        name, help=f"(needs the aws extra: {AWS_EXTRA_HINT})", prefix_chars="\0"
+        name, help=f"(needs the aws extra: {AWS_EXTRA_HINT})", prefix_chars="\0", add_help=False
     )
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    _UNAVAILABLE.add(id(parser))
 
     def unavailable(args: argparse.Namespace) -> int:
         raise MissingAwsExtra(module)

@@ -162,6 +162,7 @@ def _yaml() -> Any:
         import yaml  # type: ignore[import-untyped]
     except ModuleNotFoundError:
         raise InputError(
-            "--output", "yaml needs PyYAML, which is not installed: pip install pyyaml"
+            "--output",
+            "yaml needs PyYAML, which is not installed: pip install 's3-403-doctor[yaml]'",
         ) from None
     return yaml
