@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from chalicelib import pipeline
-from chalicelib.commands.options import add_query_option, output_format, structured, use_color
+from chalicelib.commands.options import (
+    add_query_option,
+    first_line,
+    output_format,
+    structured,
+    use_color,
+)
 from chalicelib.diagnose import render_json, render_markdown, render_text
 from chalicelib.engine import decide
 from chalicelib.events import iter_records, parse_event
@@ -445,7 +451,7 @@ def _batch_query(args: argparse.Namespace) -> Any:
     try:
         return jmespath.compile(args.query)
     except JMESPathError as error:
-        raise InputError("--query", f"not a JMESPath expression: {error}") from None
+        raise InputError("--query", f"not a JMESPath expression: {first_line(error)}") from None
 
 
 def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:

@@ -150,7 +150,7 @@ def structured(document: Any, args: argparse.Namespace, output: str) -> str:
         try:
             document = jmespath.search(query, document)
         except JMESPathError as error:
-            raise InputError("--query", f"not a JMESPath expression: {error}") from None
+            raise InputError("--query", f"not a JMESPath expression: {first_line(error)}") from None
     if output == "yaml":
         dumped: str = _yaml().safe_dump(document, sort_keys=True, allow_unicode=True)
         return dumped
@@ -166,3 +166,7 @@ def _yaml() -> Any:
             "yaml needs PyYAML, which is not installed: pip install 's3-403-doctor[yaml]'",
         ) from None
     return yaml
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
