@@ -1,6 +1,7 @@
 """The findings REST API: a Chalice blueprint with IAM (SigV4) authorization on every route.
 
-    GET  /findings                 ?bucket= &principal= &decision= &since= &limit= &next_token=
+    GET  /findings                 ?bucket= &principal= &account= &decision= &since= &limit=
+                                   &next_token=
     GET  /findings/{finding_id}
     POST /diagnose                 body: the runbook's inputs (DESIGN 3.1), diagnosed live
 
@@ -27,7 +28,13 @@ from chalicelib import service, wiring
 from chalicelib.commands.timespec import parse_since
 from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.model import DiagnoserError, Finding, InputError, Json, Verdict
-from chalicelib.publish.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FindingPage, FindingQuery
+from chalicelib.publish.ports import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    FindingPage,
+    FindingQuery,
+    finding_account,
+)
 from chalicelib.request import request_from_runbook
 
 logger = logging.getLogger(__name__)
@@ -35,7 +42,9 @@ logger = logging.getLogger(__name__)
 api = Blueprint(__name__)
 _authorizer = IAMAuthorizer()
 
-LIST_PARAMETERS = frozenset({"bucket", "principal", "decision", "since", "limit", "next_token"})
+LIST_PARAMETERS = frozenset(
+    {"bucket", "principal", "account", "decision", "since", "limit", "next_token"}
+)
 RESPONSE_BUDGET_BYTES = 5_000_000
 """A page stops before its body (as Lambda returns it, JSON-escaped) would exceed this."""
 MAX_VALUE_LENGTH = 1024
@@ -141,8 +150,11 @@ def caller_arns(user_arn: str) -> tuple[str, ...]:
 
 
 def render(finding: Finding, detail: Detail) -> Json:
-    """The finding's JSON at `detail`, which it names in `detail`."""
-    return {**at_detail(finding, detail).to_dict(), "detail": detail.value}
+    """The finding's JSON at `detail`, which it names in `detail`, with its `account` (stored
+    before findings carried one: derived, `ports.finding_account`)."""
+    document = at_detail(finding, detail).to_dict()
+    document.setdefault("account", finding_account(finding))
+    return {**document, "detail": detail.value}
 
 
 def fit_page(page: FindingPage, detail: Detail, *, budget: int) -> tuple[list[Json], str | None]:
@@ -179,6 +191,7 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
     return FindingQuery(
         bucket=params.get("bucket") or None,
         principal_arn=params.get("principal") or None,
+        account=params.get("account") or None,
         decision=decision,
         since=parse_since(since, now=now) if since else None,
         limit=_limit(params.get("limit")),

@@ -80,7 +80,14 @@ from chalicelib.events import parse_event
 from chalicelib.events.operations import MAX_DELETE_KEYS
 from chalicelib.model import AccessRequest, DiagnoserError, Finding, InputError, Json
 from chalicelib.observability import annotate, traced
-from chalicelib.publish.ports import ErrorRecord, FindingPublisher, FindingStore, WriteOutcome
+from chalicelib.publish.ports import (
+    ACCOUNT_FIELD,
+    ErrorRecord,
+    FindingPublisher,
+    FindingStore,
+    WriteOutcome,
+    finding_account,
+)
 from chalicelib.publish.timestamps import format_utc, parse_utc
 
 logger = logging.getLogger(__name__)
@@ -274,7 +281,16 @@ def _diagnose(
 ) -> Finding:
     snapshot = _collect(request, source=source)
     finding = _evaluate(request, snapshot, finding_id=finding_id, now=now)
-    return replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
+    return _accounted(replace(finding, occurrences=1, first_seen=seen, last_seen=seen))
+
+
+def _accounted(finding: Finding) -> Finding:
+    """The finding with its top-level `account` (the bucket's account; the requester's is
+    `request.principal.account_id`): the key of the by-account listing and SNS attribute."""
+    account = finding_account(finding)
+    if not account or finding.extra.get(ACCOUNT_FIELD) == account:
+        return finding
+    return replace(finding, extra={**finding.extra, ACCOUNT_FIELD: account})
 
 
 def _first(
@@ -288,7 +304,8 @@ def _first(
 ) -> Finding:
     """The finding of the first denial of an aggregate (module docstring, 6)."""
     if kind is Origin.DIAGNOSER:
-        return replace(health_finding(request, finding_id=finding_id, now=now), first_seen=seen)
+        health = health_finding(request, finding_id=finding_id, now=now)
+        return _accounted(replace(health, first_seen=seen))
     finding = _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)
     return outsider_finding(finding, kind) if kind.outsider else finding
 

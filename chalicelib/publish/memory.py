@@ -16,9 +16,9 @@ from chalicelib.model import Finding
 from chalicelib.publish.message import Alert, Notice, alert, notice_alert
 from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
+    INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
-    INDEX_RECENT,
     Aggregate,
     ErrorRecord,
     EventRecord,
@@ -26,6 +26,8 @@ from chalicelib.publish.ports import (
     FindingQuery,
     StoreError,
     WriteOutcome,
+    finding_account,
+    index_for,
 )
 from chalicelib.publish.sizing import TRUNCATED, item_body
 
@@ -71,12 +73,7 @@ class InMemoryFindingStore:
     def list(self, query: FindingQuery) -> FindingPage:
         """As `DynamoFindingStore.list`: filtered pages read at most `read_budget(limit)` rows."""
         since = check_query(query)
-        if query.bucket is not None:
-            index = INDEX_BY_BUCKET
-        elif query.principal_arn is not None:
-            index = INDEX_BY_PRINCIPAL
-        else:
-            index = INDEX_RECENT
+        index = index_for(query)
         after = decode_token(query.next_token, index) if query.next_token else None
         in_range = [  # what the index's key condition selects, newest first
             row
@@ -86,6 +83,7 @@ class InMemoryFindingStore:
                 index != INDEX_BY_PRINCIPAL
                 or row.finding.request.principal.principal_arn == query.principal_arn
             )
+            and (index != INDEX_BY_ACCOUNT or finding_account(row.finding) == query.account)
             and (since is None or row.seen_key >= since)
             and (after is None or row.seen_key < after)
         ]
@@ -203,10 +201,14 @@ class InMemoryFindingStore:
 
 
 def _matches(finding: Finding, query: FindingQuery) -> bool:
-    """The filters a listing applies after its index: decision, and principal within a bucket."""
-    return (query.decision is None or finding.decision.value == query.decision) and (
-        query.principal_arn is None
-        or finding.request.principal.principal_arn == query.principal_arn
+    """The filters a listing applies after its index: decision, principal and account."""
+    return (
+        (query.decision is None or finding.decision.value == query.decision)
+        and (
+            query.principal_arn is None
+            or finding.request.principal.principal_arn == query.principal_arn
+        )
+        and (query.account is None or finding_account(finding) == query.account)
     )
 
 

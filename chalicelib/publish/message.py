@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from chalicelib.diagnose import render
 from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.model import Finding, Json, Verdict
+from chalicelib.publish.ports import finding_account
 from chalicelib.publish.sizing import (
     TRUNCATED,
     clip,
@@ -89,7 +90,10 @@ def subject(finding: Finding) -> str:
 
 
 def attributes(finding: Finding) -> dict[str, dict[str, str]]:
-    """Message attributes for subscription filter policies (DESIGN 3.5); empty ones left out."""
+    """Message attributes for subscription filter policies (DESIGN 3.5); empty ones left out.
+
+    `account` (an extension): the account the denial happened in (`ports.finding_account`).
+    """
     request = finding.request
     strings = {
         "bucket": request.bucket,
@@ -97,6 +101,7 @@ def attributes(finding: Finding) -> dict[str, dict[str, str]]:
         "action": request.action,
         "decision": finding.decision.value,
         "severity": severity(finding),
+        "account": finding_account(finding),
     }
     out = {
         name: {"DataType": "String", "StringValue": clip(value, chars=ATTRIBUTE_CHARS, items=0)}

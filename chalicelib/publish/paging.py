@@ -22,9 +22,11 @@ MIN_READS = 25
 
 
 def check_query(query: FindingQuery) -> str | None:
-    """Raise InputError for a bad limit; return `since` in the stored timestamp format."""
+    """Raise InputError for a bad limit or account; return `since` in the stored format."""
     if not isinstance(query.limit, int) or not 1 <= query.limit <= MAX_PAGE_SIZE:
         raise InputError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    if query.account is not None and not (len(query.account) == 12 and query.account.isdigit()):
+        raise InputError("account", "must be a 12-digit AWS account id")
     return format_utc(query.since) if query.since is not None else None
 
 

@@ -2,7 +2,8 @@
 
 A store holds four kinds of record (DESIGN 3.5):
 
-- findings, listed newest first by bucket, by principal or across the account;
+- findings, listed newest first by bucket, by principal, by account (the bucket's: a central
+  deployment stores every member account's findings) or across all of them;
 - event records: one per delivered event, written in the same atomic write as the finding it
   created or the occurrence it added, so a redelivered event is recognised and never counted
   or alerted twice;
@@ -35,6 +36,9 @@ MAX_PAGE_SIZE = 100
 INDEX_BY_BUCKET = "by-bucket"
 INDEX_BY_PRINCIPAL = "by-principal"
 INDEX_RECENT = "recent"
+INDEX_BY_ACCOUNT = "by-account"
+ACCOUNT_FIELD = "account"
+"""The finding's top-level extension: the account the denial happened in (the bucket's)."""
 
 
 class StoreError(DiagnoserError):
@@ -92,10 +96,12 @@ class ErrorRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FindingQuery:
-    """Filters of a listing; `bucket` and `principal_arn` may be combined."""
+    """Filters of a listing; `bucket`, `principal_arn` and `account` may be combined (the
+    first given of bucket, principal, account picks the index; the others filter)."""
 
     bucket: str | None = None
     principal_arn: str | None = None
+    account: str | None = None
     decision: str | None = None
     since: datetime | None = None  # findings first seen at or after this instant
     limit: int = DEFAULT_PAGE_SIZE
@@ -114,6 +120,26 @@ class FindingPage:
     findings: tuple[Finding, ...]
     next_token: str | None = None
     tokens_after: tuple[str, ...] = ()
+
+
+def finding_account(finding: Finding) -> str | None:
+    """The account a finding belongs to: its `account` extension, else the bucket's account
+    (`request.bucket_account`), else the requester's (`request.principal.account_id`)."""
+    given = finding.extra.get(ACCOUNT_FIELD)
+    if isinstance(given, str) and given:
+        return given
+    return finding.request.bucket_account or finding.request.principal.account_id or None
+
+
+def index_for(query: FindingQuery) -> str:
+    """The listing (GSI) that serves `query`: bucket, else principal, else account, else all."""
+    if query.bucket is not None:
+        return INDEX_BY_BUCKET
+    if query.principal_arn is not None:
+        return INDEX_BY_PRINCIPAL
+    if query.account is not None:
+        return INDEX_BY_ACCOUNT
+    return INDEX_RECENT
 
 
 class FindingStore(Protocol):

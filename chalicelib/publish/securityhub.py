@@ -1,7 +1,11 @@
 """AWS Security Hub: each alerted finding as one ASFF finding (`BatchImportFindings`).
 
-Enabled with `SECURITY_HUB=enabled` (wiring.py). The product is the account's own default
-product, `arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`, and the ASFF `Id` is
+Enabled with `SECURITY_HUB=enabled` (wiring.py). The product is the deploying account's own
+default product, `arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default` (the central
+account's in an organization deployment), and `AwsAccountId` is the account the denial happened
+in (`ports.finding_account`: a member account's findings carry the member; Security Hub accepts
+them when the central account is the Security Hub administrator of that member; the deploying
+account when the finding names none). The ASFF `Id` is
 `s3-403-doctor/<finding id>`: stable, so a re-import updates the Security Hub finding instead
 of adding one.
 
@@ -52,6 +56,7 @@ from chalicelib.diagnose.render import subject as render_subject
 from chalicelib.diagnose.untrusted import shorten
 from chalicelib.model import DiagnoserError, Finding, Json, PrincipalType
 from chalicelib.publish.message import Notice, severity
+from chalicelib.publish.ports import finding_account
 from chalicelib.publish.timestamps import format_utc
 
 logger = logging.getLogger(__name__)
@@ -109,7 +114,10 @@ def asff_finding(
     detail: Detail = Detail.REFERENCES,
     new: bool = True,
 ) -> Json:
-    """The ASFF document of `finding` at `detail`; `new` adds `Workflow.Status` NEW."""
+    """The ASFF document of `finding` at `detail`; `new` adds `Workflow.Status` NEW.
+
+    `account_id` is the deploying account (the product ARN's); `AwsAccountId` is the finding's.
+    """
     shown = at_detail(finding, detail)
     req = shown.request
     updated = format_utc(now)
@@ -124,7 +132,7 @@ def asff_finding(
         "Id": asff_id(shown.finding_id),
         "ProductArn": product_arn(region, account_id),
         "GeneratorId": _cut(ID_PREFIX + cause, ID_MAX),
-        "AwsAccountId": account_id,
+        "AwsAccountId": _member_account(shown) or account_id,
         "Types": types,
         "CreatedAt": created,
         "UpdatedAt": updated,
@@ -231,6 +239,11 @@ def _product_fields(finding: Finding) -> dict[str, str]:
         for k, v in fields.items()
         if v
     }
+
+
+def _member_account(finding: Finding) -> str | None:
+    account = finding_account(finding)
+    return account if account and len(account) == 12 and account.isdigit() else None
 
 
 def _partition(arn: str) -> str:

@@ -3,9 +3,10 @@
 Table layout (`TABLE_DEFINITION`, also the CloudFormation `Properties` of the table):
 
 - key `pk` only: `finding#<id>`, `event#<event key>`, `aggregate#<key>`, `error#<event key>`;
-- finding items carry `bucket`, `principal_arn`, `listing` (the constant `finding`) and the
-  sort key `seen_key` = `<first_seen>#<finding id>`, which three GSIs index:
-  `by-bucket`, `by-principal` and `recent` (newest first, `since` as a key condition). The
+- finding items carry `bucket`, `principal_arn`, `account` (the bucket's account,
+  `ports.finding_account`), `listing` (the constant `finding`) and the sort key
+  `seen_key` = `<first_seen>#<finding id>`, which four GSIs index: `by-bucket`,
+  `by-principal`, `by-account` and `recent` (newest first, `since` as a key condition). The
   sort key is immutable, so a page token stays valid while repeats update `occurrences` and
   `last_seen`, and ties between findings of the same second have a stable order;
 - `recent` uses one constant partition rather than one per day: aggregation keeps distinct
@@ -46,6 +47,7 @@ from chalicelib.aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, m
 from chalicelib.model import Finding
 from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
 from chalicelib.publish.ports import (
+    INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
     INDEX_RECENT,
@@ -56,6 +58,8 @@ from chalicelib.publish.ports import (
     FindingQuery,
     StoreError,
     WriteOutcome,
+    finding_account,
+    index_for,
 )
 from chalicelib.publish.sizing import item_body, read_body
 from chalicelib.publish.timestamps import epoch_seconds
@@ -100,13 +104,14 @@ TABLE_DEFINITION: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
     "AttributeDefinitions": [
         {"AttributeName": name, "AttributeType": "S"}
-        for name in ("pk", "bucket", "principal_arn", "listing", "seen_key")
+        for name in ("pk", "bucket", "principal_arn", "listing", "seen_key", "account")
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "GlobalSecondaryIndexes": [
         _gsi(INDEX_BY_BUCKET, "bucket"),
         _gsi(INDEX_BY_PRINCIPAL, "principal_arn"),
         _gsi(INDEX_RECENT, "listing"),
+        _gsi(INDEX_BY_ACCOUNT, "account"),
     ],
     "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
 }
@@ -209,10 +214,14 @@ class DynamoFindingStore:
             filters.append("#d = :d")
             names["#d"] = "decision"
             values[":d"] = {"S": query.decision}
-        if query.bucket is not None and query.principal_arn is not None:
+        if query.principal_arn is not None and partition != "principal_arn":
             filters.append("#pr = :pr")
             names["#pr"] = "principal_arn"
             values[":pr"] = {"S": query.principal_arn}
+        if query.account is not None and partition != "account":
+            filters.append("#ac = :ac")
+            names["#ac"] = "account"
+            values[":ac"] = {"S": query.account}
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -517,6 +526,9 @@ class DynamoFindingStore:
             item["bucket"] = {"S": finding.request.bucket}
         if finding.request.principal.principal_arn:
             item["principal_arn"] = {"S": finding.request.principal.principal_arn}
+        account = finding_account(finding)
+        if account:
+            item["account"] = {"S": account}
         attempts = finding.extra.get(OUTSIDE_ATTEMPTS)
         if isinstance(attempts, Mapping):
             for field in TALLY_FIELDS:
@@ -567,10 +579,13 @@ def _finding(item: Mapping[str, Any]) -> Finding:
 
 
 def _index_for(query: FindingQuery) -> tuple[str, str, str]:
-    if query.bucket is not None:
-        return INDEX_BY_BUCKET, "bucket", query.bucket
-    if query.principal_arn is not None:
-        return INDEX_BY_PRINCIPAL, "principal_arn", query.principal_arn
+    index = index_for(query)
+    if index == INDEX_BY_BUCKET and query.bucket is not None:
+        return index, "bucket", query.bucket
+    if index == INDEX_BY_PRINCIPAL and query.principal_arn is not None:
+        return index, "principal_arn", query.principal_arn
+    if index == INDEX_BY_ACCOUNT and query.account is not None:
+        return index, "account", query.account
     return INDEX_RECENT, "listing", LISTING
 
 
