@@ -52,6 +52,7 @@ DIRECT_KEYS: Final = frozenset(
 )
 
 MAX_SHAPES: Final = 4096  # per snapshot; the cache starts afresh when full
+MAX_REPEATS: Final = 16384  # whole requests remembered per snapshot (then afresh)
 MAX_PATHS: Final = 512  # per shape: then its tree stops growing (a key read with many values)
 
 # The AccessRequest fields of a shape; a request that sets one of `UNCACHED_FIELDS` is decided in
@@ -110,7 +111,17 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
         trees[key] = None
         return compute()
     if root is not None:
-        found = _walk(root, slots, RequestContext.from_request(request))
+        # The same request again (shape, context and key-bearing strings): the verdict of its
+        # last walk. Identical lines cost a lookup, not a context and condition answers.
+        repeats = _repeats(snapshot)
+        exact = (key, request.context, slots)
+        found = repeats.get(exact)
+        if found is None:
+            found = _walk(root, slots, RequestContext.from_request(request))
+            if found is not None:
+                if len(repeats) >= MAX_REPEATS:
+                    repeats.clear()
+                repeats[exact] = found
         if found is not None:
             return found.verdict  # type: ignore[return-value]
     trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
@@ -126,6 +137,12 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
             trees[key] = _grow(root, trace.steps, _Leaf(verdict))
             counts[key] = paths + 1
     return verdict
+
+
+def _repeats(snapshot: Snapshot) -> dict[tuple[object, ...], _Leaf]:
+    """Leaves reached by whole requests (one dict per snapshot)."""
+    repeats: dict[tuple[object, ...], _Leaf] = snapshot.cached(("verdict-repeats",), dict)
+    return repeats
 
 
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:
