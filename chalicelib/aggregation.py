@@ -13,6 +13,10 @@ Three kinds of requester are told apart before anything is collected:
 - **the diagnoser itself**: our own reads that are denied must not alert about themselves (and
   must not be diagnosed, which would read again): they make one health finding per action a
   day.
+
+A denial in a member account whose member role (MEMBER_ROLE_NAME) is missing or refuses to be
+assumed is not lost either: it makes one health finding per account and role a day
+(`member_role_finding`), saying which role, which account, and what to deploy.
 """
 
 from __future__ import annotations
@@ -28,7 +32,17 @@ from typing import Any
 from chalicelib.arn import parse_arn
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from chalicelib.engine import ENGINE_VERSION
-from chalicelib.model import AccessRequest, Cause, Finding, PrincipalType, Remedy, Verdict
+from chalicelib.model import (
+    AccessRequest,
+    Cause,
+    DiagnoserError,
+    Finding,
+    Layer,
+    PrincipalType,
+    Remedy,
+    Unchecked,
+    Verdict,
+)
 
 HEALTH_WINDOW = timedelta(days=1)
 MAX_TALLY_ENTRIES = 50
@@ -56,11 +70,13 @@ class Trust:
     """What the deployment knows of its own: organization accounts and its own roles.
 
     `diagnoser_roles` holds `(account id, role name)` pairs: a role session of one of them is
-    the diagnoser itself.
+    the diagnoser itself; so is a session of `diagnoser_role_names` (the member role,
+    MEMBER_ROLE_NAME) in any account.
     """
 
     organization_accounts: frozenset[str] = frozenset()
     diagnoser_roles: frozenset[tuple[str, str]] = frozenset()
+    diagnoser_role_names: frozenset[str] = frozenset()
 
 
 NO_TRUST = Trust()
@@ -86,7 +102,9 @@ def origin(request: AccessRequest, trust: Trust) -> Origin:
     principal = request.principal
     if principal.type in (PrincipalType.ASSUMED_ROLE, PrincipalType.ROLE):
         role = role_of(principal.principal_arn) or role_of(principal.requester_arn)
-        if role is not None and role in trust.diagnoser_roles:
+        if role is not None and (
+            role in trust.diagnoser_roles or role[1] in trust.diagnoser_role_names
+        ):
             return Origin.DIAGNOSER
     if principal.type is PrincipalType.ANONYMOUS:
         return Origin.ANONYMOUS
@@ -248,3 +266,99 @@ def digest(value: object) -> str:
     """sha256 of the canonical JSON of `value`."""
     raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- member accounts
+
+MEMBER_ROLE_UNAVAILABLE = "MEMBER_ROLE_UNAVAILABLE"
+"""Cause code (an extension of the catalog): the member role could not be assumed."""
+DEPLOY_MEMBER_ROLE = "DEPLOY_MEMBER_ROLE"
+"""Remedy code (an extension): deploy the member template in the account; target: the role."""
+MEMBER_ROLE = "member_role"  # the finding's key: {account, role_arn, error, needs}
+_MEMBER_LAYERS = (
+    Layer.IDENTITY_POLICY,
+    Layer.PERMISSIONS_BOUNDARY,
+    Layer.BUCKET_POLICY,
+    Layer.BUCKET_ACL,
+    Layer.OBJECT_ACL,
+    Layer.OBJECT_OWNERSHIP,
+    Layer.BLOCK_PUBLIC_ACCESS,
+    Layer.KMS_KEY_POLICY,
+)
+
+
+class MemberRoleUnavailable(DiagnoserError):
+    """The member role of `account` is missing or refused AssumeRole (`code`, e.g.
+    AccessDenied): nothing in that account can be read until it is deployed."""
+
+    def __init__(self, *, account: str, role_arn: str, code: str, message: str = "") -> None:
+        super().__init__(f"cannot assume {role_arn} in account {account}: {code} {message}")
+        self.account = account
+        self.role_arn = role_arn
+        self.code = code
+        self.message = message
+
+    @property
+    def needs(self) -> str:
+        role_name = self.role_arn.rsplit("/", 1)[-1]
+        return (
+            f"deploy the member template (role {role_name}, trusting the central event "
+            f"function's role) in account {self.account}"
+        )
+
+
+def member_role_finding(
+    request: AccessRequest, error: MemberRoleUnavailable, *, finding_id: str, now: str
+) -> Finding:
+    """The finding of a denial in an account whose member role cannot be assumed: inconclusive,
+    every layer unchecked with what to deploy; aggregated a day per account and role."""
+    message = (
+        f"s3-403-doctor could not assume {error.role_arn} to read account {error.account} "
+        f"({error.code}): {error.needs}. Until then denials in that account are not diagnosed; "
+        "this is reported once a day per account."
+    )
+    layers = [*_MEMBER_LAYERS]
+    if request.access_point_arn:
+        layers.append(Layer.ACCESS_POINT_POLICY)
+    if request.vpc_endpoint_id:
+        layers.append(Layer.VPC_ENDPOINT_POLICY)
+    reason = f"{error.code} assuming {error.role_arn}"
+    return Finding(
+        finding_id=finding_id,
+        request=request,
+        decision=Verdict.INCONCLUSIVE,
+        blocked_by=(),
+        evaluations=(),
+        engine_version=ENGINE_VERSION,
+        event_id=request.event_id,
+        event_time=request.event_time,
+        causes=(Cause(code=MEMBER_ROLE_UNAVAILABLE, layer=None, message=message),),
+        remedies=(
+            Remedy(
+                code=DEPLOY_MEMBER_ROLE, target=error.role_arn, summary=error.needs.capitalize()
+            ),
+        ),
+        unchecked=tuple(
+            Unchecked(layer=layer, reason=reason, needs=error.needs) for layer in layers
+        ),
+        first_seen=now,
+        last_seen=now,
+        extra={
+            "severity": "health",
+            "account": error.account,
+            MEMBER_ROLE: {
+                "account": error.account,
+                "role_arn": error.role_arn,
+                "error": error.code,
+                "needs": error.needs,
+            },
+        },
+    )
+
+
+def member_role_key(finding: Finding) -> str | None:
+    """The aggregation key of a member-role finding (account and role), None for others."""
+    member = finding.extra.get(MEMBER_ROLE)
+    if not isinstance(member, Mapping):
+        return None
+    return "member-role-" + digest([member.get("account"), member.get("role_arn")])

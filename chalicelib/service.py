@@ -64,12 +64,16 @@ from typing import Any
 
 import chalicelib.pipeline as pipeline
 from chalicelib.aggregation import (
+    HEALTH_WINDOW,
     NO_TRUST,
+    MemberRoleUnavailable,
     Origin,
     Trust,
     cheap_key,
     diagnosis_key,
     health_finding,
+    member_role_finding,
+    member_role_key,
     origin,
     outsider_finding,
     tally,
@@ -201,13 +205,17 @@ def handle_event(
         return _reject(event, key, exc, received=received, store=store)
     annotate(decision=finding.decision.value)
     full = diagnosis_key(finding, kind)
+    member = member_role_key(finding)
+    if member is not None:  # no member role: one finding a day per account, no cheap pointer
+        cheap = full = member
+        window = max(window, HEALTH_WINDOW)
     result = HandleResult(
         status=HandleStatus.NEW,
         event_key=key,
         finding_id=finding.finding_id,
         decision=finding.decision.value,
         blocked_by=tuple(b.value for b in finding.blocked_by),
-        diagnosed=kind is not Origin.DIAGNOSER,
+        diagnosed=kind is not Origin.DIAGNOSER and member is None,
     )
     # A second and third try only after a concurrent invocation took one of the keys.
     for keys in (tuple(dict.fromkeys((cheap, full))), (full,), (full,)):
@@ -306,7 +314,11 @@ def _first(
     if kind is Origin.DIAGNOSER:
         health = health_finding(request, finding_id=finding_id, now=now)
         return _accounted(replace(health, first_seen=seen))
-    finding = _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)
+    try:
+        finding = _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)
+    except MemberRoleUnavailable as error:  # the account cannot be read: say what to deploy
+        missing = member_role_finding(request, error, finding_id=finding_id, now=now)
+        return _accounted(replace(missing, first_seen=seen, last_seen=seen))
     return outsider_finding(finding, kind) if kind.outsider else finding
 
 

@@ -14,6 +14,11 @@ for tests that change the environment). Variables:
     CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
                                 as COLLECT_CACHE_TTL_SECONDS)
     ORG_READ_ROLE_ARN           role to assume for reading SCPs/RCPs (optional)
+    MEMBER_ROLE_NAME            organization mode: the read-only role of the member template,
+                                assumed in the bucket's account of each event
+                                (arn:<partition>:iam::<account>:role/<name>); its sessions are
+                                the diagnoser's own. Empty (default): single-account mode, every
+                                event collected with the function's own credentials
     READ_OBJECTS                false: never HeadObject / GetObjectAcl (default true)
     FULL_DETAIL_PRINCIPALS      API callers answered at `full` detail: comma-separated principal
                                 ARN patterns, `*` and `?` wildcards (default: none)
@@ -47,7 +52,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aggregation import NO_TRUST, Trust, role_of
 from chalicelib.collect.clients import Boto3Clients
-from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.collect.live import Boto3SnapshotSource, MemberAccountSource
 from chalicelib.diagnose.detail import Detail
 from chalicelib.events.operations import MAX_DELETE_KEYS
 from chalicelib.model import InputError
@@ -105,6 +110,7 @@ class Settings:
     max_keys_per_event: int = MAX_DELETE_KEYS
     chat_topic_arn: str | None = None
     security_hub: bool = False
+    member_role_name: str | None = None
 
 
 def read_settings(env: Mapping[str, str]) -> Settings:
@@ -134,6 +140,7 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         max_keys_per_event=_int(env, "MAX_KEYS_PER_EVENT", MAX_DELETE_KEYS),
         chat_topic_arn=(env.get("CHAT_TOPIC_ARN") or "").strip() or None,
         security_hub=_switch(env, "SECURITY_HUB", default=False),
+        member_role_name=_role_name(env, "MEMBER_ROLE_NAME"),
     )
 
 
@@ -144,7 +151,16 @@ def settings() -> Settings:
 
 def reset() -> None:
     """Forget cached settings, clients and adapters (tests that change the environment)."""
-    for cached in (settings, _session, _client, finding_store, finding_publisher, snapshot_source):
+    for cached in (
+        settings,
+        _session,
+        _client,
+        finding_store,
+        finding_publisher,
+        snapshot_source,
+        event_source,
+        _home_clients,
+    ):
         cached.cache_clear()
     _DIAGNOSIS_SOURCES.clear()
 
@@ -231,15 +247,29 @@ def _account_id() -> str:
 @functools.cache
 def snapshot_source() -> Boto3SnapshotSource:
     """The live collector, its API calls counted in `COLLECTION_CALLS`."""
+    return _collector(_home_clients())
+
+
+@functools.cache
+def _home_clients() -> Boto3Clients:
+    """The collectors' clients with the function's own credentials."""
     config = settings()
-    clients = Boto3Clients(
+    return Boto3Clients(
         _session(),
         region_name=config.region,
         endpoint_url=config.endpoint_url,
         on_client=_on_collect_client if config.endpoint_url else COLLECTION_CALLS.attach,
     )
+
+
+def _collector(
+    clients: Boto3Clients, account_id: str | None = None, partition: str = "aws"
+) -> Boto3SnapshotSource:
+    config = settings()
     return Boto3SnapshotSource(
         clients,
+        account_id=account_id,
+        partition=partition,
         org_read_role_arn=config.org_read_role_arn,
         read_objects=config.read_objects,
         ttl_seconds=config.cache_ttl_seconds,
@@ -247,10 +277,28 @@ def snapshot_source() -> Boto3SnapshotSource:
     )
 
 
+@functools.cache
+def event_source() -> Boto3SnapshotSource | MemberAccountSource:
+    """The event handler's collector: `snapshot_source()` in single-account mode; with
+    MEMBER_ROLE_NAME, a `MemberAccountSource` that reads each event in its bucket's account
+    (its member role's credentials cached per account until CREDENTIALS_MARGIN before expiry)."""
+    config = settings()
+    if not config.member_role_name:
+        return snapshot_source()
+    return MemberAccountSource(
+        snapshot_source(),
+        _home_clients(),
+        role_name=config.member_role_name,
+        build=_collector,
+        clock=clock,
+        margin=CREDENTIALS_MARGIN,
+    )
+
+
 def event_ports() -> dict[str, Any]:
     """Keyword arguments of `service.handle_event`."""
     return {
-        "source": snapshot_source(),
+        "source": event_source(),
         "store": finding_store(),
         "publisher": finding_publisher(),
         "clock": clock,
@@ -345,7 +393,22 @@ def _trust(env: Mapping[str, str]) -> Trust:
         if role is None:
             raise ConfigError("DIAGNOSER_ROLE_ARNS", f"not a role ARN: {arn!r}")
         roles.append(role)
-    return Trust(organization_accounts=frozenset(accounts), diagnoser_roles=frozenset(roles))
+    member_role = _role_name(env, "MEMBER_ROLE_NAME")
+    return Trust(
+        organization_accounts=frozenset(accounts),
+        diagnoser_roles=frozenset(roles),
+        diagnoser_role_names=frozenset({member_role} if member_role else ()),
+    )
+
+
+def _role_name(env: Mapping[str, str], name: str) -> str | None:
+    """An IAM role name (no path), or None when unset."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[\w+=,.@-]{1,64}", text):
+        raise ConfigError(name, f"not an IAM role name: {text!r}")
+    return text
 
 
 def _listed(env: Mapping[str, str], name: str) -> list[str]:

@@ -5,6 +5,13 @@ policies after the user's groups, a KMS key after the object head) are scheduled
 that answer arrives, so a cold collection is only as deep as its longest chain of dependent
 calls. Results are cached per warm container for `ttl_seconds`, so a burst of denials for
 the same principal and bucket reads each document once.
+
+`MemberAccountSource` (an organization deployment, MEMBER_ROLE_NAME set) collects each request
+in its bucket's account: with the function's own credentials in its own account, elsewhere as
+the member role `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`, assumed with STS and
+cached per account until `margin` before the credentials expire. A role that is missing or
+refuses (AccessDenied, NoSuchEntity) raises `MemberRoleUnavailable` (the event then gets a
+finding saying what to deploy); that refusal is remembered for `refusal_ttl`.
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from botocore.exceptions import ClientError
+
+from chalicelib.aggregation import MemberRoleUnavailable
 from chalicelib.arn import parse_arn
 from chalicelib.collect.base import (
     Fetched,
@@ -77,6 +87,10 @@ class Boto3SnapshotSource:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+
+    def close(self) -> None:
+        """Let the read threads end (a source replaced by one with fresh credentials)."""
+        self._pool.shutdown(wait=False)
 
     def collect(self, scope: CollectionScope) -> Json:
         """Read everything `scope` names.
@@ -178,3 +192,100 @@ class Boto3SnapshotSource:
                 clients = self._clients.with_credentials(credentials)
                 self._assumed = {key_id: clients}
             return clients
+
+
+MEMBER_SESSION_NAME = "s3-403-doctor"
+CREDENTIALS_MARGIN = timedelta(minutes=5)
+REFUSAL_TTL = timedelta(minutes=5)
+ROLE_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "NoSuchEntity"})
+"""AssumeRole errors that mean the member role is missing or does not trust us."""
+
+SourceFactory = Callable[[Boto3Clients, str, str], Boto3SnapshotSource]
+"""Builds the collector of (clients, account id, partition)."""
+
+
+class MemberAccountSource:
+    """A `SnapshotSource` that reads each request in its bucket's account (module docstring).
+
+    `home` collects with the function's own credentials (`home_clients`); `build` makes the
+    collector of a member account from the member role's clients.
+    """
+
+    def __init__(
+        self,
+        home: Boto3SnapshotSource,
+        home_clients: Boto3Clients,
+        *,
+        role_name: str,
+        build: SourceFactory,
+        clock: Callable[[], datetime] = utc_now,
+        margin: timedelta = CREDENTIALS_MARGIN,
+        refusal_ttl: timedelta = REFUSAL_TTL,
+        session_name: str = MEMBER_SESSION_NAME,
+    ) -> None:
+        self.home = home
+        self._home_clients = home_clients
+        self.role_name = role_name
+        self._build = build
+        self._clock = clock
+        self._margin = margin
+        self._refusal_ttl = refusal_ttl
+        self._session_name = session_name
+        self._identity: tuple[str, str] | None = None
+        self._members: dict[str, tuple[Boto3SnapshotSource, datetime]] = {}
+        self._refused: dict[str, tuple[MemberRoleUnavailable, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def snapshot_for(self, request: AccessRequest) -> Json:
+        account = request.bucket_account or request.principal.account_id
+        own, partition = self._own_identity()
+        if not account or account == own:
+            return self.home.snapshot_for(request)
+        return self.member(account, partition).snapshot_for(request)
+
+    def role_arn(self, account: str, partition: str = "aws") -> str:
+        return f"arn:{partition}:iam::{account}:role/{self.role_name}"
+
+    def member(self, account: str, partition: str = "aws") -> Boto3SnapshotSource:
+        """The collector of `account`, as its member role (assumed now if not cached)."""
+        with self._lock:
+            now = self._clock()
+            cached = self._members.get(account)
+            if cached is not None and now < cached[1] - self._margin:
+                return cached[0]
+            refused = self._refused.get(account)
+            if refused is not None and now < refused[1]:
+                raise refused[0]
+            role_arn = self.role_arn(account, partition)
+            try:
+                credentials = self._home_clients.sts().assume_role(
+                    RoleArn=role_arn, RoleSessionName=self._session_name
+                )["Credentials"]
+            except ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code", ""))
+                if code not in ROLE_REFUSED:
+                    raise  # transient or unexpected: the invocation fails, Lambda retries
+                unavailable = MemberRoleUnavailable(
+                    account=account,
+                    role_arn=role_arn,
+                    code=code,
+                    message=str(error.response.get("Error", {}).get("Message", "")),
+                )
+                self._refused[account] = (unavailable, now + self._refusal_ttl)
+                raise unavailable from error
+            self._refused.pop(account, None)
+            source = self._build(
+                self._home_clients.with_credentials(credentials), account, partition
+            )
+            if cached is not None:
+                cached[0].close()
+            self._members[account] = (source, credentials["Expiration"])
+            return source
+
+    def _own_identity(self) -> tuple[str, str]:
+        """The function's own account and partition (GetCallerIdentity, once)."""
+        if self._identity is None:
+            caller = self._home_clients.sts().get_caller_identity()
+            arn = parse_arn(str(caller["Arn"]))
+            self._identity = (str(caller["Account"]), arn.partition if arn else "aws")
+        return self._identity
