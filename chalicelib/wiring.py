@@ -274,6 +274,7 @@ def _collector(
         read_objects=config.read_objects,
         ttl_seconds=config.cache_ttl_seconds,
         clock=clock,
+        org_clients=_home_clients() if account_id else None,
     )
 
 

@@ -13,8 +13,10 @@ state), then completes what a merge template cannot say:
 - the dashboard body, from `.chalice/dashboard.json` (readable JSON with `${...}` references,
   inserted as one `Fn::Sub` string),
 
-then runs `cfn-lint` on the result. Needs no AWS account: `AWS_DEFAULT_REGION` defaults to
-us-east-1. Exit status: that of the first failing step.
+and writes the member template (`.chalice/member.json`, organization mode: the rule that forwards
+to the central bus and the read-only member role) beside it as `member.json`, its
+`CentralStage` default set to the stage; then runs `cfn-lint` on both. Needs no AWS account:
+`AWS_DEFAULT_REGION` defaults to us-east-1. Exit status: that of the first failing step.
 
 The result deploys only through CloudFormation (`make deploy`): the policy files hold
 CloudFormation functions (`Fn::If`, `Ref`, `Fn::Sub`), which `chalice deploy` cannot resolve.
@@ -35,6 +37,8 @@ MERGE_TEMPLATE = PROJECT / ".chalice" / "resources.json"
 DASHBOARD = PROJECT / ".chalice" / "dashboard.json"
 DASHBOARD_PLACEHOLDER = "DASHBOARD_BODY"
 TEMPLATE_NAME = "sam.json"
+MEMBER_TEMPLATE = PROJECT / ".chalice" / "member.json"
+MEMBER_NAME = "member.json"
 
 # Parameter defaults that differ by stage (a merge template has one default for every stage).
 STAGE_DEFAULTS: dict[str, dict[str, str]] = {
@@ -71,7 +75,16 @@ def package(stage: str, out: Path) -> Path:
     subprocess.run(command, check=True, env=env, cwd=PROJECT)
     template = out / TEMPLATE_NAME
     complete(template, stage)
+    write_member(out / MEMBER_NAME, stage)
     return template
+
+
+def write_member(path: Path, stage: str) -> Path:
+    """The member template for `stage` (its central role name depends on the stage)."""
+    document = json.loads(MEMBER_TEMPLATE.read_text())
+    document["Parameters"]["CentralStage"]["Default"] = stage
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
 
 
 def complete(template: Path, stage: str) -> None:
@@ -90,8 +103,11 @@ def complete(template: Path, stage: str) -> None:
 
 
 def lint(template: Path) -> None:
-    """Raise CalledProcessError when cfn-lint reports an error in `template`."""
-    subprocess.run([_tool("cfn-lint"), str(template)], check=True)
+    """Raise CalledProcessError when cfn-lint reports an error in `template` or in the member
+    template beside it."""
+    member = template.parent / MEMBER_NAME
+    paths = [str(template), *([str(member)] if member.exists() else [])]
+    subprocess.run([_tool("cfn-lint"), *paths], check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         lint(template)
     except subprocess.CalledProcessError as error:
         return error.returncode or 1
-    sys.stdout.write(f"{template}: packaged for stage {args.stage!r}, cfn-lint clean\n")
+    sys.stdout.write(
+        f"{template} and {template.parent / MEMBER_NAME}: packaged for stage {args.stage!r},"
+        " cfn-lint clean\n"
+    )
     return 0
 
 

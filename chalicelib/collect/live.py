@@ -70,8 +70,12 @@ class Boto3SnapshotSource:
         ttl_seconds: float = 60.0,
         max_workers: int = 16,
         clock: Callable[[], datetime] = utc_now,
+        org_clients: Boto3Clients | None = None,
     ) -> None:
         self._clients = clients
+        # Organization reads (and ORG_READ_ROLE_ARN) with these; a member account's collector
+        # gets the central function's own clients: member roles read no organization policy.
+        self._org_clients = org_clients or clients
         self._identity: tuple[str, str] | None = (account_id, partition) if account_id else None
         self._org_read_role_arn = org_read_role_arn or None
         self.read_objects = read_objects  # False: no HeadObject / GetObjectAcl (READ_OBJECTS)
@@ -108,7 +112,10 @@ class Boto3SnapshotSource:
         kms = KmsKeyCollector(clients.kms, plan)
         endpoints = VpcEndpointCollector(clients.ec2(), plan)
         organization = OrganizationCollector(
-            clients, plan, org_read_role_arn=self._org_read_role_arn, assumed_clients=self._assume
+            self._org_clients,
+            plan,
+            org_read_role_arn=self._org_read_role_arn,
+            assumed_clients=self._assume,
         )
         identity: dict[str, Any] = {}
         organization.start()
@@ -189,7 +196,7 @@ class Boto3SnapshotSource:
             key_id = str(credentials["AccessKeyId"])
             clients = self._assumed.get(key_id)
             if clients is None:
-                clients = self._clients.with_credentials(credentials)
+                clients = self._org_clients.with_credentials(credentials)
                 self._assumed = {key_id: clients}
             return clients
 

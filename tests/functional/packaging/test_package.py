@@ -154,6 +154,8 @@ PARAMETERS = {
     "OrgReadRoleArn": ("", "ORG_READ_ROLE_ARN", ("OnAccessDenied", "APIHandler")),
     "MaxKeysPerEvent": (25, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
     "SecurityHub": ("disabled", "SECURITY_HUB", ("OnAccessDenied",)),
+    "MemberRoleName": ("", "MEMBER_ROLE_NAME", ("OnAccessDenied",)),
+    "OrganizationId": ("", None, ()),  # the central bus and its rule, when set
     "KmsKeyArn": ("", None, ()),
     "ReservedConcurrency": (10, None, ()),
     "ChatNotifications": ("disabled", None, ()),  # CHAT_TOPIC_ARN: the topic's ARN or ""

@@ -43,6 +43,8 @@ SECURITY_HUB_PRODUCT = {
     "${AWS::AccountId}/default"
 }
 KMS_FOR_MESSAGES = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
+MEMBER_ROLES = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+ORGANIZATION_RESOURCES = {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}
 READ_SERVICES = ("s3:", "iam:", "kms:", "ec2:", "organizations:")
 
 CONDITIONS = (
@@ -53,6 +55,7 @@ CONDITIONS = (
     "ChatEnabled",
     "SecurityHubEnabled",
     "TracingActive",
+    "HasMemberRole",
 )
 COMBINATIONS = [
     dict(zip(CONDITIONS, values, strict=True))
@@ -181,7 +184,11 @@ def test_event_role_grants_exactly_the_reads_and_the_writes_the_code_makes(
         | {"sns:Publish", "sqs:SendMessage"}
         | KMS_FOR_MESSAGES
         | LOGS
-        | ({"sts:AssumeRole"} if conditions["HasOrgReadRole"] else set())
+        | (
+            {"sts:AssumeRole"}
+            if conditions["HasOrgReadRole"] or conditions["HasMemberRole"]
+            else set()
+        )
         | ({SECURITY_HUB_IMPORT} if conditions["SecurityHubEnabled"] else set())
         | (TRACES if conditions["TracingActive"] else set())
     )
@@ -210,7 +217,9 @@ def test_event_role_limits_every_write_to_the_stack_resource(conditions: dict[st
                 topics.append({"Ref": "ChatTopic"})
             assert resources == topics
         elif action == "sts:AssumeRole":
-            assert resources == [{"Ref": "OrgReadRoleArn"}]
+            assert resources in ([{"Ref": "OrgReadRoleArn"}], [MEMBER_ROLES]), resources
+            if resources == [MEMBER_ROLES]:  # only roles of this organization's accounts
+                assert condition == ORGANIZATION_RESOURCES
         elif action in KMS_FOR_MESSAGES:
             via = condition["StringEquals"]["kms:ViaService"]
             assert via == [
