@@ -40,6 +40,13 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    the alert; a later retry then sends it a second time once the lease expires (marking is
    attempted, and its failure logged, never raised).
 
+Accounts: every finding carries its top-level `account` (the bucket's; the requester's is
+`request.principal.account_id`). With an organization source (collect/live.py
+`MemberAccountSource`), a member account whose role cannot be assumed gives a health finding
+saying what to deploy, aggregated one a day per account and role (aggregation.py
+`member_role_finding`), and no cheap-key pointer, so a denial after the role is deployed is
+diagnosed at once.
+
 Failures: a failed store or publish raises, so Lambda retries. A retry after a failed publish
 finds its event record, sees the finding it created still unpublished, and publishes it then
 (with the occurrences counted meanwhile). Transactions cancelled by a conflict or throttling
