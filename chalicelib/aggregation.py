@@ -270,10 +270,8 @@ def digest(value: object) -> str:
 
 # ---------------------------------------------------------------- member accounts
 
-MEMBER_ROLE_UNAVAILABLE = "MEMBER_ROLE_UNAVAILABLE"
-"""Cause code (an extension of the catalog): the member role could not be assumed."""
-DEPLOY_MEMBER_ROLE = "DEPLOY_MEMBER_ROLE"
-"""Remedy code (an extension): deploy the member template in the account; target: the role."""
+MEMBER_ROLE_UNAVAILABLE = CauseCode.MEMBER_ROLE_UNAVAILABLE.value
+DEPLOY_MEMBER_ROLE = RemedyCode.DEPLOY_MEMBER_ROLE.value
 MEMBER_ROLE = "member_role"  # the finding's key: {account, role_arn, error, needs}
 _MEMBER_LAYERS = (
     Layer.IDENTITY_POLICY,

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 BANNED = {"boto3", "botocore", "chalice"}
-PURE_PACKAGES = ("chalicelib.engine", "chalicelib.diagnose", "chalicelib.events", "chalicelib.report")
+PURE_PACKAGES = (
+    "chalicelib.engine",
+    "chalicelib.diagnose",
+    "chalicelib.events",
+    "chalicelib.report",
+)
 PURE_MODULES = (
     "chalicelib.model",
     "chalicelib.arn",

@@ -387,7 +387,7 @@ def _diagnoser(args: argparse.Namespace) -> Diagnose:
     from chalicelib.events import parse_event
     from chalicelib.publish.memory import ListPublisher
 
-    source = FileSnapshotSource(args.snapshot) if args.snapshot else wiring.snapshot_source()
+    source = FileSnapshotSource(args.snapshot) if args.snapshot else wiring.event_source()
     if not args.store:
 
         def diagnose(record: Json) -> Finding:
