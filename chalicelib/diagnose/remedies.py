@@ -630,6 +630,10 @@ MALFORMED = "MalformedPolicyDocument in "
 FIX_DOCUMENT = "Fix the document of"
 
 
+_NOT_FOUND = re.compile(r"^\S*(NotFound|NoSuch\w+)\b")
+"""An unchecked reason whose error says the named thing does not exist (collect/ec2, s3, kms)."""
+
+
 def _diagnoser_read(decision: Decision) -> Candidate:
     malformed = [u for u in decision.unchecked if u.reason.startswith(MALFORMED)]
     if malformed:
@@ -640,6 +644,17 @@ def _diagnoser_read(decision: Decision) -> Candidate:
             summary=f"{FIX_DOCUMENT} {policy}: IAM would reject it ({problem}), so it "
             "cannot be evaluated. Correct that element (put the policy again and read its "
             "validation error), then diagnose again; reading it again will not help.",
+        )
+    missing = [u for u in decision.unchecked if _NOT_FOUND.search(u.reason)]
+    if missing:
+        # A name the request carries that the account does not have: reading again won't help.
+        code, _, name = missing[0].reason.partition(" reading ")
+        return Candidate(
+            code=RemedyCode.FIX_STATEMENT,
+            target=name or missing[0].layer.value,
+            summary=f"Check {name or 'the name'}: the account has no such "
+            f"{missing[0].layer.value.removesuffix('-policy')} ({code}). Diagnose again with "
+            "the name the failing request used; a request through it would fail as well.",
         )
     needs = sorted({u.needs for u in decision.unchecked if u.needs})
     layers = sorted({u.layer.value for u in decision.unchecked})
