@@ -35,31 +35,6 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-try:  # stand-in until the lead's pipeline can be imported (remove then)
-    import chalicelib.pipeline  # noqa: F401
-except ImportError:
-    import sys
-    from types import ModuleType
-
-    from chalicelib.model import Cause, Finding, Layer, Verdict
-
-    def _stand_in_diagnose(request: Any, snapshot: Any, *, finding_id: str, now: str) -> Finding:
-        return Finding(
-            finding_id=finding_id,
-            request=request,
-            decision=Verdict.IMPLICIT_DENY,
-            blocked_by=(Layer.IDENTITY_POLICY,),
-            evaluations=(),
-            engine_version="stand-in",
-            event_id=request.event_id,
-            event_time=request.event_time,
-            causes=(Cause(code="NO_IDENTITY_ALLOW", layer=Layer.IDENTITY_POLICY, message="-"),),
-        )
-
-    _module = ModuleType("chalicelib.pipeline")
-    _module.diagnose = _stand_in_diagnose  # type: ignore[attr-defined]
-    sys.modules["chalicelib.pipeline"] = _module
-
 from chalicelib import wiring
 from chalicelib.demo.cloudtrail import user_get_object_denial
 from chalicelib.publish.store import create_table
