@@ -5,9 +5,11 @@ stderr naming the field; also a command that needs the `aws` extra when boto3 is
 installed), 1 anything else.
 
 The global options (`-v`, `--color`, `--profile`, `--region`, `--endpoint-url`) are accepted
-before and after the subcommand, as in the AWS CLI. Only the commands that call AWS import
-boto3, so `--help`, `--version`, `completion` and offline `diagnose --snapshot` work with the
-core dependencies alone.
+before and after the subcommand, as in the AWS CLI; after wins. `--output` is accepted before
+the subcommand too, for the subcommands that have it and with their values (anything else is
+refused: exit 2, one line naming the values the subcommand allows). Only the commands that
+call AWS import boto3, so `--help`, `--version`, `completion` and offline `diagnose --snapshot`
+work with the core dependencies alone.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from chalicelib.commands.options import (
     AWS_EXTRA_HINT,
     MissingAwsExtra,
     add_global_options,
+    add_output_before,
+    apply_output_before,
     aws_environment,
     is_missing_aws_module,
+    output_defaults,
 )
 from chalicelib.model import InputError
 
@@ -78,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the version of s3doctor and of its evaluation engine, and exit",
     )
     add_global_options(parser, suppress=False)
+    add_output_before(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -92,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in _subcommand_parsers(parser):
         if id(sub) not in _UNAVAILABLE:
             add_global_options(sub, suppress=True)
+            sub.set_defaults(**output_defaults(sub))  # the subcommand's --output, if any
     return parser
 
 
@@ -171,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        apply_output_before(args)
         with _environment(aws_environment(args)):
             code: int = args.func(args)
     except InputError as error:

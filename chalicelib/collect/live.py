@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from chalicelib.aggregation import MemberRoleUnavailable
 from chalicelib.arn import parse_arn
 from chalicelib.collect.base import (
+    Continuation,
     Fetched,
     Present,
     Read,
@@ -54,6 +55,35 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+ProgressHook = Callable[[int, int], None]
+"""`(done, total)` after each step of a collection: one read answered (a cached or shared
+answer counts too). `total` is the steps known so far: it grows when an answer names more to
+read (a user's groups, a bucket's default KMS key)."""
+
+
+class _ReportingPlan(ReadPlan):
+    """A `ReadPlan` that calls `on_progress(done, total)` after each read's continuation (on the
+    thread that runs the plan, so the hook needs no lock)."""
+
+    def __init__(
+        self, pool: ThreadPoolExecutor, cache: ReadCache, on_progress: ProgressHook
+    ) -> None:
+        super().__init__(pool, cache)
+        self._on_progress = on_progress
+        self.done = 0
+        self.total = 0
+
+    def read(self, read: Read, then: Continuation) -> None:
+        self.total += 1
+
+        def counted(result: Fetched) -> None:
+            then(result)  # may schedule more reads: counted in the total reported now
+            self.done += 1
+            self._on_progress(self.done, self.total)
+
+        super().read(read, counted)
+
+
 class Boto3SnapshotSource:
     """Reads a snapshot document (DESIGN 3.2) for one request from the live account."""
 
@@ -71,8 +101,11 @@ class Boto3SnapshotSource:
         max_workers: int = 16,
         clock: Callable[[], datetime] = utc_now,
         org_clients: Boto3Clients | None = None,
+        on_progress: ProgressHook | None = None,
     ) -> None:
         self._clients = clients
+        # None (the Lambda function): no counting at all; `s3doctor collect` draws a bar with it
+        self.on_progress = on_progress
         # Organization reads (and ORG_READ_ROLE_ARN) with these; a member account's collector
         # gets the central function's own clients: member roles read no organization policy.
         self._org_clients = org_clients or clients
@@ -102,7 +135,11 @@ class Boto3SnapshotSource:
         A refused or persistently failing read becomes an `$unreadable` marker; `CollectError`
         is raised only for transient errors (throttling, 5xx) that outlast botocore's retries.
         """
-        plan = ReadPlan(self._pool, self._cache)
+        plan = (
+            ReadPlan(self._pool, self._cache)
+            if self.on_progress is None
+            else _ReportingPlan(self._pool, self._cache, self.on_progress)
+        )
         clients = self._clients
         iam = IamCollector(clients.iam(), plan)
         buckets = BucketCollector(clients.s3(), plan)

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from chalicelib.arn import parse_arn
 from chalicelib.model import DiagnoserError, InputError, Json
@@ -30,6 +30,13 @@ _KMS_KEY = re.compile(
 
 class Collector(Protocol):
     def collect(self, scope: CollectionScope) -> Json: ...
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A collector that says how far it is (`Boto3SnapshotSource`): `(done, total)` per read."""
+
+    on_progress: Callable[[int, int], None] | None
 
 
 CollectorFactory = Callable[[str | None], Collector]
@@ -153,10 +160,9 @@ def run_collect(
     failures: tuple[type[BaseException], ...] = (DiagnoserError, *_aws_errors())
     try:
         scope = scope_from_args(args)
-        from chalicelib.commands.progress import waiting
-
-        with waiting("collect", stream=err):  # elapsed time on a terminal, nothing on a pipe
-            document = collector_factory(getattr(args, "region", None)).collect(scope)
+        document = _collect_with_progress(
+            collector_factory(getattr(args, "region", None)), scope, err=err
+        )
         _named_but_not_found(scope, document)
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         if args.out == "-":
@@ -170,6 +176,23 @@ def run_collect(
         print(f"s3doctor collect: error: {error}", file=err)
         return 1
     return 0
+
+
+def _collect_with_progress(collector: Collector, scope: CollectionScope, *, err: TextIO) -> Json:
+    """`collector.collect(scope)` with its progress on `err` when `err` is a terminal (nothing on
+    a pipe): reads done of those known so far, rate and ETA; a collector without a progress
+    hook shows the elapsed time."""
+    from chalicelib.commands.progress import bar, on_terminal, waiting
+
+    if not isinstance(collector, ReportsProgress) or not on_terminal(err):
+        with waiting("collect", stream=err):
+            return collector.collect(scope)
+    with bar(None, desc="collect", unit="read", stream=err) as reads:
+        collector.on_progress = reads.report
+        try:
+            return collector.collect(scope)
+        finally:
+            collector.on_progress = None
 
 
 # The API's "does not exist" codes, as the collectors record them for a named part.

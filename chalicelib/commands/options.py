@@ -88,6 +88,48 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         parser.add_argument(*names, default=default(False if store_true else None), **kwargs)
 
 
+def add_output_before(parser: argparse.ArgumentParser) -> None:
+    """`--output` before the subcommand (`s3doctor --output json findings list`): checked and
+    applied by `apply_output_before` once the subcommand is known."""
+    parser.add_argument(
+        "--output",
+        dest="output_before",
+        metavar="FORMAT",
+        help="output format of the subcommand, as its own --output (which wins when both are "
+        "given): json or yaml for scripts, text, table or markdown for people, as the "
+        "subcommand offers (see its --help), e.g. --output json findings list",
+    )
+
+
+def output_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """What `apply_output_before` needs to know of a subcommand's parser: its `--output`
+    choices (empty: it has no --output) and its name."""
+    choices: tuple[str, ...] = ()
+    for action in parser._actions:
+        if "--output" in action.option_strings:
+            choices = tuple(action.choices or ())
+    return {"output_choices": choices, "output_command": parser.prog.removeprefix("s3doctor ")}
+
+
+def apply_output_before(args: argparse.Namespace) -> None:
+    """`--output` given before the subcommand becomes the subcommand's, unless the subcommand's
+    own `--output` was given (after wins); `InputError` (exit 2) naming the allowed values when
+    the subcommand has no such format, or no `--output` at all."""
+    before: str | None = getattr(args, "output_before", None)
+    choices: tuple[str, ...] | None = getattr(args, "output_choices", None)
+    if before is None or choices is None:  # not given, or a command that cannot load
+        return
+    command = getattr(args, "output_command", None) or "this command"
+    if not choices:
+        raise InputError("--output", f"`{command}` has no --output: drop it (given before it)")
+    if before not in choices:
+        raise InputError(
+            "--output", f"`{command}` allows {', '.join(choices)}; not {before!r} (given before it)"
+        )
+    if getattr(args, "output", None) is None:
+        args.output = before
+
+
 def add_query_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--query",

@@ -5,8 +5,11 @@ so they look and behave alike:
 
 - `bar(total, desc=..., unit=...)`: a bar that counts items (`advance()` per item), with the
   rate and, when the total is known, the ETA. Redrawn at most ten times a second, never per item.
-- `waiting(desc)`: for one long call that cannot count its items (`collect` reads the whole
-  scope in one concurrent plan): the elapsed time, ticking, until the call returns.
+- `Progress.report(done, total)`: the same bar fed by a hook that says where it is (`collect`:
+  `Boto3SnapshotSource(on_progress=...)` per read answered; the total grows as answers name
+  more to read, so the ETA is that of the reads known so far).
+- `waiting(desc)`: for one long call that cannot count its items (a collector without a
+  progress hook): the elapsed time, ticking, until the call returns.
 
 Both draw only when the stream (stderr by default) is a terminal: in a pipe, a CI log or a file
 they write nothing at all, so the output of a command stays the same wherever it goes.
@@ -85,6 +88,12 @@ class Progress:
         self.done += n
         if self._bar is not None:
             self._bar.update(n)
+
+    def report(self, done: int, total: int | None = None) -> None:
+        """A progress hook: `done` items of `total` (None: unchanged) so far."""
+        if self._bar is not None and total is not None and total != self._bar.total:
+            self._bar.total = total
+        self.advance(done - self.done)
 
     def close(self) -> None:
         if self._bar is not None:

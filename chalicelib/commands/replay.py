@@ -129,32 +129,59 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "replay",
         help="diagnose past AccessDenied events",
         description=__doc__,
+        epilog="Examples:\n"
+        "  s3doctor replay --since 7d\n"
+        "  s3doctor replay --events trail/ --snapshot S.json --html report.html\n"
+        "  s3doctor replay --events E.json --store --table s3-403-doctor-findings\n"
+        "  s3doctor replay --from-dlq https://sqs.eu-west-1.amazonaws.com/111122223333/dlq "
+        "--output json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--since",
         help="events at or after this time: 24h, 7d or an ISO time (default: 24h for "
-        "LookupEvents; --events files are read whole unless given)",
+        "LookupEvents; --events files are read whole unless given), e.g. --since 7d",
     )
     parser.add_argument(
         "--events",
         type=Path,
         action="append",
         metavar="FILE",
-        help="CloudTrail log files or event files (repeatable; a directory is read recursively)",
+        help="CloudTrail log files or event files (repeatable; a directory is read "
+        "recursively) instead of LookupEvents, e.g. --events trail/AWSLogs/",
     )
-    parser.add_argument("--snapshot", type=Path, help="diagnose against this snapshot file")
-    parser.add_argument("--store", action="store_true", help="write findings to the table")
     parser.add_argument(
-        "--table", help="DynamoDB table for --store (default: $FINDINGS_TABLE_NAME)"
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="diagnose against this snapshot file (`s3doctor collect`) instead of the live "
+        "account, e.g. --snapshot S.json",
+    )
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="write the findings to the table (--table) as the deployed function does; repeats "
+        "aggregate, nothing is alerted, e.g. --store --table s3-403-doctor-findings",
+    )
+    parser.add_argument(
+        "--table",
+        metavar="NAME",
+        help="DynamoDB table for --store (default: $FINDINGS_TABLE_NAME), e.g. "
+        "--table s3-403-doctor-findings",
     )
     parser.add_argument(
         "--from-dlq",
         metavar="QUEUE_URL",
         help="handle the Lambda on-failure records of this dead-letter queue like the function "
-        "(stored and alerted; each message deleted once handled)",
+        "(stored and alerted; each message deleted once handled), e.g. --from-dlq "
+        "https://sqs.eu-west-1.amazonaws.com/111122223333/s3-403-doctor-dlq",
     )
-    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--output",
+        choices=("text", "json"),
+        help="text (default) for people: the summary and top findings (or what the queue "
+        "left); json for scripts: the same as one document, e.g. --output json",
+    )
     parser.add_argument(
         "--html",
         type=Path,

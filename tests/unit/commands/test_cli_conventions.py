@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.commands.diagnose import context_key
-from chalicelib.commands.options import aws_environment, use_color
+from chalicelib.commands.options import apply_output_before, aws_environment, use_color
 from chalicelib.engine import ENGINE_VERSION
 from chalicelib.model import InputError
 
@@ -70,14 +70,79 @@ def test_an_option_after_the_subcommand_wins_over_the_one_before() -> None:
 def test_every_option_of_every_command_has_help_and_no_private_references() -> None:
     parser = cli.build_parser()
     for sub in [parser, *cli._subcommand_parsers(parser)]:
-        if sub.prog.startswith("s3doctor replay"):
-            continue  # replay's options are another change's
         texts = [sub.description or "", sub.epilog or ""]
         for action in sub._actions:
             if action.option_strings and action.help != "==SUPPRESS==":
                 assert action.help, f"{sub.prog} {action.option_strings} has no help"
             texts.append(action.help or "")
         assert "DESIGN" not in " ".join(texts), sub.prog
+
+
+GLOBAL_OPTIONS = {"-h", "--help", "-v", "--verbose", "--color", "--profile", "--region"}
+
+
+def test_every_replay_option_has_help_with_an_example() -> None:
+    parser = cli.build_parser()
+    (replay,) = [sub for sub in cli._subcommand_parsers(parser) if sub.prog == "s3doctor replay"]
+    own = [
+        action
+        for action in replay._actions
+        if action.option_strings
+        and not set(action.option_strings) & GLOBAL_OPTIONS
+        and "--endpoint-url" not in action.option_strings
+    ]
+    assert {"--output", "--since", "--events", "--from-dlq"} <= {
+        name for action in own for name in action.option_strings
+    }
+    for action in own:
+        assert action.help and "e.g. " in action.help, action.option_strings
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--output", "json", "findings", "list"], "json"),
+        (["--output", "yaml", "findings", "get", "f1"], "yaml"),
+        (["--output", "json", "findings", "list", "--output", "table"], "table"),  # after wins
+        (["findings", "list", "--output", "text"], "text"),
+        (["--output", "json", "replay", "--events", "x"], "json"),
+        (["replay", "--events", "x"], None),  # replay's own default: text
+        (["--output", "markdown", "diagnose", *OFFLINE], "markdown"),
+    ],
+)
+def test_output_before_the_subcommand_is_the_subcommands_unless_given_after(
+    argv: list[str], expected: str | None
+) -> None:
+    args = cli.build_parser().parse_args(argv)
+    apply_output_before(args)
+    assert args.output == expected
+
+
+def test_output_before_the_subcommand_formats_the_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _main(capsys, "--output", "json", "diagnose", *OFFLINE)
+    assert code == 0 and json.loads(out)["decision"] == "explicit-deny"
+    code, out, _ = _main(capsys, "--output", "json", "diagnose", *OFFLINE, "--output", "text")
+    assert code == 0 and out.startswith("DENIED")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--output", "markdown", "findings", "list"], "`findings list` allows table, text, json"),
+        (["--output", "yaml", "replay", "--events", "x"], "`replay` allows text, json; not 'yaml'"),
+        (["--output", "json", "collect", "--bucket", "b", "--out", "-"], "`collect` has no"),
+        (["--output", "json", "completion", "bash"], "`completion` has no --output"),
+    ],
+)
+def test_output_before_a_subcommand_that_cannot_honour_it_exits_2_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], named: str
+) -> None:
+    code, out, err = _main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"s3doctor {argv[2]}: --output: ") and named in err
 
 
 def test_query_filters_the_json_output_and_implies_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,19 @@ def test_a_bar_with_an_unknown_total_shows_the_rate():
     assert "5request" in terminal.getvalue() and "request/s" in terminal.getvalue()
 
 
+def test_report_follows_a_hook_whose_total_grows():
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with progress.bar(None, desc="collect", unit="read", stream=stream) as bar:
+            bar.report(1, 2)
+            bar.report(2, 5)  # an answer named three more reads
+            bar.report(5, 5)
+        assert bar.done == 5
+    assert "collect" in terminal.getvalue() and "5/5" in terminal.getvalue()
+    assert "read/s" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+
+
 def test_lines_bar_counts_non_blank_lines_and_rewinds(tmp_path):
     path = tmp_path / "batch.jsonl"
     path.write_bytes(b'{"id": 1}\n\n{"id": 2}\n')
