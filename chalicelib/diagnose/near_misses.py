@@ -85,8 +85,16 @@ def find_near_misses(
             for statement in source.compiled.statements:
                 if statement.effect != "Allow" or (source.policy_id, statement.index) in seen:
                     continue
+                explanation = statement.explain(
+                    evaluation.action, evaluation.resource_arn, identity, ctx
+                )
                 why = _statement_why(
-                    statement, evaluation.action, evaluation.resource_arn, identity, ctx, request
+                    statement,
+                    explanation,
+                    evaluation.action,
+                    evaluation.resource_arn,
+                    identity,
+                    request,
                 )
                 # A key policy's account statement is how KMS delegates to IAM: not news.
                 if why is None or (
@@ -94,9 +102,7 @@ def find_near_misses(
                 ):
                     continue
                 seen.add((source.policy_id, statement.index))
-                failure = _failed_condition(
-                    statement, evaluation.action, evaluation.resource_arn, identity, ctx
-                )
+                failure = _failed_condition(statement, explanation)
                 found.append(_miss(index, layer, source.policy_id, statement, why, failure))
         found.extend(
             _old_versions(request, snapshot, index, evaluation.action, evaluation.resource_arn, ctx)
@@ -106,15 +112,11 @@ def find_near_misses(
 
 
 def _failed_condition(
-    statement: CompiledStatement,
-    action: str,
-    resource_arn: str,
-    identity: PrincipalIdentity,
-    ctx: RequestContext,
+    statement: CompiledStatement, explanation: StatementExplanation
 ) -> ConditionFailure | None:
+    """The failed condition of the statement, from its explanation (computed once)."""
     if not statement.has_condition:
         return None
-    explanation = statement.explain(action, resource_arn, identity, ctx)
     if explanation.condition.matched:
         return None
     failures = explanation.condition_failures
@@ -156,13 +158,12 @@ _ELEMENT = {
 
 def _statement_why(
     statement: CompiledStatement,
+    explanation: StatementExplanation,
     action: str,
     resource_arn: str,
     identity: PrincipalIdentity,
-    ctx: RequestContext,
     request: AccessRequest,
 ) -> Why | None:
-    explanation = statement.explain(action, resource_arn, identity, ctx)
     if explanation.applies:
         return _delegation_why(statement, identity, request)
     failed = explanation.failed

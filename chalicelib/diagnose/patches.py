@@ -36,6 +36,11 @@ def policy_document(doc: Mapping[str, Any], policy_id: str) -> Json | None:
     return copy.deepcopy(parsed) if isinstance(parsed, dict) else None
 
 
+def raw_policy(doc: Mapping[str, Any], policy_id: str) -> Any:
+    """A policy's document in a snapshot document as stored (text or JSON); None when absent."""
+    return _locate(doc, policy_id)
+
+
 def _locate(doc: Mapping[str, Any], policy_id: str) -> Any:
     iam = doc.get("iam") or {}
     if policy_id.startswith("inline:"):
@@ -80,6 +85,48 @@ def apply_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
     if kind != "policy":
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
     _put(out, str(patch["policy"]), patch["document"])
+    return out
+
+
+def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
+    """`apply_patch` without the deep copy: the result shares every part of `doc` the patch does
+    not change (only the containers on the patched policy's path are copied). Same document,
+    same errors; neither `doc` nor the result may be mutated afterwards (verification only).
+    """
+    out: Json = dict(doc)
+    kind = patch.get("kind")
+    if kind == "ownership":
+        s3 = out["s3"] = dict(out["s3"])
+        buckets = s3["buckets"] = dict(s3["buckets"])
+        bucket = buckets[patch["bucket"]] = dict(buckets[patch["bucket"]])
+        bucket["ownership_controls"] = {"Rules": [{"ObjectOwnership": patch["object_ownership"]}]}
+        return out
+    if kind != "policy":
+        raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
+    policy_id = str(patch["policy"])
+    head, _, name = policy_id.partition(":")
+    if policy_id.startswith("inline:") and isinstance(out.get("iam"), Mapping):
+        iam = out["iam"] = dict(out["iam"])
+        table = _INLINE.get(policy_id.removeprefix("inline:").partition("/")[0])
+        if table is not None and isinstance(iam.get(table[0]), list):
+            iam[table[0]] = [dict(e) if isinstance(e, Mapping) else e for e in iam[table[0]]]
+    elif policy_id.startswith("arn:") and ":policy/" in policy_id:
+        if isinstance(out.get("iam"), Mapping):
+            iam = out["iam"] = dict(out["iam"])
+            if isinstance(iam.get("Policies"), list):
+                iam["Policies"] = [
+                    copy.deepcopy(p) if isinstance(p, Mapping) and p.get("Arn") == policy_id else p
+                    for p in iam["Policies"]
+                ]
+    elif head in ("bucket-policy", "key-policy"):
+        section, table_name = ("s3", "buckets") if head == "bucket-policy" else ("kms", "keys")
+        part = out[section] = dict(out[section])
+        entries = part[table_name] = dict(part[table_name])
+        entries[name] = dict(entries[name])
+    elif head == "vpce-policy":
+        endpoints = out["vpc_endpoints"] = dict(out["vpc_endpoints"])
+        endpoints[name] = dict(endpoints[name])
+    _put(out, policy_id, patch["document"])
     return out
 
 

@@ -12,10 +12,11 @@ the same action on another bucket nor another principal may gain access. Only th
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.arn import parse_arn, split_s3_arn
 from chalicelib.diagnose.catalog import CauseCode, RemedyCode
@@ -23,13 +24,15 @@ from chalicelib.diagnose.causes import EXPLICIT
 from chalicelib.diagnose.patches import (
     NO_COMMAND,
     apply_patch,
+    apply_patch_shared,
     apply_to_request,
     argv_for,
     cli_for,
     policy_document,
+    raw_policy,
 )
 from chalicelib.diagnose.wording import Miss, MissKind
-from chalicelib.engine import evaluate
+from chalicelib.engine import decide, evaluate, resolve_principal
 from chalicelib.engine.evidence import principal_evidence
 from chalicelib.events.actions import is_known_action
 from chalicelib.model import (
@@ -53,6 +56,7 @@ from chalicelib.model import (
 )
 from chalicelib.snapshot import Snapshot, load_snapshot
 
+T = TypeVar("T")
 MAX_REMEDIES = 4
 PROBE_BUCKET = "s3doctor-probe-bucket"
 REQUEST_KINDS = frozenset({"request", "session-policy"})
@@ -906,29 +910,152 @@ def _reevaluate(
     resource (a patch that names the account, not the requester, lets that one through).
     """
     if patch.get("kind") in REQUEST_KINDS:
-        return evaluate(apply_to_request(request, patch), snapshot).allowed, False
-    patched_doc = apply_patch(snapshot.document, patch)
-    patched = load_snapshot(patched_doc)
-    allowed = owner_side_allows(request, evaluate(request, patched), snapshot)
+        return _allows(apply_to_request(request, patch), snapshot), False
+    patch_key = _canonical(patch)
+    patched = _patched(snapshot, patch, patch_key)
+    allowed = _allows(request, patched) or (
+        _cross_account(request, snapshot)
+        and owner_side_allows(request, evaluate(request, patched), snapshot)
+    )
     broader = any(
-        evaluate(probe, patched).allowed and not evaluate(probe, snapshot).allowed
-        for probe in _probes(request)
+        _allows(probe, patched) and not _allows(probe, snapshot) for probe in _probes(request)
     )
     if not broader and patch.get("kind") == "policy":
         granted = probe_with_grants(request, decision or evaluate(request, snapshot))
         if granted is not None:
             probe, statements = granted
-            before_doc = with_probe_user(snapshot.document, statements)
-            after_doc = with_probe_user(patched_doc, statements)
-            if before_doc is not None and after_doc is not None:
-                broader = (
-                    evaluate(probe, load_snapshot(after_doc)).allowed
-                    and not evaluate(probe, load_snapshot(before_doc)).allowed
-                )
+            before = _with_granted_probe(snapshot, snapshot, None, statements)
+            after = _with_granted_probe(snapshot, patched, patch_key, statements)
+            if before is not None and after is not None:
+                broader = _allows(probe, after) and not _allows(probe, before)
     return allowed, broader
 
 
+# --------------------------------------------------------------------------- patched snapshots
+#
+# A fix is verified against the snapshot with the patch applied. The same patch comes back for
+# every request of a batch that it answers (the prefix form of a grant, the corrected statement
+# of a near miss), so each patched snapshot is loaded once per snapshot and patch (by canonical
+# JSON) and kept, with what the engine remembers on it, in a bounded store on the unpatched
+# snapshot. A patched snapshot also starts with the unpatched one's compiled policies, except
+# the one the patch changes: a policy is shared only when its document is the same in both.
+# Where only the verdict counts (does the request or a probe get through?), `decide` answers.
+# `CACHE = False` is the plain path: every patched snapshot loaded afresh from a deep copy,
+# `evaluate` for every verdict (the differential tests compare both).
+
+CACHE = True
+MAX_PATCHED = 64  # patched snapshots kept per snapshot; the store is emptied when full
+_STORE = ("s3doctor-remedies", "patched snapshots")
+
+
+def _canonical(value: Mapping[str, Any]) -> str | None:
+    """The value as canonical JSON, or None when it is not plain JSON (then nothing is kept)."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _remembered(snapshot: Snapshot, key: tuple[str, ...] | None, build: Callable[[], T]) -> T:
+    """build(), kept in the snapshot's bounded store under key (errors too); None: not kept."""
+    if not CACHE or key is None:
+        return build()
+    store: dict[tuple[str, ...], Any] = snapshot.cached(_STORE, dict)
+    try:
+        hit = store[key]
+    except KeyError:
+        if len(store) >= MAX_PATCHED:
+            store.clear()
+        try:
+            hit = build()
+        except DiagnoserError as error:
+            hit = _Refused(error)
+        store[key] = hit
+    if isinstance(hit, _Refused):
+        raise hit.error
+    return hit  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    error: DiagnoserError
+
+
+def _patched(snapshot: Snapshot, patch: Mapping[str, Any], patch_key: str | None) -> Snapshot:
+    """The snapshot with the patch applied, loaded."""
+
+    def build() -> Snapshot:
+        document = (apply_patch_shared if CACHE else apply_patch)(snapshot.document, patch)
+        changed = patch.get("policy") if patch.get("kind") == "policy" else None
+        return _load_sharing(snapshot, document, changed)
+
+    key = None if patch_key is None else ("patch", patch_key)
+    return _remembered(snapshot, key, build)
+
+
+def _with_granted_probe(
+    snapshot: Snapshot, base: Snapshot, patch_key: str | None, statements: list[Json]
+) -> Snapshot | None:
+    """`base` (the snapshot or a patched one) with the granted probe user; None: IAM unreadable."""
+
+    def build() -> Snapshot | None:
+        document = with_probe_user(base.document, statements)
+        if document is None:
+            return None
+        return _load_sharing(base, document, PROBE_POLICY_ID)
+
+    grants = _canonical({"statements": statements})
+    key = None if grants is None else ("granted", patch_key or "", grants)
+    if base is not snapshot and patch_key is None:
+        key = None
+    return _remembered(snapshot, key, build)
+
+
+def _load_sharing(base: Snapshot, document: Json, changed: object) -> Snapshot:
+    """load_snapshot(document), starting with the compiled policies of `base` it has unchanged.
+
+    `document` is `base.document` with one change (a patch, or the granted probe user). A
+    compiled policy is kept when it is not the changed one and its document is equal in both
+    (policies the patch helpers cannot find are compiled again), SCPs when the organization is
+    equal, and policies cached by content (given with the request) always.
+    """
+    loaded = load_snapshot(document)
+    if not CACHE:
+        return loaded
+    same_org = document.get("organization") == base.document.get("organization")
+    for key, value in list(base._compiled.items()):
+        if len(key) != 3 or key[0] != "source" or not isinstance(key[2], str):
+            continue
+        policy_id = key[2]
+        if policy_id in (changed, PROBE_POLICY_ID):
+            continue
+        if "#" in policy_id:  # cached by content
+            same = True
+        elif key[1] == "scp":
+            same = same_org
+        else:
+            before = raw_policy(base.document, policy_id)
+            same = before is not None and before == raw_policy(document, policy_id)
+        if same:
+            loaded.cached(key, _constant(value))
+    return loaded
+
+
+def _allows(request: AccessRequest, snapshot: Snapshot) -> bool:
+    """`evaluate(request, snapshot).allowed`, by the engine's verdict alone (`decide`, which
+    skips the explanation and remembers verdicts by request shape) when `decide` would not
+    resolve the principal to another ARN first (evaluate does not)."""
+    if CACHE and resolve_principal(request, snapshot) is request:
+        return decide(request, snapshot).decision is Verdict.ALLOWED
+    return evaluate(request, snapshot).allowed
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
 GRANTED_PROBE = "s3doctor-probe-granted"
+PROBE_POLICY_ID = f"inline:user/{GRANTED_PROBE}/s3doctor-probe"
 # Layers a cross-account requester's own account decides: never in the bucket owner's snapshot.
 REQUESTER_SIDE = frozenset(
     {Layer.IDENTITY_POLICY, Layer.PERMISSIONS_BOUNDARY, Layer.SESSION_POLICY, Layer.SCP}
@@ -944,11 +1071,7 @@ def owner_side_allows(request: AccessRequest, decision: Decision, snapshot: Snap
     """
     if decision.allowed:
         return True
-    owner = str(snapshot.document.get("account_id") or "")
-    cross = request.scope is Scope.CROSS_ACCOUNT or (
-        bool(owner) and request.principal.account_id not in (None, owner)
-    )
-    if not cross or decision.decision is not Verdict.INCONCLUSIVE:
+    if not _cross_account(request, snapshot) or decision.decision is not Verdict.INCONCLUSIVE:
         return False
     for evaluation in decision.evaluations:
         for layer in evaluation.layers:
@@ -957,6 +1080,13 @@ def owner_side_allows(request: AccessRequest, decision: Decision, snapshot: Snap
             if layer.outcome is Outcome.UNKNOWN and layer.layer not in REQUESTER_SIDE:
                 return False
     return all(u.layer in REQUESTER_SIDE for u in decision.unchecked)
+
+
+def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:
+    owner = str(snapshot.document.get("account_id") or "")
+    return request.scope is Scope.CROSS_ACCOUNT or (
+        bool(owner) and request.principal.account_id not in (None, owner)
+    )
 
 
 def probe_with_grants(
