@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
 
-from chalicelib.engine import evaluate
+from chalicelib.engine import decide
 from chalicelib.events.actions import supports_condition_key
 from chalicelib.model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from chalicelib.snapshot import Snapshot
@@ -42,7 +42,7 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
         return ()
     given = {entry.name.lower() for entry in request.context}
     tested: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {}
-    for operator, key, values in _conditions(_documents(request, snapshot)):
+    for operator, key, values in _tested_conditions(request, snapshot):
         lowered = key.lower()
         if lowered in given or "${" in key or not _carried(request, key):
             continue
@@ -77,7 +77,7 @@ def _try(
         entry = ContextEntry(name=key, values=(value,), type=kind, source=SOURCE)
         assumed = replace(request, context=(*request.context, entry))
         try:
-            verdict = evaluate(assumed, snapshot)
+            verdict = decide(assumed, snapshot)
         except Exception:  # a value the engine cannot read under this operator: try the next
             continue
         result = WhatIf(
@@ -151,11 +151,18 @@ def _numbers(values: tuple[str, ...]) -> list[str]:
 # --------------------------------------------------------------------------- policies
 
 
-def _documents(request: AccessRequest, snapshot: Snapshot) -> Iterator[Mapping[str, Any]]:
-    """Every policy document of the snapshot and of the request (session policy, SCPs)."""
-    yield from _policies(snapshot.document)
-    for policy in (request.session_policy, *request.scp_policies):
-        yield from _policies(policy)
+def _tested_conditions(
+    request: AccessRequest, snapshot: Snapshot
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The conditions of every policy of the snapshot (read once per snapshot), then of the
+    request (session policy, SCPs), in document order."""
+    own = snapshot.cached(
+        ("what-if conditions",), lambda: list(_conditions(_policies(snapshot.document)))
+    )
+    if request.session_policy is None and not request.scp_policies:
+        return own
+    extra = (request.session_policy, *request.scp_policies)
+    return [*own, *_conditions(p for policy in extra for p in _policies(policy))]
 
 
 def _policies(value: Any) -> Iterator[Mapping[str, Any]]:
