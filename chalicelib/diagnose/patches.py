@@ -37,8 +37,12 @@ def policy_document(doc: Mapping[str, Any], policy_id: str) -> Json | None:
 
 
 def raw_policy(doc: Mapping[str, Any], policy_id: str) -> Any:
-    """A policy's document in a snapshot document as stored (text or JSON); None when absent."""
-    return _locate(doc, policy_id)
+    """A policy's document in a snapshot document as stored (text or JSON); None when absent,
+    or when a part on its path is an `$unreadable` marker instead of the AWS output."""
+    try:
+        return _locate(doc, policy_id)
+    except (AttributeError, TypeError):
+        return None
 
 
 def _locate(doc: Mapping[str, Any], policy_id: str) -> Any:
