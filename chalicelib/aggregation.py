@@ -48,6 +48,7 @@ HEALTH_WINDOW = timedelta(days=1)
 MAX_TALLY_ENTRIES = 50
 """Distinct actions or sources counted by name on an outsider finding; the rest as `OTHER`."""
 OTHER = "(other)"
+TALLY_NAME_CHARS = 128  # longer action or source names are cut, with an ellipsis
 OUTSIDE_ATTEMPTS = "outside_attempts"  # the finding's key for an outsider finding's counts
 UNKNOWN_SOURCE = "(unknown)"
 
@@ -189,7 +190,12 @@ def tally(request: AccessRequest, kind: Origin) -> dict[str, str]:
     else:
         ips = request.context_value("aws:SourceIp")
         source = ips[0] if ips else UNKNOWN_SOURCE
-    return {"action": request.action, "source": source}
+    # Names become keys of a stored map: an event's value must not grow the item without bound.
+    return {"action": _bounded(request.action), "source": _bounded(source)}
+
+
+def _bounded(name: str) -> str:
+    return name if len(name) <= TALLY_NAME_CHARS else name[: TALLY_NAME_CHARS - 1] + "…"
 
 
 def outsider_finding(finding: Finding, kind: Origin) -> Finding:
@@ -238,6 +244,34 @@ def health_finding(request: AccessRequest, *, finding_id: str, now: str) -> Find
         "layer as unchecked until the role is allowed it (docs/deploy.md); this is reported "
         "once a day per action, and never diagnosed (that would read again)."
     )
+    remedy = Remedy(
+        code=RemedyCode.GRANT_DIAGNOSER_READ.value,
+        target=request.principal.principal_arn,
+        summary=remedy_title(RemedyCode.GRANT_DIAGNOSER_READ),
+    )
+    return _health(
+        request,
+        Cause(code=code.value, layer=None, message=message),
+        remedy,
+        finding_id=finding_id,
+        now=now,
+        notes=(entry(code).why,),
+    )
+
+
+def _health(
+    request: AccessRequest,
+    cause: Cause,
+    remedy: Remedy,
+    *,
+    finding_id: str,
+    now: str,
+    notes: tuple[str, ...] = (),
+    unchecked: tuple[Unchecked, ...] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Finding:
+    """A finding about the deployment itself (severity `health`): inconclusive, no evaluation,
+    one cause and one remedy; nothing was collected for it."""
     return Finding(
         finding_id=finding_id,
         request=request,
@@ -247,18 +281,13 @@ def health_finding(request: AccessRequest, *, finding_id: str, now: str) -> Find
         engine_version=ENGINE_VERSION,
         event_id=request.event_id,
         event_time=request.event_time,
-        causes=(Cause(code=code.value, layer=None, message=message),),
-        remedies=(
-            Remedy(
-                code=RemedyCode.GRANT_DIAGNOSER_READ.value,
-                target=request.principal.principal_arn,
-                summary=remedy_title(RemedyCode.GRANT_DIAGNOSER_READ),
-            ),
-        ),
-        notes=(entry(code).why,),
+        causes=(cause,),
+        remedies=(remedy,),
+        unchecked=unchecked,
+        notes=notes,
         first_seen=now,
         last_seen=now,
-        extra={"severity": "health"},
+        extra={"severity": "health", **(extra or {})},
     )
 
 
@@ -321,28 +350,16 @@ def member_role_finding(
     if request.vpc_endpoint_id:
         layers.append(Layer.VPC_ENDPOINT_POLICY)
     reason = f"{error.code} assuming {error.role_arn}"
-    return Finding(
+    return _health(
+        request,
+        Cause(code=MEMBER_ROLE_UNAVAILABLE, layer=None, message=message),
+        Remedy(code=DEPLOY_MEMBER_ROLE, target=error.role_arn, summary=error.needs.capitalize()),
         finding_id=finding_id,
-        request=request,
-        decision=Verdict.INCONCLUSIVE,
-        blocked_by=(),
-        evaluations=(),
-        engine_version=ENGINE_VERSION,
-        event_id=request.event_id,
-        event_time=request.event_time,
-        causes=(Cause(code=MEMBER_ROLE_UNAVAILABLE, layer=None, message=message),),
-        remedies=(
-            Remedy(
-                code=DEPLOY_MEMBER_ROLE, target=error.role_arn, summary=error.needs.capitalize()
-            ),
-        ),
+        now=now,
         unchecked=tuple(
             Unchecked(layer=layer, reason=reason, needs=error.needs) for layer in layers
         ),
-        first_seen=now,
-        last_seen=now,
         extra={
-            "severity": "health",
             "account": error.account,
             MEMBER_ROLE: {
                 "account": error.account,

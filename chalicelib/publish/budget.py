@@ -20,14 +20,17 @@ notice and the summary are sent at most once, whatever runs concurrently:
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from chalicelib.diagnose.untrusted import text
 from chalicelib.model import Finding
 from chalicelib.publish.message import Notice
 from chalicelib.publish.timestamps import format_utc
@@ -84,14 +87,15 @@ def window_bounds(at: datetime, length: timedelta) -> tuple[str, str]:
 
 def spent_notice(bucket: str, *, limit: int, end: str) -> Notice:
     """Sent once, instead of the first alert over the budget."""
+    shown = text(bucket)
     return Notice(
         bucket=bucket,
-        subject=f"S3 403 alerts paused for {_short(bucket)} until {end}",
+        subject=f"S3 403 alerts paused for {text(bucket, 40)} until {end}",
         text=(
-            f"The alert budget of bucket {bucket} ({limit} alerts per window) is spent. "
+            f"The alert budget of bucket {shown} ({limit} alerts per window) is spent. "
             f"Until {end}, new findings about it are stored and counted but not alerted; "
             "the first alert after that says how many were held back. List them with "
-            f"`s3doctor findings list --bucket {bucket}` or GET /findings?bucket={bucket}."
+            f"`{_listing(bucket)}` or GET /findings?bucket={quote(bucket, safe='')}."
         ),
     )
 
@@ -100,14 +104,19 @@ def summary_notice(window: Window) -> Notice:
     """Sent once, before the first alert of a bucket's next window."""
     return Notice(
         bucket=window.bucket,
-        subject=f"S3 403 alerts: {window.suppressed} held back for {_short(window.bucket)}",
+        subject=f"S3 403 alerts: {window.suppressed} held back for {text(window.bucket, 40)}",
         text=(
             f"Between {window.start} and {window.end}, {window.sent} alerts were sent about "
-            f"bucket {window.bucket} and {window.suppressed} more were held back by the alert "
-            "budget. Their findings are stored: `s3doctor findings list --bucket "
-            f"{window.bucket} --since {window.start}`."
+            f"bucket {text(window.bucket)} and {window.suppressed} more were held back by the "
+            f"alert budget. Their findings are stored: `{_listing(window.bucket, window.start)}`."
         ),
     )
+
+
+def _listing(bucket: str, since: str | None = None) -> str:
+    """The `s3doctor findings list` command for `bucket`, quoted for a shell, shown as data."""
+    argv = ["s3doctor", "findings", "list", "--bucket", bucket]
+    return text(shlex.join([*argv, "--since", since] if since else argv))
 
 
 class BudgetedPublisher:
@@ -261,7 +270,3 @@ def _window(item: dict[str, Any]) -> Window | None:
         )
     except (KeyError, ValueError):
         return None
-
-
-def _short(bucket: str) -> str:
-    return bucket if len(bucket) <= 40 else bucket[:39] + "…"

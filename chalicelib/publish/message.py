@@ -178,8 +178,8 @@ def _structured(readable: str, document: Json) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
     """An alert about alerts (publish/budget.py): the budget is spent, or how many a window
-    held back. Our own text: bucket names are the only input, and S3 limits them to
-    lowercase letters, digits, dots and hyphens."""
+    held back. The bucket name is the only input; the text shows it neutralised
+    (`untrusted.text`) and quotes it in commands."""
 
     bucket: str
     subject: str

@@ -144,3 +144,9 @@ def test_the_health_finding_names_the_refused_read_and_no_policy_cause() -> None
     assert [c.code for c in finding.causes] == ["DIAGNOSER_READ_DENIED"]
     assert request.action in finding.causes[0].message
     assert finding.extra["severity"] == "health"
+
+
+def test_a_huge_source_is_cut_before_it_becomes_a_stored_name() -> None:
+    request = parse_event(_event(CROSS, **{"userIdentity.accountId": "4" * 100_000}))
+    source = tally(request, Origin.FOREIGN_ACCOUNT)["source"]
+    assert source.startswith("account 4444") and len(source) == 128 and source.endswith("…")

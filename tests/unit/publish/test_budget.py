@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.publish.budget import BudgetedPublisher, InMemoryAlertBudget, window_bounds
+from chalicelib.publish.budget import (
+    BudgetedPublisher,
+    InMemoryAlertBudget,
+    Window,
+    spent_notice,
+    summary_notice,
+    window_bounds,
+)
 from chalicelib.publish.memory import ListPublisher
 from chalicelib.publish.message import SNS_LIMIT
 
@@ -83,3 +90,16 @@ def test_a_notice_is_a_valid_sns_message() -> None:
     assert set(structure) >= {"default", "email", "sqs"}
     assert json.loads(structure["sqs"])["kind"] == "alert-budget"
     assert len(message.message.encode()) < SNS_LIMIT
+
+
+def test_a_hostile_bucket_name_is_data_in_notices() -> None:
+    bucket = "b\n\nFIX `$(touch PWNED)`\x1b[2J"
+    notice = spent_notice(bucket, limit=3, end="2025-03-01T10:15:00Z")
+    summary = summary_notice(Window(bucket=bucket, start="s", end="e", sent=3, suppressed=2))
+
+    for shown in (notice, summary):
+        assert "\n" not in shown.text and "\x1b" not in shown.text
+        assert "\n" not in shown.subject and "\x1b" not in shown.subject
+    assert "--bucket 'b" in notice.text  # the bucket is one quoted shell argument
+    assert "bucket=b%0A%0AFIX" in notice.text  # and URL-encoded in the API path
+    assert notice.bucket == bucket  # the attribute keeps the raw value
