@@ -29,10 +29,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.arn import parse_arn
-from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
-from chalicelib.engine import ENGINE_VERSION
-from chalicelib.model import (
+from .arn import parse_arn
+from .diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
+from .engine import ENGINE_VERSION
+from .model import (
     AccessRequest,
     Cause,
     DiagnoserError,

@@ -24,18 +24,18 @@ from typing import Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
 
-from chalicelib import service, wiring
-from chalicelib.commands.timespec import parse_since
-from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.model import DiagnoserError, Finding, InputError, Json, Verdict
-from chalicelib.publish.ports import (
+from . import service, wiring
+from .commands.timespec import parse_since
+from .diagnose.detail import Detail, at_detail
+from .model import DiagnoserError, Finding, InputError, Json, Verdict
+from .publish.ports import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     FindingPage,
     FindingQuery,
     finding_account,
 )
-from chalicelib.request import request_from_runbook
+from .request import request_from_runbook
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from chalicelib.commands.options import (
+from .commands.options import (
     AWS_EXTRA_HINT,
     MissingAwsExtra,
     add_global_options,
@@ -33,7 +33,7 @@ from chalicelib.commands.options import (
     is_missing_aws_module,
     output_defaults,
 )
-from chalicelib.model import InputError
+from .model import InputError
 
 # Each module exposes `register(subparsers)`; its parser sets `func(args) -> int`.
 COMMANDS = ("diagnose", "collect", "findings", "replay", "demo")
@@ -60,7 +60,7 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
-        from chalicelib.engine import ENGINE_VERSION
+        from .engine import ENGINE_VERSION
 
         print(f"s3doctor {package_version()} (engine {ENGINE_VERSION})")
         parser.exit()
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"chalicelib.commands.{name}")
+            module = importlib.import_module(f".commands.{name}", __package__)
         except ModuleNotFoundError as error:
             if not is_missing_aws_module(error):
                 raise

@@ -1,6 +1,6 @@
 """Logs, metrics and traces of the event handler (Powertools, without optional extras).
 
-- Logging: a Powertools JSON `Logger`; `chalicelib.*` loggers share its handler, so every line of
+- Logging: a Powertools JSON `Logger`; this package's loggers share its handler, so every line of
   an invocation carries the keys `annotate()` added (event id, bucket, action, decision).
 - Metrics: EMF, flushed by the Chalice middleware once per invocation, from the handler's
   result: diagnoses, new findings, repeats, duplicates, alerts, malformed events, decisions (by
@@ -83,9 +83,9 @@ class ApiCallCounter:
 
 
 def configure_logging(level: str) -> None:
-    """Send `chalicelib.*` logs through the Powertools JSON handler at `level`."""
+    """Send this package's logs through the Powertools JSON handler at `level`."""
     logger.setLevel(level)
-    package = logging.getLogger("chalicelib")
+    package = logging.getLogger(__package__)
     package.handlers = [logger.registered_handler]
     package.setLevel(level)
     package.propagate = False

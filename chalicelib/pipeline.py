@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.diagnose import diagnose as build_finding
-from chalicelib.engine import ENGINE_VERSION, evaluate, resolve_principal
-from chalicelib.model import AccessRequest, Finding
-from chalicelib.request import ROLE_PATH_UNKNOWN_NOTE
-from chalicelib.snapshot import Snapshot, load_snapshot
+from .diagnose import diagnose as build_finding
+from .engine import ENGINE_VERSION, evaluate, resolve_principal
+from .model import AccessRequest, Finding
+from .request import ROLE_PATH_UNKNOWN_NOTE
+from .snapshot import Snapshot, load_snapshot
 
 
 def finding_id_for(request: AccessRequest) -> str:

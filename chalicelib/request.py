@@ -19,16 +19,16 @@ from typing import Any, Final
 
 import jsonschema
 
-from chalicelib.arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
-from chalicelib.events.actions import check_action
-from chalicelib.events.operations import (
+from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
+from .events.actions import check_action
+from .events.operations import (
     ResourceKind,
     action_kms,
     action_resource,
     lookup,
     version_action,
 )
-from chalicelib.model import (
+from .model import (
     AccessRequest,
     ContextEntry,
     InputError,
@@ -38,7 +38,7 @@ from chalicelib.model import (
     PrincipalType,
     Scope,
 )
-from chalicelib.schemas import conforms, schema
+from .schemas import conforms, schema
 
 REQUEST_SCHEMA: Final[Json] = schema("request")
 _VALIDATOR: Final = jsonschema.Draft202012Validator(REQUEST_SCHEMA)

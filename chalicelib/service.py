@@ -69,8 +69,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import chalicelib.pipeline as pipeline
-from chalicelib.aggregation import (
+from . import pipeline
+from .aggregation import (
     HEALTH_WINDOW,
     NO_TRUST,
     MemberRoleUnavailable,
@@ -86,12 +86,12 @@ from chalicelib.aggregation import (
     tally,
     window_for,
 )
-from chalicelib.collect.source import SnapshotSource
-from chalicelib.events import parse_event
-from chalicelib.events.operations import MAX_DELETE_KEYS
-from chalicelib.model import AccessRequest, DiagnoserError, Finding, InputError, Json
-from chalicelib.observability import annotate, traced
-from chalicelib.publish.ports import (
+from .collect.source import SnapshotSource
+from .events import parse_event
+from .events.operations import MAX_DELETE_KEYS
+from .model import AccessRequest, DiagnoserError, Finding, InputError, Json
+from .observability import annotate, traced
+from .publish.ports import (
     ACCOUNT_FIELD,
     ErrorRecord,
     FindingPublisher,
@@ -99,7 +99,7 @@ from chalicelib.publish.ports import (
     WriteOutcome,
     finding_account,
 )
-from chalicelib.publish.timestamps import format_utc, parse_utc
+from .publish.timestamps import format_utc, parse_utc
 
 logger = logging.getLogger(__name__)
 

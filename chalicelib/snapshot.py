@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import jsonschema
 
-from chalicelib.model import InputError, Json
-from chalicelib.schemas import conforms, schema
+from .model import InputError, Json
+from .schemas import conforms, schema
 
 T = TypeVar("T")
 UNREADABLE_KEY = "$unreadable"

@@ -50,29 +50,29 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.aggregation import NO_TRUST, Trust, role_of
-from chalicelib.collect.clients import Boto3Clients
-from chalicelib.collect.live import Boto3SnapshotSource, MemberAccountSource
-from chalicelib.diagnose.detail import Detail
-from chalicelib.events.operations import MAX_DELETE_KEYS
-from chalicelib.model import InputError
-from chalicelib.observability import (
+from .aggregation import NO_TRUST, Trust, role_of
+from .collect.clients import Boto3Clients
+from .collect.live import Boto3SnapshotSource, MemberAccountSource
+from .diagnose.detail import Detail
+from .events.operations import MAX_DELETE_KEYS
+from .model import InputError
+from .observability import (
     ApiCallCounter,
     EventMiddleware,
     configure_logging,
     event_middleware,
 )
-from chalicelib.publish.budget import (
+from .publish.budget import (
     DEFAULT_BUDGET,
     BudgetedPublisher,
     DynamoAlertBudget,
     NoticePublisher,
 )
-from chalicelib.publish.chat import SnsChatPublisher
-from chalicelib.publish.fanout import FanOutPublisher, Sink
-from chalicelib.publish.securityhub import SecurityHubPublisher
-from chalicelib.publish.sns import SnsFindingPublisher
-from chalicelib.publish.store import DynamoFindingStore
+from .publish.chat import SnsChatPublisher
+from .publish.fanout import FanOutPublisher, Sink
+from .publish.securityhub import SecurityHubPublisher
+from .publish.sns import SnsFindingPublisher
+from .publish.store import DynamoFindingStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -4,8 +4,8 @@ Adapters: `Boto3SnapshotSource` (the live account), `FileSnapshotSource` (a snap
 `CompositeSnapshotSource` (a file laid over another source).
 """
 
-from chalicelib.collect.file import CompositeSnapshotSource, FileSnapshotSource
-from chalicelib.collect.source import CollectionScope, ObjectRef, SnapshotSource, scope_for_request
+from .file import CompositeSnapshotSource, FileSnapshotSource
+from .source import CollectionScope, ObjectRef, SnapshotSource, scope_for_request
 
 __all__ = [
     "CollectionScope",

@@ -26,7 +26,7 @@ from typing import Any, TypeAlias
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.model import DiagnoserError, Json
+from ..model import DiagnoserError, Json
 
 READ_RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from chalicelib.collect.base import READ_RETRY_CONFIG
+from .base import READ_RETRY_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
-from chalicelib.model import Json
+from ..model import Json
+from .base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
 
 ENDPOINT_NOT_FOUND = "InvalidVpcEndpointId.NotFound"
 

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import copy
-import importlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chalicelib.collect.base import is_unreadable
-from chalicelib.collect.source import SnapshotSource
-from chalicelib.model import AccessRequest, InputError, Json
-
-
-def _validator() -> Callable[[Json], Any] | None:
-    """The lead's `chalicelib.snapshot.validate_snapshot_document`, once it exists."""
-    try:
-        module = importlib.import_module("chalicelib.snapshot")
-    except ImportError:
-        return None
-    validate = getattr(module, "validate_snapshot_document", None)
-    return validate if callable(validate) else None
+from ..model import AccessRequest, InputError, Json
+from ..snapshot import validate_snapshot_document
+from .base import is_unreadable
+from .source import SnapshotSource
 
 
 def read_snapshot_document(path: str | Path, *, field: str = "snapshot") -> Json:
@@ -38,9 +27,7 @@ def read_snapshot_document(path: str | Path, *, field: str = "snapshot") -> Json
         ) from error
     if not isinstance(document, dict):
         raise InputError(field, f"{path} must hold a JSON object, not {type(document).__name__}")
-    validate = _validator()
-    if validate is not None:
-        validate(document)
+    validate_snapshot_document(document)
     return document
 
 

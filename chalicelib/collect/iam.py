@@ -12,9 +12,9 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chalicelib.arn import parse_arn, role_arn_from_session
-from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
-from chalicelib.model import Json
+from ..arn import parse_arn, role_arn_from_session
+from ..model import Json
+from .base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

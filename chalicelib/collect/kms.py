@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chalicelib.arn import parse_arn
-from chalicelib.collect.base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
-from chalicelib.model import Json
+from ..arn import parse_arn
+from ..model import Json
+from .base import Absent, Fetched, Present, Read, ReadPlan, Unreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

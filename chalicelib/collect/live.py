@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aggregation import MemberRoleUnavailable
-from chalicelib.arn import parse_arn
-from chalicelib.collect.base import (
+from ..aggregation import MemberRoleUnavailable
+from ..arn import parse_arn
+from ..model import AccessRequest, Json
+from .base import (
     Continuation,
     Fetched,
     Present,
@@ -36,19 +37,18 @@ from chalicelib.collect.base import (
     Unreadable,
     jsonable,
 )
-from chalicelib.collect.clients import Boto3Clients
-from chalicelib.collect.ec2 import VpcEndpointCollector
-from chalicelib.collect.iam import IamCollector
-from chalicelib.collect.kms import KmsKeyCollector
-from chalicelib.collect.organizations import OrganizationCollector
-from chalicelib.collect.s3 import (
+from .clients import Boto3Clients
+from .ec2 import VpcEndpointCollector
+from .iam import IamCollector
+from .kms import KmsKeyCollector
+from .organizations import OrganizationCollector
+from .s3 import (
     AccessPointCollector,
     AccountSettingsCollector,
     BucketCollector,
     ObjectCollector,
 )
-from chalicelib.collect.source import CollectionScope, scope_for_request
-from chalicelib.model import AccessRequest, Json
+from .source import CollectionScope, scope_for_request
 
 
 def utc_now() -> datetime:

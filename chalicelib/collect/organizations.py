@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chalicelib.collect.base import (
+from ..model import Json
+from .base import (
     UNREADABLE_KEY,
     Absent,
     Fetched,
@@ -21,12 +22,11 @@ from chalicelib.collect.base import (
     ReadPlan,
     Unreadable,
 )
-from chalicelib.model import Json
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
 
-    from chalicelib.collect.clients import Boto3Clients
+    from .clients import Boto3Clients
 
 POLICY_TYPES = {"SERVICE_CONTROL_POLICY": "scps", "RESOURCE_CONTROL_POLICY": "rcps"}
 NOT_CONFIGURED: Json = {

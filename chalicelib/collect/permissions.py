@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from chalicelib.collect.ec2 import VpcEndpointCollector
-from chalicelib.collect.iam import IamCollector
-from chalicelib.collect.kms import KmsKeyCollector
-from chalicelib.collect.live import Boto3SnapshotSource
-from chalicelib.collect.organizations import OrganizationCollector
-from chalicelib.collect.s3 import (
+from .ec2 import VpcEndpointCollector
+from .iam import IamCollector
+from .kms import KmsKeyCollector
+from .live import Boto3SnapshotSource
+from .organizations import OrganizationCollector
+from .s3 import (
     AccessPointCollector,
     AccountSettingsCollector,
     BucketCollector,

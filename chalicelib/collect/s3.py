@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chalicelib.arn import parse_arn
-from chalicelib.collect.base import (
+from ..arn import parse_arn
+from ..model import Json
+from .base import (
     OBJECT_READS_DISABLED,
     Absent,
     Fetched,
@@ -24,7 +25,6 @@ from chalicelib.collect.base import (
     Unreadable,
     without_metadata,
 )
-from chalicelib.model import Json
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.model import AccessRequest, Json
+from ..model import AccessRequest, Json
 
 
 class SnapshotSource(Protocol):

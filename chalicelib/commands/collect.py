@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
-from chalicelib.arn import parse_arn
-from chalicelib.model import DiagnoserError, InputError, Json
+from ..arn import parse_arn
+from ..model import DiagnoserError, InputError, Json
 
 if TYPE_CHECKING:  # chalicelib.collect imports botocore: only when collecting
-    from chalicelib.collect.source import CollectionScope
+    from ..collect.source import CollectionScope
 
 _BUCKET_NAME = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
 _KMS_KEY = re.compile(
@@ -100,15 +100,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _default_collector(region: str | None) -> Collector:
-    from chalicelib.commands.live import live_source_from_env
+    from .live import live_source_from_env
 
     return live_source_from_env(region)
 
 
 def scope_from_args(args: argparse.Namespace) -> CollectionScope:
     """The collection scope the arguments name; `InputError` naming the bad option."""
-    from chalicelib.collect.iam import iam_identity  # botocore: only when collecting
-    from chalicelib.collect.source import CollectionScope, ObjectRef
+    from ..collect.iam import iam_identity  # botocore: only when collecting
+    from ..collect.source import CollectionScope, ObjectRef
 
     for bucket in args.bucket:
         if not _BUCKET_NAME.match(bucket):
@@ -182,7 +182,7 @@ def _collect_with_progress(collector: Collector, scope: CollectionScope, *, err:
     """`collector.collect(scope)` with its progress on `err` when `err` is a terminal (nothing on
     a pipe): reads done of those known so far, rate and ETA; a collector without a progress
     hook shows the elapsed time."""
-    from chalicelib.commands.progress import bar, on_terminal, waiting
+    from .progress import bar, on_terminal, waiting
 
     if not isinstance(collector, ReportsProgress) or not on_terminal(err):
         with waiting("collect", stream=err):

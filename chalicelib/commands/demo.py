@@ -16,6 +16,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chalicelib.demo import run_demo  # moto and chalice load only when the demo runs
+    from ..demo import run_demo  # moto and chalice load only when the demo runs
 
     return run_demo()

@@ -10,21 +10,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from chalicelib import pipeline
-from chalicelib.commands.options import (
+from .. import pipeline
+from ..diagnose import render_json, render_markdown, render_text
+from ..engine import decide
+from ..events import iter_records, parse_event
+from ..events.errors import OutOfScope
+from ..model import AccessRequest, Finding, InputError, Json
+from ..request import request_from_runbook
+from ..snapshot import Snapshot, load_snapshot
+from .options import (
     add_query_option,
     first_line,
     output_format,
     structured,
     use_color,
 )
-from chalicelib.diagnose import render_json, render_markdown, render_text
-from chalicelib.engine import decide
-from chalicelib.events import iter_records, parse_event
-from chalicelib.events.errors import OutOfScope
-from chalicelib.model import AccessRequest, Finding, InputError, Json
-from chalicelib.request import request_from_runbook
-from chalicelib.snapshot import Snapshot, load_snapshot
 
 
 def register(subparsers: Any) -> None:
@@ -339,7 +339,7 @@ def _list_items(token: str) -> list[str]:
 
 
 def _live_snapshot(request: AccessRequest) -> Json:
-    from chalicelib.commands.live import live_source_from_env  # boto3 only when live
+    from .live import live_source_from_env  # boto3 only when live
 
     return live_source_from_env().snapshot_for(request)
 
@@ -392,7 +392,7 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise InputError("--batch", f"cannot read {args.batch}: {error.strerror}") from None
     pending: list[str] = []
-    from chalicelib.commands.progress import lines_bar
+    from .progress import lines_bar
 
     full = args.detail != "decision"  # full findings take a while: progress on a terminal
     with handle, lines_bar(handle, desc="diagnose", unit="request", enabled=full) as bar:

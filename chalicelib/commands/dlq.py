@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.diagnose.untrusted import message, text
-from chalicelib.model import Json
+from ..diagnose.untrusted import message, text
+from ..model import Json
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from chalicelib.service import HandleResult
+    from ..service import HandleResult
 
 Handle = Callable[[Json], "HandleResult"]
 """Handles one EventBridge event the way the deployed function does."""
@@ -71,7 +71,7 @@ def function_handler() -> Handle:
     """`service.handle_event` with the deployed function's ports (`wiring.event_ports()`).
 
     Raises ConfigError when the function's environment (FINDINGS_TABLE_NAME...) is missing."""
-    from chalicelib import service, wiring
+    from .. import service, wiring
 
     ports = wiring.event_ports()
 

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from chalicelib.commands.options import add_query_option, output_format, structured, use_color
-from chalicelib.commands.timespec import parse_since
-from chalicelib.diagnose.render import render_text
-from chalicelib.diagnose.untrusted import message, text
-from chalicelib.model import Finding, InputError, Json, Verdict
-from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
+from ..diagnose.render import render_text
+from ..diagnose.untrusted import message, text
+from ..model import Finding, InputError, Json, Verdict
+from ..publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
+from .options import add_query_option, output_format, structured, use_color
+from .timespec import parse_since
 
 StoreFactory = Callable[[], FindingStore]
 
@@ -115,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_query_option(getting)
     getting.set_defaults(func=lambda args: get_finding(args, _store_for(args)))
 
-    from chalicelib.commands.report import register_report  # `findings report` (issue 13.6)
+    from .report import register_report  # `findings report` (issue 13.6)
 
     register_report(commands, table_options=_table_options, store_for=_store_for)
 
@@ -164,7 +164,7 @@ def default_store(args: argparse.Namespace) -> FindingStore:
     environment by then)."""
     import boto3
 
-    from chalicelib.publish.store import DynamoFindingStore
+    from ..publish.store import DynamoFindingStore
 
     session = boto3.Session()
     name = table_name(args, lambda: session.client("cloudformation"))

@@ -13,9 +13,9 @@ import os
 
 import boto3
 
-from chalicelib.collect.clients import Boto3Clients
-from chalicelib.collect.live import Boto3SnapshotSource
-from chalicelib.model import InputError
+from ..collect.clients import Boto3Clients
+from ..collect.live import Boto3SnapshotSource
+from ..model import InputError
 
 DEFAULT_TTL_SECONDS = 60.0
 

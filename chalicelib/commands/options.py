@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from chalicelib.model import InputError
+from ..model import InputError
 
 AWS_EXTRA_HINT = "pip install 's3-403-doctor[aws]'"
 AWS_MODULES = frozenset({"boto3", "botocore", "chalice", "aws_lambda_powertools", "s3transfer"})

@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.commands import dlq, progress
-from chalicelib.commands.timespec import parse_since
-from chalicelib.commands.trail import FileStats, TrailRecord, lookup_events, read_files
-from chalicelib.diagnose.untrusted import message, text
-from chalicelib.events.errors import OutOfScope
-from chalicelib.model import DiagnoserError, Finding, InputError, Json
+from ..diagnose.untrusted import message, text
+from ..events.errors import OutOfScope
+from ..model import DiagnoserError, Finding, InputError, Json
+from . import dlq, progress
+from .timespec import parse_since
+from .trail import FileStats, TrailRecord, lookup_events, read_files
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -264,8 +264,8 @@ def sqs_client(queue_url: str) -> SQSClient:
 
 
 def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO) -> int:
-    from chalicelib.commands.report import write_report
-    from chalicelib.diagnose.detail import Detail
+    from ..diagnose.detail import Detail
+    from .report import write_report
 
     try:
         write_report(
@@ -409,10 +409,10 @@ def cloudtrail_client() -> CloudTrailClient:
 
 def _diagnoser(args: argparse.Namespace) -> Diagnose:
     """Diagnose with `--snapshot` or the live account; with `--store`, store as the handler does."""
-    from chalicelib import service, wiring
-    from chalicelib.collect.file import FileSnapshotSource
-    from chalicelib.events import parse_event
-    from chalicelib.publish.memory import ListPublisher
+    from .. import service, wiring
+    from ..collect.file import FileSnapshotSource
+    from ..events import parse_event
+    from ..publish.memory import ListPublisher
 
     source = FileSnapshotSource(args.snapshot) if args.snapshot else wiring.event_source()
     if not args.store:

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.commands.timespec import parse_since
-from chalicelib.diagnose.detail import Detail
-from chalicelib.diagnose.untrusted import message
-from chalicelib.model import DiagnoserError, Finding, InputError
-from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
-from chalicelib.report import render_html
+from ..diagnose.detail import Detail
+from ..diagnose.untrusted import message
+from ..model import DiagnoserError, Finding, InputError
+from ..publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
+from ..report import render_html
+from .timespec import parse_since
 
 StoreFactory = Callable[[], FindingStore]
 MAX_FINDINGS = 10_000
@@ -91,7 +91,7 @@ def register_report(
 
 def _default_store_for(args: argparse.Namespace) -> StoreFactory:
     def factory() -> FindingStore:
-        from chalicelib import wiring
+        from .. import wiring
 
         return wiring.finding_store()
 

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.model import InputError, Json
-from chalicelib.publish.timestamps import parse_utc
+from ..model import InputError, Json
+from ..publish.timestamps import parse_utc
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient

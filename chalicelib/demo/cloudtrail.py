@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.model import Json
+from ..model import Json
 
 _NAMESPACE = uuid.UUID("5b1f3c0e-4d1a-4f0e-9a52-3d6c8e0f4a21")
 _USER_AGENT = (

@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 import boto3
 from chalice.test import Client
 
-from chalicelib import wiring
-from chalicelib.demo.cloudtrail import demo_id, eventbridge_envelope
-from chalicelib.demo.scenarios import SCENARIOS, DemoAccount, Scenario
-from chalicelib.model import Finding, Json
-from chalicelib.publish.message import subject
-from chalicelib.publish.securityhub import ID_PREFIX
-from chalicelib.publish.store import create_table
-from chalicelib.publish.timestamps import format_utc
+from .. import wiring
+from ..model import Finding, Json
+from ..publish.message import subject
+from ..publish.securityhub import ID_PREFIX
+from ..publish.store import create_table
+from ..publish.timestamps import format_utc
+from .cloudtrail import demo_id, eventbridge_envelope
+from .scenarios import SCENARIOS, DemoAccount, Scenario
 
 if TYPE_CHECKING:
     from chalice.app import Chalice

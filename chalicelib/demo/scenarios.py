@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.demo.cloudtrail import (
+from ..model import Json, Layer
+from .cloudtrail import (
     assumed_role_identity,
     demo_id,
     denied_message,
     iam_user_identity,
     s3_access_denied_record,
 )
-from chalicelib.model import Json, Layer
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.diagnose.causes import causes_by_evaluation
-from chalicelib.diagnose.near_misses import find_near_misses
-from chalicelib.diagnose.remedies import find_remedies
-from chalicelib.diagnose.render import (
+from ..model import AccessRequest, Decision, Finding, Scope
+from ..snapshot import Snapshot
+from .causes import causes_by_evaluation
+from .near_misses import find_near_misses
+from .remedies import find_remedies
+from .render import (
     render_chatbot,
     render_json,
     render_markdown,
     render_text,
     subject,
 )
-from chalicelib.diagnose.unchecked import hint_mismatch, unchecked_layers, verdict_causes
-from chalicelib.diagnose.whatif import what_if
-from chalicelib.model import AccessRequest, Decision, Finding, Scope
-from chalicelib.snapshot import Snapshot
+from .unchecked import hint_mismatch, unchecked_layers, verdict_causes
+from .whatif import what_if
 
 __all__ = [
     "diagnose",

@@ -14,9 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from chalicelib.diagnose.catalog import CauseCode, entry, fill
-from chalicelib.diagnose.wording import Miss, MissKind, describe_condition
-from chalicelib.model import (
+from ..model import (
     AccessRequest,
     Cause,
     Decision,
@@ -29,6 +27,8 @@ from chalicelib.model import (
     StatementRef,
     Verdict,
 )
+from .catalog import CauseCode, entry, fill
+from .wording import Miss, MissKind, describe_condition
 
 EXPLICIT: dict[Layer, CauseCode] = {
     Layer.SCP: CauseCode.EXPLICIT_DENY_SCP,

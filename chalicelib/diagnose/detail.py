@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from enum import StrEnum
 
-from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
-from chalicelib.model import (
+from ..model import (
     AccessRequest,
     Cause,
     ContextEntry,
@@ -26,6 +25,7 @@ from chalicelib.model import (
     Remedy,
     StatementRef,
 )
+from .catalog import CauseCode, RemedyCode, entry, remedy_title
 
 OBJECT_UNREADABLE = "The object is missing or not readable by the requester"
 """The cause message of the object-existence layer at `references`: it does not say which."""

@@ -12,32 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chalicelib.arn import split_s3_arn
-from chalicelib.diagnose.wording import (
-    Miss,
-    MissKind,
-    Why,
-    action_why,
-    condition_why,
-    principal_why,
-    resource_why,
-)
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import (
+from ..arn import split_s3_arn
+from ..engine.context import RequestContext
+from ..engine.evidence import (
     PolicySource,
     compiled_source,
     principal_evidence,
 )
-from chalicelib.engine.policy import (
+from ..engine.policy import (
     CompiledStatement,
     ElementCheck,
     PolicyKind,
     StatementExplanation,
     compile_policy,
 )
-from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
-from chalicelib.events.actions import supports_condition_key
-from chalicelib.model import (
+from ..engine.principals import PrincipalForm, PrincipalIdentity, identity_for
+from ..events.actions import supports_condition_key
+from ..model import (
     AccessRequest,
     ConditionFailure,
     Decision,
@@ -47,7 +38,16 @@ from chalicelib.model import (
     PrincipalType,
     Verdict,
 )
-from chalicelib.snapshot import Bucket, KmsKey, Snapshot, Unreadable, parse_json_document
+from ..snapshot import Bucket, KmsKey, Snapshot, Unreadable, parse_json_document
+from .wording import (
+    Miss,
+    MissKind,
+    Why,
+    action_why,
+    condition_why,
+    principal_why,
+    resource_why,
+)
 
 LIMIT = 5
 # Most telling first: a grant in the wrong principal form is what the author meant to work.

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.diagnose.untrusted import command_safe
-from chalicelib.model import AccessRequest, ContextEntry, InputError, Json, PrincipalType
-from chalicelib.snapshot import parse_json_document
+from ..model import AccessRequest, ContextEntry, InputError, Json, PrincipalType
+from ..snapshot import parse_json_document
+from .untrusted import command_safe
 
 _INLINE = {
     "user": ("UserDetailList", "UserName", "UserPolicyList"),

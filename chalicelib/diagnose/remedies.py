@@ -18,24 +18,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from chalicelib.arn import parse_arn, split_s3_arn
-from chalicelib.diagnose.catalog import CauseCode, RemedyCode
-from chalicelib.diagnose.causes import EXPLICIT
-from chalicelib.diagnose.patches import (
-    NO_COMMAND,
-    apply_patch,
-    apply_patch_shared,
-    apply_to_request,
-    argv_for,
-    cli_for,
-    policy_document,
-    raw_policy,
-)
-from chalicelib.diagnose.wording import Miss, MissKind
-from chalicelib.engine import decide, evaluate, resolve_principal
-from chalicelib.engine.evidence import principal_evidence
-from chalicelib.events.actions import is_known_action
-from chalicelib.model import (
+from ..arn import parse_arn, split_s3_arn
+from ..engine import decide, evaluate, resolve_principal
+from ..engine.evidence import principal_evidence
+from ..events.actions import is_known_action
+from ..model import (
     AccessRequest,
     Cause,
     ConditionFailure,
@@ -54,7 +41,20 @@ from chalicelib.model import (
     StatementRef,
     Verdict,
 )
-from chalicelib.snapshot import Snapshot, load_snapshot
+from ..snapshot import Snapshot, load_snapshot
+from .catalog import CauseCode, RemedyCode
+from .causes import EXPLICIT
+from .patches import (
+    NO_COMMAND,
+    apply_patch,
+    apply_patch_shared,
+    apply_to_request,
+    argv_for,
+    cli_for,
+    policy_document,
+    raw_policy,
+)
+from .wording import Miss, MissKind
 
 T = TypeVar("T")
 MAX_REMEDIES = 4

@@ -13,8 +13,9 @@ import shlex
 import textwrap
 from collections.abc import Mapping
 
-from chalicelib.diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
-from chalicelib.diagnose.untrusted import (
+from ..model import Finding, Json, Outcome, Remedy, StatementRef, Verdict, WhatIf
+from .catalog import CauseCode, RemedyCode, entry, remedy_title
+from .untrusted import (
     chat_code,
     chat_escape,
     command_safe,
@@ -27,7 +28,6 @@ from chalicelib.diagnose.untrusted import (
     text,
     wrap,
 )
-from chalicelib.model import Finding, Json, Outcome, Remedy, StatementRef, Verdict, WhatIf
 
 WIDTH = 100
 SUBJECT_LIMIT = 99

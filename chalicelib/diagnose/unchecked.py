@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chalicelib.diagnose.catalog import CauseCode, entry, fill
-from chalicelib.model import (
+from ..model import (
     AccessRequest,
     Cause,
     Decision,
@@ -21,7 +20,8 @@ from chalicelib.model import (
     Unchecked,
     Verdict,
 )
-from chalicelib.snapshot import Snapshot, Unreadable
+from ..snapshot import Snapshot, Unreadable
+from .catalog import CauseCode, entry, fill
 
 # The read permission that makes a layer visible to the diagnoser (spec 7.1).
 NEEDS: dict[Layer, str] = {

@@ -22,10 +22,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
 
-from chalicelib.engine import decide
-from chalicelib.events.actions import supports_condition_key
-from chalicelib.model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
-from chalicelib.snapshot import Snapshot
+from ..engine import decide
+from ..events.actions import supports_condition_key
+from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
+from ..snapshot import Snapshot
 
 MAX_KEYS: Final = 8
 MAX_VALUES: Final = 4  # values tried per key

@@ -12,8 +12,8 @@ import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.arn import parse_arn, role_arn_from_session, split_s3_arn
-from chalicelib.model import ConditionFailure, NearMiss, Principal, PrincipalType
+from ..arn import parse_arn, role_arn_from_session, split_s3_arn
+from ..model import ConditionFailure, NearMiss, Principal, PrincipalType
 
 
 class MissKind(StrEnum):

@@ -3,8 +3,8 @@
 Never imports boto3, botocore or chalice (checked by ruff TID251 and scripts/check_pure_core.py).
 """
 
-from chalicelib.engine.evaluate import Verdicts, decide, evaluate
-from chalicelib.engine.resolve import resolve_principal
+from .evaluate import Verdicts, decide, evaluate
+from .resolve import resolve_principal
 
 ENGINE_VERSION = "0.1.0"
 

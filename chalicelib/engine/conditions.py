@@ -37,11 +37,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from chalicelib.arn import parse_arn
-from chalicelib.engine.context import RequestContext, normalise_key
-from chalicelib.engine.matching import arn_regex, glob_regex, has_wildcard
-from chalicelib.engine.variables import Piece, Template, literal, parse_template
-from chalicelib.model import ConditionFailure, MalformedPolicyError
+from ..arn import parse_arn
+from ..model import ConditionFailure, MalformedPolicyError
+from .context import RequestContext, normalise_key
+from .matching import arn_regex, glob_regex, has_wildcard
+from .variables import Piece, Template, literal, parse_template
 
 FOR_ALL_VALUES = "ForAllValues"
 FOR_ANY_VALUE = "ForAnyValue"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import ClassVar
 
-from chalicelib import model
+from .. import model
 
 # Prefixes whose tag part is folded too (IAM tags are case-insensitive).
 _CASE_INSENSITIVE_TAG_PREFIXES = frozenset({"aws:principaltag", "iam:resourcetag"})

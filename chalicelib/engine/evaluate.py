@@ -35,23 +35,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from chalicelib.arn import access_point_object_arn
-from chalicelib.engine import kms as kms_leg
-from chalicelib.engine import verdict_cache
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import (
-    PolicySource,
-    PrincipalEvidence,
-    compiled_source,
-    principal_evidence,
-    unchecked_for,
-)
-from chalicelib.engine.hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
-from chalicelib.engine.policy import PolicyKind
-from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity, identity_for
-from chalicelib.engine.resolve import resolve_principal
-from chalicelib.engine.s3rules import S3Facts, restrict_public, s3_facts
-from chalicelib.model import (
+from ..arn import access_point_object_arn
+from ..model import (
     AccessRequest,
     Decision,
     Evaluation,
@@ -64,7 +49,22 @@ from chalicelib.model import (
     Unchecked,
     Verdict,
 )
-from chalicelib.snapshot import Organization, Snapshot, Unreadable
+from ..snapshot import Organization, Snapshot, Unreadable
+from . import kms as kms_leg
+from . import verdict_cache
+from .context import RequestContext
+from .evidence import (
+    PolicySource,
+    PrincipalEvidence,
+    compiled_source,
+    principal_evidence,
+    unchecked_for,
+)
+from .hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
+from .policy import PolicyKind
+from .principals import PrincipalForm, PrincipalIdentity, identity_for
+from .resolve import resolve_principal
+from .s3rules import S3Facts, restrict_public, s3_facts
 
 ROOT_IMMUNE_ACTIONS = frozenset(
     {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}

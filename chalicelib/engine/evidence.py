@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.engine.policy import CompiledPolicy, PolicyKind, compile_policy
-from chalicelib.model import Layer, MalformedPolicyError, Principal, PrincipalType, Unchecked
-from chalicelib.snapshot import Entity, Iam, Snapshot, Unreadable, parse_json_document
+from ..model import Layer, MalformedPolicyError, Principal, PrincipalType, Unchecked
+from ..snapshot import Entity, Iam, Snapshot, Unreadable, parse_json_document
+from .policy import CompiledPolicy, PolicyKind, compile_policy
 
 _NEEDS = {
     Layer.IDENTITY_POLICY: "iam:GetAccountAuthorizationDetails",

@@ -10,11 +10,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chalicelib.engine.context import RequestContext, normalise_key
-from chalicelib.engine.evidence import PolicySource
-from chalicelib.engine.policy import CompiledStatement
-from chalicelib.engine.principals import PrincipalForm, PrincipalIdentity
-from chalicelib.model import StatementRef, Unchecked
+from ..model import StatementRef, Unchecked
+from .context import RequestContext, normalise_key
+from .evidence import PolicySource
+from .policy import CompiledStatement
+from .principals import PrincipalForm, PrincipalIdentity
 
 
 class Hits:

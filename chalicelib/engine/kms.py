@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.arn import parse_arn
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import PolicySource, compiled_source, problem_source, unchecked_for
-from chalicelib.engine.hits import Hits
-from chalicelib.engine.policy import PolicyKind
-from chalicelib.engine.s3rules import S3Facts
-from chalicelib.model import AccessRequest, Layer, Operation, StatementRef, Unchecked
-from chalicelib.snapshot import Snapshot, Unreadable
+from ..arn import parse_arn
+from ..model import AccessRequest, Layer, Operation, StatementRef, Unchecked
+from ..snapshot import Snapshot, Unreadable
+from .context import RequestContext
+from .evidence import PolicySource, compiled_source, problem_source, unchecked_for
+from .hits import Hits
+from .policy import PolicyKind
+from .s3rules import S3Facts
 
 OBJECT_READS_DISABLED = "ObjectReadsDisabled"  # the collector's marker (READ_OBJECTS=false)
 NETWORK_KEYS = ("aws:SourceIp", "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp")

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.variables import Piece, Template
+from .context import RequestContext
+from .variables import Piece, Template
 
 _WILDCARDS = frozenset("*?")
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.engine.acl import Acl, AclGrantMatch, acl_grants
-from chalicelib.model import InputError, Outcome
+from ..model import InputError, Outcome
+from .acl import Acl, AclGrantMatch, acl_grants
 
 
 class ObjectOwnership(StrEnum):

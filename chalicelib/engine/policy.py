@@ -20,23 +20,23 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
-from chalicelib.arn import split_s3_arn
-from chalicelib.engine.conditions import (
+from ..arn import split_s3_arn
+from ..model import ConditionFailure, MalformedPolicyError
+from .conditions import (
     EMPTY_BLOCK,
     ConditionBlock,
     ConditionResult,
     compile_condition_block,
 )
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.matching import ActionMatcher, ResourceMatcher
-from chalicelib.engine.principals import (
+from .context import RequestContext
+from .matching import ActionMatcher, ResourceMatcher
+from .principals import (
     PrincipalElement,
     PrincipalForm,
     PrincipalIdentity,
     compile_principal,
 )
-from chalicelib.engine.variables import VERSION_2008, VERSION_2012, parse_template
-from chalicelib.model import ConditionFailure, MalformedPolicyError
+from .variables import VERSION_2008, VERSION_2012, parse_template
 
 
 class PolicyKind(StrEnum):

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.arn import parse_arn
-from chalicelib.model import MalformedPolicyError, Principal, PrincipalType
+from ..arn import parse_arn
+from ..model import MalformedPolicyError, Principal, PrincipalType
 
 
 class PrincipalForm(StrEnum):

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.engine.acl import (
+from ..model import InputError
+from .acl import (
     Acl,
     acl_grants,
     acl_is_public,
     request_acl_is_public,
 )
-from chalicelib.model import InputError
 
 __all__ = [
     "BpaCheck",

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
 
-from chalicelib.model import AccessRequest, Principal, PrincipalType
-from chalicelib.snapshot import Entity, Iam, Snapshot
+from ..model import AccessRequest, Principal, PrincipalType
+from ..snapshot import Entity, Iam, Snapshot
 
 _DERIVED_PREFIX: Final = "derived:"
 _RESOLVED_TYPES: Final = {

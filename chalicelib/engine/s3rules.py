@@ -12,14 +12,25 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.engine.acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.evidence import PolicySource, compiled_source, problem_source, unchecked_for
-from chalicelib.engine.hits import Hits
-from chalicelib.engine.ownership import acls_enabled, check_object_ownership
-from chalicelib.engine.policy import PolicyKind
-from chalicelib.engine.principals import PrincipalForm
-from chalicelib.engine.public import (
+from ..model import (
+    AccessRequest,
+    InputError,
+    Layer,
+    Operation,
+    Outcome,
+    PrincipalType,
+    StatementRef,
+    Unchecked,
+)
+from ..snapshot import AccessPoint, Bucket, S3Object, Snapshot, Unreadable, VpcEndpoint
+from .acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
+from .context import RequestContext
+from .evidence import PolicySource, compiled_source, problem_source, unchecked_for
+from .hits import Hits
+from .ownership import acls_enabled, check_object_ownership
+from .policy import PolicyKind
+from .principals import PrincipalForm
+from .public import (
     ACL_WRITE_ACTIONS,
     POLICY_WRITE_ACTIONS,
     BpaCheck,
@@ -31,17 +42,6 @@ from chalicelib.engine.public import (
     check_restrict_public_buckets,
     parse_public_access_block,
 )
-from chalicelib.model import (
-    AccessRequest,
-    InputError,
-    Layer,
-    Operation,
-    Outcome,
-    PrincipalType,
-    StatementRef,
-    Unchecked,
-)
-from chalicelib.snapshot import AccessPoint, Bucket, S3Object, Snapshot, Unreadable, VpcEndpoint
 
 # Object actions whose authorization needs the object owner's grant (spec §3.1).
 OWNER_GRANTED_ACTIONS = frozenset(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.engine.context import RequestContext, normalise_key
+from .context import RequestContext, normalise_key
 
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"

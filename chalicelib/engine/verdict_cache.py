@@ -33,11 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from chalicelib.arn import access_point_object_arn
-from chalicelib.engine.context import RequestContext
-from chalicelib.engine.hits import TRACE, Step, Trace
-from chalicelib.model import AccessRequest
-from chalicelib.snapshot import Bucket, Snapshot
+from ..arn import access_point_object_arn
+from ..model import AccessRequest
+from ..snapshot import Bucket, Snapshot
+from .context import RequestContext
+from .hits import TRACE, Step, Trace
 
 V = TypeVar("V")
 

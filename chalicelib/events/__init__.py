@@ -5,9 +5,9 @@ S3 AccessDenied, with its `SkipKind`) and the EventBridge pattern
 `ACCESS_DENIED_PATTERN`. Never imports boto3, botocore or chalice.
 """
 
-from chalicelib.events.errors import EventError, OutOfScope, SkipKind
-from chalicelib.events.parse import iter_records, parse_event
-from chalicelib.events.pattern import ACCESS_DENIED_PATTERN
+from .errors import EventError, OutOfScope, SkipKind
+from .parse import iter_records, parse_event
+from .pattern import ACCESS_DENIED_PATTERN
 
 __all__ = [
     "ACCESS_DENIED_PATTERN",

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Final
 
-from chalicelib.model import InputError
+from ..model import InputError
 
 TABLE_PATH: Final = Path(__file__).with_name("s3_actions.json")
 PREFIX: Final = "s3:"

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from chalicelib.events import fields as f
-from chalicelib.model import ContextEntry, Principal, PrincipalType
+from ..model import ContextEntry, Principal, PrincipalType
+from . import fields as f
 
 PRINCIPAL_TYPES: Final[Mapping[PrincipalType, str]] = {
     PrincipalType.IAM_USER: "User",

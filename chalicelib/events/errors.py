@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from chalicelib.model import InputError
+from ..model import InputError
 
 
 class EventError(InputError):

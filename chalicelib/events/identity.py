@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from chalicelib.arn import account_root_arn, parse_arn, role_arn_from_session
-from chalicelib.events import fields as f
-from chalicelib.events.errors import EventError
-from chalicelib.model import Principal, PrincipalType
+from ..arn import account_root_arn, parse_arn, role_arn_from_session
+from ..model import Principal, PrincipalType
+from . import fields as f
+from .errors import EventError
 
 ANONYMOUS_ACCOUNTS: Final = frozenset({"anonymous", "ANONYMOUS_PRINCIPAL"})
 ANONYMOUS_ARN: Final = "anonymous"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from chalicelib.model import DenialHint, Layer
+from ..model import DenialHint, Layer
 
 _HEAD: Final = re.compile(
     r"is not authorized to perform:\s*(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)"

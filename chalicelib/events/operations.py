@@ -18,9 +18,9 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
-from chalicelib.arn import parse_arn, s3_bucket_arn, s3_object_arn
-from chalicelib.events.fields import param
-from chalicelib.model import Operation
+from ..arn import parse_arn, s3_bucket_arn, s3_object_arn
+from ..model import Operation
+from .fields import param
 
 TABLE_PATH: Final = Path(__file__).with_name("operations.json")
 

@@ -15,13 +15,14 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from chalicelib.arn import parse_arn, split_s3_arn
-from chalicelib.events import fields as f
-from chalicelib.events.context import BucketSide, context_from_record
-from chalicelib.events.errors import EventError, OutOfScope, SkipKind
-from chalicelib.events.identity import Requester, partition_of, requester_from_record
-from chalicelib.events.message import parse_denial_message
-from chalicelib.events.operations import (
+from ..arn import parse_arn, split_s3_arn
+from ..model import AccessRequest, DenialHint, Json, Operation, PrincipalType, Scope
+from . import fields as f
+from .context import BucketSide, context_from_record
+from .errors import EventError, OutOfScope, SkipKind
+from .identity import Requester, partition_of, requester_from_record
+from .message import parse_denial_message
+from .operations import (
     ALIASES,
     MAX_DELETE_KEYS,
     OPERATIONS,
@@ -31,7 +32,6 @@ from chalicelib.events.operations import (
     lookup,
     operations_for,
 )
-from chalicelib.model import AccessRequest, DenialHint, Json, Operation, PrincipalType, Scope
 
 S3_SOURCE: Final = "s3.amazonaws.com"
 DENIED_CODE: Final = "AccessDenied"

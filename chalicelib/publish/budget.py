@@ -30,10 +30,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chalicelib.diagnose.untrusted import text
-from chalicelib.model import Finding
-from chalicelib.publish.message import Notice
-from chalicelib.publish.timestamps import format_utc
+from ..diagnose.untrusted import text
+from ..model import Finding
+from .message import Notice
+from .timestamps import format_utc
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from chalicelib.diagnose import render
-from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.diagnose.untrusted import chat_escape, text
-from chalicelib.model import Finding, Json
-from chalicelib.publish.message import Notice
+from ..diagnose import render
+from ..diagnose.detail import Detail, at_detail
+from ..diagnose.untrusted import chat_escape, text
+from ..model import Finding, Json
+from .message import Notice
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
-from chalicelib.model import Finding
-from chalicelib.publish.message import Notice
+from ..model import Finding
+from .message import Notice
 
 logger = logging.getLogger(__name__)
 

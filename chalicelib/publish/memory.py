@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from chalicelib.aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
-from chalicelib.diagnose.detail import Detail
-from chalicelib.model import Finding
-from chalicelib.publish.message import Alert, Notice, alert, notice_alert
-from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
-from chalicelib.publish.ports import (
+from ..aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
+from ..diagnose.detail import Detail
+from ..model import Finding
+from .message import Alert, Notice, alert, notice_alert
+from .paging import check_query, decode_token, encode_token, read_budget
+from .ports import (
     INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -29,7 +29,7 @@ from chalicelib.publish.ports import (
     finding_account,
     index_for,
 )
-from chalicelib.publish.sizing import TRUNCATED, item_body
+from .sizing import TRUNCATED, item_body
 
 
 @dataclass(slots=True, kw_only=True)

@@ -22,11 +22,11 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.diagnose import render
-from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.model import Finding, Json, Verdict
-from chalicelib.publish.ports import finding_account
-from chalicelib.publish.sizing import (
+from ..diagnose import render
+from ..diagnose.detail import Detail, at_detail
+from ..model import Finding, Json, Verdict
+from .ports import finding_account
+from .sizing import (
     TRUNCATED,
     clip,
     clipped,

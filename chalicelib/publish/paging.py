@@ -11,9 +11,9 @@ import base64
 import binascii
 import json
 
-from chalicelib.model import InputError
-from chalicelib.publish.ports import MAX_PAGE_SIZE, FindingQuery
-from chalicelib.publish.timestamps import format_utc
+from ..model import InputError
+from .ports import MAX_PAGE_SIZE, FindingQuery
+from .timestamps import format_utc
 
 MAX_TOKEN_LENGTH = 2048
 MAX_POSITION_LENGTH = 1024

@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from chalicelib.model import DiagnoserError, Finding, Json
+from ..model import DiagnoserError, Finding, Json
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100

@@ -50,14 +50,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.aggregation import OUTSIDE_ATTEMPTS
-from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.diagnose.render import subject as render_subject
-from chalicelib.diagnose.untrusted import shorten
-from chalicelib.model import DiagnoserError, Finding, Json, PrincipalType
-from chalicelib.publish.message import Notice, severity
-from chalicelib.publish.ports import finding_account
-from chalicelib.publish.timestamps import format_utc
+from ..aggregation import OUTSIDE_ATTEMPTS
+from ..diagnose.detail import Detail, at_detail
+from ..diagnose.render import subject as render_subject
+from ..diagnose.untrusted import shorten
+from ..model import DiagnoserError, Finding, Json, PrincipalType
+from .message import Notice, severity
+from .ports import finding_account
+from .timestamps import format_utc
 
 logger = logging.getLogger(__name__)
 

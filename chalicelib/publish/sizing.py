@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chalicelib.model import Json
+from ..model import Json
 
 TRUNCATED = "truncated"
 ELLIPSIS = "\u2026"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.diagnose.detail import Detail
-from chalicelib.model import Finding
-from chalicelib.publish.message import Alert, Notice, alert, notice_alert
+from ..diagnose.detail import Detail
+from ..model import Finding
+from .message import Alert, Notice, alert, notice_alert
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

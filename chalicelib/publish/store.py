@@ -43,10 +43,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
-from chalicelib.model import Finding
-from chalicelib.publish.paging import check_query, decode_token, encode_token, read_budget
-from chalicelib.publish.ports import (
+from ..aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
+from ..model import Finding
+from .paging import check_query, decode_token, encode_token, read_budget
+from .ports import (
     INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -61,8 +61,8 @@ from chalicelib.publish.ports import (
     finding_account,
     index_for,
 )
-from chalicelib.publish.sizing import item_body, read_body
-from chalicelib.publish.timestamps import epoch_seconds
+from .sizing import item_body, read_body
+from .timestamps import epoch_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -1,5 +1,5 @@
 """Findings as a page to look at: one self-contained HTML file (`render_html`). Pure."""
 
-from chalicelib.report.html import render_html
+from .html import render_html
 
 __all__ = ["render_html"]

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.model import Finding, Json, StatementRef
-from chalicelib.publish.timestamps import parse_utc
+from ..diagnose.detail import Detail, at_detail
+from ..model import Finding, Json, StatementRef
+from ..publish.timestamps import parse_utc
 
 TOP = 10
 """Bars in each count chart."""

@@ -17,9 +17,16 @@ ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = ROOT / "tests" / "data" / "scenarios" / "bucket-policy-deny-insecure-transport"
 
 
-def _run(*argv: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _run(
+    *argv: str | Path, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False
+        [str(a) for a in argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
     )
 
 
@@ -46,6 +53,16 @@ def test_version_names_the_package_and_the_engine(installed: Path) -> None:
     done = _run(installed, "--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"s3doctor 0.1.0 (engine {ENGINE_VERSION})"
+
+
+def test_the_library_installs_as_s3doctor_and_nothing_named_chalicelib(installed: Path) -> None:
+    python = installed.parent / "python"
+    elsewhere = installed.parent  # not the checkout, whose `chalicelib/` `python -c` would see
+    code = "import s3doctor.engine, s3doctor.diagnose.catalog as c; c.catalog_codes()"
+    library = _run(python, "-c", code, cwd=elsewhere)
+    assert library.returncode == 0, library.stderr
+    clash = _run(python, "-c", "import chalicelib", cwd=elsewhere)
+    assert clash.returncode != 0 and "No module named 'chalicelib'" in clash.stderr
 
 
 def test_help_and_completion_work_without_boto3(installed: Path) -> None:
