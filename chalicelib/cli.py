@@ -25,6 +25,7 @@ from typing import Any
 
 from .commands.options import (
     AWS_EXTRA_HINT,
+    HelpFormatter,
     MissingAwsExtra,
     add_global_options,
     add_output_before,
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  s3doctor --profile audit collect --bucket my-bucket --out S.json\n"
         "  s3doctor findings list --since 24h --stack s3-403-doctor-prod\n"
         "  s3doctor completion bash > ~/.local/share/bash-completion/completions/s3doctor",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--version",
@@ -128,7 +129,7 @@ def _register_completion(subparsers: Any) -> None:
         epilog="Examples:\n"
         "  s3doctor completion bash > ~/.local/share/bash-completion/completions/s3doctor\n"
         '  s3doctor completion zsh > "${fpath[1]}/_s3doctor"',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("shell", choices=SHELLS, help="the shell to complete in, e.g. bash")
     parser.set_defaults(func=_completion)

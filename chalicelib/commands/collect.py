@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from ..arn import parse_arn
 from ..model import DiagnoserError, InputError, Json
+from .options import HelpFormatter
 
 if TYPE_CHECKING:  # chalicelib.collect imports botocore: only when collecting
     from ..collect.source import CollectionScope
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "      --principal arn:aws:iam::111122223333:user/alice --out S.json\n"
         "  s3doctor --profile audit collect --bucket my-bucket --kms-key-arn alias/data --out -\n"
         "  s3doctor collect --endpoint-url http://127.0.0.1:5000 --bucket b --out S.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--bucket", action="append", required=True, help="bucket (repeatable), e.g. my-bucket"

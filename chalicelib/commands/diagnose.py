@@ -19,6 +19,7 @@ from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..snapshot import Snapshot, load_snapshot
 from .options import (
+    HelpFormatter,
     add_query_option,
     first_line,
     output_format,
@@ -45,7 +46,7 @@ def register(subparsers: Any) -> None:
         "ContextKeyType=ip\n"
         "  s3doctor diagnose --snapshot S.json --batch requests.jsonl --detail decision\n"
         "  s3doctor diagnose --snapshot S.json --request R.json --query 'causes[].code'",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--snapshot",

@@ -22,7 +22,7 @@ from ..diagnose.render import render_text
 from ..diagnose.untrusted import message, text
 from ..model import Finding, InputError, Json, Verdict
 from ..publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
-from .options import add_query_option, output_format, structured, use_color
+from .options import HelpFormatter, add_query_option, output_format, structured, use_color
 from .timespec import parse_since
 
 StoreFactory = Callable[[], FindingStore]
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "findings",
         help="list or show stored findings",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     commands = parser.add_subparsers(dest="findings_command", required=True, metavar="COMMAND")
 
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  s3doctor findings list --since 24h --bucket my-bucket\n"
         "  s3doctor findings list --stack s3-403-doctor-prod --max-items 50 --output json\n"
         "  s3doctor findings list --output json --query 'findings[].finding_id'",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _table_options(listing)
     listing.add_argument("--bucket", help="only findings about this bucket, e.g. my-bucket")
@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "get",
         help="one finding in full",
         epilog="Example:\n  s3doctor findings get 6f1c0e2a9b --output json --query causes",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     getting.add_argument("finding_id", metavar="ID", help="the finding's id, as listed")
     _table_options(getting)

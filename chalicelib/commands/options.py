@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import textwrap
 from typing import Any, TextIO
 
 import jmespath
@@ -26,6 +27,15 @@ class MissingAwsExtra(Exception):
     def __init__(self, module: str) -> None:
         super().__init__(
             f"this command calls AWS and needs {module}, which is not installed: {AWS_EXTRA_HINT}"
+        )
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help, wrapped at spaces only: URLs, ARNs and names stay whole to copy."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(
+            " ".join(text.split()), width, break_on_hyphens=False, break_long_words=False
         )
 
 

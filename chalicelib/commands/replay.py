@@ -18,7 +18,7 @@ and decision, and the top findings (principal, bucket, action, cause, finding id
 `--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
 is handled exactly as the deployed function would (stored, alerted, idempotent; the function's
 environment: FINDINGS_TABLE_NAME, FINDINGS_TOPIC_ARN...), deleted once handled, and what could not
-be handled is left on the queue with the reason (exit status 1). See `chalicelib/commands/dlq.py`.
+be handled is left on the queue with the reason (exit status 1).
 `--events` also reads files of such on-failure records.
 """
 
@@ -41,6 +41,7 @@ from ..diagnose.untrusted import message, text
 from ..events.errors import OutOfScope
 from ..model import DiagnoserError, Finding, InputError, Json
 from . import dlq, progress
+from .options import HelpFormatter
 from .timespec import parse_since
 from .trail import FileStats, TrailRecord, lookup_events, read_files
 
@@ -135,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  s3doctor replay --events E.json --store --table s3-403-doctor-findings\n"
         "  s3doctor replay --from-dlq https://sqs.eu-west-1.amazonaws.com/111122223333/dlq "
         "--output json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--since",

@@ -6,7 +6,7 @@
 Findings come from the findings table (as `findings list` reads it) or, with `--from`, from a
 file: JSON lines of findings (`diagnose --batch` output; its error lines are skipped), or JSON
 (one finding, a list of them, or `{"findings": [...]}` as `findings list`/`replay --output json`
-write). The page (`chalicelib/report/html.py`) needs no network to be viewed: charts of denials
+write). The page needs no network to be viewed: charts of denials
 over time and by cause, layer, bucket and principal, and a table that filters as you type
 (`report.html#q=alice` opens it filtered) and opens each finding (cause, layers, near misses,
 fix). `--detail references` leaves out policy documents, condition values, patches and commands,
@@ -29,6 +29,7 @@ from ..diagnose.untrusted import message
 from ..model import DiagnoserError, Finding, InputError
 from ..publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
 from ..report import render_html
+from .options import HelpFormatter
 from .timespec import parse_since
 
 StoreFactory = Callable[[], FindingStore]
@@ -51,7 +52,7 @@ def register_report(
         "  s3doctor findings report --since 7d --html report.html\n"
         "  s3doctor diagnose --snapshot S.json --batch requests.jsonl > findings.jsonl\n"
         "  s3doctor findings report --from findings.jsonl --html report.html",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     if table_options is not None:
         table_options(parser)

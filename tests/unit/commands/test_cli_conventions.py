@@ -76,6 +76,18 @@ def test_every_option_of_every_command_has_help_and_no_private_references() -> N
                 assert action.help, f"{sub.prog} {action.option_strings} has no help"
             texts.append(action.help or "")
         assert "DESIGN" not in " ".join(texts), sub.prog
+        assert "chalicelib/" not in " ".join(texts), sub.prog
+
+
+def test_help_keeps_every_example_whole_for_copying() -> None:
+    """argparse breaks long words and hyphenated names; ours wraps at spaces only."""
+    parser = cli.build_parser()
+    for sub in [parser, *cli._subcommand_parsers(parser)]:
+        lines = sub.format_help().splitlines()
+        for action in sub._actions:
+            example = (action.help or "").rpartition("e.g. ")[2].split(" ")[-1].rstrip(")")
+            if "-" in example.strip("-") and "{" not in example:
+                assert any(example in line for line in lines), (sub.prog, example)
 
 
 GLOBAL_OPTIONS = {"-h", "--help", "-v", "--verbose", "--color", "--profile", "--region"}
