@@ -13,6 +13,11 @@ for tests that change the environment). Variables:
     FINDINGS_TTL_DAYS           findings expire after this many days (default 90)
     CACHE_TTL_SECONDS           collected reads are reused this long (default 60; also read
                                 as COLLECT_CACHE_TTL_SECONDS)
+    COLLECTION_CACHE_TABLE_NAME the collection cache shared by the event function's containers
+                                (collect/shared_cache.py; default: none, each container reads
+                                for itself)
+    SHARED_CACHE_TTL_SECONDS    how long a part stays in that table (default 60)
+    READS_PER_ACCOUNT           AWS reads in flight per account in one container (default 8)
     ORG_READ_ROLE_ARN           role to assume for reading SCPs/RCPs (optional)
     MEMBER_ROLE_NAME            organization mode: the read-only role of the member template,
                                 assumed in the bucket's account of each event
@@ -48,11 +53,20 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aggregation import NO_TRUST, Trust, role_of
+from .arn import parse_arn
 from .collect.clients import Boto3Clients
 from .collect.live import Boto3SnapshotSource, MemberAccountSource
+from .collect.shared_cache import (
+    DEFAULT_READS_PER_ACCOUNT,
+    DEFAULT_TTL_SECONDS,
+    ReadLimiter,
+    ReadSharing,
+    SharedReadCache,
+)
 from .diagnose.detail import Detail
 from .events.operations import MAX_DELETE_KEYS
 from .model import InputError
@@ -111,6 +125,9 @@ class Settings:
     chat_topic_arn: str | None = None
     security_hub: bool = False
     member_role_name: str | None = None
+    collection_cache_table: str | None = None
+    shared_cache_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    reads_per_account: int = DEFAULT_READS_PER_ACCOUNT
 
 
 def read_settings(env: Mapping[str, str]) -> Settings:
@@ -141,6 +158,9 @@ def read_settings(env: Mapping[str, str]) -> Settings:
         chat_topic_arn=(env.get("CHAT_TOPIC_ARN") or "").strip() or None,
         security_hub=_switch(env, "SECURITY_HUB", default=False),
         member_role_name=_role_name(env, "MEMBER_ROLE_NAME"),
+        collection_cache_table=(env.get("COLLECTION_CACHE_TABLE_NAME") or "").strip() or None,
+        shared_cache_ttl_seconds=_int(env, "SHARED_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS),
+        reads_per_account=_int(env, "READS_PER_ACCOUNT", DEFAULT_READS_PER_ACCOUNT),
     )
 
 
@@ -160,6 +180,7 @@ def reset() -> None:
         snapshot_source,
         event_source,
         _home_clients,
+        read_sharing,
     ):
         cached.cache_clear()
     _DIAGNOSIS_SOURCES.clear()
@@ -246,8 +267,39 @@ def _account_id() -> str:
 
 @functools.cache
 def snapshot_source() -> Boto3SnapshotSource:
-    """The live collector, its API calls counted in `COLLECTION_CALLS`."""
-    return _collector(_home_clients())
+    """The live collector, its API calls counted in `COLLECTION_CALLS`. With the shared cache
+    (keyed by account) the function's own account is read first (GetCallerIdentity)."""
+    clients = _home_clients()
+    if not settings().collection_cache_table:
+        return _collector(clients)
+    caller = clients.sts().get_caller_identity()
+    arn = parse_arn(str(caller["Arn"]))
+    return _collector(clients, str(caller["Account"]), arn.partition if arn else "aws")
+
+
+CACHE_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=2
+)
+"""The cache table's client: a failing table must cost little (reads then go to AWS)."""
+
+
+@functools.cache
+def read_sharing() -> ReadSharing:
+    """What the event function's collectors share in this container: the cache table
+    (COLLECTION_CACHE_TABLE_NAME, SHARED_CACHE_TTL_SECONDS) and READS_PER_ACCOUNT."""
+    config = settings()
+    cache = None
+    if config.collection_cache_table:
+        client = _session().client(
+            "dynamodb", endpoint_url=config.endpoint_url, config=CACHE_CLIENT_CONFIG
+        )
+        cache = SharedReadCache(
+            config.collection_cache_table,
+            client,
+            ttl_seconds=config.shared_cache_ttl_seconds,
+            clock=clock,
+        )
+    return ReadSharing(cache=cache, limiter=ReadLimiter(config.reads_per_account))
 
 
 @functools.cache
@@ -275,6 +327,7 @@ def _collector(
         ttl_seconds=config.cache_ttl_seconds,
         clock=clock,
         org_clients=_home_clients() if account_id else None,
+        sharing=read_sharing(),
     )
 
 
