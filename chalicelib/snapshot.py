@@ -104,6 +104,24 @@ class Organization:
     org_id: str | None = None
 
 
+NOT_COLLECTED = "NotCollected"
+"""The code of a part of another account's side that the snapshot leaves out (not collected)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSide:
+    """Another account that takes part in a request: the requester's, or a KMS key's.
+
+    A part the snapshot leaves out was not collected: it is `Unreadable` with code
+    `NOT_COLLECTED`, never "none". `organization` is None only when written as null (the account
+    is in no organization).
+    """
+
+    account_id: str
+    iam: Iam | Unreadable
+    organization: Organization | Unreadable | None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class S3Object:
     key: str
@@ -160,6 +178,7 @@ class Snapshot:
         "access_points",
         "account_id",
         "account_public_access_block",
+        "accounts",
         "buckets",
         "document",
         "iam",
@@ -186,6 +205,7 @@ class Snapshot:
         access_points: Mapping[str, AccessPoint | Unreadable],
         kms_keys: Mapping[str, KmsKey | Unreadable],
         vpc_endpoints: Mapping[str, VpcEndpoint | Unreadable],
+        accounts: Mapping[str, AccountSide | Unreadable] | None = None,
     ) -> None:
         self.document = document
         self.account_id = account_id
@@ -198,6 +218,7 @@ class Snapshot:
         self.access_points = access_points
         self.kms_keys = kms_keys
         self.vpc_endpoints = vpc_endpoints
+        self.accounts: Mapping[str, AccountSide | Unreadable] = accounts or {}
         self._compiled: dict[tuple[object, ...], Any] = {}
         self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
         self.verdicts: dict[tuple[object, ...], Any] = {}  # the engine's verdicts by request shape
@@ -215,6 +236,12 @@ class Snapshot:
         if isinstance(hit, _Failure):
             raise hit.error
         return hit  # type: ignore[no-any-return]
+
+    def side(self, account_id: str | None) -> AccountSide | Unreadable | None:
+        """The side of another account (`accounts.<id>`); None when absent or this account."""
+        if not account_id or account_id == self.account_id:
+            return None
+        return self.accounts.get(account_id)
 
     def kms_key(self, key_id: str) -> KmsKey | Unreadable | None:
         """A key by ARN, key id or alias ARN as the snapshot lists it."""
@@ -262,6 +289,7 @@ def load_snapshot(doc: Any) -> Snapshot:
         access_points=_table(s3.get("access_points"), "s3.access_points", _load_access_point),
         kms_keys=_table((doc.get("kms") or {}).get("keys"), "kms.keys", _load_kms_key),
         vpc_endpoints=_table(doc.get("vpc_endpoints"), "vpc_endpoints", _load_vpce),
+        accounts=_table(doc.get("accounts"), "accounts", _load_side),
     )
 
 
@@ -447,6 +475,27 @@ def _load_org(raw: Mapping[str, Any], where: str) -> Organization:
         management_account_id=raw.get("management_account_id"),
         org_id=raw.get("org_id"),
     )
+
+
+def _load_side(account_id: str, raw: Mapping[str, Any], where: str) -> AccountSide:
+    """`accounts.<id>`: a part left out was not collected (unchecked), never "none"."""
+
+    def left_out(part: str, needs: str) -> Unreadable:
+        return Unreadable(code=NOT_COLLECTED, needs=f"{needs} in account {account_id}", where=part)
+
+    iam: Iam | Unreadable
+    if "iam" in raw:
+        iam = _part(raw, "iam", _load_iam) or left_out(
+            f"{where}.iam", "iam:GetAccountAuthorizationDetails"
+        )
+    else:
+        iam = left_out(f"{where}.iam", "iam:GetAccountAuthorizationDetails")
+    organization: Organization | Unreadable | None
+    if "organization" in raw:
+        organization = _part(raw, "organization", _load_org)
+    else:
+        organization = left_out(f"{where}.organization", "organizations:ListPoliciesForTarget")
+    return AccountSide(account_id=account_id, iam=iam, organization=organization)
 
 
 def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:

@@ -57,6 +57,7 @@ from .evidence import (
     PolicySource,
     PrincipalEvidence,
     compiled_source,
+    in_account,
     principal_evidence,
     unchecked_for,
 )
@@ -98,7 +99,8 @@ class Leg:
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
-    cross_account: bool = False  # the requester belongs to another account
+    cross_account: bool = False  # the requester belongs to another account than the resource
+    requester_side: bool = False  # ...and its account's side is in the snapshot: both judged
     explain: bool = True  # keep the deciding conditions (False: the verdict alone)
     # A KMS leg whose key is assumed (the object's head could not be read): why, as a problem.
     assumed: Unchecked | None = None
@@ -218,9 +220,11 @@ def _s3_leg(
     explain: bool = True,
 ) -> Leg:
     action, resource = op.action, op.resource_arn
-    leg = _new_leg(request, snapshot, action, resource, explain)
+    leg = _new_leg(request, snapshot, action, resource, explain, snapshot.account_id)
     principal = request.principal
-    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
+    _common_layers(
+        leg, request, snapshot, ctx, evidence, identity, resource_account=snapshot.account_id
+    )
 
     bounded = evidence.boundary is not None
     bucket_hits = scan(
@@ -282,8 +286,10 @@ def _access_point_leg(
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
     """
     resource = access_point_object_arn(request.access_point_arn or "", op.key)
-    leg = _new_leg(request, snapshot, op.action, resource, explain)
-    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=True)
+    leg = _new_leg(request, snapshot, op.action, resource, explain, snapshot.account_id)
+    _common_layers(
+        leg, request, snapshot, ctx, evidence, identity, resource_account=snapshot.account_id
+    )
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
         facts.access_point_policy or (),
         action=op.action,
@@ -305,10 +311,14 @@ def _common_layers(
     evidence: PrincipalEvidence,
     identity: PrincipalIdentity,
     *,
-    resource_account: bool,
+    resource_account: str,
     rcp_applies: bool = True,
 ) -> None:
-    """Identity, boundary, session, SCP, RCP and VPC endpoint layers for one authorization."""
+    """Identity, boundary, session, SCP, RCP and VPC endpoint layers for one authorization.
+
+    SCPs are those of the requester's account; RCPs those of `resource_account` (the bucket's,
+    or the KMS key's for the KMS leg).
+    """
     action, resource = leg.action, leg.resource
     principal = request.principal
     leg.layers[Layer.IDENTITY_POLICY] = scan(
@@ -343,11 +353,11 @@ def _common_layers(
     session = _session_hits(request, snapshot, action, resource, ctx, leg.explain)
     if session is not None:
         leg.layers[Layer.SESSION_POLICY] = session
-    scp_levels = _cached_levels(request, snapshot, "scp")
+    scp_levels = _cached_levels(request, snapshot, "scp", resource_account)
     if scp_levels is not None:
         _org_gate(leg, Layer.SCP, scp_levels, action, resource, None, ctx, snapshot.plans)
-    if rcp_applies and resource_account:
-        rcp_levels = _cached_levels(request, snapshot, "rcp")
+    if rcp_applies:
+        rcp_levels = _cached_levels(request, snapshot, "rcp", resource_account)
         if rcp_levels is not None:
             _org_gate(leg, Layer.RCP, rcp_levels, action, resource, identity, ctx, snapshot.plans)
     if request.vpc_endpoint_id:
@@ -396,20 +406,33 @@ class _Level:
     sources: tuple[PolicySource, ...] | Unchecked
 
 
-def _cached_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
-    """Org levels depend only on the principal (SCP) or the account (RCP): computed once."""
+def _cached_levels(
+    request: AccessRequest, snapshot: Snapshot, kind: str, resource_account: str
+) -> list[_Level] | None:
+    """Org levels depend only on the principal (SCP) or the resource's account (RCP): computed
+    once per snapshot."""
     principal = request.principal
     if request.scp_policies and kind == "scp":
-        return _org_levels(request, snapshot, kind)
-    key = ("org-levels", kind, principal.type, principal.account_id, principal.principal_arn)
-    return snapshot.cached(key, lambda: _org_levels(request, snapshot, kind))
+        return _org_levels(request, snapshot, kind, resource_account)
+    key = (
+        "org-levels", kind, principal.type, principal.account_id, principal.principal_arn,
+        resource_account if kind == "rcp" else None,
+    )  # fmt: skip
+    return snapshot.cached(key, lambda: _org_levels(request, snapshot, kind, resource_account))
 
 
-def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_Level] | None:
-    """SCP/RCP levels that apply, root first; None when the policy type does not apply."""
+def _org_levels(
+    request: AccessRequest, snapshot: Snapshot, kind: str, resource_account: str
+) -> list[_Level] | None:
+    """SCP/RCP levels that apply, root first; None when the policy type does not apply.
+
+    SCPs follow the requester's account, RCPs the resource's: the bucket account's path is the
+    top-level `organization`, another account's is `accounts.<id>.organization`.
+    """
     layer = Layer.SCP if kind == "scp" else Layer.RCP
     pkind = PolicyKind.SCP if kind == "scp" else PolicyKind.RCP
     principal = request.principal
+    account = resource_account
     if kind == "scp":
         if principal.type in (PrincipalType.AWS_SERVICE, PrincipalType.ANONYMOUS):
             return None
@@ -421,22 +444,27 @@ def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_
                 for i, doc in enumerate(request.scp_policies)
             )
             return [_Level(target="given", sources=sources)]
-        if principal.account_id and principal.account_id != snapshot.account_id:
+        account = principal.account_id or ""
+    other: str | None = None  # the account whose path it is, when not the snapshot's
+    whose = "requester's" if kind == "scp" else "key's"  # an RCP path elsewhere: a KMS key's
+    org: Organization | Unreadable | None = snapshot.organization
+    if account and account != snapshot.account_id:
+        side = snapshot.side(account)
+        if side is None:
             problem = Unchecked(
                 layer=layer,
-                reason=f"the SCPs of the requester's account {principal.account_id} are not "
+                reason=f"the {kind.upper()}s of the {whose} account {account} are not "
                 "in this account's snapshot",
-                needs="organizations:ListPoliciesForTarget on the requester's account",
+                needs=f"organizations:ListPoliciesForTarget on the {whose} account",
             )
-            return [_Level(target=principal.account_id, sources=problem)]
-    org = snapshot.organization
+            return [_Level(target=account, sources=problem)]
+        other = account
+        org = side if isinstance(side, Unreadable) else side.organization
     if org is None:
         return None
     if isinstance(org, Unreadable):
-        return [
-            _Level(target="organization", sources=unchecked_for(layer, org, "the organization"))
-        ]
-    account = principal.account_id if kind == "scp" else snapshot.account_id
+        problem = in_account(unchecked_for(layer, org, "the organization"), whose, other)
+        return [_Level(target="organization", sources=problem)]
     if _is_management(org, account):
         return None
     levels: list[_Level] = []
@@ -445,12 +473,9 @@ def _org_levels(request: AccessRequest, snapshot: Snapshot, kind: str) -> list[_
         if policies is None:
             continue
         if isinstance(policies, Unreadable):
-            levels.append(
-                _Level(
-                    level.target_id,
-                    unchecked_for(layer, policies, f"{kind.upper()}s of {level.target_id}"),
-                )
-            )
+            what = f"{kind.upper()}s of {level.target_id}"
+            problem = in_account(unchecked_for(layer, policies, what), whose, other)
+            levels.append(_Level(level.target_id, problem))
             continue
         levels.append(
             _Level(
@@ -659,10 +684,11 @@ def _kms_leg(
     explain: bool = True,
 ) -> Leg:
     kctx = kms_leg.leg_context(ctx, request, kms)
-    leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain)
+    account = kms_leg.key_account(kms.key_arn, snapshot)
+    leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain, account)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,
-        resource_account=True, rcp_applies=not kms.aws_managed,
+        resource_account=account, rcp_applies=not kms.aws_managed,
     )  # fmt: skip
     key_hits = scan(
         kms.key_policy,
@@ -792,7 +818,7 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
         forms.add(PrincipalForm.ANY)
     kms = Layer.KMS_KEY_POLICY in leg.layers
     if leg.cross_account:
-        return _decide_cross_account(leg, identity, forms, assume_unknown_allows)
+        return _decide_cross_account(leg, identity, forms, root, assume_unknown_allows)
     if kms:
         return _decide_kms(leg, identity, forms, root, assume_unknown_allows)
 
@@ -840,19 +866,49 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
 
 
 def _decide_cross_account(
-    leg: Leg, identity: Hits, forms: set[PrincipalForm], assume_unknown_allows: bool
+    leg: Leg,
+    identity: Hits,
+    forms: set[PrincipalForm],
+    root: bool,
+    assume_unknown_allows: bool,
 ) -> _Result:
     """Another account's principal needs both sides: a resource grant naming it (or its
-    account) and its own account's identity allow (how-s3-evaluates-access-control.html)."""
-    resource = "key policy" if Layer.KMS_KEY_POLICY in leg.layers else "bucket policy or ACL"
+    account) and its own account's identity allow, within its boundary and session policy
+    (how-s3-evaluates-access-control.html; KMS: key-policy-modifying-external-accounts.html).
+    A KMS grant to the requester suffices, as in its own account."""
+    kms = Layer.KMS_KEY_POLICY in leg.layers
+    if kms and leg.layers.get(Layer.KMS_GRANT, Hits()).allows:
+        return _Result(Verdict.ALLOWED, [], {})
+    resource = "key policy" if kms else "bucket policy or ACL"
     if not forms:
-        layer = Layer.KMS_KEY_POLICY if Layer.KMS_KEY_POLICY in leg.layers else Layer.BUCKET_POLICY
+        layer = Layer.KMS_KEY_POLICY if kms else Layer.BUCKET_POLICY
         text = f"no {resource} statement grants {leg.action} to the requester or its account"
         return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
-    if not (identity.allows or (identity.unknown and assume_unknown_allows)):
+
+    def passes(hits: Hits) -> bool:
+        return bool(hits.allows) or (hits.unknown and assume_unknown_allows)
+
+    if root:
+        return _Result(Verdict.ALLOWED, [], {})
+    if not passes(identity):
         text = "the requester's own account must also allow the action in its identity policies"
+        if leg.requester_side:
+            text = (
+                f"the requester's own account must also allow {leg.action} in an identity "
+                "policy of the requester, and none does"
+            )
         return _Result(
             Verdict.IMPLICIT_DENY, [Layer.IDENTITY_POLICY], {Layer.IDENTITY_POLICY: text}
+        )
+    for layer, hits, text in leg.gates:
+        if layer is Layer.PERMISSIONS_BOUNDARY and not passes(hits):
+            return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
+    session = leg.layers.get(Layer.SESSION_POLICY)
+    if session is not None and not passes(session):
+        return _Result(
+            Verdict.IMPLICIT_DENY,
+            [Layer.SESSION_POLICY],
+            {Layer.SESSION_POLICY: "no session policy allows"},
         )
     return _Result(Verdict.ALLOWED, [], {})
 
@@ -972,23 +1028,35 @@ def _unique(items: Iterable[Unchecked]) -> list[Unchecked]:
 
 
 def _new_leg(
-    request: AccessRequest, snapshot: Snapshot, action: str, resource: str, explain: bool
+    request: AccessRequest,
+    snapshot: Snapshot,
+    action: str,
+    resource: str,
+    explain: bool,
+    resource_account: str,
 ) -> Leg:
+    principal = request.principal
+    cross = _cross_account(request, resource_account)
     return Leg(
         action=action,
         resource=resource,
         explain=explain,
-        federated=request.principal.type is PrincipalType.FEDERATED_USER,
-        cross_account=_cross_account(request, snapshot),
+        federated=principal.type is PrincipalType.FEDERATED_USER,
+        cross_account=cross,
+        requester_side=cross
+        and (
+            principal.account_id == snapshot.account_id
+            or snapshot.side(principal.account_id) is not None
+        ),
     )
 
 
-def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:
-    """An authenticated principal of another account than the bucket owner's."""
+def _cross_account(request: AccessRequest, resource_account: str) -> bool:
+    """An authenticated principal of another account than the resource's (bucket or key)."""
     principal = request.principal
     if principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return False
-    return bool(principal.account_id) and principal.account_id != snapshot.account_id
+    return bool(principal.account_id) and principal.account_id != resource_account
 
 
 def _account_canonical_id(request: AccessRequest, snapshot: Snapshot) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import Layer, MalformedPolicyError, Principal, PrincipalType, Unchecked
-from ..snapshot import Entity, Iam, Snapshot, Unreadable, parse_json_document
+from ..snapshot import NOT_COLLECTED, Entity, Iam, Snapshot, Unreadable, parse_json_document
 from .policy import CompiledPolicy, PolicyKind, compile_policy
 
 _NEEDS = {
@@ -43,6 +43,8 @@ class PolicySource:
 
 def unchecked_for(layer: Layer, marker: Unreadable, what: str) -> Unchecked:
     needs = marker.needs or _NEEDS.get(layer)
+    if marker.code == NOT_COLLECTED:
+        return Unchecked(layer=layer, reason=f"{what} was not collected", needs=needs)
     return Unchecked(layer=layer, reason=f"{marker.code} reading {what}", needs=needs)
 
 
@@ -115,27 +117,43 @@ def _iam_name(principal: Principal) -> tuple[str, str] | None:
 
 
 def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvidence:
-    """Identity policies (user + groups, or role; managed at their default version) and boundary."""
+    """Identity policies (user + groups, or role; managed at their default version) and boundary.
+
+    Another account's principal is read from that account's side (`accounts.<id>.iam`); with
+    no side for its account, its identity policies and boundary are not checked.
+    """
     if principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return PrincipalEvidence(exists=True, entity=None, identity=(), boundary=None, problems=())
-    if principal.account_id and principal.account_id != snapshot.account_id:
+    account = principal.account_id
+    if not account or account == snapshot.account_id:
+        return _evidence(snapshot, snapshot.iam, principal, None)
+    side = snapshot.side(account)
+    if side is None:
         # Another account's principal: its policies are not in this account's snapshot (and a
         # same-named user or role here is someone else).
         problem = Unchecked(
             layer=Layer.IDENTITY_POLICY,
             reason=(
-                f"{principal.principal_arn} belongs to account {principal.account_id}: its "
+                f"{principal.principal_arn} belongs to account {account}: its "
                 "identity policies and boundary are outside this account"
             ),
-            needs=f"a snapshot of account {principal.account_id}",
+            needs=f"a snapshot of account {account}",
         )
         return PrincipalEvidence(
             exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
         )
-    iam = snapshot.iam
+    iam = side if isinstance(side, Unreadable) else side.iam
+    return _evidence(snapshot, iam, principal, account)
+
+
+def _evidence(
+    snapshot: Snapshot, iam: Iam | Unreadable | None, principal: Principal, other: str | None
+) -> PrincipalEvidence:
+    """The evidence from one account's IAM; `other`: the requester's account when it is not the
+    snapshot's (each problem names it)."""
     named = _iam_name(principal)
     if isinstance(iam, Unreadable):
-        problem = unchecked_for(Layer.IDENTITY_POLICY, iam, "IAM")
+        problem = in_account(unchecked_for(Layer.IDENTITY_POLICY, iam, "IAM"), "requester's", other)
         return PrincipalEvidence(
             exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
         )
@@ -146,7 +164,11 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
     if isinstance(table, Unreadable):
         problem = unchecked_for(Layer.IDENTITY_POLICY, table, f"IAM {table_name}s")
         return PrincipalEvidence(
-            exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
+            exists=None,
+            entity=None,
+            identity=(),
+            boundary=None,
+            problems=(in_account(problem, "requester's", other),),
         )
     entity = table.get(name)
     if entity is None:
@@ -161,7 +183,19 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
         entity=entity,
         identity=tuple(identity),
         boundary=boundary,
-        problems=tuple(problems),
+        problems=tuple(in_account(p, "requester's", other) for p in problems),
+    )
+
+
+def in_account(problem: Unchecked, whose: str, account: str | None) -> Unchecked:
+    """The problem, naming the other account it is in ("the requester's account X: ...")."""
+    if not account:
+        return problem
+    needs = problem.needs
+    if needs and account not in needs:
+        needs = f"{needs} in account {account}"
+    return Unchecked(
+        layer=problem.layer, reason=f"the {whose} account {account}: {problem.reason}", needs=needs
     )
 
 
@@ -173,13 +207,26 @@ def _entity_policies(
         problems.append(unchecked_for(layer, entity.inline, f"inline policies of {entity.arn}"))
     else:
         for inline in entity.inline:
-            policy_id = f"inline:{entity.kind}/{entity.name}/{inline.name}"
+            policy_id = inline_policy_id(snapshot, entity, inline.name)
             yield compiled_source(snapshot, layer, policy_id, inline.document, PolicyKind.IDENTITY)
     if isinstance(entity.attached, Unreadable):
         problems.append(unchecked_for(layer, entity.attached, f"managed policies of {entity.arn}"))
     else:
         for arn in entity.attached:
             yield managed_source(snapshot, iam, layer, arn, PolicyKind.IDENTITY)
+
+
+def inline_policy_id(snapshot: Snapshot, entity: Entity, name: str) -> str:
+    """`inline:<kind>/<entity>/<policy>`; `inline:<account>:<kind>/...` in another account."""
+    account = entity_account(entity)
+    where = f"{account}:" if account and account != snapshot.account_id else ""
+    return f"inline:{where}{entity.kind}/{entity.name}/{name}"
+
+
+def entity_account(entity: Entity) -> str | None:
+    """The account of an IAM user, group or role, from its ARN."""
+    parts = entity.arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[4] else None
 
 
 def _group_policies(

@@ -189,11 +189,18 @@ def _bucket_default_key(facts: S3Facts) -> tuple[str | None, bool, str | None]:
     return None, False, None
 
 
+def key_account(key_id: str, snapshot: Snapshot) -> str:
+    """The account of a KMS key: its ARN's (a bare key id or alias is the bucket account's)."""
+    arn = parse_arn(key_id)
+    return arn.account if arn is not None and arn.account else snapshot.account_id
+
+
 def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
-    arn = parse_arn(leg.key_arn)
-    if arn is not None and arn.account and arn.account != snapshot.account_id:
+    account = key_account(leg.key_arn, snapshot)
+    if account != snapshot.account_id and snapshot.side(account) is None:
+        # Without the key's account in the snapshot, its policy is not judged.
         leg.skip_reason = (
-            f"the KMS key {leg.key_arn} belongs to account {arn.account}: its key policy is "
+            f"the KMS key {leg.key_arn} belongs to account {account}: its key policy is "
             "outside this account and was not checked"
         )
         return

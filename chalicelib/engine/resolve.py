@@ -5,7 +5,8 @@ runbook user may give a role or user ARN without its path. AWS evaluates the ide
 ARN, path included (`aws:PrincipalArn`, a Principal element naming the role): IAM role and user
 names are unique in an account whatever their path
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns),
-so the snapshot's entity of that name is the requester. `resolve_principal` swaps its ARN in:
+so the snapshot's entity of that name is the requester (in the requester's account: the
+top-level IAM, or `accounts.<id>.iam` for another account). `resolve_principal` swaps its ARN in:
 `principal_arn`, and the `aws:PrincipalArn` value that was derived from the requester ARN
 (a value given explicitly by the user is kept). The request's notes are the pipeline's to
 update (the engine never reads them: see `verdict_cache.UNREAD_FIELDS`). Pure: no boto3.
@@ -18,7 +19,7 @@ from dataclasses import replace
 from typing import Final
 
 from ..model import AccessRequest, Principal, PrincipalType
-from ..snapshot import Entity, Iam, Snapshot
+from ..snapshot import AccountSide, Entity, Iam, Snapshot
 
 _DERIVED_PREFIX: Final = "derived:"
 _RESOLVED_TYPES: Final = {
@@ -51,9 +52,12 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
 def _resolved(principal: Principal, snapshot: Snapshot) -> Principal:
     """The principal with the ARN of the snapshot's user or role of its name, or itself."""
     table_name = _RESOLVED_TYPES.get(principal.type)
-    if table_name is None or principal.account_id != snapshot.account_id:
+    if table_name is None:
         return principal
     iam = snapshot.iam
+    if principal.account_id != snapshot.account_id:
+        side = snapshot.side(principal.account_id)  # another account's, when in the snapshot
+        iam = side.iam if isinstance(side, AccountSide) else None
     if not isinstance(iam, Iam):
         return principal
     table = iam.users if table_name == "user" else iam.roles
