@@ -286,6 +286,7 @@ class AccessRequest:
     scp_policies: tuple[Json, ...] = ()
     # From an event (empty for runbook-style requests).
     event_id: str | None = None
+    shared_event_id: str | None = None  # the same on both copies of a cross-account event
     event_time: str | None = None
     event_name: str | None = None
     scope: Scope = Scope.SAME_ACCOUNT

@@ -5,7 +5,10 @@ Ports are passed in (no defaults): a `SnapshotSource` (collect), a `FindingStore
 
 How `handle_event` keeps a burst cheap, and every event counted once and alerted at most once:
 
-1. The event key is the CloudTrail `eventID` (the EventBridge `id` when absent). The finding
+1. The event key is the CloudTrail `eventID` (the EventBridge `id` when absent), or its
+   `sharedEventID` when it has one: CloudTrail delivers a cross-account request to both
+   accounts, each copy with its own `eventID` and the same `sharedEventID`, so the second copy
+   is a redelivery of the first (one finding, one alert, whichever arrives first). The finding
    an event creates has that id, so a redelivery overwrites, never duplicates. Every write is
    one DynamoDB transaction that also puts `event#<key>` only if absent: a redelivered event
    fails that condition and changes nothing (our own idempotency rather than Powertools'
@@ -45,7 +48,10 @@ Accounts: every finding carries its top-level `account` (the bucket's; the reque
 `MemberAccountSource`), a member account whose role cannot be assumed gives a health finding
 saying what to deploy, aggregated one a day per account and role (aggregation.py
 `member_role_finding`), and no cheap-key pointer, so a denial after the role is deployed is
-diagnosed at once.
+diagnosed at once. When it is the other side of a cross-account request (the requester's
+account, a KMS key's) that cannot be read, the denial is diagnosed on the bucket side (that side
+unchecked) and the same health finding is made for that account, under its own event key
+(`<event key>-member-role-<account>`).
 
 Failures: a failed store or publish raises, so Lambda retries. A retry after a failed publish
 finds its event record, sees the finding it created still unpublished, and publishes it then
@@ -86,7 +92,7 @@ from .aggregation import (
     tally,
     window_for,
 )
-from .collect.source import SnapshotSource
+from .collect.source import AccountsSource, SnapshotSource
 from .events import parse_event
 from .events.operations import MAX_DELETE_KEYS
 from .model import AccessRequest, DiagnoserError, Finding, InputError, Json
@@ -163,7 +169,7 @@ def diagnose_request(request: AccessRequest, *, source: SnapshotSource, clock: C
     """
     now = format_utc(clock())
     finding_id = request.event_id or _digest([request.to_dict(), now])[:32]
-    return _diagnose(request, source=source, finding_id=finding_id, now=now, seen=now)
+    return _diagnose(request, source=source, finding_id=finding_id, now=now, seen=now)[0]
 
 
 def handle_event(
@@ -188,6 +194,9 @@ def handle_event(
         request = parse_event(event, max_keys=max_keys)
     except InputError as exc:
         return _reject(event, key, exc, received=received, store=store)
+    if request.shared_event_id:  # both copies of a cross-account event: one key
+        key = request.shared_event_id
+        annotate(event_id=key)
     kind = origin(request, trust)
     annotate(bucket=request.bucket, action=request.action, origin=kind.value)
     window = window_for(kind, window)
@@ -207,9 +216,22 @@ def handle_event(
             counts=counts,
         )
     try:
-        finding = _first(request, kind, source=source, finding_id=key, now=received, seen=seen)
+        finding, unavailable = _first(
+            request, kind, source=source, finding_id=key, now=received, seen=seen
+        )
     except InputError as exc:  # e.g. a snapshot part the engine cannot read; not transient
         return _reject(event, key, exc, received=received, store=store)
+    for error in unavailable:
+        _report_unavailable(
+            request,
+            error,
+            key,
+            seen=seen,
+            received=received,
+            store=store,
+            publisher=publisher,
+            clock=clock,
+        )
     annotate(decision=finding.decision.value)
     full = diagnosis_key(finding, kind)
     member = member_role_key(finding)
@@ -282,8 +304,14 @@ def event_key(event: Mapping[str, Any]) -> str:
 
 
 @traced
-def _collect(request: AccessRequest, *, source: SnapshotSource) -> Json:
-    return source.snapshot_for(request)
+def _collect(
+    request: AccessRequest, *, source: SnapshotSource
+) -> tuple[Json, tuple[MemberRoleUnavailable, ...]]:
+    """The snapshot, and the other accounts whose member role could not be assumed."""
+    if isinstance(source, AccountsSource):
+        collected = source.collect_request(request)
+        return collected.snapshot, collected.unavailable
+    return source.snapshot_for(request), ()
 
 
 @traced
@@ -293,10 +321,11 @@ def _evaluate(request: AccessRequest, snapshot: Json, *, finding_id: str, now: s
 
 def _diagnose(
     request: AccessRequest, *, source: SnapshotSource, finding_id: str, now: str, seen: str
-) -> Finding:
-    snapshot = _collect(request, source=source)
+) -> tuple[Finding, tuple[MemberRoleUnavailable, ...]]:
+    snapshot, unavailable = _collect(request, source=source)
     finding = _evaluate(request, snapshot, finding_id=finding_id, now=now)
-    return _accounted(replace(finding, occurrences=1, first_seen=seen, last_seen=seen))
+    finding = replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
+    return _accounted(finding), unavailable
 
 
 def _accounted(finding: Finding) -> Finding:
@@ -316,17 +345,68 @@ def _first(
     finding_id: str,
     now: str,
     seen: str,
-) -> Finding:
-    """The finding of the first denial of an aggregate (module docstring, 6)."""
+) -> tuple[Finding, tuple[MemberRoleUnavailable, ...]]:
+    """The finding of the first denial of an aggregate (module docstring, 6), and the other
+    accounts of the request whose member role could not be assumed."""
     if kind is Origin.DIAGNOSER:
         health = health_finding(request, finding_id=finding_id, now=now)
-        return _accounted(replace(health, first_seen=seen))
+        return _accounted(replace(health, first_seen=seen)), ()
     try:
-        finding = _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)
+        finding, unavailable = _diagnose(
+            request, source=source, finding_id=finding_id, now=now, seen=seen
+        )
     except MemberRoleUnavailable as error:  # the account cannot be read: say what to deploy
         missing = member_role_finding(request, error, finding_id=finding_id, now=now)
-        return _accounted(replace(missing, first_seen=seen, last_seen=seen))
-    return outsider_finding(finding, kind) if kind.outsider else finding
+        return _accounted(replace(missing, first_seen=seen, last_seen=seen)), ()
+    return (outsider_finding(finding, kind) if kind.outsider else finding), unavailable
+
+
+def _report_unavailable(
+    request: AccessRequest,
+    error: MemberRoleUnavailable,
+    key: str,
+    *,
+    seen: str,
+    received: str,
+    store: FindingStore,
+    publisher: FindingPublisher,
+    clock: Clock,
+) -> None:
+    """The health finding of another account of `request` whose member role could not be
+    assumed: created and alerted once a day per account and role, else counted."""
+    note_key = f"{key}-member-role-{error.account}"
+    health = member_role_finding(request, error, finding_id=note_key, now=received)
+    health = _accounted(replace(health, first_seen=seen, last_seen=seen))
+    aggregate = member_role_key(health) or note_key
+    for _ in range(3):  # again only after a concurrent invocation took the aggregate
+        pointer = store.aggregate(aggregate)
+        if pointer is not None and pointer.is_fresh(seen):
+            _count(
+                pointer.finding_id,
+                note_key,
+                seen=seen,
+                received=received,
+                store=store,
+                publisher=publisher,
+                clock=clock,
+            )
+            return
+        window_end = format_utc(_instant(seen) + HEALTH_WINDOW)
+        outcome = _create(
+            health,
+            note_key,
+            keys=(aggregate,),
+            window_end=window_end,
+            received=received,
+            store=store,
+        )
+        if outcome is WriteOutcome.DUPLICATE_EVENT:
+            _redelivered(note_key, store=store, publisher=publisher, clock=clock)
+            return
+        if outcome is WriteOutcome.WRITTEN:
+            _alert(health.finding_id, store=store, publisher=publisher, clock=clock, local=health)
+            return
+    raise DiagnoserError(f"event {key}: member-role pointer kept changing; retry")
 
 
 @traced

@@ -344,6 +344,7 @@ def event_source() -> Boto3SnapshotSource | MemberAccountSource:
         _home_clients(),
         role_name=config.member_role_name,
         build=_collector,
+        organization_accounts=config.trust.organization_accounts,
         clock=clock,
         margin=CREDENTIALS_MARGIN,
     )

@@ -12,6 +12,14 @@ the member role `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`, assume
 cached per account until `margin` before the credentials expire. A role that is missing or
 refuses (AccessDenied, NoSuchEntity) raises `MemberRoleUnavailable` (the event then gets a
 finding saying what to deploy); that refusal is remembered for `refusal_ttl`.
+
+A cross-account request between two accounts of the organization is read on both sides: the
+bucket side at the top level (in the bucket's account, `request.bucket_account`, whichever
+account's copy of the event arrived), the requester's principal and organization path under
+`accounts[<requester>]`, and a KMS key of a third account in its own account (`kms.keys`, its
+organization path under `accounts[<key account>]`). Another account whose role cannot be assumed
+leaves its IAM and keys `$unreadable` (its organization path is still read centrally) and is
+returned in `Collected.unavailable`. Outside the organization only the bucket side is read.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -49,7 +58,12 @@ from .s3 import (
     ObjectCollector,
 )
 from .shared_cache import ReadSharing, SharedPlan
-from .source import CollectionScope, scope_for_request
+from .source import Collected, CollectionScope, scope_for_request
+
+
+def _account_of(arn: str) -> str | None:
+    parsed = parse_arn(arn)
+    return parsed.account if parsed and parsed.account else None
 
 
 def utc_now() -> datetime:
@@ -166,7 +180,8 @@ class Boto3SnapshotSource:
 
         def on_identity(account_id: str, partition: str) -> None:
             identity.update(account_id=account_id, partition=partition)
-            account.add_account(account_id)
+            if scope.account_settings:
+                account.add_account(account_id)
             organization.add_account(account_id)
 
         self._with_identity(plan, on_identity)
@@ -207,6 +222,22 @@ class Boto3SnapshotSource:
             document["organization"] = org_part
         result: Json = jsonable(document)
         return result
+
+    def organization_of(self, account_id: str) -> Json | None:
+        """The organization part of another account, read with the organization clients alone
+        (an account whose member role cannot be assumed still has its SCPs and RCPs read)."""
+        plan = ReadPlan(self._pool, self._cache)
+        organization = OrganizationCollector(
+            self._org_clients,
+            plan,
+            org_read_role_arn=self._org_read_role_arn,
+            assumed_clients=self._assume,
+        )
+        organization.start()
+        organization.add_account(account_id)
+        plan.run()
+        part: Json | None = jsonable(organization.document())
+        return part
 
     def _with_identity(self, plan: ReadPlan, then: Callable[[str, str], None]) -> None:
         """Call `then(account_id, partition)`: given, remembered, or read once with STS."""
@@ -259,7 +290,9 @@ class MemberAccountSource:
     """A `SnapshotSource` that reads each request in its bucket's account (module docstring).
 
     `home` collects with the function's own credentials (`home_clients`); `build` makes the
-    collector of a member account from the member role's clients.
+    collector of a member account from the member role's clients. `organization_accounts`
+    (ORGANIZATION_ACCOUNT_IDS, and the function's own account) are those whose side of a
+    cross-account request is read too.
     """
 
     def __init__(
@@ -269,6 +302,7 @@ class MemberAccountSource:
         *,
         role_name: str,
         build: SourceFactory,
+        organization_accounts: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] = utc_now,
         margin: timedelta = CREDENTIALS_MARGIN,
         refusal_ttl: timedelta = REFUSAL_TTL,
@@ -278,6 +312,7 @@ class MemberAccountSource:
         self._home_clients = home_clients
         self.role_name = role_name
         self._build = build
+        self._organization_accounts = organization_accounts
         self._clock = clock
         self._margin = margin
         self._refusal_ttl = refusal_ttl
@@ -288,11 +323,95 @@ class MemberAccountSource:
         self._lock = threading.Lock()
 
     def snapshot_for(self, request: AccessRequest) -> Json:
-        account = request.bucket_account or request.principal.account_id
+        return self.collect_request(request).snapshot
+
+    def collect_request(self, request: AccessRequest) -> Collected:
+        """The bucket side in the bucket's account (top level); inside the organization, the
+        requester's side and a KMS key of another account in theirs (`accounts`, `kms.keys`).
+
+        Raises `MemberRoleUnavailable` when the bucket's account cannot be read; another
+        account that cannot be read is `$unreadable` in the snapshot and listed in the result.
+        """
+        bucket_account = request.bucket_account or request.principal.account_id or ""
+        scope = scope_for_request(request)
+        others = self._other_sides(request, bucket_account)
+        if request.kms_key_arn and _account_of(request.kms_key_arn) in others:
+            scope = replace(scope, kms_key_ids=())  # read in the key's own account below
+        snapshot = self._source_of(bucket_account).collect(scope)
+        if self._inside(bucket_account):
+            for key_arn in snapshot["kms"]["keys"]:  # a bucket's default key, an object's key
+                account = _account_of(key_arn)
+                if account and account != bucket_account and self._inside(account):
+                    side = others.get(account, CollectionScope(account_settings=False))
+                    others[account] = replace(side, kms_key_ids=(*side.kms_key_ids, key_arn))
+        unavailable: list[MemberRoleUnavailable] = []
+        accounts: Json = {}
+        for account, side in sorted(others.items()):
+            try:
+                accounts[account] = self._side(account, side, snapshot)
+            except MemberRoleUnavailable as error:
+                unavailable.append(error)
+                accounts[account] = self._unreadable_side(account, side, snapshot, error)
+        if accounts:
+            snapshot["accounts"] = accounts
+        return Collected(snapshot=snapshot, unavailable=tuple(unavailable))
+
+    def _other_sides(
+        self, request: AccessRequest, bucket_account: str
+    ) -> dict[str, CollectionScope]:
+        """What to read in accounts other than the bucket's: the requester's principal, the
+        request's KMS key; only when both accounts are inside the organization."""
+        if not self._inside(bucket_account):
+            return {}
+        sides: dict[str, CollectionScope] = {}
+        requester = request.principal.account_id
+        principal_arn = request.principal.principal_arn
+        if requester and requester != bucket_account and self._inside(requester):
+            sides[requester] = CollectionScope(
+                principal_arns=(principal_arn,) if principal_arn else (), account_settings=False
+            )
+        key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
+        if key_account and key_account != bucket_account and self._inside(key_account):
+            side = sides.get(key_account, CollectionScope(account_settings=False))
+            sides[key_account] = replace(side, kms_key_ids=(str(request.kms_key_arn),))
+        return sides
+
+    def _side(self, account: str, side: CollectionScope, snapshot: Json) -> Json:
+        """Read `side` in `account`: its `accounts` entry; its KMS keys go into `snapshot`."""
+        part = self._source_of(account).collect(replace(side, follow_kms_keys=False))
+        entry: Json = {}
+        if side.principal_arns:
+            entry["iam"] = part["iam"]
+        if "organization" in part:
+            entry["organization"] = part["organization"]
+        snapshot["kms"]["keys"].update(part["kms"]["keys"])
+        return entry
+
+    def _unreadable_side(
+        self, account: str, side: CollectionScope, snapshot: Json, error: MemberRoleUnavailable
+    ) -> Json:
+        """`account`'s entry when its member role cannot be assumed: its IAM and keys are
+        `$unreadable` (saying what to deploy); its organization path is read centrally."""
+        marker = Unreadable(code=error.code or "AccessDenied", needs=error.needs).to_doc()
+        entry: Json = {"iam": marker} if side.principal_arns else {}
+        organization = self.home.organization_of(account)
+        if organization is not None:
+            entry["organization"] = organization
+        for key_arn in side.kms_key_ids:
+            snapshot["kms"]["keys"][key_arn] = dict(marker)
+        return entry
+
+    def _inside(self, account: str) -> bool:
+        return bool(account) and (
+            account in self._organization_accounts or account == self._own_identity()[0]
+        )
+
+    def _source_of(self, account: str) -> Boto3SnapshotSource:
+        """The collector of `account`: the function's own, or its member role's."""
         own, partition = self._own_identity()
         if not account or account == own:
-            return self.home.snapshot_for(request)
-        return self.member(account, partition).snapshot_for(request)
+            return self.home
+        return self.member(account, partition)
 
     def role_arn(self, account: str, partition: str = "aws") -> str:
         return f"arn:{partition}:iam::{account}:role/{self.role_name}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from ..aggregation import MemberRoleUnavailable
 from ..model import AccessRequest, Json
 
 
@@ -12,6 +13,22 @@ class SnapshotSource(Protocol):
     """Gathers every document the engine needs for one request (a DESIGN 3.2 snapshot)."""
 
     def snapshot_for(self, request: AccessRequest) -> Json: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Collected:
+    """A request's snapshot, and the member roles that could not be assumed while reading it
+    (the parts of those accounts are `$unreadable` markers in the snapshot)."""
+
+    snapshot: Json
+    unavailable: tuple[MemberRoleUnavailable, ...] = ()
+
+
+@runtime_checkable
+class AccountsSource(SnapshotSource, Protocol):
+    """A source that reads several accounts of an organization for one request."""
+
+    def collect_request(self, request: AccessRequest) -> Collected: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,7 +43,9 @@ class CollectionScope:
     """What to read: principals, buckets, objects, KMS keys, VPC endpoints, access points.
 
     With `follow_kms_keys`, the SSE-KMS key of each object head and each bucket's default
-    encryption key are read too.
+    encryption key are read too. Without `account_settings`, the account's S3 Public Access
+    Block is not read (another account's side of a request needs only its IAM, keys and
+    organization path).
     """
 
     principal_arns: tuple[str, ...] = ()
@@ -36,6 +55,7 @@ class CollectionScope:
     follow_kms_keys: bool = True
     vpc_endpoint_ids: tuple[str, ...] = ()
     access_point_arns: tuple[str, ...] = ()
+    account_settings: bool = True
 
 
 def scope_for_request(request: AccessRequest) -> CollectionScope:

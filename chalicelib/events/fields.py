@@ -6,6 +6,7 @@ surprising types further down.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ from jmespath.parser import ParsedResult
 EVENT_SOURCE: Final = jmespath.compile("eventSource")
 EVENT_NAME: Final = jmespath.compile("eventName")
 EVENT_ID: Final = jmespath.compile("eventID")
+SHARED_EVENT_ID: Final = jmespath.compile("sharedEventID")
 EVENT_TIME: Final = jmespath.compile("eventTime")
 ERROR_CODE: Final = jmespath.compile("errorCode")
 EVENT_TYPE: Final = jmespath.compile("eventType")
@@ -77,6 +79,16 @@ def string(expression: ParsedResult, data: Mapping[str, Any]) -> str | None:
     """The value when it is a non-empty string, None otherwise (numbers are not names)."""
     value = expression.search(data)
     return value if isinstance(value, str) and value else None
+
+
+_IDENTIFIER = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,127}")
+
+
+def identifier(expression: ParsedResult, data: Mapping[str, Any]) -> str | None:
+    """The value when it looks like a CloudTrail id (a GUID: letters, digits, dashes; at most 128
+    characters), None otherwise: it becomes a storage key."""
+    value = expression.search(data)
+    return value if isinstance(value, str) and _IDENTIFIER.fullmatch(value) else None
 
 
 def param(params: Mapping[str, Any], name: str) -> str | None:

@@ -158,6 +158,7 @@ def _parse_record(
         access_point_arn=bucket_side.access_point_arn,
         bucket_account=bucket_side.account,
         event_id=f.text(f.EVENT_ID, record),
+        shared_event_id=f.identifier(f.SHARED_EVENT_ID, record),
         event_time=f.text(f.EVENT_TIME, record),
         event_name=event_name,
         scope=scope,
