@@ -67,7 +67,10 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, the other subcommands are placeholders (their
+    modules, some of which import boto3, are not loaded: `main` then parses again in full if
+    the line names another one)."""
     parser = argparse.ArgumentParser(
         prog="s3doctor",
         description="Explain S3 403 AccessDenied errors and say how to fix them.",
@@ -87,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_before(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
+        if only is not None and name != only:
+            _register_placeholder(subparsers, name)
+            continue
         try:
             module = importlib.import_module(f".commands.{name}", __package__)
         except ModuleNotFoundError as error:
@@ -97,13 +103,32 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(subparsers)
     _register_completion(subparsers)
     for sub in _subcommand_parsers(parser):
-        if id(sub) not in _UNAVAILABLE:
+        if id(sub) not in _UNAVAILABLE and id(sub) not in _PLACEHOLDERS:
             add_global_options(sub, suppress=True)
             sub.set_defaults(**output_defaults(sub))  # the subcommand's --output, if any
     return parser
 
 
 _UNAVAILABLE: set[int] = set()
+_PLACEHOLDERS: set[int] = set()
+
+
+def _register_placeholder(subparsers: Any, name: str) -> None:
+    """A subcommand not loaded: it takes any arguments, so that `main` can tell it was named."""
+    parser = subparsers.add_parser(name, prefix_chars="\0", add_help=False)
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
+    _PLACEHOLDERS.add(id(parser))
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` seems to name (its first token that is one), unless a help option
+    comes before it (the top-level help lists every subcommand)."""
+    for token in argv:
+        if token in COMMANDS or token == "completion":
+            return token
+        if token.startswith(("-h", "--h")):
+            return None
+    return None
 
 
 def _register_unavailable(subparsers: Any, name: str, module: str) -> None:
@@ -171,8 +196,11 @@ def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = _named_command(argv)  # start-up: load the modules of that subcommand alone
+    args = build_parser(only=named).parse_args(argv)
+    if named is not None and args.command != named:
+        args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

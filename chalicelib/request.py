@@ -15,9 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Final
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, Final
 
 from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
 from .events.actions import check_action
@@ -40,8 +38,10 @@ from .model import (
 )
 from .schemas import conforms, schema
 
+if TYPE_CHECKING:
+    import jsonschema
+
 REQUEST_SCHEMA: Final[Json] = schema("request")
-_VALIDATOR: Final = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
 DERIVED: Final = "derived:requester_arn"
 ROLE_PATH_UNKNOWN_NOTE: Final = "A role-session ARN carries no role path"
 """How the note on a session ARN starts (`pipeline` drops it once the snapshot gave the path)."""
@@ -189,7 +189,10 @@ def validate_request_document(data: Any) -> None:
         raise InputError("request", "expected a JSON object")
     if _conforms(data):
         return
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(dict(data)))
+    import jsonschema  # only to name what is wrong: the check itself is `conforms`
+
+    validator = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(data)))
     if error is None:
         return
     where = ""

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Final, TextIO
 
-from .. import pipeline
-from ..diagnose import render_json, render_markdown, render_text
 from ..engine import decide
-from ..events import iter_records, parse_event
-from ..events.errors import OutOfScope
 from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..snapshot import Snapshot, load_snapshot
@@ -153,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
             )
         _batch_query(args)  # a bad --query is refused before the first line
         return _run_batch(args, sys.stdout)
+    from .. import pipeline
+
     output = output_format(args, default="text")
     findings = []
     loaded: Snapshot | None = None
@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
 def _render_all(findings: list[Finding], output: str, *, color: bool = False) -> str:
     """One finding as usual; several (a CloudTrail log file) as a JSON array or one after the
     other in text and Markdown."""
+    from ..diagnose import render_json
+
     if len(findings) == 1:
         return _render(findings[0], output, color=color)
     if output == "json":
@@ -186,6 +188,8 @@ def _render_all(findings: list[Finding], output: str, *, color: bool = False) ->
 
 
 def _render(finding: Finding, output: str, *, color: bool = False) -> str:
+    from ..diagnose import render_json, render_markdown, render_text
+
     if output == "json":
         return render_json(finding)
     if output == "markdown":
@@ -200,6 +204,9 @@ def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[st
     diagnosed and the others counted. One record that is not an S3 AccessDenied is bad input
     (`OutOfScope`, one line naming why).
     """
+    from ..events import iter_records, parse_event
+    from ..events.errors import OutOfScope
+
     skipped: Counter[str] = Counter()
     if args.event is None:
         return [_one_request(args)], skipped
@@ -393,13 +400,16 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise InputError("--batch", f"cannot read {args.batch}: {error.strerror}") from None
     pending: list[str] = []
-    from .progress import lines_bar
+    bar: Any = None
+    if args.detail != "decision":  # full findings take a while: progress on a terminal
+        from .progress import lines_bar
 
-    full = args.detail != "decision"  # full findings take a while: progress on a terminal
-    with handle, lines_bar(handle, desc="diagnose", unit="request", enabled=full) as bar:
+        bar = lines_bar(handle, desc="diagnose", unit="request")
+    with handle, bar if bar is not None else contextlib.nullcontext():
         try:
             for answer in _answers(_lines(handle), args):
-                bar.advance()
+                if bar is not None:
+                    bar.advance()
                 pending.append(answer)
                 if len(pending) == CHUNK:
                     out.write("\n".join(pending) + "\n")
@@ -415,9 +425,15 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     snapshots = _Snapshots(args.snapshot)
     base = args.batch.parent
     decision_only = args.detail == "decision"
+    if not decision_only:
+        from .. import pipeline
     dumps = json.dumps
     query = _batch_query(args)
+    repeated = _Repeated() if query is None else None
     for number, line in lines:
+        if repeated is not None and (text := repeated.answer(line)) is not None:
+            yield text
+            continue
         ident: Any = number
         try:
             item = json.loads(line)
@@ -430,6 +446,8 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 answer = _decision_dict(request, snapshot)
             else:
                 answer = pipeline.diagnose(request, snapshot).to_dict()
+            if repeated is not None:
+                repeated.keep(line, ident, answer)
             answer["id"] = ident
         except InputError as error:
             answer = {"id": ident, "error": str(error)}
@@ -440,6 +458,57 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
         except Exception as error:  # one bad line never stops the batch
             answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
         yield dumps(answer if query is None else query.search(answer), sort_keys=True)
+
+
+# `{"id": INTEGER,` at the start of a line (JSON whitespace only).
+_HEAD: Final = re.compile(
+    rb'[ \t\r\n]*\{[ \t\r\n]*"id"[ \t\r\n]*:[ \t\r\n]*(-?(?:0|[1-9][0-9]*))[ \t\r\n]*,'
+)
+
+
+class _Repeated:
+    """The answers of lines seen before in the batch, but for their integer id.
+
+    A line `{"id": N, REST` whose REST (bytes) came before has the answer of that line with
+    id N: a line parses to its REST's object plus its id, and the answer is a function of that
+    object (the snapshot files of a batch are read once). Only REST without a backslash (no
+    escape can spell a second "id" key) nor the text "id" is kept, and only answers without an
+    error (whose text may name the line number).
+    """
+
+    LIMIT: Final = 4096  # lines kept; then afresh
+
+    def __init__(self) -> None:
+        self._texts: dict[bytes, tuple[str, str]] = {}
+
+    def answer(self, line: bytes) -> str | None:
+        """The answer text of `line` when its REST came before."""
+        head = _HEAD.match(line)
+        if head is None:
+            return None
+        found = self._texts.get(line[head.end() :])
+        if found is None:
+            return None
+        return f"{found[0]}{int(head[1])}{found[1]}"
+
+    def keep(self, line: bytes, ident: Any, answer: Json) -> None:
+        """Remember `answer` (without its id) for the REST of `line`, when it may be reused."""
+        head = _HEAD.match(line)
+        if head is None or type(ident) is not int or ident != int(head[1]):
+            return
+        rest = line[head.end() :]
+        if b"\\" in rest or b'"id"' in rest or not all(type(k) is str for k in answer):
+            return
+        if len(self._texts) >= self.LIMIT:
+            self._texts.clear()
+        # json.dumps(answer | {"id": ident}, sort_keys=True), split where the id goes
+        parts = [
+            f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(answer.items())
+        ]
+        at = sum(1 for k in answer if k < "id")
+        before = ", ".join([*parts[:at], '"id": '])
+        after = ", ".join(["", *parts[at:]]) if at < len(parts) else ""
+        self._texts[rest] = ("{" + before, after + "}")
 
 
 def _batch_query(args: argparse.Namespace) -> Any:
@@ -457,6 +526,8 @@ def _batch_query(args: argparse.Namespace) -> Any:
 
 def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:
     if "event" in item:
+        from ..events import parse_event
+
         return parse_event(item["event"])
     if "request" in item:
         return request_from_runbook(item["request"])

@@ -27,7 +27,7 @@ def test_missing_credentials_say_how_to_work_offline(
         args.func = fail
         return args
 
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(cli, "build_parser", lambda only=None: parser)
     monkeypatch.setattr(parser, "parse_args", parse)
     code = cli.main(["diagnose", "--resource-arn", "arn:aws:s3:::b/k"])
     err = capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""Issue 15, the batch path: a line repeated in a batch gets the answer it gets alone, whatever
+its id; an offline diagnosis does not load the modules of the commands that call AWS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.cli import main
+
+SCENARIO = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+SNAPSHOT = SCENARIO / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+REQUEST = json.loads((SNAPSHOT.parent / "request.json").read_text())
+
+
+def _batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str], *options: str
+) -> list[Any]:
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    code = main(["diagnose", "--snapshot", str(SNAPSHOT), "--batch", str(path), *options])
+    assert code == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def _variants() -> list[str]:
+    """Lines that repeat one request in the ways a batch can spell it."""
+    body = json.dumps({"request": REQUEST})[1:]
+    secure = json.dumps(
+        {"request": {**REQUEST, "context": [_entry("aws:SecureTransport", "true")]}}
+    )[1:]
+    return [
+        '{"id": 1, ' + body,
+        '{"id": 2, ' + body,  # the same REST, another id
+        '{"id":-0,' + body,
+        ' {"id" : 40 , ' + body,
+        '{"id": 3, ' + body[:-1] + ', "id": 9}',  # a second id: the last one wins
+        '{"id": 4, ' + body[:-1] + ', "id": 9}',
+        '{"id": "five", ' + body,
+        '{"id": 6.0, ' + body,
+        "{" + body,  # no id: the line number
+        "{" + body,
+        '{"id": 7, ' + secure,
+        '{"id": 8, ' + secure,
+        '{"id": 10, ' + body.replace('"request"', '"reqest"'),  # its error names the line
+        '{"id": 11, ' + body.replace('"request"', '"reqest"'),
+        '{"id": 12, ' + body.replace('"request"', '"\\u0069d": 13, "request"'),  # escaped id
+        '{"id": 14, ' + body.replace('"request"', '"\\u0069d": 13, "request"'),
+        '{"id": 15, ' + body,
+    ]
+
+
+def _entry(name: str, value: str) -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": [value], "ContextKeyType": "boolean"}
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_a_repeated_line_gets_the_answer_it_gets_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    lines = _variants()
+    together = _batch(tmp_path, capsys, lines, "--detail", detail)
+    alone = [
+        _batch(tmp_path, capsys, ["\n" * i + line], "--detail", detail)[0]  # same line number
+        for i, line in enumerate(lines)
+    ]
+    assert together == alone
+    ids = [answer["id"] for answer in together]
+    assert ids == [1, 2, 0, 40, 9, 9, "five", 6.0, 9, 10, 7, 8, 10, 11, 13, 13, 15]
+    assert "error" in together[12] and "line 13" in together[12]["error"]
+    assert "line 14" in together[13]["error"]
+    assert together[0]["decision"] != together[10]["decision"]  # the context is part of it
+
+
+def test_a_repeated_line_with_a_query_is_queried_with_its_own_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ['{"id": 1, ' + json.dumps({"request": REQUEST})[1:]] * 2
+    lines.append(lines[0].replace('"id": 1', '"id": 2'))
+    answers = _batch(tmp_path, capsys, lines, "--detail", "decision", "--query", "[id, decision]")
+    assert answers == [[1, "explicit-deny"], [1, "explicit-deny"], [2, "explicit-deny"]]
+
+
+def test_offline_diagnose_does_not_load_boto3(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps({"id": 1, "request": REQUEST}) + "\n")
+    script = (
+        "import sys; from chalicelib.cli import main; "
+        f"code = main(['diagnose', '--snapshot', {str(SNAPSHOT)!r}, '--batch', {str(batch)!r}]); "
+        "print(code, 'boto3' in sys.modules, 'chalicelib.commands.replay' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.splitlines()[-1] == "0 False False", result.stderr
+
+
+def test_a_command_name_given_as_an_option_value_still_runs_the_named_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--region", "diagnose", "completion", "bash"]) == 0
+    assert "s3doctor" in capsys.readouterr().out
