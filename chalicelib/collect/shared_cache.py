@@ -52,6 +52,13 @@ MAX_VALUE_BYTES = 380_000
 """A compressed answer above this is not kept: a DynamoDB item is at most 400 KB, key and
 attribute names included."""
 
+CACHE_TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+CACHE_TTL_ATTRIBUTE = "expires_at"
+
 DEFAULT_TTL_SECONDS = 60
 DEFAULT_READS_PER_ACCOUNT = 8
 DEFAULT_COOLDOWN_SECONDS = 30.0
@@ -72,6 +79,16 @@ class CacheStats:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+
+def create_cache_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the cache table as the stack does, TTL on `expires_at` (tests, benchmarks)."""
+    client.create_table(TableName=table_name, **CACHE_TABLE_DEFINITION)
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"AttributeName": CACHE_TTL_ATTRIBUTE, "Enabled": True},
+    )
 
 
 def item_key(account: str, partition: str, key: Hashable) -> str:
@@ -141,13 +158,13 @@ class SharedReadCache:
         if item is None or item.get("account", {}).get("S") != account:
             self.stats.add("miss")
             return None
-        if float(item["expires_at"]["N"]) <= self._clock().timestamp():
-            self.stats.add("stale")  # not yet swept by TTL
-            return None
         try:
+            if float(item[CACHE_TTL_ATTRIBUTE]["N"]) <= self._clock().timestamp():
+                self.stats.add("stale")  # not yet swept by TTL
+                return None
             result = decode(item["value"]["B"])
-        except (KeyError, ValueError, zlib.error):
-            self.stats.add("miss")
+        except (KeyError, TypeError, ValueError, zlib.error):
+            self.stats.add("miss")  # not an item of ours: read again, overwrite it
             return None
         self.stats.add("hit")
         return result
@@ -168,7 +185,7 @@ class SharedReadCache:
                     "account": {"S": account},
                     "part": {"S": str(key[0]) if isinstance(key, tuple) else ""},
                     "value": {"B": blob},
-                    "expires_at": {"N": str(expires_at)},
+                    CACHE_TTL_ATTRIBUTE: {"N": str(expires_at)},
                 },
             )
         except (ClientError, BotoCoreError):
