@@ -128,6 +128,22 @@ def s3_access_denied_record(
     return record
 
 
+def cross_account_copies(record: Json, *, requester_account: str) -> tuple[Json, Json]:
+    """The two records CloudTrail delivers for a cross-account request (spec §4.2): the bucket
+    owner's `record` and the requester's, each with its own `eventID` and `recipientAccountId`,
+    both with one `sharedEventID`."""
+    event_id = str(record["eventID"])
+    shared = demo_id(event_id, "shared")
+    owner = {**record, "sharedEventID": shared}
+    requester = {
+        **record,
+        "sharedEventID": shared,
+        "eventID": demo_id(event_id, "requester"),
+        "recipientAccountId": requester_account,
+    }
+    return owner, requester
+
+
 def eventbridge_envelope(record: Json, *, envelope_id: str) -> Json:
     """The EventBridge event that carries one CloudTrail record to the rule's target."""
     return {

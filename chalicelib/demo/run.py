@@ -1,18 +1,25 @@
-"""`s3doctor demo`: the whole flow on a local moto server, with no AWS account and no network.
+"""`s3doctor demo`: an AWS Organization on a local moto server, with no AWS account, no network.
 
 1. Start a moto server on a free loopback port; point every boto3 client of this process at it.
-2. Create the findings table, the alert topic and an SQS queue subscribed to the topic.
-3. Seed an account with classic same-account causes of a 403 (`scenarios.py`).
-   Also a chat topic (as AWS Chatbot would subscribe to it) with an SQS queue, and Security Hub.
-4. Send each denial's EventBridge event through the real Chalice handler of `app.py`.
-5. Print what the SQS subscriber received, the chat message as a chat user would see it, the
-   Security Hub findings, what `GET /findings` returns, and where the alarms and dashboard of
-   a deployment are (`ALARMS`, `DASHBOARD`: created by the template, not on moto).
+2. Seed the organization (`organization.py`): management (Organizations, an OU, an SCP on a
+   member), security (the central deployment) and two members, each with the member role of
+   `.chalice/member.json` trusting the central event function's role.
+3. In the security account, as that role: the findings table, the alert topic with an SQS
+   subscriber, a chat topic (as AWS Chatbot would subscribe to it) with one, and Security Hub.
+4. Seed each member with causes of a 403 (`scenarios.py`), and send each denial's EventBridge
+   event through the real Chalice handler of `app.py`, configured for the organization
+   (MEMBER_ROLE_NAME, ORGANIZATION_ACCOUNT_IDS, ORG_READ_ROLE_ARN). The cross-account denial is
+   sent as CloudTrail delivers it: once to each account, one `sharedEventID`.
+5. Print the findings by account as `GET /findings?account=` lists them, then a line each for
+   the alerts, the chat, Security Hub, and the alarms and dashboard of a deployment (`ALARMS`,
+   `DASHBOARD`: created by the template, not on moto).
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib
 import importlib.util
 import io
 import itertools
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlencode
 
 import boto3
 from chalice.test import Client
@@ -39,7 +47,9 @@ from ..publish.message import subject
 from ..publish.securityhub import ID_PREFIX
 from ..publish.store import create_table
 from ..publish.timestamps import format_utc
-from .cloudtrail import demo_id, eventbridge_envelope
+from .cloudtrail import cross_account_copies, demo_id, eventbridge_envelope
+from .organization import MEMBERS, SCP_NAME, SCP_TARGET, DemoOrganization, seed_organization
+from .organization import session_in as session_in_account
 from .scenarios import SCENARIOS, DemoAccount, Scenario
 
 if TYPE_CHECKING:
@@ -47,9 +57,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 PROJECT = Path(__file__).resolve().parents[2]
+MEMBER_TEMPLATE = PROJECT / ".chalice" / "member.json"
+STAGE = "dev"
+LIBRARY = __name__.split(".")[0]  # `s3doctor` when installed, `chalicelib` in the source tree
 FIRST_ACCOUNT_ID = 111122223333
-# moto servers of one process share their state: each run gets an account of its own (the
-# first one is the documentation placeholder), so a run never sees another's resources.
+# moto servers of one process share their state: each run's management account is its own
+# (the first one is the documentation placeholder), so a run never sees another's organization.
 _RUNS = itertools.count()
 REGION = "us-east-1"
 TABLE_NAME = "s3-403-doctor-demo-findings"
@@ -60,7 +73,6 @@ CHAT_QUEUE_NAME = "s3-403-doctor-demo-chat-subscriber"
 # The deployment's CloudWatch alarms and dashboard (names fixed by the deploy template).
 ALARMS = ("s3-403-doctor-dlq-depth", "s3-403-doctor-errors", "s3-403-doctor-throttles")
 DASHBOARD = "s3-403-doctor"
-_SHOWN_ATTRIBUTES = ("decision", "blocked_by", "severity")  # bucket: in the subject
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
 
 
@@ -75,71 +87,116 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DemoReport:
-    """What the demo saw: the events it sent, the alerts received, the API's listing."""
+    """What the demo saw: the organization, the events sent, the alerts, the API's listings."""
 
+    organization: DemoOrganization
     scenarios: tuple[Scenario, ...]
-    events: tuple[Json, ...]
+    events: Mapping[str, tuple[Json, ...]]  # scenario name -> its EventBridge events, as sent
     deliveries: tuple[Delivery, ...]
-    api_status: int
-    api_findings: tuple[Finding, ...]
+    api_status: int  # the first status of GET /findings that was not 200, else 200
+    api_findings: tuple[Finding, ...]  # GET /findings
+    by_account: Mapping[str, tuple[Finding, ...]]  # GET /findings?account=, every account
     chat: tuple[Json, ...] = ()  # custom notifications the chat topic's subscriber received
     security_hub: tuple[Json, ...] = ()  # ASFF findings Security Hub holds
 
+    def findings_for(self, scenario: Scenario) -> tuple[Finding, ...]:
+        """The listed findings of the scenario's events (one per denial, however many copies)."""
+        ids = {event["detail"]["eventID"] for event in self.events[scenario.name]}
+        return tuple(
+            finding
+            for finding in self.api_findings
+            if finding.event_id in ids or finding.request.event_id in ids
+        )
+
     def finding_for(self, scenario: Scenario) -> Finding | None:
-        """The listed finding whose event is the scenario's."""
-        event_id = self.events[self.scenarios.index(scenario)]["detail"]["eventID"]
-        for finding in self.api_findings:
-            if finding.event_id == event_id or finding.request.event_id == event_id:
-                return finding
-        return None
+        found = self.findings_for(scenario)
+        return found[0] if found else None
 
 
 def run_demo(*, out: TextIO | None = None) -> int:
-    """Run the flow and print it for a person; 0 when every scenario got its finding."""
+    """Run the flow and print it for a person; 0 when every denial got its one finding."""
     out = out or sys.stdout
-    out.write("Starting a local moto server and seeding a demo account...\n")
+    out.write("Starting a local moto server and seeding an AWS Organization...\n")
     report = run_flow()
     out.write(render(report))
-    missing = [s for s in report.scenarios if report.finding_for(s) is None]
-    return 1 if missing or report.api_status != 200 else 0
+    complete = all(len(report.findings_for(s)) == 1 for s in report.scenarios)
+    return 0 if complete and report.api_status == 200 else 1
 
 
 def run_flow(*, now: datetime | None = None) -> DemoReport:
-    """Steps 1-5 of the module docstring; returns what was seen instead of printing it."""
+    """Steps 1-4 of the module docstring; returns what was seen instead of printing it."""
     run_id = format_utc(now or datetime.now(UTC))
     run = next(_RUNS)
-    account_id = str(FIRST_ACCOUNT_ID + run)
     with (
         _quiet_logs(),
         moto_endpoint() as endpoint,
-        _environment({**_demo_env(endpoint), "MOTO_ACCOUNT_ID": account_id}),
+        _environment(_demo_env(endpoint)),
     ):
+        org = seed_organization(
+            management_account=str(FIRST_ACCOUNT_ID + run),
+            region=REGION,
+            member_template=MEMBER_TEMPLATE,
+            stage=STAGE,
+        )
+        members = _member_accounts(org, run_id=run_id, suffix=f"-{run}" if run else "")
+        events = {s.name: _denial_events(s, members, run_id) for s in SCENARIOS}
+        os.environ.update(
+            {
+                **org.central_credentials,  # the central event function's role, in security
+                "MEMBER_ROLE_NAME": org.member_role_name,
+                "ORGANIZATION_ACCOUNT_IDS": ",".join(org.account_ids),
+                "ORG_READ_ROLE_ARN": org.org_read_role_arn,
+            }
+        )
         session = boto3.Session(region_name=REGION)
-        dynamodb, sns, sqs = (
-            session.client("dynamodb"),
-            session.client("sns"),
-            session.client("sqs"),
-        )
-        create_table(dynamodb, TABLE_NAME)
-        topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
-        queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        os.environ["FINDINGS_TOPIC_ARN"] = topic_arn
-        chat_url = _chat_subscriber(sns, sqs)
+        sqs, queue_url = _central_resources(session)
+        chat_url = _chat_subscriber(session.client("sns"), sqs)
         securityhub = session.client("securityhub")
         securityhub.enable_security_hub(EnableDefaultStandards=False)
         os.environ["SECURITY_HUB"] = "enabled"
-        account = DemoAccount(
-            account_id=account_id,
-            bucket_suffix=f"-{run}" if run else "",
+        wiring.reset()  # settings and clients for this environment
+        app = load_app()
+        with (
+            Client(app, stage_name=STAGE, project_dir=str(PROJECT)) as client,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),  # the handler's EMF metric lines
+        ):
+            warnings.filterwarnings("ignore", "IAMAuthorizer is not a supported in local mode")
+            handler = event_handler_name(app)
+            for sent in events.values():
+                for event in sent:
+                    client.lambda_.invoke(handler, event)
+            deliveries = _drain(sqs, queue_url)
+            chat = _drain_chat(sqs, chat_url)
+            hub = _security_hub_findings(securityhub)
+            status, listed = _list(client, {})
+            by_account: dict[str, tuple[Finding, ...]] = {}
+            for account in org.account_ids:
+                code, by_account[account] = _list(client, {"account": account})
+                status = status if status != 200 else code
+        wiring.reset()
+        return DemoReport(
+            organization=org,
+            scenarios=SCENARIOS,
+            events=events,
+            deliveries=deliveries,
+            api_status=status,
+            api_findings=listed,
+            by_account=by_account,
+            chat=chat,
+            security_hub=hub,
+        )
+
+
+def _member_accounts(org: DemoOrganization, *, run_id: str, suffix: str) -> dict[str, DemoAccount]:
+    """Clients in each member (as OrganizationAccountAccessRole), each knowing the others."""
+    accounts: dict[str, DemoAccount] = {}
+    for name in MEMBERS:
+        session = session_in_account(org.accounts[name], REGION)
+        accounts[name] = DemoAccount(
+            name=name,
+            account_id=org.accounts[name],
+            bucket_suffix=suffix,
             region=REGION,
             event_time=run_id,
             run_id=run_id,
@@ -147,74 +204,165 @@ def run_flow(*, now: datetime | None = None) -> DemoReport:
             s3=session.client("s3"),
             kms=session.client("kms"),
             ec2=session.client("ec2"),
+            peers=accounts,  # filled as the loop goes on: every member before any seed runs
         )
-        events = tuple(
-            eventbridge_envelope(s.seed(account), envelope_id=demo_id(run_id, "envelope", s.name))
-            for s in SCENARIOS
+    return accounts
+
+
+def _denial_events(
+    scenario: Scenario, members: Mapping[str, DemoAccount], run_id: str
+) -> tuple[Json, ...]:
+    """Seed the scenario; its EventBridge events (two copies when the requester is elsewhere)."""
+    record = scenario.seed(members[scenario.account])
+    records: tuple[Json, ...] = (record,)
+    if scenario.requester is not None:
+        records = cross_account_copies(
+            record, requester_account=members[scenario.requester].account_id
         )
-        wiring.reset()  # settings and clients for this environment
-        app = load_app()
-        with (
-            Client(app, stage_name="dev", project_dir=str(PROJECT)) as client,
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),  # the handler's EMF metric lines
-        ):
-            warnings.filterwarnings("ignore", "IAMAuthorizer is not a supported in local mode")
-            handler = event_handler_name(app)
-            for event in events:
-                client.lambda_.invoke(handler, event)
-            deliveries = _drain(sqs, queue_url)
-            chat = _drain_chat(sqs, chat_url)
-            hub = _security_hub_findings(securityhub)
-            response = client.http.get("/findings?limit=100")
-        wiring.reset()
-        listed = json.loads(response.body or b"{}").get("findings", [])
-        return DemoReport(
-            scenarios=SCENARIOS,
-            events=events,
-            deliveries=deliveries,
-            api_status=response.status_code,
-            api_findings=tuple(Finding.from_dict(f) for f in listed),
-            chat=chat,
-            security_hub=hub,
-        )
+    return tuple(
+        eventbridge_envelope(r, envelope_id=demo_id(run_id, "envelope", str(r["eventID"])))
+        for r in records
+    )
+
+
+def _central_resources(session: boto3.Session) -> tuple[SQSClient, str]:
+    """The findings table, the alert topic and its SQS subscriber; (sqs client, queue URL)."""
+    sns, sqs = session.client("sns"), session.client("sqs")
+    create_table(session.client("dynamodb"), TABLE_NAME)
+    topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    os.environ["FINDINGS_TOPIC_ARN"] = topic_arn
+    return sqs, queue_url
+
+
+def _list(client: Any, params: Mapping[str, str]) -> tuple[int, tuple[Finding, ...]]:
+    """`GET /findings` with `params`: its status and findings."""
+    response = client.http.get("/findings?" + urlencode({**params, "limit": "100"}))
+    listed = json.loads(response.body or b"{}").get("findings", [])
+    return int(response.status_code), tuple(Finding.from_dict(f) for f in listed)
 
 
 def render(report: DemoReport) -> str:
-    """The demo's story for a person: each cause, its alert, and the API's view."""
-    lines = [f"Sent {len(report.events)} AccessDenied events through the Chalice handler.", ""]
-    lines.append(f"The SQS subscriber received {len(report.deliveries)} alert(s):")
-    for delivery in report.deliveries:
-        attrs = ", ".join(
-            f"{k}={v}" for k, v in sorted(delivery.attributes.items()) if k in _SHOWN_ATTRIBUTES
-        )
-        lines.append(f"  - {delivery.subject or '(no subject)'}")
-        lines.append(f"      {attrs}")
-    lines.append("")
-    lines += _chat_story(report.chat)
-    lines += _security_hub_story(report.security_hub)
-    lines += _watch_story()
-    lines.append(
-        f"GET /findings returned {report.api_status} with {len(report.api_findings)} finding(s)."
-    )
-    lines.append("Per seeded cause:")
-    for scenario in report.scenarios:
-        finding = report.finding_for(scenario)
-        lines.append("")
-        lines.append(f"* {scenario.name}: {scenario.title}")
-        if finding is None:
-            lines.append("    NO FINDING (the handler did not store one)")
+    """The demo's story for a person: the organization, the findings by account, the alerts."""
+    org = report.organization
+    sent = sum(len(events) for events in report.events.values())
+    lines = [
+        f"Organization {org.organization_id}, {len(org.account_ids)} accounts on moto:",
+        *_accounts_story(org),
+        "",
+        *_wrapped(
+            f"Sent {sent} AccessDenied events to the central handler: {len(report.events)} "
+            "denials, the cross-account one as CloudTrail delivers it (a copy to each "
+            "account, one sharedEventID).",
+            "",
+        ),
+        "",
+        "Findings by account (GET /findings?account=...):",
+    ]
+    for account in org.account_ids:
+        findings = report.by_account.get(account, ())
+        if not findings and org.name_of(account) not in MEMBERS:
             continue
-        request = finding.request
-        lines.append(f"    {request.principal.requester_arn}")
-        lines.append(f"    {request.action} on {request.resource_arn}")
-        blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
-        lines.append(f"    decision {finding.decision.value}, blocked by {blocked}")
-        for cause in finding.causes:
-            lines += _wrapped(f"cause {cause.code}: {cause.message}")
-        for remedy in finding.remedies[:1]:
-            lines += _wrapped(f"fix: {remedy.summary}")
+        lines.append("")
+        lines.append(f"{org.name_of(account)} {account}: {len(findings)} finding(s)")
+        for finding in _in_scenario_order(report, findings):
+            lines += _finding_story(report, finding)
+    lines.append("")
+    lines += _alerts_story(report)
     return "\n".join(lines) + "\n"
+
+
+def _accounts_story(org: DemoOrganization) -> list[str]:
+    rows = [
+        (
+            org.management,
+            "management",
+            f"AWS Organizations; SCP {SCP_NAME} attached to {SCP_TARGET}",
+        ),
+        (org.accounts["security"], "security", "the central deployment: handler, table, topic"),
+        *((org.accounts[name], name, "member, in OU Workloads") for name in MEMBERS),
+    ]
+    lines = [f"  {account}  {name:<10}  {what}" for account, name, what in rows]
+    lines += _wrapped(
+        f"Each member has the role {org.member_role_name} of .chalice/member.json, trusting "
+        f"only {org.central_role_arn} (the central handler's), which assumes it "
+        f"(MEMBER_ROLE_NAME) and reads SCPs as {org.org_read_role_arn}.",
+        "  ",
+    )
+    return lines
+
+
+def _finding_story(report: DemoReport, finding: Finding) -> list[str]:
+    org = report.organization
+    scenario = _scenario_of(report, finding)
+    request = finding.request
+    principal = request.principal
+    where = request.bucket or "-"
+    if request.key:
+        where += f"/{request.key}"
+    blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
+    causes = ", ".join(c.code for c in finding.causes) or "-"
+    lines = [""]
+    lines += _wrapped(f"* {scenario.title if scenario else '(not sent by the demo)'}", "  ")
+    lines += _wrapped(f"{principal.requester_arn} ({org.name_of(principal.account_id)})")
+    lines += _wrapped(f"{request.action} on {where}")
+    lines += _wrapped(f"{finding.decision.value}, blocked by {blocked}: {causes}")
+    if finding.occurrences > 1:
+        lines += _wrapped(f"seen {finding.occurrences} times")
+    for remedy in finding.remedies[:1]:
+        target = "" if remedy.target == "the request" else f" ({remedy.target})"
+        lines += _wrapped(f"fix: {remedy.summary}{target}")
+    return lines
+
+
+def _scenario_of(report: DemoReport, finding: Finding) -> Scenario | None:
+    return next((s for s in report.scenarios if finding in report.findings_for(s)), None)
+
+
+def _in_scenario_order(report: DemoReport, findings: tuple[Finding, ...]) -> list[Finding]:
+    order = {s.name: n for n, s in enumerate(report.scenarios)}
+
+    def rank(finding: Finding) -> int:
+        scenario = _scenario_of(report, finding)
+        return order[scenario.name] if scenario else len(order)
+
+    return sorted(findings, key=rank)
+
+
+def _alerts_story(report: DemoReport) -> list[str]:
+    accounts = sorted({d.attributes.get("account", "-") for d in report.deliveries})
+    hub_accounts = sorted({str(f.get("AwsAccountId")) for f in report.security_hub})
+    first_chat = report.chat[0].get("content", {}).get("title", "") if report.chat else ""
+    lines = _wrapped(
+        f"Alerts: the topic's SQS subscriber received {len(report.deliveries)} "
+        f"(attribute account: {', '.join(accounts) or '-'}).",
+        "",
+    )
+    lines += _wrapped(
+        f"Chat (AWS Chatbot custom notifications): {len(report.chat)} message(s), the first "
+        f"titled: {as_chat_user_sees(first_chat)}",
+        "",
+    )
+    lines += _wrapped(
+        f"Security Hub: {len(report.security_hub)} finding(s) from s3-403-doctor (ASFF), "
+        f"AwsAccountId {', '.join(hub_accounts) or '-'}.",
+        "",
+    )
+    lines += _wrapped(
+        f"A deployment is watched by the alarms {', '.join(ALARMS)} and the dashboard "
+        f"{DASHBOARD} (CloudWatch, created by the template; not on moto).",
+        "",
+    )
+    return lines
 
 
 def _wrapped(text: str, indent: str = "    ") -> list[str]:
@@ -227,27 +375,6 @@ def _wrapped(text: str, indent: str = "    ") -> list[str]:
     )
 
 
-def _chat_story(chat: tuple[Json, ...]) -> list[str]:
-    """The first chat message as a chat user sees it (markup applied), the others' titles."""
-    lines = [f"The chat topic (AWS Chatbot custom notifications) received {len(chat)} message(s)."]
-    if not chat:
-        return [*lines, ""]
-    content = chat[0].get("content", {})
-    lines.append("As the chat channel shows the first one:")
-    lines += _wrapped(f"| {as_chat_user_sees(content.get('title', ''))}", "  ")
-    for line in str(content.get("description", "")).split("\n"):
-        lines += _wrapped(f"| {as_chat_user_sees(line)}", "  ")
-    for step in content.get("nextSteps", []):
-        lines += _wrapped(f"| > {as_chat_user_sees(step)}", "  ")
-    tags = " ".join(f"[{as_chat_user_sees(k)}]" for k in content.get("keywords", []))
-    lines += _wrapped(f"| {tags}", "  ")
-    lines += _wrapped(f"(thread {chat[0].get('metadata', {}).get('threadId', '-')})", "  ")
-    lines.append("and the others:")
-    for document in chat[1:]:
-        lines += _wrapped(f"- {as_chat_user_sees(document.get('content', {}).get('title', ''))}")
-    return [*lines, ""]
-
-
 def as_chat_user_sees(markdown: object) -> str:
     """Client-markdown as plain text: bold and code markers dropped, entities decoded."""
     shown = re.sub(r"`([^`]*)`", r"\1", str(markdown))
@@ -256,54 +383,39 @@ def as_chat_user_sees(markdown: object) -> str:
     return shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _security_hub_story(findings: tuple[Json, ...]) -> list[str]:
-    lines = [f"Security Hub holds {len(findings)} finding(s) from s3-403-doctor (ASFF)."]
-    if not findings:
-        return [*lines, ""]
-    first = findings[0]
-    resources = ", ".join(
-        f"{r.get('Type')} {r.get('Id')} ({r.get('ResourceRole', '-')})"
-        for r in first.get("Resources", [])
-    )
-    fields = (
-        ("Id", first.get("Id")),
-        ("ProductArn", first.get("ProductArn")),
-        ("Title", first.get("Title")),
-        ("Severity", first.get("Severity", {}).get("Label")),
-        ("Types", ", ".join(first.get("Types", []))),
-        ("Workflow", first.get("Workflow", {}).get("Status")),
-        ("RecordState", first.get("RecordState")),
-        ("Resources", resources),
-        ("Remediation", first.get("Remediation", {}).get("Recommendation", {}).get("Text")),
-        ("Occurrences", first.get("ProductFields", {}).get("s3doctor/Occurrences")),
-    )
-    lines.append("The first one:")
-    for name, value in fields:
-        lines += _wrapped(f"{name}: {value}")
-    lines.append("and the others:")
-    for finding in findings[1:]:
-        lines += _wrapped(f"- {finding.get('Severity', {}).get('Label')} {finding.get('Title')}")
-    return [*lines, ""]
-
-
-def _watch_story() -> list[str]:
-    return [
-        "Where a deployment is watched (CloudWatch, created by the template; not on moto):",
-        f"  alarms    {', '.join(ALARMS)}",
-        f"  dashboard {DASHBOARD}",
-        "",
-    ]
-
-
 def load_app() -> Chalice:
     """The Chalice app of `app.py` at the project root (not an installed module)."""
-    spec = importlib.util.spec_from_file_location("app", PROJECT / "app.py")
+    path = PROJECT / "app.py"
+    _library_as_chalicelib(path)
+    spec = importlib.util.spec_from_file_location("app", path)
     if spec is None or spec.loader is None:
-        raise FileNotFoundError(PROJECT / "app.py")
+        raise FileNotFoundError(path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     app: Chalice = module.app
     return app
+
+
+def _library_as_chalicelib(app_path: Path) -> None:
+    """Let `app.py`'s `chalicelib` imports (the name Chalice packages the library under) find
+    this process's modules when the library runs installed as `s3doctor`: import what app.py
+    names under that name, then register every loaded module under `chalicelib` too, so the
+    handler and the demo share one `wiring`."""
+    if LIBRARY == "chalicelib":
+        return
+    for node in ast.walk(ast.parse(app_path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            if name == "chalicelib" or name.startswith("chalicelib."):
+                with contextlib.suppress(ImportError):  # `from m import function`
+                    importlib.import_module(LIBRARY + name.removeprefix("chalicelib"))
+    for name, module in list(sys.modules.items()):
+        if name == LIBRARY or name.startswith(LIBRARY + "."):
+            sys.modules.setdefault("chalicelib" + name.removeprefix(LIBRARY), module)
 
 
 def event_handler_name(app: Chalice) -> str:

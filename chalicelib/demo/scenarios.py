@@ -1,15 +1,17 @@
-"""The demo account: classic same-account causes of an S3 403, seeded into moto.
+"""The demo's denials: classic causes of an S3 403 in two member accounts, seeded into moto.
 
-Each scenario creates what it needs (users, roles, policies, buckets, keys, endpoints) through
-real boto3 calls, then returns the CloudTrail record of the request that S3 denied. Objects are
-written before any bucket policy with a Deny: moto applies such a Deny to every object call.
+Each scenario creates what it needs (users, roles, policies, buckets, keys, endpoints) in its
+member account through real boto3 calls, then returns the CloudTrail record of the request that
+S3 denied. Two need the organization: a Deny in the SCP attached to `shop`, and a principal of
+`analytics` reading a bucket of `shop` (cross-account). Objects are written before any bucket
+policy with a Deny: moto applies such a Deny to every object call.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..model import Json, Layer
@@ -20,6 +22,7 @@ from .cloudtrail import (
     iam_user_identity,
     s3_access_denied_record,
 )
+from .organization import BACKUPS_BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -30,8 +33,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DemoAccount:
-    """Clients on the demo's moto server, and the account they act in."""
+    """Clients on the demo's moto server, and the member account they act in."""
 
+    name: str
     account_id: str
     region: str
     event_time: str
@@ -41,6 +45,7 @@ class DemoAccount:
     kms: KMSClient
     ec2: EC2Client
     bucket_suffix: str = ""  # bucket names are global: later runs in one process add one
+    peers: Mapping[str, DemoAccount] = field(default_factory=dict)  # the other members
 
     def bucket(self, name: str) -> str:
         return f"{name}{self.bucket_suffix}"
@@ -48,13 +53,15 @@ class DemoAccount:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
-    """One classic cause: what is seeded, and what the diagnosis must say."""
+    """One cause: where it is seeded, and what the diagnosis must say."""
 
     name: str
+    account: str  # the member account the bucket is in (and the request, unless `requester`)
     title: str
     layer: Layer
     cause_code: str
     seed: Callable[[DemoAccount], Json]
+    requester: str | None = None  # another member account whose principal made the request
 
 
 _TEXT = b"demo object\n"
@@ -367,9 +374,76 @@ def _identity_explicit_deny(acct: DemoAccount) -> Json:
     )
 
 
+def _scp_denies_backup_deletion(acct: DemoAccount) -> Json:
+    bucket, key = acct.bucket(BACKUPS_BUCKET), "db/2025-03-01.dump"
+    # The user may delete old dumps; the organization's SCP on this account says otherwise.
+    identity = _user(
+        acct, "cleanup-job", _allow("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*", "Prune")
+    )
+    _bucket(acct, bucket, key)
+    return _record(
+        acct,
+        "scp-denies-backup-deletion",
+        identity=identity,
+        event_name="DeleteObject",
+        bucket=bucket,
+        key=key,
+        action="s3:DeleteObject",
+        context="with an explicit deny in a service control policy",
+    )
+
+
+def _cross_account_read(acct: DemoAccount) -> Json:
+    requester = acct.peers["analytics"]
+    bucket, key = acct.bucket("demo-shop-orders"), "exports/2025-03.csv"
+    role_arn = f"arn:aws:iam::{requester.account_id}:role/report-builder"
+    role = requester.iam.create_role(
+        RoleName="report-builder",
+        AssumeRolePolicyDocument=_doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+    )["Role"]
+    requester.iam.put_role_policy(
+        RoleName="report-builder",
+        PolicyName="read-shop-orders",
+        PolicyDocument=_doc(_allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*", "ReadOrders")),
+    )
+    _bucket(acct, bucket, key, "shared/summary.csv")
+    # The bucket owner shares one prefix with the analytics role; the report reads another.
+    share = {
+        "Sid": "ShareSummaryWithAnalytics",
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arn},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/shared/*",
+    }
+    acct.s3.put_bucket_policy(Bucket=bucket, Policy=_doc(share))
+    identity = assumed_role_identity(
+        account_id=requester.account_id,
+        role_name="report-builder",
+        role_id=role["RoleId"],
+        session_name="nightly-report",
+    )
+    return _record(
+        acct,
+        "cross-account-read",
+        identity=identity,
+        event_name="GetObject",
+        bucket=bucket,
+        key=key,
+        action="s3:GetObject",
+        context="because no resource-based policy allows the s3:GetObject action",
+    )
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="bucket-policy-denies-http",
+        account="shop",
         title="Bucket policy denies requests that do not use HTTPS",
         layer=Layer.BUCKET_POLICY,
         cause_code="EXPLICIT_DENY_BUCKET_POLICY",
@@ -377,6 +451,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="no-identity-allow",
+        account="shop",
         title="A new user with no policy that allows the read",
         layer=Layer.IDENTITY_POLICY,
         cause_code="NO_ALLOW_IDENTITY",
@@ -384,6 +459,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="object-action-on-bucket-arn",
+        account="analytics",
         title="s3:GetObject granted on the bucket ARN, without /*",
         layer=Layer.IDENTITY_POLICY,
         cause_code="WRONG_RESOURCE_OR_ACTION_FORM",
@@ -391,6 +467,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="kms-key-policy-not-delegating",
+        account="shop",
         title="SSE-KMS object whose key policy does not delegate to IAM",
         layer=Layer.KMS_KEY_POLICY,
         cause_code="KMS_KEY_POLICY",
@@ -398,6 +475,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="vpc-endpoint-policy-deny",
+        account="analytics",
         title="The VPC endpoint policy only allows other buckets",
         layer=Layer.VPC_ENDPOINT_POLICY,
         cause_code="NO_ALLOW_VPCE_POLICY",
@@ -405,6 +483,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="block-public-acls",
+        account="shop",
         title="Upload with a public-read ACL under Block Public Access",
         layer=Layer.BLOCK_PUBLIC_ACCESS,
         cause_code="BPA_BLOCK_PUBLIC_ACLS",
@@ -412,6 +491,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="role-permissions-boundary",
+        account="analytics",
         title="Role allowed to write, but its permissions boundary only allows reads",
         layer=Layer.PERMISSIONS_BOUNDARY,
         cause_code="NO_ALLOW_BOUNDARY",
@@ -419,9 +499,27 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         name="identity-explicit-deny",
+        account="analytics",
         title="An explicit Deny in the user's own policy protects the audit logs",
         layer=Layer.IDENTITY_POLICY,
         cause_code="EXPLICIT_DENY_IDENTITY",
         seed=_identity_explicit_deny,
+    ),
+    Scenario(
+        name="scp-denies-backup-deletion",
+        account="shop",
+        title="The organization's SCP on this account forbids deleting backups",
+        layer=Layer.SCP,
+        cause_code="EXPLICIT_DENY_SCP",
+        seed=_scp_denies_backup_deletion,
+    ),
+    Scenario(
+        name="cross-account-read",
+        account="shop",
+        requester="analytics",
+        title="A role of analytics reads a shop bucket that shares another prefix only",
+        layer=Layer.BUCKET_POLICY,
+        cause_code="WRONG_RESOURCE_OR_ACTION_FORM",
+        seed=_cross_account_read,
     ),
 )

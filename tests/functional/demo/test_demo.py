@@ -1,13 +1,23 @@
-"""`s3doctor demo` (DESIGN 3.6): every seeded cause comes out of the real handler, alert and API."""
+"""`s3doctor demo` (issue 14.6): an organization on moto, its denials diagnosed by account."""
 
 import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from chalicelib.cli import main
-from chalicelib.demo.run import ALARMS, DASHBOARD, as_chat_user_sees, run_flow
+from chalicelib.demo.member_template import member_role
+from chalicelib.demo.organization import MEMBERS
+from chalicelib.demo.run import ALARMS, DASHBOARD, MEMBER_TEMPLATE, as_chat_user_sees, run_flow
 from chalicelib.demo.scenarios import SCENARIOS
 from chalicelib.publish.securityhub import asff_id
+
+CROSS_ACCOUNT = [s for s in SCENARIOS if s.requester is not None]
+S3DOCTOR = Path(sys.executable).with_name("s3doctor")
+ACCOUNT_HEADER = re.compile(r"^(\w+) (\d{12}): (\d+) finding\(s\)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -15,51 +25,85 @@ def report():
     return run_flow()
 
 
-def test_demo_seeds_at_least_six_classic_causes():
-    assert len({s.cause_code for s in SCENARIOS}) >= 6
-    assert len({s.layer for s in SCENARIOS}) >= 6
+def test_demo_seeds_classic_causes_in_both_members_and_one_cross_account_denial():
+    assert len({s.cause_code for s in SCENARIOS}) >= 8
+    assert {s.account for s in SCENARIOS} == set(MEMBERS)
+    assert "scp" in {s.layer.value for s in SCENARIOS}
+    assert [(s.account, s.requester) for s in CROSS_ACCOUNT] == [("shop", "analytics")]
+
+
+def test_the_organization_has_four_accounts(report):
+    org = report.organization
+    assert len(set(org.account_ids)) == 4
+    assert set(org.accounts) == {"security", *MEMBERS}
+    assert org.central_role_arn.startswith(f"arn:aws:iam::{org.accounts['security']}:role/")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-def test_each_seeded_cause_is_diagnosed_and_listed_by_the_api(report, scenario):
+def test_each_denial_has_one_finding_listed_under_its_account(report, scenario):
     assert report.api_status == 200
-    finding = report.finding_for(scenario)
-    assert finding is not None, f"no finding for {scenario.name}"
+    [finding] = report.findings_for(scenario)
     assert scenario.cause_code in [c.code for c in finding.causes]
     assert scenario.layer in finding.blocked_by
+    account = report.organization.accounts[scenario.account]
+    assert finding.request.bucket_account == account
+    listed = {a: [f.finding_id for f in found] for a, found in report.by_account.items()}
+    assert listed[account].count(finding.finding_id) == 1
+    assert all(finding.finding_id not in ids for a, ids in listed.items() if a != account)
+
+
+def test_the_cross_account_denial_is_sent_twice_and_found_once(report):
+    [scenario] = CROSS_ACCOUNT
+    org = report.organization
+    owner, requester = (org.accounts[scenario.account], org.accounts[scenario.requester])
+    copies = [event["detail"] for event in report.events[scenario.name]]
+    assert sorted(c["recipientAccountId"] for c in copies) == sorted([owner, requester])
+    assert len({c["eventID"] for c in copies}) == 2
+    assert len({c["sharedEventID"] for c in copies}) == 1
+    [finding] = report.findings_for(scenario)
+    assert finding.request.principal.account_id == requester
     assert finding.occurrences == 1
+    alerts = [d for d in report.deliveries if d.finding["finding_id"] == finding.finding_id]
+    assert len(alerts) == 1 and alerts[0].attributes["account"] == owner
 
 
-def test_subscriber_receives_one_alert_per_cause_with_filterable_attributes(report):
+def test_one_alert_per_denial_carries_its_account(report):
     assert len(report.deliveries) == len(SCENARIOS)
-    by_event = {d.finding["event_id"]: d for d in report.deliveries}
-    for scenario, event in zip(report.scenarios, report.events, strict=True):
-        delivery = by_event[event["detail"]["eventID"]]
-        assert delivery.attributes["bucket"] == event["detail"]["requestParameters"]["bucketName"]
-        assert scenario.layer.value in json.loads(delivery.attributes["blocked_by"])
-        assert scenario.cause_code in delivery.subject
-
-
-def test_chat_receives_one_custom_notification_per_alert(report):
-    assert len(report.chat) == len(SCENARIOS)
-    titles = {d["content"]["title"] for d in report.chat}
     for delivery in report.deliveries:
-        assert any(
-            delivery.finding["finding_id"] in d["content"]["nextSteps"][-1] for d in report.chat
-        )
-    for scenario in SCENARIOS:
-        assert any(scenario.cause_code in title for title in titles)
+        assert delivery.attributes["account"] == delivery.finding["account"]
+        assert delivery.attributes["bucket"] == delivery.finding["request"]["bucket"]
+    members = {report.organization.accounts[name] for name in MEMBERS}
+    assert {d.attributes["account"] for d in report.deliveries} == members
+
+
+def test_chat_and_security_hub_get_each_alert_with_the_member_account(report):
+    assert len(report.chat) == len(report.deliveries)
     for document in report.chat:
         assert (document["version"], document["source"]) == ("1.0", "custom")
-        assert document["content"]["textType"] == "client-markdown"
+    by_id = {asff_id(d.finding["finding_id"]): d.finding["account"] for d in report.deliveries}
+    assert {f["Id"]: f["AwsAccountId"] for f in report.security_hub} == by_id
 
 
-def test_security_hub_holds_one_finding_per_alert(report):
-    ids = sorted(f["Id"] for f in report.security_hub)
-    assert ids == sorted(asff_id(d.finding["finding_id"]) for d in report.deliveries)
-    for finding in report.security_hub:
-        assert finding["Workflow"] == {"Status": "NEW"} and finding["RecordState"] == "ACTIVE"
-        assert finding["Severity"]["Label"] in {"HIGH", "MEDIUM"}
+def test_member_roles_are_the_templates_trusting_the_central_role_only():
+    template = json.loads(MEMBER_TEMPLATE.read_text())
+    params = {
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "210987654321",
+        "CentralAccountId": "123456789012",
+        "CentralRegion": "eu-west-1",
+    }
+    role = member_role(MEMBER_TEMPLATE, params)
+    [statement] = role.trust_policy["Statement"]
+    assert statement["Principal"] == {
+        "AWS": "arn:aws:iam::123456789012:role/s3-403-doctor-prod-eu-west-1-events"
+    }
+    assert role.name == template["Parameters"]["MemberRoleName"]["Default"]
+    [document] = role.inline_policies.values()
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert sids == ["ReadPolicyLayers", "ReadObjectHeadsAndAcls"]
+    without_objects = member_role(MEMBER_TEMPLATE, {**params, "ReadObjects": "false"})
+    [document] = without_objects.inline_policies.values()
+    assert [s["Sid"] for s in document["Statement"]] == ["ReadPolicyLayers"]
 
 
 def test_chat_markup_is_shown_as_a_chat_user_sees_it():
@@ -67,24 +111,31 @@ def test_chat_markup_is_shown_as_a_chat_user_sees_it():
 
 
 def test_demo_events_carry_the_real_eventbridge_envelope(report):
-    for event in report.events:
-        assert {"version", "id", "detail-type", "source", "account", "time", "region"} <= set(event)
-        assert event["source"] == "aws.s3"
-        assert event["detail"]["errorCode"] == "AccessDenied"
-        assert event["account"] == event["detail"]["recipientAccountId"]
+    for events in report.events.values():
+        for event in events:
+            assert {"version", "id", "detail-type", "source", "account", "time"} <= set(event)
+            assert event["source"] == "aws.s3"
+            assert event["detail"]["errorCode"] == "AccessDenied"
+            assert event["account"] == event["detail"]["recipientAccountId"]
 
 
-def test_s3doctor_demo_tells_the_story_and_exits_0(capsys):
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert f"The SQS subscriber received {len(SCENARIOS)} alert(s)" in out
-    assert f"GET /findings returned 200 with {len(SCENARIOS)} finding(s)." in out
-    assert f"The chat topic (AWS Chatbot custom notifications) received {len(SCENARIOS)}" in out
-    assert "As the chat channel shows the first one:" in out
-    assert f"Security Hub holds {len(SCENARIOS)} finding(s) from s3-403-doctor (ASFF)." in out
-    assert "Workflow: NEW" in out and "Severity: " in out
-    assert all(name in out for name in ALARMS) and f"dashboard {DASHBOARD}" in out
+def test_s3doctor_demo_prints_the_findings_by_account_within_a_minute():
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(S3DOCTOR), "demo"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert time.monotonic() - started < 60
+    out = done.stdout
+    headers = ACCOUNT_HEADER.findall(out)
+    assert [(name, int(count)) for name, _, count in headers] == [
+        (name, sum(s.account == name for s in SCENARIOS)) for name in MEMBERS
+    ]
+    texts = ACCOUNT_HEADER.split(out)[4::4]
+    sections = dict(zip([name for name, _, _ in headers], texts, strict=True))
     for scenario in SCENARIOS:
-        assert f"* {scenario.name}: {scenario.title}" in out
-        assert f"cause {scenario.cause_code}" in out
+        assert sections[scenario.account].count(f"* {scenario.title}") == 1
+        assert f"{scenario.cause_code}" in sections[scenario.account]
+    assert out.count(f"* {CROSS_ACCOUNT[0].title}") == 1
+    assert all(name in out for name in ALARMS) and DASHBOARD in out
     assert max(len(line) for line in out.splitlines()) <= 100
