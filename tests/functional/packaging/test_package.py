@@ -8,6 +8,11 @@ concurrency and the Parameters wired to the functions' environment.
 import json
 from pathlib import Path
 
+from chalicelib.collect.shared_cache import (
+    CACHE_TABLE_DEFINITION,
+    CACHE_TTL_ATTRIBUTE,
+    DEFAULT_TTL_SECONDS,
+)
 from chalicelib.events import ACCESS_DENIED_PATTERN
 from chalicelib.publish.store import TABLE_DEFINITION
 
@@ -64,6 +69,23 @@ def test_each_function_gets_the_resources_it_uses(packaged):
     api = _variables(template, "APIHandler")
     assert api["FINDINGS_TABLE_NAME"] == {"Ref": "FindingsTable"}
     assert "FINDINGS_TOPIC_ARN" not in api  # the API never publishes
+
+
+def test_collection_cache_table_is_the_one_the_event_function_shares(packaged):
+    _, template = packaged
+    resources = template["Resources"]
+    properties = dict(resources["CollectionCacheTable"]["Properties"])
+    sse = properties.pop("SSESpecification")
+    ttl = properties.pop("TimeToLiveSpecification")
+    assert properties == CACHE_TABLE_DEFINITION  # on demand, keyed by pk
+    assert ttl == {"AttributeName": CACHE_TTL_ATTRIBUTE, "Enabled": True}
+    assert sse == resources["FindingsTable"]["Properties"]["SSESpecification"]  # same KMS
+    event = _variables(template, "OnAccessDenied")
+    assert event["COLLECTION_CACHE_TABLE_NAME"] == {"Ref": "CollectionCacheTable"}
+    assert event["SHARED_CACHE_TTL_SECONDS"] == {"Ref": "SharedCacheTtlSeconds"}
+    assert template["Parameters"]["SharedCacheTtlSeconds"]["Default"] == DEFAULT_TTL_SECONDS
+    api = _variables(template, "APIHandler")
+    assert "COLLECTION_CACHE_TABLE_NAME" not in api  # the API reads as DiagnoseRole, uncached
 
 
 def _variables(template, function):
@@ -155,6 +177,7 @@ PARAMETERS = {
     "MaxKeysPerEvent": (25, "MAX_KEYS_PER_EVENT", ("OnAccessDenied",)),
     "SecurityHub": ("disabled", "SECURITY_HUB", ("OnAccessDenied",)),
     "MemberRoleName": ("", "MEMBER_ROLE_NAME", ("OnAccessDenied",)),
+    "SharedCacheTtlSeconds": (60, "SHARED_CACHE_TTL_SECONDS", ("OnAccessDenied",)),
     "OrganizationId": ("", None, ()),  # the central bus and its rule, when set
     "KmsKeyArn": ("", None, ()),
     "ReservedConcurrency": (10, None, ()),

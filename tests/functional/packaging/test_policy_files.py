@@ -232,10 +232,35 @@ def test_event_role_limits_every_write_to_the_stack_resource(conditions: dict[st
                 assert resources == [
                     {"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}
                 ]
+        elif resources == [CACHE_TABLE]:
+            assert action in cache_actions_used(), action
         else:
             (target,) = [t for prefix, t in targets.items() if action.startswith(prefix)]
             assert target in text, f"{action} is not limited to {target}: {text}"
             assert all(target in json.dumps(r) for r in resources), action
+
+
+CACHE_TABLE = {"Fn::GetAtt": ["CollectionCacheTable", "Arn"]}
+
+
+def cache_actions_used() -> frozenset[str]:
+    """The DynamoDB actions of the shared collection cache (read from its source)."""
+    text = (PROJECT / "chalicelib" / "collect" / "shared_cache.py").read_text()
+    calls = set(re.findall(r"_client\.(\w+)\(", text))
+    return frozenset(DYNAMODB_CALLS[c] for c in calls if c in DYNAMODB_CALLS)
+
+
+@pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
+def test_only_the_event_role_uses_the_collection_cache_and_only_as_the_code_does(
+    conditions: dict[str, bool],
+) -> None:
+    on_cache = {
+        a for a, resources, _ in _grants(event_policy(), conditions) if resources == [CACHE_TABLE]
+    }
+    assert on_cache == cache_actions_used() == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    for document in api_policies(conditions):
+        assert "CollectionCacheTable" not in json.dumps(document)
+    assert "CollectionCacheTable" not in json.dumps(diagnose_role())
 
 
 @pytest.mark.parametrize("conditions", COMBINATIONS, ids=COMBINATION_IDS)
