@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..model import AccessRequest, Decision, Finding, Scope
+from ..model import AccessRequest, Cause, Decision, Finding, Scope
 from ..snapshot import Snapshot
 from .causes import causes_by_evaluation
 from .near_misses import find_near_misses
@@ -21,6 +21,7 @@ from .render import (
     render_text,
     subject,
 )
+from .sides import Sides, labelled_text, sides_of
 from .unchecked import hint_mismatch, unchecked_layers, verdict_causes
 from .whatif import what_if
 
@@ -49,9 +50,10 @@ def diagnose(
     `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
     `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
     """
-    request = _with_scope(request, snapshot)
+    sides = sides_of(request, snapshot, decision)
+    request = _with_scope(request, snapshot, sides)
     misses = find_near_misses(request, snapshot, decision)
-    pairs = causes_by_evaluation(request, decision, misses)
+    pairs = causes_by_evaluation(request, decision, misses, both_sides=sides.both)
     unchecked = unchecked_layers(request, decision, snapshot)
     extra = list(verdict_causes(request, decision, unchecked))
     mismatch = hint_mismatch(request, decision)
@@ -59,7 +61,10 @@ def diagnose(
         extra.append(mismatch)
     known = {c.code for _, c in pairs}
     pairs += [(None, cause) for cause in extra if cause.code not in known]
-    remedies = find_remedies(request, snapshot, decision, pairs, misses, verify=verify_remedies)
+    remedies = find_remedies(
+        request, snapshot, decision, pairs, misses, verify=verify_remedies, sides=sides
+    )
+    pairs = [(index, _labelled(cause, index, decision, sides)) for index, cause in pairs]
     return Finding(
         finding_id=finding_id,
         request=request,
@@ -80,8 +85,12 @@ def diagnose(
     )
 
 
-def _with_scope(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
-    """A runbook-style request from another account than the snapshot's is cross-account."""
+def _with_scope(request: AccessRequest, snapshot: Snapshot, sides: Sides) -> AccessRequest:
+    """A request from another account than the snapshot's is cross-account: judged on both
+    sides when the requester's account is in the snapshot, else on the bucket owner's side
+    (a runbook-style request says so here; an event's parser said so already)."""
+    if sides.both and request.scope in (Scope.SAME_ACCOUNT, Scope.CROSS_ACCOUNT):
+        return replace(request, scope=Scope.CROSS_ACCOUNT, scope_reason=sides.scope_reason())
     account = request.principal.account_id
     if request.scope is not Scope.SAME_ACCOUNT or not account or account == snapshot.account_id:
         return request
@@ -90,3 +99,12 @@ def _with_scope(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
         "only the bucket owner's side is evaluated"
     )
     return replace(request, scope=Scope.CROSS_ACCOUNT, scope_reason=reason)
+
+
+def _labelled(cause: Cause, index: int | None, decision: Decision, sides: Sides) -> Cause:
+    """The cause under the name of the account it is about, when several were judged."""
+    evaluation = decision.evaluations[index] if index is not None else None
+    label = sides.label(sides.layer_account(cause.layer, evaluation))
+    if label is None:
+        return cause
+    return replace(cause, message=labelled_text(label, cause.message))

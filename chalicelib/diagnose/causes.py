@@ -102,9 +102,16 @@ def find_causes(
 
 
 def causes_by_evaluation(
-    request: AccessRequest, decision: Decision, misses: Sequence[Miss] = ()
+    request: AccessRequest,
+    decision: Decision,
+    misses: Sequence[Miss] = (),
+    *,
+    both_sides: bool = False,
 ) -> list[tuple[int | None, Cause]]:
-    """Each cause with the index of the evaluation it explains (None: the whole request)."""
+    """Each cause with the index of the evaluation it explains (None: the whole request).
+
+    `both_sides`: a cross-account request whose requester's account was judged too.
+    """
     causes: list[tuple[int | None, Cause]] = []
     scope_code = SCOPE_CODES.get(request.scope)
     if scope_code is not None:
@@ -116,7 +123,7 @@ def causes_by_evaluation(
         if evaluation.decision is Verdict.ALLOWED:
             continue
         own = [m for m in misses if m.evaluation == index]
-        for cause in _evaluation_causes(request, evaluation, own):
+        for cause in _evaluation_causes(request, evaluation, own, both_sides):
             key = _identity(cause)
             if key not in seen:
                 seen.add(key)
@@ -144,7 +151,7 @@ def _blocking(evaluation: Evaluation) -> list[LayerResult]:
 
 
 def _evaluation_causes(
-    request: AccessRequest, evaluation: Evaluation, misses: Sequence[Miss]
+    request: AccessRequest, evaluation: Evaluation, misses: Sequence[Miss], both_sides: bool
 ) -> list[Cause]:
     kms = evaluation.action.lower().startswith("kms:")
     causes: list[Cause] = []
@@ -164,7 +171,7 @@ def _evaluation_causes(
                 causes.append(_cause(code, request, evaluation, lr))
             elif lr.layer in GRANT_LAYERS:
                 if not grant_done:
-                    causes.append(_no_grant_cause(request, evaluation, lr, misses))
+                    causes.append(_no_grant_cause(request, evaluation, lr, misses, both_sides))
                     grant_done = True
             else:
                 causes.append(_cause(_native_code(lr, IMPLICIT), request, evaluation, lr))
@@ -228,7 +235,11 @@ def _key_policy_code(lr: LayerResult) -> CauseCode:
 
 
 def _no_grant_cause(
-    request: AccessRequest, evaluation: Evaluation, lr: LayerResult, misses: Sequence[Miss]
+    request: AccessRequest,
+    evaluation: Evaluation,
+    lr: LayerResult,
+    misses: Sequence[Miss],
+    both_sides: bool = False,
 ) -> Cause:
     failed_allows = [
         s
@@ -259,6 +270,8 @@ def _no_grant_cause(
         return _cause(CauseCode.CONDITION_NOT_MET, request, evaluation, lr, statement=statement)
     if request.principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return _cause(CauseCode.NO_RESOURCE_GRANT, request, evaluation, lr)
+    if request.scope is Scope.CROSS_ACCOUNT and both_sides:
+        return _both_sides_cause(request, evaluation, lr)
     if request.scope is Scope.CROSS_ACCOUNT:
         # The requester's identity policies are NOT CHECKED: say only what this account lacks.
         who = request.principal.principal_arn
@@ -272,6 +285,35 @@ def _no_grant_cause(
             f"{who}'s own policies is NOT CHECKED here.",
         )
     return _cause(CauseCode.NO_ALLOW_IDENTITY, request, evaluation, lr)
+
+
+def _both_sides_cause(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> Cause:
+    """No grant on one side of a cross-account request judged on both: say which side lacks
+    it and what the other side says."""
+    who = request.principal.principal_arn
+    account = request.principal.account_id
+    where = f"the policy of bucket {request.bucket}" if request.bucket else "a resource policy"
+    identity = evaluation.layer(Layer.IDENTITY_POLICY)
+    if lr.layer is Layer.IDENTITY_POLICY:
+        message = (
+            f"No identity-based policy of {who} allows {evaluation.action} on "
+            f"{evaluation.resource_arn}: a cross-account request needs an Allow in the "
+            f"requester's own account {account} as well as the bucket owner's grant, which "
+            f"{where} gives."
+        )
+    else:
+        allows = identity is not None and identity.outcome is Outcome.ALLOW
+        other = (
+            f"Account {account} allows it in {who}'s identity policies."
+            if allows
+            else f"Account {account} must allow it in {who}'s identity policies too."
+        )
+        message = (
+            f"No statement of {where} grants {evaluation.action} on {evaluation.resource_arn} "
+            f"to {who} or its account: a cross-account request needs that grant from the "
+            f"bucket owner. {other}"
+        )
+    return Cause(code=CauseCode.NO_ALLOW_IDENTITY.value, layer=lr.layer, message=message)
 
 
 def _values(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> dict[str, str]:

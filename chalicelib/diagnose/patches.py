@@ -2,8 +2,10 @@
 
 A patch is JSON (it is shown to the user and stored in the finding):
 `{"kind": "policy", "policy": <policy id>, "document": <the whole new document>}` for any
-policy the engine names by id (`inline:<user|role|group>/<name>/<policy>`, a managed policy
-ARN, `bucket-policy:<bucket>`, `key-policy:<key ARN>`, `vpce-policy:<endpoint id>`);
+policy the engine names by id (`inline:<user|role|group>/<name>/<policy>`, or
+`inline:<account>:<user|role|group>/...` in another account's side `accounts.<account>.iam`; a
+managed policy ARN, in the IAM of its ARN's account; `bucket-policy:<bucket>`,
+`key-policy:<key ARN>`, `vpce-policy:<endpoint id>`);
 `{"kind": "ownership", "bucket", "object_ownership"}`; and request-side changes that the
 requester makes, not the account: `{"kind": "request", "context": {key: [values] | null}}`
 and `{"kind": "session-policy", "document"}`. Pure: documents in, documents out.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +30,41 @@ _INLINE = {
     "role": ("RoleDetailList", "RoleName", "RolePolicyList"),
     "group": ("GroupDetailList", "GroupName", "GroupPolicyList"),
 }
+
+
+_QUALIFIED = re.compile(r"^(\d{12}):")
+
+
+def split_inline(policy_id: str) -> tuple[str | None, str, str, str]:
+    """(account or None for the snapshot's own, entity kind, entity name, policy name)."""
+    rest = policy_id.removeprefix("inline:")
+    account = None
+    qualified = _QUALIFIED.match(rest)
+    if qualified is not None:
+        account, rest = qualified.group(1), rest[qualified.end() :]
+    kind, _, rest = rest.partition("/")
+    name, _, policy = rest.partition("/")
+    return account, kind, name, policy
+
+
+def policy_account(doc: Mapping[str, Any], policy_id: str) -> str | None:
+    """The account whose IAM holds an identity policy: another account's side, when named."""
+    if policy_id.startswith("inline:"):
+        return split_inline(policy_id)[0]
+    if policy_id.startswith("arn:") and ":policy/" in policy_id:
+        account = policy_id.split(":")[4]
+        sides = doc.get("accounts")
+        if account != doc.get("account_id") and isinstance(sides, Mapping) and account in sides:
+            return account
+    return None
+
+
+def _iam_of(doc: Mapping[str, Any], account: str | None) -> Any:
+    """The `iam` part of the snapshot document, or of another account's side."""
+    if account is None:
+        return doc.get("iam") or {}
+    side = (doc.get("accounts") or {}).get(account) or {}
+    return side.get("iam") or {}
 
 
 def policy_document(doc: Mapping[str, Any], policy_id: str) -> Json | None:
@@ -46,10 +84,9 @@ def raw_policy(doc: Mapping[str, Any], policy_id: str) -> Any:
 
 
 def _locate(doc: Mapping[str, Any], policy_id: str) -> Any:
-    iam = doc.get("iam") or {}
+    iam = _iam_of(doc, policy_account(doc, policy_id))
     if policy_id.startswith("inline:"):
-        kind, _, rest = policy_id.removeprefix("inline:").partition("/")
-        name, _, policy = rest.partition("/")
+        _account, kind, name, policy = split_inline(policy_id)
         if kind not in _INLINE:
             return None
         table, name_key, list_key = _INLINE[kind]
@@ -109,14 +146,15 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
     policy_id = str(patch["policy"])
     head, _, name = policy_id.partition(":")
-    if policy_id.startswith("inline:") and isinstance(out.get("iam"), Mapping):
-        iam = out["iam"] = dict(out["iam"])
-        table = _INLINE.get(policy_id.removeprefix("inline:").partition("/")[0])
+    holder = _iam_holder(out, policy_account(doc, policy_id))
+    if policy_id.startswith("inline:") and isinstance(holder.get("iam"), Mapping):
+        iam = holder["iam"] = dict(holder["iam"])
+        table = _INLINE.get(split_inline(policy_id)[1])
         if table is not None and isinstance(iam.get(table[0]), list):
             iam[table[0]] = [dict(e) if isinstance(e, Mapping) else e for e in iam[table[0]]]
     elif policy_id.startswith("arn:") and ":policy/" in policy_id:
-        if isinstance(out.get("iam"), Mapping):
-            iam = out["iam"] = dict(out["iam"])
+        if isinstance(holder.get("iam"), Mapping):
+            iam = holder["iam"] = dict(holder["iam"])
             if isinstance(iam.get("Policies"), list):
                 iam["Policies"] = [
                     copy.deepcopy(p) if isinstance(p, Mapping) and p.get("Arn") == policy_id else p
@@ -134,11 +172,34 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
     return out
 
 
+def _iam_holder(out: Json, account: str | None) -> Json:
+    """The mapping that holds `iam` in the (shallow-copied) document: the top level, or the
+    side of `account`, copied on the way so the original document is left unchanged."""
+    sides = out.get("accounts")
+    if (
+        account is None
+        or not isinstance(sides, Mapping)
+        or not isinstance(sides.get(account), Mapping)
+    ):
+        return out if account is None else {}
+    sides = out["accounts"] = dict(sides)
+    side: Json = dict(sides[account])
+    sides[account] = side
+    return side
+
+
 def _put(out: Json, policy_id: str, document: Json) -> None:
+    account = policy_account(out, policy_id)
     iam = out.setdefault("iam", {})
+    if account is not None:
+        side = (out.get("accounts") or {}).get(account)
+        iam = side.get("iam") if isinstance(side, Mapping) else None
+        if not isinstance(iam, dict) or "$unreadable" in iam:
+            raise InputError("patch.policy", f"the IAM of account {account} is not in the snapshot")
     if policy_id.startswith("inline:"):
-        kind, _, rest = policy_id.removeprefix("inline:").partition("/")
-        name, _, policy = rest.partition("/")
+        _account, kind, name, policy = split_inline(policy_id)
+        if kind not in _INLINE:
+            raise InputError("patch.policy", f"cannot patch policy {policy_id!r}")
         table, name_key, list_key = _INLINE[kind]
         for entity in iam.get(table) or ():
             if entity.get(name_key) == name:
@@ -243,8 +304,7 @@ def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | No
     policy_id = str(patch["policy"])
     doc = _json_arg(patch["document"])
     if policy_id.startswith("inline:"):
-        entity, _, rest = policy_id.removeprefix("inline:").partition("/")
-        name, _, policy = rest.partition("/")
+        _account, entity, name, policy = split_inline(policy_id)
         if entity not in _INLINE:
             return None
         return ["aws", "iam", f"put-{entity}-policy", f"--{entity}-name", name,

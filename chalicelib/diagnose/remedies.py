@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ..arn import parse_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
-from ..engine.evidence import principal_evidence
+from ..engine.evidence import inline_policy_id, principal_evidence
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -29,6 +29,7 @@ from ..model import (
     ContextEntry,
     Decision,
     DiagnoserError,
+    Evaluation,
     Json,
     Layer,
     NearMiss,
@@ -41,7 +42,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
-from ..snapshot import Snapshot, load_snapshot
+from ..snapshot import Entity, Snapshot, load_snapshot
 from .catalog import CauseCode, RemedyCode
 from .causes import EXPLICIT
 from .patches import (
@@ -54,6 +55,7 @@ from .patches import (
     policy_document,
     raw_policy,
 )
+from .sides import Sides, credentials_note, labelled_text
 from .wording import Miss, MissKind
 
 T = TypeVar("T")
@@ -112,11 +114,16 @@ def find_remedies(
     misses: Sequence[Miss] = (),
     *,
     verify: bool = True,
+    sides: Sides | None = None,
 ) -> tuple[Remedy, ...]:
-    """Remedies for the causes, verified ones first, at most three."""
+    """Remedies for the causes, verified ones first, at most three.
+
+    With `sides` labelled (several accounts judged), each says which account it changes and
+    whose credentials run its command.
+    """
     if decision.decision is Verdict.ALLOWED:
         return ()
-    out: list[Remedy] = []
+    out: list[tuple[Remedy, str | None]] = []  # each with the account it is about
     seen: set[tuple[str, str, str]] = set()
     for index, cause in causes:
         evaluation = decision.evaluations[index] if index is not None else None
@@ -130,12 +137,45 @@ def find_remedies(
             seen.add(key)
             remedy = _check(candidate, request, snapshot, decision, verify=verify)
             if remedy is not None:
-                out.append(remedy)
+                account = None
+                if sides is not None and sides.labelled:
+                    account = _remedy_account(sides, remedy, cause, evaluation, snapshot)
+                out.append((remedy, account))
     # Verified first; then patches; a malformed document's fix leads the unverified ones.
     out.sort(
-        key=lambda r: (not r.verified, not r.summary.startswith(FIX_DOCUMENT), r.patch is None)
+        key=lambda p: (
+            not p[0].verified,
+            not p[0].summary.startswith(FIX_DOCUMENT),
+            p[0].patch is None,
+        )
     )
-    return tuple(out[:MAX_REMEDIES])
+    return tuple(
+        _sided(remedy, sides, account) if sides is not None else remedy
+        for remedy, account in out[:MAX_REMEDIES]
+    )
+
+
+def _remedy_account(
+    sides: Sides, remedy: Remedy, cause: Cause, evaluation: Evaluation | None, snapshot: Snapshot
+) -> str | None:
+    """The account a remedy changes (its patch's), or that its cause is about; None for a change
+    the requester makes to its own request."""
+    if remedy.patch is not None:
+        if remedy.patch.get("kind") in ("request",):
+            return None
+        return sides.patch_account(remedy.patch, snapshot.document)
+    return sides.layer_account(cause.layer, evaluation)
+
+
+def _sided(remedy: Remedy, sides: Sides, account: str | None) -> Remedy:
+    """The remedy under its account's name; a command says whose credentials run it."""
+    label = sides.label(account)
+    if label is None:
+        return remedy
+    summary = labelled_text(label, remedy.summary)
+    if remedy.cli is not None:
+        summary += credentials_note(account)
+    return replace(remedy, summary=summary)
 
 
 # --------------------------------------------------------------------------- candidates
@@ -175,9 +215,14 @@ def _candidates(
     ):
         if misses:
             yield from _fix_near_miss(request, snapshot, misses[0], action, resource)
-        if request.scope is Scope.CROSS_ACCOUNT:
+        # Judged on both sides, the cause's layer says which side lacks the grant.
+        both = _both_sides(request, snapshot)
+        if request.scope is Scope.CROSS_ACCOUNT and not (
+            both and cause.layer is Layer.IDENTITY_POLICY
+        ):
             yield from _bucket_grant(request, snapshot, action, resource, cross_account=True)
-        yield from _identity_grant(request, snapshot, action, resource)
+        if not (both and cause.layer is Layer.BUCKET_POLICY):
+            yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_IDENTITY:
         yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_KEY_POLICY:
@@ -216,12 +261,11 @@ def _with_statement(document: Json | None, statement: Json) -> Json:
     return doc
 
 
-def _iam_entity(request: AccessRequest, snapshot: Snapshot) -> tuple[str, str] | None:
-    """(kind, name) of the IAM user or role whose identity policies apply."""
+def _iam_entity(request: AccessRequest, snapshot: Snapshot) -> Entity | None:
+    """The IAM user or role whose identity policies apply (in the requester's account)."""
     if request.principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS):
         return None
-    entity = principal_evidence(snapshot, request.principal).entity
-    return (entity.kind, entity.name) if entity is not None else None
+    return principal_evidence(snapshot, request.principal).entity
 
 
 def _identity_grant(
@@ -230,10 +274,11 @@ def _identity_grant(
     entity = _iam_entity(request, snapshot)
     if entity is None:
         return
-    kind, name = entity
+    kind, name = entity.kind, entity.name
     for form, opens in _resource_forms(resource, None):
         statement = _allow(action, form)
-        policy_id = f"inline:{kind}/{name}/s3doctor-{statement['Sid'].removeprefix('S3Doctor')}"
+        suffix = statement["Sid"].removeprefix("S3Doctor")
+        policy_id = inline_policy_id(snapshot, entity, f"s3doctor-{suffix}")
         yield Candidate(
             code=RemedyCode.ADD_IDENTITY_STATEMENT,
             target=request.principal.principal_arn,
@@ -308,6 +353,11 @@ def _bucket_grant(
         if cross_account
         else ""
     )
+    if cross_account and _both_sides(request, snapshot):
+        note = (
+            f" A cross-account request needs both sides: account {request.principal.account_id} "
+            f"must also allow {action} on {resource} in an identity policy of {who}."
+        )
     why = (
         "the bucket owner's half of a cross-account grant, naming the requester."
         if cross_account
@@ -924,8 +974,9 @@ def _reevaluate(
         granted = probe_with_grants(request, decision or evaluate(request, snapshot))
         if granted is not None:
             probe, statements = granted
-            before = _with_granted_probe(snapshot, snapshot, None, statements)
-            after = _with_granted_probe(snapshot, patched, patch_key, statements)
+            account = probe.principal.account_id
+            before = _with_granted_probe(snapshot, snapshot, None, statements, account)
+            after = _with_granted_probe(snapshot, patched, patch_key, statements, account)
             if before is not None and after is not None:
                 broader = _allows(probe, after) and not _allows(probe, before)
     return allowed, broader
@@ -994,18 +1045,23 @@ def _patched(snapshot: Snapshot, patch: Mapping[str, Any], patch_key: str | None
 
 
 def _with_granted_probe(
-    snapshot: Snapshot, base: Snapshot, patch_key: str | None, statements: list[Json]
+    snapshot: Snapshot,
+    base: Snapshot,
+    patch_key: str | None,
+    statements: list[Json],
+    account: str | None = None,
 ) -> Snapshot | None:
-    """`base` (the snapshot or a patched one) with the granted probe user; None: IAM unreadable."""
+    """`base` (the snapshot or a patched one) with the granted probe user in `account` (the
+    requester's); None: IAM unreadable."""
 
     def build() -> Snapshot | None:
-        document = with_probe_user(base.document, statements)
+        document = with_probe_user(base.document, statements, account)
         if document is None:
             return None
         return _load_sharing(base, document, PROBE_POLICY_ID)
 
     grants = _canonical({"statements": statements})
-    key = None if grants is None else ("granted", patch_key or "", grants)
+    key = None if grants is None else ("granted", patch_key or "", grants, account or "")
     if base is not snapshot and patch_key is None:
         key = None
     return _remembered(snapshot, key, build)
@@ -1082,6 +1138,14 @@ def owner_side_allows(request: AccessRequest, decision: Decision, snapshot: Snap
     return all(u.layer in REQUESTER_SIDE for u in decision.unchecked)
 
 
+def _both_sides(request: AccessRequest, snapshot: Snapshot) -> bool:
+    """A cross-account request whose requester's account is in the snapshot too."""
+    return (
+        _cross_account(request, snapshot)
+        and snapshot.side(request.principal.account_id) is not None
+    )
+
+
 def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:
     owner = str(snapshot.document.get("account_id") or "")
     return request.scope is Scope.CROSS_ACCOUNT or (
@@ -1107,8 +1171,26 @@ def probe_with_grants(
     return probe, statements
 
 
-def with_probe_user(document: Mapping[str, Any], statements: list[Json]) -> Json | None:
-    """The snapshot document with the granted probe user added; None when IAM is unreadable."""
+def with_probe_user(
+    document: Mapping[str, Any], statements: list[Json], account: str | None = None
+) -> Json | None:
+    """The snapshot document with the granted probe user added to the IAM of `account` (the
+    snapshot's, or another account's side when it is in the snapshot); None when that IAM is
+    unreadable."""
+    sides = document.get("accounts")
+    if (
+        account
+        and account != document.get("account_id")
+        and isinstance(sides, Mapping)
+        and isinstance(sides.get(account), Mapping)
+        and "$unreadable" not in sides[account]
+    ):
+        side = dict(sides[account])
+        with_user = with_probe_user({"account_id": account, "iam": side.get("iam")}, statements)
+        if with_user is None:
+            return None
+        side["iam"] = with_user["iam"]
+        return {**document, "accounts": {**sides, account: side}}
     iam = document.get("iam")
     if iam is not None and not isinstance(iam, Mapping):
         return None
