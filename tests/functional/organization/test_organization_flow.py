@@ -1,0 +1,541 @@
+"""Issue 14 end to end across four accounts: one central deployment diagnoses every member
+account, and a cross-account denial inside the organization is read and judged on both sides.
+
+Collection is observed where it happens: the snapshot the central function's source builds
+(`wiring.event_source()`, as the handler uses it) and the AssumeRole calls the server saw into
+each member role. Verdicts are observed where a user sees them: the stored finding and the SNS
+notifications the central topic delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib import service, wiring
+from chalicelib.aggregation import MEMBER_ROLE_UNAVAILABLE
+from chalicelib.demo.cloudtrail import (
+    denied_message,
+    eventbridge_envelope,
+    iam_user_identity,
+    s3_access_denied_record,
+)
+from chalicelib.events import parse_event
+from chalicelib.publish.ports import FindingQuery
+from tests.functional.serverless.conftest import Deployment
+
+from .conftest import MANAGEMENT, MEMBER_ROLE, REGION, Organization
+
+EVENT_TIME = "2025-03-01T10:00:00Z"
+KEY = "exports/2025-03.csv"
+SUFFIX = uuid.uuid4().hex[:8]
+SHARED = f"b-shared-{SUFFIX}"  # grants alice of member A
+RESTRICTED = f"b-restricted-{SUFFIX}"  # grants alice; member A's SCP denies reads from it
+CLOSED = f"b-closed-{SUFFIX}"  # its policy denies alice
+LOCAL = f"a-ledger-{SUFFIX}"  # member A's own bucket
+ALICE = "alice"
+BOB = "bob"  # member A, denied GetObject by his own inline policy
+CAROL = "carol"  # a user of the management account (no member role there)
+
+
+def _policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@dataclass
+class Workload:
+    org: Organization
+    key_arn: str  # a KMS key of the security account that admits only its own account
+    scp_id: str
+
+    @property
+    def a(self) -> str:
+        return self.org.member_a
+
+    @property
+    def b(self) -> str:
+        return self.org.member_b
+
+    def alice_arn(self) -> str:
+        return f"arn:aws:iam::{self.a}:user/{ALICE}"
+
+
+@pytest.fixture(scope="module")
+def workload(organization: Organization) -> Workload:
+    org = organization
+    a, b = org.member_a, org.member_b
+    iam_a = org.client(a, "iam")
+    iam_a.create_user(UserName=ALICE)
+    iam_a.put_user_policy(
+        UserName=ALICE,
+        PolicyName="exports",
+        PolicyDocument=_policy(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*",
+            }
+        ),
+    )
+    iam_a.create_user(UserName=BOB)
+    iam_a.put_user_policy(
+        UserName=BOB,
+        PolicyName="no-ledger",
+        PolicyDocument=_policy({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}),
+    )
+    s3_a = org.client(a, "s3")
+    s3_a.create_bucket(Bucket=LOCAL)
+    s3_a.put_object(Bucket=LOCAL, Key=KEY, Body=b"ledger\n")
+    s3_b = org.client(b, "s3")
+    alice = f"arn:aws:iam::{a}:user/{ALICE}"
+    for bucket in (SHARED, RESTRICTED, CLOSED):
+        s3_b.create_bucket(Bucket=bucket)
+        s3_b.put_object(Bucket=bucket, Key=KEY, Body=b"export\n")
+        grant = {
+            "Sid": "MemberAExports",
+            "Effect": "Allow",
+            "Principal": {"AWS": alice},
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+        deny = {
+            "Sid": "NotAlice",
+            "Effect": "Deny",
+            "Principal": {"AWS": alice},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+        statements = (grant, deny) if bucket == CLOSED else (grant,)
+        s3_b.put_bucket_policy(Bucket=bucket, Policy=_policy(*statements))
+    orgs = org.client(MANAGEMENT, "organizations")
+    scp_id = orgs.create_policy(
+        Content=_policy(
+            {
+                "Sid": "NoRestrictedReads",
+                "Effect": "Deny",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{RESTRICTED}/*",
+            }
+        ),
+        Description="member A reads nothing from the restricted bucket",
+        Name="NoRestrictedReads",
+        Type="SERVICE_CONTROL_POLICY",
+    )["Policy"]["PolicySummary"]["Id"]
+    orgs.attach_policy(PolicyId=scp_id, TargetId=a)
+    kms = org.client(org.security, "kms")
+    key_arn = kms.create_key(
+        Policy=_policy(
+            {
+                "Sid": "OwnAccountOnly",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{org.security}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        )
+    )["KeyMetadata"]["Arn"]
+    return Workload(org=org, key_arn=key_arn, scp_id=scp_id)
+
+
+# ------------------------------------------------------------------------------------ events
+
+
+def _record(
+    *,
+    event_id: str,
+    requester: str,
+    user: str,
+    bucket: str,
+    bucket_account: str,
+    event_name: str = "GetObject",
+    context: str = "because no identity-based policy allows the s3:GetObject action",
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    action = f"s3:{event_name}"
+    record = s3_access_denied_record(
+        event_id=event_id,
+        event_time=EVENT_TIME,
+        region=REGION,
+        identity=iam_user_identity(
+            account_id=requester, user_name=user, user_id=f"AIDA{user.upper()}{requester}"
+        ),
+        event_name=event_name,
+        bucket=bucket,
+        bucket_account=bucket_account,
+        key=KEY,
+        request_parameters=params,
+        error_message=denied_message(
+            f"arn:aws:iam::{requester}:user/{user}",
+            action,
+            f"arn:aws:s3:::{bucket}/{KEY}",
+            context,
+        ),
+    )
+    return record
+
+
+def _copies(record: dict[str, Any], requester: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two EventBridge events CloudTrail makes of one cross-account request: the bucket
+    owner's copy and the requester's, each with its own eventID, one sharedEventID."""
+    shared = str(uuid.uuid4())
+    owner = {**record, "sharedEventID": shared}
+    theirs = {
+        **record,
+        "eventID": str(uuid.uuid4()),
+        "sharedEventID": shared,
+        "recipientAccountId": requester,
+    }
+    return (
+        eventbridge_envelope(owner, envelope_id=f"eb-{owner['eventID']}"),
+        eventbridge_envelope(theirs, envelope_id=f"eb-{theirs['eventID']}"),
+    )
+
+
+def _cross(w: Workload, bucket: str, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=w.a,
+        user=ALICE,
+        bucket=bucket,
+        bucket_account=w.b,
+        **kwargs,
+    )
+    return _copies(record, w.a)
+
+
+def _scp_denied(w: Workload) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _cross(w, RESTRICTED, context="with an explicit deny in a service control policy")
+
+
+def _policy_denied(w: Workload) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _cross(w, CLOSED, context="with an explicit deny in a resource-based policy")
+
+
+def _key_denied(w: Workload) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _cross(
+        w,
+        SHARED,
+        event_name="PutObject",
+        context="because no resource-based policy allows the kms:GenerateDataKey action",
+        params={
+            "x-amz-server-side-encryption": "aws:kms",
+            "x-amz-server-side-encryption-aws-kms-key-id": w.key_arn,
+        },
+    )
+
+
+def _collect(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """What the central function's source reads for `event` (the handler's own source)."""
+    source = wiring.event_source()
+    collected = source.collect_request(parse_event(event))  # type: ignore[union-attr]
+    return collected.snapshot, collected.unavailable
+
+
+def _stored(finding_id: str) -> dict[str, Any]:
+    finding = wiring.finding_store().get(finding_id)
+    assert finding is not None
+    return finding.to_dict()
+
+
+def _alerts(central: Deployment) -> list[dict[str, Any]]:
+    return [json.loads(m["Message"]) for m in central.received()]
+
+
+def _accounts_of(alerts: list[dict[str, Any]]) -> list[str]:
+    return [a.get("account") for a in alerts]
+
+
+def _policy_names(level: dict[str, Any]) -> set[str]:
+    return {p["Name"] for p in level.get("scps", [])}
+
+
+# ------------------------------------------------------------------- one account at a time
+
+
+def test_a_member_event_gives_a_central_finding_with_the_members_account(central, workload):
+    w = workload
+    record = _record(
+        event_id=str(uuid.uuid4()), requester=w.a, user=BOB, bucket=LOCAL, bucket_account=w.a
+    )
+    result = central.invoke(eventbridge_envelope(record, envelope_id="eb-local"))
+    assert (result["status"], result["diagnosed"]) == ("new", True)
+    finding = _stored(result["finding_id"])
+    assert finding["account"] == w.a
+    # bob's inline Deny is only visible through member A's role
+    assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["identity-policy"])
+    assert w.org.faults.calls == [(w.a, False)]
+    [alert] = central.received()
+    assert alert["MessageAttributes"]["account"]["Value"] == w.a
+
+
+def test_a_missing_member_role_gives_a_finding_saying_what_to_deploy_where(central, workload):
+    org = workload.org
+    org.client(MANAGEMENT, "s3").create_bucket(Bucket=f"m-audit-{SUFFIX}")
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=MANAGEMENT,
+        user=CAROL,
+        bucket=f"m-audit-{SUFFIX}",
+        bucket_account=MANAGEMENT,
+    )
+    result = central.invoke(eventbridge_envelope(record, envelope_id="eb-mgmt"))
+    assert (result["status"], result["decision"]) == ("new", "inconclusive")
+    finding = _stored(result["finding_id"])
+    role_arn = f"arn:aws:iam::{MANAGEMENT}:role/{MEMBER_ROLE}"
+    assert finding["account"] == MANAGEMENT
+    assert [c["code"] for c in finding["causes"]] == [MEMBER_ROLE_UNAVAILABLE]
+    assert finding["remedies"][0]["target"] == role_arn
+    assert {u["needs"] for u in finding["unchecked"]} == {
+        f"deploy the member template (role {MEMBER_ROLE}, trusting the central event "
+        f"function's role) in account {MANAGEMENT}"
+    }
+    assert org.faults.calls == [(MANAGEMENT, True)]
+    [alert] = _alerts(central)
+    assert alert["account"] == MANAGEMENT
+
+
+# --------------------------------------------------------------- cross-account: collection
+
+
+def test_both_sides_are_read_each_in_its_own_account(central, workload):
+    w = workload
+    owner_copy, requester_copy = _scp_denied(w)
+    for copy in (owner_copy, requester_copy):  # whichever copy: the same accounts, same parts
+        w.org.faults.reset()
+        wiring.reset()
+        snapshot, unavailable = _collect(copy)
+        assert unavailable == ()
+        assert w.org.faults.accounts() == [w.b, w.a]  # bucket side first, then the requester
+        # the bucket side at the top level, in the bucket's account
+        assert snapshot["account_id"] == w.b
+        assert RESTRICTED in snapshot["s3"]["buckets"]
+        assert snapshot["iam"]["UserDetailList"] == []  # alice is not B's to read
+        assert snapshot["organization"]["levels"][-1]["target_id"] == w.b
+        # the requester's side: alice's policies and member A's SCP path
+        assert set(snapshot["accounts"]) == {w.a}
+        side = snapshot["accounts"][w.a]
+        [user] = side["iam"]["UserDetailList"]
+        assert (user["UserName"], [p["PolicyName"] for p in user["UserPolicyList"]]) == (
+            ALICE,
+            ["exports"],
+        )
+        levels = side["organization"]["levels"]
+        assert [lvl["target_id"] for lvl in levels] == [w.org.root_id, w.org.ou_id, w.a]
+        assert "NoRestrictedReads" in _policy_names(levels[-1])
+        assert side["organization"]["management_account_id"] == MANAGEMENT
+
+
+def test_a_key_of_a_third_account_is_read_in_that_account(central, workload):
+    w = workload
+    snapshot, unavailable = _collect(_key_denied(w)[0])
+    assert unavailable == ()
+    key = snapshot["kms"]["keys"][w.key_arn]
+    assert json.loads(key["policy"])["Statement"][0]["Sid"] == "OwnAccountOnly"
+    assert key["metadata"]["KeyManager"] == "CUSTOMER"
+    # the key's account is the central one: read with the function's own credentials
+    assert w.org.faults.accounts() == [w.b, w.a]
+    assert set(snapshot["accounts"]) == {w.a, w.org.security}
+    assert "iam" not in snapshot["accounts"][w.org.security]  # not collected: not needed
+    key_levels = snapshot["accounts"][w.org.security]["organization"]["levels"]
+    assert key_levels[-1]["target_id"] == w.org.security
+
+
+def test_a_requester_account_without_member_role_leaves_its_side_unreadable(central, workload):
+    w = workload
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=MANAGEMENT,
+        user=CAROL,
+        bucket=SHARED,
+        bucket_account=w.b,
+    )
+    snapshot, unavailable = _collect(eventbridge_envelope(record, envelope_id="eb-carol"))
+    [error] = unavailable
+    assert error.account == MANAGEMENT
+    assert snapshot["account_id"] == w.b and SHARED in snapshot["s3"]["buckets"]
+    side = snapshot["accounts"][MANAGEMENT]
+    assert side["iam"]["$unreadable"] == "AccessDenied"
+    assert f"role {MEMBER_ROLE}" in side["iam"]["needs"] and MANAGEMENT in side["iam"]["needs"]
+    # the organization path needs no member role: read centrally all the same
+    assert side["organization"]["levels"][-1]["target_id"] == MANAGEMENT
+
+
+def test_a_request_from_outside_the_organization_reads_the_bucket_side_only(central, workload):
+    w = workload
+    outsider = "444455556666"
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=outsider,
+        user="mallory",
+        bucket=SHARED,
+        bucket_account=w.b,
+    )
+    snapshot, unavailable = _collect(eventbridge_envelope(record, envelope_id="eb-out"))
+    assert unavailable == ()
+    assert "accounts" not in snapshot
+    assert w.org.faults.accounts() == [w.b]
+
+
+# ------------------------------------------------------------------ cross-account: verdicts
+
+
+def _judged(central: Deployment, copy: dict[str, Any]) -> dict[str, Any]:
+    result = central.invoke(copy)
+    assert (result["status"], result["diagnosed"]) == ("new", True)
+    finding = _stored(result["finding_id"])
+    assert finding["account"] == finding["request"]["bucket_account"]
+    return finding
+
+
+def test_denied_by_the_requesters_scp(central, workload):
+    w = workload
+    finding = _judged(central, _scp_denied(w)[1])  # the requester's copy arrived
+    assert (finding["account"], finding["request"]["principal"]["account_id"]) == (w.b, w.a)
+    assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["scp"])
+    [scp] = [c for c in finding["causes"] if c["layer"] == "scp"]
+    assert scp["statement"]["sid"] == "NoRestrictedReads"
+    assert w.scp_id in scp["statement"]["policy"]
+    assert f"requester's account {w.a}" in scp["message"]
+    assert finding["unchecked"] == []
+    [remedy] = finding["remedies"]
+    assert f"requester's account {w.a}" in remedy["summary"]
+
+
+def test_denied_by_the_bucket_policy(central, workload):
+    w = workload
+    finding = _judged(central, _policy_denied(w)[0])
+    assert (finding["account"], finding["request"]["principal"]["account_id"]) == (w.b, w.a)
+    assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["bucket-policy"])
+    [deny] = [c for c in finding["causes"] if c["layer"] == "bucket-policy"]
+    assert deny["statement"]["sid"] == "NotAlice"
+    assert f"Bucket account {w.b}" in deny["message"]
+    # alice's own side allows: no identity or SCP layer is blamed
+    assert not {"identity-policy", "scp"} & {c["layer"] for c in finding["causes"]}
+
+
+def test_denied_by_the_key_policy_of_a_third_account(central, workload):
+    w = workload
+    finding = _judged(central, _key_denied(w)[0])
+    assert (finding["account"], finding["request"]["principal"]["account_id"]) == (w.b, w.a)
+    assert finding["blocked_by"] == ["kms-key-policy"]
+    [remedy] = finding["remedies"]
+    assert remedy["target"] == w.key_arn
+    assert f"Key account {w.org.security}" in remedy["summary"]
+    # the fix names the requester the key's own account must admit, and was verified
+    assert remedy["verified"] is True
+    assert w.alice_arn() in json.dumps(remedy["patch"]["document"])
+
+
+def test_a_requester_without_member_role_is_judged_on_the_bucket_side_and_reported(
+    central, workload
+):
+    w = workload
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=MANAGEMENT,
+        user=CAROL,
+        bucket=CLOSED,
+        bucket_account=w.b,
+    )
+    result = central.invoke(eventbridge_envelope(record, envelope_id="eb-carol-2"))
+    assert (result["status"], result["diagnosed"]) == ("new", True)
+    finding = _stored(result["finding_id"])
+    assert finding["account"] == w.b
+    needs = (
+        f"deploy the member template (role {MEMBER_ROLE}, trusting the central event "
+        f"function's role) in account {MANAGEMENT}"
+    )
+    assert "identity-policy" in {u["layer"] for u in finding["unchecked"] if u["needs"] == needs}
+    alerts = _alerts(central)
+    assert sorted(_accounts_of(alerts)) == sorted([w.b, MANAGEMENT])
+    [health] = [a for a in alerts if a["account"] == MANAGEMENT]
+    health_finding = _stored(health["finding_id"])
+    assert [c["code"] for c in health_finding["causes"]] == [MEMBER_ROLE_UNAVAILABLE]
+    assert (
+        health_finding["remedies"][0]["target"] == f"arn:aws:iam::{MANAGEMENT}:role/{MEMBER_ROLE}"
+    )
+    # another denial from that account the same day: no second health alert
+    again = _record(
+        event_id=str(uuid.uuid4()),
+        requester=MANAGEMENT,
+        user=CAROL,
+        bucket=SHARED,
+        bucket_account=w.b,
+    )
+    central.invoke(eventbridge_envelope(again, envelope_id="eb-carol-3"))
+    assert MANAGEMENT not in _accounts_of(_alerts(central))
+
+
+# ------------------------------------------------------- two copies: one finding, one alert
+
+
+@pytest.mark.parametrize("first", ["owner", "requester"])
+def test_two_copies_make_one_finding_and_one_alert_whichever_comes_first(central, workload, first):
+    w = workload
+    owner_copy, requester_copy = _policy_denied(w)
+    ordered = (owner_copy, requester_copy) if first == "owner" else (requester_copy, owner_copy)
+    results = [central.invoke(copy) for copy in ordered]
+    assert [r["status"] for r in results] == ["new", "duplicate"]
+    shared = owner_copy["detail"]["sharedEventID"]
+    assert {r["finding_id"] for r in results} == {shared}
+    finding = _stored(shared)
+    assert (finding["account"], finding["request"]["principal"]["account_id"]) == (w.b, w.a)
+    assert finding["occurrences"] == 1
+    [alert] = _alerts(central)
+    assert (alert["finding_id"], alert["account"]) == (shared, w.b)
+    page = wiring.finding_store().list(FindingQuery(account=w.b))
+    assert [f.finding_id for f in page.findings] == [shared]
+
+
+def _together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run `calls` on one thread each, released at once; results or raised exceptions."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except Exception as exc:  # reported to the test
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_two_copies_arriving_together_make_one_finding_and_one_alert(central, workload):
+    w = workload
+    trials = []
+    for hour in range(6):  # each trial in its own aggregation window: its own finding
+        owner_copy, requester_copy = _scp_denied(w)
+        for copy in (owner_copy, requester_copy):
+            copy["detail"]["eventTime"] = f"2025-03-02T{hour:02d}:00:00Z"
+        ports = wiring.event_ports()
+        results = _together(
+            [
+                lambda c=copy, p=ports: service.handle_event(c, **p)
+                for copy in (owner_copy, requester_copy)
+            ]
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        statuses = sorted(r.status.value for r in results)
+        assert statuses[0] == "new" and statuses[1] in ("duplicate", "republished"), results
+        assert sum(r.published for r in results) == 1, results
+        shared = owner_copy["detail"]["sharedEventID"]
+        assert {r.finding_id for r in results} == {shared}
+        trials.append(shared)
+    alerts = _alerts(central)
+    assert sorted(a["finding_id"] for a in alerts) == sorted(trials)
+    for shared in trials:
+        finding = _stored(shared)
+        assert (finding["account"], finding["occurrences"]) == (w.b, 1)
