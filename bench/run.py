@@ -19,6 +19,10 @@ BENCHMARKS = (
     ("Batch CLI on issue 15's workloads, side by side with iam-simulate", "bench.bench_workloads"),
     ("Collectors: AWS calls and round trips per diagnosis", "bench.bench_collect"),
     ("Handler: events per second and a burst of identical denials", "bench.bench_handler"),
+    (
+        "Organization scale: distinct denials across member accounts, shared cache",
+        "bench.bench_org",
+    ),
 )
 
 
