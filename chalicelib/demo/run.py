@@ -42,7 +42,8 @@ import boto3
 from chalice.test import Client
 
 from .. import wiring
-from ..model import Finding, Json
+from ..diagnose.sides import REQUESTER_LAYERS
+from ..model import Finding, Json, Outcome
 from ..publish.message import subject
 from ..publish.securityhub import ID_PREFIX
 from ..publish.store import create_table
@@ -277,6 +278,12 @@ def render(report: DemoReport) -> str:
         for finding in _in_scenario_order(report, findings):
             lines += _finding_story(report, finding)
     lines.append("")
+    if report.api_status != 200:
+        lines.append(f"GET /findings answered {report.api_status}: some findings are not listed.")
+    for scenario in report.scenarios:
+        count = len(report.findings_for(scenario))
+        if count != 1:
+            lines += _wrapped(f"{count} findings (expected 1) for: {scenario.title}", "")
     lines += _alerts_story(report)
     return "\n".join(lines) + "\n"
 
@@ -316,12 +323,35 @@ def _finding_story(report: DemoReport, finding: Finding) -> list[str]:
     lines += _wrapped(f"{principal.requester_arn} ({org.name_of(principal.account_id)})")
     lines += _wrapped(f"{request.action} on {where}")
     lines += _wrapped(f"{finding.decision.value}, blocked by {blocked}: {causes}")
+    if principal.account_id and principal.account_id != request.bucket_account:
+        lines += _sides_story(finding, org)
     if finding.occurrences > 1:
         lines += _wrapped(f"seen {finding.occurrences} times")
     for remedy in finding.remedies[:1]:
         target = "" if remedy.target == "the request" else f" ({remedy.target})"
         lines += _wrapped(f"fix: {remedy.summary}{target}")
     return lines
+
+
+def _sides_story(finding: Finding, org: DemoOrganization) -> list[str]:
+    """A cross-account denial's verdict on each side: the layers that allowed or blocked."""
+    evaluation = next((e for e in finding.evaluations if e.blocked_by), None)
+    if evaluation is None:
+        return []
+    requester: list[str] = []
+    bucket: list[str] = []
+    for result in evaluation.layers:
+        if result.outcome is not Outcome.ALLOW and result.layer not in evaluation.blocked_by:
+            continue
+        side = requester if result.layer in REQUESTER_LAYERS else bucket
+        side.append(f"{result.layer.value} {result.outcome.value}")
+    principal_account = finding.request.principal.account_id
+    bucket_account = finding.request.bucket_account
+    return _wrapped(
+        f"requester's side ({org.name_of(principal_account)}): "
+        f"{', '.join(requester) or 'not judged'}; bucket's side "
+        f"({org.name_of(bucket_account)}): {', '.join(bucket) or 'not judged'}"
+    )
 
 
 def _scenario_of(report: DemoReport, finding: Finding) -> Scenario | None:

@@ -5,14 +5,23 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from chalicelib.demo.member_template import member_role
 from chalicelib.demo.organization import MEMBERS
-from chalicelib.demo.run import ALARMS, DASHBOARD, MEMBER_TEMPLATE, as_chat_user_sees, run_flow
+from chalicelib.demo.run import (
+    ALARMS,
+    DASHBOARD,
+    MEMBER_TEMPLATE,
+    as_chat_user_sees,
+    render,
+    run_flow,
+)
 from chalicelib.demo.scenarios import SCENARIOS
+from chalicelib.model import Layer, Outcome
 from chalicelib.publish.securityhub import asff_id
 
 CROSS_ACCOUNT = [s for s in SCENARIOS if s.requester is not None]
@@ -63,6 +72,10 @@ def test_the_cross_account_denial_is_sent_twice_and_found_once(report):
     [finding] = report.findings_for(scenario)
     assert finding.request.principal.account_id == requester
     assert finding.occurrences == 1
+    # judged on both sides: the requester's identity policy (read in analytics) allows
+    [evaluation] = finding.evaluations
+    assert evaluation.layer(Layer.IDENTITY_POLICY).outcome is Outcome.ALLOW
+    assert evaluation.blocked_by == (Layer.BUCKET_POLICY,)
     alerts = [d for d in report.deliveries if d.finding["finding_id"] == finding.finding_id]
     assert len(alerts) == 1 and alerts[0].attributes["account"] == owner
 
@@ -106,6 +119,22 @@ def test_member_roles_are_the_templates_trusting_the_central_role_only():
     assert [s["Sid"] for s in document["Statement"]] == ["ReadPolicyLayers"]
 
 
+def test_a_denial_without_its_one_finding_is_said(report):
+    [scenario] = CROSS_ACCOUNT
+    [finding] = report.findings_for(scenario)
+
+    def without(findings):
+        return tuple(f for f in findings if f.finding_id != finding.finding_id)
+
+    partial = replace(
+        report,
+        api_findings=without(report.api_findings),
+        by_account={a: without(found) for a, found in report.by_account.items()},
+    )
+    assert f"0 findings (expected 1) for: {scenario.title}" in render(partial)
+    assert "expected 1" not in render(report)
+
+
 def test_chat_markup_is_shown_as_a_chat_user_sees_it():
     assert as_chat_user_sees("*Why* `a&lt;b` _x_ x*y*z") == "Why a<b x x*y*z"
 
@@ -137,5 +166,7 @@ def test_s3doctor_demo_prints_the_findings_by_account_within_a_minute():
         assert sections[scenario.account].count(f"* {scenario.title}") == 1
         assert f"{scenario.cause_code}" in sections[scenario.account]
     assert out.count(f"* {CROSS_ACCOUNT[0].title}") == 1
+    sides = "requester's side (analytics): identity-policy allow, scp allow; bucket's side (shop):"
+    assert sides in sections["shop"]
     assert all(name in out for name in ALARMS) and DASHBOARD in out
     assert max(len(line) for line in out.splitlines()) <= 100
