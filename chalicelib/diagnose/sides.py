@@ -114,7 +114,7 @@ def credentials_note(account: str | None) -> str:
 def _lowerable(text: str) -> bool:
     """A sentence that starts with an ordinary word (not an ARN, an id or a name)."""
     first = text.split(" ", 1)[0]
-    return first[:1].isupper() and first[1:].islower() and first.isalpha()
+    return first.isalpha() and first[:1].isupper() and (len(first) == 1 or first[1:].islower())
 
 
 def _arn_account(arn: str) -> str | None:

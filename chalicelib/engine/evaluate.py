@@ -101,6 +101,7 @@ class Leg:
     federated: bool = False  # the requester is a federated-user session
     cross_account: bool = False  # the requester belongs to another account than the resource
     requester_side: bool = False  # ...and its account's side is in the snapshot: both judged
+    account: str | None = None  # the requester's account
     explain: bool = True  # keep the deciding conditions (False: the verdict alone)
     # A KMS leg whose key is assumed (the object's head could not be read): why, as a problem.
     assumed: Unchecked | None = None
@@ -879,11 +880,19 @@ def _decide_cross_account(
     kms = Layer.KMS_KEY_POLICY in leg.layers
     if kms and leg.layers.get(Layer.KMS_GRANT, Hits()).allows:
         return _Result(Verdict.ALLOWED, [], {})
-    resource = "key policy" if kms else "bucket policy or ACL"
+    if not forms and kms:
+        key_account = leg.resource.split(":")[4] if leg.resource.count(":") >= 5 else ""
+        text = (
+            f"the key policy neither allows the requester nor its account {leg.account} "
+            f"{leg.action}: a key of another account ({key_account or 'unknown'}) must name one "
+            "of them, since its delegation to IAM covers its own account's principals only"
+        )
+        return _Result(Verdict.IMPLICIT_DENY, [Layer.KMS_KEY_POLICY], {Layer.KMS_KEY_POLICY: text})
     if not forms:
-        layer = Layer.KMS_KEY_POLICY if kms else Layer.BUCKET_POLICY
-        text = f"no {resource} statement grants {leg.action} to the requester or its account"
-        return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
+        text = (
+            f"no bucket policy or ACL statement grants {leg.action} to the requester or its account"
+        )
+        return _Result(Verdict.IMPLICIT_DENY, [Layer.BUCKET_POLICY], {Layer.BUCKET_POLICY: text})
 
     def passes(hits: Hits) -> bool:
         return bool(hits.allows) or (hits.unknown and assume_unknown_allows)
@@ -1043,6 +1052,7 @@ def _new_leg(
         explain=explain,
         federated=principal.type is PrincipalType.FEDERATED_USER,
         cross_account=cross,
+        account=principal.account_id,
         requester_side=cross
         and (
             principal.account_id == snapshot.account_id
