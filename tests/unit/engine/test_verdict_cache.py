@@ -335,7 +335,9 @@ def test_the_engine_reads_the_request_context_only_through_its_request_context()
     calls = sum(text.count("context_value(") for text in source.values())
     assert calls == len(direct)  # every call names its key literally
     readers = {
-        name for name, text in source.items() if re.search(r"(?<!engine)\.context\b(?!_)", text)
+        name
+        for name, text in source.items()
+        if re.search(r"(?<=\w)(?<!engine)\.context\b(?!_)", text)
     }
     # context.py builds the RequestContext; resolve.py runs before the shape is taken;
     # verdict_cache.py takes it.
