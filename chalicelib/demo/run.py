@@ -75,6 +75,9 @@ CHAT_QUEUE_NAME = "s3-403-doctor-demo-chat-subscriber"
 ALARMS = ("s3-403-doctor-dlq-depth", "s3-403-doctor-errors", "s3-403-doctor-throttles")
 DASHBOARD = "s3-403-doctor"
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
+# A shell's own AWS settings must not reach the demo: MOTO_ACCOUNT_ID would put every request of
+# every account into one, a profile or session token would sign with other credentials.
+_UNSET = ("MOTO_ACCOUNT_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -486,8 +489,10 @@ def _demo_env(endpoint: str) -> dict[str, str]:
 
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block, then restore the previous ones."""
+    """Set environment variables for the block (without `_UNSET`), then restore them."""
     saved = dict(os.environ)
+    for name in _UNSET:
+        os.environ.pop(name, None)
     os.environ.update(values)
     try:
         yield
