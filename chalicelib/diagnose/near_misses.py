@@ -18,6 +18,7 @@ from ..engine.evidence import (
     PolicySource,
     compiled_source,
     principal_evidence,
+    principal_iam,
 )
 from ..engine.policy import (
     CompiledStatement,
@@ -275,7 +276,7 @@ def _old_versions(
     ctx: RequestContext,
 ) -> Iterator[Miss]:
     """Allows that exist only in a non-default version of an attached managed policy."""
-    iam = snapshot.iam
+    iam = principal_iam(snapshot, request.principal)  # the requester's account's
     if iam is None or isinstance(iam, Unreadable) or isinstance(iam.policies, Unreadable):
         return
     evidence = principal_evidence(snapshot, request.principal)

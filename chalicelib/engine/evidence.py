@@ -146,6 +146,18 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
     return _evidence(snapshot, iam, principal, account)
 
 
+def principal_iam(snapshot: Snapshot, principal: Principal) -> Iam | Unreadable | None:
+    """The IAM of the principal's account: the snapshot's, or another account's side (None:
+    that account is not in the snapshot)."""
+    account = principal.account_id
+    if not account or account == snapshot.account_id:
+        return snapshot.iam
+    side = snapshot.side(account)
+    if side is None or isinstance(side, Unreadable):
+        return side
+    return side.iam
+
+
 def _evidence(
     snapshot: Snapshot, iam: Iam | Unreadable | None, principal: Principal, other: str | None
 ) -> PrincipalEvidence:

@@ -4,8 +4,10 @@
 field; a readable record that is not an S3 `AccessDenied` (another service, a success, another
 error code, a network-activity or service event) raises `OutOfScope` (an `EventError`) naming
 why, so that no verdict is ever made for it (DESIGN 3.3 "Scope"); an S3 `AccessDenied` becomes
-an `AccessRequest` whose `scope` says whether it is diagnosed in full (same account), on the
-bucket-owner side only (cross-account), against public grants only (anonymous), or with a
+an `AccessRequest` whose `scope` says whether it is diagnosed in full (same account), as a
+cross-account request (on the bucket-owner side, as `scope_reason` says, unless the snapshot
+holds the requester's account: then the diagnosis judges both sides and says so), against
+public grants only (anonymous), or with a
 reason (`scope_reason`: directory buckets, Outposts, calls the operation table lacks).
 """
 
