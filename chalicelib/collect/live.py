@@ -153,14 +153,7 @@ class Boto3SnapshotSource:
         A refused or persistently failing read becomes an `$unreadable` marker; `CollectError`
         is raised only for transient errors (throttling, 5xx) that outlast botocore's retries.
         """
-        plan: ReadPlan
-        if self._sharing is not None:
-            reader, partition = self._identity or (None, "aws")
-            plan = SharedPlan(self._pool, self._cache, self._sharing, reader, partition)
-        elif self.on_progress is None:
-            plan = ReadPlan(self._pool, self._cache)
-        else:
-            plan = _ReportingPlan(self._pool, self._cache, self.on_progress)
+        plan = self._plan()
         clients = self._clients
         iam = IamCollector(clients.iam(), plan)
         buckets = BucketCollector(clients.s3(), plan)
@@ -226,7 +219,7 @@ class Boto3SnapshotSource:
     def organization_of(self, account_id: str) -> Json | None:
         """The organization part of another account, read with the organization clients alone
         (an account whose member role cannot be assumed still has its SCPs and RCPs read)."""
-        plan = ReadPlan(self._pool, self._cache)
+        plan = self._plan()
         organization = OrganizationCollector(
             self._org_clients,
             plan,
@@ -238,6 +231,15 @@ class Boto3SnapshotSource:
         plan.run()
         part: Json | None = jsonable(organization.document())
         return part
+
+    def _plan(self) -> ReadPlan:
+        """The plan of one collection: shared, counted for a progress bar, or plain."""
+        if self._sharing is not None:
+            reader, partition = self._identity or (None, "aws")
+            return SharedPlan(self._pool, self._cache, self._sharing, reader, partition)
+        if self.on_progress is None:
+            return ReadPlan(self._pool, self._cache)
+        return _ReportingPlan(self._pool, self._cache, self.on_progress)
 
     def _with_identity(self, plan: ReadPlan, then: Callable[[str, str], None]) -> None:
         """Call `then(account_id, partition)`: given, remembered, or read once with STS."""
@@ -321,40 +323,50 @@ class MemberAccountSource:
         self._members: dict[str, tuple[Boto3SnapshotSource, datetime]] = {}
         self._refused: dict[str, tuple[MemberRoleUnavailable, datetime]] = {}
         self._lock = threading.Lock()
+        # other accounts' sides, read while the bucket side is
+        self._side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sides")
 
     def snapshot_for(self, request: AccessRequest) -> Json:
         return self.collect_request(request).snapshot
 
     def collect_request(self, request: AccessRequest) -> Collected:
         """The bucket side in the bucket's account (top level); inside the organization, the
-        requester's side and a KMS key of another account in theirs (`accounts`, `kms.keys`).
+        requester's side and a KMS key of another account in theirs (`accounts`, `kms.keys`),
+        read while the bucket side is.
 
         Raises `MemberRoleUnavailable` when the bucket's account cannot be read; another
         account that cannot be read is `$unreadable` in the snapshot and listed in the result.
         """
         bucket_account = request.bucket_account or request.principal.account_id or ""
         scope = scope_for_request(request)
-        others = self._other_sides(request, bucket_account)
-        if request.kms_key_arn and _account_of(request.kms_key_arn) in others:
-            scope = replace(scope, kms_key_ids=())  # read in the key's own account below
+        sides = self._other_sides(request, bucket_account)
+        if request.kms_key_arn and _account_of(request.kms_key_arn) in sides:
+            scope = replace(scope, kms_key_ids=())  # read in the key's own account
+        reads = [
+            (a, side, self._side_pool.submit(self._read, a, side)) for a, side in sides.items()
+        ]
         snapshot = self._source_of(bucket_account).collect(scope)
-        if self._inside(bucket_account):
-            for key_arn in snapshot["kms"]["keys"]:  # a bucket's default key, an object's key
-                account = _account_of(key_arn)
-                if account and account != bucket_account and self._inside(account):
-                    side = others.get(account, CollectionScope(account_settings=False))
-                    others[account] = replace(side, kms_key_ids=(*side.kms_key_ids, key_arn))
-        unavailable: list[MemberRoleUnavailable] = []
-        accounts: Json = {}
-        for account, side in sorted(others.items()):
+        for account, keys in self._found_keys(snapshot, bucket_account, sides).items():
+            side = CollectionScope(kms_key_ids=keys, follow_kms_keys=False, account_settings=False)
+            reads.append((account, side, self._side_pool.submit(self._read, account, side)))
+        unavailable: dict[str, MemberRoleUnavailable] = {}
+        accounts: dict[str, Json] = {}
+        for account, side, future in reads:
+            entry = accounts.setdefault(account, {})
             try:
-                accounts[account] = self._side(account, side, snapshot)
+                part = future.result()
             except MemberRoleUnavailable as error:
-                unavailable.append(error)
-                accounts[account] = self._unreadable_side(account, side, snapshot, error)
+                unavailable.setdefault(account, error)
+                self._unreadable_side(entry, account, side, snapshot, error)
+                continue
+            if side.principal_arns:
+                entry["iam"] = part["iam"]
+            if "organization" in part:
+                entry["organization"] = part["organization"]
+            snapshot["kms"]["keys"].update(part["kms"]["keys"])
         if accounts:
-            snapshot["accounts"] = accounts
-        return Collected(snapshot=snapshot, unavailable=tuple(unavailable))
+            snapshot["accounts"] = dict(sorted(accounts.items()))
+        return Collected(snapshot=snapshot, unavailable=tuple(unavailable.values()))
 
     def _other_sides(
         self, request: AccessRequest, bucket_account: str
@@ -368,38 +380,55 @@ class MemberAccountSource:
         principal_arn = request.principal.principal_arn
         if requester and requester != bucket_account and self._inside(requester):
             sides[requester] = CollectionScope(
-                principal_arns=(principal_arn,) if principal_arn else (), account_settings=False
+                principal_arns=(principal_arn,) if principal_arn else (),
+                follow_kms_keys=False,
+                account_settings=False,
             )
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
         if key_account and key_account != bucket_account and self._inside(key_account):
-            side = sides.get(key_account, CollectionScope(account_settings=False))
+            side = sides.get(
+                key_account, CollectionScope(follow_kms_keys=False, account_settings=False)
+            )
             sides[key_account] = replace(side, kms_key_ids=(str(request.kms_key_arn),))
         return sides
 
-    def _side(self, account: str, side: CollectionScope, snapshot: Json) -> Json:
-        """Read `side` in `account`: its `accounts` entry; its KMS keys go into `snapshot`."""
-        part = self._source_of(account).collect(replace(side, follow_kms_keys=False))
-        entry: Json = {}
-        if side.principal_arns:
-            entry["iam"] = part["iam"]
-        if "organization" in part:
-            entry["organization"] = part["organization"]
-        snapshot["kms"]["keys"].update(part["kms"]["keys"])
-        return entry
+    def _found_keys(
+        self, snapshot: Json, bucket_account: str, sides: dict[str, CollectionScope]
+    ) -> dict[str, tuple[str, ...]]:
+        """KMS keys of other accounts of the organization that the bucket side found (a bucket's
+        default key, an object's key), by account, not already being read in theirs."""
+        found: dict[str, tuple[str, ...]] = {}
+        if not self._inside(bucket_account):
+            return found
+        for key_arn in snapshot["kms"]["keys"]:
+            account = _account_of(key_arn) or ""
+            reading = sides[account].kms_key_ids if account in sides else ()
+            if account != bucket_account and key_arn not in reading and self._inside(account):
+                found[account] = (*found.get(account, ()), key_arn)
+        return found
+
+    def _read(self, account: str, side: CollectionScope) -> Json:
+        return self._source_of(account).collect(side)
 
     def _unreadable_side(
-        self, account: str, side: CollectionScope, snapshot: Json, error: MemberRoleUnavailable
-    ) -> Json:
-        """`account`'s entry when its member role cannot be assumed: its IAM and keys are
+        self,
+        entry: Json,
+        account: str,
+        side: CollectionScope,
+        snapshot: Json,
+        error: MemberRoleUnavailable,
+    ) -> None:
+        """Fill `account`'s entry when its member role cannot be assumed: its IAM and keys are
         `$unreadable` (saying what to deploy); its organization path is read centrally."""
         marker = Unreadable(code=error.code or "AccessDenied", needs=error.needs).to_doc()
-        entry: Json = {"iam": marker} if side.principal_arns else {}
-        organization = self.home.organization_of(account)
-        if organization is not None:
-            entry["organization"] = organization
+        if side.principal_arns:
+            entry["iam"] = marker
+        if "organization" not in entry:
+            organization = self.home.organization_of(account)
+            if organization is not None:
+                entry["organization"] = organization
         for key_arn in side.kms_key_ids:
             snapshot["kms"]["keys"][key_arn] = dict(marker)
-        return entry
 
     def _inside(self, account: str) -> bool:
         return bool(account) and (
