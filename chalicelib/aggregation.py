@@ -341,8 +341,9 @@ def member_role_finding(
     every layer unchecked with what to deploy; aggregated a day per account and role."""
     message = (
         f"s3-403-doctor could not assume {error.role_arn} to read account {error.account} "
-        f"({error.code}): {error.needs}. Until then denials in that account are not diagnosed; "
-        "this is reported once a day per account."
+        f"({error.code}): {error.needs}. Until then denials in that account are not diagnosed, "
+        "and its side of a cross-account denial (the requester's policies, a KMS key there) "
+        "stays unchecked; this is reported once a day per account."
     )
     layers = [*_MEMBER_LAYERS]
     if request.access_point_arn:

@@ -576,3 +576,20 @@ def test_two_copies_arriving_together_make_one_finding_and_one_alert(central, wo
     for shared in trials:
         finding = _stored(shared)
         assert (finding["account"], finding["occurrences"]) == (w.b, 1)
+
+
+@pytest.mark.parametrize("shared", ["", 42, None, "a#b", "x" * 129, "../keys", " 7c9d"])
+def test_a_shared_event_id_that_is_not_an_id_is_not_a_key(shared):
+    record = _record(
+        event_id="e-1",
+        requester="111111111111",
+        user=ALICE,
+        bucket=SHARED,
+        bucket_account="222222222222",
+    )
+    record["sharedEventID"] = shared
+    assert parse_event(eventbridge_envelope(record, envelope_id="eb-1")).shared_event_id is None
+    record["sharedEventID"] = "5c8b6a2e-3f1d-4e1a-9a7b-0c2d3e4f5a6b"
+    assert parse_event(eventbridge_envelope(record, envelope_id="eb-1")).shared_event_id == (
+        "5c8b6a2e-3f1d-4e1a-9a7b-0c2d3e4f5a6b"
+    )
