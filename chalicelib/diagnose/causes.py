@@ -162,7 +162,13 @@ def _evaluation_causes(
         elif lr.outcome is Outcome.UNKNOWN:
             causes.append(_cause(CauseCode.INCONCLUSIVE, request, evaluation, lr, possible=True))
         else:  # implicit deny; a blocking layer reported as not-applicable grants nothing
-            if kms:
+            if (
+                kms
+                and lr.layer is Layer.IDENTITY_POLICY
+                and _other_account_key(request, evaluation)
+            ):
+                causes.append(_foreign_key_identity_cause(request, evaluation, lr))
+            elif kms:
                 code = {
                     Layer.KMS_KEY_POLICY: _key_policy_code(lr),
                     Layer.IDENTITY_POLICY: CauseCode.KMS_IDENTITY,
@@ -225,6 +231,29 @@ def _native_code(lr: LayerResult, table: dict[Layer, CauseCode]) -> CauseCode:
     if lr.layer in (Layer.KMS_KEY_POLICY, Layer.KMS_GRANT):
         return _key_policy_code(lr) if table is IMPLICIT else CauseCode.KMS_EXPLICIT_DENY
     return table.get(lr.layer, CauseCode.INCONCLUSIVE)
+
+
+def _other_account_key(request: AccessRequest, evaluation: Evaluation) -> bool:
+    """The KMS evaluation is on a key of another account than the requester's."""
+    parts = evaluation.resource_arn.split(":")
+    account = parts[4] if len(parts) > 5 else ""
+    return bool(account) and account != request.principal.account_id
+
+
+def _foreign_key_identity_cause(
+    request: AccessRequest, evaluation: Evaluation, lr: LayerResult
+) -> Cause:
+    """A key of another account: its key policy may grant, the requester's IAM must allow too."""
+    key = evaluation.resource_arn
+    granted = evaluation.layer(Layer.KMS_KEY_POLICY)
+    grants = granted is not None and granted.outcome is Outcome.ALLOW
+    message = (
+        f"S3 must call {evaluation.action} on the KMS key {key} with the requester's "
+        f"credentials. A key of another account needs an Allow in the requester's own identity "
+        f"policies as well as in its key policy{' (which grants it)' if grants else ''}, and no "
+        f"identity policy of {request.principal.principal_arn} allows {evaluation.action} on it."
+    )
+    return Cause(code=CauseCode.KMS_IDENTITY.value, layer=lr.layer, message=message)
 
 
 def _key_policy_code(lr: LayerResult) -> CauseCode:

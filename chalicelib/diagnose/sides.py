@@ -49,6 +49,8 @@ class Sides:
         """ "The requester's account X", "Bucket account Y" or "Key account Z"."""
         if not self.labelled or not account:
             return None
+        if account == self.requester == self.bucket:
+            return f"Account {account}"
         if account == self.requester:
             return f"The requester's account {account}"
         if account == self.bucket:

@@ -98,3 +98,21 @@ def test_a_patch_of_another_account_policy_changes_that_account_only(apply: Any)
     assert policy_document(patched, policy_id) == new
     assert patched["iam"] == document["iam"]
     assert policy_document(document, policy_id) is None
+
+
+def test_a_key_of_another_account_needs_the_requester_identity_allow_too() -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        key = next(iter(doc["kms"]["keys"].values()))
+        statements = key["policy"]["Statement"]
+        statements[1]["Principal"] = {"AWS": f"arn:aws:iam::{REQUESTER}:role/etl/loader"}
+        role = doc["accounts"][REQUESTER]["iam"]["RoleDetailList"][0]
+        policy = role["RolePolicyList"][0]["PolicyDocument"]
+        policy["Statement"] = [s for s in policy["Statement"] if s["Action"] != "kms:Decrypt"]
+
+    finding = _finding("cross-account-org-third-account-key-policy", edit)
+    cause = next(c for c in finding.causes if c.code == "KMS_IDENTITY")
+    assert cause.message.startswith(f"The requester's account {REQUESTER}: ")
+    assert "A key of another account needs an Allow in the requester's own" in cause.message
+    fix = finding.remedies[0]
+    assert fix.verified and fix.code == "ADD_IDENTITY_STATEMENT"
+    assert f"credentials of account {REQUESTER}." in fix.summary
