@@ -49,7 +49,14 @@ from ..publish.securityhub import ID_PREFIX
 from ..publish.store import create_table
 from ..publish.timestamps import format_utc
 from .cloudtrail import cross_account_copies, demo_id, eventbridge_envelope
-from .organization import MEMBERS, SCP_NAME, SCP_TARGET, DemoOrganization, seed_organization
+from .organization import (
+    MEMBERS,
+    SCP_NAME,
+    SCP_TARGET,
+    WORKLOADS_OU,
+    DemoOrganization,
+    seed_organization,
+)
 from .organization import session_in as session_in_account
 from .scenarios import SCENARIOS, DemoAccount, Scenario
 
@@ -111,10 +118,6 @@ class DemoReport:
             for finding in self.api_findings
             if finding.event_id in ids or finding.request.event_id in ids
         )
-
-    def finding_for(self, scenario: Scenario) -> Finding | None:
-        found = self.findings_for(scenario)
-        return found[0] if found else None
 
 
 def run_demo(*, out: TextIO | None = None) -> int:
@@ -198,7 +201,6 @@ def _member_accounts(org: DemoOrganization, *, run_id: str, suffix: str) -> dict
     for name in MEMBERS:
         session = session_in_account(org.accounts[name], REGION)
         accounts[name] = DemoAccount(
-            name=name,
             account_id=org.accounts[name],
             bucket_suffix=suffix,
             region=REGION,
@@ -292,6 +294,7 @@ def render(report: DemoReport) -> str:
 
 
 def _accounts_story(org: DemoOrganization) -> list[str]:
+    ou = f"{WORKLOADS_OU} ({org.workloads_ou})"
     rows = [
         (
             org.management,
@@ -299,7 +302,7 @@ def _accounts_story(org: DemoOrganization) -> list[str]:
             f"AWS Organizations; SCP {SCP_NAME} attached to {SCP_TARGET}",
         ),
         (org.accounts["security"], "security", "the central deployment: handler, table, topic"),
-        *((org.accounts[name], name, "member, in OU Workloads") for name in MEMBERS),
+        *((org.accounts[name], name, f"member, in OU {ou}") for name in MEMBERS),
     ]
     lines = [f"  {account}  {name:<10}  {what}" for account, name, what in rows]
     lines += _wrapped(

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 class DemoAccount:
     """Clients on the demo's moto server, and the member account they act in."""
 
-    name: str
     account_id: str
     region: str
     event_time: str
