@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
@@ -79,23 +80,26 @@ class _Template:
     session_policy: Json | None
     scp_policies: tuple[Json, ...]
     notes: tuple[str, ...]
+    # the derived entries kept, by (explicit names, whether the operation has a version id)
+    _derived: dict[tuple[object, ...], tuple[ContextEntry, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def request(self, resource: str, explicit: tuple[ContextEntry, ...]) -> AccessRequest:
         """The request on `resource`; explicit context entries win over derived ones."""
         operation = _resource_operation(
             self.action, self.kind, resource, self.version_id, self.principal
         )
-        derived = self.derived
-        if operation.version_id:
-            entry = ContextEntry(
-                name="s3:VersionId", values=(operation.version_id,), source="derived:version_id"
-            )
-            derived = (*derived, entry)
-        given = {entry.name.lower() for entry in explicit}
+        names = (tuple(entry.name for entry in explicit), bool(operation.version_id))
+        derived = self._derived.get(names)
+        if derived is None:
+            derived = self._kept_derived(explicit, operation.version_id)
+            if len(self._derived) < MAX_NAME_SETS:
+                self._derived[names] = derived
         return AccessRequest(
             principal=self.principal,
             operations=(operation,),
-            context=explicit + tuple(e for e in derived if e.name.lower() not in given),
+            context=explicit + derived,
             kms_key_arn=self.kms_key_arn,
             vpc_endpoint_id=self.vpc_endpoint_id,
             session_policy=self.session_policy,
@@ -103,6 +107,22 @@ class _Template:
             scope=Scope.SAME_ACCOUNT,
             notes=self.notes,
         )
+
+    def _kept_derived(
+        self, explicit: tuple[ContextEntry, ...], version_id: str | None
+    ) -> tuple[ContextEntry, ...]:
+        """The derived entries no explicit entry names (the version id's when there is one)."""
+        derived = self.derived
+        if version_id:
+            entry = ContextEntry(
+                name="s3:VersionId", values=(version_id,), source="derived:version_id"
+            )
+            derived = (*derived, entry)
+        given = {entry.name.lower() for entry in explicit}
+        return tuple(e for e in derived if e.name.lower() not in given)
+
+
+MAX_NAME_SETS: Final = 64  # per template: the derived entries kept for each set of given names
 
 
 # Templates by the document's scalar fields. A document with a known template needs only its
@@ -133,23 +153,63 @@ def _template_key(data: Any) -> tuple[str | None, ...] | None:
 
 
 def _from_template(template: _Template, data: Mapping[str, Any]) -> AccessRequest | None:
-    """The request, or None when its resource or context needs the full check."""
+    """The request, or None when its resource or context needs the full check.
+
+    A context entry is taken as is when it is a JSON object of exactly the three keys, its
+    values a list of strings, and the same entry was accepted before (`_EXPLICIT`); else it
+    is checked here (`_explicit_entry`), and any doubt sends the document to the full check.
+    """
     resource = data.get("resource_arn")
     context = data.get("context")
     if context is None:
         context = []
-    if not isinstance(resource, str) or not isinstance(context, list):
+    if type(resource) is not str or type(context) is not list:
         return None
     explicit: list[ContextEntry] = []
-    try:
-        for index, entry in enumerate(context):
-            key = _entry_key(entry)
-            if key is None or not _known_entry_conforms(key):
+    known = _EXPLICIT
+    for entry in context:
+        if type(entry) is not dict or len(entry) != 3:
+            return None
+        values = entry.get("ContextKeyValues")
+        if type(values) is not list:
+            return None
+        key = (entry.get("ContextKeyName"), tuple(values), entry.get("ContextKeyType"))
+        try:
+            found = known.get(key)
+        except TypeError:  # an unhashable name or type: the full check names it
+            return None
+        if found is None:
+            found = _explicit_entry(key)
+            if found is None:
                 return None
-            explicit.append(_cached_entry(index, key))
+        explicit.append(found)
+    try:
         return template.request(resource, tuple(explicit))
     except InputError:
         return None
+
+
+# Context entries of template requests already accepted, by (name, values, type); emptied when
+# full (a batch gives each line its own source IP and time).
+MAX_EXPLICIT: Final = 8192
+_EXPLICIT: dict[tuple[Any, ...], ContextEntry] = {}
+
+
+def _explicit_entry(key: tuple[Any, ...]) -> ContextEntry | None:
+    """The entry `key` (`_entry_key`) when the schema and its values' type accept it."""
+    if not _known_entry_conforms(key):
+        return None
+    name, values, kind = key
+    try:
+        entry = _context_entry(
+            0, {"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": kind}
+        )
+    except InputError:
+        return None
+    if len(_EXPLICIT) >= MAX_EXPLICIT:
+        _EXPLICIT.clear()
+    _EXPLICIT[key] = entry
+    return entry
 
 
 def _template(data: Mapping[str, Any]) -> _Template:
@@ -505,6 +565,10 @@ def _context_entry(index: int, entry: Mapping[str, Any]) -> ContextEntry:
     return ContextEntry(name=entry["ContextKeyName"], values=values, type=kind, source="request")
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 @lru_cache(maxsize=8192)
 def _value_problem(kind: str, value: str) -> str | None:
     if kind == "boolean" and value.lower() not in ("true", "false"):
@@ -515,6 +579,8 @@ def _value_problem(kind: str, value: str) -> str | None:
         except ValueError:
             return "a number"
     if kind == "ip":
+        if _IPV4.fullmatch(value):  # what ip_address accepts of the common form, in a regex
+            return None
         try:
             ipaddress.ip_address(value)  # the common case; a CIDR block is checked below
         except ValueError:

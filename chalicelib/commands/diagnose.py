@@ -448,7 +448,9 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 answer = pipeline.diagnose(request, snapshot).to_dict()
             if repeated is not None:
                 repeated.keep(line, ident, answer)
-            answer["id"] = ident
+                answer = {**answer, "id": ident}
+            else:
+                answer["id"] = ident
         except InputError as error:
             answer = {"id": ident, "error": str(error)}
         except json.JSONDecodeError as error:
@@ -479,16 +481,20 @@ class _Repeated:
     LIMIT: Final = 4096  # lines kept; then afresh
 
     def __init__(self) -> None:
-        self._texts: dict[bytes, tuple[str, str]] = {}
+        # REST -> the answer without its id, then (once reused) its text around the id
+        self._kept: dict[bytes, Json | tuple[str, str]] = {}
 
     def answer(self, line: bytes) -> str | None:
         """The answer text of `line` when its REST came before."""
         head = _HEAD.match(line)
         if head is None:
             return None
-        found = self._texts.get(line[head.end() :])
+        rest = line[head.end() :]
+        found = self._kept.get(rest)
         if found is None:
             return None
+        if not isinstance(found, tuple):
+            found = self._kept[rest] = _around_id(found)
         return f"{found[0]}{int(head[1])}{found[1]}"
 
     def keep(self, line: bytes, ident: Any, answer: Json) -> None:
@@ -499,16 +505,18 @@ class _Repeated:
         rest = line[head.end() :]
         if b"\\" in rest or b'"id"' in rest or not all(type(k) is str for k in answer):
             return
-        if len(self._texts) >= self.LIMIT:
-            self._texts.clear()
-        # json.dumps(answer | {"id": ident}, sort_keys=True), split where the id goes
-        parts = [
-            f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(answer.items())
-        ]
-        at = sum(1 for k in answer if k < "id")
-        before = ", ".join([*parts[:at], '"id": '])
-        after = ", ".join(["", *parts[at:]]) if at < len(parts) else ""
-        self._texts[rest] = ("{" + before, after + "}")
+        if len(self._kept) >= self.LIMIT:
+            self._kept.clear()
+        self._kept[rest] = answer
+
+
+def _around_id(answer: Json) -> tuple[str, str]:
+    """`json.dumps(answer | {"id": N}, sort_keys=True)` split where N goes."""
+    parts = [f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(answer.items())]
+    at = sum(1 for k in answer if k < "id")
+    before = ", ".join([*parts[:at], '"id": '])
+    after = ", ".join(["", *parts[at:]]) if at < len(parts) else ""
+    return "{" + before, after + "}"
 
 
 def _batch_query(args: argparse.Namespace) -> Any:

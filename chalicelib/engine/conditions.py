@@ -32,7 +32,7 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -250,6 +250,7 @@ def _null(actual: bool, expected: bool) -> bool:
 # --------------------------------------------------------------------------- compiled conditions
 
 _UNPARSED = object()  # a policy value with variables: parsed after substitution
+MAX_ANSWERS = 256  # answers remembered per condition (a key read with many values: the first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +280,11 @@ class Condition:
     if_exists: bool
     values: tuple[Template, ...]
     parsed: tuple[object, ...]
+    # Answers by the values of `lookup`, when no policy value has a variable (the answer is then
+    # a function of those values alone); None: not remembered.
+    answers: dict[tuple[str, ...] | None, bool] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def expected(self) -> tuple[str, ...]:
@@ -300,6 +306,17 @@ class Condition:
     def answer(self, ctx: RequestContext) -> bool:
         """Whether the condition holds: a function of the context alone."""
         actual = ctx.lookup(self.lookup)
+        answers = self.answers
+        if answers is None:
+            return self._answer(actual, ctx)
+        found = answers.get(actual)
+        if found is None:
+            found = self._answer(actual, ctx)
+            if len(answers) < MAX_ANSWERS:
+                answers[actual] = found
+        return found
+
+    def _answer(self, actual: tuple[str, ...] | None, ctx: RequestContext) -> bool:
         absent = not actual
         if self.base.name == NULL:
             return any(expected == absent for expected in self.parsed)  # "true": must be absent
@@ -464,6 +481,7 @@ def _compile_condition(
         if_exists=if_exists,
         values=templates,
         parsed=tuple(parsed),
+        answers=None if any(t.has_variables for t in templates) else {},
     )
 
 

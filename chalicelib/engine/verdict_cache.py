@@ -72,7 +72,15 @@ SHAPE_FIELDS: Final = frozenset(
 )
 UNCACHED_FIELDS: Final = frozenset({"session_policy", "scp_policies", "proposed_policy"})
 UNREAD_FIELDS: Final = frozenset(
-    {"event_id", "event_time", "event_name", "scope_reason", "denial_hint", "notes"}
+    {
+        "event_id",
+        "shared_event_id",
+        "event_time",
+        "event_name",
+        "scope_reason",
+        "denial_hint",
+        "notes",
+    }
 )
 
 

@@ -1,0 +1,126 @@
+"""Issue 15: the shortcuts of the batch path (template requests, remembered entries and
+condition answers) give what the full path gives, for good and bad input alike."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+
+from chalicelib.engine.conditions import compile_condition_block
+from chalicelib.engine.context import RequestContext
+from chalicelib.model import AccessRequest, InputError
+from chalicelib.request import _EXPLICIT, _TEMPLATES, _value_problem, request_from_runbook
+
+ALICE = "arn:aws:iam::111122223333:user/alice"
+
+
+def _document(context: Any, resource: str = "arn:aws:s3:::b/k.txt") -> dict[str, Any]:
+    return {
+        "requester_arn": ALICE,
+        "action": "s3:GetObject",
+        "resource_arn": resource,
+        "context": context,
+    }
+
+
+def _entry(name: Any, values: Any, kind: Any = "string") -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": kind}
+
+
+def _outcome(document: dict[str, Any]) -> AccessRequest | str:
+    try:
+        return request_from_runbook(document)
+    except InputError as error:
+        return f"InputError: {error}"
+
+
+CONTEXTS: list[Any] = [
+    [_entry("aws:SourceIp", ["10.0.0.1"], "ip")],
+    [_entry("aws:SourceIp", ["10.0.0.01"], "ip")],
+    [_entry("aws:SourceIp", "10.0.0.1", "ip")],  # a string, not a list of values
+    [_entry("aws:username", "a")],
+    [_entry("aws:SourceIp", ["10.0.0.1", "10.0.0.2"], "ip")],
+    [_entry("aws:SourceIp", ["10.0.0.1", "10.0.0.2"], "ipList")],
+    [_entry(["aws:SourceIp"], ["10.0.0.1"], "ip")],
+    [_entry("aws:SourceIp", ["10.0.0.1"], ["ip"])],
+    [_entry("aws:SourceIp", [1], "ip")],
+    [_entry("aws:SecureTransport", ["maybe"], "boolean")],
+    [_entry("aws:CurrentTime", ["2025-11-24T16:00:07Z"], "date")],
+    [_entry("aws:EpochTime", ["17x"], "numeric")],
+    [{**_entry("aws:username", ["alice"]), "extra": 1}],
+    [{"ContextKeyName": "aws:username", "ContextKeyValues": ["alice"]}],
+    [_entry("aws:username", ["bob"]), _entry("AWS:USERNAME", ["carol"])],
+    [_entry("aws:PrincipalArn", ["arn:aws:iam::111122223333:user/bob"])],
+    [],
+    None,
+    "aws:username",
+]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("resource", ["arn:aws:s3:::b/k.txt", "arn:aws:s3:::b", "*", 7])
+def test_a_template_request_is_the_request_the_full_check_builds(
+    context: Any, resource: Any
+) -> None:
+    document = _document(context, resource)
+    _TEMPLATES.clear()
+    _EXPLICIT.clear()
+    fresh = _outcome(document)  # no template yet: the full check
+    request_from_runbook(_document([]))  # the template of these fields, from a good document
+    assert _TEMPLATES
+    assert _outcome(document) == fresh  # the template and the remembered entries
+    _EXPLICIT.clear()
+    assert _outcome(document) == fresh  # the template, entries checked again
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0.0.0.0", "255.255.255.255", "1.2.3.4\n", "1.2.3.04", "00.1.2.3", "1.2.3", "1.2.3.4.5",
+     "+1.2.3.4", "1.2.3.4 ", "\u0661.2.3.4", "1.2.3.\u0664", "256.1.1.1", "1.2.3.4/32"],
+)  # fmt: skip
+def test_an_ip_value_is_checked_as_ipaddress_checks_it(value: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+        valid = True
+    except ValueError:
+        valid = False
+    assert (_value_problem("ip", value) is None) == valid
+
+
+BLOCKS: list[dict[str, Any]] = [
+    {"Bool": {"aws:SecureTransport": "false"}},
+    {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.1.1"]}},
+    {"NotIpAddressIfExists": {"aws:SourceIp": "10.0.0.0/8"}},
+    {"StringLike": {"aws:username": "${aws:PrincipalTag/team}-*"}},  # a variable: not kept
+    {"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}},
+    {"Null": {"aws:SourceIp": "true"}},
+    {"NumericLessThan": {"aws:EpochTime": "1764000100"}},
+]
+CONTEXT_VALUES: list[dict[str, list[str]]] = [
+    {},
+    {"aws:SecureTransport": ["false"]},
+    {"aws:SecureTransport": ["TRUE"]},
+    {"aws:SourceIp": ["10.1.2.3"]},
+    {"aws:SourceIp": ["192.168.1.1"]},
+    {"aws:SourceIp": ["not an ip"]},
+    {"aws:username": ["data-x"], "aws:PrincipalTag/team": ["data"]},
+    {"aws:username": ["data-x"], "aws:PrincipalTag/team": ["ops"]},
+    {"aws:TagKeys": ["a"]},
+    {"aws:TagKeys": ["a", "c"]},
+    {"aws:EpochTime": ["1764000000"]},
+    {"aws:EpochTime": ["1764000200"]},
+]
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_a_remembered_condition_answer_is_the_answer_computed_afresh(
+    block: dict[str, Any],
+) -> None:
+    kept = compile_condition_block(block, policy_id="p", variables=True).conditions[0]
+    for values in CONTEXT_VALUES * 2:  # the second time from what it remembered
+        fresh = compile_condition_block(block, policy_id="p", variables=True).conditions[0]
+        ctx = RequestContext(values)
+        assert kept.answer(ctx) == fresh.answer(ctx), values
+    assert (kept.answers is None) == ("$" in str(block))
