@@ -3,12 +3,13 @@ concurrent Lambda containers, with and without the shared collection cache.
 
 A moto server (this process) holds a central account (moto's default) with the stack's tables
 and topic, and `--accounts` member accounts, each with `--principals / --accounts` IAM users
-(an inline policy each, a group with a managed policy) and three buckets. `--denials` distinct
-GetObject denials (every one its own key, principal x bucket, source IP and time, so each needs a
-diagnosis) go on a queue; `--containers` processes, each a cold Lambda container (its own
-`wiring`, clients, in-memory caches and credentials), take them off the queue through the real
-Chalice handler in organization mode (MEMBER_ROLE_NAME: each event is read in its account as the
-member role) until it is drained. Then a second batch of `--warm` new distinct denials goes
+(an inline policy each, a group with a managed policy) and enough buckets (5 at the default
+size) that each of the `--denials` GetObject denials is its own principal x bucket, with its own
+key, source IP and time: none is a repeat of another, each needs a diagnosis. They go on a
+queue; `--containers` processes, each a cold Lambda container (its own `wiring`, clients,
+in-memory caches and credentials), take them off the queue through the real Chalice handler in
+organization mode (MEMBER_ROLE_NAME: each event is read in its account as the member role) until
+it is drained. Then a second batch of `--warm` new distinct denials goes
 through the same, now warm, containers.
 
 Twice: without the shared cache (each container reads for itself), then with it
@@ -154,9 +155,11 @@ class Shape:
         per_account = max(1, self.principals // self.accounts)
         return [f"user-{account_index:02d}-{n:02d}" for n in range(per_account)]
 
-    @staticmethod
-    def buckets(account: str) -> list[str]:
-        return [f"org-{account}-data-{n}" for n in range(3)]
+    def buckets(self, account: str) -> list[str]:
+        """Enough buckets per account that every denial is its own (principal, bucket)."""
+        per_account = max(1, self.principals // self.accounts)
+        count = -(-self.denials // (self.accounts * per_account))
+        return [f"org-{account}-data-{n}" for n in range(count)]
 
 
 def _session_in(account: str) -> boto3.Session:
@@ -192,8 +195,10 @@ def seed(shape: Shape) -> None:
             s3.create_bucket(Bucket=bucket)
 
 
-def denials(shape: Shape, batch: str, count: int) -> list[dict[str, Any]]:
-    """`count` distinct denials, spread over the accounts, principals and buckets."""
+def denials(shape: Shape, batch: str, count: int, hour: int) -> list[dict[str, Any]]:
+    """`count` distinct denials: each its own principal x bucket (so none is a repeat of
+    another: each needs a diagnosis), key and source IP, at `hour` (a later batch is past the
+    aggregation window of an earlier one)."""
     from chalicelib.demo.cloudtrail import user_get_object_denial
 
     events = []
@@ -203,11 +208,12 @@ def denials(shape: Shape, batch: str, count: int) -> list[dict[str, Any]]:
         account = accounts[index]
         users = shape.users(index)
         user = users[(n // len(accounts)) % len(users)]
-        bucket = shape.buckets(account)[n % 3]
+        buckets = shape.buckets(account)
+        bucket = buckets[(n // (len(accounts) * len(users))) % len(buckets)]
         minute, second = divmod(n % 3600, 60)
         event = user_get_object_denial(
             event_id=f"{batch}-{n}",
-            event_time=f"2026-03-01T10:{minute:02d}:{second:02d}Z",
+            event_time=f"2026-03-01T{hour:02d}:{minute:02d}:{second:02d}Z",
             account_id=account,
             region=REGION,
             user_name=user,
@@ -243,6 +249,7 @@ def container(env: dict[str, str], work: Any, go: Any, ready: Any, done: Any, re
     app = _load_app()
     handler = next(s.name for s in app.event_sources if getattr(s, "event_pattern", None))
     errors: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
     with Client(app) as chalice:
         for batch in ("cold", "warm"):
             ready.put(os.getpid())
@@ -256,7 +263,7 @@ def container(env: dict[str, str], work: Any, go: Any, ready: Any, done: Any, re
                 if event is None:
                     break
                 try:
-                    chalice.lambda_.invoke(handler, event)
+                    statuses[chalice.lambda_.invoke(handler, event).payload["status"]] += 1
                 except Exception as error:  # counted and shown, the run goes on
                     errors[type(error).__name__] += 1
                 handled += 1
@@ -268,10 +275,12 @@ def container(env: dict[str, str], work: Any, go: Any, ready: Any, done: Any, re
                     "handled": handled,
                     "cpu": time.process_time() - started,
                     "errors": dict(errors),
+                    "statuses": dict(statuses),
                     "cache": stats,
                 }
             )
             errors.clear()
+            statuses.clear()
             done.wait()
 
 
@@ -288,6 +297,7 @@ class Batch:
     sts: int = 0
     cache_calls: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
     cache_stats: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -319,7 +329,8 @@ def run(shape: Shape, server: CountingMotoServer, *, shared: bool) -> dict[str, 
     batches: dict[str, Batch] = {}
     for batch in ("cold", "warm"):
         count = shape.denials if batch == "cold" else shape.warm
-        for event in denials(shape, f"{'s' if shared else 'a'}-{batch}", count):
+        hour = 10 if batch == "cold" else 12
+        for event in denials(shape, f"{'s' if shared else 'a'}-{batch}", count, hour):
             work.put(event)
         for _ in processes:
             ready.get(timeout=300)
@@ -346,6 +357,7 @@ def run(shape: Shape, server: CountingMotoServer, *, shared: bool) -> dict[str, 
         result.cache_calls = Counter({k: v for k, v in tables.items() if k.startswith(CACHE_TABLE)})
         for report in reports:
             result.errors.update(report["errors"])
+            result.statuses.update(report["statuses"])
             result.cache_stats.update(report["cache"])
         batches[batch] = result
         done.set()
@@ -418,8 +430,8 @@ def render(shape: Shape, runs: dict[str, dict[str, Batch]]) -> str:
                 f"{_spread(b, accounts):>24} {b.sts:>5} {f'{gets}/{puts}':>14} "
                 f"{b.wall:>8.1f} {cpu:>26}"
             )
-            if b.errors:
-                lines.append(f"  errors: {dict(b.errors)}")
+            if b.errors or set(b.statuses) != {"new"}:
+                lines.append(f"  outcomes: {dict(b.statuses)}, errors: {dict(b.errors)}")
     alone = sum(b.total_reads for b in runs["without the shared cache"].values())
     shared = sum(b.total_reads for b in runs["with the shared cache"].values())
     lines += ["", f"AWS reads with the shared cache: {shared} of {alone} ({shared / alone:.0%})"]
@@ -459,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                     "containers_cpu_seconds": round(b.containers_cpu, 2),
                     "server_cpu_seconds": round(b.server_cpu, 2),
                     "errors": dict(b.errors),
+                    "statuses": dict(b.statuses),
                 }
                 for label, b in batches.items()
             }
