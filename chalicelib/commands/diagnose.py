@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, TextIO
 
 from ..engine import decide
+from ..engine.evaluate import Verdicts
 from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..snapshot import Snapshot, load_snapshot
@@ -430,11 +431,13 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     dumps = json.dumps
     query = _batch_query(args)
     repeated = _Repeated() if query is None else None
+    texts: dict[Verdicts, tuple[str, str]] = {}  # a decision's answer text, around the id
     for number, line in lines:
         if repeated is not None and (text := repeated.answer(line)) is not None:
             yield text
             continue
         ident: Any = number
+        text = None
         try:
             item = json.loads(line)
             if not isinstance(item, Mapping):
@@ -442,15 +445,22 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
             ident = item.get("id", number)
             request = _batch_request(item, number)
             snapshot = snapshots.get(item.get("snapshot"), base)
-            if decision_only:
-                answer = _decision_dict(request, snapshot)
+            if decision_only and query is None:
+                verdicts = decide(request, snapshot)
+                around = texts.get(verdicts)
+                if around is None:
+                    around = texts[verdicts] = _around_id(_decision_dict(verdicts))
+                if repeated is not None:
+                    repeated.keep(line, ident, around)
+                text = f"{around[0]}{_id_text(ident)}{around[1]}"
             else:
-                answer = pipeline.diagnose(request, snapshot).to_dict()
-            if repeated is not None:
-                repeated.keep(line, ident, answer)
+                if decision_only:
+                    answer = _decision_dict(decide(request, snapshot))
+                else:
+                    answer = pipeline.diagnose(request, snapshot).to_dict()
+                if repeated is not None:
+                    repeated.keep(line, ident, answer)
                 answer = {**answer, "id": ident}
-            else:
-                answer["id"] = ident
         except InputError as error:
             answer = {"id": ident, "error": str(error)}
         except json.JSONDecodeError as error:
@@ -459,7 +469,14 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
             answer = {"id": ident, "error": f"line {number}: not UTF-8 (byte {error.start + 1})"}
         except Exception as error:  # one bad line never stops the batch
             answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
-        yield dumps(answer if query is None else query.search(answer), sort_keys=True)
+        if text is None:
+            text = dumps(answer if query is None else query.search(answer), sort_keys=True)
+        yield text
+
+
+def _id_text(ident: Any) -> str:
+    """`ident` as `json.dumps(..., sort_keys=True)` writes it."""
+    return str(ident) if type(ident) is int else json.dumps(ident, sort_keys=True)
 
 
 # `{"id": INTEGER,` at the start of a line (JSON whitespace only).
@@ -475,17 +492,22 @@ class _Repeated:
     id N: a line parses to its REST's object plus its id, and the answer is a function of that
     object (the snapshot files of a batch are read once). Only REST without a backslash (no
     escape can spell a second "id" key) nor the text "id" is kept, and only answers without an
-    error (whose text may name the line number).
+    error (whose text may name the line number). A batch whose first `LIMIT` lines never repeat
+    one another (a replay: each line its own key and time) stops looking.
     """
 
     LIMIT: Final = 4096  # lines kept; then afresh
 
     def __init__(self) -> None:
-        # REST -> the answer without its id, then (once reused) its text around the id
+        # REST -> the answer without its id, or its text around the id (once reused)
         self._kept: dict[bytes, Json | tuple[str, str]] = {}
+        self._reused = False
+        self._looking = True
 
     def answer(self, line: bytes) -> str | None:
         """The answer text of `line` when its REST came before."""
+        if not self._looking:
+            return None
         head = _HEAD.match(line)
         if head is None:
             return None
@@ -493,20 +515,27 @@ class _Repeated:
         found = self._kept.get(rest)
         if found is None:
             return None
+        self._reused = True
         if not isinstance(found, tuple):
             found = self._kept[rest] = _around_id(found)
         return f"{found[0]}{int(head[1])}{found[1]}"
 
-    def keep(self, line: bytes, ident: Any, answer: Json) -> None:
-        """Remember `answer` (without its id) for the REST of `line`, when it may be reused."""
+    def keep(self, line: bytes, ident: Any, answer: Json | tuple[str, str]) -> None:
+        """Remember `answer` (without its id, or its text around the id) for the REST of
+        `line`, when it may be reused."""
+        if not self._looking:
+            return
         head = _HEAD.match(line)
         if head is None or type(ident) is not int or ident != int(head[1]):
             return
         rest = line[head.end() :]
-        if b"\\" in rest or b'"id"' in rest or not all(type(k) is str for k in answer):
+        if b"\\" in rest or b'"id"' in rest:
+            return
+        if not isinstance(answer, tuple) and not all(type(k) is str for k in answer):
             return
         if len(self._kept) >= self.LIMIT:
             self._kept.clear()
+            self._looking = self._reused
         self._kept[rest] = answer
 
 
@@ -542,8 +571,7 @@ def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:
     raise InputError(f"line {number}", 'needs "request" or "event"')
 
 
-def _decision_dict(request: AccessRequest, snapshot: Snapshot) -> Json:
-    verdicts = decide(request, snapshot)
+def _decision_dict(verdicts: Verdicts) -> Json:
     return {
         "decision": verdicts.decision.value,
         "blocked_by": [layer.value for layer in verdicts.blocked_by],

@@ -103,3 +103,21 @@ def test_a_command_name_given_as_an_option_value_still_runs_the_named_command(
 ) -> None:
     assert main(["--region", "diagnose", "completion", "bash"]) == 0
     assert "s3doctor" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_a_batch_that_stops_looking_for_repeats_still_answers_each_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, detail: str
+) -> None:
+    from chalicelib.commands import diagnose
+
+    monkeypatch.setattr(diagnose._Repeated, "LIMIT", 3)
+    keys = [f"data/{i}.csv" for i in range(5)] + ["data/0.csv", "data/1.csv"]
+    lines = [
+        json.dumps({"id": i, "request": {**REQUEST, "resource_arn": f"arn:aws:s3:::b/{key}"}})
+        for i, key in enumerate(keys)
+    ]
+    answers = _batch(tmp_path, capsys, lines, "--detail", detail)
+    assert [a["id"] for a in answers] == list(range(7))
+    assert {**answers[5], "id": 0} == answers[0]
+    assert {**answers[6], "id": 1} == answers[1]
