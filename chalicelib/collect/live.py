@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from ..aggregation import MemberRoleUnavailable
 from ..arn import parse_arn
-from ..model import AccessRequest, Json
+from ..model import AccessRequest, Json, PrincipalType
 from .base import (
     Continuation,
     Fetched,
@@ -284,6 +284,10 @@ REFUSAL_TTL = timedelta(minutes=5)
 ROLE_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "NoSuchEntity"})
 """AssumeRole errors that mean the member role is missing or does not trust us."""
 
+IDENTITY_NOT_LOGGED = frozenset({PrincipalType.AWS_ACCOUNT, PrincipalType.UNKNOWN})
+"""Callers whose identity the record does not name (the bucket owner's copy of a cross-account
+event may name only the caller's account): their account's IAM is not read (not collected)."""
+
 SourceFactory = Callable[[Boto3Clients, str, str], Boto3SnapshotSource]
 """Builds the collector of (clients, account id, partition)."""
 
@@ -376,11 +380,12 @@ class MemberAccountSource:
         if not self._inside(bucket_account):
             return {}
         sides: dict[str, CollectionScope] = {}
-        requester = request.principal.account_id
-        principal_arn = request.principal.principal_arn
+        principal = request.principal
+        requester = principal.account_id
+        known = principal.principal_arn and principal.type not in IDENTITY_NOT_LOGGED
         if requester and requester != bucket_account and self._inside(requester):
-            sides[requester] = CollectionScope(
-                principal_arns=(principal_arn,) if principal_arn else (),
+            sides[requester] = CollectionScope(  # an identity not logged: its IAM left out
+                principal_arns=(principal.principal_arn,) if known else (),
                 follow_kms_keys=False,
                 account_settings=False,
             )

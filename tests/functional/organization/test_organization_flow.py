@@ -593,3 +593,22 @@ def test_a_shared_event_id_that_is_not_an_id_is_not_a_key(shared):
     assert parse_event(eventbridge_envelope(record, envelope_id="eb-1")).shared_event_id == (
         "5c8b6a2e-3f1d-4e1a-9a7b-0c2d3e4f5a6b"
     )
+
+
+def test_a_copy_naming_only_the_callers_account_is_judged_on_what_it_names(central, workload):
+    w = workload
+    owner_copy, _ = _scp_denied(w)
+    # the bucket owner's copy of a cross-account call may name only the caller's account
+    owner_copy["detail"]["userIdentity"] = {
+        "type": "AWSAccount",
+        "principalId": f"AIDAALICE{w.a}",
+        "accountId": w.a,
+    }
+    snapshot, unavailable = _collect(owner_copy)
+    assert unavailable == ()
+    side = snapshot["accounts"][w.a]
+    assert "iam" not in side  # whose policies? not logged: not collected, never "none"
+    assert "NoRestrictedReads" in _policy_names(side["organization"]["levels"][-1])
+    finding = _judged(central, owner_copy)
+    assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["scp"])
+    assert "identity-policy" in {u["layer"] for u in finding["unchecked"]}
