@@ -53,6 +53,7 @@ DIRECT_KEYS: Final = frozenset(
 
 MAX_SHAPES: Final = 4096  # per snapshot; the cache starts afresh when full
 MAX_REPEATS: Final = 16384  # whole requests remembered per snapshot (then afresh)
+MAX_MISSES: Final = 1024  # whole-request lookups in a row without a hit: then no more
 MAX_PATHS: Final = 512  # per shape: then its tree stops growing (a key read with many values)
 
 # The AccessRequest fields of a shape; a request that sets one of `UNCACHED_FIELDS` is decided in
@@ -122,14 +123,12 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
         # The same request again (shape, context and key-bearing strings): the verdict of its
         # last walk. Identical lines cost a lookup, not a context and condition answers.
         repeats = _repeats(snapshot)
-        exact = (key, request.context, slots)
-        found = repeats.get(exact)
+        exact = (key, request.context, slots) if repeats.looking else None
+        found = None if exact is None else repeats.find(exact)
         if found is None:
             found = _walk(root, slots, RequestContext.from_request(request))
-            if found is not None:
-                if len(repeats) >= MAX_REPEATS:
-                    repeats.clear()
-                repeats[exact] = found
+            if found is not None and exact is not None:
+                repeats.keep(exact, found)
         if found is not None:
             return found.verdict  # type: ignore[return-value]
     trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
@@ -147,9 +146,37 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
     return verdict
 
 
-def _repeats(snapshot: Snapshot) -> dict[tuple[object, ...], _Leaf]:
-    """Leaves reached by whole requests (one dict per snapshot)."""
-    repeats: dict[tuple[object, ...], _Leaf] = snapshot.cached(("verdict-repeats",), dict)
+@dataclass(slots=True)
+class _Repeats:
+    """Leaves reached by whole requests, looked up while requests do repeat: after
+    `MAX_MISSES` lookups in a row that found nothing (a replay: each request its own time and
+    source IP), it stops (hashing a request's whole context costs about as much as a walk)."""
+
+    leaves: dict[tuple[object, ...], _Leaf] = field(default_factory=dict)
+    misses: int = 0
+    looking: bool = True
+
+    def find(self, exact: tuple[object, ...]) -> _Leaf | None:
+        found = self.leaves.get(exact)
+        if found is not None:
+            self.misses = 0
+            return found
+        self.misses += 1
+        if self.misses >= MAX_MISSES:
+            self.looking = False
+            self.leaves.clear()
+        return None
+
+    def keep(self, exact: tuple[object, ...], leaf: _Leaf) -> None:
+        if self.looking:
+            if len(self.leaves) >= MAX_REPEATS:
+                self.leaves.clear()
+            self.leaves[exact] = leaf
+
+
+def _repeats(snapshot: Snapshot) -> _Repeats:
+    """Leaves reached by whole requests (one per snapshot)."""
+    repeats: _Repeats = snapshot.cached(("verdict-repeats",), _Repeats)
     return repeats
 
 

@@ -357,3 +357,22 @@ def test_a_shape_whose_answers_keep_differing_stops_growing_and_stays_right(
             quick, full = decide(one, shared), evaluate(one, reference)
             assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
     assert max(cache._path_counts(shared).values()) == 3
+
+
+def test_whole_requests_stop_being_looked_up_when_none_repeats_and_stay_right(
+    monkeypatch: Any,
+) -> None:
+    cache = importlib.import_module("chalicelib.engine.verdict_cache")
+    monkeypatch.setattr(cache, "MAX_MISSES", 8)
+    shared, reference = load_snapshot(_conditioned()), load_snapshot(_conditioned())
+    ips = ("10.0.1.2", "192.0.2.1", "2001:db8::7")
+    distinct = [_replayed(i, ips[i % 3], "2025-01-01T00:00:00Z") for i in range(12)]
+    for one in distinct + distinct[:3] * 2:  # repeats come after the lookups stopped
+        quick, full = decide(one, shared), evaluate(one, reference)
+        assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
+    assert not cache._repeats(shared).looking
+    again = load_snapshot(_conditioned())
+    for one in distinct[:3] * 4:  # repeats from the start: looked up, and found
+        quick, full = decide(one, again), evaluate(one, reference)
+        assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
+    assert cache._repeats(again).looking and cache._repeats(again).leaves
