@@ -51,7 +51,7 @@ def at_detail(finding: Finding, detail: Detail) -> Finding:
         evaluations=tuple(_evaluation(e) for e in finding.evaluations),
         causes=tuple(_cause(c) for c in finding.causes),
         near_misses=tuple(_near_miss(n) for n in finding.near_misses),
-        remedies=tuple(_remedy(r) for r in finding.remedies),
+        remedies=tuple(dict.fromkeys(_remedy(r) for r in finding.remedies)),
         notes=(),
         what_if=tuple(replace(w, assumed_values=()) for w in finding.what_if),
         extra={**finding.extra, "detail": Detail.REFERENCES.value},
@@ -115,5 +115,7 @@ def _near_miss(miss: NearMiss) -> NearMiss:
 
 
 def _remedy(remedy: Remedy) -> Remedy:
+    """Its catalog title, no patch or command: two fixes that differ only there read the same
+    (the exact-key grant and the usual `prefix/*` one), and are shown once."""
     summary = remedy_title(RemedyCode(remedy.code)) if remedy.code in _REMEDIES else remedy.code
     return replace(remedy, summary=summary, patch=None, cli=None)
