@@ -19,7 +19,9 @@ account's copy of the event arrived), the requester's principal and organization
 `accounts[<requester>]`, and a KMS key of a third account in its own account (`kms.keys`, its
 organization path under `accounts[<key account>]`). Another account whose role cannot be assumed
 leaves its IAM and keys `$unreadable` (its organization path is still read centrally) and is
-returned in `Collected.unavailable`. Outside the organization only the bucket side is read.
+returned in `Collected.unavailable`. Outside the organization only the bucket side is read; a
+bucket of an account outside ORGANIZATION_ACCOUNT_IDS (when set) is read with the function's own
+credentials, as in a single-account deployment, not through a member role it cannot have.
 """
 
 from __future__ import annotations
@@ -349,7 +351,11 @@ class MemberAccountSource:
         reads = [
             (a, side, self._side_pool.submit(self._read, a, side)) for a, side in sides.items()
         ]
-        snapshot = self._source_of(bucket_account).collect(scope)
+        # a bucket outside the organization (ORGANIZATION_ACCOUNT_IDS) has no member role to
+        # assume: it is read as a single-account deployment reads another account's bucket
+        outside = bool(self._organization_accounts) and not self._inside(bucket_account)
+        bucket_side = self.home if outside else self._source_of(bucket_account)
+        snapshot = bucket_side.collect(scope)
         for account, keys in self._found_keys(snapshot, bucket_account, sides).items():
             side = CollectionScope(kms_key_ids=keys, follow_kms_keys=False, account_settings=False)
             reads.append((account, side, self._side_pool.submit(self._read, account, side)))

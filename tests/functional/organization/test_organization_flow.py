@@ -418,6 +418,25 @@ def test_a_request_from_outside_the_organization_reads_the_bucket_side_only(cent
     assert w.org.faults.accounts() == [w.b]
 
 
+def test_a_bucket_outside_the_organization_asks_for_no_member_role(central, workload):
+    w = workload
+    outside = "444455556666"
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=w.a,
+        user=ALICE,
+        bucket=f"partner-drop-{SUFFIX}",
+        bucket_account=outside,
+    )
+    result = central.invoke(eventbridge_envelope(record, envelope_id="eb-partner"))
+    assert result["status"] == "new"
+    assert w.org.faults.accounts() == []  # no AssumeRole into an account we cannot have
+    finding = _stored(result["finding_id"])
+    assert finding["account"] == outside
+    assert MEMBER_ROLE_UNAVAILABLE not in {c["code"] for c in finding["causes"]}
+    assert [a["account"] for a in _alerts(central)] == [outside]
+
+
 # ------------------------------------------------------------------ cross-account: verdicts
 
 
