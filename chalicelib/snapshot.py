@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import jsonschema
-
 from .model import InputError, Json
 from .schemas import conforms, schema
 
@@ -266,6 +264,8 @@ def validate_snapshot_document(doc: Any) -> None:
     """Raise InputError naming the first offending field (e.g. `s3.buckets.b.acl.Grants`)."""
     if conforms("snapshot", doc):
         return
+    import jsonschema  # only to name the field at fault (start-up: the check is `conforms`)
+
     validator = jsonschema.Draft202012Validator(schema("snapshot"))
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
