@@ -103,21 +103,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         module.register(subparsers)
     _register_completion(subparsers)
     for sub in _subcommand_parsers(parser):
-        if id(sub) not in _UNAVAILABLE and id(sub) not in _PLACEHOLDERS:
+        if sub.prefix_chars != TAKES_ANYTHING:  # not a placeholder nor an unavailable command
             add_global_options(sub, suppress=True)
             sub.set_defaults(**output_defaults(sub))  # the subcommand's --output, if any
     return parser
 
 
-_UNAVAILABLE: set[int] = set()
-_PLACEHOLDERS: set[int] = set()
+TAKES_ANYTHING = "\0"  # the prefix_chars of a parser that takes every argument as is
 
 
 def _register_placeholder(subparsers: Any, name: str) -> None:
     """A subcommand not loaded: it takes any arguments, so that `main` can tell it was named."""
-    parser = subparsers.add_parser(name, prefix_chars="\0", add_help=False)
+    parser = subparsers.add_parser(name, prefix_chars=TAKES_ANYTHING, add_help=False)
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
-    _PLACEHOLDERS.add(id(parser))
 
 
 def _named_command(argv: Sequence[str]) -> str | None:
@@ -135,10 +133,12 @@ def _register_unavailable(subparsers: Any, name: str, module: str) -> None:
     """A command whose module needs boto3: it says which extra to install."""
     # every argument is taken as is (no option parsing), so that the hint is what is printed
     parser = subparsers.add_parser(
-        name, help=f"(needs the aws extra: {AWS_EXTRA_HINT})", prefix_chars="\0", add_help=False
+        name,
+        help=f"(needs the aws extra: {AWS_EXTRA_HINT})",
+        prefix_chars=TAKES_ANYTHING,
+        add_help=False,
     )
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    _UNAVAILABLE.add(id(parser))
 
     def unavailable(args: argparse.Namespace) -> int:
         raise MissingAwsExtra(module)
