@@ -50,12 +50,10 @@ ROLE_PATH_UNKNOWN_NOTE: Final = "A role-session ARN carries no role path"
 
 def request_from_runbook(data: Mapping[str, Any]) -> AccessRequest:
     """Validate the runbook's inputs and build the request they describe."""
+    lazy = lazy_request(data)
+    if lazy is not None:
+        return lazy.build()
     key = _template_key(data)
-    template = None if key is None else _TEMPLATES.get(key)
-    if template is not None:
-        found = _from_template(template, data)
-        if found is not None:
-            return found
     validate_request_document(data)
     template = _template(data)
     if key is not None:
@@ -90,16 +88,25 @@ class _Template:
         operation = _resource_operation(
             self.action, self.kind, resource, self.version_id, self.principal
         )
+        return self.build(operation, explicit + self.kept(explicit, operation))
+
+    def kept(
+        self, explicit: tuple[ContextEntry, ...], operation: Operation
+    ) -> tuple[ContextEntry, ...]:
+        """The derived entries that no entry of `explicit` names, for `operation`."""
         names = (tuple(entry.name for entry in explicit), bool(operation.version_id))
         derived = self._derived.get(names)
         if derived is None:
             derived = self._kept_derived(explicit, operation.version_id)
             if len(self._derived) < MAX_NAME_SETS:
                 self._derived[names] = derived
+        return derived
+
+    def build(self, operation: Operation, context: tuple[ContextEntry, ...]) -> AccessRequest:
         return AccessRequest(
             principal=self.principal,
             operations=(operation,),
-            context=explicit + derived,
+            context=context,
             kms_key_arn=self.kms_key_arn,
             vpc_endpoint_id=self.vpc_endpoint_id,
             session_policy=self.session_policy,
@@ -152,13 +159,38 @@ def _template_key(data: Any) -> tuple[str | None, ...] | None:
     return key
 
 
-def _from_template(template: _Template, data: Mapping[str, Any]) -> AccessRequest | None:
-    """The request, or None when its resource or context needs the full check.
+@dataclass(frozen=True, slots=True)
+class LazyRequest:
+    """A runbook document whose template is known and whose resource and context passed the
+    checks, before its `AccessRequest` is built (`build`): a batch line the verdict cache
+    answers needs only its operation and context."""
+
+    template: _Template
+    key: tuple[str | None, ...]  # the document's template fields
+    operation: Operation
+    explicit: tuple[ContextEntry, ...]
+
+    @property
+    def context(self) -> tuple[ContextEntry, ...]:
+        """The request's context: the explicit entries, then the derived ones they leave."""
+        return self.explicit + self.template.kept(self.explicit, self.operation)
+
+    def build(self) -> AccessRequest:
+        return self.template.build(self.operation, self.context)
+
+
+def lazy_request(data: Any) -> LazyRequest | None:
+    """The document as a `LazyRequest`, or None when its template is not known yet or its
+    resource or context needs the full check (`request_from_runbook`).
 
     A context entry is taken as is when it is a JSON object of exactly the three keys, its
     values a list of strings, and the same entry was accepted before (`_EXPLICIT`); else it
     is checked here (`_explicit_entry`), and any doubt sends the document to the full check.
     """
+    key = _template_key(data)
+    template = None if key is None else _TEMPLATES.get(key)
+    if key is None or template is None:
+        return None
     resource = data.get("resource_arn")
     context = data.get("context")
     if context is None:
@@ -173,20 +205,23 @@ def _from_template(template: _Template, data: Mapping[str, Any]) -> AccessReques
         values = entry.get("ContextKeyValues")
         if type(values) is not list:
             return None
-        key = (entry.get("ContextKeyName"), tuple(values), entry.get("ContextKeyType"))
+        entry_key = (entry.get("ContextKeyName"), tuple(values), entry.get("ContextKeyType"))
         try:
-            found = known.get(key)
+            found = known.get(entry_key)
         except TypeError:  # an unhashable name or type: the full check names it
             return None
         if found is None:
-            found = _explicit_entry(key)
+            found = _explicit_entry(entry_key)
             if found is None:
                 return None
         explicit.append(found)
     try:
-        return template.request(resource, tuple(explicit))
+        operation = _resource_operation(
+            template.action, template.kind, resource, template.version_id, template.principal
+        )
     except InputError:
         return None
+    return LazyRequest(template, key, operation, tuple(explicit))
 
 
 # Context entries of template requests already accepted, by (name, values, type); emptied when

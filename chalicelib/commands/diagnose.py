@@ -16,6 +16,7 @@ from ..engine import decide
 from ..engine.evaluate import Verdicts
 from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
+from ..runbook_verdicts import decide_runbook
 from ..snapshot import Snapshot, load_snapshot
 from .options import (
     HelpFormatter,
@@ -443,10 +444,8 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
             if not isinstance(item, Mapping):
                 raise InputError(f"line {number}", "not a JSON object")
             ident = item.get("id", number)
-            request = _batch_request(item, number)
-            snapshot = snapshots.get(item.get("snapshot"), base)
             if decision_only and query is None:
-                verdicts = decide(request, snapshot)
+                verdicts = _verdicts(item, number, snapshots, base)
                 around = texts.get(verdicts)
                 if around is None:
                     around = texts[verdicts] = _around_id(_decision_dict(verdicts))
@@ -455,8 +454,10 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 text = f"{around[0]}{_id_text(ident)}{around[1]}"
             else:
                 if decision_only:
-                    answer = _decision_dict(decide(request, snapshot))
+                    answer = _decision_dict(_verdicts(item, number, snapshots, base))
                 else:
+                    request = _batch_request(item, number)
+                    snapshot = snapshots.get(item.get("snapshot"), base)
                     answer = pipeline.diagnose(request, snapshot).to_dict()
                 if repeated is not None:
                     repeated.keep(line, ident, answer)
@@ -559,6 +560,21 @@ def _batch_query(args: argparse.Namespace) -> Any:
         return jmespath.compile(args.query)
     except JMESPathError as error:
         raise InputError("--query", f"not a JMESPath expression: {first_line(error)}") from None
+
+
+def _verdicts(item: Mapping[str, Any], number: int, snapshots: _Snapshots, base: Path) -> Verdicts:
+    """The verdict of a batch line; a runbook request is looked up in the verdict cache before
+    it is built (`decide_runbook`). A bad request is reported before a bad snapshot."""
+    if "request" in item and "event" not in item:
+        data = item["request"]
+        try:
+            snapshot = snapshots.get(item.get("snapshot"), base)
+        except Exception:
+            request_from_runbook(data)  # its own error first
+            raise
+        return decide_runbook(data, snapshot)
+    request = _batch_request(item, number)
+    return decide(request, snapshots.get(item.get("snapshot"), base))
 
 
 def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
-from ..model import AccessRequest
+from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
 from .context import RequestContext
 from .hits import TRACE, Step, Trace
@@ -180,6 +180,28 @@ def _repeats(snapshot: Snapshot) -> _Repeats:
     return repeats
 
 
+def shape_key(request: AccessRequest, snapshot: Snapshot) -> tuple[object, ...] | None:
+    """The key of the shape of `request` (as `decide` sees it: the principal resolved), or
+    None when it is not cached."""
+    shape = _shape(request, snapshot)
+    return None if shape is None else shape[0]
+
+
+def remembered(
+    key: tuple[object, ...],
+    slots: tuple[str, ...],
+    context: tuple[ContextEntry, ...],
+    snapshot: Snapshot,
+) -> object | None:
+    """The verdict the tree of shape `key` gives a request with these key-bearing resource
+    strings and this context, or None when the tree does not answer (`decide` does then)."""
+    root = snapshot.verdicts.get(key)
+    if root is None:
+        return None
+    found = _walk(root, slots, RequestContext({e.name: e.values for e in context}))
+    return None if found is None else found.verdict
+
+
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:
     """Paths added to each shape's tree (one dict per snapshot)."""
     counts: dict[tuple[object, ...], int] = snapshot.cached(("verdict-paths",), dict)
@@ -231,7 +253,7 @@ def _shape(
     slots: tuple[str, ...] = ()
     stem = op.resource_arn  # the resource without its key: the whole ARN for a bucket
     if op.key is not None:
-        if not op.resource_arn.endswith(op.key) or _has_own_record(snapshot, op.bucket, op.key):
+        if not op.resource_arn.endswith(op.key) or has_own_record(snapshot, op.bucket, op.key):
             return None
         stem = op.resource_arn[: len(op.resource_arn) - len(op.key)]
         slots = (op.resource_arn,)
@@ -256,7 +278,7 @@ def _shape(
     return key, slots
 
 
-def _has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
+def has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
     """Whether the snapshot lists this very object (or could not read it)."""
     bucket = snapshot.buckets.get(name or "")
     if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
