@@ -199,22 +199,20 @@ def lazy_request(data: Any) -> LazyRequest | None:
         return None
     explicit: list[ContextEntry] = []
     known = _EXPLICIT
-    for entry in context:
-        if type(entry) is not dict or len(entry) != 3:
-            return None
-        values = entry.get("ContextKeyValues")
-        if type(values) is not list:
-            return None
-        entry_key = (entry.get("ContextKeyName"), tuple(values), entry.get("ContextKeyType"))
-        try:
-            found = known.get(entry_key)
-        except TypeError:  # an unhashable name or type: the full check names it
-            return None
-        if found is None:
-            found = _explicit_entry(entry_key)
+    try:
+        for entry in context:
+            if type(entry) is not dict or len(entry) != 3:
+                return None
+            values = entry["ContextKeyValues"]
+            if type(values) is not list:
+                return None
+            entry_key = (entry["ContextKeyName"], tuple(values), entry["ContextKeyType"])
+            found = known.get(entry_key) or _explicit_entry(entry_key)
             if found is None:
                 return None
-        explicit.append(found)
+            explicit.append(found)
+    except (KeyError, TypeError):  # another key, an unhashable name: the full check names it
+        return None
     try:
         operation = _resource_operation(
             template.action, template.kind, resource, template.version_id, template.principal
@@ -236,9 +234,7 @@ def _explicit_entry(key: tuple[Any, ...]) -> ContextEntry | None:
         return None
     name, values, kind = key
     try:
-        entry = _context_entry(
-            0, {"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": kind}
-        )
+        entry = _checked_entry(0, name, values, kind)
     except InputError:
         return None
     if len(_EXPLICIT) >= MAX_EXPLICIT:
@@ -586,18 +582,24 @@ def _cached_entry(index: int, key: tuple[Any, ...]) -> ContextEntry:
 
 def _context_entry(index: int, entry: Mapping[str, Any]) -> ContextEntry:
     """One context entry, its values checked against its type (the schema checked its shape)."""
-    kind: str = entry["ContextKeyType"]
-    values = tuple(entry["ContextKeyValues"])
-    where = f"context[{index}].ContextKeyValues"
+    return _checked_entry(
+        index, entry["ContextKeyName"], tuple(entry["ContextKeyValues"]), entry["ContextKeyType"]
+    )
+
+
+def _checked_entry(index: int, name: str, values: tuple[str, ...], kind: str) -> ContextEntry:
     if not values:
-        raise InputError(where, "at least one value is required")
-    if not kind.endswith("List") and len(values) > 1:
-        raise InputError(where, f"type {kind} takes one value; use {kind}List for several")
+        raise InputError(f"context[{index}].ContextKeyValues", "at least one value is required")
+    if len(values) > 1 and not kind.endswith("List"):
+        raise InputError(
+            f"context[{index}].ContextKeyValues",
+            f"type {kind} takes one value; use {kind}List for several",
+        )
     for value in values:
         problem = _value_problem(kind.removesuffix("List"), value)
         if problem:
-            raise InputError(where, f"{value!r} is not {problem}")
-    return ContextEntry(name=entry["ContextKeyName"], values=values, type=kind, source="request")
+            raise InputError(f"context[{index}].ContextKeyValues", f"{value!r} is not {problem}")
+    return ContextEntry(name=name, values=values, type=kind, source="request")
 
 
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
