@@ -369,19 +369,36 @@ def _read_json(path: Path, field: str) -> Any:
 
 
 class _Snapshots:
-    """Each snapshot file is read, validated and compiled once for the whole batch."""
+    """Each snapshot of the batch is read, validated and compiled once: a file by its path, an
+    inline snapshot object (DESIGN 3.4) by its content (the last `INLINE` kept)."""
+
+    INLINE: Final = 16
 
     def __init__(self, default: Path | None) -> None:
         self.default = default
         self._cache: dict[Path, Snapshot] = {}
+        self._inline: dict[str, Snapshot] = {}
 
-    def get(self, name: str | None, base: Path) -> Snapshot:
+    def get(self, name: Any, base: Path) -> Snapshot:
+        if isinstance(name, Mapping):
+            return self._inline_snapshot(name)
+        if name is not None and not isinstance(name, str):
+            raise InputError("snapshot", "expected a path or a snapshot object")
         path = (base / name) if name else self.default
         if path is None:
             raise InputError("snapshot", "no snapshot on the line and no --snapshot given")
         if path not in self._cache:
             self._cache[path] = load_snapshot(_read_json(path, f"snapshot {path}"))
         return self._cache[path]
+
+    def _inline_snapshot(self, document: Mapping[str, Any]) -> Snapshot:
+        key = json.dumps(document, sort_keys=True)
+        found = self._inline.get(key)
+        if found is None:
+            if len(self._inline) >= self.INLINE:
+                self._inline.clear()
+            found = self._inline[key] = load_snapshot(dict(document))
+        return found
 
 
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:

@@ -121,3 +121,22 @@ def test_a_batch_that_stops_looking_for_repeats_still_answers_each_line(
     assert [a["id"] for a in answers] == list(range(7))
     assert {**answers[5], "id": 0} == answers[0]
     assert {**answers[6], "id": 1} == answers[1]
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_a_line_may_carry_its_snapshot_inline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    inline = json.loads(SNAPSHOT.read_text())
+    lines = [
+        json.dumps({"id": 1, "request": REQUEST}),
+        json.dumps({"id": 2, "request": REQUEST, "snapshot": inline}),
+        json.dumps({"id": 3, "request": REQUEST, "snapshot": inline}),
+        json.dumps({"id": 4, "request": REQUEST, "snapshot": {"account_id": 7}}),
+        json.dumps({"id": 5, "request": REQUEST, "snapshot": 7}),
+    ]
+    answers = _batch(tmp_path, capsys, lines, "--detail", detail)
+    assert {**answers[1], "id": 1} == answers[0] == {**answers[2], "id": 1}
+    assert "error" not in answers[0]
+    assert "snapshot" in answers[3]["error"] and "error" in answers[3]
+    assert answers[4]["error"] == "snapshot: expected a path or a snapshot object"
