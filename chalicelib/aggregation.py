@@ -70,14 +70,19 @@ class Origin(StrEnum):
 class Trust:
     """What the deployment knows of its own: organization accounts and its own roles.
 
-    `diagnoser_roles` holds `(account id, role name)` pairs: a role session of one of them is
-    the diagnoser itself; so is a session of `diagnoser_role_names` (the member role,
-    MEMBER_ROLE_NAME) in any account.
+    `organization_accounts` come from ORGANIZATION_ACCOUNT_IDS, or from AWS Organizations in
+    an organization deployment without it (collect/membership.py). `diagnoser_roles` holds
+    `(account id, role name)` pairs: a role session of one of them is the diagnoser itself;
+    so is a session of `diagnoser_role_names` (the member role, MEMBER_ROLE_NAME) in any
+    account.
     """
 
     organization_accounts: frozenset[str] = frozenset()
     diagnoser_roles: frozenset[tuple[str, str]] = frozenset()
     diagnoser_role_names: frozenset[str] = frozenset()
+    membership_error: str | None = None
+    """Why the organization's accounts could not be read (AWS Organizations): other accounts
+    are then outside it, and findings of their requests say so (`membership_note`)."""
 
 
 NO_TRUST = Trust()
@@ -378,3 +383,35 @@ def member_role_key(finding: Finding) -> str | None:
     if not isinstance(member, Mapping):
         return None
     return "member-role-" + digest([member.get("account"), member.get("role_arn")])
+
+
+# ---------------------------------------------------------------- organization membership
+
+MEMBERSHIP_NEEDS = (
+    "organizations:ListAccounts for the organization-read role (ORG_READ_ROLE_ARN) or the "
+    "event function's role, or the accounts in ORGANIZATION_ACCOUNT_IDS"
+)
+_REQUESTER_LAYERS = (Layer.IDENTITY_POLICY, Layer.PERMISSIONS_BOUNDARY, Layer.SCP)
+
+
+def membership_note(finding: Finding, trust: Trust) -> Finding:
+    """`finding`, saying so when the organization's accounts could not be read and the
+    requester is another account's: that side was not read (treated as outside the
+    organization), and its layers are unchecked with what would make them readable."""
+    request = finding.request
+    requester = request.principal.account_id
+    if trust.membership_error is None or not requester or requester == request.bucket_account:
+        return finding
+    note = (
+        f"The organization's accounts could not be read ({trust.membership_error}): account "
+        f"{requester} was treated as outside the organization, so only the bucket owner's side "
+        f"was read; the requester's side is unchecked. Needs {MEMBERSHIP_NEEDS}."
+    )
+    listed = {u.layer for u in finding.unchecked}
+    reason = f"organization membership unreadable: requester account {requester} not read"
+    added = tuple(
+        Unchecked(layer=layer, reason=reason, needs=MEMBERSHIP_NEEDS)
+        for layer in _REQUESTER_LAYERS
+        if layer not in listed
+    )
+    return replace(finding, notes=(*finding.notes, note), unchecked=(*finding.unchecked, *added))

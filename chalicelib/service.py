@@ -8,7 +8,16 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
 1. The event key is the CloudTrail `eventID` (the EventBridge `id` when absent), or its
    `sharedEventID` when it has one: CloudTrail delivers a cross-account request to both
    accounts, each copy with its own `eventID` and the same `sharedEventID`, so the second copy
-   is a redelivery of the first (one finding, one alert, whichever arrives first). The finding
+   is a redelivery of the first (one finding, one alert, whichever arrives first). One
+   exception, the richer copy (`_richer`): when the stored finding came from a copy that named
+   the caller only by account (`userIdentity.type` `AWSAccount`, the bucket owner's copy may)
+   and the second copy names the identity, the second copy's diagnosis replaces the stored one
+   in place (same id, same occurrences) in one conditional write on the finding (taken only
+   while it still holds the account-only caller: concurrent copies replace it once). No second
+   alert unless the verdict (decision, blocked layers) changed: the first alert then said
+   something the richer diagnosis contradicts, so the finding is alerted again, once, under its
+   publish lease; an unchanged verdict only gains the named identity, which the store and API
+   show. The finding
    an event creates has that id, so a redelivery overwrites, never duplicates. Every write is
    one DynamoDB transaction that also puts `event#<key>` only if absent: a redelivered event
    fails that condition and changes nothing (our own idempotency rather than Powertools'
@@ -43,6 +52,11 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    the alert; a later retry then sends it a second time once the lease expires (marking is
    attempted, and its failure logged, never raised).
 
+Organization membership: `members` (collect/membership.py, an organization deployment without
+ORGANIZATION_ACCOUNT_IDS) gives the organization's accounts for `trust`; when they cannot be read,
+other accounts are outside the organization (bucket side only) and the finding of a
+cross-account request says so (aggregation.py `membership_note`).
+
 Accounts: every finding carries its top-level `account` (the bucket's; the requester's is
 `request.principal.account_id`). With an organization source (collect/live.py
 `MemberAccountSource`), a member account whose role cannot be assumed gives a health finding
@@ -73,7 +87,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from . import pipeline
 from .aggregation import (
@@ -87,11 +101,14 @@ from .aggregation import (
     health_finding,
     member_role_finding,
     member_role_key,
+    membership_note,
     origin,
     outsider_finding,
     tally,
     window_for,
 )
+from .collect.live import IDENTITY_NOT_LOGGED
+from .collect.membership import Membership
 from .collect.source import AccountsSource, SnapshotSource
 from .events import parse_event
 from .events.operations import MAX_DELETE_KEYS
@@ -120,6 +137,12 @@ REDACTED = "REDACTED"
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 
 
+class Members(Protocol):
+    """The organization's accounts, as AWS Organizations lists them (collect/membership.py)."""
+
+    def current(self) -> Membership: ...
+
+
 class AlertInFlight(DiagnoserError):
     """Another invocation holds the finding's publish lease: retry later (Lambda will)."""
 
@@ -131,6 +154,7 @@ class HandleStatus(StrEnum):
     REPEAT = "repeat"  # counted on an existing finding, no alert
     DUPLICATE = "duplicate"  # a redelivered event: nothing changed
     REPUBLISHED = "republished"  # a redelivery whose finding had not been alerted: alerted now
+    ENRICHED = "enriched"  # the richer copy of a cross-account event re-diagnosed its finding
     MALFORMED = "malformed"  # not diagnosable: an error record was stored
 
 
@@ -181,6 +205,7 @@ def handle_event(
     clock: Clock,
     window: timedelta = DEFAULT_WINDOW,
     trust: Trust = NO_TRUST,
+    members: Members | None = None,
     max_keys: int = MAX_DELETE_KEYS,
 ) -> HandleResult:
     """Diagnose, aggregate, store and alert one EventBridge event (see the module docstring).
@@ -197,6 +222,11 @@ def handle_event(
     if request.shared_event_id:  # both copies of a cross-account event: one key
         key = request.shared_event_id
         annotate(event_id=key)
+    if members is not None:
+        membership = members.current()
+        trust = replace(
+            trust, organization_accounts=membership.accounts, membership_error=membership.error
+        )
     kind = origin(request, trust)
     annotate(bucket=request.bucket, action=request.action, origin=kind.value)
     window = window_for(kind, window)
@@ -217,7 +247,7 @@ def handle_event(
         )
     try:
         finding, unavailable = _first(
-            request, kind, source=source, finding_id=key, now=received, seen=seen
+            request, kind, trust, source=source, finding_id=key, now=received, seen=seen
         )
     except InputError as exc:  # e.g. a snapshot part the engine cannot read; not transient
         return _reject(event, key, exc, received=received, store=store)
@@ -267,6 +297,9 @@ def handle_event(
             finding, key, keys=keys, window_end=window_end, received=received, store=store
         )
         if outcome is WriteOutcome.DUPLICATE_EVENT:
+            richer = _richer(finding, key, kind, store=store, publisher=publisher, clock=clock)
+            if richer is not None:
+                return richer
             redelivered = _redelivered(key, store=store, publisher=publisher, clock=clock)
             return replace(redelivered, diagnosed=result.diagnosed)
         if outcome is WriteOutcome.WRITTEN:
@@ -340,6 +373,7 @@ def _accounted(finding: Finding) -> Finding:
 def _first(
     request: AccessRequest,
     kind: Origin,
+    trust: Trust,
     *,
     source: SnapshotSource,
     finding_id: str,
@@ -358,7 +392,78 @@ def _first(
     except MemberRoleUnavailable as error:  # the account cannot be read: say what to deploy
         missing = member_role_finding(request, error, finding_id=finding_id, now=now)
         return _accounted(replace(missing, first_seen=seen, last_seen=seen)), ()
+    finding = membership_note(finding, trust)
     return (outsider_finding(finding, kind) if kind.outsider else finding), unavailable
+
+
+def _richer(
+    finding: Finding,
+    key: str,
+    kind: Origin,
+    *,
+    store: FindingStore,
+    publisher: FindingPublisher,
+    clock: Clock,
+) -> HandleResult | None:
+    """The richer copy of a cross-account event (module docstring, 1): the stored finding of
+    `key`, made from a copy that named the caller only by account, re-diagnosed as `finding`.
+    None when this is not such a copy, or another invocation replaced it first."""
+    if (
+        kind is not Origin.INSIDER
+        or finding.request.shared_event_id != key
+        or finding.request.principal.type in IDENTITY_NOT_LOGGED
+        or _is_health(finding)
+    ):
+        return None
+    record = store.event_record(key)
+    stored = store.get(key) if record is not None and record.created else None
+    if (
+        record is None
+        or record.finding_id != key
+        or stored is None
+        or stored.request.principal.type not in IDENTITY_NOT_LOGGED
+        or _is_health(stored)
+    ):
+        return None
+    changed = (stored.decision, stored.blocked_by) != (finding.decision, finding.blocked_by)
+    note = (
+        f"Re-diagnosed from the requester's copy of this cross-account event, which names the "
+        f"caller ({finding.request.principal.principal_arn}); the copy diagnosed first named "
+        f"only its account ({stored.request.principal.account_id or 'unknown'})."
+        + (f" The verdict was {stored.decision.value} then: alerted again." if changed else "")
+    )
+    richer = replace(
+        finding,
+        notes=(*finding.notes, note),
+        first_seen=stored.first_seen,
+        last_seen=stored.last_seen,
+        occurrences=stored.occurrences,
+    )
+    if not store.replace_diagnosis(
+        richer, was_principal=stored.request.principal.principal_arn, realert=changed
+    ):
+        return None
+    logger.info("finding re-diagnosed from the richer copy", extra={"finding_id": key})
+    if changed:
+        sent = _alert(key, store=store, publisher=publisher, clock=clock)
+        published, suppressed = sent is not None and sent.sent, sent is not None and not sent.sent
+    else:  # a first alert that its sender could not send goes now, as on any redelivery
+        pending = _redelivered(key, store=store, publisher=publisher, clock=clock)
+        published, suppressed = pending.published, pending.suppressed
+    return HandleResult(
+        status=HandleStatus.ENRICHED,
+        event_key=key,
+        finding_id=key,
+        decision=finding.decision.value,
+        blocked_by=tuple(b.value for b in finding.blocked_by),
+        diagnosed=True,
+        published=published,
+        suppressed=suppressed,
+    )
+
+
+def _is_health(finding: Finding) -> bool:
+    return finding.extra.get("severity") == "health"
 
 
 def _report_unavailable(
@@ -524,9 +629,11 @@ def _alert(
             raise AlertInFlight(f"finding {finding_id}: another invocation is sending its alert")
         time.sleep(pause)
     assert claimed is not None
+    # `local` unless the stored finding was re-diagnosed from a richer copy meanwhile (_richer)
     finding = (
         claimed
         if local is None
+        or claimed.request.principal.principal_arn != local.request.principal.principal_arn
         else replace(local, occurrences=claimed.occurrences, last_seen=claimed.last_seen)
     )
     try:

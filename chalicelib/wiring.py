@@ -32,7 +32,8 @@ for tests that change the environment). Variables:
     ALERT_DETAIL                `references` (default) or `full`: the detail level of alerts
     ALERT_BUDGET                alerts per bucket per aggregation window (default 10)
     ORGANIZATION_ACCOUNT_IDS    comma-separated accounts whose principals are not outsiders
-                                (default: only the bucket's own account)
+                                (default: with MEMBER_ROLE_NAME, the accounts AWS Organizations
+                                lists, collect/membership.py; else only the bucket's own)
     DIAGNOSER_ROLE_ARNS         comma-separated roles of this deployment: their denied reads
                                 make a health finding, never a diagnosis (set by the template)
     MAX_KEYS_PER_EVENT          keys of one DeleteObjects call that are diagnosed (default 25)
@@ -60,6 +61,7 @@ from .aggregation import NO_TRUST, Trust, role_of
 from .arn import parse_arn
 from .collect.clients import Boto3Clients
 from .collect.live import Boto3SnapshotSource, MemberAccountSource
+from .collect.membership import OrganizationMembers
 from .collect.shared_cache import (
     DEFAULT_READS_PER_ACCOUNT,
     DEFAULT_TTL_SECONDS,
@@ -181,6 +183,8 @@ def reset() -> None:
         event_source,
         _home_clients,
         read_sharing,
+        organization_members,
+        _caller,
     ):
         cached.cache_clear()
     _DIAGNOSIS_SOURCES.clear()
@@ -345,9 +349,35 @@ def event_source() -> Boto3SnapshotSource | MemberAccountSource:
         role_name=config.member_role_name,
         build=_collector,
         organization_accounts=config.trust.organization_accounts,
+        organization=members.accounts if (members := organization_members()) else None,
         clock=clock,
         margin=CREDENTIALS_MARGIN,
     )
+
+
+@functools.cache
+def organization_members() -> OrganizationMembers | None:
+    """The organization's accounts from AWS Organizations: in organization mode (MEMBER_ROLE_NAME)
+    when ORGANIZATION_ACCOUNT_IDS is not set (it wins when set); read with ORG_READ_ROLE_ARN, or
+    the function's own credentials, and kept in the collection cache table when it is on."""
+    config = settings()
+    if not config.member_role_name or config.trust.organization_accounts:
+        return None
+    return OrganizationMembers(
+        _home_clients(),
+        identity=_caller,
+        clock=clock,
+        org_read_role_arn=config.org_read_role_arn,
+        cache=read_sharing().cache,
+    )
+
+
+@functools.cache
+def _caller() -> tuple[str, str]:
+    """The function's own account and partition (GetCallerIdentity, once)."""
+    caller = _home_clients().sts().get_caller_identity()
+    arn = parse_arn(str(caller["Arn"]))
+    return str(caller["Account"]), arn.partition if arn else "aws"
 
 
 def event_ports() -> dict[str, Any]:
@@ -359,6 +389,7 @@ def event_ports() -> dict[str, Any]:
         "clock": clock,
         "window": settings().aggregation_window,
         "trust": settings().trust,
+        "members": organization_members(),
         "max_keys": settings().max_keys_per_event,
     }
 

@@ -20,8 +20,10 @@ account's copy of the event arrived), the requester's principal and organization
 organization path under `accounts[<key account>]`). Another account whose role cannot be assumed
 leaves its IAM and keys `$unreadable` (its organization path is still read centrally) and is
 returned in `Collected.unavailable`. Outside the organization only the bucket side is read; a
-bucket of an account outside ORGANIZATION_ACCOUNT_IDS (when set) is read with the function's own
-credentials, as in a single-account deployment, not through a member role it cannot have.
+bucket of an account outside the organization (when its accounts are known) is read with the
+function's own credentials, as in a single-account deployment, not through a member role it
+cannot have. The organization's accounts are ORGANIZATION_ACCOUNT_IDS, or read from AWS
+Organizations (`organization`, collect/membership.py), once per request.
 """
 
 from __future__ import annotations
@@ -299,8 +301,8 @@ class MemberAccountSource:
 
     `home` collects with the function's own credentials (`home_clients`); `build` makes the
     collector of a member account from the member role's clients. `organization_accounts`
-    (ORGANIZATION_ACCOUNT_IDS, and the function's own account) are those whose side of a
-    cross-account request is read too.
+    (ORGANIZATION_ACCOUNT_IDS), or the accounts `organization()` returns (AWS Organizations),
+    and the function's own account, are those whose side of a cross-account request is read too.
     """
 
     def __init__(
@@ -311,6 +313,7 @@ class MemberAccountSource:
         role_name: str,
         build: SourceFactory,
         organization_accounts: frozenset[str] = frozenset(),
+        organization: Callable[[], frozenset[str]] | None = None,
         clock: Callable[[], datetime] = utc_now,
         margin: timedelta = CREDENTIALS_MARGIN,
         refusal_ttl: timedelta = REFUSAL_TTL,
@@ -321,6 +324,7 @@ class MemberAccountSource:
         self.role_name = role_name
         self._build = build
         self._organization_accounts = organization_accounts
+        self._organization = organization
         self._clock = clock
         self._margin = margin
         self._refusal_ttl = refusal_ttl
@@ -345,18 +349,19 @@ class MemberAccountSource:
         """
         bucket_account = request.bucket_account or request.principal.account_id or ""
         scope = scope_for_request(request)
-        sides = self._other_sides(request, bucket_account)
+        org = self._organization() if self._organization else self._organization_accounts
+        sides = self._other_sides(request, bucket_account, org)
         if request.kms_key_arn and _account_of(request.kms_key_arn) in sides:
             scope = replace(scope, kms_key_ids=())  # read in the key's own account
         reads = [
             (a, side, self._side_pool.submit(self._read, a, side)) for a, side in sides.items()
         ]
-        # a bucket outside the organization (ORGANIZATION_ACCOUNT_IDS) has no member role to
-        # assume: it is read as a single-account deployment reads another account's bucket
-        outside = bool(self._organization_accounts) and not self._inside(bucket_account)
+        # a bucket outside the organization (when known) has no member role to assume: it is
+        # read as a single-account deployment reads another account's bucket
+        outside = bool(org) and not self._inside(bucket_account, org)
         bucket_side = self.home if outside else self._source_of(bucket_account)
         snapshot = bucket_side.collect(scope)
-        for account, keys in self._found_keys(snapshot, bucket_account, sides).items():
+        for account, keys in self._found_keys(snapshot, bucket_account, sides, org).items():
             side = CollectionScope(kms_key_ids=keys, follow_kms_keys=False, account_settings=False)
             reads.append((account, side, self._side_pool.submit(self._read, account, side)))
         unavailable: dict[str, MemberRoleUnavailable] = {}
@@ -379,24 +384,24 @@ class MemberAccountSource:
         return Collected(snapshot=snapshot, unavailable=tuple(unavailable.values()))
 
     def _other_sides(
-        self, request: AccessRequest, bucket_account: str
+        self, request: AccessRequest, bucket_account: str, org: frozenset[str]
     ) -> dict[str, CollectionScope]:
         """What to read in accounts other than the bucket's: the requester's principal, the
         request's KMS key; only when both accounts are inside the organization."""
-        if not self._inside(bucket_account):
+        if not self._inside(bucket_account, org):
             return {}
         sides: dict[str, CollectionScope] = {}
         principal = request.principal
         requester = principal.account_id
         known = principal.principal_arn and principal.type not in IDENTITY_NOT_LOGGED
-        if requester and requester != bucket_account and self._inside(requester):
+        if requester and requester != bucket_account and self._inside(requester, org):
             sides[requester] = CollectionScope(  # an identity not logged: its IAM left out
                 principal_arns=(principal.principal_arn,) if known else (),
                 follow_kms_keys=False,
                 account_settings=False,
             )
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
-        if key_account and key_account != bucket_account and self._inside(key_account):
+        if key_account and key_account != bucket_account and self._inside(key_account, org):
             side = sides.get(
                 key_account, CollectionScope(follow_kms_keys=False, account_settings=False)
             )
@@ -404,17 +409,21 @@ class MemberAccountSource:
         return sides
 
     def _found_keys(
-        self, snapshot: Json, bucket_account: str, sides: dict[str, CollectionScope]
+        self,
+        snapshot: Json,
+        bucket_account: str,
+        sides: dict[str, CollectionScope],
+        org: frozenset[str],
     ) -> dict[str, tuple[str, ...]]:
         """KMS keys of other accounts of the organization that the bucket side found (a bucket's
         default key, an object's key), by account, not already being read in theirs."""
         found: dict[str, tuple[str, ...]] = {}
-        if not self._inside(bucket_account):
+        if not self._inside(bucket_account, org):
             return found
         for key_arn in snapshot["kms"]["keys"]:
             account = _account_of(key_arn) or ""
             reading = sides[account].kms_key_ids if account in sides else ()
-            if account != bucket_account and key_arn not in reading and self._inside(account):
+            if account != bucket_account and key_arn not in reading and self._inside(account, org):
                 found[account] = (*found.get(account, ()), key_arn)
         return found
 
@@ -441,10 +450,8 @@ class MemberAccountSource:
         for key_arn in side.kms_key_ids:
             snapshot["kms"]["keys"][key_arn] = dict(marker)
 
-    def _inside(self, account: str) -> bool:
-        return bool(account) and (
-            account in self._organization_accounts or account == self._own_identity()[0]
-        )
+    def _inside(self, account: str, org: frozenset[str]) -> bool:
+        return bool(account) and (account in org or account == self._own_identity()[0])
 
     def _source_of(self, account: str) -> Boto3SnapshotSource:
         """The collector of `account`: the function's own, or its member role's."""

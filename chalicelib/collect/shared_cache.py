@@ -8,6 +8,8 @@ concurrent reads per account.
 
 - `Present` and `Absent` answers of the IAM, S3, KMS, EC2 and Organizations reads, compressed
   (zlib over JSON); one that would not fit in a DynamoDB item is not kept (counted `too_large`);
+- the organization's account ids (`organizations:ListAccounts`, collect/membership.py), for
+  that module's own TTL (5 minutes);
 - never an `Unreadable` answer: it depends on the reader's permissions, which is what an admin
   fixes after the "could not check" finding, so the next denial must read again; nor any STS
   answer (credentials are never written anywhere).
@@ -169,14 +171,23 @@ class SharedReadCache:
         self.stats.add("hit")
         return result
 
-    def put(self, account: str, partition: str, key: Hashable, result: Fetched) -> None:
+    def put(
+        self,
+        account: str,
+        partition: str,
+        key: Hashable,
+        result: Fetched,
+        *,
+        ttl_seconds: float | None = None,
+    ) -> None:
+        """Keep `result` for the table's TTL, or `ttl_seconds` (the organization's accounts)."""
         blob = encode(result)
         if blob is None or not self._available():
             return
         if len(blob) > MAX_VALUE_BYTES:
             self.stats.add("too_large")
             return
-        expires_at = int(self._clock().timestamp() + self._ttl)
+        expires_at = int(self._clock().timestamp() + (ttl_seconds or self._ttl))
         try:
             self._client.put_item(
                 TableName=self.table_name,

@@ -176,6 +176,24 @@ class InMemoryFindingStore:
             stored.finding, extra={**stored.finding.extra, OUTSIDE_ATTEMPTS: merged}
         )
 
+    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+        stored = self._findings.get(finding.finding_id)
+        if stored is None or stored.finding.request.principal.principal_arn != was_principal:
+            return False
+        kept = stored.finding
+        stored.finding = _as_stored(
+            replace(
+                finding,
+                first_seen=kept.first_seen,
+                occurrences=kept.occurrences,
+                last_seen=kept.last_seen,
+            )
+        )
+        if realert:
+            stored.published = False
+            stored.lease_owner = stored.lease_until = None
+        return True
+
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
         stored = self._findings.get(finding_id)
         if stored is None or stored.published:

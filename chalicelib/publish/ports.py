@@ -12,7 +12,9 @@ A store holds four kinds of record (DESIGN 3.5):
 - error records: events that could not be diagnosed, kept with the reason.
 
 A finding is stored unpublished; its alert is sent under a publish lease (`claim_publish`,
-`release_publish`, `mark_published`) so that concurrent invocations send it once.
+`release_publish`, `mark_published`) so that concurrent invocations send it once. Its diagnosis
+is fixed, except once: `replace_diagnosis`, when the richer copy of a cross-account event names
+the caller that the stored copy named only by account.
 
 Adapters: `DynamoFindingStore` (publish/store.py), `SnsFindingPublisher` (publish/sns.py) and
 their in-memory twins (publish/memory.py). With a chat topic or Security Hub, the publisher is
@@ -193,6 +195,14 @@ class FindingStore(Protocol):
         the finding until `window_end`. DUPLICATE_EVENT (nothing written) when already recorded.
         The event record expires a retention period after `received` (default `seen`).
         """
+        ...
+
+    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+        """Atomically replace the stored diagnosis of `finding.finding_id` with `finding` (the
+        richer copy of a cross-account event), only while the stored finding's principal ARN is
+        still `was_principal`: False (nothing written) otherwise, or when it is missing.
+        `occurrences`, `last_seen`, `first_seen` and the listing order stay as stored. With
+        `realert`, the finding is unpublished again (any lease cleared): its alert is due."""
         ...
 
     def unpublished(self, finding_id: str) -> Finding | None:

@@ -39,6 +39,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -85,6 +86,8 @@ _RETRYABLE_CODES = {
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
 }
+# What replace_diagnosis rewrites on a finding item (the rest, counts and order, stays).
+_REPLACED = ("body", "body_z", "principal_arn", "decision", "action", "bucket", "account")
 _LEASE_ATTRIBUTES = 64  # room for lease_owner and lease_until, added after the item is written
 T = TypeVar("T")
 
@@ -330,6 +333,53 @@ class DynamoFindingStore:
             # Only the finding's condition failed: either this repeat is older than last_seen
             # (delivered out of order: count it, keep last_seen) or the finding is gone.
         raise StoreError(f"finding {finding_id} no longer exists; cannot count event {event_key}")
+
+    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+        """One conditional update of the finding item: its body and listed attributes, only
+        while `principal_arn` is still `was_principal` (`first_seen` and `seen_key` kept)."""
+        stored = self._get(f"finding#{finding.finding_id}")
+        if stored is None:
+            return False
+        item = self._finding_item(replace(finding, first_seen=stored["first_seen"]["S"]))
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for n, field in enumerate(_REPLACED):
+            if field in item:
+                names[f"#r{n}"] = field
+                values[f":r{n}"] = item[field]
+                sets.append(f"#r{n} = :r{n}")
+        removed = [f for f in ("body", "body_z", "principal_arn", "bucket") if f not in item]
+        if realert:
+            sets.append("published = :false")
+            values[":false"] = {"BOOL": False}
+            removed += ["lease_owner", "lease_until"]
+        condition = "attribute_exists(pk) AND "
+        if was_principal:
+            condition += "principal_arn = :was"
+            values[":was"] = {"S": was_principal}
+        else:
+            condition += "attribute_not_exists(principal_arn)"
+        update = "SET " + ", ".join(sets)
+        if removed:
+            update += " REMOVE " + ", ".join(f"#x{n}" for n in range(len(removed)))
+            names |= {f"#x{n}": field for n, field in enumerate(removed)}
+        try:
+            self._retrying(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"finding#{finding.finding_id}"}},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.collect.permissions import READ_PERMISSIONS
+from chalicelib.collect.permissions import MEMBERSHIP_PERMISSIONS, READ_PERMISSIONS
 from chalicelib.collect.s3 import ObjectCollector
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -30,6 +30,8 @@ PUBLISH = PROJECT / "chalicelib" / "publish"
 OBJECT_READS = frozenset(ObjectCollector.permissions)
 # The organization collector's sts:AssumeRole is granted on OrgReadRoleArn only, when it is set.
 LAYER_READS = READ_PERMISSIONS - {"sts:AssumeRole"}
+# The event function also lists the organization's accounts (collect/membership.py).
+EVENT_READS = LAYER_READS | MEMBERSHIP_PERMISSIONS
 # The stack creates the log groups (with retention): the roles may not create them.
 LOGS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
 LOG_STREAMS = {
@@ -180,6 +182,7 @@ def test_event_role_grants_exactly_the_reads_and_the_writes_the_code_makes(
     granted = {action for action, _, _ in _grants(event_policy(), conditions)}
     expected = (
         expected_reads(conditions)
+        | MEMBERSHIP_PERMISSIONS
         | dynamodb_actions_used()
         | {"sns:Publish", "sqs:SendMessage"}
         | KMS_FOR_MESSAGES
@@ -201,7 +204,7 @@ def test_event_role_limits_every_write_to_the_stack_resource(conditions: dict[st
     targets = {"dynamodb:": "FindingsTable", "sns:": "FindingsTopic", "sqs:": "DeadLetterQueue"}
     for action, resources, condition in _grants(event_policy(), conditions):
         text = json.dumps(resources)
-        if action in LAYER_READS:
+        if action in EVENT_READS:
             continue
         if action in TRACES:
             assert resources == ["*"], action  # X-Ray has no resource-level permissions
