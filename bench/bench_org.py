@@ -1,16 +1,16 @@
 """Organization scale (issue 14.5): distinct denials across member accounts, drained by
 concurrent Lambda containers, with and without the shared collection cache.
 
-A moto server (this process) holds a central account (moto's default) with the stack's tables
-and topic, and `--accounts` member accounts, each with `--principals / --accounts` IAM users
-(an inline policy each, a group with a managed policy) and enough buckets (5 at the default
-size) that each of the `--denials` GetObject denials is its own principal x bucket, with its own
-key, source IP and time: none is a repeat of another, each needs a diagnosis. They go on a
-queue; `--containers` processes, each a cold Lambda container (its own `wiring`, clients,
-in-memory caches and credentials), take them off the queue through the real Chalice handler in
-organization mode (MEMBER_ROLE_NAME: each event is read in its account as the member role) until
-it is drained. Then a second batch of `--warm` new distinct denials goes
-through the same, now warm, containers.
+A moto server (a process of its own for each run) holds a central account (moto's default)
+with the stack's tables and topic, and `--accounts` member accounts, each with
+`--principals / --accounts` IAM users (an inline policy each, a group with a managed policy)
+and enough buckets (5 at the default size) that each of the `--denials` GetObject denials is
+its own principal x bucket, with its own key, source IP and time: none is a repeat of another,
+each needs a diagnosis. They go on a queue; `--containers` processes, each a cold Lambda
+container (its own `wiring`, clients, in-memory caches and credentials), take them off the
+queue through the real Chalice handler in organization mode (MEMBER_ROLE_NAME: each event is
+read in its account as the member role) until it is drained. Then a second batch of `--warm`
+new distinct denials goes through the same, now warm, containers.
 
 Twice: without the shared cache (each container reads for itself), then with it
 (COLLECTION_CACHE_TABLE_NAME; an empty table, new containers, a new findings table). Both run
@@ -42,6 +42,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ CENTRAL = "123456789012"  # moto's default account
 ROLE_NAME = "s3-403-doctor-member-read"
 CACHE_TABLE = "collection-cache"
 READ_SERVICES = ("iam", "s3", "s3control", "kms", "ec2", "organizations")
+COUNTS_PATH = "/_bench/counts"
+MAX_SERVER_RSS = 8 * 1024**3  # moto's memory grows with the findings; stop before the machine
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/")
 
 ALLOW_OTHER = {
@@ -95,11 +98,17 @@ class ServerCounts:
                 operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
                 self.tables[f"{table}:{operation}"] += 1
 
-    def take(self) -> tuple[Counter[tuple[str, str]], Counter[str]]:
+    def take(self) -> bytes:
+        """The counts since the last take, and the server's CPU time, as JSON."""
         with self._lock:
             calls, tables = self.calls, self.tables
             self.calls, self.tables = Counter(), Counter()
-            return calls, tables
+        document = {
+            "calls": [[service, account, n] for (service, account), n in calls.items()],
+            "tables": tables,
+            "cpu": time.process_time(),
+        }
+        return json.dumps(document).encode()
 
 
 class _Counting:
@@ -115,6 +124,10 @@ class _Counting:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        if environ.get("PATH_INFO") == COUNTS_PATH:
+            answer = self._counts.take()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [answer]
         self._counts.record(environ, body)
         if "/dynamodb/" in environ.get("HTTP_AUTHORIZATION", ""):
             with self._dynamodb:
@@ -134,6 +147,54 @@ class CountingMotoServer(ThreadedMotoServer):
         )
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+def serve(port: Any) -> None:
+    """The moto server's process (one per run, so that one run's state and memory are gone
+    before the next): reports its port, then serves until terminated."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = CountingMotoServer()
+    server.start()
+    port.put(server._server.server_port)  # type: ignore[union-attr]
+    threading.Event().wait()
+
+
+class Server:
+    """A `serve` process, its counts, and a guard that ends it above MAX_SERVER_RSS."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        port = context.Queue()
+        self._process = context.Process(target=serve, args=(port,), daemon=True)
+        self._process.start()
+        self.url = f"http://127.0.0.1:{port.get(timeout=120)}"
+        self.largest_rss = 0
+        threading.Thread(target=self._guard, daemon=True).start()
+
+    def take(self) -> tuple[Counter[tuple[str, str]], Counter[str], float]:
+        with urllib.request.urlopen(self.url + COUNTS_PATH) as response:
+            document = json.loads(response.read())
+        calls = Counter({(s, a): n for s, a, n in document["calls"]})
+        return calls, Counter(document["tables"]), float(document["cpu"])
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(timeout=30)
+
+    def _guard(self) -> None:
+        status = Path(f"/proc/{self._process.pid}/status")
+        while self._process.is_alive():
+            try:
+                line = next(x for x in status.read_text().splitlines() if x.startswith("VmRSS"))
+            except (OSError, StopIteration):
+                return
+            rss = int(line.split()[1]) * 1024
+            self.largest_rss = max(self.largest_rss, rss)
+            if rss > MAX_SERVER_RSS:
+                print(f"moto server above {MAX_SERVER_RSS >> 30} GB: stopped", file=sys.stderr)
+                self._process.kill()
+                return
+            time.sleep(1)
 
 
 # ------------------------------------------------------------------ the organization
@@ -305,7 +366,7 @@ class Batch:
         return sum(self.reads.values())
 
 
-def run(shape: Shape, server: CountingMotoServer, *, shared: bool) -> dict[str, Batch]:
+def run(shape: Shape, server: Server, *, shared: bool) -> dict[str, Batch]:
     session = boto3.Session(region_name=REGION)
     findings = f"findings-{'shared' if shared else 'alone'}"
     from chalicelib.publish.store import create_table
@@ -334,20 +395,19 @@ def run(shape: Shape, server: CountingMotoServer, *, shared: bool) -> dict[str, 
             work.put(event)
         for _ in processes:
             ready.get(timeout=300)
-        server.counts.take()
+        _, _, server_cpu = server.take()
         done.clear()
-        server_cpu = time.process_time()
         started = time.perf_counter()
         go.set()
         reports = [results.get(timeout=3600) for _ in processes]
         wall = time.perf_counter() - started
         go.clear()
-        calls, tables = server.counts.take()
+        calls, tables, cpu = server.take()
         result = Batch(
             denials=sum(r["handled"] for r in reports),
             wall=wall,
             containers_cpu=sum(r["cpu"] for r in reports),
-            server_cpu=time.process_time() - server_cpu,
+            server_cpu=cpu - server_cpu,
         )
         for (service, account), n in calls.items():
             if service in READ_SERVICES:
@@ -371,34 +431,34 @@ def env_for(extra: dict[str, str]) -> dict[str, str]:
 
 
 def measure(shape: Shape) -> dict[str, dict[str, Batch]]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = CountingMotoServer()
-    server.start()
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server._server.server_port}",  # type: ignore[union-attr]
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "LOG_LEVEL": "ERROR",
-        }
-    )
-    try:
-        seed(shape)
-        from chalicelib.collect.shared_cache import create_cache_table
+    """Both runs, each on its own moto server process (seeded the same way)."""
+    runs = {}
+    for name, shared in (("without the shared cache", False), ("with the shared cache", True)):
+        server = Server()
+        saved = dict(os.environ)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": server.url,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "LOG_LEVEL": "ERROR",
+            }
+        )
+        try:
+            seed(shape)
+            from chalicelib.collect.shared_cache import create_cache_table
 
-        create_cache_table(boto3.client("dynamodb", region_name=REGION), CACHE_TABLE)
-        return {
-            "without the shared cache": run(shape, server, shared=False),
-            "with the shared cache": run(shape, server, shared=True),
-        }
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        server.stop()
+            create_cache_table(boto3.client("dynamodb", region_name=REGION), CACHE_TABLE)
+            runs[name] = run(shape, server, shared=shared)
+            print(f"{name}: moto server peak {server.largest_rss >> 20} MB", file=sys.stderr)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            server.stop()
+    return runs
 
 
 # ------------------------------------------------------------------ output
