@@ -397,7 +397,8 @@ _REQUESTER_LAYERS = (Layer.IDENTITY_POLICY, Layer.PERMISSIONS_BOUNDARY, Layer.SC
 def membership_note(finding: Finding, trust: Trust) -> Finding:
     """`finding`, saying so when the organization's accounts could not be read and the
     requester is another account's: that side was not read (treated as outside the
-    organization), and its layers are unchecked with what would make them readable."""
+    organization), and its layers are unchecked with what would make them readable (the
+    permission to list the organization's accounts)."""
     request = finding.request
     requester = request.principal.account_id
     if trust.membership_error is None or not requester or requester == request.bucket_account:
@@ -407,11 +408,17 @@ def membership_note(finding: Finding, trust: Trust) -> Finding:
         f"{requester} was treated as outside the organization, so only the bucket owner's side "
         f"was read; the requester's side is unchecked. Needs {MEMBERSHIP_NEEDS}."
     )
-    listed = {u.layer for u in finding.unchecked}
     reason = f"organization membership unreadable: requester account {requester} not read"
-    added = tuple(
+    unchecked = [
+        replace(u, reason=f"{reason} ({u.reason})", needs=MEMBERSHIP_NEEDS)
+        if u.layer in _REQUESTER_LAYERS
+        else u
+        for u in finding.unchecked
+    ]
+    listed = {u.layer for u in unchecked}
+    unchecked += [
         Unchecked(layer=layer, reason=reason, needs=MEMBERSHIP_NEEDS)
         for layer in _REQUESTER_LAYERS
         if layer not in listed
-    )
-    return replace(finding, notes=(*finding.notes, note), unchecked=(*finding.unchecked, *added))
+    ]
+    return replace(finding, notes=(*finding.notes, note), unchecked=tuple(unchecked))

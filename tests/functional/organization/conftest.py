@@ -44,13 +44,28 @@ ORG_READER = "org-reader"
 
 class OrgFaults:
     """AssumeRole into the member role: recorded as (account, refused); refused, as AWS does,
-    when the account has no such role."""
+    when the account has no such role. Organizations `ListAccounts` pages are counted, and
+    refused (AccessDeniedException, as for a role without the permission) while
+    `refuse_list_accounts` is set."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: list[tuple[str, bool]] = []
+        self.list_accounts_pages = 0
+        self.refuse_list_accounts = False
 
     def answer(self, target: str, body: bytes) -> bytes | None:
+        if target.endswith(".ListAccounts"):
+            with self._lock:
+                self.list_accounts_pages += 1
+            if not self.refuse_list_accounts:
+                return None
+            return json.dumps(
+                {
+                    "__type": "AccessDeniedException",
+                    "Message": "not authorized to perform: organizations:ListAccounts",
+                }
+            ).encode()
         if target:
             return None
         form = parse_qs(body.decode(errors="replace"))
