@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import boto3
@@ -210,3 +211,43 @@ def test_finding_too_big_even_compressed_is_trimmed_with_a_marker(store):
     assert stored.extra["truncated"] == ["evaluations.statements", "remedies.patch", "near_misses"]
     assert stored.causes == finding.causes and stored.request == finding.request
     assert store.unpublished("huge") == stored
+
+
+def test_a_diagnosis_is_replaced_once_in_place_while_its_principal_is_the_one_given(store):
+    _, first = _create(store, "e-1", keys=("k",))
+    store.add_occurrence("e-1", event_key="e-1b", seen="2025-03-01T10:02:00Z")
+    store.mark_published("e-1")
+    richer = build_finding(
+        "e-1",
+        user="bob",
+        decision=Verdict.IMPLICIT_DENY,
+        blocked_by=(),
+        first_seen="2025-03-01T10:09:00Z",
+    )
+    alice = first.request.principal.principal_arn
+    assert not store.replace_diagnosis(richer, was_principal="arn:aws:iam::1:root", realert=False)
+    assert store.get("e-1") == replace(first, occurrences=2, last_seen="2025-03-01T10:02:00Z")
+    assert store.replace_diagnosis(richer, was_principal=alice, realert=False)
+    stored = store.get("e-1")
+    assert stored.request.principal.principal_arn == richer.request.principal.principal_arn
+    assert stored.decision is Verdict.IMPLICIT_DENY
+    assert (stored.occurrences, stored.first_seen) == (2, first.first_seen)
+    assert store.unpublished("e-1") is None  # same verdict: no alert is due
+    bobs = store.list(FindingQuery(principal_arn=richer.request.principal.principal_arn))
+    assert [f.finding_id for f in bobs.findings] == ["e-1"]
+    assert store.list(FindingQuery(principal_arn=alice)).findings == ()
+    assert not store.replace_diagnosis(richer, was_principal=alice, realert=True)  # once
+    assert not store.replace_diagnosis(build_finding("nope"), was_principal=alice, realert=False)
+    assert store.get("nope") is None
+
+
+def test_a_replaced_diagnosis_with_a_new_verdict_is_due_for_an_alert_again(store):
+    _, first = _create(store, "e-1")
+    assert store.claim_publish("e-1", owner="a", now=WINDOW_END, until="2025-03-01T11:00:00Z")
+    richer = build_finding("e-1", user="bob", decision=Verdict.IMPLICIT_DENY, blocked_by=())
+    principal = first.request.principal.principal_arn
+    assert store.replace_diagnosis(richer, was_principal=principal, realert=True)
+    due = store.unpublished("e-1")
+    assert due is not None and due.decision is Verdict.IMPLICIT_DENY
+    claimed = store.claim_publish("e-1", owner="b", now=WINDOW_END, until="2025-03-01T11:00:00Z")
+    assert claimed is not None and claimed.request.principal.principal_arn.endswith("user/bob")
