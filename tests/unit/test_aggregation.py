@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.aggregation import (
+    MEMBERSHIP_NEEDS,
     Origin,
     Trust,
     cheap_key,
     diagnosis_key,
     health_finding,
+    membership_note,
     origin,
     outsider_finding,
     role_of,
@@ -150,3 +152,23 @@ def test_a_huge_source_is_cut_before_it_becomes_a_stored_name() -> None:
     request = parse_event(_event(CROSS, **{"userIdentity.accountId": "4" * 100_000}))
     source = tally(request, Origin.FOREIGN_ACCOUNT)["source"]
     assert source.startswith("account 4444") and len(source) == 128 and source.endswith("…")
+
+
+def test_unreadable_membership_is_said_on_a_cross_account_finding_only() -> None:
+    cross = parse_event(load(CROSS))
+    finding = diagnose(cross, {"account_id": "111122223333"}, finding_id="f", now="t")
+    unknown = Trust(membership_error="organizations:ListAccounts failed: AccessDenied")
+
+    noted = membership_note(finding, unknown)
+
+    [note] = [n for n in noted.notes if n not in finding.notes]
+    assert "AccessDenied" in note and "account 444455556666" in note
+    requester_side = {"identity-policy", "permissions-boundary", "scp"}
+    assert requester_side <= {u.layer.value for u in noted.unchecked}
+    assert all(
+        u.needs == MEMBERSHIP_NEEDS for u in noted.unchecked if u.layer.value in requester_side
+    )
+    assert membership_note(finding, Trust()) == finding  # membership known: nothing to say
+    same = parse_event(load(SAME))
+    own = diagnose(same, {"account_id": same.bucket_account or ""}, finding_id="g", now="t")
+    assert membership_note(own, unknown) == own  # one account: no other side to read
