@@ -17,12 +17,11 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
 
-from ..engine import decide
+from ..engine import decide_with
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -40,7 +39,30 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
     """The verdict under each condition key a runbook request did not give; () for events."""
     if request.event_id is not None:
         return ()
-    given = {entry.name.lower() for entry in request.context}
+    out = []
+    for key, entries in _questions(request, snapshot):
+        result = _try(request, snapshot, decision, key, entries)
+        if result is not None:
+            out.append(result)
+    return tuple(out)
+
+
+def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, list[ContextEntry]]]:
+    """Each key to try and the entries tried for it, in order. They depend only on the names
+    the request gives and its actions (and its own policies, if any): worked out once per
+    snapshot for each such set."""
+    given = frozenset(entry.name.lower() for entry in request.context)
+    if request.session_policy is not None or request.scp_policies:
+        return _work_out(request, snapshot, given)
+    actions = tuple(op.action for op in request.operations)
+    return snapshot.cached(
+        ("what-if questions", given, actions), lambda: _work_out(request, snapshot, given)
+    )
+
+
+def _work_out(
+    request: AccessRequest, snapshot: Snapshot, given: frozenset[str]
+) -> list[tuple[str, list[ContextEntry]]]:
     tested: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {}
     for operator, key, values in _tested_conditions(request, snapshot):
         lowered = key.lower()
@@ -51,10 +73,13 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
         tested.setdefault(lowered, (key, []))[1].append((operator, values))
     out = []
     for key, conditions in tested.values():
-        result = _try(request, snapshot, decision, key, conditions)
-        if result is not None:
-            out.append(result)
-    return tuple(out)
+        candidates = dict.fromkeys(v for op, vs in conditions for v in _candidates(op, vs))
+        entries = [
+            ContextEntry(name=key, values=(value,), type=kind, source=SOURCE)
+            for value, kind in list(candidates)[:MAX_VALUES]
+        ]
+        out.append((key, entries))
+    return out
 
 
 def _carried(request: AccessRequest, key: str) -> bool:
@@ -69,20 +94,17 @@ def _try(
     snapshot: Snapshot,
     decision: Decision,
     key: str,
-    conditions: list[tuple[str, tuple[str, ...]]],
+    entries: list[ContextEntry],
 ) -> WhatIf | None:
-    candidates = list(dict.fromkeys(v for op, vs in conditions for v in _candidates(op, vs)))
     first: WhatIf | None = None
-    for value, kind in candidates[:MAX_VALUES]:
-        entry = ContextEntry(name=key, values=(value,), type=kind, source=SOURCE)
-        assumed = replace(request, context=(*request.context, entry))
+    for entry in entries:
         try:
-            verdict = decide(assumed, snapshot)
+            verdict = decide_with(request, snapshot, entry)
         except Exception:  # a value the engine cannot read under this operator: try the next
             continue
         result = WhatIf(
             key=key,
-            assumed_values=(value,),
+            assumed_values=entry.values,
             decision=verdict.decision,
             blocked_by=verdict.blocked_by,
         )

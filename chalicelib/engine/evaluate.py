@@ -38,6 +38,7 @@ from typing import NamedTuple
 from ..arn import access_point_object_arn
 from ..model import (
     AccessRequest,
+    ContextEntry,
     Decision,
     Evaluation,
     Layer,
@@ -140,6 +141,21 @@ def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     """
     request = resolve_principal(request, snapshot)
     return verdict_cache.decide(request, snapshot, lambda: _decide_in_full(request, snapshot))
+
+
+def decide_with(request: AccessRequest, snapshot: Snapshot, entry: ContextEntry) -> Verdicts:
+    """`decide` of `request` with `entry` added to its context (what-if questions).
+
+    The tree of the request's shape is walked with the entry added, without building the new
+    request; it is built and decided by `decide` only when the tree does not answer.
+    """
+    return verdict_cache.decide_with(
+        request,
+        snapshot,
+        entry,
+        lambda assumed: decide(assumed, snapshot),
+        walk=resolve_principal(request, snapshot) is request,
+    )
 
 
 def _decide_in_full(request: AccessRequest, snapshot: Snapshot) -> Verdicts:

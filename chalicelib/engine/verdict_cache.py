@@ -30,7 +30,7 @@ Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
@@ -200,6 +200,28 @@ def remembered(
         return None
     found = _walk(root, slots, RequestContext({e.name: e.values for e in context}))
     return None if found is None else found.verdict
+
+
+def decide_with(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    entry: ContextEntry,
+    decide: Callable[[AccessRequest], V],
+    *,
+    walk: bool,
+) -> V:
+    """`decide(request with entry added to its context)`, or the verdict the tree of the
+    request's shape gives it (with `walk`: the request's principal needs no resolution). The
+    shape is the same with the entry, unless it is one of `DIRECT_KEYS`: the context is not
+    part of it."""
+    shape = None if not walk or entry.name.lower() in DIRECT_KEYS else _shape(request, snapshot)
+    root = None if shape is None else snapshot.verdicts.get(shape[0])
+    if shape is not None and root is not None:
+        context = RequestContext({e.name: e.values for e in (*request.context, entry)})
+        found = _walk(root, shape[1], context)
+        if found is not None:
+            return found.verdict  # type: ignore[return-value]
+    return decide(replace(request, context=(*request.context, entry)))
 
 
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:

@@ -1,0 +1,92 @@
+"""Issue 15: what-if answers from the verdict trees (`engine.decide_with`) and the questions
+worked out once per snapshot (`whatif._questions`) are those of a fresh snapshot.
+
+Every golden scenario with a runbook request is replayed with its neighbours (the documents of
+`test_speed_runbook`: other keys, requesters, context values, header keys) on one shared
+snapshot, twice, so the trees fill on some requests and answer for the others:
+
+- `decide_with(request, entry)` for every what-if entry of the scenario and a few more (a header
+  key of the shape, an unreadable value) is the verdict of `evaluate` of the request with the
+  entry added, on a fresh snapshot (or the same error);
+- `what_if` on the shared snapshot is `what_if` on a snapshot loaded for that request alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.diagnose.whatif import _questions, what_if
+from chalicelib.engine import decide_with, evaluate
+from chalicelib.model import AccessRequest, ContextEntry, InputError
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+from tests.unit.engine.test_speed_runbook import _documents, _scenarios
+
+MORE = [
+    ContextEntry(
+        name="s3:x-amz-server-side-encryption", values=("aws:kms",), type="string", source="what-if"
+    ),
+    ContextEntry(name="aws:SourceIp", values=("not an ip",), type="ip", source="what-if"),
+    ContextEntry(name="aws:SecureTransport", values=("false",), type="boolean", source="what-if"),
+    ContextEntry(
+        name="aws:SourceVpce", values=("vpce-0a1b2c3d4e5f60789",), type="string", source="what-if"
+    ),
+]
+
+
+def _verdict(function: Any, *args: Any) -> object:
+    try:
+        verdicts = function(*args)
+    except Exception as error:  # the same error either way (what_if skips such a value)
+        return f"{type(error).__name__}: {error}"
+    return (verdicts.decision, verdicts.blocked_by)
+
+
+def _requests(folder: Path) -> list[AccessRequest]:
+    document = {
+        k: v
+        for k, v in json.loads((folder / "request.json").read_text()).items()
+        if v not in (None, [])
+    }
+    out = []
+    for one in _documents(document, (folder / "snapshot.json").read_text()):
+        try:
+            out.append(request_from_runbook(one))
+        except InputError:
+            continue
+    return out
+
+
+@pytest.mark.parametrize("folder", list(_scenarios()))
+def test_what_if_from_the_trees_is_that_of_a_fresh_snapshot(folder: Path) -> None:
+    document = json.loads((folder / "snapshot.json").read_text())
+    shared, reference = load_snapshot(document), load_snapshot(document)
+    requests = _requests(folder)
+    assert requests
+    decisions = [evaluate(request, reference) for request in requests]
+    entries = [e for request in requests[:3] for _k, es in _questions(request, shared) for e in es]
+
+    def assumed(request: AccessRequest, entry: ContextEntry) -> object:
+        with_entry = replace(request, context=(*request.context, entry))
+        return _verdict(lambda: evaluate(with_entry, reference))
+
+    expected = {
+        (i, entry): assumed(request, entry)
+        for i, request in enumerate(requests)
+        for entry in dict.fromkeys([*entries, *MORE])
+    }
+    fresh_what_if = [
+        what_if(request, load_snapshot(document), decision)
+        for request, decision in zip(requests, decisions, strict=True)
+    ]
+    for _round in range(2):
+        for i, request in enumerate(requests):
+            for entry in dict.fromkeys([*entries, *MORE]):
+                got = _verdict(decide_with, request, shared, entry)
+                assert got == expected[i, entry], (request, entry)
+            assert what_if(request, shared, decisions[i]) == fresh_what_if[i], request
