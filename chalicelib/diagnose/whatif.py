@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
 
-from ..engine import decide_with
+from ..engine import Verdicts, deciding_with
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -40,8 +40,9 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
     if request.event_id is not None:
         return ()
     out = []
+    decide = deciding_with(request, snapshot)
     for key, entries in _questions(request, snapshot):
-        result = _try(request, snapshot, decision, key, entries)
+        result = _try(decide, decision, key, entries)
         if result is not None:
             out.append(result)
     return tuple(out)
@@ -90,8 +91,7 @@ def _carried(request: AccessRequest, key: str) -> bool:
 
 
 def _try(
-    request: AccessRequest,
-    snapshot: Snapshot,
+    decide: Callable[[ContextEntry], Verdicts],
     decision: Decision,
     key: str,
     entries: list[ContextEntry],
@@ -99,7 +99,7 @@ def _try(
     first: WhatIf | None = None
     for entry in entries:
         try:
-            verdict = decide_with(request, snapshot, entry)
+            verdict = decide(entry)
         except Exception:  # a value the engine cannot read under this operator: try the next
             continue
         result = WhatIf(

@@ -31,7 +31,7 @@ the layers. Pure: no boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -143,16 +143,16 @@ def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     return verdict_cache.decide(request, snapshot, lambda: _decide_in_full(request, snapshot))
 
 
-def decide_with(request: AccessRequest, snapshot: Snapshot, entry: ContextEntry) -> Verdicts:
-    """`decide` of `request` with `entry` added to its context (what-if questions).
+def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[ContextEntry], Verdicts]:
+    """`decide` of `request` with one entry added to its context, for each entry it is given
+    (what-if questions).
 
     The tree of the request's shape is walked with the entry added, without building the new
     request; it is built and decided by `decide` only when the tree does not answer.
     """
-    return verdict_cache.decide_with(
+    return verdict_cache.deciding_with(
         request,
         snapshot,
-        entry,
         lambda assumed: decide(assumed, snapshot),
         walk=resolve_principal(request, snapshot) is request,
     )

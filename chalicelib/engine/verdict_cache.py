@@ -202,26 +202,32 @@ def remembered(
     return None if found is None else found.verdict
 
 
-def decide_with(
+def deciding_with(
     request: AccessRequest,
     snapshot: Snapshot,
-    entry: ContextEntry,
     decide: Callable[[AccessRequest], V],
     *,
     walk: bool,
-) -> V:
-    """`decide(request with entry added to its context)`, or the verdict the tree of the
-    request's shape gives it (with `walk`: the request's principal needs no resolution). The
-    shape is the same with the entry, unless it is one of `DIRECT_KEYS`: the context is not
-    part of it."""
-    shape = None if not walk or entry.name.lower() in DIRECT_KEYS else _shape(request, snapshot)
-    root = None if shape is None else snapshot.verdicts.get(shape[0])
-    if shape is not None and root is not None:
-        context = RequestContext({e.name: e.values for e in (*request.context, entry)})
-        found = _walk(root, shape[1], context)
-        if found is not None:
-            return found.verdict  # type: ignore[return-value]
-    return decide(replace(request, context=(*request.context, entry)))
+) -> Callable[[ContextEntry], V]:
+    """For an entry: `decide(request with the entry added to its context)`, or the verdict the
+    tree of the request's shape gives it (with `walk`: the request's principal needs no
+    resolution). The shape is the same with the entry, unless it is one of `DIRECT_KEYS`: the
+    context is not part of it. The shape and the context are taken once for all entries."""
+    shape = _shape(request, snapshot) if walk else None
+    base: list[RequestContext] = []
+
+    def one(entry: ContextEntry) -> V:
+        direct = entry.name.lower() in DIRECT_KEYS
+        root = None if shape is None or direct else snapshot.verdicts.get(shape[0])
+        if shape is not None and root is not None:
+            if not base:
+                base.append(RequestContext.from_request(request))
+            found = _walk(root, shape[1], base[0].with_entries({entry.name: entry.values}))
+            if found is not None:
+                return found.verdict  # type: ignore[return-value]
+        return decide(replace(request, context=(*request.context, entry)))
+
+    return one
 
 
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:

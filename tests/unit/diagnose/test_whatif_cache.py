@@ -1,11 +1,11 @@
-"""Issue 15: what-if answers from the verdict trees (`engine.decide_with`) and the questions
+"""Issue 15: what-if answers from the verdict trees (`engine.deciding_with`) and the questions
 worked out once per snapshot (`whatif._questions`) are those of a fresh snapshot.
 
 Every golden scenario with a runbook request is replayed with its neighbours (the documents of
 `test_speed_runbook`: other keys, requesters, context values, header keys) on one shared
 snapshot, twice, so the trees fill on some requests and answer for the others:
 
-- `decide_with(request, entry)` for every what-if entry of the scenario and a few more (a header
+- `deciding_with(request)(entry)` for every what-if entry of the scenario and a few more (a header
   key of the shape, an unreadable value) is the verdict of `evaluate` of the request with the
   entry added, on a fresh snapshot (or the same error);
 - `what_if` on the shared snapshot is `what_if` on a snapshot loaded for that request alone.
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from chalicelib.diagnose.whatif import _questions, what_if
-from chalicelib.engine import decide_with, evaluate
+from chalicelib.engine import deciding_with, evaluate
 from chalicelib.model import AccessRequest, ContextEntry, InputError
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
@@ -86,7 +86,8 @@ def test_what_if_from_the_trees_is_that_of_a_fresh_snapshot(folder: Path) -> Non
     ]
     for _round in range(2):
         for i, request in enumerate(requests):
+            decide = deciding_with(request, shared)  # one for all entries, as what_if does
             for entry in dict.fromkeys([*entries, *MORE]):
-                got = _verdict(decide_with, request, shared, entry)
+                got = _verdict(decide, entry)
                 assert got == expected[i, entry], (request, entry)
             assert what_if(request, shared, decisions[i]) == fresh_what_if[i], request
