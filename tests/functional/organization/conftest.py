@@ -13,7 +13,8 @@ land in that account. moto lets any role be assumed, even one that does not exis
 that with AccessDenied, and so does this server for the member role (`OrgFaults`), which also
 records every AssumeRole into it. The server answers one request at a time (see the serverless
 conftest). moto's state is per process: the accounts here are their own (the organization's
-accounts get fresh ids from CreateAccount), so the other suites' accounts are left alone.
+accounts get fresh ids from CreateAccount), so the other suites' accounts are left alone; the
+organization is seeded once per process and shared by the modules here (`_seeded`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from chalice.test import Client
 from moto.iam.models import iam_backends
 
@@ -178,7 +180,7 @@ def organization(org_server: SerialMotoServer) -> Iterator[Organization]:
         env.delenv("AWS_PROFILE", raising=False)
         env.delenv("AWS_SESSION_TOKEN", raising=False)
         admin = boto3.Session(region_name=REGION)
-        org = _seed(admin, org_server.faults)  # type: ignore[arg-type]
+        org = _seeded(admin, org_server.faults)  # type: ignore[arg-type]
         central = org.sessions[org.security].get_credentials()
         assert central is not None
         env.setenv("AWS_ACCESS_KEY_ID", central.access_key)
@@ -193,6 +195,26 @@ def organization(org_server: SerialMotoServer) -> Iterator[Organization]:
             yield org
         finally:
             wiring.reset()
+
+
+_SEEDED: list[Organization] = []
+
+
+def _seeded(admin: boto3.Session, faults: OrgFaults) -> Organization:
+    """The organization, seeded once per process: moto's state outlives a module's server, and
+    the management account can create one organization only (each module names its own users,
+    buckets and policies)."""
+    if _SEEDED:
+        org = _SEEDED[0]
+        try:
+            org.client(MANAGEMENT, "organizations").describe_organization()
+        except ClientError:  # moto's state was reset meanwhile
+            _SEEDED.clear()
+        else:
+            org.faults = faults
+            return org
+    _SEEDED.append(_seed(admin, faults))
+    return _SEEDED[0]
 
 
 def _seed(admin: boto3.Session, faults: OrgFaults) -> Organization:

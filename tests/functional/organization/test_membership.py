@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,7 +25,12 @@ import pytest
 from chalicelib import service, wiring
 from chalicelib.aggregation import MEMBERSHIP_NEEDS, OUTSIDE_ATTEMPTS
 from chalicelib.collect.base import Present
-from chalicelib.collect.membership import LIST_ACCOUNTS
+from chalicelib.collect.membership import (
+    LIST_ACCOUNTS,
+    MEMBERSHIP_TTL,
+    RETRY_AFTER,
+    OrganizationMembers,
+)
 from chalicelib.collect.shared_cache import MAX_VALUE_BYTES, create_cache_table, encode
 from chalicelib.demo.cloudtrail import (
     denied_message,
@@ -42,8 +47,8 @@ SUFFIX = uuid.uuid4().hex[:8]
 OPEN = f"m-open-{SUFFIX}"  # member B's bucket; its policy grants bob and alice of member A
 RESTRICTED = f"m-restricted-{SUFFIX}"  # grants alice; member A's SCP denies reads from it
 KEY = "exports/2025-04.csv"
-BOB = "bob"  # member A, denied GetObject by his own inline policy
-ALICE = "alice"  # member A, allowed by her own policy
+BOB = "m-bob"  # member A, denied GetObject by his own inline policy
+ALICE = "m-alice"  # member A, allowed by her own policy
 OUTSIDER = "444455556666"
 
 
@@ -95,14 +100,14 @@ def extra_accounts(organization: Organization) -> list[str]:
     scp_id = orgs.create_policy(
         Content=_policy(
             {
-                "Sid": "NoRestrictedReads",
+                "Sid": "NoMembershipRestrictedReads",
                 "Effect": "Deny",
                 "Action": "s3:GetObject",
                 "Resource": f"arn:aws:s3:::{RESTRICTED}/*",
             }
         ),
         Description="member A reads nothing from the restricted bucket",
-        Name="NoRestrictedReads",
+        Name="NoMembershipRestrictedReads",
         Type="SERVICE_CONTROL_POLICY",
     )["Policy"]["PolicySummary"]["Id"]
     orgs.attach_policy(PolicyId=scp_id, TargetId=a)
@@ -423,8 +428,39 @@ def test_redelivered_richer_copies_together_rediagnose_once(members_env, central
     statuses = Counter(r.status.value for r in results)
     assert statuses["enriched"] == 1, results
     assert statuses["duplicate"] + statuses["republished"] == 2, results
-    time.sleep(0)  # the subscriber's queue is read below, after every invocation returned
     alerts = _alerts(central)
     assert len(alerts) == 2  # the owner copy's, and one for the changed verdict
     assert alerts[-1]["decision"] == "explicit-deny"
     assert _stored(owner_copy["detail"]["sharedEventID"])["occurrences"] == 1
+
+
+def test_a_failed_refresh_keeps_the_last_list_and_tries_again_later(
+    members_env, organization, extra_accounts
+):
+    org = organization
+    now = [datetime(2025, 4, 1, 10, tzinfo=UTC)]
+    members = OrganizationMembers(
+        wiring._home_clients(),
+        identity=lambda: (org.security, "aws"),
+        clock=lambda: now[0],
+        org_read_role_arn=wiring.settings().org_read_role_arn,
+    )
+    known = members.current()
+    assert known.error is None and org.member_a in known.accounts
+    org.faults.refuse_list_accounts = True
+    now[0] += MEMBERSHIP_TTL
+    assert members.current() == known  # refused: the last list stands
+    assert members.reads == 2
+    now[0] += RETRY_AFTER / 2
+    assert members.current() == known and members.reads == 2  # not asked again yet
+    org.faults.refuse_list_accounts = False
+    now[0] += RETRY_AFTER
+    assert members.current() == known and members.reads == 3
+
+    cold = OrganizationMembers(
+        wiring._home_clients(), identity=lambda: (org.security, "aws"), clock=lambda: now[0]
+    )
+    org.faults.refuse_list_accounts = True
+    refused = cold.current()  # nothing known yet: empty, and why
+    assert refused.accounts == frozenset()
+    assert refused.error is not None and "AccessDeniedException" in refused.error
