@@ -25,8 +25,6 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, BinaryIO, TextIO
 
-from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
-
 REFRESH_SECONDS = 0.1
 """Shortest time between two redraws of a bar."""
 TICK_SECONDS = 0.5
@@ -70,6 +68,9 @@ class Progress:
         self.done = 0
         self._bar: Any = None
         if on_terminal(stream):
+            # tqdm (80 ms to import) is loaded only where a bar is drawn
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
             self._bar = tqdm(
                 total=total,
                 desc=desc,
@@ -126,6 +127,8 @@ def waiting(desc: str, *, stream: TextIO | None = None) -> Iterator[None]:
     if not on_terminal(stream):
         yield
         return
+    from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
     spinner = tqdm(
         total=None,
         desc=desc,
