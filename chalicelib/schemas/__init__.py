@@ -13,7 +13,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from functools import cache
-from importlib import import_module, resources
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import fastjsonschema
@@ -22,8 +23,7 @@ import fastjsonschema
 @cache
 def schema_text(name: str) -> str:
     """The text of `<name>.schema.json` of this package."""
-    path = resources.files(__name__).joinpath(f"{name}.schema.json")
-    return path.read_text(encoding="utf-8")
+    return Path(__file__).with_name(f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 def digest(name: str) -> str:
