@@ -13,7 +13,9 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    the caller only by account (`userIdentity.type` `AWSAccount`, the bucket owner's copy may)
    and the second copy names the identity, the second copy's diagnosis replaces the stored one
    in place (same id, same occurrences) in one conditional write on the finding (taken only
-   while it still holds the account-only caller: concurrent copies replace it once). No second
+   while it still holds the account-only caller: concurrent copies replace it once), and the
+   old diagnosis's aggregate pointers are closed (later account-only denials do not count on a
+   finding that now names one principal). No second
    alert unless the verdict (decision, blocked layers) changed: the first alert then said
    something the richer diagnosis contradicts, so the finding is alerted again, once, under its
    publish lease; an unchanged verdict only gains the named identity, which the store and API
@@ -439,8 +441,12 @@ def _richer(
         last_seen=stored.last_seen,
         occurrences=stored.occurrences,
     )
+    retire = (cheap_key(stored.request, kind), diagnosis_key(stored, kind))
     if not store.replace_diagnosis(
-        richer, was_principal=stored.request.principal.principal_arn, realert=changed
+        richer,
+        was_principal=stored.request.principal.principal_arn,
+        realert=changed,
+        retire=retire,
     ):
         return None
     logger.info("finding re-diagnosed from the richer copy", extra={"finding_id": key})

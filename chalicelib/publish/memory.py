@@ -16,6 +16,7 @@ from ..model import Finding
 from .message import Alert, Notice, alert, notice_alert
 from .paging import check_query, decode_token, encode_token, read_budget
 from .ports import (
+    CLOSED,
     INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -176,7 +177,14 @@ class InMemoryFindingStore:
             stored.finding, extra={**stored.finding.extra, OUTSIDE_ATTEMPTS: merged}
         )
 
-    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+    def replace_diagnosis(
+        self,
+        finding: Finding,
+        *,
+        was_principal: str,
+        realert: bool,
+        retire: Sequence[str] = (),
+    ) -> bool:
         stored = self._findings.get(finding.finding_id)
         if stored is None or stored.finding.request.principal.principal_arn != was_principal:
             return False
@@ -192,6 +200,10 @@ class InMemoryFindingStore:
         if realert:
             stored.published = False
             stored.lease_owner = stored.lease_until = None
+        for key in retire:
+            pointer = self._aggregates.get(key)
+            if pointer is not None and pointer.finding_id == finding.finding_id:
+                self._aggregates[key] = replace(pointer, window_end=CLOSED)
         return True
 
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:

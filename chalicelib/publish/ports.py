@@ -39,6 +39,8 @@ INDEX_BY_BUCKET = "by-bucket"
 INDEX_BY_PRINCIPAL = "by-principal"
 INDEX_RECENT = "recent"
 INDEX_BY_ACCOUNT = "by-account"
+CLOSED = "1970-01-01T00:00:00Z"
+"""The `window_end` of a retired aggregate pointer: stale at any time."""
 ACCOUNT_FIELD = "account"
 """The finding's top-level extension: the account the denial happened in (the bucket's)."""
 
@@ -197,12 +199,22 @@ class FindingStore(Protocol):
         """
         ...
 
-    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+    def replace_diagnosis(
+        self,
+        finding: Finding,
+        *,
+        was_principal: str,
+        realert: bool,
+        retire: Sequence[str] = (),
+    ) -> bool:
         """Atomically replace the stored diagnosis of `finding.finding_id` with `finding` (the
         richer copy of a cross-account event), only while the stored finding's principal ARN is
         still `was_principal`: False (nothing written) otherwise, or when it is missing.
         `occurrences`, `last_seen`, `first_seen` and the listing order stay as stored. With
-        `realert`, the finding is unpublished again (any lease cleared): its alert is due."""
+        `realert`, the finding is unpublished again (any lease cleared): its alert is due. Then
+        each pointer of `retire` (the old diagnosis's keys) that points to the finding is
+        closed: later denials of the old key no longer count on a finding that names another
+        principal."""
         ...
 
     def unpublished(self, finding_id: str) -> Finding | None:

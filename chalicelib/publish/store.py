@@ -48,6 +48,7 @@ from ..aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tall
 from ..model import Finding
 from .paging import check_query, decode_token, encode_token, read_budget
 from .ports import (
+    CLOSED,
     INDEX_BY_ACCOUNT,
     INDEX_BY_BUCKET,
     INDEX_BY_PRINCIPAL,
@@ -334,9 +335,18 @@ class DynamoFindingStore:
             # (delivered out of order: count it, keep last_seen) or the finding is gone.
         raise StoreError(f"finding {finding_id} no longer exists; cannot count event {event_key}")
 
-    def replace_diagnosis(self, finding: Finding, *, was_principal: str, realert: bool) -> bool:
+    def replace_diagnosis(
+        self,
+        finding: Finding,
+        *,
+        was_principal: str,
+        realert: bool,
+        retire: Sequence[str] = (),
+    ) -> bool:
         """One conditional update of the finding item: its body and listed attributes, only
-        while `principal_arn` is still `was_principal` (`first_seen` and `seen_key` kept)."""
+        while `principal_arn` is still `was_principal` (`first_seen` and `seen_key` kept); then
+        one conditional update per retired pointer (a crash in between leaves a pointer that
+        expires with its window)."""
         stored = self._get(f"finding#{finding.finding_id}")
         if stored is None:
             return False
@@ -379,7 +389,27 @@ class DynamoFindingStore:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise
             return False
+        for key in retire:
+            self._close_pointer(key, finding.finding_id)
         return True
+
+    def _close_pointer(self, key: str, finding_id: str) -> None:
+        try:
+            self._retrying(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"aggregate#{key}"}},
+                    UpdateExpression="SET window_end = :closed",
+                    ConditionExpression="finding_id = :id",
+                    ExpressionAttributeValues={
+                        ":closed": {"S": CLOSED},
+                        ":id": {"S": finding_id},
+                    },
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:
         try:

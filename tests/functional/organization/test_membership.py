@@ -340,6 +340,10 @@ def test_the_richer_copy_rediagnoses_the_finding_and_realerts_a_changed_verdict(
     assert central.invoke(requester_copy)["status"] == "duplicate"
     assert _alerts(central) == []
     assert _stored(first["finding_id"])["occurrences"] == 1
+    # a later account-only copy of another event is not counted on the finding naming bob
+    later, _ = _copies(_bob_denied(org), org.member_a)
+    assert central.invoke(later)["status"] == "new"
+    assert _stored(first["finding_id"])["occurrences"] == 1
 
 
 def test_the_richer_copy_with_the_same_verdict_updates_without_a_second_alert(
