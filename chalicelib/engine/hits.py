@@ -306,17 +306,20 @@ def scan(
                     hits.forms.add(candidate.form)
             continue
         result = st.evaluate_conditions(ctx)
-        ref = StatementRef(
-            policy=candidate.policy_id,
-            index=st.index,
-            sid=st.sid,
-            effect=st.effect,
-            failed_condition=result.decisive,
-            note=candidate.note,
-        )
+        if not result.matched and st.effect != "Allow":
+            continue  # a Deny whose condition fails is not reported
+        ref = candidate.ref  # the same reference, when no condition decided
+        if result.decisive is not None:
+            ref = StatementRef(
+                policy=candidate.policy_id,
+                index=st.index,
+                sid=st.sid,
+                effect=st.effect,
+                failed_condition=result.decisive,
+                note=candidate.note,
+            )
         if not result.matched:
-            if st.effect == "Allow":
-                hits.missed.append(ref)
+            hits.missed.append(ref)
             continue
         if st.effect == "Deny":
             hits.denies.append(ref)
