@@ -15,12 +15,11 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    in place (same id, same occurrences) in one conditional write on the finding (taken only
    while it still holds the account-only caller: concurrent copies replace it once), and the
    old diagnosis's aggregate pointers are closed (later account-only denials do not count on a
-   finding that now names one principal). No second
-   alert unless the verdict (decision, blocked layers) changed: the first alert then said
-   something the richer diagnosis contradicts, so the finding is alerted again, once, under its
-   publish lease; an unchanged verdict only gains the named identity, which the store and API
-   show. The finding
-   an event creates has that id, so a redelivery overwrites, never duplicates. Every write is
+   finding that now names one principal). No second alert unless the verdict (decision,
+   blocked layers) changed: the first alert then said something the richer diagnosis
+   contradicts, so the finding is alerted again, once, under its publish lease; an unchanged
+   verdict only gains the named identity, which the store and API show. The finding an event
+   creates has that id, so a redelivery overwrites, never duplicates. Every write is
    one DynamoDB transaction that also puts `event#<key>` only if absent: a redelivered event
    fails that condition and changes nothing (our own idempotency rather than Powertools'
    `DynamoDBPersistenceLayer`: the duplicate check is then atomic with the count it protects,
