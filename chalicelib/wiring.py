@@ -276,9 +276,7 @@ def snapshot_source() -> Boto3SnapshotSource:
     clients = _home_clients()
     if not settings().collection_cache_table:
         return _collector(clients)
-    caller = clients.sts().get_caller_identity()
-    arn = parse_arn(str(caller["Arn"]))
-    return _collector(clients, str(caller["Account"]), arn.partition if arn else "aws")
+    return _collector(clients, *_caller())
 
 
 CACHE_CLIENT_CONFIG = Config(
