@@ -15,15 +15,17 @@ How `handle_event` keeps a burst cheap, and every event counted once and alerted
    in place (same id, same occurrences) in one conditional write on the finding (taken only
    while it still holds the account-only caller: concurrent copies replace it once), and the
    old diagnosis's aggregate pointers are closed (later account-only denials do not count on a
-   finding that now names one principal). No second alert unless the verdict (decision,
-   blocked layers) changed: the first alert then said something the richer diagnosis
-   contradicts, so the finding is alerted again, once, under its publish lease; an unchanged
-   verdict only gains the named identity, which the store and API show. The finding an event
-   creates has that id, so a redelivery overwrites, never duplicates. Every write is
-   one DynamoDB transaction that also puts `event#<key>` only if absent: a redelivered event
-   fails that condition and changes nothing (our own idempotency rather than Powertools'
-   `DynamoDBPersistenceLayer`: the duplicate check is then atomic with the count it protects,
-   costs no extra writes, and needs no in-progress lock that a crash could leave behind).
+   finding that now names one principal) while the new diagnosis's keys point to it for the
+   rest of its window (later copies naming that principal count on it). No second alert unless
+   the verdict (decision, blocked layers) changed: the first alert then said something the
+   richer diagnosis contradicts, so the finding is alerted again, once, under its publish
+   lease; an unchanged verdict only gains the named identity, which the store and API show.
+   The finding an event creates has that id, so a redelivery overwrites, never duplicates.
+   Every write is one DynamoDB transaction that also puts `event#<key>` only if absent: a
+   redelivered event fails that condition and changes nothing (our own idempotency rather than
+   Powertools' `DynamoDBPersistenceLayer`: the duplicate check is then atomic with the count
+   it protects, costs no extra writes, and needs no in-progress lock that a crash could leave
+   behind).
 2. Cheap key first: sha256 of (principal ARN, action, bucket, VPC endpoint, error message). If
    `aggregate#<cheap key>` points to a finding whose window has not ended at the event's time,
    the event is a repeat: one transaction adds the event record and increments `occurrences`
@@ -298,7 +300,9 @@ def handle_event(
             finding, key, keys=keys, window_end=window_end, received=received, store=store
         )
         if outcome is WriteOutcome.DUPLICATE_EVENT:
-            richer = _richer(finding, key, kind, store=store, publisher=publisher, clock=clock)
+            richer = _richer(
+                finding, key, kind, window, store=store, publisher=publisher, clock=clock
+            )
             if richer is not None:
                 return richer
             redelivered = _redelivered(key, store=store, publisher=publisher, clock=clock)
@@ -401,6 +405,7 @@ def _richer(
     finding: Finding,
     key: str,
     kind: Origin,
+    window: timedelta,
     *,
     store: FindingStore,
     publisher: FindingPublisher,
@@ -440,12 +445,13 @@ def _richer(
         last_seen=stored.last_seen,
         occurrences=stored.occurrences,
     )
-    retire = (cheap_key(stored.request, kind), diagnosis_key(stored, kind))
     if not store.replace_diagnosis(
         richer,
         was_principal=stored.request.principal.principal_arn,
         realert=changed,
-        retire=retire,
+        retire=(cheap_key(stored.request, kind), diagnosis_key(stored, kind)),
+        point=tuple(dict.fromkeys((cheap_key(richer.request, kind), diagnosis_key(richer, kind)))),
+        window_end=format_utc(_instant(stored.first_seen or finding.first_seen or "") + window),
     ):
         return None
     logger.info("finding re-diagnosed from the richer copy", extra={"finding_id": key})

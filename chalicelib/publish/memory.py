@@ -184,6 +184,8 @@ class InMemoryFindingStore:
         was_principal: str,
         realert: bool,
         retire: Sequence[str] = (),
+        point: Sequence[str] = (),
+        window_end: str | None = None,
     ) -> bool:
         stored = self._findings.get(finding.finding_id)
         if stored is None or stored.finding.request.principal.principal_arn != was_principal:
@@ -204,6 +206,13 @@ class InMemoryFindingStore:
             pointer = self._aggregates.get(key)
             if pointer is not None and pointer.finding_id == finding.finding_id:
                 self._aggregates[key] = replace(pointer, window_end=CLOSED)
+        now = stored.finding.last_seen or stored.finding.first_seen or CLOSED
+        for key in point:
+            pointer = self._aggregates.get(key)
+            if window_end is not None and (pointer is None or not pointer.is_fresh(now)):
+                self._aggregates[key] = Aggregate(
+                    key=key, finding_id=finding.finding_id, window_end=window_end
+                )
         return True
 
     def claim_publish(self, finding_id: str, *, owner: str, now: str, until: str) -> Finding | None:

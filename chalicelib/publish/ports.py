@@ -206,6 +206,8 @@ class FindingStore(Protocol):
         was_principal: str,
         realert: bool,
         retire: Sequence[str] = (),
+        point: Sequence[str] = (),
+        window_end: str | None = None,
     ) -> bool:
         """Atomically replace the stored diagnosis of `finding.finding_id` with `finding` (the
         richer copy of a cross-account event), only while the stored finding's principal ARN is
@@ -213,8 +215,9 @@ class FindingStore(Protocol):
         `occurrences`, `last_seen`, `first_seen` and the listing order stay as stored. With
         `realert`, the finding is unpublished again (any lease cleared): its alert is due. Then
         each pointer of `retire` (the old diagnosis's keys) that points to the finding is
-        closed: later denials of the old key no longer count on a finding that names another
-        principal."""
+        closed, so later denials of the old key no longer count on a finding that names another
+        principal, and each key of `point` (the new diagnosis's) points to it until
+        `window_end`, unless a fresh pointer holds that key."""
         ...
 
     def unpublished(self, finding_id: str) -> Finding | None:

@@ -342,11 +342,13 @@ class DynamoFindingStore:
         was_principal: str,
         realert: bool,
         retire: Sequence[str] = (),
+        point: Sequence[str] = (),
+        window_end: str | None = None,
     ) -> bool:
         """One conditional update of the finding item: its body and listed attributes, only
         while `principal_arn` is still `was_principal` (`first_seen` and `seen_key` kept); then
-        one conditional update per retired pointer (a crash in between leaves a pointer that
-        expires with its window)."""
+        one conditional write per pointer to close or to set (a crash in between leaves the old
+        pointers until their window ends)."""
         stored = self._get(f"finding#{finding.finding_id}")
         if stored is None:
             return False
@@ -391,7 +393,31 @@ class DynamoFindingStore:
             return False
         for key in retire:
             self._close_pointer(key, finding.finding_id)
+        if window_end is not None:
+            for key in point:
+                self._point(key, finding.finding_id, window_end, at=stored["last_seen"]["S"])
         return True
+
+    def _point(self, key: str, finding_id: str, window_end: str, *, at: str) -> None:
+        """`key` -> `finding_id` until `window_end`, unless a pointer fresh `at` holds it."""
+        try:
+            self._retrying(
+                lambda: self._client.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": f"aggregate#{key}"},
+                        "kind": {"S": "aggregate"},
+                        "finding_id": {"S": finding_id},
+                        "window_end": {"S": window_end},
+                        TTL_ATTRIBUTE: {"N": str(epoch_seconds(window_end) + DAY)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR window_end <= :at",
+                    ExpressionAttributeValues={":at": {"S": at}},
+                )
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def _close_pointer(self, key: str, finding_id: str) -> None:
         try:

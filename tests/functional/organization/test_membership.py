@@ -340,10 +340,17 @@ def test_the_richer_copy_rediagnoses_the_finding_and_realerts_a_changed_verdict(
     assert central.invoke(requester_copy)["status"] == "duplicate"
     assert _alerts(central) == []
     assert _stored(first["finding_id"])["occurrences"] == 1
-    # a later account-only copy of another event is not counted on the finding naming bob
-    later, _ = _copies(_bob_denied(org), org.member_a)
-    assert central.invoke(later)["status"] == "new"
-    assert _stored(first["finding_id"])["occurrences"] == 1
+    # later events: an account-only copy is not counted on the finding naming bob (it may be
+    # anyone of member A), a copy naming bob is
+    later_owner, later_requester = _copies(_bob_denied(org), org.member_a)
+    assert central.invoke(later_owner)["status"] == "new"
+    assert central.invoke(later_requester)["status"] == "duplicate"
+    third_owner, third_requester = _copies(_bob_denied(org), org.member_a)
+    counted = central.invoke(third_requester)
+    assert (counted["status"], counted["finding_id"]) == ("repeat", first["finding_id"])
+    assert central.invoke(third_owner)["status"] == "duplicate"
+    assert _stored(first["finding_id"])["occurrences"] == 2
+    assert [a["finding_id"] for a in _alerts(central)] == [later_owner["detail"]["sharedEventID"]]
 
 
 def test_the_richer_copy_with_the_same_verdict_updates_without_a_second_alert(

@@ -229,11 +229,19 @@ def test_a_diagnosis_is_replaced_once_in_place_while_its_principal_is_the_one_gi
     assert store.get("e-1") == replace(first, occurrences=2, last_seen="2025-03-01T10:02:00Z")
     _create(store, "e-2", keys=("elsewhere",), user="carol")
     assert store.replace_diagnosis(
-        richer, was_principal=alice, realert=False, retire=("k", "elsewhere", "missing")
+        richer,
+        was_principal=alice,
+        realert=False,
+        retire=("k", "elsewhere", "missing"),
+        point=("bob-key", "elsewhere"),
+        window_end=WINDOW_END,
     )
     assert not store.aggregate("k").is_fresh("2025-03-01T10:03:00Z")  # retired
-    assert store.aggregate("elsewhere").is_fresh("2025-03-01T10:03:00Z")  # another finding's
+    assert store.aggregate("elsewhere").finding_id == "e-2"  # another finding's, fresh: kept
+    assert store.aggregate("elsewhere").is_fresh("2025-03-01T10:03:00Z")
     assert store.aggregate("missing") is None
+    pointer = store.aggregate("bob-key")
+    assert (pointer.finding_id, pointer.window_end) == ("e-1", WINDOW_END)
     stored = store.get("e-1")
     assert stored.request.principal.principal_arn == richer.request.principal.principal_arn
     assert stored.decision is Verdict.IMPLICIT_DENY
