@@ -149,9 +149,54 @@ class CountingMotoServer(ThreadedMotoServer):
         self._server.serve_forever()
 
 
+def _item_backups(transact: Callable[..., None]) -> Callable[..., None]:
+    """moto's TransactWriteItems deep-copies the whole table to roll back a cancelled
+    transaction: the store's transactions then cost O(findings) each, and the run O(n^2) in time
+    and memory. This one keeps a copy of the items it touches instead (DynamoDB's outcome)."""
+    from moto.dynamodb import models
+
+    class _NoTableCopy:
+        @staticmethod
+        def deepcopy(table: Any) -> Any:
+            return table
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups = []
+        for item in transact_items:
+            op = next(iter(item.values()))
+            try:
+                table = backend.get_table(op["TableName"])
+            except Exception:  # the transaction itself reports it
+                continue
+            attrs = op.get("Item", {})
+            names = (table.hash_key_attr, table.range_key_attr)
+            key = op.get("Key") or {n: attrs[n] for n in names if n and n in attrs}
+            current = backend.get_item(op["TableName"], key) if key else None
+            old = current.to_json()["Attributes"] if current else None
+            backups.append((op["TableName"], key, json.loads(json.dumps(old))))
+        saved, models.copy = models.copy, _NoTableCopy  # type: ignore[assignment]
+        try:
+            transact(backend, transact_items)
+        except Exception:
+            for table_name, key, old in reversed(backups):
+                if old is None:
+                    backend.delete_item(table_name, key)
+                else:
+                    backend.put_item(table_name, old)
+            raise
+        finally:
+            models.copy = saved
+
+    return transact_write_items
+
+
 def serve(port: Any) -> None:
     """The moto server's process (one per run, so that one run's state and memory are gone
     before the next): reports its port, then serves until terminated."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    DynamoDBBackend.transact_write_items = _item_backups(original)  # type: ignore[method-assign]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = CountingMotoServer()
     server.start()
