@@ -138,6 +138,7 @@ _STATUS_METRICS = {
     "repeat": "Repeats",
     "duplicate": "Duplicates",
     "republished": "Republished",
+    "enriched": "EnrichedFindings",
     "malformed": "MalformedEvents",
 }
 

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib import observability
 from chalicelib.observability import ApiCallCounter, annotate, event_middleware
+from chalicelib.service import HandleStatus
 
 
 class Event:
@@ -89,3 +90,13 @@ def test_every_log_line_of_an_invocation_carries_its_keys_and_the_next_starts_cl
     assert first["event_id"] == "ct-1" and first["eventbridge_id"] == "eb-1"
     assert second["bucket"] == "reports" and second["decision"] == "explicit-deny"
     assert third["event_id"] == "ct-2" and "bucket" not in third
+
+
+@pytest.mark.parametrize("status", [s.value for s in HandleStatus])
+def test_every_outcome_of_an_event_is_counted_under_its_own_metric(capsys, monkeypatch, status):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+    middleware(EVENT, lambda event: {"status": status, "diagnosed": False})
+    (emf,) = _emf(capsys.readouterr().out)
+    counted = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert len(counted - {"Duration", "CollectionCalls"}) == 1, counted
