@@ -181,6 +181,11 @@ def _oracle(requests: list[dict[str, Any]], folder: Path) -> float | None:
     return len(requests) / wall
 
 
+def _rate(n: int, seconds: float) -> str:
+    """n/seconds, or "-" when the run took no longer than the empty batch (a loaded machine)."""
+    return f"{n / seconds:,.0f}" if seconds > 0.01 else "-"
+
+
 def main() -> list[str]:
     policies, statements = statement_count(snapshot())
     rows: list[str] = []
@@ -224,8 +229,7 @@ def main() -> list[str]:
             cpu = statistics.median(c for _, c in runs)
             row = (
                 f"{name:15} {n:>6,} {n / wall:>9,.0f} {n / cpu:>9,.0f} "
-                f"{n / max(wall - start_wall, 1e-9):>15,.0f} "
-                f"{n / max(cpu - start_cpu, 1e-9):>14,.0f}"
+                f"{_rate(n, wall - start_wall):>15} {_rate(n, cpu - start_cpu):>14}"
             )
             if oracle_rate is not None:
                 row += f" {n / wall / oracle_rate:>15.1f}x"
