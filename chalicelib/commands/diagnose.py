@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import re
 import sys
@@ -450,6 +451,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     query = _batch_query(args)
     repeated = _Repeated() if query is None else None
     texts: dict[Verdicts, tuple[str, str]] = {}  # a decision's answer text, around the id
+    frozen = False
     for number, line in lines:
         if repeated is not None and (text := repeated.answer(line)) is not None:
             yield text
@@ -490,6 +492,9 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
         if text is None:
             text = dumps(answer if query is None else query.search(answer))
         yield text
+        if not frozen:  # what the first line loaded (modules, snapshot, compiled policies)
+            gc.freeze()  # lives to the end: the collector stops walking it at every pass
+            frozen = True
 
 
 # `json.dumps(answer, sort_keys=True)`, without its check for circular references (an answer is

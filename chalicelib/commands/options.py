@@ -12,9 +12,6 @@ import os
 import textwrap
 from typing import Any, TextIO
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-
 from ..model import InputError
 
 AWS_EXTRA_HINT = "pip install 's3-403-doctor[aws]'"
@@ -199,6 +196,9 @@ def structured(document: Any, args: argparse.Namespace, output: str) -> str:
     """`document` filtered by `--query`, as JSON (AWS CLI style: indented) or YAML."""
     query = getattr(args, "query", None)
     if query is not None:
+        import jmespath  # only with --query: a run without it does not load it
+        from jmespath.exceptions import JMESPathError
+
         try:
             document = jmespath.search(query, document)
         except JMESPathError as error:

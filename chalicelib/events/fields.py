@@ -13,6 +13,8 @@ from typing import Any, Final
 import jmespath
 from jmespath.parser import ParsedResult
 
+from .params import param as param  # re-exported: `f.param`, a parameter of a record
+
 EVENT_SOURCE: Final = jmespath.compile("eventSource")
 EVENT_NAME: Final = jmespath.compile("eventName")
 EVENT_ID: Final = jmespath.compile("eventID")
@@ -89,20 +91,6 @@ def identifier(expression: ParsedResult, data: Mapping[str, Any]) -> str | None:
     characters), None otherwise: it becomes a storage key."""
     value = expression.search(data)
     return value if isinstance(value, str) and _IDENTIFIER.fullmatch(value) else None
-
-
-def param(params: Mapping[str, Any], name: str) -> str | None:
-    """A request parameter or header as a non-empty string (first item of a one-item list)."""
-    value = params.get(name)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str) and value:
-        return value
-    return None
 
 
 def flag(value: str | None) -> bool | None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 
 from ..arn import parse_arn, s3_bucket_arn, s3_object_arn
 from ..model import Operation
-from .fields import param
+from .params import param
 
 TABLE_PATH: Final = Path(__file__).with_name("operations.json")
 

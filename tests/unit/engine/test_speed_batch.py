@@ -86,16 +86,19 @@ def test_a_repeated_line_with_a_query_is_queried_with_its_own_id(
     assert answers == [[1, "explicit-deny"], [1, "explicit-deny"], [2, "explicit-deny"]]
 
 
-def test_offline_diagnose_does_not_load_boto3(tmp_path: Path) -> None:
+def test_offline_diagnose_of_requests_does_not_load_boto3_or_the_event_parser(
+    tmp_path: Path,
+) -> None:
     batch = tmp_path / "batch.jsonl"
     batch.write_text(json.dumps({"id": 1, "request": REQUEST}) + "\n")
     script = (
         "import sys; from chalicelib.cli import main; "
         f"code = main(['diagnose', '--snapshot', {str(SNAPSHOT)!r}, '--batch', {str(batch)!r}]); "
-        "print(code, 'boto3' in sys.modules, 'chalicelib.commands.replay' in sys.modules)"
+        "print(code, *(m in sys.modules for m in ('boto3', 'chalicelib.commands.replay', "
+        "'jmespath', 'chalicelib.events.parse')))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.stdout.splitlines()[-1] == "0 False False", result.stderr
+    assert result.stdout.splitlines()[-1] == "0 False False False False", result.stderr
 
 
 def test_a_command_name_given_as_an_option_value_still_runs_the_named_command(
