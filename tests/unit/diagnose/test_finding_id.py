@@ -1,8 +1,7 @@
 """Finding ids of requests without an event id are stored keys: the SHA-256 of
 `json.dumps(request.to_dict(), sort_keys=True)`, whatever encoder writes that text (issue 15:
-one without the check for circular references; its principal, operation and context entry texts
-remembered per value), for every golden request and event, their neighbours, and requests with
-the fields the golden files leave empty, fresh and from what the earlier requests left."""
+one without the check for circular references), for every golden request and event, their
+neighbours, and requests with the fields the golden files leave empty."""
 
 from __future__ import annotations
 
@@ -49,21 +48,13 @@ def _unusual(request: AccessRequest) -> list[AccessRequest]:
         replace(request, denial_hint=DenialHint(raw="denied", explicit=True)),
         replace(request, notes=("a note", "\u00fcber"), scope=Scope.CROSS_ACCOUNT),
         replace(request, context=(*request.context, odd)),
-        # Equal values written differently: the texts of parts remembered by value must not mix.
-        *(
-            replace(request, context=(ContextEntry(name="k", values=(v,)),))  # type: ignore[arg-type]
-            for v in (True, 1, 1.0, "1", "True")
-        ),
-        replace(request, principal=replace(request.principal, mfa_authenticated=1)),  # type: ignore[arg-type]
-        replace(request, principal=replace(request.principal, mfa_authenticated=True)),
     ]
 
 
 def test_the_finding_id_is_the_digest_of_the_sorted_json_of_the_request() -> None:
     requests = _requests()
     assert len(requests) > 1000
-    unusual = [u for r in requests[::50] for u in _unusual(r)]
-    for request in [*requests, *unusual, *requests[::7], *unusual]:
+    for request in [*requests, *(u for r in requests[::50] for u in _unusual(r))]:
         text = json.dumps(request.to_dict(), sort_keys=True)
         assert (
             pipeline.finding_id_for(request)
