@@ -229,14 +229,25 @@ _EXPLICIT: dict[tuple[Any, ...], ContextEntry] = {}
 
 
 def _explicit_entry(key: tuple[Any, ...]) -> ContextEntry | None:
-    """The entry `key` (`_entry_key`) when the schema and its values' type accept it."""
-    if not _known_entry_conforms(key):
-        return None
+    """The entry `key` (`_entry_key`) when the schema and its values' type accept it.
+
+    One string value (a replayed line's own source IP or time) takes the same checks unrolled:
+    the schema's verdict on its name and type (`_known_entry_conforms`), its value's type
+    (`_checked_entry`)."""
     name, values, kind = key
-    try:
-        entry = _checked_entry(0, name, values, kind)
-    except InputError:
-        return None
+    if len(values) == 1 and type(values[0]) is str and _VALUES_ONLY_TYPED:
+        if not _entry_verdict((name, (), kind)):
+            return None
+        if _value_problem(kind.removesuffix("List"), values[0]):
+            return None
+        entry = ContextEntry(name=name, values=values, type=kind, source="request")
+    else:
+        if not _known_entry_conforms(key):
+            return None
+        try:
+            entry = _checked_entry(0, name, values, kind)
+        except InputError:
+            return None
     if len(_EXPLICIT) >= MAX_EXPLICIT:
         _EXPLICIT.clear()
     _EXPLICIT[key] = entry

@@ -68,5 +68,24 @@ def _slot(lazy: LazyRequest, snapshot: Snapshot) -> tuple[str, str] | None:
 
 def _header_keys(context: tuple[Any, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The entries of `context` the engine reads outside its RequestContext (in the shape)."""
-    direct = verdict_cache.DIRECT_KEYS
-    return tuple((e.name.lower(), e.values) for e in context if e.name.lower() in direct)
+    lowered = _DIRECT_NAMES
+    if len(lowered) >= MAX_KEYS:
+        lowered.clear()
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for e in context:
+        low = lowered.get(e.name)
+        if low is None:
+            low = lowered[e.name] = _direct_name(e.name)
+        if low:
+            found.append((low, e.values))
+    return tuple(found)
+
+
+def _direct_name(name: str) -> str:
+    """The lower-case name when it is one of `verdict_cache.DIRECT_KEYS`, else ""."""
+    low = name.lower()
+    return low if low in verdict_cache.DIRECT_KEYS else ""
+
+
+# Context key names -> `_direct_name` (a batch names the same few keys on every line).
+_DIRECT_NAMES: dict[str, str] = {}

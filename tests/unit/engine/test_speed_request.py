@@ -75,6 +75,33 @@ def test_a_template_request_is_the_request_the_full_check_builds(
     assert _outcome(document) == fresh  # the template, entries checked again
 
 
+KINDS = ["string", "numeric", "boolean", "ip", "binary", "date"]
+NAMES: list[Any] = ["aws:SourceIp", "aws:CurrentTime", "AWS:epochtime", "aws:x y", "nocolon", ""]
+VALUES: list[Any] = [
+    "10.1.2.3", "10.1.2.300", "::1", "10.0.0.0/8", "\u0661.2.3.4", "1764000007", "1e5", "nan",
+    "-inf", "0x10", "1_000", " 7", "true", "FALSE", "yes", "2025-11-24T16:00:07Z",
+    "2025-11-24T16:00:07+01:00", "2025-13-01", "", "\n", "a\u0000b", "x" * 5000, 7, None, True,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [*KINDS, *(k + "List" for k in KINDS), "List", "float", 3])
+def test_a_new_entry_of_a_template_request_is_checked_as_the_full_check_checks_it(
+    kind: Any,
+) -> None:
+    """Each entry's first sight on the batch path (`_explicit_entry`) against the schema and
+    the value check of `request_from_runbook`, for every name, value and list of them."""
+    _TEMPLATES.clear()
+    request_from_runbook(_document([]))
+    for name in NAMES:
+        for values in [[v] for v in VALUES] + [[], ["10.1.2.3", "1"], ["1", 2]]:
+            document = _document([_entry(name, values, kind)])
+            _TEMPLATES.clear()
+            fresh = _outcome(document)
+            request_from_runbook(_document([]))
+            _EXPLICIT.clear()
+            assert _outcome(document) == fresh, (name, values, kind)
+
+
 @pytest.mark.parametrize(
     "value",
     ["0.0.0.0", "255.255.255.255", "1.2.3.4\n", "1.2.3.04", "00.1.2.3", "1.2.3", "1.2.3.4.5",
