@@ -53,6 +53,11 @@ class _Plan:
     present: bool
     # Candidates whose Resource can fail to match (not a plain "*"): all a resource can change.
     varying: tuple[CompiledStatement, ...] = ()
+    # When no candidate has a condition nor a Resource that can fail: (denies, allows, forms),
+    # what every scan finds whatever the resource and the context.
+    fixed: (
+        tuple[tuple[StatementRef, ...], tuple[StatementRef, ...], frozenset[PrincipalForm]] | None
+    ) = None
 
 
 @dataclass(slots=True)
@@ -254,7 +259,15 @@ def _plan(
             )
             candidates.append(_Candidate(source.policy_id, st, form, note, ref))
     varying = tuple(c.statement for c in candidates if not c.statement.matches_every_resource)
-    return _Plan(tuple(candidates), tuple(problems), bool(sources), varying)
+    fixed = None
+    if not varying and not any(c.statement.has_condition for c in candidates):
+        allows = [c for c in candidates if c.statement.effect != "Deny"]
+        fixed = (
+            tuple(c.ref for c in candidates if c.statement.effect == "Deny"),
+            tuple(c.ref for c in allows),
+            frozenset(c.form for c in allows if c.form is not None),
+        )
+    return _Plan(tuple(candidates), tuple(problems), bool(sources), varying, fixed)
 
 
 def scan(
@@ -291,6 +304,11 @@ def scan(
             trace.steps.append(TraceStep(plan.varying, slot, matched))
 
     hits = Hits(present=plan.present, problems=list(plan.problems))
+    if plan.fixed is not None:
+        hits.denies.extend(plan.fixed[0])
+        hits.allows.extend(plan.fixed[1])
+        hits.forms.update(plan.fixed[2])
+        return hits
     for candidate in plan.candidates:
         st = candidate.statement
         if not st.matches_resource(resource, ctx):
