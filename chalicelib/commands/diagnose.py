@@ -379,8 +379,11 @@ class _Snapshots:
         self.default = default
         self._cache: dict[Path, Snapshot] = {}
         self._inline: dict[str, Snapshot] = {}
+        self._default_snapshot: Snapshot | None = None
 
     def get(self, name: Any, base: Path) -> Snapshot:
+        if name is None and self._default_snapshot is not None:  # most lines: --snapshot's, read
+            return self._default_snapshot
         if isinstance(name, Mapping):
             return self._inline_snapshot(name)
         if name is not None and not isinstance(name, str):
@@ -390,6 +393,8 @@ class _Snapshots:
             raise InputError("snapshot", "no snapshot on the line and no --snapshot given")
         if path not in self._cache:
             self._cache[path] = load_snapshot(_read_json(path, f"snapshot {path}"))
+        if not name:
+            self._default_snapshot = self._cache[path]
         return self._cache[path]
 
     def _inline_snapshot(self, document: Mapping[str, Any]) -> Snapshot:
