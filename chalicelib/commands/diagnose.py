@@ -414,6 +414,14 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
+def _parse(line: bytes) -> Any:
+    """`json.loads(line)`: a line that starts `{"` is UTF-8 to `json.detect_encoding` (no BOM,
+    no NUL), so it is decoded as `json.loads` would decode it, without the detection."""
+    if line.startswith(b'{"'):
+        return json.loads(line.decode("utf-8", "surrogatepass"))
+    return json.loads(line)
+
+
 # Answers are written this many at a time: one write per line costs a system call each when
 # the output is unbuffered (PYTHONUNBUFFERED, common in containers).
 CHUNK = 256
@@ -464,7 +472,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
         ident: Any = number
         text = None
         try:
-            item = json.loads(line)
+            item = _parse(line)
             if not isinstance(item, Mapping):
                 raise InputError(f"line {number}", "not a JSON object")
             ident = item.get("id", number)

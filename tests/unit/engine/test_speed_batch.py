@@ -143,3 +143,33 @@ def test_a_line_may_carry_its_snapshot_inline(
     assert "error" not in answers[0]
     assert "snapshot" in answers[3]["error"] and "error" in answers[3]
     assert answers[4]["error"] == "snapshot: expected a path or a snapshot object"
+
+
+LINES: list[bytes] = [
+    b'{"id": 1}',
+    b'{"id": "\xff"}',
+    b'{"id": "\xed\xa0\x80"}',  # a surrogate spelled in UTF-8
+    b'{"id": "\\ud800"}',
+    '{"id": "é"}'.encode(),
+    '{"id": "é"}'.encode("utf-16-le"),
+    '{"id": "é"}'.encode("utf-16"),
+    '{"id": 2}'.encode("utf-32"),
+    "\ufeff".encode() + b'{"id": 3}',
+    b'{"',
+    b'{"id": 1}{',
+    b' {"id": 1}',
+    b"[1]",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_a_batch_line_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
+    from chalicelib.commands.diagnose import _parse
+
+    def outcome(parse: Any) -> object:
+        try:
+            return parse(line)
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+            return (type(error), str(error))
+
+    assert outcome(_parse) == outcome(json.loads)
