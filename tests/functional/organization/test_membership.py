@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ from chalicelib.demo.cloudtrail import (
     s3_access_denied_record,
 )
 from tests.functional.serverless.conftest import Deployment
+from tests.functional.threads import together
 
 from .conftest import MANAGEMENT, REGION, Organization
 
@@ -378,26 +378,6 @@ def test_a_poorer_copy_after_the_richer_one_changes_nothing(members_env, central
     assert len(_alerts(central)) == 1
 
 
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run `calls` on one thread each, released at once; results or raised exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as exc:  # reported to the test
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 def test_copies_arriving_together_make_one_finding_and_one_alert(
     members_env, central, organization
 ):
@@ -408,7 +388,7 @@ def test_copies_arriving_together_make_one_finding_and_one_alert(
         for copy in (owner_copy, requester_copy):
             copy["detail"]["eventTime"] = f"2025-04-02T{hour:02d}:00:00Z"
         ports = wiring.event_ports()
-        results = _together(
+        results = together(
             [
                 lambda c=copy, p=ports: service.handle_event(c, **p)
                 for copy in (owner_copy, requester_copy)
@@ -432,7 +412,7 @@ def test_redelivered_richer_copies_together_rediagnose_once(members_env, central
     owner_copy, requester_copy = _copies(_bob_denied(org), org.member_a)
     assert central.invoke(owner_copy)["status"] == "new"
     ports = wiring.event_ports()
-    results = _together(
+    results = together(
         [lambda p=ports: service.handle_event(requester_copy, **p) for _ in range(3)]
     )
     assert not [r for r in results if isinstance(r, Exception)], results

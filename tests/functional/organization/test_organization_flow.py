@@ -10,10 +10,8 @@ notifications the central topic delivered.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +28,7 @@ from chalicelib.demo.cloudtrail import (
 from chalicelib.events import parse_event
 from chalicelib.publish.ports import FindingQuery
 from tests.functional.serverless.conftest import Deployment
+from tests.functional.threads import together
 
 from .conftest import MANAGEMENT, MEMBER_ROLE, REGION, Organization
 
@@ -548,26 +547,6 @@ def test_two_copies_make_one_finding_and_one_alert_whichever_comes_first(central
     assert [f.finding_id for f in page.findings] == [shared]
 
 
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run `calls` on one thread each, released at once; results or raised exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as exc:  # reported to the test
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 def test_two_copies_arriving_together_make_one_finding_and_one_alert(central, workload):
     w = workload
     trials = []
@@ -576,7 +555,7 @@ def test_two_copies_arriving_together_make_one_finding_and_one_alert(central, wo
         for copy in (owner_copy, requester_copy):
             copy["detail"]["eventTime"] = f"2025-03-02T{hour:02d}:00:00Z"
         ports = wiring.event_ports()
-        results = _together(
+        results = together(
             [
                 lambda c=copy, p=ports: service.handle_event(c, **p)
                 for copy in (owner_copy, requester_copy)

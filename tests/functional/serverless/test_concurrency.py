@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from chalicelib import service, wiring
 from chalicelib.model import Finding
 from chalicelib.publish.store import DynamoFindingStore
+from tests.functional.threads import together
 
 from .conftest import Deployment, MotoFaults, denied_event
 
@@ -37,26 +37,6 @@ def _no_alert_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _stamp(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run `calls` on one thread each, released at once; results or raised exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = calls[index]()
-        except Exception as exc:  # reported to the test
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _handle(event: dict[str, Any], **overrides: Any) -> service.HandleResult:
@@ -92,7 +72,7 @@ def test_concurrent_deliveries_of_one_event_send_exactly_one_alert(deployment):
         event = denied_event(
             f"concurrent-{trial:02d}", event_time=_stamp(START + timedelta(hours=trial))
         )
-        results = _together([lambda e=event: _handle(e)] * THREADS)
+        results = together([lambda e=event: _handle(e)] * THREADS)
         assert not [r for r in results if isinstance(r, Exception)], results
         statuses = Counter(r.status.value for r in results)
         assert statuses["new"] == 1, statuses
@@ -107,7 +87,7 @@ def test_first_publish_fails_and_a_retry_publishes_exactly_once(deployment):
         event = denied_event(event_id, event_time=_stamp(START + timedelta(days=1, hours=trial)))
         flaky = FlakyPublisher(wiring.finding_publisher(), failures=1)
         # GIVEN concurrent deliveries, the first publish attempt failing
-        results = _together([lambda e=event, p=flaky: _handle(e, publisher=p)] * THREADS)
+        results = together([lambda e=event, p=flaky: _handle(e, publisher=p)] * THREADS)
         failed = [r for r in results if isinstance(r, Exception)]
         assert all(isinstance(r, ConnectionError) for r in failed), results
         # WHEN Lambda retries what failed, and EventBridge redelivers once more
@@ -176,7 +156,7 @@ def test_concurrent_burst_of_one_denial_counts_every_event_despite_conflicts(
         ]
 
     # WHEN 8 threads deliver 10 distinct events each of the same denial
-    results = _together([lambda t=t: burst(t) for t in range(threads)])
+    results = together([lambda t=t: burst(t) for t in range(threads)])
     # THEN nothing raised, one finding counts all 80, one alert
     assert not [r for r in results if isinstance(r, Exception)], results
     flat = [r for batch in results for r in batch]

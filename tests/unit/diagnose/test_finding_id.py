@@ -14,7 +14,7 @@ from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import AccessRequest, ContextEntry, DenialHint, InputError, Scope
 from chalicelib.request import request_from_runbook
-from tests.unit.engine.test_speed_runbook import _documents
+from tests.unit.engine.test_speed_runbook import runbook_requests
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -22,12 +22,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 def _requests() -> list[AccessRequest]:
     found = []
     for path in sorted(DATA.glob("scenarios/*/request.json")):
-        document = {k: v for k, v in json.loads(path.read_text()).items() if v not in (None, [])}
-        for one in _documents(document, (path.parent / "snapshot.json").read_text()):
-            try:
-                found.append(request_from_runbook(one))
-            except InputError:
-                continue
+        found.extend(runbook_requests(path.parent))
     for path in [*DATA.glob("scenarios/*/event.json"), *DATA.glob("events/*.json")]:
         loaded = json.loads(path.read_text())
         for record in loaded.get("Records", [loaded]) if isinstance(loaded, dict) else loaded:

@@ -22,10 +22,9 @@ import pytest
 
 from chalicelib.diagnose.whatif import _questions, what_if
 from chalicelib.engine import deciding_with, evaluate
-from chalicelib.model import AccessRequest, ContextEntry, InputError
-from chalicelib.request import request_from_runbook
+from chalicelib.model import AccessRequest, ContextEntry
 from chalicelib.snapshot import load_snapshot
-from tests.unit.engine.test_speed_runbook import _documents, _scenarios
+from tests.unit.engine.test_speed_runbook import _scenarios, runbook_requests
 
 MORE = [
     ContextEntry(
@@ -47,26 +46,11 @@ def _verdict(function: Any, *args: Any) -> object:
     return (verdicts.decision, verdicts.blocked_by)
 
 
-def _requests(folder: Path) -> list[AccessRequest]:
-    document = {
-        k: v
-        for k, v in json.loads((folder / "request.json").read_text()).items()
-        if v not in (None, [])
-    }
-    out = []
-    for one in _documents(document, (folder / "snapshot.json").read_text()):
-        try:
-            out.append(request_from_runbook(one))
-        except InputError:
-            continue
-    return out
-
-
 @pytest.mark.parametrize("folder", list(_scenarios()))
 def test_what_if_from_the_trees_is_that_of_a_fresh_snapshot(folder: Path) -> None:
     document = json.loads((folder / "snapshot.json").read_text())
     shared, reference = load_snapshot(document), load_snapshot(document)
-    requests = _requests(folder)
+    requests = runbook_requests(folder)
     assert requests
     decisions = [evaluate(request, reference) for request in requests]
     entries = [e for request in requests[:3] for _k, es in _questions(request, shared) for e in es]

@@ -18,12 +18,11 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.engine import decide, evaluate, hits
-from chalicelib.model import AccessRequest, InputError
-from chalicelib.request import request_from_runbook
+from chalicelib.model import AccessRequest
 from chalicelib.snapshot import Snapshot, load_snapshot
 from tests.unit.engine.casefile import request_from_case
 from tests.unit.engine.test_cases import _all_cases
-from tests.unit.engine.test_speed_runbook import _documents, _scenarios
+from tests.unit.engine.test_speed_runbook import _scenarios, runbook_requests
 from tests.unit.engine.test_verdict_cache import _neighbours
 
 
@@ -69,28 +68,13 @@ def test_a_fixed_scan_explains_and_decides_as_matching_every_statement(
     assert quick == full
 
 
-def _requests(folder: Path) -> list[AccessRequest]:
-    document = {
-        k: v
-        for k, v in json.loads((folder / "request.json").read_text()).items()
-        if v not in (None, [])
-    }
-    out = []
-    for one in _documents(document, (folder / "snapshot.json").read_text()):
-        try:
-            out.append(request_from_runbook(one))
-        except InputError:
-            continue
-    return out
-
-
 def _finding(request: AccessRequest, snapshot: Snapshot) -> object:
     return pipeline.diagnose(request, snapshot).to_dict()
 
 
 @pytest.mark.parametrize("folder", list(_scenarios()))
 def test_a_fixed_scan_gives_the_same_finding(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    requests = _requests(folder)
+    requests = runbook_requests(folder)
     assert requests
 
     def run(snapshot: Snapshot) -> object:
@@ -108,7 +92,7 @@ def test_the_shortcut_is_taken() -> None:
     for folder in list(_scenarios())[:10]:
         path = folder.values[0]
         snapshot = load_snapshot(json.loads((path / "snapshot.json").read_text()))
-        for one in _requests(path)[:5]:
+        for one in runbook_requests(path)[:5]:
             _answer(_finding, one, snapshot)
         taken += sum(plan.fixed is not None for plan in snapshot.plans.values())
     assert taken > 0

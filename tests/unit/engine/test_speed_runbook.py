@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from chalicelib.engine import evaluate
-from chalicelib.model import InputError
+from chalicelib.model import AccessRequest, InputError
 from chalicelib.request import request_from_runbook
 from chalicelib.runbook_verdicts import decide_runbook
 from chalicelib.snapshot import load_snapshot
@@ -73,6 +73,23 @@ def _documents(document: dict[str, Any], snapshot: str) -> Iterator[dict[str, An
     yield {**document, "resource_arn": f"arn:aws:s3:::{bucket}"}
 
 
+def runbook_document(folder: Path) -> dict[str, Any]:
+    """A scenario's runbook request with its optional fields left out (so it has a template)."""
+    document = json.loads((folder / "request.json").read_text())
+    return {k: v for k, v in document.items() if v not in (None, [])}
+
+
+def runbook_requests(folder: Path) -> list[AccessRequest]:
+    """The requests of a scenario's runbook document and its neighbours that are valid."""
+    out = []
+    for one in _documents(runbook_document(folder), (folder / "snapshot.json").read_text()):
+        try:
+            out.append(request_from_runbook(one))
+        except InputError:
+            continue
+    return out
+
+
 def _scenarios() -> Iterator[Any]:
     for path in sorted(SCENARIOS.glob("*/request.json")):
         yield pytest.param(path.parent, id=path.parent.name)
@@ -92,13 +109,8 @@ def _full(document: dict[str, Any], snapshot: Any) -> Any:
 
 @pytest.mark.parametrize("folder", list(_scenarios()))
 def test_a_runbook_verdict_from_the_trees_is_the_full_decision(folder: Path) -> None:
-    document = {
-        k: v
-        for k, v in json.loads((folder / "request.json").read_text()).items()
-        if v not in (None, [])  # the optional fields left out: the document has a template
-    }
     text = (folder / "snapshot.json").read_text()
-    documents = list(_documents(document, text))
+    documents = list(_documents(runbook_document(folder), text))
     shared, reference = load_snapshot(json.loads(text)), load_snapshot(json.loads(text))
     expected = [_outcome(_full, one, reference) for one in documents]
     for _round in range(2):
