@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +29,10 @@ from urllib.parse import parse_qs
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from chalice.test import Client
 from moto.iam.models import iam_backends
 
 from chalicelib import wiring
-from chalicelib.publish.store import create_table
-from tests.functional.serverless.conftest import Deployment, SerialMotoServer, _load_app
+from tests.functional.serverless.conftest import Deployment, SerialMotoServer, central_stack
 
 REGION = "us-east-1"
 MANAGEMENT = "999911112222"
@@ -259,33 +256,9 @@ def _seed(admin: boto3.Session, faults: OrgFaults) -> Organization:
 @pytest.fixture
 def central(organization: Organization) -> Iterator[Deployment]:
     """The central stack in the security account: table, topic, subscriber, the Chalice app."""
-    suffix = uuid.uuid4().hex[:8]
-    session = organization.session(organization.security)
-    dynamodb, sns, sqs = session.client("dynamodb"), session.client("sns"), session.client("sqs")
-    table = f"findings-{suffix}"
-    create_table(dynamodb, table)
-    topic_arn = sns.create_topic(Name=f"findings-{suffix}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"subscriber-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("FINDINGS_TABLE_NAME", table)
-        env.setenv("FINDINGS_TOPIC_ARN", topic_arn)
-        wiring.reset()
-        organization.faults.reset()
-        app = _load_app()
-        handler = next(s.name for s in app.event_sources if getattr(s, "event_pattern", None))
-        with Client(app) as client:
-            yield Deployment(
-                dynamodb=dynamodb,
-                sns=sns,
-                sqs=sqs,
-                table=table,
-                topic_arn=topic_arn,
-                queue_url=queue_url,
-                client=client,
-                handler=handler,
-            )
-        wiring.reset()
+    organization.faults.reset()
+    with (
+        pytest.MonkeyPatch.context() as env,
+        central_stack(organization.session(organization.security), env) as deployed,
+    ):
+        yield deployed

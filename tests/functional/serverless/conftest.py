@@ -20,6 +20,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,10 +222,13 @@ def _load_app() -> Any:
     return module.app
 
 
-@pytest.fixture
-def deployment(moto_env: pytest.MonkeyPatch) -> Iterator[Deployment]:
+@contextmanager
+def central_stack(
+    session: boto3.Session, env: pytest.MonkeyPatch, *, filter_policy: Any = None
+) -> Iterator[Deployment]:
+    """The stack's table, topic and an SQS subscriber in `session`'s account, and the Chalice
+    app told about them (through `env`)."""
     suffix = uuid.uuid4().hex[:8]
-    session = boto3.Session(region_name=REGION)
     dynamodb, sns, sqs = session.client("dynamodb"), session.client("sns"), session.client("sqs")
     table = f"findings-{suffix}"
     create_table(dynamodb, table)
@@ -233,14 +237,10 @@ def deployment(moto_env: pytest.MonkeyPatch) -> Iterator[Deployment]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"FilterPolicy": json.dumps({"bucket": [{"anything-but": [OTHER_BUCKET]}]})},
-    )
-    moto_env.setenv("FINDINGS_TABLE_NAME", table)
-    moto_env.setenv("FINDINGS_TOPIC_ARN", topic_arn)
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+    env.setenv("FINDINGS_TABLE_NAME", table)
+    env.setenv("FINDINGS_TOPIC_ARN", topic_arn)
     wiring.reset()
     app = _load_app()
     handler = next(s.name for s in app.event_sources if getattr(s, "event_pattern", None))
@@ -256,6 +256,14 @@ def deployment(moto_env: pytest.MonkeyPatch) -> Iterator[Deployment]:
             handler=handler,
         )
     wiring.reset()
+
+
+@pytest.fixture
+def deployment(moto_env: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    session = boto3.Session(region_name=REGION)
+    policy = {"bucket": [{"anything-but": [OTHER_BUCKET]}]}
+    with central_stack(session, moto_env, filter_policy=policy) as deployed:
+        yield deployed
 
 
 def denied_event(
