@@ -714,13 +714,18 @@ class Finding:
     what_if: tuple[WhatIf, ...] = ()  # runbook requests only; in the JSON when not empty
     extra: Mapping[str, Any] = field(default_factory=dict)  # forward-compatible keys
 
-    def to_dict(self) -> Json:
+    def to_dict(self, *, with_request: bool = True) -> Json:
+        """The finding's JSON (DESIGN 3.3); `with_request=False` leaves out the `request` part
+        for a writer that has its text already (pipeline.answer_text)."""
         out: Json = {
             "finding_id": self.finding_id,
             "event_id": self.event_id,
             "event_time": self.event_time,
             "engine_version": self.engine_version,
-            "request": self.request.to_dict(),
+        }
+        if with_request:
+            out["request"] = self.request.to_dict()
+        out |= {
             "decision": self.decision.value,
             "blocked_by": [b.value for b in self.blocked_by],
             "evaluations": [e.to_dict() for e in self.evaluations],

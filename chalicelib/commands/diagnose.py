@@ -484,6 +484,14 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 if repeated is not None:
                     repeated.keep(line, ident, around)
                 text = f"{around[0]}{_id_text(ident)}{around[1]}"
+            elif not decision_only and query is None:
+                request = _batch_request(item, number)
+                around = pipeline.answer_around_id(
+                    request, snapshots.get(item.get("snapshot"), base)
+                )
+                if repeated is not None:
+                    repeated.keep(line, ident, around)
+                text = f"{around[0]}{_id_text(ident)}{around[1]}"
             else:
                 if decision_only:
                     answer = _decision_dict(_verdicts(item, number, snapshots, base))
