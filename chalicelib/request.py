@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
@@ -82,6 +83,10 @@ class _Template:
     _derived: dict[tuple[object, ...], tuple[ContextEntry, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # the forms of explicit entries met, by (names, types); None: the schema refuses one
+    _forms: dict[tuple[object, ...], ContextForm | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def request(self, resource: str, explicit: tuple[ContextEntry, ...]) -> AccessRequest:
         """The request on `resource`; explicit context entries win over derived ones."""
@@ -97,7 +102,7 @@ class _Template:
         names = (tuple(entry.name for entry in explicit), bool(operation.version_id))
         derived = self._derived.get(names)
         if derived is None:
-            derived = self._kept_derived(explicit, operation.version_id)
+            derived = self._kept_derived(names[0], operation.version_id)
             if len(self._derived) < MAX_NAME_SETS:
                 self._derived[names] = derived
         return derived
@@ -115,17 +120,29 @@ class _Template:
             notes=self.notes,
         )
 
+    def form(self, names: tuple[Any, ...], kinds: tuple[Any, ...]) -> ContextForm | None:
+        """The form of explicit entries with these names and types (in this order), or None
+        when the schema refuses one of them; TypeError when one is unhashable."""
+        key = (names, kinds)
+        found = self._forms.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = _context_form(self, names, kinds)
+            if len(self._forms) >= MAX_NAME_SETS:
+                self._forms.clear()
+            self._forms[key] = found
+        return found  # type: ignore[return-value]
+
     def _kept_derived(
-        self, explicit: tuple[ContextEntry, ...], version_id: str | None
+        self, names: tuple[str, ...], version_id: str | None
     ) -> tuple[ContextEntry, ...]:
-        """The derived entries no explicit entry names (the version id's when there is one)."""
+        """The derived entries no explicit name names (the version id's when there is one)."""
         derived = self.derived
         if version_id:
             entry = ContextEntry(
                 name="s3:VersionId", values=(version_id,), source="derived:version_id"
             )
             derived = (*derived, entry)
-        given = {entry.name.lower() for entry in explicit}
+        given = {name.lower() for name in names}
         return tuple(e for e in derived if e.name.lower() not in given)
 
 
@@ -159,33 +176,95 @@ def _template_key(data: Any) -> tuple[str | None, ...] | None:
     return key
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ContextForm:
+    """The explicit context entries of a template's requests with these names and types, in
+    this order, the schema having accepted each (name, type): what is left to check of their
+    values, and the derived entries they leave on an object of the template (`object_kept`)."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    checked: tuple[tuple[int, str], ...]  # (position, type without "List") of checked values
+    object_kept: tuple[ContextEntry, ...]
+
+    def accepts(self, values: tuple[tuple[Any, ...], ...]) -> bool:
+        """Whether each entry's values pass `_checked_entry` (at least one, one unless a list
+        type, strings of the type)."""
+        for found, kind in zip(values, self.kinds, strict=True):
+            if not found or (len(found) > 1 and not kind.endswith("List")):
+                return False
+            base = kind.removesuffix("List")
+            for value in found:
+                if type(value) is not str or _value_problem(base, value):
+                    return False
+        return True
+
+
+# The types whose values `_value_problem` checks (any string is a string or a binary value).
+_CHECKED_TYPES: Final = frozenset({"boolean", "numeric", "ip", "date"})
+_UNKNOWN: Final = object()
+
+
+def _context_form(
+    template: _Template, names: tuple[Any, ...], kinds: tuple[Any, ...]
+) -> ContextForm | None:
+    """The form of these names and types, when the schema accepts each (name, type) with
+    string values (`_known_entry_conforms`)."""
+    if not _VALUES_ONLY_TYPED:
+        return None
+    for name, kind in zip(names, kinds, strict=True):
+        if not _entry_verdict((name, (), kind)):
+            return None
+    bases = [kind.removesuffix("List") for kind in kinds]
+    return ContextForm(
+        names=names,
+        kinds=kinds,
+        checked=tuple((i, base) for i, base in enumerate(bases) if base in _CHECKED_TYPES),
+        object_kept=template._kept_derived(names, template.version_id),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LazyRequest:
     """A runbook document whose template is known and whose resource and context passed the
     checks, before its `AccessRequest` is built (`build`): a batch line the verdict cache
-    answers needs only its operation and context."""
+    answers needs only its object and the values of its context entries."""
 
     template: _Template
     key: tuple[str | None, ...]  # the document's template fields
-    operation: Operation
-    explicit: tuple[ContextEntry, ...]
+    resource: str
+    bucket: str | None  # of an object request; None: a bucket or "*"
+    object_key: str | None
+    form: ContextForm
+    values: tuple[tuple[str, ...], ...]  # of each explicit entry, in order
 
     @property
-    def context(self) -> tuple[ContextEntry, ...]:
-        """The request's context: the explicit entries, then the derived ones they leave."""
-        return self.explicit + self.template.kept(self.explicit, self.operation)
+    def explicit(self) -> tuple[ContextEntry, ...]:
+        form = self.form
+        return tuple(
+            ContextEntry(name=name, values=values, type=kind, source="request")
+            for name, kind, values in zip(form.names, form.kinds, self.values, strict=True)
+        )
 
     def build(self) -> AccessRequest:
-        return self.template.build(self.operation, self.context)
+        return self.template.request(self.resource, self.explicit)
+
+
+_OBJECT_KINDS: Final = (ResourceKind.OBJECT, None)  # the actions that take an object ARN
+_NAME = itemgetter("ContextKeyName")
+_VALUES = itemgetter("ContextKeyValues")
+_KIND = itemgetter("ContextKeyType")
+_FIRST = itemgetter(0)
 
 
 def lazy_request(data: Any) -> LazyRequest | None:
     """The document as a `LazyRequest`, or None when its template is not known yet or its
     resource or context needs the full check (`request_from_runbook`).
 
-    A context entry is taken as is when it is a JSON object of exactly the three keys, its
-    values a list of strings, and the same entry was accepted before (`_EXPLICIT`); else it
-    is checked here (`_explicit_entry`), and any doubt sends the document to the full check.
+    Its context must be JSON objects of exactly the three keys, of a name and type the schema
+    accepts (`_Template.form`), and values that pass `_checked_entry` (strings, one unless a
+    list type, of the type); any doubt sends the document to the full check, which names it.
+    The checks run over the whole list at a time (a replayed line has ten entries).
     """
     key = _template_key(data)
     template = None if key is None else _TEMPLATES.get(key)
@@ -197,61 +276,51 @@ def lazy_request(data: Any) -> LazyRequest | None:
         context = []
     if type(resource) is not str or type(context) is not list:
         return None
-    explicit: list[ContextEntry] = []
-    known = _EXPLICIT
+    if not (_DICT.issuperset(map(type, context)) and _THREE.issuperset(map(len, context))):
+        return None
     try:
-        for entry in context:
-            if type(entry) is not dict or len(entry) != 3:
-                return None
-            values = entry["ContextKeyValues"]
-            if type(values) is not list:
-                return None
-            entry_key = (entry["ContextKeyName"], tuple(values), entry["ContextKeyType"])
-            found = known.get(entry_key) or _explicit_entry(entry_key)
-            if found is None:
-                return None
-            explicit.append(found)
+        form = template.form(tuple(map(_NAME, context)), tuple(map(_KIND, context)))
     except (KeyError, TypeError):  # another key, an unhashable name: the full check names it
         return None
-    try:
-        operation = _resource_operation(
-            template.action, template.kind, resource, template.version_id, template.principal
-        )
-    except InputError:
+    if form is None:
         return None
-    return LazyRequest(template, key, operation, tuple(explicit))
-
-
-# Context entries of template requests already accepted, by (name, values, type); emptied when
-# full (a batch gives each line its own source IP and time).
-MAX_EXPLICIT: Final = 8192
-_EXPLICIT: dict[tuple[Any, ...], ContextEntry] = {}
-
-
-def _explicit_entry(key: tuple[Any, ...]) -> ContextEntry | None:
-    """The entry `key` (`_entry_key`) when the schema and its values' type accept it.
-
-    One string value (a replayed line's own source IP or time) takes the same checks unrolled:
-    the schema's verdict on its name and type (`_known_entry_conforms`), its value's type
-    (`_checked_entry`)."""
-    name, values, kind = key
-    if len(values) == 1 and type(values[0]) is str and _VALUES_ONLY_TYPED:
-        if not _entry_verdict((name, (), kind)):
+    lists = list(map(_VALUES, context))
+    if not _LIST.issuperset(map(type, lists)):
+        return None
+    values: tuple[tuple[Any, ...], ...]
+    if _ONE.issuperset(map(len, lists)):  # one value an entry: the common case, unrolled
+        firsts = list(map(_FIRST, lists))
+        if not _STR.issuperset(map(type, firsts)):
             return None
-        if _value_problem(kind.removesuffix("List"), values[0]):
-            return None
-        entry = ContextEntry(name=name, values=values, type=kind, source="request")
+        for i, kind in form.checked:
+            if _value_problem(kind, firsts[i]):
+                return None
+        values = tuple(zip(firsts))
     else:
-        if not _known_entry_conforms(key):
+        values = tuple(map(tuple, lists))
+        if not form.accepts(values):
             return None
+    bucket: str | None
+    object_key: str | None
+    parts = split_s3_arn(resource)
+    if parts is not None and parts[1] is not None and template.kind in _OBJECT_KINDS:
+        bucket, object_key = parts
+    else:  # a bucket, "*" or a bad ARN: the checks of the operation
         try:
-            entry = _checked_entry(0, name, values, kind)
+            _resource_operation(
+                template.action, template.kind, resource, template.version_id, template.principal
+            )
         except InputError:
             return None
-    if len(_EXPLICIT) >= MAX_EXPLICIT:
-        _EXPLICIT.clear()
-    _EXPLICIT[key] = entry
-    return entry
+        bucket = object_key = None
+    return LazyRequest(template, key, resource, bucket, object_key, form, values)
+
+
+_DICT: Final = frozenset({dict})
+_THREE: Final = frozenset({3})
+_LIST: Final = frozenset({list})
+_ONE: Final = frozenset({1})
+_STR: Final = frozenset({str})
 
 
 def _template(data: Mapping[str, Any]) -> _Template:

@@ -7,8 +7,11 @@ known (`request.lazy_request`) has the shape key of the earlier documents of its
 bucket stem with the same header keys (`verdict_cache.DIRECT_KEYS`): every field of the shape
 but the object key comes from the template and the stem. So the key is remembered per (template,
 stem, header keys) the first time a request of them is built, and later documents walk the
-tree with their object ARN and context alone; when the tree does not answer, the request is
-built and decided as usual (`engine.decide`), which grows the tree.
+tree with their object ARN and context alone: no `AccessRequest`, `Operation` nor
+`ContextEntry` is built, the walk's `RequestContext` is the entries' values zipped with the
+lookup keys of their names (once per `ContextForm`) and the template's derived entries. When
+the tree does not answer, the request is built and decided as usual (`engine.decide`), which
+grows the tree.
 
 Only a template whose principal the snapshot leaves as it is takes this path: `decide` resolves
 the principal first (its ARN with the path, and the derived aws:PrincipalArn with it), and the
@@ -19,10 +22,12 @@ its own record of is never looked up (its verdict is not cached). Pure: no boto3
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .engine import Verdicts, decide, resolve_principal, verdict_cache
-from .request import LazyRequest, lazy_request, request_from_runbook
+from .engine.context import RequestContext, normalise_key
+from .request import ContextForm, lazy_request, request_from_runbook
 from .snapshot import Snapshot
 
 MAX_KEYS: Final = 4096  # (template, stem, header keys) remembered per snapshot; then afresh
@@ -33,17 +38,21 @@ def decide_runbook(data: Mapping[str, Any], snapshot: Snapshot) -> Verdicts:
     lazy = lazy_request(data)
     if lazy is None:
         return decide(request_from_runbook(data), snapshot)
-    slot = _slot(lazy, snapshot)
-    if slot is None:
+    object_key = lazy.object_key
+    if object_key is None or verdict_cache.has_own_record(snapshot, lazy.bucket, object_key):
         return decide(lazy.build(), snapshot)
-    context = lazy.context
+    form = _FORMS.get(lazy.form) or _form(lazy.form)
+    if not form.walks:
+        return decide(lazy.build(), snapshot)
+    resource, values = lazy.resource, lazy.values
     keys: dict[tuple[object, ...], tuple[object, ...]] = snapshot.cached(
         ("runbook-shape-keys",), dict
     )
-    where = (lazy.key, slot[1], _header_keys(context))
+    # the object ARN ends with its key (`split_s3_arn`): the stem is the ARN without it
+    where = (lazy.key, resource[: len(resource) - len(object_key)], form.header_keys(values))
     key = keys.get(where)
     if key is not None:
-        found = verdict_cache.remembered(key, (slot[0],), context, snapshot)
+        found = verdict_cache.remembered(key, (resource,), form.context(values), snapshot)
         if found is not None:
             return found  # type: ignore[return-value]
     request = lazy.build()
@@ -56,36 +65,59 @@ def decide_runbook(data: Mapping[str, Any], snapshot: Snapshot) -> Verdicts:
     return decide(request, snapshot)
 
 
-def _slot(lazy: LazyRequest, snapshot: Snapshot) -> tuple[str, str] | None:
-    """(object ARN, the ARN without its key) of an object request the cache may answer."""
-    op = lazy.operation
-    if op.key is None or not op.resource_arn.endswith(op.key):
-        return None
-    if verdict_cache.has_own_record(snapshot, op.bucket, op.key):
-        return None
-    return op.resource_arn, op.resource_arn[: len(op.resource_arn) - len(op.key)]
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """What the walk and the shape read of the context of an object request of one
+    `ContextForm`: the `RequestContext` of its entries is `dict(zip(keys, values))` with
+    `derived` (as `RequestContext.from_request` makes it of the built request's context)."""
+
+    walks: bool  # False: two entries share a lookup key (the request is built)
+    keys: tuple[str, ...]  # the lookup key of each explicit entry
+    derived: dict[str, tuple[str, ...]]  # the derived entries kept, by lookup key
+    names: dict[str, str]  # every lookup key's name as given
+    header: tuple[tuple[int, str], ...]  # (position, lower-case name) of the header keys
+    derived_header: tuple[tuple[str, tuple[str, ...]], ...]  # the derived header keys
+
+    def context(self, values: tuple[tuple[str, ...], ...]) -> RequestContext:
+        """The `RequestContext` of the request whose explicit entries have these values."""
+        entries = dict(zip(self.keys, values, strict=True))
+        entries.update(self.derived)
+        return RequestContext.normalised(entries, self.names)
+
+    def header_keys(self, values: tuple[tuple[str, ...], ...]) -> tuple[object, ...]:
+        """The header keys of that request, as its shape has them (lower-case name, values)."""
+        if not self.header:
+            return self.derived_header
+        return (*((low, values[i]) for i, low in self.header), *self.derived_header)
 
 
-def _header_keys(context: tuple[Any, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The entries of `context` the engine reads outside its RequestContext (in the shape)."""
-    lowered = _DIRECT_NAMES
-    if len(lowered) >= MAX_KEYS:
-        lowered.clear()
-    found: list[tuple[str, tuple[str, ...]]] = []
-    for e in context:
-        low = lowered.get(e.name)
-        if low is None:
-            low = lowered[e.name] = _direct_name(e.name)
-        if low:
-            found.append((low, e.values))
-    return tuple(found)
+def _form(form: ContextForm) -> _Form:
+    keys = tuple(map(normalise_key, form.names))
+    kept = form.object_kept
+    derived = {normalise_key(e.name): e.values for e in kept}
+    names = {
+        **dict(zip(keys, form.names, strict=True)),
+        **{normalise_key(e.name): e.name for e in kept},
+    }
+    found = _Form(
+        walks=len(names) == len(keys) + len(derived),
+        keys=keys,
+        derived=derived,
+        names=names,
+        header=tuple((i, low) for i, name in enumerate(form.names) if (low := _direct_name(name))),
+        derived_header=tuple((low, e.values) for e in kept if (low := _direct_name(e.name))),
+    )
+    if len(_FORMS) >= MAX_KEYS:
+        _FORMS.clear()
+    _FORMS[form] = found
+    return found
+
+
+# By `ContextForm` (compared by identity; a batch repeats a few).
+_FORMS: dict[ContextForm, _Form] = {}
 
 
 def _direct_name(name: str) -> str:
     """The lower-case name when it is one of `verdict_cache.DIRECT_KEYS`, else ""."""
     low = name.lower()
     return low if low in verdict_cache.DIRECT_KEYS else ""
-
-
-# Context key names -> `_direct_name` (a batch names the same few keys on every line).
-_DIRECT_NAMES: dict[str, str] = {}

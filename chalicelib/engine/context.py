@@ -50,6 +50,17 @@ class RequestContext:
             self._names[key] = name
 
     @classmethod
+    def normalised(
+        cls, entries: dict[str, tuple[str, ...]], names: dict[str, str]
+    ) -> RequestContext:
+        """The context of `entries` already by lookup key (`normalise_key`), taken as they are;
+        `names` gives each key's name as given (shared: no context changes it in place)."""
+        context = cls.__new__(cls)
+        context._entries = entries
+        context._names = names
+        return context
+
+    @classmethod
     def from_request(cls, request: model.AccessRequest) -> RequestContext:
         """The context entries of a request, as given (derivation happens before)."""
         return cls({entry.name: entry.values for entry in request.context})

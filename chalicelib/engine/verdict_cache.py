@@ -190,7 +190,7 @@ def shape_key(request: AccessRequest, snapshot: Snapshot) -> tuple[object, ...] 
 def remembered(
     key: tuple[object, ...],
     slots: tuple[str, ...],
-    context: tuple[ContextEntry, ...],
+    context: RequestContext,
     snapshot: Snapshot,
 ) -> object | None:
     """The verdict the tree of shape `key` gives a request with these key-bearing resource
@@ -198,7 +198,7 @@ def remembered(
     root = snapshot.verdicts.get(key)
     if root is None:
         return None
-    found = _walk(root, slots, RequestContext({e.name: e.values for e in context}))
+    found = _walk(root, slots, context)
     return None if found is None else found.verdict
 
 

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from chalicelib.engine.conditions import compile_condition_block
-from chalicelib.engine.context import RequestContext
+from chalicelib.engine.context import RequestContext, normalise_key
+from chalicelib.engine.verdict_cache import DIRECT_KEYS
 from chalicelib.model import AccessRequest, InputError
-from chalicelib.request import _EXPLICIT, _TEMPLATES, _value_problem, request_from_runbook
+from chalicelib.request import _TEMPLATES, _value_problem, lazy_request, request_from_runbook
+from chalicelib.runbook_verdicts import _FORMS, _form
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
 
@@ -66,13 +68,11 @@ def test_a_template_request_is_the_request_the_full_check_builds(
 ) -> None:
     document = _document(context, resource)
     _TEMPLATES.clear()
-    _EXPLICIT.clear()
     fresh = _outcome(document)  # no template yet: the full check
     request_from_runbook(_document([]))  # the template of these fields, from a good document
     assert _TEMPLATES
-    assert _outcome(document) == fresh  # the template and the remembered entries
-    _EXPLICIT.clear()
-    assert _outcome(document) == fresh  # the template, entries checked again
+    assert _outcome(document) == fresh  # the template, the form of the entries met
+    assert _outcome(document) == fresh  # the template and its remembered form
 
 
 KINDS = ["string", "numeric", "boolean", "ip", "binary", "date"]
@@ -88,8 +88,9 @@ VALUES: list[Any] = [
 def test_a_new_entry_of_a_template_request_is_checked_as_the_full_check_checks_it(
     kind: Any,
 ) -> None:
-    """Each entry's first sight on the batch path (`_explicit_entry`) against the schema and
-    the value check of `request_from_runbook`, for every name, value and list of them."""
+    """An entry on the batch path (`lazy_request`: the form of its name and type, then its
+    values) against the schema and the value check of `request_from_runbook`, for every name,
+    value and list of them, the first time and once its form is known."""
     _TEMPLATES.clear()
     request_from_runbook(_document([]))
     for name in NAMES:
@@ -98,7 +99,7 @@ def test_a_new_entry_of_a_template_request_is_checked_as_the_full_check_checks_i
             _TEMPLATES.clear()
             fresh = _outcome(document)
             request_from_runbook(_document([]))
-            _EXPLICIT.clear()
+            assert _outcome(document) == fresh, (name, values, kind)
             assert _outcome(document) == fresh, (name, values, kind)
 
 
@@ -151,3 +152,63 @@ def test_a_remembered_condition_answer_is_the_answer_computed_afresh(
         ctx = RequestContext(values)
         assert kept.answer(ctx) == fresh.answer(ctx), values
     assert (kept.answers is None) == ("$" in str(block))
+
+
+WALKED: list[Any] = [
+    [
+        _entry("aws:SourceIp", ["10.0.0.1"], "ip"),
+        _entry("aws:SecureTransport", ["true"], "boolean"),
+    ],
+    [_entry("aws:PrincipalTag/Team", ["a"]), _entry("aws:principaltag/team", ["b"])],  # one key
+    [_entry("aws:ResourceTag/Team", ["a"]), _entry("aws:ResourceTag/team", ["b"])],  # two keys
+    [_entry("aws:username", ["bob"]), _entry("aws:username", ["carol"])],
+    [_entry("AWS:PrincipalArn", ["arn:aws:iam::111122223333:user/bob"])],  # over a derived one
+    [_entry("aws:PrincipalArn/x", ["y"])],
+    [_entry("S3:VersionId", ["v9"])],
+    [_entry("s3:x-amz-server-side-encryption", ["aws:kms"])],
+    [
+        _entry("aws:SourceIp", ["10.0.0.1"], "ip"),
+        _entry("S3:X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", ["k1", "k2"], "stringList"),
+        _entry("s3:x-amz-server-side-encryption-bucket-key-enabled", ["true"], "boolean"),
+    ],
+    [_entry("aws:TagKeys", ["a", "b"], "stringList"), _entry("aws:EpochTime", ["1"], "numeric")],
+    [],
+]
+
+
+@pytest.mark.parametrize("context", WALKED)
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"version_id": "v1"}, {"vpc_endpoint_id": "vpce-1a2b3c4d"}, {"session_name": "s"}],
+)
+def test_the_walk_reads_the_context_and_header_keys_of_the_built_request(
+    context: Any, fields: dict[str, Any]
+) -> None:
+    """`decide_runbook`'s tree walk on a line without its request: the lookup context and the
+    header keys of its shape are those of the request `request_from_runbook` builds."""
+    document = {**_document(context), **fields}
+    if "session_name" in fields:
+        document["requester_arn"] = "arn:aws:iam::111122223333:role/app"
+    _TEMPLATES.clear()
+    request_from_runbook(document)
+    for _round in range(2):  # a new form, then the form remembered
+        lazy = lazy_request(document)
+        assert lazy is not None and lazy.object_key == "k.txt"
+        request = lazy.build()
+        assert request == request_from_runbook(document)
+        form = _FORMS.get(lazy.form) or _form(lazy.form)
+        expected = RequestContext.from_request(request)
+        names = set(_names(context))
+        assert form.walks == (len(names) == len(context))
+        if form.walks:
+            found = form.context(lazy.values)
+            assert (found._entries, found._names) == (expected._entries, expected._names)
+        header = tuple(
+            (e.name.lower(), e.values) for e in request.context if e.name.lower() in DIRECT_KEYS
+        )
+        assert form.header_keys(lazy.values) == header
+
+
+def _names(context: list[dict[str, Any]]) -> list[str]:
+    """The lookup keys of the entries' names (a tag part keeps its case but for principal tags)."""
+    return [normalise_key(entry["ContextKeyName"]) for entry in context]
