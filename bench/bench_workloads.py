@@ -8,7 +8,10 @@ aws:SecureTransport, aws:SourceIp, aws:PrincipalOrgID, aws:RequestedRegion). Thr
 - replay-like: each line its own object key, source IP and aws:CurrentTime / aws:EpochTime
   (ten context keys), as CloudTrail replays are;
 - full findings: `--detail full` on replay-like lines, a seventh of them denied (near misses and
-  fix verification run).
+  fix verification run);
+- denied findings: `--detail full` on replay-like lines that are all denied for want of a grant
+  (`denied`: each finding proposes policy grants and verifies them on patched snapshots, what a
+  replay of real AccessDenied events mostly asks).
 
 Each run is `.venv/bin/s3doctor diagnose --batch` as a user runs it: wall seconds from start to
 exit (Python start-up included) and CPU seconds of the child, the median of `REPEAT` runs. The
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".venv" / "bin" / "s3doctor"
 ORACLE = ROOT.parent / "shared" / "tools" / "iam-simulate-oracle"
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
-SIZES = {"identical": 20_000, "replay-like": 20_000, "full findings": 2_000}
+SIZES = {"identical": 20_000, "replay-like": 20_000, "full findings": 2_000, "denied findings": 300}
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 
@@ -75,6 +78,17 @@ def request(i: int, *, replay: bool) -> dict[str, Any]:
         "resource_arn": f"arn:aws:s3:::{BUCKET}/{key}",
         "context": context,
     }
+
+
+def denied(i: int) -> dict[str, Any]:
+    """Replay-like request i, denied for want of a grant: s3:DeleteObject, or s3:GetObject
+    under `secret/` (the fixes are policy grants, verified on patched snapshots)."""
+    line = request(i, replay=True)
+    if i % 2:
+        line["action"] = "s3:DeleteObject"
+    else:
+        line["resource_arn"] = f"arn:aws:s3:::{BUCKET}/secret/{i % 5}/file-{i}.bin"
+    return line
 
 
 def _environment(folder: Path) -> dict[str, str]:
@@ -181,6 +195,12 @@ def _oracle(requests: list[dict[str, Any]], folder: Path) -> float | None:
     return len(requests) / wall
 
 
+def _line(workload: str, i: int) -> dict[str, Any]:
+    if workload == "denied findings":
+        return denied(i)
+    return request(i, replay=workload != "identical")
+
+
 def _rate(n: int, seconds: float) -> str:
     """n/seconds, or "-" when the run took no longer than the empty batch (a loaded machine)."""
     return f"{n / seconds:,.0f}" if seconds > 0.01 else "-"
@@ -215,14 +235,10 @@ def main() -> list[str]:
             header += f" {'vs iam-simulate':>16}"
         rows += [header, "-" * len(header)]
         for name, n in SIZES.items():
-            replay = name != "identical"
-            detail = "full" if name == "full findings" else "decision"
+            detail = "full" if name.endswith("findings") else "decision"
             lines = folder / f"{name.replace(' ', '-')}.jsonl"
             lines.write_text(
-                "".join(
-                    json.dumps({"id": i, "request": request(i, replay=replay)}) + "\n"
-                    for i in range(n)
-                )
+                "".join(json.dumps({"id": i, "request": _line(name, i)}) + "\n" for i in range(n))
             )
             runs = [_cli(snap, lines, detail, n) for _ in range(REPEAT)]
             wall = statistics.median(w for w, _ in runs)
