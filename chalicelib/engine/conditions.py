@@ -290,12 +290,23 @@ class Condition:
     def expected(self) -> tuple[str, ...]:
         return tuple(t.source for t in self.values)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The (normalised) context keys whose values can change the answer."""
+        return frozenset((self.lookup, *(v.lookup for t in self.values for v in t.variables)))
+
     def failure(self, ctx: RequestContext) -> ConditionFailure:
+        """The condition as an explanation reports it, with the request's values.
+
+        The values only go into the explanation, never into a decision: they are read past a
+        recording context (`hits.TracingContext`), so a remembered explanation is not tied to
+        them (`verdict_cache.explain` puts the next request's values in).
+        """
         return ConditionFailure(
             key=self.key,
             operator=self.operator,
             expected=self.expected,
-            actual=ctx.lookup(self.lookup),
+            actual=RequestContext.lookup(ctx, self.lookup),
         )
 
     def evaluate(self, ctx: RequestContext) -> bool:

@@ -122,6 +122,12 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
     included: `resolve_principal`).
     """
     request = resolve_principal(request, snapshot)
+    return verdict_cache.explain(
+        request, snapshot, lambda: _evaluate_in_full(request, snapshot), _verdicts
+    )
+
+
+def _evaluate_in_full(request: AccessRequest, snapshot: Snapshot) -> Decision:
     evaluations, notes, unchecked = _run(request, snapshot, explain=True)
     verdict, blocked = _combine(evaluations)
     return Decision(
@@ -131,6 +137,11 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
         unchecked=tuple(_unique(unchecked)),
         notes=tuple(dict.fromkeys(notes)),
     )
+
+
+def _verdicts(decision: Decision) -> Verdicts:
+    """What `decide` gives for the request of `decision` (the same rules)."""
+    return Verdicts(decision.decision, decision.blocked_by)
 
 
 def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:

@@ -99,9 +99,17 @@ class TraceStep:
         resource = slots[self.slot]
         return tuple(st.matches_resource(resource, ctx) for st in self.statements)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The context keys whose values can change the answer (the Resource's variables)."""
+        return frozenset(key for st in self.statements for key in st.resources.reads)
+
 
 class _Condition(Protocol):
     def answer(self, ctx: RequestContext) -> bool: ...
+
+    @property
+    def reads(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,10 @@ class ConditionStep:
     def ask(self, slots: tuple[str, ...], ctx: RequestContext) -> object:
         return self.condition.answer(ctx)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        return self.condition.reads
+
 
 @dataclass(frozen=True, slots=True)
 class ReadStep:
@@ -140,6 +152,10 @@ class ReadStep:
 
     def ask(self, slots: tuple[str, ...], ctx: RequestContext) -> object:
         return ctx.lookup(self.key)
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset((self.key,))
 
 
 Step = TraceStep | ConditionStep | ReadStep

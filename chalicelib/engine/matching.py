@@ -193,6 +193,11 @@ class ResourceMatcher:
         return bool(self._dynamic)
 
     @property
+    def reads(self) -> frozenset[str]:
+        """The (normalised) context keys whose values can change a match: its variables'."""
+        return frozenset(self._keys)
+
+    @property
     def matches_everything(self) -> bool:
         return self._any
 

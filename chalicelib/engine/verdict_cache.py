@@ -29,14 +29,14 @@ Pure: no boto3.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
-from ..model import AccessRequest, ContextEntry
+from ..model import AccessRequest, ConditionFailure, ContextEntry, Decision, Evaluation
 from ..snapshot import Bucket, Snapshot
-from .context import RequestContext
+from .context import RequestContext, normalise_key
 from .hits import TRACE, Step, Trace
 
 V = TypeVar("V")
@@ -212,12 +212,19 @@ def deciding_with(
     """For an entry: `decide(request with the entry added to its context)`, or the verdict the
     tree of the request's shape gives it (with `walk`: the request's principal needs no
     resolution). The shape is the same with the entry, unless it is one of `DIRECT_KEYS`: the
-    context is not part of it. The shape and the context are taken once for all entries."""
+    context is not part of it. The shape and the context are taken once for all entries.
+
+    When `explain` last explained this very request (its context object, shape and resource
+    strings) from a remembered path, an entry whose key no step of that path reads changes no
+    answer: the request's own verdict, without a walk."""
     shape = _shape(request, snapshot) if walk else None
+    told = None if shape is None else _explanations(snapshot).last_for(request.context, *shape)
     base: list[RequestContext] = []
 
     def one(entry: ContextEntry) -> V:
         direct = entry.name.lower() in DIRECT_KEYS
+        if told is not None and not direct and normalise_key(entry.name) not in told.reads:
+            return told.verdict  # type: ignore[return-value]
         root = None if shape is None or direct else snapshot.verdicts.get(shape[0])
         if shape is not None and root is not None:
             if not base:
@@ -312,3 +319,186 @@ def has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
     if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
         return False
     return key in bucket.objects
+
+
+# --------------------------------------------------------------------------- explanations
+#
+# The explained `evaluate` remembers its answers the same way, in trees of its own (it asks
+# more questions than `decide`: every condition of a reported statement). A leaf holds the
+# decision of the path's first request (`_Told`), which is another request's once the parts
+# that come from the request without a recorded question are its own:
+# - the resource of an evaluation that is a key-bearing resource string (the object ARN, its
+#   access point form: the S3 and access point legs, a missing object's 404/403 check): the
+#   request's string of that slot;
+# - a reported condition's actual values (`Condition.failure` reads them past the trace: they
+#   go into the explanation only): the request's values of that key.
+# Any other text of the decision that names the object key (a missing object's detail, say)
+# would have to be rebuilt: such a path keeps no decision and is explained in full each time.
+
+
+@dataclass(frozen=True, slots=True)
+class _Told:
+    """A remembered explanation and how to make it another request's."""
+
+    decision: Decision
+    # Per evaluation to patch: (its index, the slot of its resource or None, per layer index the
+    # statement indexes whose condition values are the request's, with the key they read).
+    places: tuple[tuple[int, int | None, tuple[tuple[int, tuple[tuple[int, str], ...]], ...]], ...]
+    reads: frozenset[str]  # every context key a step of the path reads
+    verdict: object  # what `deciding_with` gives for an entry no step reads
+
+
+@dataclass(slots=True)
+class _Explanations:
+    """The explanation trees of one snapshot, and the request last explained from one."""
+
+    trees: dict[tuple[object, ...], _Step | _Leaf | None] = field(default_factory=dict)
+    paths: dict[tuple[object, ...], int] = field(default_factory=dict)
+    last: tuple[object, tuple[object, ...], tuple[str, ...], _Told] | None = None
+
+    def last_for(
+        self, context: tuple[ContextEntry, ...], key: tuple[object, ...], slots: tuple[str, ...]
+    ) -> _Told | None:
+        """The path of the request last explained, if it had this very context object (the
+        same tuple, not an equal one), shape and resource strings."""
+        last = self.last
+        if last is None or last[0] is not context or last[1] != key or last[2] != slots:
+            return None
+        return last[3]
+
+
+def _explanations(snapshot: Snapshot) -> _Explanations:
+    found: _Explanations = snapshot.cached(("explanations",), _Explanations)
+    return found
+
+
+def explain(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    compute: Callable[[], Decision],
+    verdict_of: Callable[[Decision], object],
+) -> Decision:
+    """`compute()` (the explained decision of `request`), or the remembered explanation of its
+    path with the request's own resource strings and condition values.
+
+    As in `decide`: a shape's tree starts the second time the shape comes, a path is recorded
+    while `compute` runs under a `Trace`, and a later request follows it while every step gives
+    a recorded answer. `verdict_of` is the verdict `deciding_with` gives for the request (the
+    same rules as the decision's).
+    """
+    shape = _shape(request, snapshot)
+    if shape is None:
+        return compute()
+    key, slots = shape
+    cache = _explanations(snapshot)
+    cache.last = None
+    trees = cache.trees
+    root = trees.get(key, _UNSEEN)
+    if root is _UNSEEN:
+        if len(trees) >= MAX_SHAPES:
+            trees.clear()
+            cache.paths.clear()
+        trees[key] = None
+        return compute()
+    ctx = RequestContext.from_request(request)
+    if root is not None:
+        found = _walk(root, slots, ctx)
+        if found is not None:
+            told = found.verdict
+            if not isinstance(told, _Told):
+                return compute()  # a path whose decision cannot be patched, or opaque
+            cache.last = (request.context, key, slots, told)
+            return _patched(told, slots, ctx)
+    trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
+    token = TRACE.set(trace)
+    try:
+        decision = compute()
+    finally:
+        TRACE.reset(token)
+    if trace.opaque:
+        if root is None:
+            trees[key] = _Leaf(None)  # the shape reads its key or context another way
+        return decision
+    paths = cache.paths.get(key, 0)
+    if paths < MAX_PATHS:
+        told = _told(decision, request, slots, trace.steps, verdict_of(decision))
+        trees[key] = _grow(root, trace.steps, _Leaf(told))
+        cache.paths[key] = paths + 1
+        if told is not None:
+            cache.last = (request.context, key, slots, told)
+    return decision
+
+
+def _told(
+    decision: Decision,
+    request: AccessRequest,
+    slots: tuple[str, ...],
+    steps: list[Step],
+    verdict: object,
+) -> _Told | None:
+    """The patch plan of `decision`, or None when some other text of it names the key."""
+    places = []
+    for index, evaluation in enumerate(decision.evaluations):
+        slot = slots.index(evaluation.resource_arn) if evaluation.resource_arn in slots else None
+        layers = []
+        for number, layer in enumerate(evaluation.layers):
+            refs = tuple(
+                (i, normalise_key(ref.failed_condition.key))
+                for i, ref in enumerate(layer.statements)
+                if ref.failed_condition is not None
+            )
+            if refs:
+                layers.append((number, refs))
+        if slot is not None or layers:
+            places.append((index, slot, tuple(layers)))
+    object_key = request.operations[0].key
+    if object_key is not None and any(object_key in text for text in _texts(decision, slots)):
+        return None
+    reads = frozenset(key for step in steps for key in step.reads)
+    return _Told(decision, tuple(places), reads, verdict)
+
+
+def _texts(value: object, slots: tuple[str, ...]) -> Iterator[str]:
+    """Every string of a decision but those `_patched` replaces."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _texts(item, slots)
+    elif is_dataclass(value):
+        for one in fields(value):
+            if isinstance(value, ConditionFailure) and one.name == "actual":
+                continue
+            if (
+                isinstance(value, Evaluation)
+                and one.name == "resource_arn"
+                and value.resource_arn in slots
+            ):
+                continue
+            yield from _texts(getattr(value, one.name), slots)
+
+
+def _patched(told: _Told, slots: tuple[str, ...], ctx: RequestContext) -> Decision:
+    """The remembered decision with the request's resource strings and condition values."""
+    if not told.places:
+        return told.decision
+    evaluations = list(told.decision.evaluations)
+    for index, slot, layers in told.places:
+        evaluation = evaluations[index]
+        results = list(evaluation.layers)
+        for number, refs in layers:
+            statements = list(results[number].statements)
+            changed = False
+            for i, lookup in refs:
+                ref = statements[i]
+                failure = ref.failed_condition
+                assert failure is not None
+                actual = ctx.lookup(lookup)
+                if actual != failure.actual:
+                    statements[i] = replace(ref, failed_condition=replace(failure, actual=actual))
+                    changed = True
+            if changed:
+                results[number] = replace(results[number], statements=tuple(statements))
+        resource = evaluation.resource_arn if slot is None else slots[slot]
+        evaluations[index] = replace(evaluation, resource_arn=resource, layers=tuple(results))
+    return replace(told.decision, evaluations=tuple(evaluations))
