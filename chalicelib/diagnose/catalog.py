@@ -103,6 +103,7 @@ def _load() -> Mapping[str, Any]:
     return data
 
 
+@cache
 def entry(code: CauseCode) -> CatalogEntry:
     raw = _load()["causes"][code.value]
     return CatalogEntry(code=code, title=raw["title"], why=raw["why"], fix=raw["fix"])

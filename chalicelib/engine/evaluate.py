@@ -165,7 +165,7 @@ def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[Conte
         request,
         snapshot,
         lambda assumed: decide(assumed, snapshot),
-        walk=resolve_principal(request, snapshot) is request,
+        walk=lambda: resolve_principal(request, snapshot) is request,
     )
 
 

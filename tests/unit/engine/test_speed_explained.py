@@ -23,7 +23,16 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.engine import deciding_with, evaluate, resolve_principal, verdict_cache
-from chalicelib.model import AccessRequest, ContextEntry, Verdict
+from chalicelib.model import (
+    AccessRequest,
+    ConditionFailure,
+    ContextEntry,
+    Decision,
+    Evaluation,
+    LayerResult,
+    StatementRef,
+    Verdict,
+)
 from chalicelib.snapshot import Snapshot, load_snapshot
 from tests.unit.engine.casefile import request_from_case
 from tests.unit.engine.test_cases import _all_cases
@@ -205,3 +214,17 @@ def test_a_key_read_by_a_condition_s_variable_changes_the_what_if_verdict(
         patch.setattr(verdict_cache, "_walk", None)
         patch.setattr(EVALUATE, "_decide_in_full", None)
         assert decide(unread).decision is Verdict.IMPLICIT_DENY
+
+
+def test_a_patched_decision_copies_every_field() -> None:
+    """`_patched` builds decisions with their constructors: a field added to one of these
+    dataclasses must be copied there too."""
+    copied = {
+        Decision: {"decision", "blocked_by", "evaluations", "unchecked", "notes"},
+        Evaluation: {"action", "resource_arn", "decision", "blocked_by", "layers"},
+        LayerResult: {"layer", "outcome", "statements", "detail"},
+        StatementRef: {"policy", "index", "sid", "effect", "failed_condition", "note"},
+        ConditionFailure: {"key", "operator", "expected", "actual"},
+    }
+    for kind, names in copied.items():
+        assert {f.name for f in dataclasses.fields(kind)} == names, kind
