@@ -87,6 +87,8 @@ class _Template:
     _forms: dict[tuple[object, ...], ContextForm | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # the context of the last request checked (`lazy_request`)
+    _last: list[_Checked | None] = field(default_factory=lambda: [None], compare=False, repr=False)
 
     def request(self, resource: str, explicit: tuple[ContextEntry, ...]) -> AccessRequest:
         """The request on `resource`; explicit context entries win over derived ones."""
@@ -184,18 +186,17 @@ class ContextForm:
 
     names: tuple[str, ...]
     kinds: tuple[str, ...]
-    checked: tuple[tuple[int, str], ...]  # (position, type without "List") of checked values
+    bases: tuple[str, ...]  # each type without "List" when `_value_problem` checks it, else ""
     object_kept: tuple[ContextEntry, ...]
 
     def accepts(self, values: tuple[tuple[Any, ...], ...]) -> bool:
         """Whether each entry's values pass `_checked_entry` (at least one, one unless a list
         type, strings of the type)."""
-        for found, kind in zip(values, self.kinds, strict=True):
+        for found, kind, base in zip(values, self.kinds, self.bases, strict=True):
             if not found or (len(found) > 1 and not kind.endswith("List")):
                 return False
-            base = kind.removesuffix("List")
             for value in found:
-                if type(value) is not str or _value_problem(base, value):
+                if type(value) is not str or (base and _value_problem(base, value)):
                     return False
         return True
 
@@ -215,11 +216,11 @@ def _context_form(
     for name, kind in zip(names, kinds, strict=True):
         if not _entry_verdict((name, (), kind)):
             return None
-    bases = [kind.removesuffix("List") for kind in kinds]
+    bases = (kind.removesuffix("List") for kind in kinds)
     return ContextForm(
         names=names,
         kinds=kinds,
-        checked=tuple((i, base) for i, base in enumerate(bases) if base in _CHECKED_TYPES),
+        bases=tuple(base if base in _CHECKED_TYPES else "" for base in bases),
         object_kept=template._kept_derived(names, template.version_id),
     )
 
@@ -254,7 +255,6 @@ _OBJECT_KINDS: Final = (ResourceKind.OBJECT, None)  # the actions that take an o
 _NAME = itemgetter("ContextKeyName")
 _VALUES = itemgetter("ContextKeyValues")
 _KIND = itemgetter("ContextKeyType")
-_FIRST = itemgetter(0)
 
 
 def lazy_request(data: Any) -> LazyRequest | None:
@@ -264,7 +264,7 @@ def lazy_request(data: Any) -> LazyRequest | None:
     Its context must be JSON objects of exactly the three keys, of a name and type the schema
     accepts (`_Template.form`), and values that pass `_checked_entry` (strings, one unless a
     list type, of the type); any doubt sends the document to the full check, which names it.
-    The checks run over the whole list at a time (a replayed line has ten entries).
+    A context like the template's last one is checked where it differs (`_Checked.next`).
     """
     key = _template_key(data)
     template = None if key is None else _TEMPLATES.get(key)
@@ -276,30 +276,13 @@ def lazy_request(data: Any) -> LazyRequest | None:
         context = []
     if type(resource) is not str or type(context) is not list:
         return None
-    if not (_DICT.issuperset(map(type, context)) and _THREE.issuperset(map(len, context))):
-        return None
-    try:
-        form = template.form(tuple(map(_NAME, context)), tuple(map(_KIND, context)))
-    except (KeyError, TypeError):  # another key, an unhashable name: the full check names it
-        return None
-    if form is None:
-        return None
-    lists = list(map(_VALUES, context))
-    if not _LIST.issuperset(map(type, lists)):
-        return None
-    values: tuple[tuple[Any, ...], ...]
-    if _ONE.issuperset(map(len, lists)):  # one value an entry: the common case, unrolled
-        firsts = list(map(_FIRST, lists))
-        if not _STR.issuperset(map(type, firsts)):
+    last = template._last
+    checked = None if last[0] is None else last[0].next(context)
+    if checked is None:
+        checked = _checked_context(template, context)
+        if checked is None:
             return None
-        for i, kind in form.checked:
-            if _value_problem(kind, firsts[i]):
-                return None
-        values = tuple(zip(firsts))
-    else:
-        values = tuple(map(tuple, lists))
-        if not form.accepts(values):
-            return None
+    last[0] = checked
     bucket: str | None
     object_key: str | None
     parts = split_s3_arn(resource)
@@ -313,14 +296,88 @@ def lazy_request(data: Any) -> LazyRequest | None:
         except InputError:
             return None
         bucket = object_key = None
-    return LazyRequest(template, key, resource, bucket, object_key, form, values)
+    return LazyRequest(template, key, resource, bucket, object_key, checked.form, checked.values)
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A template request's context that passed the checks: its form and values, and its
+    entries as JSON objects of our own (never the caller's, which may change) to compare the
+    next context with."""
+
+    entries: list[dict[str, Any]]
+    form: ContextForm
+    values: tuple[tuple[str, ...], ...]
+
+    def next(self, context: list[Any]) -> _Checked | None:
+        """`context` checked, when it differs from this one only in the value of some
+        one-value entries (of the same name and type, at the same place); else None.
+
+        An entry equal to ours (JSON equality: our names, types and values are strings, which
+        only equal strings) passed the checks; another is checked as `_checked_entry` would
+        check it, its name and type being those the form's schema verdict is for."""
+        entries = self.entries
+        if len(context) != len(entries):
+            return None
+        form = self.form
+        changed: list[tuple[int, str]] = []
+        for i, (entry, ours) in enumerate(zip(context, entries, strict=True)):
+            if entry == ours:
+                continue
+            if type(entry) is not dict or len(entry) != 3:
+                return None
+            try:
+                name, values, kind = _ENTRY(entry)
+            except KeyError:
+                return None
+            if name != form.names[i] or kind != form.kinds[i]:
+                return None
+            if type(values) is not list or len(values) != 1 or type(values[0]) is not str:
+                return None
+            base = form.bases[i]
+            if base and _value_problem(base, values[0]):
+                return None
+            changed.append((i, values[0]))
+        if not changed:
+            return self
+        new_entries, new_values = list(entries), list(self.values)
+        for i, value in changed:
+            new_entries[i] = _json_entry(form.names[i], [value], form.kinds[i])
+            new_values[i] = (value,)
+        return _Checked(new_entries, form, tuple(new_values))
+
+
+def _checked_context(template: _Template, context: list[Any]) -> _Checked | None:
+    """`context` checked entry by entry (its form first), or None at the first doubt."""
+    if not (_DICT.issuperset(map(type, context)) and _THREE.issuperset(map(len, context))):
+        return None
+    try:
+        form = template.form(tuple(map(_NAME, context)), tuple(map(_KIND, context)))
+    except (KeyError, TypeError):  # another key, an unhashable name: the full check names it
+        return None
+    if form is None:
+        return None
+    lists = list(map(_VALUES, context))
+    if not _LIST.issuperset(map(type, lists)):
+        return None
+    values = tuple(map(tuple, lists))
+    if not form.accepts(values):
+        return None
+    entries = [
+        _json_entry(name, list(found), kind)
+        for name, found, kind in zip(form.names, values, form.kinds, strict=True)
+    ]
+    return _Checked(entries, form, values)
+
+
+def _json_entry(name: str, values: list[str], kind: str) -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": values, "ContextKeyType": kind}
+
+
+_ENTRY = itemgetter("ContextKeyName", "ContextKeyValues", "ContextKeyType")
 _DICT: Final = frozenset({dict})
 _THREE: Final = frozenset({3})
 _LIST: Final = frozenset({list})
-_ONE: Final = frozenset({1})
-_STR: Final = frozenset({str})
 
 
 def _template(data: Mapping[str, Any]) -> _Template:

@@ -410,16 +410,31 @@ class _Snapshots:
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """Non-blank lines as bytes: a line that is not UTF-8 fails alone, in `json.loads`."""
     for number, line in enumerate(handle, start=1):
-        if line.strip():
+        if line and not line.isspace():  # `line.strip()` without copying the line
             yield number, line
 
 
 def _parse(line: bytes) -> Any:
     """`json.loads(line)`: a line that starts `{"` is UTF-8 to `json.detect_encoding` (no BOM,
-    no NUL), so it is decoded as `json.loads` would decode it, without the detection."""
+    no NUL), so it is decoded as `json.loads` would decode it, without the detection, and
+    scanned as `json.JSONDecoder.decode` scans a text (no leading whitespace: the scanner at
+    0, then only JSON whitespace may follow), without its Python layers."""
     if line.startswith(b'{"'):
-        return json.loads(line.decode("utf-8", "surrogatepass"))
+        text = line.decode("utf-8", "surrogatepass")
+        try:
+            found, end = _SCAN(text, 0)
+        except StopIteration as error:
+            raise json.JSONDecodeError("Expecting value", text, error.value) from None
+        end = _SPACE(text, end).end()
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+        return found
     return json.loads(line)
+
+
+# `json.loads`'s decoder: the default one, its C scanner; the whitespace `decode` skips.
+_SCAN: Final = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_SPACE: Final = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
 
 
 # Answers are written this many at a time: one write per line costs a system call each when
@@ -466,14 +481,18 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     texts: dict[Verdicts, tuple[str, str]] = {}  # a decision's answer text, around the id
     frozen = False
     for number, line in lines:
-        if repeated is not None and (text := repeated.answer(line)) is not None:
+        if (
+            repeated is not None
+            and repeated.looking
+            and (text := repeated.answer(line)) is not None
+        ):
             yield text
             continue
         ident: Any = number
         text = None
         try:
             item = _parse(line)
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise InputError(f"line {number}", "not a JSON object")
             ident = item.get("id", number)
             if decision_only and query is None:
@@ -481,7 +500,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 around = texts.get(verdicts)
                 if around is None:
                     around = texts[verdicts] = _around_id(_decision_dict(verdicts))
-                if repeated is not None:
+                if repeated is not None and repeated.looking:
                     repeated.keep(line, ident, around)
                 text = f"{around[0]}{_id_text(ident)}{around[1]}"
             elif not decision_only and query is None:
@@ -551,11 +570,11 @@ class _Repeated:
         # REST -> the answer without its id, or its text around the id (once reused)
         self._kept: dict[bytes, Json | tuple[str, str]] = {}
         self._reused = False
-        self._looking = True
+        self.looking = True
 
     def answer(self, line: bytes) -> str | None:
         """The answer text of `line` when its REST came before."""
-        if not self._looking:
+        if not self.looking:
             return None
         head = _HEAD.match(line)
         if head is None:
@@ -572,7 +591,7 @@ class _Repeated:
     def keep(self, line: bytes, ident: Any, answer: Json | tuple[str, str]) -> None:
         """Remember `answer` (without its id, or its text around the id) for the REST of
         `line`, when it may be reused."""
-        if not self._looking:
+        if not self.looking:
             return
         head = _HEAD.match(line)
         if head is None or type(ident) is not int or ident != int(head[1]):
@@ -584,7 +603,7 @@ class _Repeated:
             return
         if len(self._kept) >= self.LIMIT:
             self._kept.clear()
-            self._looking = self._reused
+            self.looking = self._reused
         self._kept[rest] = answer
 
 

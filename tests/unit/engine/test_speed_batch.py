@@ -159,6 +159,26 @@ LINES: list[bytes] = [
     b'{"id": 1}{',
     b' {"id": 1}',
     b"[1]",
+    b'{"id": 1}\n',
+    b'{"id": 1} \t\r\n \n',
+    b'{"id": 1}\x0c',  # a form feed: not JSON whitespace
+    '{"id": 1}\u2028'.encode(),
+    '{"id": 1}\u00a0'.encode(),
+    b'{"id": 1} 2',
+    b'{"id": 1}}',
+    b'{"id": }',
+    b'{"id": [1, }',
+    b'{"id": 1,}',
+    b'{"id"}',
+    b'{"id": tru}',
+    b'{"id": NaN, "x": -Infinity}',
+    b'{"id": "a\nb"}',
+    b'{"id": "a\tb"}',  # a control character in a string
+    b'{"id": 1, "id": 2}',
+    b'{"id": 1e400}',
+    b'{"id": 12345678901234567890123}',
+    b'{"' + b"[" * 100000,
+    b'{"a": ' + b"[" * 100000 + b"]" * 100000 + b"}",
 ]
 
 
@@ -169,7 +189,7 @@ def test_a_batch_line_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
     def outcome(parse: Any) -> object:
         try:
             return parse(line)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
             return (type(error), str(error))
 
     assert outcome(_parse) == outcome(json.loads)

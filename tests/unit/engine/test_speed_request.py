@@ -3,11 +3,13 @@ condition answers) give what the full path gives, for good and bad input alike."
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from typing import Any
 
 import pytest
 
+from chalicelib import request as request_module
 from chalicelib.engine.conditions import compile_condition_block
 from chalicelib.engine.context import RequestContext, normalise_key
 from chalicelib.engine.verdict_cache import DIRECT_KEYS
@@ -101,6 +103,86 @@ def test_a_new_entry_of_a_template_request_is_checked_as_the_full_check_checks_i
             request_from_runbook(_document([]))
             assert _outcome(document) == fresh, (name, values, kind)
             assert _outcome(document) == fresh, (name, values, kind)
+
+
+BASE: list[dict[str, Any]] = [
+    _entry("aws:PrincipalTag/team", ["data"]),
+    _entry("aws:SecureTransport", ["true"], "boolean"),
+    _entry("aws:SourceIp", ["10.0.0.1"], "ip"),
+    _entry("aws:CurrentTime", ["2025-11-24T16:00:07Z"], "date"),
+    _entry("aws:EpochTime", ["1764000007"], "numeric"),
+    _entry("aws:TagKeys", ["a", "b"], "stringList"),
+]
+
+
+def _neighbours(base: list[dict[str, Any]]) -> list[Any]:
+    """Contexts that differ from `base` in one entry (its value, name, type, keys, shape) or in
+    their length."""
+    found: list[Any] = []
+    for i, entry in enumerate(base):
+        name = entry["ContextKeyName"]
+        variants: list[Any] = [
+            *({**entry, "ContextKeyValues": [value]} for value in VALUES),
+            {**entry, "ContextKeyValues": ["10.1.2.3", "1"]},
+            {**entry, "ContextKeyValues": []},
+            {**entry, "ContextKeyValues": "10.1.2.3"},
+            {**entry, "ContextKeyValues": [["true"]]},
+            {**entry, "ContextKeyName": "aws:Other"},
+            {**entry, "ContextKeyName": name.upper()},
+            {**entry, "ContextKeyName": 7},
+            {**entry, "ContextKeyName": [name]},
+            {**entry, "ContextKeyType": "string"},
+            {**entry, "ContextKeyType": "ipList"},
+            {**entry, "ContextKeyType": "float"},
+            {**entry, "extra": 1},
+            {k: v for k, v in entry.items() if k != "ContextKeyType"},
+            {"ContextKeyName": name, "ContextKeyValues": ["1"], "contextKeyType": "string"},
+            [entry],
+            None,
+            name,
+        ]
+        found += [[*base[:i], variant, *base[i + 1 :]] for variant in variants]
+    return [*found, base[:-1], [*base, base[0]], [*base, base[2]], [base[1], base[0]], []]
+
+
+def test_a_context_like_the_last_one_is_checked_as_the_full_check_checks_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`lazy_request` checks a context where it differs from its template's last one: each
+    neighbour of a context, right after it and after one another, against the full check."""
+    contexts = _neighbours(BASE)
+    expected = []
+    for context in contexts:
+        _TEMPLATES.clear()
+        expected.append(_outcome(_document(context)))
+    assert sum(isinstance(found, AccessRequest) for found in expected) > 40
+    _TEMPLATES.clear()
+    request_from_runbook(_document(BASE))
+    for context, fresh in zip(contexts, expected, strict=True):
+        assert _outcome(_document(context)) == fresh, context  # after BASE
+        request_from_runbook(_document(BASE))  # the last context is BASE again
+    for context, fresh in zip(contexts * 2, expected * 2, strict=True):
+        assert _outcome(_document(context)) == fresh, context  # after one another
+    lazy_request(_document(BASE))
+    monkeypatch.setattr(request_module, "_checked_context", None)  # the last context's path
+    context = [*BASE[:2], _entry("aws:SourceIp", ["10.9.9.9"], "ip"), *BASE[3:]]
+    one = lazy_request(_document(context))
+    assert one is not None and one.values[2] == ("10.9.9.9",)
+
+
+def test_a_document_changed_after_its_request_was_built_is_checked_again() -> None:
+    """The last context is kept as copies: a caller that changes its document in place gets
+    the check of the changed document."""
+    _TEMPLATES.clear()
+    changed = _document(copy.deepcopy(BASE))
+    changed["context"][2]["ContextKeyValues"][0] = "not an ip"
+    fresh = _outcome(changed)  # no template: the full check
+    assert isinstance(fresh, str) and "not an IP" in fresh
+    document = _document(copy.deepcopy(BASE))
+    request_from_runbook(document)  # the template
+    request_from_runbook(document)  # the template's last context
+    document["context"][2]["ContextKeyValues"][0] = "not an ip"
+    assert _outcome(document) == fresh
 
 
 @pytest.mark.parametrize(
