@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from .model import InputError, Json
 from .schemas import conforms, schema
+from .schemas.delta import conforms_like
 
 T = TypeVar("T")
 UNREADABLE_KEY = "$unreadable"
@@ -273,23 +274,82 @@ def validate_snapshot_document(doc: Any) -> None:
         raise InputError(f"snapshot.{where}" if error.absolute_path else "snapshot", error.message)
 
 
-def load_snapshot(doc: Any) -> Snapshot:
-    """Validate and index a snapshot document (DESIGN 3.2)."""
-    validate_snapshot_document(doc)
+def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
+    """Validate and index a snapshot document (DESIGN 3.2).
+
+    `like`: a snapshot loaded before, whose document `doc` shares parts with (fix verification
+    loads `like.document` with one change). The parts of `doc` that are the very objects of
+    `like.document` are neither checked (`schemas.delta`) nor indexed again: `like`'s are
+    reused. Same acceptance, same error, same snapshot as without `like`; neither document may
+    be changed in place afterwards (nothing does: loaded documents are read only).
+    """
+    old = like.document if like is not None and isinstance(like.document, dict) else None
+    if old is None or not isinstance(doc, dict) or not conforms_like("snapshot", doc, old):
+        validate_snapshot_document(doc)
+    was: dict[str, Old] = {} if old is None or like is None else _parts_of(old, like)
     s3 = doc.get("s3") or {}
     return Snapshot(
         document=doc,
         account_id=doc["account_id"],
         partition=doc.get("partition", "aws"),
         region=doc.get("region"),
-        iam=_part(doc, "iam", _load_iam),
-        organization=_part(doc, "organization", _load_org),
-        account_public_access_block=_part(s3, "account_public_access_block", _as_mapping),
-        buckets=_table(s3.get("buckets"), "s3.buckets", _load_bucket),
-        access_points=_table(s3.get("access_points"), "s3.access_points", _load_access_point),
-        kms_keys=_table((doc.get("kms") or {}).get("keys"), "kms.keys", _load_kms_key),
-        vpc_endpoints=_table(doc.get("vpc_endpoints"), "vpc_endpoints", _load_vpce),
-        accounts=_table(doc.get("accounts"), "accounts", _load_side),
+        iam=_part(doc, "iam", _iam_loader(was.get("iam")), was.get("iam")),
+        organization=_part(doc, "organization", _load_org, was.get("organization")),
+        account_public_access_block=_part(
+            s3, "account_public_access_block", _as_mapping, was.get("bpa")
+        ),
+        buckets=_table(s3.get("buckets"), "s3.buckets", _load_bucket, was.get("buckets")),
+        access_points=_table(
+            s3.get("access_points"), "s3.access_points", _load_access_point, was.get("aps")
+        ),
+        kms_keys=_table(
+            (doc.get("kms") or {}).get("keys"), "kms.keys", _load_kms_key, was.get("keys")
+        ),
+        vpc_endpoints=_table(
+            doc.get("vpc_endpoints"), "vpc_endpoints", _load_vpce, was.get("vpces")
+        ),
+        accounts=_table(
+            doc.get("accounts"), "accounts", _side_loader(was.get("accounts")), was.get("accounts")
+        ),
+    )
+
+
+Old = tuple[Any, Any]
+"""A part of the `like` snapshot: its raw value in the document, and what it was indexed to."""
+
+
+def _parts_of(doc: Mapping[str, Any], snapshot: Snapshot) -> dict[str, Old]:
+    s3 = doc.get("s3") or {}
+    return {
+        "iam": (doc.get("iam"), snapshot.iam),
+        "organization": (doc.get("organization"), snapshot.organization),
+        "bpa": (s3.get("account_public_access_block"), snapshot.account_public_access_block),
+        "buckets": (s3.get("buckets"), snapshot.buckets),
+        "aps": (s3.get("access_points"), snapshot.access_points),
+        "keys": ((doc.get("kms") or {}).get("keys"), snapshot.kms_keys),
+        "vpces": (doc.get("vpc_endpoints"), snapshot.vpc_endpoints),
+        "accounts": (doc.get("accounts"), snapshot.accounts),
+    }
+
+
+def _entry(old: Old | None, name: str) -> Old | None:
+    """The entry `name` of an old table: its raw value and what it was indexed to."""
+    if old is None or not isinstance(old[0], Mapping) or not isinstance(old[1], Mapping):
+        return None
+    if name not in old[0] or name not in old[1]:
+        return None
+    return old[0][name], old[1][name]
+
+
+def _alike(new: Any, old: Any) -> bool:
+    """`new` is `old`, or a copy of that mapping whose values are the very same objects."""
+    if new is old:
+        return True
+    return (
+        type(new) is dict
+        and type(old) is dict
+        and len(new) == len(old)
+        and all(key in old and old[key] is value for key, value in new.items())
     )
 
 
@@ -309,10 +369,12 @@ def parse_json_document(value: Any) -> Any:
 
 
 def _part(
-    parent: Mapping[str, Any], key: str, build: Callable[[Any, str], T]
+    parent: Mapping[str, Any], key: str, build: Callable[[Any, str], T], old: Old | None = None
 ) -> T | Unreadable | None:
     if key not in parent or parent[key] is None:
         return None
+    if old is not None and parent[key] is old[0]:
+        return old[1]  # type: ignore[no-any-return]
     return unreadable_of(parent[key], key) or build(parent[key], key)
 
 
@@ -320,13 +382,41 @@ def _as_mapping(value: Any, where: str) -> Mapping[str, Any]:
     return dict(value)
 
 
-def _table(raw: Any, where: str, build: Callable[[str, Any, str], T]) -> dict[str, T | Unreadable]:
+def _table(
+    raw: Any, where: str, build: Callable[[str, Any, str], T], old: Old | None = None
+) -> dict[str, T | Unreadable]:
     if not isinstance(raw, Mapping):
         return {}
+    if old is not None and raw is old[0] and isinstance(old[1], dict):
+        return old[1]
     out: dict[str, T | Unreadable] = {}
     for name, value in raw.items():
+        kept = _entry(old, name)
+        if kept is not None and value is kept[0]:
+            out[name] = kept[1]
+            continue
         path = f"{where}.{name}"
         out[name] = unreadable_of(value, path) or build(name, value, path)
+    return out
+
+
+def _entries(
+    items: Any, key: str, build: Callable[[int, Mapping[str, Any]], T], old: Old | None
+) -> dict[str, T]:
+    """`{item[key]: build(i, item)}` over a list of entries; an entry alike the one at the same
+    index of the old list keeps what that was indexed to (when no later entry took its name)."""
+    before: list[Any] = []
+    last: dict[str, int] = {}
+    if old is not None and isinstance(old[0], list) and isinstance(old[1], dict):
+        before = old[0]
+        last = {item[key]: i for i, item in enumerate(before)}
+    out: dict[str, T] = {}
+    for i, item in enumerate(items or ()):
+        name = item[key]
+        if last.get(name) == i and _alike(item, before[i]):
+            out[name] = old[1][name]  # type: ignore[index]
+        else:
+            out[name] = build(i, item)
     return out
 
 
@@ -389,29 +479,46 @@ def _tags(raw: Any) -> Mapping[str, str]:
     return {t["Key"]: t["Value"] for t in raw if "Key" in t}
 
 
-def _load_iam(raw: Mapping[str, Any], where: str) -> Iam:
-    def entities(list_key: str, kind: str) -> dict[str, Entity] | Unreadable:
+def _iam_loader(old: Old | None) -> Callable[[Mapping[str, Any], str], Iam]:
+    return lambda raw, where: _load_iam(raw, where, old)
+
+
+def _load_iam(raw: Mapping[str, Any], where: str, old: Old | None = None) -> Iam:
+    before: Mapping[str, Any] = {}
+    was: Iam | None = None
+    if old is not None and isinstance(old[0], Mapping) and isinstance(old[1], Iam):
+        before, was = old
+    names = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
+
+    def entities(list_key: str, kind: str, prior: Any) -> dict[str, Entity] | Unreadable:
         items = raw.get(list_key)
+        if was is not None and items is before.get(list_key):
+            return prior  # type: ignore[no-any-return]
         marker = unreadable_of(items, f"{where}.{list_key}")
         if marker:
             return marker
-        name_key = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
-        return {
-            item[name_key]: _entity(kind, item, f"{where}.{list_key}.{i}")
-            for i, item in enumerate(items or ())
-        }
+        return _entries(
+            items,
+            names[kind],
+            lambda i, item: _entity(kind, item, f"{where}.{list_key}.{i}"),
+            (before.get(list_key), prior) if was is not None else None,
+        )
 
     raw_policies = raw.get("Policies")
-    policies: dict[str, ManagedPolicy] | Unreadable = unreadable_of(
-        raw_policies, f"{where}.Policies"
-    ) or {
-        item["Arn"]: _managed(item, f"{where}.Policies.{i}")
-        for i, item in enumerate(raw_policies or ())
-    }
+    policies: Mapping[str, ManagedPolicy] | Unreadable
+    if was is not None and raw_policies is before.get("Policies"):
+        policies = was.policies
+    else:
+        policies = unreadable_of(raw_policies, f"{where}.Policies") or _entries(
+            raw_policies,
+            "Arn",
+            lambda i, item: _managed(item, f"{where}.Policies.{i}"),
+            (before.get("Policies"), was.policies) if was is not None else None,
+        )
     return Iam(
-        users=entities("UserDetailList", "user"),
-        groups=entities("GroupDetailList", "group"),
-        roles=entities("RoleDetailList", "role"),
+        users=entities("UserDetailList", "user", was and was.users),
+        groups=entities("GroupDetailList", "group", was and was.groups),
+        roles=entities("RoleDetailList", "role", was and was.roles),
         policies=policies,
     )
 
@@ -477,22 +584,35 @@ def _load_org(raw: Mapping[str, Any], where: str) -> Organization:
     )
 
 
-def _load_side(account_id: str, raw: Mapping[str, Any], where: str) -> AccountSide:
+def _side_loader(old: Old | None) -> Callable[[str, Mapping[str, Any], str], AccountSide]:
+    return lambda account_id, raw, where: _load_side(
+        account_id, raw, where, _entry(old, account_id)
+    )
+
+
+def _load_side(
+    account_id: str, raw: Mapping[str, Any], where: str, old: Old | None = None
+) -> AccountSide:
     """`accounts.<id>`: a part left out was not collected (unchecked), never "none"."""
 
     def left_out(part: str, needs: str) -> Unreadable:
         return Unreadable(code=NOT_COLLECTED, needs=f"{needs} in account {account_id}", where=part)
 
+    old_iam: Old | None = None
+    old_org: Old | None = None
+    if old is not None and isinstance(old[0], Mapping) and isinstance(old[1], AccountSide):
+        old_iam = (old[0].get("iam"), old[1].iam)
+        old_org = (old[0].get("organization"), old[1].organization)
     iam: Iam | Unreadable
     if "iam" in raw:
-        iam = _part(raw, "iam", _load_iam) or left_out(
+        iam = _part(raw, "iam", _iam_loader(old_iam), old_iam) or left_out(
             f"{where}.iam", "iam:GetAccountAuthorizationDetails"
         )
     else:
         iam = left_out(f"{where}.iam", "iam:GetAccountAuthorizationDetails")
     organization: Organization | Unreadable | None
     if "organization" in raw:
-        organization = _part(raw, "organization", _load_org)
+        organization = _part(raw, "organization", _load_org, old_org)
     else:
         organization = left_out(f"{where}.organization", "organizations:ListPoliciesForTarget")
     return AccountSide(account_id=account_id, iam=iam, organization=organization)
