@@ -1075,7 +1075,7 @@ def _load_sharing(base: Snapshot, document: Json, changed: object) -> Snapshot:
     (policies the patch helpers cannot find are compiled again), SCPs when the organization is
     equal, and policies cached by content (given with the request) always.
     """
-    loaded = load_snapshot(document)
+    loaded = load_snapshot(document, like=base if CACHE else None)
     if not CACHE:
         return loaded
     same_org = document.get("organization") == base.document.get("organization")
