@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
@@ -109,6 +110,33 @@ def _target(ref: Any, root: Mapping[str, Any]) -> Any:
     return defs[match[1]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    """A branch of an anyOf, with what shows cheaply that it rejects a value."""
+
+    node: Any
+    types: tuple[type, ...] | None  # fastjsonschema's isinstance check of its `type`
+    required: tuple[str, ...]
+
+    def rejects(self, value: Any) -> bool:
+        if not isinstance(self.node, dict):
+            return self.node is False
+        if self.types is not None and not isinstance(value, self.types):
+            return True
+        return isinstance(value, dict) and any(key not in value for key in self.required)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How the walk reads a schema node: `node` is past bare `$ref`s (None: a cycle of them)."""
+
+    raw: Any
+    node: Any
+    branches: tuple[_Branch, ...] | None = None  # a bare anyOf
+    objects: bool = False  # a dict is taken apart (local keywords only, `object` typed)
+    arrays: bool = False  # a list is taken apart (local keywords, `items` one schema)
+
+
 class _Walk:
     """Walks a new document along the schema, beside the old one (see the module doc)."""
 
@@ -116,35 +144,27 @@ class _Walk:
         self.root = root
         self._head: dict[str, Any] = {k: root[k] for k in ("$schema", "$defs") if k in root}
         self._compiled: dict[int, tuple[Any, Validator]] = {}
+        self._plans: dict[int, _Plan] = {}
+        self._root = self._read(root, ROOT_LOCAL)
 
     def accepts(self, new: Any, old: Any, node: Any, *, root: bool = False) -> bool:
         """True when `new` is valid against `node`, given that `old` is."""
         if new is old:
             return True
-        node = self._bare(node)
-        if not isinstance(node, dict):
-            return node is True
-        keys = node.keys()
-        if "anyOf" in node and keys <= ANY_OF:
-            branch = self._branch(old, node["anyOf"])
-            if branch is not None and self.accepts(new, old, branch):
+        plan = self._root if root and node is self.root else self._plan(node)
+        if plan.branches is not None:
+            left = [b for b in plan.branches if not b.rejects(old)]
+            if len(left) == 1 and self.accepts(new, old, left[0].node):
                 return True
-        elif keys <= (ROOT_LOCAL if root else LOCAL):
-            if isinstance(new, dict) and isinstance(old, dict) and _typed(node, "object"):
-                return self._object(new, old, node)
-            items = node.get("items", True)
-            if (
-                isinstance(new, list)
-                and isinstance(old, list)
-                and _typed(node, "array")
-                and isinstance(items, (dict, bool))
-            ):
-                return self._array(new, old, items)
-        return not root and self.whole(new, node)
+        elif plan.objects and isinstance(new, dict) and isinstance(old, dict):
+            return self._object(new, old, plan.node)
+        elif plan.arrays and isinstance(new, list) and isinstance(old, list):
+            return self._array(new, old, plan.node.get("items", True))
+        return not root and self.whole(new, plan.node)
 
     def whole(self, value: Any, node: Any) -> bool:
         """`value` checked against `node` in full."""
-        node = self._bare(node)
+        node = self._plan(node).node
         if not isinstance(node, dict):
             return node is True
         hit = self._compiled.get(id(node))
@@ -170,6 +190,8 @@ class _Walk:
             if names is not None and key not in old and not self.whole(key, names):
                 return False
             sub = properties.get(key, extra)
+            if sub is True:
+                continue
             if key in old:
                 if not self.accepts(value, old[key], sub):
                     return False
@@ -190,29 +212,40 @@ class _Walk:
                 return False
         return True
 
-    def _branch(self, value: Any, branches: Any) -> Any:
-        """The one branch left that accepts `value` when all the others are shown to reject it
-        (`value` is valid against the anyOf); None when that is not shown."""
-        if not isinstance(branches, list):
-            return None
-        left = [b for b in branches if not self._rejects(self._bare(b), value)]
-        return left[0] if len(left) == 1 else None
+    def _plan(self, node: Any) -> _Plan:
+        hit = self._plans.get(id(node))
+        if hit is None or hit.raw is not node:
+            hit = self._plans[id(node)] = self._read(node, LOCAL)
+        return hit
 
-    @staticmethod
-    def _rejects(node: Any, value: Any) -> bool:
+    def _read(self, raw: Any, local: frozenset[str]) -> _Plan:
+        node = self._bare(raw)
         if not isinstance(node, dict):
-            return node is False
-        if "$ref" in node:  # fastjsonschema reads the $ref alone
-            return False
+            return _Plan(raw, node)
+        keys = node.keys()
+        if "anyOf" in node and keys <= ANY_OF and isinstance(node["anyOf"], list):
+            return _Plan(raw, node, branches=tuple(map(self._branch, node["anyOf"])))
+        if not keys <= local:
+            return _Plan(raw, node)
         types = node.get("type")
-        if types is not None:
-            names = types if isinstance(types, list) else [types]
-            if all(t in PYTHON_TYPES for t in names) and not any(
-                isinstance(value, PYTHON_TYPES[t]) for t in names
-            ):
-                return True
-        required = node.get("required", ())
-        return isinstance(value, dict) and any(key not in value for key in required)
+        names = set(types) if isinstance(types, list) else {types}
+        return _Plan(
+            raw,
+            node,
+            objects=types is None or "object" in names,
+            arrays=(types is None or "array" in names)
+            and isinstance(node.get("items", True), (dict, bool)),
+        )
+
+    def _branch(self, raw: Any) -> _Branch:
+        node = self._bare(raw)
+        if not isinstance(node, dict) or "$ref" in node:  # fastjsonschema reads a $ref alone
+            return _Branch(node, None, ())  # shown to reject only when it is `false`
+        types = node.get("type")
+        names: list[Any] = types if isinstance(types, list) else [types]
+        known = types is not None and all(name in PYTHON_TYPES for name in names)
+        python = tuple(t for name in names for t in PYTHON_TYPES.get(name, ()))
+        return _Branch(node, python if known else None, tuple(node.get("required", ())))
 
     def _bare(self, node: Any) -> Any:
         """`node` past `$ref`s that stand alone (with annotations at most)."""
@@ -221,9 +254,3 @@ class _Walk:
                 return node
             node = _target(node["$ref"], self.root)
         return None  # a cycle of references: not shown valid
-
-
-def _typed(node: Mapping[str, Any], kind: str) -> bool:
-    """A value of JSON type `kind` (object or array) passes the node's `type`."""
-    types = node.get("type")
-    return types is None or kind == types or (isinstance(types, list) and kind in types)

@@ -238,6 +238,8 @@ SYNTHETIC: dict[str, Any] = {
         },
         "refsib": {"$ref": "#/$defs/leaf", "type": "object", "required": ["z"]},
         "list": {"type": "array", "items": {"$ref": "#/$defs/leaf"}},
+        "enum": {"anyOf": [{"enum": [[1]]}, {"type": "array", "items": {"type": "string"}}]},
+        "anysib": {"anyOf": [{"type": "array"}, {"type": "object"}], "maxItems": 1},
     },
     "$defs": {
         "leaf": {"type": "object", "required": ["v"], "properties": {"v": {"type": "integer"}}}
@@ -247,8 +249,9 @@ SYNTHETIC: dict[str, Any] = {
 
 def test_the_walk_never_accepts_what_the_full_check_refuses() -> None:
     """On a schema with keywords the walk may not take apart (oneOf, enum, uniqueItems,
-    patternProperties, additionalProperties false, propertyNames, $ref beside other keywords),
-    a document the walk accepts, given a valid old one, is valid."""
+    patternProperties, additionalProperties false, propertyNames, $ref or anyOf beside other
+    keywords, an anyOf branch with no type), a document the walk accepts, given a valid old
+    one, is valid."""
     full = fastjsonschema.compile(SYNTHETIC, detailed_exceptions=False)
     walk = _Walk(SYNTHETIC)
     old: dict[str, Any] = {
@@ -259,11 +262,13 @@ def test_the_walk_never_accepts_what_the_full_check_refuses() -> None:
         "closed": {"p": {"v": 2}},
         "refsib": {"v": 3},
         "list": [{"v": 1}, {"v": 2}],
+        "enum": [1],
+        "anysib": [1],
     }
     full(old)
     values = [None, 1, "y", "z", [], [1, 1], {}, {"v": 1}, {"v": "1"}, {"k": 1}, {"n1": "s"}]
     values += [{"p": {"v": 1}}, {"long": 1}, {"p": {"v": 1}, "q": 1}, [{"v": 1}], [{"v": "x"}]]
-    values += [[{"v": 1}, {"v": 1}], {"v": 3, "z": 1}]
+    values += [[{"v": 1}, {"v": 1}], {"v": 3, "z": 1}, [1, "s"], ["s"]]
     accepted = 0
     for key in [*old, "new"]:
         for value in values:
