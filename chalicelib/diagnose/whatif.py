@@ -21,7 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
 
-from ..engine import Verdicts, deciding_with
+from ..engine import Verdicts, deciding_with, unread_verdict
+from ..engine.context import normalise_key
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -39,9 +40,24 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
     """The verdict under each condition key a runbook request did not give; () for events."""
     if request.event_id is not None:
         return ()
+    questions = _questions(request, snapshot)
+    if not questions:
+        return ()
+    unchanged = unread_verdict(request, snapshot, _names(questions))
+    if unchanged is not None:  # every value tried gives the request's verdict: the first kept
+        return tuple(
+            WhatIf(
+                key=key,
+                assumed_values=entries[0].values,
+                decision=unchanged.decision,
+                blocked_by=unchanged.blocked_by,
+            )
+            for key, entries in questions
+            if entries
+        )
     out = []
     decide = deciding_with(request, snapshot)
-    for key, entries in _questions(request, snapshot):
+    for key, entries in questions:
         result = _try(decide, decision, key, entries)
         if result is not None:
             out.append(result)
@@ -59,6 +75,11 @@ def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, li
     return snapshot.cached(
         ("what-if questions", given, actions), lambda: _work_out(request, snapshot, given)
     )
+
+
+def _names(questions: list[tuple[str, list[ContextEntry]]]) -> frozenset[str]:
+    """The keys of the entries tried, as the engine looks them up."""
+    return frozenset(normalise_key(entry.name) for _key, entries in questions for entry in entries)
 
 
 def _work_out(

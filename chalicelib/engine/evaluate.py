@@ -169,6 +169,16 @@ def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[Conte
     )
 
 
+def unread_verdict(
+    request: AccessRequest, snapshot: Snapshot, names: frozenset[str]
+) -> Verdicts | None:
+    """`request`'s own verdict, which an entry of any of `names` (normalised keys) added to its
+    context cannot change: `evaluate` explained this very request last, from a remembered path
+    none of whose steps reads one of them; else None (`deciding_with` answers then)."""
+    verdict = verdict_cache.unread(request, snapshot, names)
+    return verdict if isinstance(verdict, Verdicts) else None
+
+
 def _decide_in_full(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     outcomes, _notes, _unchecked = _run(request, snapshot, explain=False)
     verdict, blocked = _combine(outcomes)

@@ -247,6 +247,16 @@ def deciding_with(
     return one
 
 
+def unread(request: AccessRequest, snapshot: Snapshot, names: frozenset[str]) -> object | None:
+    """The verdict `deciding_with` gives `request` for an entry of any of `names` (normalised
+    keys) when `explain` last explained this very request from a remembered path none of whose
+    steps reads one of them, and none is one of `DIRECT_KEYS`; else None."""
+    told = _explanations(snapshot).last_for(request)
+    if told is None or not names.isdisjoint(told.reads) or not names.isdisjoint(DIRECT_KEYS):
+        return None
+    return told.verdict
+
+
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:
     """Paths added to each shape's tree (one dict per snapshot)."""
     counts: dict[tuple[object, ...], int] = snapshot.cached(("verdict-paths",), dict)

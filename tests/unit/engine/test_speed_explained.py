@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.engine import deciding_with, evaluate, resolve_principal, verdict_cache
+from chalicelib.engine import (
+    deciding_with,
+    evaluate,
+    resolve_principal,
+    unread_verdict,
+    verdict_cache,
+)
+from chalicelib.engine.context import normalise_key
 from chalicelib.model import (
     AccessRequest,
     ConditionFailure,
@@ -114,6 +121,10 @@ def test_a_remembered_explanation_is_the_full_one(
             decide = deciding_with(resolved, shared)
             for j, entry in enumerate(ENTRIES):
                 assert _verdict(decide, entry) == assumed[i, j], (one, entry)
+                names = frozenset({normalise_key(entry.name)})
+                unchanged = unread_verdict(resolved, shared, names)
+                if unchanged is not None:
+                    assert (unchanged.decision, unchanged.blocked_by) == assumed[i, j], entry
 
 
 def _finding(request: AccessRequest, snapshot: Snapshot) -> object:
@@ -228,3 +239,29 @@ def test_a_patched_decision_copies_every_field() -> None:
     }
     for kind, names in copied.items():
         assert {f.name for f in dataclasses.fields(kind)} == names, kind
+
+
+def test_a_header_key_of_the_shape_is_never_assumed_unread() -> None:
+    # The SSE-KMS key header is read from the request itself (it is part of the shape, not a
+    # step): named, it adds a KMS leg the request's own path never had.
+    snapshot = load_snapshot(
+        _one_policy({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"})
+    )
+    header = ContextEntry(
+        name="s3:x-amz-server-side-encryption-aws-kms-key-id",
+        values=("arn:aws:kms:us-east-1:111122223333:key/k1",),
+    )
+    names = frozenset({normalise_key(header.name)})
+    for i in range(3):  # the tree starts, records, then answers
+        request = resolve_principal(
+            request_from_case(
+                {"principal": "arn:aws:iam::111122223333:user/alice", "action": "s3:PutObject",
+                 "resource": f"arn:aws:s3:::b/k{i}", "kms_actions": ["kms:GenerateDataKey"]}
+            ),
+            snapshot,
+        )  # fmt: skip
+        assert evaluate(request, snapshot).decision is Verdict.ALLOWED
+        assert evaluate(_with_entry(request, header), snapshot).decision is not Verdict.ALLOWED
+        evaluate(request, snapshot)
+        assert unread_verdict(request, snapshot, names) is None
+        assert unread_verdict(request, snapshot, frozenset({"x:neverread"})) is not None
