@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, ne
 from typing import TYPE_CHECKING, Any, Final
 
 from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
@@ -172,10 +173,10 @@ def _template_key(data: Any) -> tuple[str | None, ...] | None:
     if not (type(data) is dict or isinstance(data, Mapping)) or not _CACHEABLE.issuperset(data):
         return None
     key = tuple(map(data.get, _TEMPLATE_FIELDS))
-    for value in key:
-        if value is not None and type(value) is not str:
-            return None
-    return key
+    return key if _STR_OR_NONE.issuperset(map(type, key)) else None
+
+
+_STR_OR_NONE: Final = frozenset({str, type(None)})
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -225,11 +226,11 @@ def _context_form(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one a batch line, and frozen ones cost 4x to build
 class LazyRequest:
     """A runbook document whose template is known and whose resource and context passed the
     checks, before its `AccessRequest` is built (`build`): a batch line the verdict cache
-    answers needs only its object and the values of its context entries."""
+    answers needs only its object and the values of its context entries. Never changed."""
 
     template: _Template
     key: tuple[str | None, ...]  # the document's template fields
@@ -299,11 +300,11 @@ def lazy_request(data: Any) -> LazyRequest | None:
     return LazyRequest(template, key, resource, bucket, object_key, checked.form, checked.values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as `LazyRequest`
 class _Checked:
     """A template request's context that passed the checks: its form and values, and its
     entries as JSON objects of our own (never the caller's, which may change) to compare the
-    next context with."""
+    next context with. Never changed."""
 
     entries: list[dict[str, Any]]
     form: ContextForm
@@ -314,36 +315,38 @@ class _Checked:
         one-value entries (of the same name and type, at the same place); else None.
 
         An entry equal to ours (JSON equality: our names, types and values are strings, which
-        only equal strings) passed the checks; another is checked as `_checked_entry` would
-        check it, its name and type being those the form's schema verdict is for."""
+        only equal strings) passed the checks. Another must be a JSON object of one string
+        value equal to our entry with that value (the same three keys, name and type: the
+        form's schema verdict holds), and the value of its type (`_checked_entry`)."""
         entries = self.entries
         if len(context) != len(entries):
             return None
         form = self.form
-        changed: list[tuple[int, str]] = []
-        for i, (entry, ours) in enumerate(zip(context, entries, strict=True)):
-            if entry == ours:
-                continue
-            if type(entry) is not dict or len(entry) != 3:
+        new_entries: list[dict[str, Any]] | None = None
+        new_values: list[tuple[str, ...]] = []
+        for i in compress(range(len(entries)), map(ne, context, entries)):  # the changed ones
+            entry = context[i]
+            if type(entry) is not dict:
                 return None
-            try:
-                name, values, kind = _ENTRY(entry)
-            except KeyError:
+            values = entry.get("ContextKeyValues")
+            if type(values) is not list or len(values) != 1 or type(value := values[0]) is not str:
                 return None
-            if name != form.names[i] or kind != form.kinds[i]:
-                return None
-            if type(values) is not list or len(values) != 1 or type(values[0]) is not str:
+            ours = {
+                "ContextKeyName": form.names[i],
+                "ContextKeyValues": [value],
+                "ContextKeyType": form.kinds[i],
+            }
+            if entry != ours:  # another name, type or key
                 return None
             base = form.bases[i]
-            if base and _value_problem(base, values[0]):
+            if base and _value_problem(base, value):
                 return None
-            changed.append((i, values[0]))
-        if not changed:
-            return self
-        new_entries, new_values = list(entries), list(self.values)
-        for i, value in changed:
-            new_entries[i] = _json_entry(form.names[i], [value], form.kinds[i])
+            if new_entries is None:
+                new_entries, new_values = list(entries), list(self.values)
+            new_entries[i] = ours
             new_values[i] = (value,)
+        if new_entries is None:
+            return self
         return _Checked(new_entries, form, tuple(new_values))
 
 
