@@ -70,15 +70,16 @@ def find_near_misses(
     request: AccessRequest, snapshot: Snapshot, decision: Decision, *, limit: int = LIMIT
 ) -> tuple[Miss, ...]:
     """Near misses of every denied evaluation, most telling first, at most `limit`."""
-    if decision.decision is Verdict.ALLOWED:
+    # Near misses explain a missing grant; an explicit deny is explained by itself.
+    explained = (Verdict.ALLOWED, Verdict.EXPLICIT_DENY)
+    if all(evaluation.decision in explained for evaluation in decision.evaluations):
         return ()
     ctx = RequestContext.from_request(request)
     identity = identity_for(request.principal)
     found: list[Miss] = []
     seen: set[tuple[str, int]] = set()
     for index, evaluation in enumerate(decision.evaluations):
-        # Near misses explain a missing grant; an explicit deny is explained by itself.
-        if evaluation.decision in (Verdict.ALLOWED, Verdict.EXPLICIT_DENY):
+        if evaluation.decision in explained:
             continue
         for layer, source in _sources(request, snapshot, evaluation.resource_arn):
             if source.compiled is None:
