@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from .model import InputError, Json
 from .schemas import conforms, schema
-from .schemas.delta import conforms_like
 
 T = TypeVar("T")
 UNREADABLE_KEY = "$unreadable"
@@ -284,7 +283,7 @@ def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
     be changed in place afterwards (nothing does: loaded documents are read only).
     """
     old = like.document if like is not None and isinstance(like.document, dict) else None
-    if old is None or not isinstance(doc, dict) or not conforms_like("snapshot", doc, old):
+    if old is None or not isinstance(doc, dict) or not _conforms_like(doc, old):
         validate_snapshot_document(doc)
     was: dict[str, Old] = {} if old is None or like is None else _parts_of(old, like)
     s3 = doc.get("s3") or {}
@@ -312,6 +311,12 @@ def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
             doc.get("accounts"), "accounts", _side_loader(was.get("accounts")), was.get("accounts")
         ),
     )
+
+
+def _conforms_like(doc: dict[str, Any], old: dict[str, Any]) -> bool:
+    from .schemas.delta import conforms_like  # imported by fix verification only (start-up)
+
+    return conforms_like("snapshot", doc, old)
 
 
 Old = tuple[Any, Any]
