@@ -67,13 +67,14 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
 def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, list[ContextEntry]]]:
     """Each key to try and the entries tried for it, in order. They depend only on the names
     the request gives and its actions (and its own policies, if any): worked out once per
-    snapshot for each such set."""
-    given = frozenset(entry.name.lower() for entry in request.context)
+    snapshot for each list of names as given (cheaper to look up than their lowered set)."""
+    names = tuple(entry.name for entry in request.context)
     if request.session_policy is not None or request.scp_policies:
-        return _work_out(request, snapshot, given)
+        return _work_out(request, snapshot, frozenset(name.lower() for name in names))
     actions = tuple(op.action for op in request.operations)
     return snapshot.cached(
-        ("what-if questions", given, actions), lambda: _work_out(request, snapshot, given)
+        ("what-if questions", names, actions),
+        lambda: _work_out(request, snapshot, frozenset(name.lower() for name in names)),
     )
 
 

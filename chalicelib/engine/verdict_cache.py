@@ -314,9 +314,14 @@ def _shape(
         slots = (op.resource_arn,)
         if request.access_point_arn:
             slots += (access_point_object_arn(request.access_point_arn, op.key),)
+    direct: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    for entry in request.context:
+        name = entry.name.lower()
+        if name in DIRECT_KEYS:
+            direct += ((name, entry.values),)
     key = (
         request.principal,
-        tuple((e.name.lower(), e.values) for e in request.context if e.name.lower() in DIRECT_KEYS),
+        direct,
         request.region,
         request.kms_key_arn,
         request.vpc_endpoint_id,
