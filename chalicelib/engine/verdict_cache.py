@@ -357,8 +357,10 @@ def has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
 #   request's string of that slot;
 # - a reported condition's actual values (`Condition.failure` reads them past the trace: they
 #   go into the explanation only): the request's values of that key.
-# Any other text of the decision that names the object key (a missing object's detail, say)
-# would have to be rebuilt: such a path keeps no decision and is explained in full each time.
+# Any other text of the decision that names the object key (a missing object's detail, say,
+# or any text at all with a key as short as "a") would have to be rebuilt: such a decision is
+# not remembered, and the path is recorded again by a later request (at most `MAX_PATHS`
+# recordings a shape).
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,9 +429,13 @@ def explain(
         if found is not None:
             told = found.verdict
             if not isinstance(told, _Told):
-                return compute()  # a path whose decision cannot be patched, or opaque
+                return compute()  # the shape reads its key or context another way
             cache.last = (request, told)
             return _patched(told, slots, ctx)
+    paths = cache.paths.get(key, 0)
+    if paths >= MAX_PATHS:  # a shape whose answers keep differing, or its texts name its keys
+        return compute()
+    cache.paths[key] = paths + 1
     trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
     token = TRACE.set(trace)
     try:
@@ -438,15 +444,12 @@ def explain(
         TRACE.reset(token)
     if trace.opaque:
         if root is None:
-            trees[key] = _Leaf(None)  # the shape reads its key or context another way
+            trees[key] = _Leaf(None)
         return decision
-    paths = cache.paths.get(key, 0)
-    if paths < MAX_PATHS:
-        told = _told(decision, request, slots, trace.steps, verdict_of(decision))
+    told = _told(decision, request, slots, trace.steps, verdict_of(decision))
+    if told is not None:  # else the path is tried again with the next request's key
         trees[key] = _grow(root, trace.steps, _Leaf(told))
-        cache.paths[key] = paths + 1
-        if told is not None:
-            cache.last = (request, told)
+        cache.last = (request, told)
     return decision
 
 

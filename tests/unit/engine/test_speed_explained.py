@@ -265,3 +265,18 @@ def test_a_header_key_of_the_shape_is_never_assumed_unread() -> None:
         evaluate(request, snapshot)
         assert unread_verdict(request, snapshot, names) is None
         assert unread_verdict(request, snapshot, frozenset({"x:neverread"})) is not None
+
+
+def test_a_path_first_met_with_a_key_its_texts_name_is_remembered_later() -> None:
+    snapshot = load_snapshot(
+        _one_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    )
+    for _round in range(3):  # "a" is in the policy's id: the decision cannot be patched
+        assert evaluate(_request("a"), snapshot).decision is Verdict.ALLOWED
+        assert verdict_cache._explanations(snapshot).last is None
+    for i in range(3):
+        decision = evaluate(_request(f"long-key-{i}"), snapshot)
+        assert decision.evaluations[0].resource_arn == f"arn:aws:s3:::b/long-key-{i}"
+    assert verdict_cache._explanations(snapshot).last is not None
+    decision = evaluate(_request("a"), snapshot)  # from the path, with its own ARN
+    assert decision.evaluations[0].resource_arn == "arn:aws:s3:::b/a"
