@@ -173,6 +173,7 @@ class Snapshot:
 
     __slots__ = (
         "_compiled",
+        "_conforms",
         "access_points",
         "account_id",
         "account_public_access_block",
@@ -218,6 +219,7 @@ class Snapshot:
         self.vpc_endpoints = vpc_endpoints
         self.accounts: Mapping[str, AccountSide | Unreadable] = accounts or {}
         self._compiled: dict[tuple[object, ...], Any] = {}
+        self._conforms = False  # the fast check accepted `document` (load_snapshot sets it)
         self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
         self.verdicts: dict[tuple[object, ...], Any] = {}  # the engine's verdicts by request shape
 
@@ -262,8 +264,13 @@ class _Failure:
 
 def validate_snapshot_document(doc: Any) -> None:
     """Raise InputError naming the first offending field (e.g. `s3.buckets.b.acl.Grants`)."""
-    if conforms("snapshot", doc):
-        return
+    if not conforms("snapshot", doc):
+        _refuse(doc)
+
+
+def _refuse(doc: Any) -> None:
+    """The InputError of a document the fast check refused, naming the field at fault (none
+    when the slow check finds no fault)."""
     import jsonschema  # only to name the field at fault (start-up: the check is `conforms`)
 
     validator = jsonschema.Draft202012Validator(schema("snapshot"))
@@ -283,11 +290,15 @@ def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
     be changed in place afterwards (nothing does: loaded documents are read only).
     """
     old = like.document if like is not None and isinstance(like.document, dict) else None
-    if old is None or not isinstance(doc, dict) or not _conforms_like(doc, old):
-        validate_snapshot_document(doc)
+    checked = old if like is not None and like._conforms else None  # valid to the fast check
+    valid = (
+        checked is not None and isinstance(doc, dict) and _conforms_like(doc, checked)
+    ) or conforms("snapshot", doc)
+    if not valid:
+        _refuse(doc)
     was: dict[str, Old] = {} if old is None or like is None else _parts_of(old, like)
     s3 = doc.get("s3") or {}
-    return Snapshot(
+    loaded = Snapshot(
         document=doc,
         account_id=doc["account_id"],
         partition=doc.get("partition", "aws"),
@@ -311,6 +322,8 @@ def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
             doc.get("accounts"), "accounts", _side_loader(was.get("accounts")), was.get("accounts")
         ),
     )
+    loaded._conforms = valid
+    return loaded
 
 
 def _conforms_like(doc: dict[str, Any], old: dict[str, Any]) -> bool:
