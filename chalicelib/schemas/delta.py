@@ -55,7 +55,7 @@ UNSAFE: Final = frozenset(
         "$recursiveAnchor",
     }
 )
-REF: Final = re.compile(r"#/\$defs/([^/~]+)")
+REF: Final = re.compile(r"#/\$defs/([^/~%]+)")  # no pointer escapes
 # fastjsonschema's `type` check (draft04.JSON_TYPE_TO_PYTHON_TYPE), for the types that need no
 # care about bool being an int.
 PYTHON_TYPES: Final[dict[str, tuple[type, ...]]] = {
