@@ -20,6 +20,10 @@ that condition is evaluated again.
 The engine reads a few header keys with `AccessRequest.context_value` instead of its context
 (`DIRECT_KEYS`, KMS's choice of key): their values are part of the shape.
 
+The explained `evaluate` is remembered the same way, in trees of its own (`explain`: a leaf
+holds a whole decision, which a later request takes with its own object ARN and condition values
+put in); what-if then knows which context keys the request's path reads (`unread`).
+
 Not cached (decided in full every time): several operations (CopyObject, DeleteObjects), a
 session policy, SCPs or a proposed policy given with the request (unhashable documents), an
 object the snapshot has its own record of (its ACL, owner, lock and encryption are the key's),
