@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from .model import InputError, Json
-from .schemas import conforms, schema
+from .schemas import conforms, refusal, schema
 
 T = TypeVar("T")
 UNREADABLE_KEY = "$unreadable"
@@ -268,16 +268,19 @@ def validate_snapshot_document(doc: Any) -> None:
         _refuse(doc)
 
 
-def _refuse(doc: Any) -> None:
-    """The InputError of a document the fast check refused, naming the field at fault (none
-    when the slow check finds no fault)."""
+def _refuse(doc: Any) -> NoReturn:
+    """The InputError of a document the fast check refused, naming the field at fault when the
+    slow check finds it (it reads a few values more loosely: `$` of a pattern before a final
+    newline, so an account id "111122223333\n" is no fault to it)."""
     import jsonschema  # only to name the field at fault (start-up: the check is `conforms`)
 
     validator = jsonschema.Draft202012Validator(schema("snapshot"))
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(f"snapshot.{where}" if error.absolute_path else "snapshot", error.message)
+    if error is None:  # named as the fast check names it ("data.account_id must ...")
+        field, _, reason = (refusal("snapshot", doc) or "data does not conform").partition(" ")
+        raise InputError("snapshot" + field.removeprefix("data"), reason)
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    raise InputError(f"snapshot.{where}" if error.absolute_path else "snapshot", error.message)
 
 
 def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:

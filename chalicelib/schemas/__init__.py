@@ -57,3 +57,13 @@ def conforms(name: str, document: Any) -> bool:
     except fastjsonschema.JsonSchemaException:
         return False
     return True
+
+
+def refusal(name: str, document: Any) -> str | None:
+    """The compiled validator's reason for refusing `document` ("data.account_id must match
+    pattern ..."), None when it accepts it."""
+    try:
+        _compiled(name)(document)
+    except fastjsonschema.JsonSchemaException as error:
+        return str(error)
+    return None
