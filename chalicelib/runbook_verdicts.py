@@ -80,7 +80,8 @@ class _Form:
 
     def context(self, values: tuple[tuple[str, ...], ...]) -> RequestContext:
         """The `RequestContext` of the request whose explicit entries have these values."""
-        entries = dict(zip(self.keys, values, strict=True))
+        # as many values as keys: both come from the entries of one context (`ContextForm`)
+        entries = dict(zip(self.keys, values, strict=False))
         entries.update(self.derived)
         return RequestContext.normalised(entries, self.names)
 
