@@ -300,7 +300,7 @@ class Condition:
 
         The values only go into the explanation, never into a decision: they are read past a
         recording context (`hits.TracingContext`), so a remembered explanation is not tied to
-        them (`verdict_cache.explain` puts the next request's values in).
+        them (`explanations.explain` puts the next request's values in).
         """
         return ConditionFailure(
             key=self.key,

@@ -51,8 +51,8 @@ from ..model import (
     Verdict,
 )
 from ..snapshot import Organization, Snapshot, Unreadable
+from . import explanations, verdict_cache
 from . import kms as kms_leg
-from . import verdict_cache
 from .context import RequestContext
 from .evidence import (
     PolicySource,
@@ -122,7 +122,7 @@ def evaluate(request: AccessRequest, snapshot: Snapshot) -> Decision:
     included: `resolve_principal`).
     """
     request = resolve_principal(request, snapshot)
-    return verdict_cache.explain(
+    return explanations.explain(
         request, snapshot, lambda: _evaluate_in_full(request, snapshot), _verdicts
     )
 
@@ -166,7 +166,15 @@ def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[Conte
         snapshot,
         lambda assumed: decide(assumed, snapshot),
         walk=lambda: resolve_principal(request, snapshot) is request,
+        told=_told(request, snapshot),
     )
+
+
+def _told(request: AccessRequest, snapshot: Snapshot) -> tuple[frozenset[str], Verdicts] | None:
+    path = explanations.last_path(request, snapshot)
+    if path is None or not isinstance(path[1], Verdicts):
+        return None
+    return path[0], path[1]
 
 
 def unread_verdict(
@@ -175,7 +183,7 @@ def unread_verdict(
     """`request`'s own verdict, which an entry of any of `names` (normalised keys) added to its
     context cannot change: `evaluate` explained this very request last, from a remembered path
     none of whose steps reads one of them; else None (`deciding_with` answers then)."""
-    verdict = verdict_cache.unread(request, snapshot, names)
+    verdict = explanations.unread(request, snapshot, names)
     return verdict if isinstance(verdict, Verdicts) else None
 
 

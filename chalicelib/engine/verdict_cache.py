@@ -20,9 +20,7 @@ that condition is evaluated again.
 The engine reads a few header keys with `AccessRequest.context_value` instead of its context
 (`DIRECT_KEYS`, KMS's choice of key): their values are part of the shape.
 
-The explained `evaluate` is remembered the same way, in trees of its own (`explain`: a leaf
-holds a whole decision, which a later request takes with its own object ARN and condition values
-put in); what-if then knows which context keys the request's path reads (`unread`).
+The explained `evaluate` is remembered the same way, in trees of its own (`explanations`).
 
 Not cached (decided in full every time): several operations (CopyObject, DeleteObjects), a
 session policy, SCPs or a proposed policy given with the request (unhashable documents), an
@@ -33,20 +31,12 @@ Pure: no boto3.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
-from ..model import (
-    AccessRequest,
-    ConditionFailure,
-    ContextEntry,
-    Decision,
-    Evaluation,
-    LayerResult,
-    StatementRef,
-)
+from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
 from .context import RequestContext, normalise_key
 from .hits import TRACE, Step, Trace
@@ -220,6 +210,7 @@ def deciding_with(
     decide: Callable[[AccessRequest], V],
     *,
     walk: Callable[[], bool],
+    told: tuple[frozenset[str], V] | None = None,
 ) -> Callable[[ContextEntry], V]:
     """For an entry: `decide(request with the entry added to its context)`, or the verdict the
     tree of the request's shape gives it (when `walk()`: the request's principal needs no
@@ -227,16 +218,15 @@ def deciding_with(
     context is not part of it. The shape and the context are taken once for all entries, when
     an entry first needs them.
 
-    When `explain` last explained this very request (the same object) from a remembered path,
-    an entry whose key no step of that path reads changes no answer: the request's own verdict,
-    without a walk."""
-    told = _explanations(snapshot).last_for(request)
+    `told`: (the keys the steps of the request's explained path read, the request's verdict),
+    when `explanations.explain` has just explained this very request from a remembered path: an
+    entry whose key none of them reads changes no answer, the verdict without a walk."""
     taken: list[tuple[tuple[tuple[object, ...], tuple[str, ...]] | None, RequestContext]] = []
 
     def one(entry: ContextEntry) -> V:
         direct = entry.name.lower() in DIRECT_KEYS
-        if told is not None and not direct and normalise_key(entry.name) not in told.reads:
-            return told.verdict  # type: ignore[return-value]
+        if told is not None and not direct and normalise_key(entry.name) not in told[0]:
+            return told[1]
         if not taken:
             shape = _shape(request, snapshot) if walk() else None
             taken.append((shape, RequestContext.from_request(request)))
@@ -249,16 +239,6 @@ def deciding_with(
         return decide(replace(request, context=(*request.context, entry)))
 
     return one
-
-
-def unread(request: AccessRequest, snapshot: Snapshot, names: frozenset[str]) -> object | None:
-    """The verdict `deciding_with` gives `request` for an entry of any of `names` (normalised
-    keys) when `explain` last explained this very request from a remembered path none of whose
-    steps reads one of them, and none is one of `DIRECT_KEYS`; else None."""
-    told = _explanations(snapshot).last_for(request)
-    if told is None or not names.isdisjoint(told.reads) or not names.isdisjoint(DIRECT_KEYS):
-        return None
-    return told.verdict
 
 
 def _path_counts(snapshot: Snapshot) -> dict[tuple[object, ...], int]:
@@ -348,223 +328,3 @@ def has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
     if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
         return False
     return key in bucket.objects
-
-
-# --------------------------------------------------------------------------- explanations
-#
-# The explained `evaluate` remembers its answers the same way, in trees of its own (it asks
-# more questions than `decide`: every condition of a reported statement). A leaf holds the
-# decision of the path's first request (`_Told`), which is another request's once the parts
-# that come from the request without a recorded question are its own:
-# - the resource of an evaluation that is a key-bearing resource string (the object ARN, its
-#   access point form: the S3 and access point legs, a missing object's 404/403 check): the
-#   request's string of that slot;
-# - a reported condition's actual values (`Condition.failure` reads them past the trace: they
-#   go into the explanation only): the request's values of that key.
-# Any other text of the decision that names the object key (a missing object's detail, say,
-# or any text at all with a key as short as "a") would have to be rebuilt: such a decision is
-# not remembered, and the path is recorded again by a later request (at most `MAX_PATHS`
-# recordings a shape).
-
-
-@dataclass(frozen=True, slots=True)
-class _Told:
-    """A remembered explanation and how to make it another request's."""
-
-    decision: Decision
-    # Per evaluation to patch: (its index, the slot of its resource or None, per layer index the
-    # statement indexes whose condition values are the request's, with the key they read).
-    places: tuple[tuple[int, int | None, tuple[tuple[int, tuple[tuple[int, str], ...]], ...]], ...]
-    reads: frozenset[str]  # every context key a step of the path reads
-    verdict: object  # what `deciding_with` gives for an entry no step reads
-
-
-@dataclass(slots=True)
-class _Explanations:
-    """The explanation trees of one snapshot, and the request last explained from one."""
-
-    trees: dict[tuple[object, ...], _Step | _Leaf | None] = field(default_factory=dict)
-    paths: dict[tuple[object, ...], int] = field(default_factory=dict)
-    last: tuple[AccessRequest, _Told] | None = None
-
-    def last_for(self, request: AccessRequest) -> _Told | None:
-        """The path of the request last explained, if it is this very request (the same
-        object, not an equal one)."""
-        last = self.last
-        return None if last is None or last[0] is not request else last[1]
-
-
-def _explanations(snapshot: Snapshot) -> _Explanations:
-    found: _Explanations = snapshot.cached(("explanations",), _Explanations)
-    return found
-
-
-def explain(
-    request: AccessRequest,
-    snapshot: Snapshot,
-    compute: Callable[[], Decision],
-    verdict_of: Callable[[Decision], object],
-) -> Decision:
-    """`compute()` (the explained decision of `request`), or the remembered explanation of its
-    path with the request's own resource strings and condition values.
-
-    As in `decide`: a shape's tree starts the second time the shape comes, a path is recorded
-    while `compute` runs under a `Trace`, and a later request follows it while every step gives
-    a recorded answer. `verdict_of` is the verdict `deciding_with` gives for the request (the
-    same rules as the decision's).
-    """
-    shape = _shape(request, snapshot)
-    if shape is None:
-        return compute()
-    key, slots = shape
-    cache = _explanations(snapshot)
-    cache.last = None
-    trees = cache.trees
-    root = trees.get(key, _UNSEEN)
-    if root is _UNSEEN:
-        if len(trees) >= MAX_SHAPES:
-            trees.clear()
-            cache.paths.clear()
-        trees[key] = None
-        return compute()
-    ctx = RequestContext.from_request(request)
-    if root is not None:
-        found = _walk(root, slots, ctx)
-        if found is not None:
-            told = found.verdict
-            if not isinstance(told, _Told):
-                return compute()  # the shape reads its key or context another way
-            cache.last = (request, told)
-            return _patched(told, slots, ctx)
-    paths = cache.paths.get(key, 0)
-    if paths >= MAX_PATHS:  # a shape whose answers keep differing, or its texts name its keys
-        return compute()
-    cache.paths[key] = paths + 1
-    trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
-    token = TRACE.set(trace)
-    try:
-        decision = compute()
-    finally:
-        TRACE.reset(token)
-    if trace.opaque:
-        if root is None:
-            trees[key] = _Leaf(None)
-        return decision
-    told = _told(decision, request, slots, trace.steps, verdict_of(decision))
-    if told is not None:  # else the path is tried again with the next request's key
-        trees[key] = _grow(root, trace.steps, _Leaf(told))
-        cache.last = (request, told)
-    return decision
-
-
-def _told(
-    decision: Decision,
-    request: AccessRequest,
-    slots: tuple[str, ...],
-    steps: list[Step],
-    verdict: object,
-) -> _Told | None:
-    """The patch plan of `decision`, or None when some other text of it names the key."""
-    places = []
-    for index, evaluation in enumerate(decision.evaluations):
-        slot = slots.index(evaluation.resource_arn) if evaluation.resource_arn in slots else None
-        layers = []
-        for number, layer in enumerate(evaluation.layers):
-            refs = tuple(
-                (i, normalise_key(ref.failed_condition.key))
-                for i, ref in enumerate(layer.statements)
-                if ref.failed_condition is not None
-            )
-            if refs:
-                layers.append((number, refs))
-        if slot is not None or layers:
-            places.append((index, slot, tuple(layers)))
-    object_key = request.operations[0].key
-    if object_key is not None and any(object_key in text for text in _texts(decision, slots)):
-        return None
-    reads = frozenset(key for step in steps for key in step.reads)
-    return _Told(decision, tuple(places), reads, verdict)
-
-
-def _texts(value: object, slots: tuple[str, ...]) -> Iterator[str]:
-    """Every string of a decision but those `_patched` replaces."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _texts(item, slots)
-    elif is_dataclass(value):
-        for one in fields(value):
-            if isinstance(value, ConditionFailure) and one.name == "actual":
-                continue
-            if (
-                isinstance(value, Evaluation)
-                and one.name == "resource_arn"
-                and value.resource_arn in slots
-            ):
-                continue
-            yield from _texts(getattr(value, one.name), slots)
-
-
-def _patched(told: _Told, slots: tuple[str, ...], ctx: RequestContext) -> Decision:
-    """The remembered decision with the request's resource strings and condition values.
-
-    Built with the constructors (a test holds the fields copied to the dataclasses'): a third
-    of the time of `dataclasses.replace`."""
-    decision = told.decision
-    if not told.places:
-        return decision
-    evaluations = list(decision.evaluations)
-    for index, slot, layers in told.places:
-        evaluation = evaluations[index]
-        results = evaluation.layers
-        for number, refs in layers:
-            result = results[number]
-            statements = list(result.statements)
-            changed = False
-            for i, lookup in refs:
-                ref = statements[i]
-                failure = ref.failed_condition
-                assert failure is not None
-                actual = ctx.lookup(lookup)
-                if actual != failure.actual:
-                    failure = ConditionFailure(
-                        key=failure.key,
-                        operator=failure.operator,
-                        expected=failure.expected,
-                        actual=actual,
-                    )
-                    statements[i] = StatementRef(
-                        policy=ref.policy,
-                        index=ref.index,
-                        sid=ref.sid,
-                        effect=ref.effect,
-                        failed_condition=failure,
-                        note=ref.note,
-                    )
-                    changed = True
-            if changed:
-                results = (
-                    *results[:number],
-                    LayerResult(
-                        layer=result.layer,
-                        outcome=result.outcome,
-                        statements=tuple(statements),
-                        detail=result.detail,
-                    ),
-                    *results[number + 1 :],
-                )
-        evaluations[index] = Evaluation(
-            action=evaluation.action,
-            resource_arn=evaluation.resource_arn if slot is None else slots[slot],
-            decision=evaluation.decision,
-            blocked_by=evaluation.blocked_by,
-            layers=results,
-        )
-    return Decision(
-        decision=decision.decision,
-        blocked_by=decision.blocked_by,
-        evaluations=tuple(evaluations),
-        unchecked=decision.unchecked,
-        notes=decision.notes,
-    )

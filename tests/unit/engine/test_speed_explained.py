@@ -1,4 +1,4 @@
-"""Issue 15: an explanation remembered per path (`verdict_cache.explain`) with the request's own
+"""Issue 15: an explanation remembered per path (`explanations.explain`) with the request's own
 resource strings and condition values is the explanation `evaluate` builds in full, and the
 what-if verdict of a key no step of the path reads is the request's own.
 
@@ -25,6 +25,7 @@ from chalicelib import pipeline
 from chalicelib.engine import (
     deciding_with,
     evaluate,
+    explanations,
     resolve_principal,
     unread_verdict,
     verdict_cache,
@@ -77,7 +78,7 @@ def _verdict(function: Callable[..., Any], *args: Any) -> object:
 def _in_full(monkeypatch: pytest.MonkeyPatch, run: Callable[[], object]) -> object:
     """`run()` with every explanation built in full (no remembered path, no what-if shortcut)."""
     with monkeypatch.context() as patch:
-        patch.setattr(verdict_cache, "explain", lambda _r, _s, compute, _v: compute())
+        patch.setattr(explanations, "explain", lambda _r, _s, compute, _v: compute())
         return run()
 
 
@@ -173,7 +174,7 @@ def test_the_object_arn_and_the_condition_values_are_the_request_s() -> None:
         (ref,) = evaluation.layers[0].statements
         assert ref.failed_condition is not None
         assert ref.failed_condition.actual == (f"10.0.0.{i}",)
-    tree = verdict_cache._explanations(snapshot).trees
+    tree = explanations._explanations(snapshot).trees
     assert len(tree) == 1  # one shape, explained from its path after the second request
 
 
@@ -198,7 +199,7 @@ def test_the_shortcuts_are_taken() -> None:
     told = 0
     for one in requests * 2:
         evaluate(one, snapshot)
-        told += verdict_cache._explanations(snapshot).last is not None
+        told += explanations._explanations(snapshot).last is not None
     assert told > len(requests) // 2
 
 
@@ -273,10 +274,10 @@ def test_a_path_first_met_with_a_key_its_texts_name_is_remembered_later() -> Non
     )
     for _round in range(3):  # "a" is in the policy's id: the decision cannot be patched
         assert evaluate(_request("a"), snapshot).decision is Verdict.ALLOWED
-        assert verdict_cache._explanations(snapshot).last is None
+        assert explanations._explanations(snapshot).last is None
     for i in range(3):
         decision = evaluate(_request(f"long-key-{i}"), snapshot)
         assert decision.evaluations[0].resource_arn == f"arn:aws:s3:::b/long-key-{i}"
-    assert verdict_cache._explanations(snapshot).last is not None
+    assert explanations._explanations(snapshot).last is not None
     decision = evaluate(_request("a"), snapshot)  # from the path, with its own ARN
     assert decision.evaluations[0].resource_arn == "arn:aws:s3:::b/a"
