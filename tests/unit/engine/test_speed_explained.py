@@ -4,7 +4,8 @@ what-if verdict of a key no step of the path reads is the request's own.
 
 Every engine case is replayed with its neighbours (`test_verdict_cache`: other requesters,
 actions, buckets, context values, header keys) and many object keys on one shared snapshot,
-three times, so the trees start, record and answer; every decision is compared with the one
+twice (many keys share a shape: its tree starts, records and answers within the first round);
+every decision is compared with the one
 built in full (the cache turned off) on another snapshot, and so is the what-if verdict of a few
 entries (keys the policies read and keys they never read). Every golden runbook scenario and its
 neighbours (`test_speed_runbook`) is diagnosed in full (`to_dict`) the same way.
@@ -113,7 +114,7 @@ def test_a_remembered_explanation_is_the_full_one(
         return decisions, assumed
 
     expected, assumed = _in_full(monkeypatch, full)  # type: ignore[misc]
-    for _round in range(3):  # the tree starts, records, then answers
+    for _round in range(2):  # the trees start, record and answer in the first round already
         for one, decision in zip(requests, expected, strict=True):
             assert _answer(evaluate, one, shared) == decision, one
         for i, one in enumerate(checked):
@@ -142,7 +143,7 @@ def test_a_finding_from_a_remembered_explanation_is_the_full_finding(
     reference = load_snapshot(document)
     expected = _in_full(monkeypatch, lambda: [_answer(_finding, r, reference) for r in requests])
     shared = load_snapshot(document)
-    for _round in range(3):
+    for _round in range(2):
         assert [_answer(_finding, one, shared) for one in requests] == expected
 
 
