@@ -12,11 +12,12 @@ its own:
   request's string of that slot;
 - a reported condition's actual values (`Condition.failure` reads them past the trace: they go
   into the explanation only): the request's values of that key.
-Any other text of the decision that names the object key (a missing object's detail, say, or
-any text at all with a key as short as "a") would have to be rebuilt: such a decision is not
-remembered, and the path is recorded again by a later request (at most `MAX_PATHS` recordings a
-shape). A leaf also keeps the context keys its path's steps read: what-if asks the request's
-verdict under keys none of them reads (`unread`). Pure: no boto3.
+Any other text of the decision that names an object key of the request, as written or quoted
+by `repr` (a missing object's detail, say, or any text at all with a key as short as "a"),
+would have to be rebuilt: such a decision is not remembered, and the path is recorded again
+by a later request (at most `MAX_PATHS` recordings a shape). A leaf also keeps the context keys
+its path's steps read: what-if asks the request's verdict under keys none of them reads
+(`unread`). Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -171,11 +172,17 @@ def _told(
                 layers.append((number, refs))
         if slot is not None or layers:
             places.append((index, slot, tuple(layers)))
-    object_key = request.operations[0].key
-    if object_key is not None and any(object_key in text for text in _texts(decision, slots)):
+    # Each operation's key (a copy reads one and writes another), as written or quoted by
+    # `repr` (a missing key's detail): escapes change its text.
+    forms = {form for op in request.operations if op.key is not None for form in _forms(op.key)}
+    if forms and any(form in text for text in _texts(decision, slots) for form in forms):
         return None
     reads = frozenset(key for step in steps for key in step.reads)
     return _Told(decision, tuple(places), reads, verdict)
+
+
+def _forms(key: str) -> tuple[str, str]:
+    return key, repr(key)[1:-1]
 
 
 def _texts(value: object, slots: tuple[str, ...]) -> Iterator[str]:

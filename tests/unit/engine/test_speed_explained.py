@@ -191,6 +191,19 @@ def test_a_detail_that_names_the_key_is_not_remembered() -> None:
         assert not any(f"'missing-{i - 1}'" in text for text in texts)
 
 
+def test_a_detail_that_names_the_key_escaped_is_not_remembered() -> None:
+    """The missing key's detail quotes it with `repr`: a key with a quote, a backslash or a
+    line break is not found verbatim in it, and each request still reads its own key."""
+    snapshot = load_snapshot(
+        _one_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, objects=[])
+    )
+    for i in range(5):
+        key = f"it's\\{i}\n\u202e"
+        decision = evaluate(_request(key), snapshot)
+        texts = [layer.detail or "" for e in decision.evaluations for layer in e.layers]
+        assert any(repr(key) in text for text in texts), (key, texts)
+
+
 def test_the_shortcuts_are_taken() -> None:
     """The proofs above compare something: explanations come from remembered paths, and what-if
     entries are answered without a walk."""
