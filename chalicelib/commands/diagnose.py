@@ -477,7 +477,9 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
         from .. import pipeline
     dumps = _ANSWER.encode
     query = _batch_query(args)
-    repeated = _Repeated() if query is None else None
+    repeated = None
+    if query is None:
+        repeated = _Repeated(_Repeated.PROBE if decision_only else _Repeated.LIMIT)
     texts: dict[Verdicts, tuple[str, str]] = {}  # a decision's answer text, around the id
     frozen = False
     for number, line in lines:
@@ -560,16 +562,19 @@ class _Repeated:
     id N: a line parses to its REST's object plus its id, and the answer is a function of that
     object (the snapshot files of a batch are read once). Only REST without a backslash (no
     escape can spell a second "id" key) nor the text "id" is kept, and only answers without an
-    error (whose text may name the line number). A batch whose first `LIMIT` lines never repeat
-    one another (a replay: each line its own key and time) stops looking.
+    error (whose text may name the line number). A batch whose first `probe` lines never repeat
+    one another (a replay: each line its own key and time) stops looking: `PROBE` lines for
+    decisions (a decision costs little more than the looking), `LIMIT` for findings.
     """
 
     LIMIT: Final = 4096  # lines kept; then afresh
+    PROBE: Final = 512
 
-    def __init__(self) -> None:
+    def __init__(self, probe: int = LIMIT) -> None:
         # REST -> the answer without its id, or its text around the id (once reused)
         self._kept: dict[bytes, Json | tuple[str, str]] = {}
         self._reused = False
+        self._probe = min(probe, self.LIMIT)
         self.looking = True
 
     def answer(self, line: bytes) -> str | None:
@@ -601,7 +606,7 @@ class _Repeated:
             return
         if not isinstance(answer, tuple) and not all(type(k) is str for k in answer):
             return
-        if len(self._kept) >= self.LIMIT:
+        if len(self._kept) >= (self.LIMIT if self._reused else self._probe):
             self._kept.clear()
             self.looking = self._reused
         self._kept[rest] = answer

@@ -193,3 +193,25 @@ def test_a_batch_line_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
             return (type(error), str(error))
 
     assert outcome(_parse) == outcome(json.loads)
+
+
+def test_a_decision_batch_stops_looking_for_repeats_after_its_probe_unless_lines_repeat() -> None:
+    from chalicelib.commands.diagnose import _Repeated
+
+    def line(ident: int, key: int) -> bytes:
+        return b'{"id": %d, "request": {"k": %d}}' % (ident, key)
+
+    around = ('{"decision": "allow", "id": ', "}")
+    replay = _Repeated(3)
+    for i in range(5):  # each line its own: the looking stops after the probe
+        assert replay.answer(line(i, i)) is None
+        replay.keep(line(i, i), i, around)
+    assert not replay.looking
+    assert replay.answer(line(9, 0)) is None
+    repeats = _Repeated(3)
+    for i in range(8):  # a repeat within the probe: kept up to LIMIT lines
+        found = repeats.answer(line(i, i % 2 or i))
+        if i == 3:
+            assert found == '{"decision": "allow", "id": 3}'
+        repeats.keep(line(i, i), i, around)
+    assert repeats.looking
