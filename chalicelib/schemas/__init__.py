@@ -46,7 +46,8 @@ def _compiled(name: str) -> Callable[[Any], Any]:
     if digest(name) == shipped.SCHEMA_SHA256:
         validate: Callable[[Any], Any] = shipped.validate
         return validate
-    compiled: Callable[[Any], Any] = fastjsonschema.compile(schema(name), detailed_exceptions=False)
+    fresh = json.loads(schema_text(name))  # compiling rewrites its `$ref`s: not the shared one
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(fresh, detailed_exceptions=False)
     return compiled
 
 

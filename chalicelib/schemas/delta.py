@@ -23,6 +23,7 @@ is never walked. False means "not shown valid": the caller runs the full check.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any, Final
 
 import fastjsonschema
 
-from . import schema
+from . import schema_text
 
 ANNOTATIONS: Final = frozenset({"title", "description", "$comment"})
 LOCAL: Final = ANNOTATIONS | {
@@ -82,7 +83,9 @@ def conforms_like(name: str, new: Any, old: Any) -> bool:
 @cache
 def _walk(name: str) -> _Walk | None:
     """The walk of the `name` schema; None when the schema is not plain enough to walk."""
-    root = schema(name)
+    # Its own parse: fastjsonschema rewrites the `$ref`s of a schema it compiles (absolute
+    # against its `$id`), so a copy another compile has seen could send ours to the network.
+    root = json.loads(schema_text(name))
     return _Walk(root) if _plain(root, root, top=True) else None
 
 

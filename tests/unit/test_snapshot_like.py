@@ -26,7 +26,7 @@ from chalicelib.diagnose import remedies
 from chalicelib.engine import evaluate
 from chalicelib.model import AccessRequest, InputError
 from chalicelib.schemas import schema
-from chalicelib.schemas.delta import _Walk, conforms_like
+from chalicelib.schemas.delta import _Walk, _walk, conforms_like
 from chalicelib.snapshot import Snapshot, load_snapshot
 
 from .diagnose.scenarios import Scenario, load_scenario, scenario_paths
@@ -294,6 +294,29 @@ def test_the_shipped_schema_is_walked() -> None:
     assert conforms_like("snapshot", new, doc)
     assert not conforms_like("snapshot", _with(new, ("account_id",), "12"), doc)
     assert "$defs" in schema("snapshot")
+
+
+def test_the_walk_stays_local_after_a_compile_of_the_shared_schema() -> None:
+    """fastjsonschema rewrites the `$ref`s of a schema it compiles against its `$id` (an https
+    address): a compile of the shared parse (the run-time fallback, a test) must not send the
+    walk's checks to the network (it did: URLError in the full suite)."""
+    rewritten = copy.deepcopy(schema("snapshot"))
+    fastjsonschema.compile(rewritten)
+    assert any(ref.startswith("https://") for ref in _refs(rewritten))  # what is guarded
+    walk = _walk("snapshot")
+    assert walk is not None
+    root = walk.root
+    assert root is not schema("snapshot")
+    assert _refs(root) and all(ref.startswith("#/$defs/") for ref in _refs(root))
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in _refs(item)]
+    return []
 
 
 def test_moved_removed_and_twice_named_entries_index_as_in_full() -> None:
