@@ -362,3 +362,27 @@ def test_any_document_gives_a_request_or_an_input_error(changes: dict[str, Any])
         assert error.field_path
         return
     assert request.operations
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("vpc_endpoint_id", "vpc_endpoint_id"), ("context", "context[0].ContextKeyName")],
+)
+def test_a_value_ending_with_a_newline_is_refused_on_every_path(field: str, where: str) -> None:
+    """`$` of a pattern is the end of the text: "vpce-1a\\n" breaks `^vpce-[0-9a-f]+$`. The
+    field-naming check reads `$` before a final newline and found no fault, so such a request
+    was built; it is refused, by the request builder and by the batch's verdict path alike."""
+    from bench.engine_fixture import snapshot
+    from chalicelib.runbook_verdicts import decide_runbook
+    from chalicelib.snapshot import load_snapshot
+
+    value: Any = "vpce-1a\n"
+    if field == "context":
+        entry = {"ContextKeyName": "aws:SourceIp\n", "ContextKeyValues": ["10.0.0.1"]}
+        value = [{**entry, "ContextKeyType": "ip"}]
+    loaded = load_snapshot(snapshot())
+    for build in (request_from_runbook, lambda doc: decide_runbook(doc, loaded)):
+        for _ in range(3):  # the first line of a template, then lines that meet it
+            with pytest.raises(InputError) as refused:
+                build(_request(**{field: value}))
+            assert str(refused.value).startswith(f"{where}: must match pattern")
