@@ -18,25 +18,14 @@ import pstats
 import statistics
 import sys
 import time
-from typing import Any
 
-from bench.bench_workloads import request
-from bench.engine_fixture import BUCKET, snapshot
+from bench.bench_workloads import denied, request
+from bench.engine_fixture import snapshot
 from chalicelib import pipeline
 from chalicelib.diagnose import diagnose as build_finding
 from chalicelib.engine import ENGINE_VERSION, evaluate, resolve_principal
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
-
-
-def denied(i: int) -> dict[str, Any]:
-    """Replay-like request i, denied for want of a grant (policy patches are verified)."""
-    line = request(i, replay=True)
-    if i % 2:
-        line["action"] = "s3:DeleteObject"
-    else:
-        line["resource_arn"] = f"arn:aws:s3:::{BUCKET}/secret/{i % 5}/file-{i}.bin"
-    return line
 
 
 def run(n: int, *, deny: bool = False) -> float:

@@ -36,7 +36,7 @@ from ..model import (
 )
 from ..snapshot import Snapshot
 from .context import RequestContext, normalise_key
-from .hits import TRACE, Step, Trace
+from .hits import Step, traced
 from .verdict_cache import DIRECT_KEYS, MAX_PATHS, MAX_SHAPES, _grow, _Leaf, _shape, _Step, _walk
 
 _UNSEEN: Final = _Leaf(None)  # a marker: the shape has not come before
@@ -116,12 +116,7 @@ def explain(
     if paths >= MAX_PATHS:  # a shape whose answers keep differing, or its texts name its keys
         return compute()
     cache.paths[key] = paths + 1
-    trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
-    token = TRACE.set(trace)
-    try:
-        decision = compute()
-    finally:
-        TRACE.reset(token)
+    decision, trace = traced(slots, compute)
     if trace.opaque:
         if root is None:
             trees[key] = _Leaf(None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..model import StatementRef, Unchecked
 from .context import RequestContext, normalise_key
@@ -161,6 +161,19 @@ class ReadStep:
 Step = TraceStep | ConditionStep | ReadStep
 
 TRACE: ContextVar[Trace | None] = ContextVar("s3doctor_trace", default=None)
+
+
+V = TypeVar("V")
+
+
+def traced(slots: tuple[str, ...], compute: Callable[[], V]) -> tuple[V, Trace]:
+    """`compute()`, and the trace of what it read (the key-bearing resource strings `slots`)."""
+    trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
+    token = TRACE.set(trace)
+    try:
+        return compute(), trace
+    finally:
+        TRACE.reset(token)
 
 
 class TracingContext(RequestContext):

@@ -39,7 +39,7 @@ from ..arn import access_point_object_arn
 from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
 from .context import RequestContext, normalise_key
-from .hits import TRACE, Step, Trace
+from .hits import Step, traced
 
 V = TypeVar("V")
 
@@ -133,12 +133,7 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
                 repeats.keep(exact, found)
         if found is not None:
             return found.verdict  # type: ignore[return-value]
-    trace = Trace(slots={resource: i for i, resource in enumerate(slots)})
-    token = TRACE.set(trace)
-    try:
-        verdict = compute()
-    finally:
-        TRACE.reset(token)
+    verdict, trace = traced(slots, compute)
     if not trace.opaque:
         counts = _path_counts(snapshot)
         paths = counts.get(key, 0)
