@@ -201,16 +201,16 @@ def _put(out: Json, policy_id: str, document: Json) -> None:
         if kind not in _INLINE:
             raise InputError("patch.policy", f"cannot patch policy {policy_id!r}")
         table, name_key, list_key = _INLINE[kind]
-        for entity in iam.get(table) or ():
+        for entity in _listed(iam.get(table)):
             if entity.get(name_key) == name:
-                items = [p for p in entity.get(list_key) or () if p.get("PolicyName") != policy]
+                items = [p for p in _listed(entity.get(list_key)) if p.get("PolicyName") != policy]
                 entity[list_key] = [*items, {"PolicyName": policy, "PolicyDocument": document}]
                 return
         raise InputError("patch.policy", f"no IAM {kind} named {name!r} in the snapshot")
     if policy_id.startswith("arn:") and ":policy/" in policy_id:
-        for item in iam.get("Policies") or ():
+        for item in _listed(iam.get("Policies")):
             if item.get("Arn") == policy_id:
-                versions = item.get("PolicyVersionList") or []
+                versions = list(_listed(item.get("PolicyVersionList")))
                 number = 1 + max((_version_number(v.get("VersionId")) for v in versions), default=0)
                 for version in versions:
                     version["IsDefaultVersion"] = False
@@ -231,6 +231,12 @@ def _put(out: Json, policy_id: str, document: Json) -> None:
         out["vpc_endpoints"][name]["PolicyDocument"] = document
     else:
         raise InputError("patch.policy", f"cannot patch policy {policy_id!r}")
+
+
+def _listed(value: Any) -> list[dict[str, Any]]:
+    """The objects of an AWS list in the snapshot; none when the list is not there or is an
+    `$unreadable` marker (a patch then finds nothing to change: an InputError, not a crash)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _version_number(version_id: Any) -> int:

@@ -94,3 +94,24 @@ def test_request_patch_replaces_and_removes_context_keys() -> None:
     assert out.context_value("aws:SecureTransport") == ("true",)
     assert out.context_value("s3:x-amz-acl") is None
     assert cli_for(patch, base) is None
+
+
+def test_a_patch_into_an_unreadable_list_is_an_input_error_not_a_crash() -> None:
+    """A list read as an `$unreadable` marker holds nothing to patch: both appliers say so
+    (before, iterating the marker's keys raised AttributeError out of fix verification)."""
+    import pytest
+
+    from chalicelib.diagnose.patches import apply_patch_shared
+    from chalicelib.model import InputError
+
+    marker = {"$unreadable": "AccessDenied", "needs": "iam:GetAccountAuthorizationDetails"}
+    cases = [
+        ("Policies", "arn:aws:iam::111122223333:policy/P", "managed policy"),
+        ("UserDetailList", "inline:user/alice/grant", "no IAM user named 'alice'"),
+    ]
+    for table, policy_id, said in cases:
+        doc = snapshot_doc()
+        doc["iam"][table] = dict(marker)
+        for apply in (apply_patch, apply_patch_shared):
+            with pytest.raises(InputError, match=said):
+                apply(doc, {"kind": "policy", "policy": policy_id, "document": DOC})
