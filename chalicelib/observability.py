@@ -20,11 +20,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+if TYPE_CHECKING:
+    from .collect.shared_cache import CacheStats
 
 SERVICE = "s3-403-doctor"
 LOG_KEYS = ("event_id", "bucket", "action", "decision")
@@ -94,10 +97,16 @@ def configure_logging(level: str) -> None:
 EventMiddleware = Callable[[Any, Callable[[Any], Any]], Any]
 
 
-def event_middleware(*, namespace: str, collection_calls: ApiCallCounter) -> EventMiddleware:
+def event_middleware(
+    *,
+    namespace: str,
+    collection_calls: ApiCallCounter,
+    cache_stats: Callable[[], CacheStats | None] = lambda: None,
+) -> EventMiddleware:
     """A Chalice middleware for event handlers: log keys, EMF metrics, never swallowing errors.
 
-    The handler's return value is read as a `service.HandleResult.to_dict()`.
+    The handler's return value is read as a `service.HandleResult.to_dict()`. `cache_stats`:
+    the collection cache table's counts, when the function has one (`SharedCache*` metrics).
     """
     metrics = Metrics(service=SERVICE, namespace=namespace)
 
@@ -114,6 +123,8 @@ def event_middleware(*, namespace: str, collection_calls: ApiCallCounter) -> Eve
             result = get_response(event)
             return result
         finally:
+            stats = cache_stats()
+            cache = None if stats is None else stats.take()  # this invocation's, in any case
             # Powertools keeps (and later prints) metrics even when disabled: add none then.
             if not is_metrics_disabled():
                 if isinstance(result, Mapping):
@@ -125,6 +136,8 @@ def event_middleware(*, namespace: str, collection_calls: ApiCallCounter) -> Eve
                     unit=MetricUnit.Count,
                     value=collection_calls.total - calls,
                 )
+                if cache is not None:
+                    record_cache(metrics, cache)
                 elapsed = (time.perf_counter() - started) * 1000
                 metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=elapsed)
                 metrics.flush_metrics()
@@ -141,6 +154,25 @@ _STATUS_METRICS = {
     "enriched": "EnrichedFindings",
     "malformed": "MalformedEvents",
 }
+
+
+# The collection cache table's outcomes (collect/shared_cache.CacheStats) as metrics: a stale
+# item is read again like a missing one; after an error the table is left alone for a while
+# (`SharedCacheBypassed`: reads and writes that skipped it).
+_CACHE_METRICS = {
+    "SharedCacheHits": ("hit",),
+    "SharedCacheMisses": ("miss", "stale"),
+    "SharedCacheWrites": ("write",),
+    "SharedCacheErrors": ("errors",),
+    "SharedCacheBypassed": ("bypassed",),
+}
+
+
+def record_cache(metrics: Metrics, counts: Mapping[str, int]) -> None:
+    """An invocation's use of the collection cache table (zeros included: one series each)."""
+    for name, outcomes in _CACHE_METRICS.items():
+        value = sum(counts.get(outcome, 0) for outcome in outcomes)
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def record_result(metrics: Metrics, result: Mapping[str, Any], *, namespace: str) -> None:

@@ -65,6 +65,7 @@ from .collect.membership import OrganizationMembers
 from .collect.shared_cache import (
     DEFAULT_READS_PER_ACCOUNT,
     DEFAULT_TTL_SECONDS,
+    CacheStats,
     ReadLimiter,
     ReadSharing,
     SharedReadCache,
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 COLLECTION_CALLS = ApiCallCounter()
+SHARED_CACHE_STATS = CacheStats()  # the collection cache table's, for the metrics
 """AWS API calls made by the collectors of this container (metrics and benchmarks)."""
 
 
@@ -300,6 +302,7 @@ def read_sharing() -> ReadSharing:
             client,
             ttl_seconds=config.shared_cache_ttl_seconds,
             clock=clock,
+            stats=SHARED_CACHE_STATS,
         )
     return ReadSharing(cache=cache, limiter=ReadLimiter(config.reads_per_account))
 
@@ -448,7 +451,16 @@ def middleware() -> EventMiddleware:
     """The event handler's Chalice middleware (logging set up at `LOG_LEVEL`)."""
     config = settings()
     configure_logging(config.log_level)
-    return event_middleware(namespace=config.metrics_namespace, collection_calls=COLLECTION_CALLS)
+    return event_middleware(
+        namespace=config.metrics_namespace,
+        collection_calls=COLLECTION_CALLS,
+        cache_stats=_cache_stats,
+    )
+
+
+def _cache_stats() -> CacheStats | None:
+    """The collection cache table's counts, when the function has a table."""
+    return SHARED_CACHE_STATS if settings().collection_cache_table else None
 
 
 def _on_collect_client(service: str, client: Any) -> None:

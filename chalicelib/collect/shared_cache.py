@@ -73,14 +73,23 @@ class CacheStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._taken: Counter[str] = Counter()
 
     def add(self, outcome: str) -> None:
         with self._lock:
             self._counts[outcome] += 1
 
     def snapshot(self) -> dict[str, int]:
+        """The counts since the container started."""
         with self._lock:
             return dict(self._counts)
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last `take` (an invocation's, for its metrics)."""
+        with self._lock:
+            since = self._counts - self._taken
+            self._taken = self._counts.copy()
+        return dict(since)
 
 
 def create_cache_table(client: DynamoDBClient, table_name: str) -> None:
@@ -136,6 +145,7 @@ class SharedReadCache:
         clock: Callable[[], datetime],
         cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        stats: CacheStats | None = None,
     ) -> None:
         self.table_name = table_name
         self._client = client
@@ -144,7 +154,7 @@ class SharedReadCache:
         self._cooldown = cooldown_seconds
         self._monotonic = monotonic
         self._resume_at = 0.0
-        self.stats = CacheStats()
+        self.stats = stats or CacheStats()
 
     def get(self, account: str, partition: str, key: Hashable) -> Fetched | None:
         """The kept answer, or None (absent, expired, from another account, or table failing)."""

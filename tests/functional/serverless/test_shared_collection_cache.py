@@ -3,6 +3,7 @@ the event function reads what another one collected from the table, not from IAM
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 
@@ -73,3 +74,24 @@ def test_a_new_container_reads_the_policies_from_the_shared_table(shared: Deploy
     assert _policy_reads(warm) == 0, warm
     assert wiring.read_sharing().cache is not None
     assert wiring.read_sharing().cache.stats.snapshot()["hit"] >= 5
+
+
+def test_each_invocation_writes_what_the_shared_table_did_as_metrics(
+    shared: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hits, misses and writes of the collection cache table, per invocation (EMF), so an
+    operator sees whether the table spares AWS reads (issue 14.5)."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    capsys.readouterr()
+    shared.invoke(_denial("2025/03/ledger.csv"))
+    wiring.reset()  # a second container reads what the first one wrote
+    shared.invoke(_denial("2025/03/other.csv", "2025-03-01T12:00:00Z"))
+    blobs = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"') and "SharedCacheHits" in line
+    ]
+    assert len(blobs) == 2, blobs
+    first, second = blobs
+    assert first["SharedCacheWrites"] >= [5.0] and first["SharedCacheHits"] == [0.0]
+    assert second["SharedCacheHits"] >= [5.0] and second["SharedCacheErrors"] == [0.0]

@@ -100,3 +100,37 @@ def test_every_outcome_of_an_event_is_counted_under_its_own_metric(capsys, monke
     (emf,) = _emf(capsys.readouterr().out)
     counted = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert len(counted - {"Duration", "CollectionCalls"}) == 1, counted
+
+
+def test_the_collection_cache_table_s_counts_are_written_per_invocation(capsys, monkeypatch):
+    from chalicelib.collect.shared_cache import CacheStats
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    stats = CacheStats()
+    middleware = event_middleware(
+        namespace="Test", collection_calls=ApiCallCounter(), cache_stats=lambda: stats
+    )
+
+    def handled(hits: int, stale: int = 0, errors: int = 0):
+        def handler(event):
+            for outcome, n in (("hit", hits), ("miss", 1), ("stale", stale), ("errors", errors)):
+                for _ in range(n):
+                    stats.add(outcome)
+            return {"status": "new"}
+
+        return handler
+
+    middleware(EVENT, handled(3))
+    middleware(EVENT, handled(1, stale=2, errors=1))
+    first, second = (b for b in _emf(capsys.readouterr().out) if "SharedCacheHits" in b)
+    assert (first["SharedCacheHits"], first["SharedCacheMisses"]) == ([3.0], [1.0])
+    assert (second["SharedCacheHits"], second["SharedCacheMisses"]) == ([1.0], [3.0])
+    assert (first["SharedCacheErrors"], second["SharedCacheErrors"]) == ([0.0], [1.0])
+    assert stats.snapshot()["hit"] == 4  # the container's totals stay
+
+
+def test_without_a_collection_cache_table_no_cache_metric_is_written(capsys, monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
+    middleware(EVENT, lambda event: {"status": "new"})
+    assert not any("SharedCacheHits" in b for b in _emf(capsys.readouterr().out))
