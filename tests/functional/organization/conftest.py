@@ -147,6 +147,31 @@ def _trusting(principal: str) -> str:
     )
 
 
+def policy_text(*statements: dict[str, Any]) -> str:
+    """A policy document's JSON text with these statements."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def deny_reads_from(orgs: Any, bucket: str, target: str, name: str) -> str:
+    """The id of an SCP `name`, attached to `target`, that denies s3:GetObject on `bucket`'s
+    objects."""
+    scp_id = orgs.create_policy(
+        Content=policy_text(
+            {
+                "Sid": name,
+                "Effect": "Deny",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ),
+        Description="member A reads nothing from the restricted bucket",
+        Name=name,
+        Type="SERVICE_CONTROL_POLICY",
+    )["Policy"]["PolicySummary"]["Id"]
+    orgs.attach_policy(PolicyId=scp_id, TargetId=target)
+    return str(scp_id)
+
+
 @pytest.fixture(scope="module")
 def org_server() -> Iterator[SerialMotoServer]:
     server = SerialMotoServer()

@@ -40,7 +40,7 @@ from chalicelib.demo.cloudtrail import (
 from tests.functional.serverless.conftest import Deployment
 from tests.functional.threads import together
 
-from .conftest import MANAGEMENT, REGION, Organization
+from .conftest import MANAGEMENT, REGION, Organization, deny_reads_from, policy_text
 
 EXTRA_ACCOUNTS = 400
 SUFFIX = uuid.uuid4().hex[:8]
@@ -50,10 +50,6 @@ KEY = "exports/2025-04.csv"
 BOB = "m-bob"  # member A, denied GetObject by his own inline policy
 ALICE = "m-alice"  # member A, allowed by her own policy
 OUTSIDER = "444455556666"
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +69,13 @@ def extra_accounts(organization: Organization) -> list[str]:
     iam.put_user_policy(
         UserName=BOB,
         PolicyName="no-reads",
-        PolicyDocument=_policy({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}),
+        PolicyDocument=policy_text({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}),
     )
     iam.create_user(UserName=ALICE)
     iam.put_user_policy(
         UserName=ALICE,
         PolicyName="reads",
-        PolicyDocument=_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+        PolicyDocument=policy_text({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
     )
     s3 = org.client(b, "s3")
     for bucket in (OPEN, RESTRICTED):
@@ -87,7 +83,7 @@ def extra_accounts(organization: Organization) -> list[str]:
         s3.put_object(Bucket=bucket, Key=KEY, Body=b"export\n")
         s3.put_bucket_policy(
             Bucket=bucket,
-            Policy=_policy(
+            Policy=policy_text(
                 {
                     "Sid": "MemberAReads",
                     "Effect": "Allow",
@@ -97,20 +93,7 @@ def extra_accounts(organization: Organization) -> list[str]:
                 }
             ),
         )
-    scp_id = orgs.create_policy(
-        Content=_policy(
-            {
-                "Sid": "NoMembershipRestrictedReads",
-                "Effect": "Deny",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{RESTRICTED}/*",
-            }
-        ),
-        Description="member A reads nothing from the restricted bucket",
-        Name="NoMembershipRestrictedReads",
-        Type="SERVICE_CONTROL_POLICY",
-    )["Policy"]["PolicySummary"]["Id"]
-    orgs.attach_policy(PolicyId=scp_id, TargetId=a)
+    deny_reads_from(orgs, RESTRICTED, a, "NoMembershipRestrictedReads")
     return created
 
 

@@ -30,7 +30,7 @@ from chalicelib.publish.ports import FindingQuery
 from tests.functional.serverless.conftest import Deployment
 from tests.functional.threads import together
 
-from .conftest import MANAGEMENT, MEMBER_ROLE, REGION, Organization
+from .conftest import MANAGEMENT, MEMBER_ROLE, REGION, Organization, deny_reads_from, policy_text
 
 EVENT_TIME = "2025-03-01T10:00:00Z"
 KEY = "exports/2025-03.csv"
@@ -42,10 +42,6 @@ LOCAL = f"a-ledger-{SUFFIX}"  # member A's own bucket
 ALICE = "alice"
 BOB = "bob"  # member A, denied GetObject by his own inline policy
 CAROL = "carol"  # a user of the management account (no member role there)
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @dataclass
@@ -75,7 +71,7 @@ def workload(organization: Organization) -> Workload:
     iam_a.put_user_policy(
         UserName=ALICE,
         PolicyName="exports",
-        PolicyDocument=_policy(
+        PolicyDocument=policy_text(
             {
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "kms:GenerateDataKey", "kms:Decrypt"],
@@ -87,7 +83,7 @@ def workload(organization: Organization) -> Workload:
     iam_a.put_user_policy(
         UserName=BOB,
         PolicyName="no-ledger",
-        PolicyDocument=_policy({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}),
+        PolicyDocument=policy_text({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}),
     )
     s3_a = org.client(a, "s3")
     s3_a.create_bucket(Bucket=LOCAL)
@@ -112,25 +108,12 @@ def workload(organization: Organization) -> Workload:
             "Resource": f"arn:aws:s3:::{bucket}/*",
         }
         statements = (grant, deny) if bucket == CLOSED else (grant,)
-        s3_b.put_bucket_policy(Bucket=bucket, Policy=_policy(*statements))
+        s3_b.put_bucket_policy(Bucket=bucket, Policy=policy_text(*statements))
     orgs = org.client(MANAGEMENT, "organizations")
-    scp_id = orgs.create_policy(
-        Content=_policy(
-            {
-                "Sid": "NoRestrictedReads",
-                "Effect": "Deny",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{RESTRICTED}/*",
-            }
-        ),
-        Description="member A reads nothing from the restricted bucket",
-        Name="NoRestrictedReads",
-        Type="SERVICE_CONTROL_POLICY",
-    )["Policy"]["PolicySummary"]["Id"]
-    orgs.attach_policy(PolicyId=scp_id, TargetId=a)
+    scp_id = deny_reads_from(orgs, RESTRICTED, a, "NoRestrictedReads")
     kms = org.client(org.security, "kms")
     key_arn = kms.create_key(
-        Policy=_policy(
+        Policy=policy_text(
             {
                 "Sid": "OwnAccountOnly",
                 "Effect": "Allow",
