@@ -56,6 +56,7 @@ from .patches import (
     raw_policy,
 )
 from .sides import Sides, credentials_note, labelled_text
+from .verification import absent_principal, unaffected
 from .wording import Miss, MissKind
 
 T = TypeVar("T")
@@ -968,11 +969,13 @@ def _reevaluate(
         and owner_side_allows(request, evaluate(request, patched), snapshot)
     )
     broader = any(
-        _allows(probe, patched) and not _allows(probe, snapshot) for probe in _probes(request)
+        _allows(probe, patched) and not _allows(probe, snapshot)
+        for probe in _probes(request)
+        if not (CACHE and unaffected(snapshot, probe, patch))
     )
     if not broader and patch.get("kind") == "policy":
         granted = probe_with_grants(request, decision or evaluate(request, snapshot))
-        if granted is not None:
+        if granted is not None and not (CACHE and absent_principal(snapshot, granted[0], patch)):
             probe, statements = granted
             account = probe.principal.account_id
             before = _with_granted_probe(snapshot, snapshot, None, statements, account)
