@@ -6,7 +6,7 @@ although the verdict cache then answers from the shape's tree. A document whose 
 known (`request.lazy_request`) has the shape key of the earlier documents of its template and
 bucket stem with the same header keys (`verdict_cache.DIRECT_KEYS`): every field of the shape
 but the object key comes from the template and the stem. So the key is remembered per (template,
-stem, header keys) the first time a request of them is built, and later documents walk the
+stem, header keys, form) the first time a request of them is built, and later documents walk the
 tree with their object ARN and context alone: no `AccessRequest`, `Operation` nor
 `ContextEntry` is built, the walk's `RequestContext` is the entries' values zipped with the
 lookup keys of their names (once per `ContextForm`) and the template's derived entries. When
@@ -15,8 +15,11 @@ grows the tree.
 
 Only a template whose principal the snapshot leaves as it is takes this path: `decide` resolves
 the principal first (its ARN with the path, and the derived aws:PrincipalArn with it), and the
-remembered key is that of a request that resolution did not change. An object the snapshot has
-its own record of is never looked up (its verdict is not cached). Pure: no boto3.
+remembered key is that of a request whose principal resolution did not change. Resolution also
+adds the bucket owner's account keys the context lacks (`engine.resolve.resource_account_entries`):
+they depend on the bucket (in the stem) and the names the form gives, so they are remembered
+with the key, per form, and added to the walk's context. An object the snapshot has its own
+record of is never looked up (its verdict is not cached). Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from typing import Any, Final
 
 from .engine import Verdicts, decide, resolve_principal, verdict_cache
 from .engine.context import RequestContext, normalise_key
+from .model import ContextEntry
 from .request import ContextForm, lazy_request, request_from_runbook
 from .snapshot import Snapshot
 
-MAX_KEYS: Final = 4096  # (template, stem, header keys) remembered per snapshot; then afresh
+MAX_KEYS: Final = 4096  # (template, stem, header keys, form) remembered per snapshot; then afresh
 
 
 def decide_runbook(data: Mapping[str, Any], snapshot: Snapshot) -> Verdicts:
@@ -45,24 +49,52 @@ def decide_runbook(data: Mapping[str, Any], snapshot: Snapshot) -> Verdicts:
     if not form.walks:
         return decide(lazy.build(), snapshot)
     resource, values = lazy.resource, lazy.values
-    keys: dict[tuple[object, ...], tuple[object, ...]] = snapshot.cached(
-        ("runbook-shape-keys",), dict
-    )
+    keys: dict[tuple[object, ...], _Key] = snapshot.cached(("runbook-shape-keys",), dict)
     # the object ARN ends with its key (`split_s3_arn`): the stem is the ARN without it
-    where = (lazy.key, resource[: len(resource) - len(object_key)], form.header_keys(values))
-    key = keys.get(where)
-    if key is not None:
-        found = verdict_cache.remembered(key, (resource,), form.context(values), snapshot)
+    stem = resource[: len(resource) - len(object_key)]
+    where = (lazy.key, stem, form.header_keys(values), lazy.form)
+    known = keys.get(where)
+    if known is not None:
+        context = form.context(values, known.added)
+        found = verdict_cache.remembered(known.shape, (resource,), context, snapshot)
         if found is not None:
             return found  # type: ignore[return-value]
     request = lazy.build()
-    if key is None and resolve_principal(request, snapshot) is request:
-        key = verdict_cache.shape_key(request, snapshot)
-        if key is not None:
-            if len(keys) >= MAX_KEYS:
-                keys.clear()
-            keys[where] = key
+    if known is None:
+        resolved = resolve_principal(request, snapshot)
+        if resolved.principal is request.principal:  # at most the resource account added
+            shape = verdict_cache.shape_key(resolved, snapshot)
+            if shape is not None:
+                if len(keys) >= MAX_KEYS:
+                    keys.clear()
+                added = resolved.context[len(request.context) :]
+                keys[where] = _Key(shape, _Added.of(added, form))
     return decide(request, snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class _Added:
+    """The context entries resolution adds to a form's requests on one bucket, by lookup key,
+    and every lookup key's name as given (the form's and theirs)."""
+
+    entries: dict[str, tuple[str, ...]]
+    names: dict[str, str]
+
+    @classmethod
+    def of(cls, added: tuple[ContextEntry, ...], form: _Form) -> _Added:
+        keys = [normalise_key(entry.name) for entry in added]
+        return cls(
+            entries={key: e.values for key, e in zip(keys, added, strict=True)},
+            names={**form.names, **{key: e.name for key, e in zip(keys, added, strict=True)}},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """A remembered shape key, and what resolution adds to its requests' context."""
+
+    shape: tuple[object, ...]
+    added: _Added
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +110,17 @@ class _Form:
     header: tuple[tuple[int, str], ...]  # (position, lower-case name) of the header keys
     derived_header: tuple[tuple[str, tuple[str, ...]], ...]  # the derived header keys
 
-    def context(self, values: tuple[tuple[str, ...], ...]) -> RequestContext:
-        """The `RequestContext` of the request whose explicit entries have these values."""
+    def context(
+        self, values: tuple[tuple[str, ...], ...], added: _Added | None = None
+    ) -> RequestContext:
+        """The `RequestContext` of the request whose explicit entries have these values, with
+        the entries resolution `added` (the bucket owner's account keys)."""
         # as many values as keys: both come from the entries of one context (`ContextForm`)
         entries = dict(zip(self.keys, values, strict=False))
         entries.update(self.derived)
+        if added is not None and added.entries:
+            entries.update(added.entries)
+            return RequestContext.normalised(entries, added.names)
         return RequestContext.normalised(entries, self.names)
 
     def header_keys(self, values: tuple[tuple[str, ...], ...]) -> tuple[object, ...]:

@@ -1,4 +1,5 @@
-"""The requester's IAM identity as the snapshot knows it: a user or role ARN with its path.
+"""A request as the snapshot completes it: the requester's user or role ARN with its path, and
+the bucket owner's account in a runbook-style request's context.
 
 A role-session ARN (`arn:aws:sts::ACCT:assumed-role/NAME/SESSION`) carries no role path, and a
 runbook user may give a role or user ARN without its path. AWS evaluates the identity's real
@@ -9,7 +10,18 @@ so the snapshot's entity of that name is the requester (in the requester's accou
 top-level IAM, or `accounts.<id>.iam` for another account). `resolve_principal` swaps its ARN in:
 `principal_arn`, and the `aws:PrincipalArn` value that was derived from the requester ARN
 (a value given explicitly by the user is kept). The request's notes are the pipeline's to
-update (the engine never reads them: see `verdict_cache.UNREAD_FIELDS`). Pure: no boto3.
+update (the engine never reads them: see `verdict_cache.UNREAD_FIELDS`).
+
+AWS puts the bucket owner's account in every S3 request's context, as `aws:ResourceAccount`
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount:
+"always included in the request context for most service actions"; S3 is not among the
+exceptions) and `s3:ResourceAccount` (the account ID of the bucket owner,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html). An event's
+request carries both whenever its record names an account (`events.context`); a runbook-style
+request gets them here, unless its context names them: the request's `bucket_account` when
+given, else the snapshot's account when its buckets table holds the bucket (the top level
+describes the bucket owner), else nothing (an unknown owner is not guessed: the key stays
+absent). Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -18,10 +30,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
 
-from ..model import AccessRequest, Principal, PrincipalType
+from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import AccountSide, Entity, Iam, Snapshot
 
 _DERIVED_PREFIX: Final = "derived:"
+RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
+FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
+FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 _RESOLVED_TYPES: Final = {
     PrincipalType.IAM_USER: "user",
     PrincipalType.ROLE: "role",
@@ -30,7 +45,43 @@ _RESOLVED_TYPES: Final = {
 
 
 def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
-    """`request` with its user or role ARN as the snapshot holds it (same request otherwise)."""
+    """`request` with its user or role ARN as the snapshot holds it, and a runbook-style
+    request with the bucket owner's account keys (`resource_account_entries`); the same
+    request when neither changes it."""
+    return _with_resource_account(_with_principal(request, snapshot), snapshot)
+
+
+def resource_account_entries(
+    request: AccessRequest, snapshot: Snapshot
+) -> tuple[ContextEntry, ...]:
+    """The `RESOURCE_ACCOUNT_KEYS` entries the request's context lacks, when its bucket's
+    owner is known (its `bucket_account`, or the snapshot's account holding the bucket).
+
+    A runbook-style request lacks them; an event's has them whenever its record names an
+    account (`events.context`)."""
+    buckets = {op.bucket for op in request.operations}
+    if len(buckets) != 1 or None in buckets:
+        return ()  # "*" (no bucket), or several
+    if request.bucket_account:
+        account, source = request.bucket_account, FROM_BUCKET_ACCOUNT
+    elif buckets.pop() in snapshot.buckets and snapshot.account_id:
+        account, source = snapshot.account_id, FROM_SNAPSHOT
+    else:
+        return ()
+    given = {entry.name.lower() for entry in request.context}
+    return tuple(
+        ContextEntry(name=name, values=(account,), source=source)
+        for name in RESOURCE_ACCOUNT_KEYS
+        if name.lower() not in given
+    )
+
+
+def _with_resource_account(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+    added = resource_account_entries(request, snapshot)
+    return replace(request, context=request.context + added) if added else request
+
+
+def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     principal = request.principal
     resolved = snapshot.cached(
         ("resolved-principal", principal), lambda: _resolved(principal, snapshot)

@@ -43,6 +43,6 @@ def test_the_answer_text_is_the_sorted_json_of_the_finding_with_its_id() -> None
             ), (folder.name, number)
             if finding.request is request:
                 kept += 1
-            else:  # the account resolved the principal, or the scope became cross-account
-                resolved += 1
-    assert kept > 1000 and resolved > 100
+            else:  # the account resolved the principal, or the scope became cross-account, or
+                resolved += 1  # the bucket's owner was added to the context (engine.resolve)
+    assert kept > 5 and resolved > 1000
