@@ -4,7 +4,9 @@ Validates the document against `schemas/request.schema.json` and the values agai
 accepts, raising `InputError(field, message)` with one clear line. The principal and the keys
 derivable from the requester ARN (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
 aws:username, aws:userid when knowable) are added; explicit context entries win. A version id
-turns the action into its version form exactly as the event table does. Pure: no boto3.
+turns the action into its version form exactly as the event table does. The keys that need the
+snapshot (the bucket owner's aws:ResourceAccount and s3:ResourceAccount) are added when the
+request meets it (`engine.resolve`). Pure: no boto3.
 """
 
 from __future__ import annotations
