@@ -133,13 +133,14 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
                 repeats.keep(exact, found)
         if found is not None:
             return found.verdict  # type: ignore[return-value]
+    counts = _path_counts(snapshot)
+    paths = counts.get(key, 0)
+    if paths >= MAX_PATHS:  # a shape whose answers keep differing: its tree grows no more
+        return compute()
     verdict, trace = traced(slots, compute)
     if not trace.opaque:
-        counts = _path_counts(snapshot)
-        paths = counts.get(key, 0)
-        if paths < MAX_PATHS:  # a shape whose answers keep differing stops growing
-            trees[key] = _grow(root, trace.steps, _Leaf(verdict))
-            counts[key] = paths + 1
+        trees[key] = _grow(root, trace.steps, _Leaf(verdict))
+        counts[key] = paths + 1
     return verdict
 
 

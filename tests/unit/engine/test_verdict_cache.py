@@ -349,6 +349,14 @@ def test_a_shape_whose_answers_keep_differing_stops_growing_and_stays_right(
 ) -> None:
     cache = importlib.import_module("chalicelib.engine.verdict_cache")
     monkeypatch.setattr(cache, "MAX_PATHS", 3)
+    traces = []
+
+    def counted(slots: Any, compute: Any) -> Any:
+        traces.append(slots)
+        return cache_traced(slots, compute)
+
+    cache_traced = cache.traced
+    monkeypatch.setattr(cache, "traced", counted)
     shared, reference = load_snapshot(_conditioned()), load_snapshot(_conditioned())
     users = [f"user{i}" for i in range(12)] + ["alice"]  # ${aws:username} read with its value
     for _round in range(2):
@@ -357,6 +365,7 @@ def test_a_shape_whose_answers_keep_differing_stops_growing_and_stays_right(
             quick, full = decide(one, shared), evaluate(one, reference)
             assert (quick.decision, quick.blocked_by) == (full.decision, full.blocked_by), one
     assert max(cache._path_counts(shared).values()) == 3
+    assert len(traces) == 3  # a full tree no longer traces the requests that fall off it
 
 
 def test_whole_requests_stop_being_looked_up_when_none_repeats_and_stay_right(
