@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Final
 
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
@@ -37,6 +38,8 @@ _DERIVED_PREFIX: Final = "derived:"
 RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
 FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
+_OWNER_SOURCES: Final = frozenset({FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT})
+_LOWER_KEYS: Final = tuple(name.lower() for name in RESOURCE_ACCOUNT_KEYS)
 _RESOLVED_TYPES: Final = {
     PrincipalType.IAM_USER: "user",
     PrincipalType.ROLE: "role",
@@ -59,20 +62,30 @@ def resource_account_entries(
 
     A runbook-style request lacks them; an event's has them whenever its record names an
     account (`events.context`)."""
-    buckets = {op.bucket for op in request.operations}
-    if len(buckets) != 1 or None in buckets:
+    context = request.context
+    if context and context[-1].source in _OWNER_SOURCES:
+        return ()  # added already (they come last): the engine resolves a request repeatedly
+    operations = request.operations
+    bucket = operations[0].bucket if operations else None
+    if bucket is None or any(op.bucket != bucket for op in operations[1:]):
         return ()  # "*" (no bucket), or several
     if request.bucket_account:
         account, source = request.bucket_account, FROM_BUCKET_ACCOUNT
-    elif buckets.pop() in snapshot.buckets and snapshot.account_id:
+    elif bucket in snapshot.buckets and snapshot.account_id:
         account, source = snapshot.account_id, FROM_SNAPSHOT
     else:
         return ()
-    given = {entry.name.lower() for entry in request.context}
+    given = {entry.name.lower() for entry in context}
+    return _owner_entries(account, source, tuple(low not in given for low in _LOWER_KEYS))
+
+
+@lru_cache(maxsize=1024)
+def _owner_entries(account: str, source: str, wanted: tuple[bool, ...]) -> tuple[ContextEntry, ...]:
+    """The entries of the `RESOURCE_ACCOUNT_KEYS` wanted (a batch asks the same few)."""
     return tuple(
         ContextEntry(name=name, values=(account,), source=source)
-        for name in RESOURCE_ACCOUNT_KEYS
-        if name.lower() not in given
+        for name, want in zip(RESOURCE_ACCOUNT_KEYS, wanted, strict=True)
+        if want
     )
 
 
