@@ -87,6 +87,10 @@ def find_near_misses(
             for statement in source.compiled.statements:
                 if statement.effect != "Allow" or (source.policy_id, statement.index) in seen:
                     continue
+                if _fails_twice(
+                    statement, evaluation.action, evaluation.resource_arn, identity, ctx
+                ):
+                    continue
                 explanation = statement.explain(
                     evaluation.action, evaluation.resource_arn, identity, ctx
                 )
@@ -111,6 +115,24 @@ def find_near_misses(
         )
     found.sort(key=lambda m: PRIORITY.index(m.kind))
     return tuple(found[:limit])
+
+
+def _fails_twice(
+    statement: CompiledStatement,
+    action: str,
+    resource_arn: str,
+    identity: PrincipalIdentity,
+    ctx: RequestContext,
+) -> bool:
+    """Two of the statement's Action, Resource and Principal miss the request, as its
+    explanation would check them: no near miss (one element missing at most), and no
+    explanation to build."""
+    failed = (not statement.matches_action(action)) + (
+        not statement.matches_resource(resource_arn, ctx)
+    )
+    if failed == 1 and statement.principal is not None:
+        failed += statement.principal_match(identity) is None
+    return failed >= 2
 
 
 def _failed_condition(

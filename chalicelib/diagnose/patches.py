@@ -157,7 +157,9 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
             iam = holder["iam"] = dict(holder["iam"])
             if isinstance(iam.get("Policies"), list):
                 iam["Policies"] = [
-                    copy.deepcopy(p) if isinstance(p, Mapping) and p.get("Arn") == policy_id else p
+                    _versions_copied(p)
+                    if isinstance(p, Mapping) and p.get("Arn") == policy_id
+                    else p
                     for p in iam["Policies"]
                 ]
     elif head in ("bucket-policy", "key-policy"):
@@ -169,6 +171,16 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
         endpoints = out["vpc_endpoints"] = dict(out["vpc_endpoints"])
         endpoints[name] = dict(endpoints[name])
     _put(out, policy_id, patch["document"])
+    return out
+
+
+def _versions_copied(item: Mapping[str, Any]) -> Json:
+    """A managed policy's entry with what `_put` changes copied: the entry and each version
+    (their documents, which `_put` never changes, are shared)."""
+    out: Json = dict(item)
+    versions = out.get("PolicyVersionList")
+    if isinstance(versions, list):
+        out["PolicyVersionList"] = [dict(v) if isinstance(v, dict) else v for v in versions]
     return out
 
 

@@ -10,6 +10,10 @@ on the patched snapshot equals its decision on the unpatched one. Then the findi
 with the criterion and without it (`verification.ENABLED = False`), they are equal. And where
 a probe shares the patched policy (a group, a managed policy, a user of the probe's name), the
 criterion says so, and the broader fix is dropped either way.
+
+Two more shortcuts of issue 15, proved the same way: `apply_patch_shared` copies a managed
+policy's versions instead of deep-copying them (the same document as `apply_patch`), and
+`near_misses` explains no statement that misses on two elements (the same near misses).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.diagnose import remedies, verification
-from chalicelib.diagnose.patches import apply_patch
+from chalicelib.diagnose import near_misses, remedies, verification
+from chalicelib.diagnose.patches import apply_patch, apply_patch_shared
 from chalicelib.engine import evaluate
 from chalicelib.model import AccessRequest, DiagnoserError, Operation
 from chalicelib.request import principal_from_arn, request_from_runbook
@@ -301,3 +305,46 @@ def test_a_user_of_the_granted_probe_name_gets_the_full_check() -> None:
     fresh = load_snapshot(_shared_world("group"))
     assert verification.absent_principal(fresh, probe, _policy("inline:user/alice/x", EMPTY))
     assert not verification.absent_principal(fresh, probe, _policy("bucket-policy:b", OPEN))
+
+
+# --------------------------------------------------------------------------- the other shortcuts
+
+
+@pytest.mark.parametrize("path", list(worlds()))
+def test_shared_patches_equal_deep_copied_ones(path: Path) -> None:
+    """`apply_patch_shared` (a managed policy's versions copied, not deep-copied) gives the
+    document `apply_patch` gives, for every patch of every kind, and changes no original."""
+    for _request, document in _world(path):
+        before = copy.deepcopy(document)
+        for patch in patches(document):
+            try:
+                expected: Any = apply_patch(document, patch)
+            except Exception as error:
+                expected = type(error)
+            try:
+                shared: Any = apply_patch_shared(document, patch)
+            except Exception as error:
+                shared = type(error)
+            assert shared == expected, patch
+        assert document == before
+
+
+@pytest.mark.parametrize("path", list(worlds()))
+def test_near_misses_equal_with_every_statement_explained(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements that miss on two elements are skipped unexplained: the same near misses."""
+    for original, document in _world(path):
+        snapshot = load_snapshot(copy.deepcopy(document))
+        requests = neighbours(original, document)
+        decisions = [_decision(r, snapshot) for r in requests]
+        answers = {}
+        for skipping in (True, False):
+            if not skipping:
+                monkeypatch.setattr(near_misses, "_fails_twice", lambda *args: False)
+            answers[skipping] = [
+                near_misses.find_near_misses(r, snapshot, d) if not isinstance(d, tuple) else d
+                for r, d in zip(requests, decisions, strict=True)
+            ]
+        monkeypatch.undo()
+        assert answers[True] == answers[False]
