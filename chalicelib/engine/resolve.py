@@ -20,8 +20,8 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html
 request carries both whenever its record names an account (`events.context`); a runbook-style
 request gets them here, unless its context names them: the request's `bucket_account` when
 given, else the snapshot's account when its buckets table holds the bucket (the top level
-describes the bucket owner), else nothing (an unknown owner is not guessed: the key stays
-absent). Pure: no boto3.
+describes the bucket owner) and some part of it could be read, else nothing (an unknown owner
+is not guessed: the key stays absent). Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Final
 
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
-from ..snapshot import AccountSide, Entity, Iam, Snapshot
+from ..snapshot import AccountSide, Bucket, Entity, Iam, Snapshot, Unreadable
 
 _DERIVED_PREFIX: Final = "derived:"
 RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
@@ -71,12 +71,29 @@ def resource_account_entries(
         return ()  # "*" (no bucket), or several
     if request.bucket_account:
         account, source = request.bucket_account, FROM_BUCKET_ACCOUNT
-    elif bucket in snapshot.buckets and snapshot.account_id:
+    elif snapshot.account_id and _holds(snapshot.buckets.get(bucket)):
         account, source = snapshot.account_id, FROM_SNAPSHOT
     else:
         return ()
     given = {entry.name.lower() for entry in context}
     return _owner_entries(account, source, tuple(low not in given for low in _LOWER_KEYS))
+
+
+def _holds(bucket: Bucket | Unreadable | None) -> bool:
+    """Whether the snapshot's account holds the bucket: listed, and some part of it read. A
+    bucket of which nothing could be read may be another account's (a collector is refused
+    every read there): its owner is not known."""
+    if not isinstance(bucket, Bucket):
+        return False  # not in the snapshot, or a whole-bucket marker
+    parts = (
+        bucket.policy,
+        bucket.acl,
+        bucket.ownership,
+        bucket.public_access_block,
+        bucket.encryption,
+        bucket.request_payment,
+    )
+    return not all(isinstance(part, Unreadable) for part in parts)
 
 
 @lru_cache(maxsize=1024)

@@ -178,6 +178,21 @@ def test_an_unknown_owner_is_not_guessed() -> None:
     assert not _entries(pipeline.diagnose(request, snapshot).request, "aws:ResourceAccount")
 
 
+def test_a_bucket_of_which_nothing_was_read_has_no_known_owner() -> None:
+    """A collector is refused every read of another account's bucket, yet lists it."""
+    refused = {"$unreadable": "AccessDenied"}
+    parts = ("policy", "acl", "ownership_controls", "public_access_block", "encryption")
+    unread = dict.fromkeys((*parts, "request_payment"), refused)
+    doc = _snapshot().document
+    request = request_from_runbook(_document())
+    for bucket in (unread, refused):
+        snapshot = load_snapshot({**doc, "s3": {"buckets": {BUCKET: bucket}}})
+        assert resolve_principal(request, snapshot) is request
+    unread.pop("acl")  # left out: read, and none (a fact about the bucket)
+    readable = load_snapshot({**doc, "s3": {"buckets": {BUCKET: unread}}})
+    assert resolve_principal(request, readable) is not request
+
+
 def test_the_requests_bucket_account_names_the_owner() -> None:
     snapshot = _snapshot(buckets=("another-bucket",))
     request = replace(request_from_runbook(_document()), bucket_account=OTHER)
