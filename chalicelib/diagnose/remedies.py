@@ -126,6 +126,7 @@ def find_remedies(
         return ()
     out: list[tuple[Remedy, str | None]] = []  # each with the account it is about
     seen: set[tuple[str, str, str]] = set()
+    probes = Probes(request, decision)
     for index, cause in causes:
         evaluation = decision.evaluations[index] if index is not None else None
         action = evaluation.action if evaluation else request.action
@@ -136,7 +137,7 @@ def find_remedies(
             if key in seen:
                 continue
             seen.add(key)
-            remedy = _check(candidate, request, snapshot, decision, verify=verify)
+            remedy = _check(candidate, request, snapshot, decision, verify=verify, probes=probes)
             if remedy is not None:
                 account = None
                 if sides is not None and sides.labelled:
@@ -899,6 +900,7 @@ def _check(
     decision: Decision | None = None,
     *,
     verify: bool,
+    probes: Probes | None = None,
 ) -> Remedy | None:
     patch = candidate.patch
     cli = cli_for(patch, request) if patch is not None else None
@@ -915,7 +917,7 @@ def _check(
     if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
         return None
     try:
-        allowed, broader = _reevaluate(request, snapshot, patch, decision)
+        allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
     except DiagnoserError:
         return remedy
     if broader:
@@ -953,6 +955,7 @@ def _reevaluate(
     snapshot: Snapshot,
     patch: Mapping[str, Any],
     decision: Decision | None = None,
+    probes: Probes | None = None,
 ) -> tuple[bool, bool]:
     """(the request is allowed after the patch, the patch lets a probe through).
 
@@ -962,6 +965,7 @@ def _reevaluate(
     """
     if patch.get("kind") in REQUEST_KINDS:
         return _allows(apply_to_request(request, patch), snapshot), False
+    probes = probes or Probes(request, decision)
     patch_key = _canonical(patch)
     patched = _patched(snapshot, patch, patch_key)
     allowed = _allows(request, patched) or (
@@ -970,11 +974,11 @@ def _reevaluate(
     )
     broader = any(
         _allows(probe, patched) and not _allows(probe, snapshot)
-        for probe in _probes(request)
+        for probe in probes.plain()
         if not (CACHE and unaffected(snapshot, probe, patch))
     )
     if not broader and patch.get("kind") == "policy":
-        granted = probe_with_grants(request, decision or evaluate(request, snapshot))
+        granted = probes.granted(snapshot)
         if granted is not None and not (CACHE and absent_principal(snapshot, granted[0], patch)):
             probe, statements = granted
             account = probe.principal.account_id
@@ -983,6 +987,29 @@ def _reevaluate(
             if before is not None and after is not None:
                 broader = _allows(probe, after) and not _allows(probe, before)
     return allowed, broader
+
+
+@dataclass(slots=True)
+class Probes:
+    """The probes of one request, built once for all its candidate fixes."""
+
+    request: AccessRequest
+    decision: Decision | None
+    _plain: list[AccessRequest] | None = None
+    _granted: list[tuple[AccessRequest, list[Json]] | None] | None = None
+
+    def plain(self) -> list[AccessRequest]:
+        """`_probes(request)`."""
+        if self._plain is None:
+            self._plain = _probes(self.request)
+        return self._plain
+
+    def granted(self, snapshot: Snapshot) -> tuple[AccessRequest, list[Json]] | None:
+        """`probe_with_grants` of the request and its decision (evaluated if not given)."""
+        if self._granted is None:
+            decision = self.decision or evaluate(self.request, snapshot)
+            self._granted = [probe_with_grants(self.request, decision)]
+        return self._granted[0]
 
 
 # --------------------------------------------------------------------------- patched snapshots
@@ -999,6 +1026,7 @@ def _reevaluate(
 
 CACHE = True
 MAX_PATCHED = 64  # patched snapshots kept per snapshot; the store is emptied when full
+MAX_SHARED_PLANS = 1024  # statement plans a patched snapshot starts with (none past that)
 _STORE = ("s3doctor-remedies", "patched snapshots")
 
 
@@ -1076,7 +1104,9 @@ def _load_sharing(base: Snapshot, document: Json, changed: object) -> Snapshot:
     `document` is `base.document` with one change (a patch, or the granted probe user). A
     compiled policy is kept when it is not the changed one and its document is equal in both
     (policies the patch helpers cannot find are compiled again), SCPs when the organization is
-    equal, and policies cached by content (given with the request) always.
+    equal, and policies cached by content (given with the request) always. The engine's
+    statement plans too: each is a function of the policies (compared by identity), action and
+    requester of its key alone, so a plan of shared policies is the one `loaded` would make.
     """
     loaded = load_snapshot(document, like=base if CACHE else None)
     if not CACHE:
@@ -1097,6 +1127,8 @@ def _load_sharing(base: Snapshot, document: Json, changed: object) -> Snapshot:
             same = before is not None and before == raw_policy(document, policy_id)
         if same:
             loaded.cached(key, _constant(value))
+    if len(base.plans) <= MAX_SHARED_PLANS:
+        loaded.plans.update(base.plans)
     return loaded
 
 
