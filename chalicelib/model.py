@@ -124,6 +124,10 @@ class ContextEntry:
     type: str = "string"
     source: str = "request"
 
+    def request_json(self) -> Json:
+        """The entry as a finding's `request.context` holds it, under its name."""
+        return {"values": list(self.values), "type": self.type, "source": self.source}
+
     def to_dict(self) -> Json:
         return {
             "ContextKeyName": self.name,
@@ -331,10 +335,7 @@ class AccessRequest:
             "bucket": self.bucket,
             "key": self.key,
             "operations": [op.to_dict() for op in self.operations],
-            "context": {
-                e.name: {"values": list(e.values), "type": e.type, "source": e.source}
-                for e in self.context
-            },
+            "context": {e.name: e.request_json() for e in self.context},
             "region": self.region,
             "kms_key_arn": self.kms_key_arn,
             "vpc_endpoint_id": self.vpc_endpoint_id,

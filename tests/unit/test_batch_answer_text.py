@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import AccessRequest, InputError
+from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.test_speed_runbook import runbook_requests
 
@@ -46,3 +47,34 @@ def test_the_answer_text_is_the_sorted_json_of_the_finding_with_its_id() -> None
             else:  # the account resolved the principal, or the scope became cross-account, or
                 resolved += 1  # the bucket's owner was added to the context (engine.resolve)
     assert kept > 5 and resolved > 1000
+
+
+def test_a_request_whose_own_policy_holds_an_added_context_member_keeps_its_text() -> None:
+    """The request as given (whose digest is the id) is the shown one without the bucket
+    owner's context members; a session policy holding the same member text (a condition on
+    that key with the member's value) must not be cut instead."""
+    from bench.bench_workloads import request as bench_request
+    from bench.engine_fixture import snapshot as bench_snapshot
+
+    snapshot = load_snapshot(bench_snapshot())
+    line = bench_request(3, replay=True)
+    plain = request_from_runbook(line)
+    shown = pipeline.diagnose(plain, snapshot).request.to_dict()["context"]
+    added = {k: v for k, v in shown.items() if k.lower().endswith(":resourceaccount")}
+    assert len(added) == 2  # the bucket is in the snapshot: its owner's keys are added
+    hostile = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": added},
+            }
+        ],
+    }
+    for request in (plain, request_from_runbook({**line, "session_policy": hostile})):
+        before, after = pipeline.answer_around_id(request, snapshot)
+        finding = pipeline.diagnose(request, snapshot)
+        assert before + "7" + after == json.dumps({**finding.to_dict(), "id": 7}, sort_keys=True)
+        assert finding.finding_id == pipeline.finding_id_for(request)
