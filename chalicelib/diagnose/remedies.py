@@ -15,7 +15,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ..arn import parse_arn, split_s3_arn
@@ -56,7 +56,7 @@ from .patches import (
     raw_policy,
 )
 from .sides import Sides, credentials_note, labelled_text
-from .verification import absent_principal, unaffected
+from .verification import absent_principal, same_answers, twin_key, unaffected
 from .wording import Miss, MissKind
 
 T = TypeVar("T")
@@ -126,7 +126,7 @@ def find_remedies(
         return ()
     out: list[tuple[Remedy, str | None]] = []  # each with the account it is about
     seen: set[tuple[str, str, str]] = set()
-    probes = Probes(request, decision)
+    found: list[tuple[Candidate, Cause, Evaluation | None]] = []
     for index, cause in causes:
         evaluation = decision.evaluations[index] if index is not None else None
         action = evaluation.action if evaluation else request.action
@@ -137,12 +137,15 @@ def find_remedies(
             if key in seen:
                 continue
             seen.add(key)
-            remedy = _check(candidate, request, snapshot, decision, verify=verify, probes=probes)
-            if remedy is not None:
-                account = None
-                if sides is not None and sides.labelled:
-                    account = _remedy_account(sides, remedy, cause, evaluation, snapshot)
-                out.append((remedy, account))
+            found.append((candidate, cause, evaluation))
+    probes = Probes(request, decision, [c.patch for c, _, _ in found if c.patch is not None])
+    for candidate, cause, evaluation in found:
+        remedy = _check(candidate, request, snapshot, decision, verify=verify, probes=probes)
+        if remedy is not None:
+            account = None
+            if sides is not None and sides.labelled:
+                account = _remedy_account(sides, remedy, cause, evaluation, snapshot)
+            out.append((remedy, account))
     # Verified first; then patches; a malformed document's fix leads the unverified ones.
     out.sort(
         key=lambda p: (
@@ -967,6 +970,21 @@ def _reevaluate(
         return _allows(apply_to_request(request, patch), snapshot), False
     probes = probes or Probes(request, decision)
     patch_key = _canonical(patch)
+    if CACHE and patch_key is not None:
+        return probes.result(patch_key, lambda: _verified(request, snapshot, patch, probes))
+    return _verified(request, snapshot, patch, probes)
+
+
+def _verified(
+    request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any], probes: Probes
+) -> tuple[bool, bool]:
+    """`_reevaluate` of a patch to the snapshot: as its twin's (`verification.same_answers`),
+    or on the snapshot with the patch applied."""
+    if CACHE:
+        twin = probes.twin_result(snapshot, patch)
+        if twin is not None:
+            return twin
+    patch_key = _canonical(patch)
     patched = _patched(snapshot, patch, patch_key)
     allowed = _allows(request, patched) or (
         _cross_account(request, snapshot)
@@ -991,12 +1009,54 @@ def _reevaluate(
 
 @dataclass(slots=True)
 class Probes:
-    """The probes of one request, built once for all its candidate fixes."""
+    """The probes of one request, built once for all its candidate fixes; what each patch of
+    the candidates verified to (a patch of the same canonical JSON verifies alike), and its
+    twins among them (`verification.twin_key`)."""
 
     request: AccessRequest
     decision: Decision | None
+    patches: list[Json] = field(default_factory=list)
     _plain: list[AccessRequest] | None = None
     _granted: list[tuple[AccessRequest, list[Json]] | None] | None = None
+    _results: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    _twins: dict[str, Json] | None = None
+
+    def result(self, key: str, verify: Callable[[], tuple[bool, bool]]) -> tuple[bool, bool]:
+        """verify(), once per patch (a DiagnoserError is raised each time)."""
+        if key not in self._results:
+            self._results[key] = verify()
+        return self._results[key]
+
+    def twin_result(self, snapshot: Snapshot, patch: Mapping[str, Any]) -> tuple[bool, bool] | None:
+        """What the last twin of `patch` among the candidates verified to, when the requests
+        whose verdicts decide it (the request, and each probe the patch can affect but for
+        the granted one) are decided alike with either patch; None: check in full.
+
+        The probes a patch cannot affect (`verification`) are the same for its twins (one
+        policy changed); the granted probe must be one of them.
+        """
+        key = twin_key(patch)
+        if key is None or _cross_account(self.request, snapshot):
+            return None
+        if self._twins is None:
+            self._twins = {}
+            for candidate in self.patches:
+                found = twin_key(candidate)
+                if found is not None:
+                    self._twins[found] = candidate  # the last of each key
+        twin = self._twins.get(key)
+        if twin is None or twin is patch or twin == patch:
+            return None
+        granted = self.granted(snapshot)
+        if granted is not None and not absent_principal(snapshot, granted[0], patch):
+            return None
+        deciding = [self.request] + [p for p in self.plain() if not unaffected(snapshot, p, patch)]
+        try:
+            answer = _reevaluate(self.request, snapshot, twin, self.decision, self)
+            twin_patched = _patched(snapshot, twin, _canonical(twin))
+        except DiagnoserError:
+            return None
+        return answer if same_answers(twin_patched, deciding, patch, twin) else None
 
     def plain(self) -> list[AccessRequest]:
         """`_probes(request)`."""

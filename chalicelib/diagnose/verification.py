@@ -15,19 +15,34 @@ the user's groups, and the managed policies they attach and the boundary, by ARN
 engine's evidence for the probe's principal (as it resolves it) on the unpatched snapshot is
 read from no entity that holds the patched inline policy and lists no patched managed policy,
 every part of the snapshot its decision reads is the same after the patch: same verdict.
+Twins. Two patches of one identity policy whose documents differ in Resource values alone (a
+grant on the exact key and on its prefix, a statement corrected with either) are decided alike
+wherever each statement of the one answers every scan as the same statement of the other: an
+identity-type scan (`hits.scan`, no Principal element) takes the statements whose Action covers
+its action and keeps those whose Resource matches; the statements' references (policy, index,
+Sid, effect) and conditions are the same. So when the engine's full decision of a request on
+the snapshot patched with the twin reads the patched document there (its evidence lists it, as
+patched) and every identity-type scan it makes (`hits.scans_of`) gets the same Action and
+Resource answers from both documents' statements, the decision with this patch takes the same
+path to the same verdict, without loading that snapshot (`same_answers`).
+
 Anything else (another kind of patch, an evidence the engine could not take) is checked in full.
 Pure: no boto3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine import resolve_principal
+from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, principal_evidence
-from ..model import AccessRequest, Principal
-from ..snapshot import Snapshot, Unreadable
+from ..engine.hits import Scan, scans_of
+from ..engine.policy import CompiledPolicy, PolicyKind, compile_policy
+from ..model import AccessRequest, MalformedPolicyError, Principal
+from ..snapshot import Snapshot, Unreadable, parse_json_document
 from .patches import split_inline
 
 ENABLED = True  # False: every probe is decided on the patched snapshot (the proof tests)
@@ -63,6 +78,121 @@ def absent_principal(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[st
         return False
     kind, _, name = principal.principal_arn.split(":", 5)[-1].partition("/")
     return kind == "user" and changed != ("inline", "user", name.rsplit("/", 1)[-1])
+
+
+def twin_key(patch: Mapping[str, Any]) -> str | None:
+    """The patch of an identity policy as canonical JSON with each statement's Resource left
+    out: patches of one key are twins. None for any other patch, or a statement without
+    Resource."""
+    if identity_policy(patch) is None:
+        return None
+    document = patch.get("document")
+    statements = document.get("Statement") if isinstance(document, Mapping) else None
+    if not isinstance(document, Mapping) or not isinstance(statements, list):
+        return None
+    if not all(isinstance(st, Mapping) and "Resource" in st for st in statements):
+        return None
+    blank = [{**st, "Resource": None} for st in statements]
+    try:
+        return json.dumps({**patch, "document": {**document, "Statement": blank}}, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+
+
+def same_answers(
+    twin: Snapshot,
+    requests: Sequence[AccessRequest],
+    patch: Mapping[str, Any],
+    twin_patch: Mapping[str, Any],
+) -> bool:
+    """Each of `requests` is decided on the snapshot with `patch` as on `twin` (the same
+    snapshot with `twin_patch`, a twin of `patch`)."""
+    if not ENABLED or not twins(patch, twin_patch):
+        return False
+    policy_id = patch["policy"]
+    compiled: dict[PolicyKind, CompiledPolicy | None] = {}
+    for request in requests:
+        theirs = _copies(_evidence(twin, resolve_principal(request, twin).principal), policy_id)
+        if not theirs or any(policy.raw != twin_patch["document"] for policy in theirs):
+            return False  # read elsewhere or not as patched: no claim
+        for policy in theirs:
+            if policy.kind not in compiled:
+                compiled[policy.kind] = _compiled(patch["document"], policy_id, policy.kind)
+        ours = [compiled[policy.kind] for policy in theirs]
+        scans = identity_scans(twin, request)
+        if scans is None:
+            return False
+        for their, our in zip(theirs, ours, strict=True):
+            if our is None or not _answer_alike(their, our, scans):
+                return False
+    return True
+
+
+def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Patches of one identity policy whose documents differ in statements' Resource alone
+    (what `twin_key` groups, compared without JSON)."""
+    if identity_policy(patch) is None or dict(patch, document=None) != dict(other, document=None):
+        return False
+    mine, theirs = patch["document"], other["document"]
+    if not isinstance(mine, Mapping) or not isinstance(theirs, Mapping):
+        return False
+    if dict(mine, Statement=None) != dict(theirs, Statement=None):
+        return False
+    one, two = mine.get("Statement"), theirs.get("Statement")
+    if not isinstance(one, list) or not isinstance(two, list) or len(one) != len(two):
+        return False
+    return all(
+        isinstance(a, Mapping)
+        and isinstance(b, Mapping)
+        and "Resource" in a
+        and "Resource" in b
+        and dict(a, Resource=None) == dict(b, Resource=None)
+        for a, b in zip(one, two, strict=True)
+    )
+
+
+def _answer_alike(one: CompiledPolicy, other: CompiledPolicy, scans: Sequence[Scan]) -> bool:
+    """Statement by statement, the same Action and Resource answers to every scan."""
+    if len(one.statements) != len(other.statements):
+        return False
+    for mine, theirs in zip(one.statements, other.statements, strict=True):
+        if mine.matches_every_resource != theirs.matches_every_resource:
+            return False
+        for action, resource, ctx in scans:
+            covers = mine.matches_action(action)
+            if covers != theirs.matches_action(action):
+                return False
+            if covers and mine.matches_resource(resource, ctx) != theirs.matches_resource(
+                resource, ctx
+            ):
+                return False
+    return True
+
+
+def _compiled(document: Any, policy_id: str, kind: PolicyKind) -> CompiledPolicy | None:
+    """The document compiled as the engine compiles a snapshot's policy; None: malformed."""
+    try:
+        return compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
+    except MalformedPolicyError:
+        return None
+
+
+def identity_scans(snapshot: Snapshot, probe: AccessRequest) -> list[Scan] | None:
+    """The identity-type scans of the full decision of `probe` on `snapshot`; None when the
+    decision fails (no claim then: the full check meets the same failure)."""
+    try:
+        return scans_of(lambda: decide_in_full(probe, snapshot))[1]
+    except Exception:
+        return None
+
+
+def _copies(evidence: PrincipalEvidence, policy_id: str) -> list[CompiledPolicy] | None:
+    """The compiled copies of `policy_id` the evidence lists; None when one does not compile."""
+    sources = (*evidence.identity, *([evidence.boundary] if evidence.boundary else []))
+    found = [source.compiled for source in sources if source.policy_id == policy_id]
+    if any(compiled is None for compiled in found):
+        return None
+    return [compiled for compiled in found if compiled is not None]
 
 
 def identity_policy(patch: Mapping[str, Any]) -> tuple[str, str, str] | None:

@@ -154,6 +154,13 @@ def decide(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
     return verdict_cache.decide(request, snapshot, lambda: _decide_in_full(request, snapshot))
 
 
+def decide_in_full(request: AccessRequest, snapshot: Snapshot) -> Verdicts:
+    """`decide` without its remembered verdicts: every layer judged (`hits.scans_of` sees every
+    scan)."""
+    request = resolve_principal(request, snapshot)
+    return _decide_in_full(request, snapshot)
+
+
 def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[ContextEntry], Verdicts]:
     """`decide` of `request` with one entry added to its context, for each entry it is given
     (what-if questions).
@@ -729,8 +736,8 @@ def _kms_leg(
     identity: PrincipalIdentity,
     explain: bool = True,
 ) -> Leg:
-    kctx = kms_leg.leg_context(ctx, request, kms)
     account = kms_leg.key_account(kms.key_arn, snapshot)
+    kctx = kms_leg.leg_context(ctx, request, kms, account)
     leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain, account)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,

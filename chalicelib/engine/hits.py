@@ -251,6 +251,22 @@ def key_read_elsewhere() -> None:
         trace.opaque = True
 
 
+# The scans of identity-type policies (no Principal element) while `scans_of` records a
+# decision: (action, resource, context). Read only: fix verification (`diagnose.verification`).
+Scan = tuple[str, str, RequestContext]
+SCANS: ContextVar[list[Scan] | None] = ContextVar("s3doctor_scans", default=None)
+
+
+def scans_of(compute: Callable[[], V]) -> tuple[V, list[Scan]]:
+    """`compute()`, and the identity-type scans it made, in order."""
+    scans: list[Scan] = []
+    token = SCANS.set(scans)
+    try:
+        return compute(), scans
+    finally:
+        SCANS.reset(token)
+
+
 PlanMemo = dict[tuple[object, ...], _Plan]
 
 
@@ -318,6 +334,8 @@ def scan(
     matches resources and conditions. Without `explain`, statements are reported without the
     condition that decided them (the verdict is the same).
     """
+    if identity is None and (scans := SCANS.get()) is not None:
+        scans.append((action, resource, ctx))
     if memo is None:
         plan = _plan(sources, action, identity, has_boundary)
     else:

@@ -30,7 +30,8 @@ import pytest
 from chalicelib import pipeline
 from chalicelib.diagnose import near_misses, remedies, verification
 from chalicelib.diagnose.patches import apply_patch, apply_patch_shared
-from chalicelib.engine import evaluate
+from chalicelib.engine import decide, evaluate, resolve_principal
+from chalicelib.engine.evidence import principal_evidence
 from chalicelib.model import AccessRequest, DiagnoserError, Operation
 from chalicelib.request import principal_from_arn, request_from_runbook
 from chalicelib.snapshot import load_snapshot
@@ -348,3 +349,90 @@ def test_near_misses_equal_with_every_statement_explained(
             ]
         monkeypatch.undo()
         assert answers[True] == answers[False]
+
+
+# --------------------------------------------------------------------------- twins
+
+
+def _family(request: AccessRequest, document: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    """Families of patches of one identity policy of the requester: its statements with their
+    Resource set to each of several forms (twins), and with another Action or Effect (not)."""
+    op = request.operations[0]
+    bucket = op.bucket or "example-bucket"
+    forms = [op.resource_arn, f"arn:aws:s3:::{bucket}/*", f"arn:aws:s3:::{bucket}/data/*", "*",
+             "arn:aws:s3:::another-bucket/*", [op.resource_arn, "arn:aws:s3:::x/y"]]  # fmt: skip
+    snapshot = load_snapshot(copy.deepcopy(dict(document)))
+    principal = resolve_principal(request, snapshot).principal
+    evidence = principal_evidence(snapshot, principal)
+    families = []
+    if evidence.entity is not None:
+        policy_id = f"inline:{evidence.entity.kind}/{evidence.entity.name}/s3doctor-twin"
+        grant = {"Sid": "S3DoctorTwin", "Effect": "Allow", "Action": op.action}
+        families.append(
+            [_policy(policy_id, {"Version": "2012-10-17", "Statement": [{**grant, "Resource": f}]})
+             for f in forms]
+            + [_policy(policy_id, {"Version": "2012-10-17",
+                                   "Statement": [{**grant, "Action": "s3:*", "Resource": "*"}]}),
+               _policy(policy_id, {"Version": "2012-10-17",
+                                   "Statement": [{**grant, "Effect": "Deny", "Resource": "*"}]})]
+        )  # fmt: skip
+    for source in evidence.identity[:2]:
+        if source.compiled is None or not source.compiled.raw.get("Statement"):
+            continue
+        raw = dict(source.compiled.raw)
+        statements = raw["Statement"] if isinstance(raw["Statement"], list) else [raw["Statement"]]
+        if not all(isinstance(st, Mapping) and "Resource" in st for st in statements):
+            continue
+        family = []
+        for form in forms:
+            changed = [dict(statements[0], Resource=form), *statements[1:]]
+            family.append(_policy(source.policy_id, {**raw, "Statement": changed}))
+        family.append(_policy(source.policy_id, {**raw, "Statement": statements[1:]}))
+        families.append(family)
+    return families
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_twins_that_answer_alike_are_decided_alike(path: Path) -> None:
+    scenario = load_scenario(path)
+    document = json.loads((path / "snapshot.json").read_text(encoding="utf-8"))
+    base = load_snapshot(copy.deepcopy(document))
+    claims = 0
+    for request in neighbours(scenario.request, document)[:3]:
+        probes = [request, *remedies._probes(request)]
+        for family in _family(request, document):
+            loaded = [(p, _load(document, p)) for p in family]
+            for patch, patched in loaded:
+                for twin, twin_patched in loaded[:3]:
+                    if patched is None or twin_patched is None or patch is twin:
+                        continue
+                    for probe in probes:
+                        if verification.same_answers(twin_patched, [probe], patch, twin):
+                            claims += 1
+                            assert decide(probe, patched) == decide(probe, twin_patched)
+                            assert _decision(probe, patched) == _decision(probe, twin_patched)
+                        elif not verification.twins(patch, twin):
+                            assert not verification.same_answers(base, [probe], patch, twin)
+    assert claims or not _family(scenario.request, document)
+
+
+def test_twins_are_patches_that_differ_in_resource_alone() -> None:
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}
+    one = _policy("inline:user/alice/p", {"Version": "2012-10-17", "Statement": [statement]})
+    prefix = copy.deepcopy(one)
+    prefix["document"]["Statement"][0]["Resource"] = ["arn:aws:s3:::b/*"]
+    assert verification.twins(one, prefix)
+    assert verification.twin_key(one) == verification.twin_key(prefix) is not None
+    for path, value in (("Action", "s3:*"), ("Effect", "Deny"), ("Sid", "X")):
+        other = copy.deepcopy(prefix)
+        other["document"]["Statement"][0][path] = value
+        assert not verification.twins(one, other)
+        assert verification.twin_key(one) != verification.twin_key(other)
+    elsewhere = dict(prefix, policy="inline:user/bob/p")
+    assert not verification.twins(one, elsewhere)
+    no_resource = copy.deepcopy(one)
+    no_resource["document"]["Statement"][0]["NotResource"] = no_resource["document"]["Statement"][
+        0
+    ].pop("Resource")
+    assert not verification.twins(no_resource, no_resource)
+    assert verification.twin_key(no_resource) is None
