@@ -736,8 +736,8 @@ def _kms_leg(
     identity: PrincipalIdentity,
     explain: bool = True,
 ) -> Leg:
-    kctx = kms_leg.leg_context(ctx, request, kms)
     account = kms_leg.key_account(kms.key_arn, snapshot)
+    kctx = kms_leg.leg_context(ctx, request, kms, account)
     leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain, account)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,

@@ -243,13 +243,19 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
         leg.grants = key.grants
 
 
-def leg_context(ctx: RequestContext, request: AccessRequest, leg: KmsLeg) -> RequestContext:
-    """The context of S3's call to KMS made with the requester's credentials."""
+def leg_context(
+    ctx: RequestContext, request: AccessRequest, leg: KmsLeg, account: str
+) -> RequestContext:
+    """The context of S3's call to KMS made with the requester's credentials (a forward access
+    session). Its resource is the key: `aws:ResourceAccount` is the key's account (`account`),
+    and the bucket owner's `s3:ResourceAccount` is not in a KMS request."""
     region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
     entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
     entries.update(
         {
+            "aws:ResourceAccount": [account] if account else None,
+            "s3:ResourceAccount": None,
             "aws:ViaAWSService": ["true"],
             "kms:ViaService": [f"s3.{region}.amazonaws.com"] if region else None,
             "kms:CallerAccount": [request.principal.account_id],
