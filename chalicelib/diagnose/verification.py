@@ -40,7 +40,7 @@ from ..engine import resolve_principal
 from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, principal_evidence
 from ..engine.hits import Scan, scans_of
-from ..engine.policy import CompiledPolicy, PolicyKind, compile_policy
+from ..engine.policy import CompiledPolicy, CompiledStatement, PolicyKind, compile_policy
 from ..model import AccessRequest, MalformedPolicyError, Principal
 from ..snapshot import Snapshot, Unreadable, parse_json_document
 from .patches import split_inline
@@ -106,67 +106,74 @@ def same_answers(
     twin_patch: Mapping[str, Any],
 ) -> bool:
     """Each of `requests` is decided on the snapshot with `patch` as on `twin` (the same
-    snapshot with `twin_patch`, a twin of `patch`)."""
+    snapshot with `twin_patch`, a twin of `patch`).
+
+    Only the statements whose Resource differs are compiled (as the whole document compiles
+    them: with its other elements); the others are the twin's, as JSON. The whole patched
+    document compiles when they do: its other elements and statements are the twin's.
+    """
     if not ENABLED or not twins(patch, twin_patch):
         return False
-    policy_id = patch["policy"]
-    compiled: dict[PolicyKind, CompiledPolicy | None] = {}
+    policy_id, document = patch["policy"], patch["document"]
+    pairs = zip(document["Statement"], twin_patch["document"]["Statement"], strict=True)
+    changed = [i for i, (mine, theirs) in enumerate(pairs) if _json(mine) != _json(theirs)]
+    ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
     for request in requests:
         theirs = _copies(_evidence(twin, resolve_principal(request, twin).principal), policy_id)
         if not theirs or any(policy.raw != twin_patch["document"] for policy in theirs):
             return False  # read elsewhere or not as patched: no claim
-        for policy in theirs:
-            if policy.kind not in compiled:
-                compiled[policy.kind] = _compiled(patch["document"], policy_id, policy.kind)
-        ours = [compiled[policy.kind] for policy in theirs]
         scans = identity_scans(twin, request)
         if scans is None:
             return False
-        for their, our in zip(theirs, ours, strict=True):
-            if our is None or not _answer_alike(their, our, scans):
+        for policy in theirs:
+            if policy.kind not in ours:
+                ours[policy.kind] = _statements(document, changed, policy_id, policy.kind)
+            mine = ours[policy.kind]
+            if mine is None or len(policy.statements) != len(document["Statement"]):
+                return False
+            if not all(_answer_alike(mine[i], policy.statements[i], scans) for i in changed):
                 return False
     return True
 
 
 def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
-    """Patches of one identity policy whose documents differ in statements' Resource alone
-    (what `twin_key` groups, compared without JSON)."""
-    if identity_policy(patch) is None or dict(patch, document=None) != dict(other, document=None):
-        return False
-    mine, theirs = patch["document"], other["document"]
-    if not isinstance(mine, Mapping) or not isinstance(theirs, Mapping):
-        return False
-    if dict(mine, Statement=None) != dict(theirs, Statement=None):
-        return False
-    one, two = mine.get("Statement"), theirs.get("Statement")
-    if not isinstance(one, list) or not isinstance(two, list) or len(one) != len(two):
-        return False
-    return all(
-        isinstance(a, Mapping)
-        and isinstance(b, Mapping)
-        and "Resource" in a
-        and "Resource" in b
-        and dict(a, Resource=None) == dict(b, Resource=None)
-        for a, b in zip(one, two, strict=True)
-    )
+    """Patches of one identity policy whose documents differ in statements' Resource alone."""
+    key = twin_key(patch)
+    return key is not None and key == twin_key(other)
 
 
-def _answer_alike(one: CompiledPolicy, other: CompiledPolicy, scans: Sequence[Scan]) -> bool:
-    """Statement by statement, the same Action and Resource answers to every scan."""
-    if len(one.statements) != len(other.statements):
+def _answer_alike(
+    mine: CompiledStatement, theirs: CompiledStatement, scans: Sequence[Scan]
+) -> bool:
+    """The same Action and Resource answers to every scan."""
+    if mine.matches_every_resource != theirs.matches_every_resource:
         return False
-    for mine, theirs in zip(one.statements, other.statements, strict=True):
-        if mine.matches_every_resource != theirs.matches_every_resource:
+    for action, resource, ctx in scans:
+        covers = mine.matches_action(action)
+        if covers != theirs.matches_action(action):
             return False
-        for action, resource, ctx in scans:
-            covers = mine.matches_action(action)
-            if covers != theirs.matches_action(action):
-                return False
-            if covers and mine.matches_resource(resource, ctx) != theirs.matches_resource(
-                resource, ctx
-            ):
-                return False
+        if covers and mine.matches_resource(resource, ctx) != theirs.matches_resource(
+            resource, ctx
+        ):
+            return False
     return True
+
+
+def _statements(
+    document: Mapping[str, Any], indices: list[int], policy_id: str, kind: PolicyKind
+) -> dict[int, CompiledStatement] | None:
+    """The statements at `indices`, compiled with the document's other elements; None:
+    malformed."""
+    statements = document["Statement"]
+    part = _compiled({**document, "Statement": [statements[i] for i in indices]}, policy_id, kind)
+    return None if part is None else dict(zip(indices, part.statements, strict=True))
+
+
+def _json(value: Any) -> str | None:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
 
 
 def _compiled(document: Any, policy_id: str, kind: PolicyKind) -> CompiledPolicy | None:
