@@ -1020,6 +1020,7 @@ class Probes:
     _granted: list[tuple[AccessRequest, list[Json]] | None] | None = None
     _results: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     _twins: dict[str, Json] | None = None
+    _keys: dict[int, str | None] = field(default_factory=dict)  # by id of self.patches' own
 
     def result(self, key: str, verify: Callable[[], tuple[bool, bool]]) -> tuple[bool, bool]:
         """verify(), once per patch (a DiagnoserError is raised each time)."""
@@ -1035,15 +1036,16 @@ class Probes:
         The probes a patch cannot affect (`verification`) are the same for its twins (one
         policy changed); the granted probe must be one of them.
         """
-        key = twin_key(patch)
-        if key is None or _cross_account(self.request, snapshot):
-            return None
         if self._twins is None:
+            self._keys = {id(candidate): twin_key(candidate) for candidate in self.patches}
             self._twins = {}
             for candidate in self.patches:
-                found = twin_key(candidate)
+                found = self._keys[id(candidate)]
                 if found is not None:
                     self._twins[found] = candidate  # the last of each key
+        key = self._keys[id(patch)] if id(patch) in self._keys else twin_key(patch)
+        if key is None or _cross_account(self.request, snapshot):
+            return None
         twin = self._twins.get(key)
         if twin is None or twin is patch or twin == patch:
             return None
@@ -1056,7 +1058,7 @@ class Probes:
             twin_patched = _patched(snapshot, twin, _canonical(twin))
         except DiagnoserError:
             return None
-        return answer if same_answers(twin_patched, deciding, patch, twin) else None
+        return answer if same_answers(twin_patched, deciding, patch, twin, key) else None
 
     def plain(self) -> list[AccessRequest]:
         """`_probes(request)`."""

@@ -104,19 +104,26 @@ def same_answers(
     requests: Sequence[AccessRequest],
     patch: Mapping[str, Any],
     twin_patch: Mapping[str, Any],
+    key: str | None = None,
 ) -> bool:
     """Each of `requests` is decided on the snapshot with `patch` as on `twin` (the same
-    snapshot with `twin_patch`, a twin of `patch`).
+    snapshot with `twin_patch`, a twin of `patch`; `key`: their `twin_key`, when the caller
+    took it of both already).
 
     Only the statements whose Resource differs are compiled (as the whole document compiles
-    them: with its other elements); the others are the twin's, as JSON. The whole patched
+    them: with its other elements); the others are the twin's, as JSON (twins differ in
+    Resource values alone). The whole patched
     document compiles when they do: its other elements and statements are the twin's.
     """
-    if not ENABLED or not twins(patch, twin_patch):
+    if not ENABLED or (key is None and not twins(patch, twin_patch)):
         return False
     policy_id, document = patch["policy"], patch["document"]
     pairs = zip(document["Statement"], twin_patch["document"]["Statement"], strict=True)
-    changed = [i for i, (mine, theirs) in enumerate(pairs) if _json(mine) != _json(theirs)]
+    changed = [
+        i
+        for i, (mine, theirs) in enumerate(pairs)
+        if _json(mine["Resource"]) != _json(theirs["Resource"])
+    ]
     ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
     for request in requests:
         theirs = _copies(_evidence(twin, resolve_principal(request, twin).principal), policy_id)
