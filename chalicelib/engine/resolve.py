@@ -21,7 +21,16 @@ request carries both whenever its record names an account (`events.context`); a 
 request gets them here, unless its context names them: the request's `bucket_account` when
 given, else the snapshot's account when its buckets table holds the bucket (the top level
 describes the bucket owner) and some part of it could be read, else nothing (an unknown owner
-is not guessed: the key stays absent). Pure: no boto3.
+is not guessed: the key stays absent).
+
+AWS also puts the organization of the principal's account in the context as
+`aws:PrincipalOrgID` ("included in the request context only if the principal is a member of an
+organization") and that of the resource's account as `aws:ResourceOrgID`
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html). A
+CloudTrail record names neither, so every request gets them here when the snapshot knows the
+organization of that account (the top level's, or `accounts.<id>.organization`) and its context
+does not name them; an account in no organization, or whose organization was not read, gets
+none. The resource's account is the request's `aws:ResourceAccount`. Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -32,13 +41,20 @@ from functools import lru_cache
 from typing import Final
 
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
-from ..snapshot import AccountSide, Bucket, Entity, Iam, Snapshot, Unreadable
+from ..snapshot import AccountSide, Bucket, Entity, Iam, Organization, Snapshot, Unreadable
 
 _DERIVED_PREFIX: Final = "derived:"
 RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
 FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
-_OWNER_SOURCES: Final = frozenset({FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT})
+FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
+ORGANIZATION_KEYS: Final = ("aws:PrincipalOrgID", "aws:ResourceOrgID")
+# Sources of the entries resolution adds; they come last, so a request whose last entry has one
+# was resolved already (the engine resolves a request repeatedly).
+_OWNER_SOURCES: Final = frozenset({FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT, FROM_ORGANIZATION})
+_OUTSIDE_ORGANIZATIONS: Final = frozenset(
+    {PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE, PrincipalType.UNKNOWN}
+)
 _LOWER_KEYS: Final = tuple(name.lower() for name in RESOURCE_ACCOUNT_KEYS)
 _RESOLVED_TYPES: Final = {
     PrincipalType.IAM_USER: "user",
@@ -51,7 +67,7 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     """`request` with its user or role ARN as the snapshot holds it, and a runbook-style
     request with the bucket owner's account keys (`resource_account_entries`); the same
     request when neither changes it."""
-    return _with_resource_account(_with_principal(request, snapshot), snapshot)
+    return _with_snapshot_keys(_with_principal(request, snapshot), snapshot)
 
 
 def resource_account_entries(
@@ -106,9 +122,51 @@ def _owner_entries(account: str, source: str, wanted: tuple[bool, ...]) -> tuple
     )
 
 
-def _with_resource_account(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+def organization_entries(
+    request: AccessRequest, snapshot: Snapshot, added: tuple[ContextEntry, ...] = ()
+) -> tuple[ContextEntry, ...]:
+    """The `ORGANIZATION_KEYS` entries the request's context (with `added`) lacks, for the
+    principal's and the resource's account when the snapshot knows its organization."""
+    context = request.context + added
+    given = {entry.name.lower(): entry for entry in context}
+    out: list[ContextEntry] = []
+    principal = request.principal
+    if "aws:principalorgid" not in given and principal.type not in _OUTSIDE_ORGANIZATIONS:
+        org = organization_id(principal.account_id, snapshot)
+        if org is not None:
+            out.append(_org_entry("aws:PrincipalOrgID", org))
+    owner = given.get("aws:resourceaccount")
+    if "aws:resourceorgid" not in given and owner is not None and len(owner.values) == 1:
+        org = organization_id(owner.values[0], snapshot)
+        if org is not None:
+            out.append(_org_entry("aws:ResourceOrgID", org))
+    return tuple(out)
+
+
+def organization_id(account: str | None, snapshot: Snapshot) -> str | None:
+    """The id of the organization the snapshot shows `account` in, if any."""
+    if not account:
+        return None
+    if account == snapshot.account_id:
+        org = snapshot.organization
+    else:
+        side = snapshot.side(account)
+        org = side.organization if isinstance(side, AccountSide) else None
+    return org.org_id if isinstance(org, Organization) and org.org_id else None
+
+
+@lru_cache(maxsize=1024)
+def _org_entry(name: str, org: str) -> ContextEntry:
+    return ContextEntry(name=name, values=(org,), source=FROM_ORGANIZATION)
+
+
+def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+    context = request.context
+    if context and context[-1].source in _OWNER_SOURCES:
+        return request  # resolved already
     added = resource_account_entries(request, snapshot)
-    return replace(request, context=request.context + added) if added else request
+    added += organization_entries(request, snapshot, added)
+    return replace(request, context=context + added) if added else request
 
 
 def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:

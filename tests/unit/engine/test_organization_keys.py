@@ -1,0 +1,262 @@
+"""Every request carries the organization of the principal's account as aws:PrincipalOrgID and
+that of the resource's account as aws:ResourceOrgID when the snapshot knows it, as AWS's
+request context does: CloudTrail records name neither, and without them the commonest
+organization policies decide wrong (a `StringNotEquals aws:PrincipalOrgID` Deny matches every
+member, a `StringEquals` Allow grants none). S3's call to KMS carries the key's account's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import pipeline
+from chalicelib.cli import main
+from chalicelib.engine import decide, evaluate
+from chalicelib.events import parse_event
+from chalicelib.model import Verdict
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+
+OWNER = "222233334444"  # the bucket's account, the snapshot's top level
+MEMBER = "111122223333"  # another member account, its side in the snapshot
+ORG = "o-a1b2c3d4e5"
+OTHER_ORG = "o-zz9988776655"
+BUCKET = "org-data"
+ALICE = f"arn:aws:iam::{OWNER}:user/alice"
+LOADER = f"arn:aws:iam::{MEMBER}:role/loader"
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "events"
+
+
+def _statement(effect: str, **more: Any) -> dict[str, Any]:
+    return {
+        "Effect": effect,
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+    } | more
+
+
+def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _org(org_id: str | None, *denies: dict[str, Any]) -> dict[str, Any] | None:
+    if org_id is None:
+        return None  # in no organization
+    scp = _policy({"Effect": "Allow", "Action": "*", "Resource": "*"}, *denies)
+    return {
+        "org_id": org_id,
+        "levels": [{"target_id": "r-ab12", "scps": [{"Id": "p-1", "Name": "p", "Content": scp}]}],
+    }
+
+
+def _iam(users: list[Any], roles: list[Any]) -> dict[str, Any]:
+    return {"UserDetailList": users, "RoleDetailList": roles, "GroupDetailList": [], "Policies": []}
+
+
+def _snapshot(
+    *bucket_statements: dict[str, Any],
+    org: str | None = ORG,
+    member_org: str | None = ORG,
+    scp: tuple[dict[str, Any], ...] = (),
+) -> Any:
+    reader = [{"PolicyName": "read", "PolicyDocument": _policy(_statement("Allow"))}]
+    alice = {
+        "UserName": "alice",
+        "UserId": "AIDAALICE000000000000",
+        "Arn": ALICE,
+        "Path": "/",
+        "UserPolicyList": reader,
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
+    loader = {
+        "RoleName": "loader",
+        "RoleId": "AROALOADER00000000000",
+        "Arn": LOADER,
+        "Path": "/",
+        "RolePolicyList": reader,
+        "AttachedManagedPolicies": [],
+    }
+    doc: dict[str, Any] = {
+        "account_id": OWNER,
+        "partition": "aws",
+        "region": "us-east-1",
+        "iam": _iam([alice], []),
+        "s3": {"buckets": {BUCKET: {"policy": _policy(*bucket_statements)}}},
+        "organization": _org(org, *scp),
+        "accounts": {MEMBER: {"iam": _iam([], [loader]), "organization": _org(member_org, *scp)}},
+    }
+    return load_snapshot(doc)
+
+
+def _document(requester: str = ALICE, **more: Any) -> dict[str, Any]:
+    return {
+        "requester_arn": requester,
+        "action": "s3:GetObject",
+        "resource_arn": f"arn:aws:s3:::{BUCKET}/reports/q1.csv",
+        **more,
+    }
+
+
+def _values(request: Any, name: str) -> list[tuple[str, ...]]:
+    return [e.values for e in request.context if e.name.lower() == name.lower()]
+
+
+OUTSIDE_ORG = _statement(
+    "Deny", Principal="*", Condition={"StringNotEquals": {"aws:PrincipalOrgID": ORG}}
+)
+ORG_GRANT = _statement(
+    "Allow", Principal="*", Condition={"StringEquals": {"aws:PrincipalOrgID": ORG}}
+)
+
+
+@pytest.mark.parametrize("requester", [ALICE, LOADER])
+def test_a_perimeter_deny_on_the_principals_organization_spares_its_members(requester: str) -> None:
+    snapshot = _snapshot(ORG_GRANT, OUTSIDE_ORG)
+
+    finding = pipeline.diagnose(request_from_runbook(_document(requester)), snapshot)
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _values(finding.request, "aws:PrincipalOrgID") == [(ORG,)]
+
+
+def test_an_organization_wide_grant_lets_another_member_in() -> None:
+    snapshot = _snapshot(ORG_GRANT)
+    request = request_from_runbook(_document(LOADER))
+
+    assert evaluate(request, snapshot).decision is Verdict.ALLOWED
+    assert decide(request, snapshot).decision is Verdict.ALLOWED
+
+
+def test_a_member_of_another_organization_or_of_none_is_still_denied() -> None:
+    request = request_from_runbook(_document(LOADER))
+    for member_org in (OTHER_ORG, None):
+        snapshot = _snapshot(ORG_GRANT, OUTSIDE_ORG, member_org=member_org)
+        finding = pipeline.diagnose(request, snapshot)
+        assert finding.decision is Verdict.EXPLICIT_DENY, member_org
+        expected = [] if member_org is None else [(member_org,)]
+        assert _values(finding.request, "aws:PrincipalOrgID") == expected
+
+
+def test_an_scp_keeping_data_inside_the_organization_spares_its_buckets() -> None:
+    """The data-perimeter SCP: deny reading a bucket outside the principal's organization."""
+    perimeter = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}},
+    }
+    grant = _statement("Allow", Principal={"AWS": f"arn:aws:iam::{MEMBER}:root"})
+    request = request_from_runbook(_document(LOADER))
+
+    inside = pipeline.diagnose(request, _snapshot(grant, scp=(perimeter,)))
+    assert inside.decision is Verdict.ALLOWED, [c.message for c in inside.causes]
+    assert _values(inside.request, "aws:ResourceOrgID") == [(ORG,)]
+    across = pipeline.diagnose(request, _snapshot(grant, org=OTHER_ORG, scp=(perimeter,)))
+    assert across.decision is Verdict.EXPLICIT_DENY
+
+
+def test_a_value_the_user_gives_wins_and_is_not_duplicated() -> None:
+    given = [
+        {
+            "ContextKeyName": "aws:PrincipalOrgID",
+            "ContextKeyValues": [OTHER_ORG],
+            "ContextKeyType": "string",
+        }
+    ]
+    request = request_from_runbook(_document(context=given))
+
+    finding = pipeline.diagnose(request, _snapshot(ORG_GRANT, OUTSIDE_ORG))
+
+    assert finding.decision is Verdict.EXPLICIT_DENY
+    assert _values(finding.request, "aws:PrincipalOrgID") == [(OTHER_ORG,)]
+
+
+def test_an_organization_the_snapshot_could_not_read_is_not_guessed() -> None:
+    snapshot = _snapshot(ORG_GRANT, OUTSIDE_ORG, org=None)
+    request = request_from_runbook(_document())
+
+    finding = pipeline.diagnose(request, snapshot)
+
+    assert _values(finding.request, "aws:PrincipalOrgID") == []
+    assert _values(finding.request, "aws:ResourceOrgID") == []
+    assert finding.decision is Verdict.EXPLICIT_DENY  # in no organization: outside every one
+
+
+def test_an_event_of_a_member_gets_its_organization() -> None:
+    """CloudTrail names no organization: the event's request gets it from the snapshot."""
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAALICE000000000000",
+            "arn": ALICE,
+            "accountId": OWNER,
+            "userName": "alice",
+        },
+        "eventTime": "2025-11-24T16:00:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15",
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "requestParameters": {"bucketName": BUCKET, "key": "reports/q1.csv", "Host": "h"},
+        "additionalEventData": {"CipherSuite": "TLS_AES_128_GCM_SHA256"},
+        "requestID": "R1",
+        "eventID": "e-1",
+        "readOnly": True,
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/reports/q1.csv"},
+            {"accountId": OWNER, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"},
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": OWNER,
+        "eventCategory": "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
+    }
+    request = parse_event(record)
+    assert _values(request, "aws:PrincipalOrgID") == []
+
+    finding = pipeline.diagnose(request, _snapshot(ORG_GRANT, OUTSIDE_ORG))
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _values(finding.request, "aws:PrincipalOrgID") == [(ORG,)]
+    assert _values(finding.request, "aws:ResourceOrgID") == [(ORG,)]
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_batch_lines_get_the_organization_at_either_detail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    """Lines of another organization's member first grow the shape's tree with the deny path;
+    the members' lines then walk it with the derived organization, which must let them in."""
+    snapshot_doc = _snapshot(ORG_GRANT, OUTSIDE_ORG).document
+    (tmp_path / "s.json").write_text(json.dumps(snapshot_doc))
+    given = [
+        {
+            "ContextKeyName": "aws:PrincipalOrgID",
+            "ContextKeyValues": [OTHER_ORG],
+            "ContextKeyType": "string",
+        }
+    ]
+    lines = [{"id": i, "request": _document(LOADER, context=given)} for i in range(3)]
+    lines += [{"id": 3 + i, "request": _document(LOADER)} for i in range(4)]
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    args = [
+        "diagnose",
+        "--snapshot",
+        str(tmp_path / "s.json"),
+        "--batch",
+        str(tmp_path / "b.jsonl"),
+    ]
+
+    assert main([*args, "--detail", detail]) == 0
+
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["decision"] for a in answers] == ["explicit-deny"] * 3 + ["allowed"] * 4
