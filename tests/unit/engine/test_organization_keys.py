@@ -175,15 +175,17 @@ def test_a_value_the_user_gives_wins_and_is_not_duplicated() -> None:
     assert _values(finding.request, "aws:PrincipalOrgID") == [(OTHER_ORG,)]
 
 
-def test_an_organization_the_snapshot_could_not_read_is_not_guessed() -> None:
-    snapshot = _snapshot(ORG_GRANT, OUTSIDE_ORG, org=None)
+def test_no_organization_and_an_unread_one_give_no_key() -> None:
     request = request_from_runbook(_document())
-
-    finding = pipeline.diagnose(request, snapshot)
-
-    assert _values(finding.request, "aws:PrincipalOrgID") == []
-    assert _values(finding.request, "aws:ResourceOrgID") == []
-    assert finding.decision is Verdict.EXPLICIT_DENY  # in no organization: outside every one
+    alone = pipeline.diagnose(request, _snapshot(ORG_GRANT, OUTSIDE_ORG, org=None))
+    assert _values(alone.request, "aws:PrincipalOrgID") == []
+    assert _values(alone.request, "aws:ResourceOrgID") == []
+    assert alone.decision is Verdict.EXPLICIT_DENY  # in no organization: outside every one
+    doc = dict(_snapshot(ORG_GRANT, OUTSIDE_ORG).document)
+    doc["organization"] = {"$unreadable": "AccessDenied"}  # not read: not guessed
+    unread = pipeline.diagnose(request, load_snapshot(doc))
+    assert _values(unread.request, "aws:PrincipalOrgID") == []
+    assert _values(unread.request, "aws:ResourceOrgID") == []
 
 
 def test_an_event_of_a_member_gets_its_organization() -> None:
