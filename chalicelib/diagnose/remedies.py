@@ -1083,8 +1083,12 @@ class Probes:
 # snapshot. A patched snapshot also starts with the unpatched one's compiled policies, except
 # the one the patch changes: a policy is shared only when its document is the same in both.
 # Where only the verdict counts (does the request or a probe get through?), `decide` answers.
+# What a patch cannot change is not re-run (`verification`): a probe that does not read the
+# patched identity policy keeps its verdict, and a patch that differs from a twin among the
+# request's candidates in Resource values alone (the exact key, its prefix) verifies as the
+# twin does where every scan of the deciding requests answers alike, its snapshot not loaded.
 # `CACHE = False` is the plain path: every patched snapshot loaded afresh from a deep copy,
-# `evaluate` for every verdict (the differential tests compare both).
+# `evaluate` for every verdict, every probe decided (the differential tests compare both).
 
 CACHE = True
 MAX_PATCHED = 64  # patched snapshots kept per snapshot; the store is emptied when full

@@ -1,9 +1,11 @@
-"""Which probes of a fix the fix cannot affect: their verdict is the one they had before it.
+"""What a fix cannot change, proved from what the engine reads, so it is not re-run.
 
-Fix verification (`remedies._reevaluate`) asks whether a patch lets a probe through that was
-refused before: another principal of the account, one whose identity already allows the
-request. A probe the patch cannot affect keeps its verdict, so the answer is no without loading
-or evaluating anything.
+Fix verification (`remedies._reevaluate`) asks whether the request is allowed with a patch, and
+whether the patch lets a probe through that was refused before: the same action on another
+bucket, another principal of the account, one whose identity already allows the request. A
+probe the patch cannot affect keeps its verdict, so the answer is no without loading or
+evaluating anything; and a patch that differs from its twin in Resource values alone is
+answered as the twin is, where every scan answers alike.
 
 A patch of an identity policy changes one policy document: an inline policy of one IAM user,
 group or role (`inline:...`, added or replaced), or the default version of one managed policy
@@ -15,6 +17,7 @@ the user's groups, and the managed policies they attach and the boundary, by ARN
 engine's evidence for the probe's principal (as it resolves it) on the unpatched snapshot is
 read from no entity that holds the patched inline policy and lists no patched managed policy,
 every part of the snapshot its decision reads is the same after the patch: same verdict.
+
 Twins. Two patches of one identity policy whose documents differ in Resource values alone (a
 grant on the exact key and on its prefix, a statement corrected with either) are decided alike
 wherever each statement of the one answers every scan as the same statement of the other: an
