@@ -10,9 +10,10 @@ Contracts (DESIGN.md 3.1 request, 3.3 finding) are rendered by `Finding.to_dict(
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, TypeAlias
+from operator import attrgetter
+from typing import Any, Final, TypeAlias
 
 Json: TypeAlias = dict[str, Any]
 
@@ -315,6 +316,13 @@ class AccessRequest:
     def key(self) -> str | None:
         return self.operations[0].key
 
+    def with_context(self, context: tuple[ContextEntry, ...]) -> AccessRequest:
+        """`dataclasses.replace(self, context=context)` in half its time (the engine completes
+        every request's context: `engine.resolve`)."""
+        values = dict(zip(_REQUEST_FIELDS, _request_fields(self), strict=True))
+        values["context"] = context
+        return AccessRequest(**values)
+
     def context_value(self, name: str) -> tuple[str, ...] | None:
         """Values of a context key (names compare case-insensitively), None when absent."""
         wanted = name.lower()
@@ -388,6 +396,10 @@ class AccessRequest:
 
 
 # --------------------------------------------------------------------------- decision
+
+
+_REQUEST_FIELDS: Final = tuple(f.name for f in fields(AccessRequest))
+_request_fields: Final = attrgetter(*_REQUEST_FIELDS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

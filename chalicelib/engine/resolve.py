@@ -127,6 +127,8 @@ def organization_entries(
 ) -> tuple[ContextEntry, ...]:
     """The `ORGANIZATION_KEYS` entries the request's context (with `added`) lacks, for the
     principal's and the resource's account when the snapshot knows its organization."""
+    if not snapshot.cached(("knows organizations",), lambda: _knows(snapshot)):
+        return ()
     context = request.context + added
     given = {entry.name.lower(): entry for entry in context}
     out: list[ContextEntry] = []
@@ -145,7 +147,7 @@ def organization_entries(
 
 def organization_id(account: str | None, snapshot: Snapshot) -> str | None:
     """The id of the organization the snapshot shows `account` in, if any."""
-    if not account:
+    if not account or not snapshot.cached(("knows organizations",), lambda: _knows(snapshot)):
         return None
     if account == snapshot.account_id:
         org = snapshot.organization
@@ -153,6 +155,17 @@ def organization_id(account: str | None, snapshot: Snapshot) -> str | None:
         side = snapshot.side(account)
         org = side.organization if isinstance(side, AccountSide) else None
     return org.org_id if isinstance(org, Organization) and org.org_id else None
+
+
+def _knows(snapshot: Snapshot) -> bool:
+    """Whether the snapshot holds any organization id (most single-account ones do not)."""
+    sides = (
+        side.organization for side in snapshot.accounts.values() if isinstance(side, AccountSide)
+    )
+    return any(
+        isinstance(org, Organization) and bool(org.org_id)
+        for org in (snapshot.organization, *sides)
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -166,7 +179,7 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
         return request  # resolved already
     added = resource_account_entries(request, snapshot)
     added += organization_entries(request, snapshot, added)
-    return replace(request, context=context + added) if added else request
+    return request.with_context(context + added) if added else request
 
 
 def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
