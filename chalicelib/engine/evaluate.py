@@ -65,7 +65,7 @@ from .evidence import (
 from .hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
 from .policy import PolicyKind
 from .principals import PrincipalForm, PrincipalIdentity, identity_for
-from .resolve import organization_id, resolve_principal
+from .resolve import organization_keys, resolve_principal
 from .s3rules import S3Facts, restrict_public, s3_facts
 
 ROOT_IMMUNE_ACTIONS = frozenset(
@@ -737,7 +737,7 @@ def _kms_leg(
     explain: bool = True,
 ) -> Leg:
     account = kms_leg.key_account(kms.key_arn, snapshot)
-    kctx = kms_leg.leg_context(ctx, request, kms, account, organization_id(account, snapshot))
+    kctx = kms_leg.leg_context(ctx, request, kms, account, organization_keys(account, snapshot))
     leg = _new_leg(request, snapshot, kms.action, kms.key_arn, explain, account)
     _common_layers(
         leg, request, snapshot, kctx, evidence, identity,

@@ -244,19 +244,25 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
 
 
 def leg_context(
-    ctx: RequestContext, request: AccessRequest, leg: KmsLeg, account: str, org: str | None
+    ctx: RequestContext,
+    request: AccessRequest,
+    leg: KmsLeg,
+    account: str,
+    org: tuple[str | None, str | None],
 ) -> RequestContext:
     """The context of S3's call to KMS made with the requester's credentials (a forward access
     session). Its resource is the key: `aws:ResourceAccount` is the key's account (`account`),
-    `aws:ResourceOrgID` that account's organization (`org`, when known), and the bucket owner's
-    `s3:ResourceAccount` is not in a KMS request."""
+    `aws:ResourceOrgID` and `aws:ResourceOrgPaths` that account's organization and path (`org`,
+    when known), and the bucket owner's `s3:ResourceAccount` is not in a KMS request."""
+    org_id, org_path = org
     region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
     entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
     entries.update(
         {
             "aws:ResourceAccount": [account] if account else None,
-            "aws:ResourceOrgID": [org] if org else None,
+            "aws:ResourceOrgID": [org_id] if org_id else None,
+            "aws:ResourceOrgPaths": [org_path] if org_path else None,
             "s3:ResourceAccount": None,
             "aws:ViaAWSService": ["true"],
             "kms:ViaService": [f"s3.{region}.amazonaws.com"] if region else None,

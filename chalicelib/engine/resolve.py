@@ -24,9 +24,11 @@ describes the bucket owner) and some part of it could be read, else nothing (an 
 is not guessed: the key stays absent).
 
 AWS also puts the organization of the principal's account in the context as
-`aws:PrincipalOrgID` ("included in the request context only if the principal is a member of an
-organization") and that of the resource's account as `aws:ResourceOrgID`
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html). A
+`aws:PrincipalOrgID` and its path as `aws:PrincipalOrgPaths` ("included in the request context
+only if the principal is a member of an organization"), and those of the resource's account as
+`aws:ResourceOrgID` and `aws:ResourceOrgPaths`
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html; a path
+is `o-id/r-id/ou-id/.../`, the organization, its root and the OUs down to the account). A
 CloudTrail record names neither, so every request gets them here when the snapshot knows the
 organization of that account (the top level's, or `accounts.<id>.organization`) and its context
 does not name them; an account in no organization, or whose organization was not read, gets
@@ -48,7 +50,12 @@ RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
 FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
-ORGANIZATION_KEYS: Final = ("aws:PrincipalOrgID", "aws:ResourceOrgID")
+ORGANIZATION_KEYS: Final = (
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+)
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
 # was resolved already (the engine resolves a request repeatedly).
 _OWNER_SOURCES: Final = frozenset({FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT, FROM_ORGANIZATION})
@@ -133,20 +140,31 @@ def organization_entries(
     given = {entry.name.lower(): entry for entry in context}
     out: list[ContextEntry] = []
     principal = request.principal
-    if "aws:principalorgid" not in given and principal.type not in _OUTSIDE_ORGANIZATIONS:
-        org = organization_id(principal.account_id, snapshot)
-        if org is not None:
-            out.append(_org_entry("aws:PrincipalOrgID", org))
+    if principal.type not in _OUTSIDE_ORGANIZATIONS:
+        out += _org_entries("aws:Principal", principal.account_id, snapshot, given)
     owner = given.get("aws:resourceaccount")
-    if "aws:resourceorgid" not in given and owner is not None and len(owner.values) == 1:
-        org = organization_id(owner.values[0], snapshot)
-        if org is not None:
-            out.append(_org_entry("aws:ResourceOrgID", org))
+    if owner is not None and len(owner.values) == 1:
+        out += _org_entries("aws:Resource", owner.values[0], snapshot, given)
     return tuple(out)
 
 
-def organization_id(account: str | None, snapshot: Snapshot) -> str | None:
-    """The id of the organization the snapshot shows `account` in, if any."""
+def _org_entries(
+    prefix: str, account: str, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> list[ContextEntry]:
+    """`<prefix>OrgID` and `<prefix>OrgPaths` of `account`, those the context does not give."""
+    org_id, path = organization_keys(account, snapshot)
+    if org_id is None:
+        return []
+    out = []
+    if f"{prefix}OrgID".lower() not in given:
+        out.append(_org_entry(f"{prefix}OrgID", (org_id,), "string"))
+    if path is not None and f"{prefix}OrgPaths".lower() not in given:
+        out.append(_org_entry(f"{prefix}OrgPaths", (path,), "stringList"))
+    return out
+
+
+def organization_of(account: str | None, snapshot: Snapshot) -> Organization | None:
+    """The organization the snapshot shows `account` in, if any."""
     if not account or not snapshot.cached(("knows organizations",), lambda: _knows(snapshot)):
         return None
     if account == snapshot.account_id:
@@ -154,7 +172,27 @@ def organization_id(account: str | None, snapshot: Snapshot) -> str | None:
     else:
         side = snapshot.side(account)
         org = side.organization if isinstance(side, AccountSide) else None
-    return org.org_id if isinstance(org, Organization) and org.org_id else None
+    return org if isinstance(org, Organization) else None
+
+
+def organization_keys(account: str, snapshot: Snapshot) -> tuple[str | None, str | None]:
+    """The organization id and path the snapshot shows `account` in, each None if unknown."""
+    org = organization_of(account, snapshot)
+    if org is None or not org.org_id:
+        return None, None
+    return org.org_id, _org_path(org, account)
+
+
+def _org_path(org: Organization, account: str) -> str | None:
+    """The account's organization path as AWS writes it (`o-id/r-id/ou-id/.../`: the
+    organization, its root and the OUs down to the account's parent), from the levels (root
+    first, the account last); None when they do not read as that chain."""
+    ids = [level.target_id for level in org.levels]
+    if len(ids) < 2 or ids[-1] != account or not ids[0].startswith("r-"):
+        return None
+    if not all(target.startswith("ou-") for target in ids[1:-1]):
+        return None
+    return "".join(f"{part}/" for part in (org.org_id, *ids[:-1]))
 
 
 def _knows(snapshot: Snapshot) -> bool:
@@ -169,8 +207,8 @@ def _knows(snapshot: Snapshot) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _org_entry(name: str, org: str) -> ContextEntry:
-    return ContextEntry(name=name, values=(org,), source=FROM_ORGANIZATION)
+def _org_entry(name: str, values: tuple[str, ...], kind: str) -> ContextEntry:
+    return ContextEntry(name=name, values=values, type=kind, source=FROM_ORGANIZATION)
 
 
 def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:

@@ -262,3 +262,45 @@ def test_batch_lines_get_the_organization_at_either_detail(
 
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["decision"] for a in answers] == ["explicit-deny"] * 3 + ["allowed"] * 4
+
+
+def test_an_ou_grant_on_the_principals_organization_path_lets_its_members_in() -> None:
+    """aws:PrincipalOrgPaths is the organization, its root and the OUs down to the account's
+    parent, each followed by a slash, as AWS writes it."""
+    ou = "ou-ab12-11111111"
+    grant = _statement(
+        "Allow",
+        Principal="*",
+        Condition={"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/{ou}/*"]}},
+    )
+    doc = dict(_snapshot(grant).document)
+    chain = [
+        {"target_id": "r-ab12", "scps": [_FULL]},
+        {"target_id": ou, "scps": [_FULL]},
+        {"target_id": MEMBER, "scps": [_FULL]},
+    ]
+    doc["accounts"] = {
+        MEMBER: {**doc["accounts"][MEMBER], "organization": {"org_id": ORG, "levels": chain}}
+    }
+    request = request_from_runbook(_document(LOADER))
+
+    finding = pipeline.diagnose(request, load_snapshot(doc))
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _values(finding.request, "aws:PrincipalOrgPaths") == [(f"{ORG}/r-ab12/{ou}/",)]
+    other = dict(doc, accounts={MEMBER: {**doc["accounts"][MEMBER]}})
+    other["accounts"][MEMBER]["organization"] = {
+        "org_id": ORG,
+        "levels": [chain[0], {**chain[1], "target_id": "ou-ab12-22222222"}, chain[2]],
+    }
+    assert pipeline.diagnose(request, load_snapshot(other)).decision is Verdict.IMPLICIT_DENY
+
+
+_FULL = {
+    "Id": "p-FullAWSAccess",
+    "Name": "FullAWSAccess",
+    "Content": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    },
+}
