@@ -22,7 +22,7 @@ import fastjsonschema
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.diagnose import remedies
+from chalicelib.diagnose import remedies, verification
 from chalicelib.engine import evaluate
 from chalicelib.model import AccessRequest, InputError
 from chalicelib.schemas import schema
@@ -168,8 +168,13 @@ def _broken(doc: Any) -> Iterator[tuple[str, Any]]:
         yield f"{path}: not JSON", _with(doc, path, "{not json")
 
 
-def test_fix_verification_loads_are_full_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every document fix verification loads (with `like`) loads the same in full."""
+@pytest.mark.parametrize("shortcuts", [True, False])
+def test_fix_verification_loads_are_full_loads(
+    monkeypatch: pytest.MonkeyPatch, shortcuts: bool
+) -> None:
+    """Every document fix verification loads (with `like`) loads the same in full: with the
+    verification's shortcuts (fewer loads: probes the patch cannot change, twin fixes) and
+    without them (every probe's patched snapshot loaded)."""
     loads: list[tuple[Any, Snapshot | None, Scenario]] = []
     asked: list[Scenario] = []
 
@@ -178,6 +183,7 @@ def test_fix_verification_loads_are_full_loads(monkeypatch: pytest.MonkeyPatch) 
         return load_snapshot(doc, like=like)
 
     monkeypatch.setattr(remedies, "load_snapshot", recording)
+    monkeypatch.setattr(verification, "ENABLED", shortcuts)
     for path in PATHS:
         asked.append(load_scenario(path))
         asked[-1].finding()
@@ -187,7 +193,7 @@ def test_fix_verification_loads_are_full_loads(monkeypatch: pytest.MonkeyPatch) 
         assert like is not None
         _assert_same(doc, like, scenario.request)
     chained = [like for _, like, scenario in loads if like is not scenario.snapshot]
-    assert len(loads) > 100 and len(chained) > 10  # a patched snapshot as `like` too
+    assert len(loads) > (50 if shortcuts else 100) and len(chained) > 10  # a patched `like` too
 
 
 def test_mutants_load_as_in_full() -> None:
