@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from chalicelib.diagnose.patches import apply_patch, apply_patch_shared
 from chalicelib.model import (
     AccessRequest,
     ConditionFailure,
@@ -99,3 +102,15 @@ def layer(
     which: Layer, outcome: Outcome, *statements: StatementRef, detail: str | None = None
 ) -> LayerResult:
     return LayerResult(layer=which, outcome=outcome, statements=statements, detail=detail)
+
+
+def patched_both_ways(document: Any, patch: Any) -> tuple[Any, Any]:
+    """(`apply_patch`, `apply_patch_shared`) of `patch` on `document`: each the patched
+    document, or the type of the error it raised."""
+    out = []
+    for apply in (apply_patch, apply_patch_shared):
+        try:
+            out.append(apply(document, patch))
+        except Exception as error:
+            out.append(type(error))
+    return out[0], out[1]

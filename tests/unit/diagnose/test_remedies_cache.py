@@ -20,10 +20,11 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.diagnose import remedies
-from chalicelib.diagnose.patches import apply_patch, apply_patch_shared
+from chalicelib.diagnose.patches import apply_patch
 from chalicelib.model import AccessRequest, ContextEntry
 from chalicelib.snapshot import load_snapshot
 
+from .diagnose_builders import patched_both_ways
 from .scenarios import load_scenario, scenario_paths
 
 PATHS = scenario_paths()
@@ -104,14 +105,7 @@ def test_shared_patch_equals_deep_copied_patch(path: Path) -> None:
         if r.patch is not None and r.patch.get("kind") in ("policy", "ownership")
     ]
     for patch in patches:
-        try:
-            expected: Any = apply_patch(document, patch)
-        except Exception as error:
-            expected = type(error)
-        try:
-            shared: Any = apply_patch_shared(document, patch)
-        except Exception as error:
-            shared = type(error)
+        expected, shared = patched_both_ways(document, patch)
         assert shared == expected
     assert document == before  # the snapshot's own document is never changed
 

@@ -29,7 +29,7 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.diagnose import near_misses, remedies, verification
-from chalicelib.diagnose.patches import apply_patch, apply_patch_shared
+from chalicelib.diagnose.patches import apply_patch
 from chalicelib.engine import decide, evaluate, resolve_principal
 from chalicelib.engine.evidence import principal_evidence
 from chalicelib.model import AccessRequest, DiagnoserError, Operation
@@ -37,6 +37,7 @@ from chalicelib.request import principal_from_arn, request_from_runbook
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.casefile import request_from_case
 
+from .diagnose_builders import patched_both_ways
 from .scenarios import load_scenario, scenario_paths
 
 PATHS = scenario_paths()
@@ -318,14 +319,7 @@ def test_shared_patches_equal_deep_copied_ones(path: Path) -> None:
     for _request, document in _world(path):
         before = copy.deepcopy(document)
         for patch in patches(document):
-            try:
-                expected: Any = apply_patch(document, patch)
-            except Exception as error:
-                expected = type(error)
-            try:
-                shared: Any = apply_patch_shared(document, patch)
-            except Exception as error:
-                shared = type(error)
+            expected, shared = patched_both_ways(document, patch)
             assert shared == expected, patch
         assert document == before
 

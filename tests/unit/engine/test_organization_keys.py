@@ -20,6 +20,8 @@ from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
+from .runbook_documents import object_read, read_statement
+
 OWNER = "222233334444"  # the bucket's account, the snapshot's top level
 MEMBER = "111122223333"  # another member account, its side in the snapshot
 ORG = "o-a1b2c3d4e5"
@@ -31,11 +33,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "data" / "events"
 
 
 def _statement(effect: str, **more: Any) -> dict[str, Any]:
-    return {
-        "Effect": effect,
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{BUCKET}/*",
-    } | more
+    return read_statement(effect, BUCKET, **more)
 
 
 def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -93,12 +91,7 @@ def _snapshot(
 
 
 def _document(requester: str = ALICE, **more: Any) -> dict[str, Any]:
-    return {
-        "requester_arn": requester,
-        "action": "s3:GetObject",
-        "resource_arn": f"arn:aws:s3:::{BUCKET}/reports/q1.csv",
-        **more,
-    }
+    return object_read(requester, BUCKET, **more)
 
 
 def _values(request: Any, name: str) -> list[tuple[str, ...]]:

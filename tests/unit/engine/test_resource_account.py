@@ -19,6 +19,8 @@ from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
+from .runbook_documents import object_read, read_statement
+
 OWNER = "222233334444"  # the bucket's account, the snapshot's top level
 REQUESTER = "111122223333"
 OTHER = "999988887777"
@@ -28,11 +30,7 @@ LOADER = f"arn:aws:iam::{REQUESTER}:role/loader"
 
 
 def _statement(effect: str, **more: Any) -> dict[str, Any]:
-    return {
-        "Effect": effect,
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{BUCKET}/*",
-    } | more
+    return read_statement(effect, BUCKET, **more)
 
 
 def _outside(key: str, *accounts: str) -> dict[str, Any]:
@@ -92,12 +90,7 @@ def _snapshot(
 
 
 def _document(requester: str = ALICE, **more: Any) -> dict[str, Any]:
-    return {
-        "requester_arn": requester,
-        "action": "s3:GetObject",
-        "resource_arn": f"arn:aws:s3:::{BUCKET}/reports/q1.csv",
-        **more,
-    }
+    return object_read(requester, BUCKET, **more)
 
 
 def _given(name: str, value: str) -> list[dict[str, Any]]:
