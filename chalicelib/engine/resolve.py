@@ -1,5 +1,6 @@
 """A request as the snapshot completes it: the requester's user or role ARN with its path, and
-the bucket owner's account in a runbook-style request's context.
+the context keys AWS knows and the request does not say: the bucket owner's account, the
+organizations of the principal and of the bucket owner, the principal's tags.
 
 A role-session ARN (`arn:aws:sts::ACCT:assumed-role/NAME/SESSION`) carries no role path, and a
 runbook user may give a role or user ARN without its path. AWS evaluates the identity's real
@@ -32,7 +33,13 @@ is `o-id/r-id/ou-id/.../`, the organization, its root and the OUs down to the ac
 CloudTrail record names neither, so every request gets them here when the snapshot knows the
 organization of that account (the top level's, or `accounts.<id>.organization`) and its context
 does not name them; an account in no organization, or whose organization was not read, gets
-none. The resource's account is the request's `aws:ResourceAccount`. Pure: no boto3.
+none. The resource's account is the request's `aws:ResourceAccount`.
+
+The tags of the requester's IAM user or role are its `aws:PrincipalTag/<key>` keys (for a role
+session, with the session's own tags, which a CloudTrail data event does not log and which win
+over a role tag of the same key: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html).
+Neither a record nor a runbook input carries them: every request gets the snapshot's user or
+role tags the context does not give. Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -44,12 +51,16 @@ from typing import Final
 
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import AccountSide, Bucket, Entity, Iam, Organization, Snapshot, Unreadable
+from .context import normalise_key
 
 _DERIVED_PREFIX: Final = "derived:"
 RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
 FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
+FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
+# A role session's own tags (not in a CloudTrail data event) override the role's of their key.
+FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
 ORGANIZATION_KEYS: Final = (
     "aws:PrincipalOrgID",
     "aws:PrincipalOrgPaths",
@@ -58,7 +69,9 @@ ORGANIZATION_KEYS: Final = (
 )
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
 # was resolved already (the engine resolves a request repeatedly).
-_OWNER_SOURCES: Final = frozenset({FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT, FROM_ORGANIZATION})
+_OWNER_SOURCES: Final = frozenset(
+    {FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT, FROM_ORGANIZATION, FROM_USER_TAGS, FROM_ROLE_TAGS}
+)
 _OUTSIDE_ORGANIZATIONS: Final = frozenset(
     {PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE, PrincipalType.UNKNOWN}
 )
@@ -215,7 +228,8 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     context = request.context
     if context and context[-1].source in _OWNER_SOURCES:
         return request  # resolved already
-    added = resource_account_entries(request, snapshot)
+    added = principal_tag_entries(request, snapshot)
+    added += resource_account_entries(request, snapshot)
     added += organization_entries(request, snapshot, added)
     return request.with_context(context + added) if added else request
 
@@ -241,23 +255,54 @@ def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest
 
 def _resolved(principal: Principal, snapshot: Snapshot) -> Principal:
     """The principal with the ARN of the snapshot's user or role of its name, or itself."""
+    entity = _entity(principal, snapshot)
+    if entity is None or not entity.arn or entity.arn == principal.principal_arn:
+        return principal
+    return replace(principal, principal_arn=entity.arn)
+
+
+def _entity(principal: Principal, snapshot: Snapshot) -> Entity | None:
+    """The snapshot's user or role of the principal's name (in its account), if any."""
     table_name = _RESOLVED_TYPES.get(principal.type)
     if table_name is None:
-        return principal
+        return None
     iam = snapshot.iam
     if principal.account_id != snapshot.account_id:
         side = snapshot.side(principal.account_id)  # another account's, when in the snapshot
         iam = side.iam if isinstance(side, AccountSide) else None
     if not isinstance(iam, Iam):
-        return principal
+        return None
     table = iam.users if table_name == "user" else iam.roles
     if not isinstance(table, Mapping):
-        return principal
+        return None
     resource = principal.principal_arn.split(":", 5)[-1]
     kind, _, rest = resource.partition("/")
     if kind != table_name or not rest:
-        return principal
+        return None
     entity = table.get(rest.rsplit("/", 1)[-1])
-    if not isinstance(entity, Entity) or not entity.arn or entity.arn == principal.principal_arn:
-        return principal
-    return replace(principal, principal_arn=entity.arn)
+    return entity if isinstance(entity, Entity) else None
+
+
+def principal_tag_entries(request: AccessRequest, snapshot: Snapshot) -> tuple[ContextEntry, ...]:
+    """`aws:PrincipalTag/<key>` of each tag of the requester's user or role in the snapshot
+    that the context does not give (none for other principals, or tags not read)."""
+    tags = snapshot.cached(
+        ("principal tags", request.principal), lambda: _tag_entries(request.principal, snapshot)
+    )
+    if not tags:
+        return ()
+    given = {normalise_key(entry.name) for entry in request.context}
+    return tuple(entry for key, entry in tags if key not in given)
+
+
+def _tag_entries(principal: Principal, snapshot: Snapshot) -> tuple[tuple[str, ContextEntry], ...]:
+    entity = _entity(principal, snapshot)
+    if entity is None or not entity.tags:
+        return ()
+    source = FROM_USER_TAGS if entity.kind == "user" else FROM_ROLE_TAGS
+    out = []
+    for key, value in sorted(entity.tags.items()):
+        name = f"aws:PrincipalTag/{key}"
+        entry = ContextEntry(name=name, values=(value,), source=source)
+        out.append((normalise_key(name), entry))
+    return tuple(out)

@@ -1,0 +1,205 @@
+"""The tags of the requester's IAM user or role are its aws:PrincipalTag keys, as in AWS's
+request context; neither a CloudTrail record nor a runbook input carries them, so every request
+gets them from the snapshot. Without them every ABAC policy decides wrong: an Allow on
+`${aws:PrincipalTag/team}` or `StringEquals aws:PrincipalTag/team` grants nobody."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import pipeline
+from chalicelib.cli import main
+from chalicelib.engine import decide, evaluate
+from chalicelib.events import parse_event
+from chalicelib.model import Verdict
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+
+from .runbook_documents import object_read, read_statement
+
+ACCOUNT = "111122223333"
+BUCKET = "team-data"
+ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
+BOB = f"arn:aws:iam::{ACCOUNT}:user/bob"
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/analyst/s-1"
+ABAC = {
+    "Effect": "Allow",
+    "Action": "s3:GetObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/${{aws:PrincipalTag/team}}/*",
+}
+
+
+def _tags(**tags: str) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _snapshot(*bucket_statements: dict[str, Any], identity: dict[str, Any] = ABAC) -> Any:
+    inline = [{"PolicyName": "abac", "PolicyDocument": _policy(identity)}]
+    users = [
+        {
+            "UserName": name,
+            "UserId": f"AIDA{name.upper():0<17}",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+            "Path": "/",
+            "UserPolicyList": inline,
+            "AttachedManagedPolicies": [],
+            "GroupList": [],
+            "Tags": tags,
+        }
+        for name, tags in (("alice", _tags(team="data", Level="3")), ("bob", []))
+    ]
+    analyst = {
+        "RoleName": "analyst",
+        "RoleId": "AROAANALYST0000000000",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:role/analyst",
+        "Path": "/",
+        "RolePolicyList": inline,
+        "AttachedManagedPolicies": [],
+        "Tags": _tags(team="data"),
+    }
+    doc = {
+        "account_id": ACCOUNT,
+        "partition": "aws",
+        "region": "us-east-1",
+        "iam": {
+            "UserDetailList": users,
+            "RoleDetailList": [analyst],
+            "GroupDetailList": [],
+            "Policies": [],
+        },
+        "s3": {"buckets": {BUCKET: {"policy": _policy(*bucket_statements)}}},
+    }
+    return load_snapshot(doc)
+
+
+def _document(requester: str = ALICE, key: str = "data/q1.csv", **more: Any) -> dict[str, Any]:
+    return {
+        **object_read(requester, BUCKET, **more),
+        "resource_arn": f"arn:aws:s3:::{BUCKET}/{key}",
+    }
+
+
+def _values(request: Any, name: str) -> list[tuple[str, ...]]:
+    return [e.values for e in request.context if e.name.lower() == name.lower()]
+
+
+@pytest.mark.parametrize("requester", [ALICE, SESSION])
+def test_an_abac_grant_on_the_principals_tag_lets_it_in_its_own_prefix(requester: str) -> None:
+    snapshot = _snapshot()
+    request = request_from_runbook(_document(requester))
+
+    finding = pipeline.diagnose(request, snapshot)
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _values(finding.request, "aws:PrincipalTag/team") == [("data",)]
+    assert decide(request, snapshot).decision is Verdict.ALLOWED
+    other = request_from_runbook(_document(requester, key="finance/q1.csv"))
+    assert evaluate(other, snapshot).decision is Verdict.IMPLICIT_DENY
+
+
+def test_a_bucket_policy_grant_on_a_tag_names_who_holds_it() -> None:
+    grant = read_statement(
+        "Allow", BUCKET, Principal="*", Condition={"StringEquals": {"aws:PrincipalTag/Level": "3"}}
+    )
+    nothing = {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}
+    snapshot = _snapshot(grant, identity=nothing)
+
+    assert evaluate(request_from_runbook(_document()), snapshot).decision is Verdict.ALLOWED
+    assert (
+        evaluate(request_from_runbook(_document(BOB)), snapshot).decision is Verdict.IMPLICIT_DENY
+    )
+
+
+def test_a_user_without_tags_gets_none_and_a_given_value_wins() -> None:
+    snapshot = _snapshot()
+    untagged = pipeline.diagnose(request_from_runbook(_document(BOB)), snapshot)
+    assert not [e for e in untagged.request.context if e.name.startswith("aws:PrincipalTag/")]
+    assert untagged.decision is Verdict.IMPLICIT_DENY
+    given = [
+        {
+            "ContextKeyName": "aws:principaltag/TEAM",
+            "ContextKeyValues": ["finance"],
+            "ContextKeyType": "string",
+        }
+    ]
+    told = pipeline.diagnose(request_from_runbook(_document(context=given)), snapshot)
+    assert _values(told.request, "aws:PrincipalTag/team") == [("finance",)]  # the given one only
+    assert _values(told.request, "aws:PrincipalTag/Level") == [("3",)]
+    assert told.decision is Verdict.IMPLICIT_DENY
+
+
+def test_an_event_of_a_tagged_user_gets_its_tags() -> None:
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAALICE000000000000",
+            "arn": ALICE,
+            "accountId": ACCOUNT,
+            "userName": "alice",
+        },
+        "eventTime": "2025-11-24T16:00:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15",
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "requestParameters": {"bucketName": BUCKET, "key": "data/q1.csv", "Host": "h"},
+        "requestID": "R1",
+        "eventID": "e-1",
+        "readOnly": True,
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/data/q1.csv"},
+            {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"},
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
+    }
+    finding = pipeline.diagnose(parse_event(record), _snapshot())
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _values(finding.request, "aws:PrincipalTag/team") == [("data",)]
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_batch_lines_get_the_tags_at_either_detail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    """Lines whose context names another team first grow the shape's tree with the deny path;
+    the tagged lines then walk it with the derived tag, which must let them in."""
+    (tmp_path / "s.json").write_text(json.dumps(_snapshot().document))
+    given = [
+        {
+            "ContextKeyName": "aws:PrincipalTag/team",
+            "ContextKeyValues": ["x"],
+            "ContextKeyType": "string",
+        }
+    ]
+    lines = [{"id": i, "request": _document(context=given)} for i in range(3)]
+    lines += [{"id": 3 + i, "request": _document(key=f"data/{i}.csv")} for i in range(4)]
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    args = [
+        "diagnose",
+        "--snapshot",
+        str(tmp_path / "s.json"),
+        "--batch",
+        str(tmp_path / "b.jsonl"),
+    ]
+
+    assert main([*args, "--detail", detail]) == 0
+
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["decision"] for a in answers] == ["implicit-deny"] * 3 + ["allowed"] * 4
