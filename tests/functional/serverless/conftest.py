@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from chalicelib import wiring
+from chalicelib.api import api
 from chalicelib.demo.cloudtrail import user_get_object_denial
 from chalicelib.publish.store import create_table
 
@@ -244,18 +246,31 @@ def central_stack(
     wiring.reset()
     app = _load_app()
     handler = next(s.name for s in app.event_sources if getattr(s, "event_pattern", None))
-    with Client(app) as client:
-        yield Deployment(
-            dynamodb=dynamodb,
-            sns=sns,
-            sqs=sqs,
-            table=table,
-            topic_arn=topic_arn,
-            queue_url=queue_url,
-            client=client,
-            handler=handler,
-        )
-    wiring.reset()
+    try:
+        with Client(app) as client:
+            yield Deployment(
+                dynamodb=dynamodb,
+                sns=sns,
+                sqs=sqs,
+                table=table,
+                topic_arn=topic_arn,
+                queue_url=queue_url,
+                client=client,
+                handler=handler,
+            )
+    finally:
+        wiring.reset()
+        _rebind_api()
+
+
+def _rebind_api() -> None:
+    """Loading app.py again registered the module-level API blueprint on the fresh app, and a
+    blueprint answers `current_request` from the app it was registered on last: give it back
+    to the app that `from app import app` gives later tests (else their API calls fail with
+    an AttributeError, depending on which tests ran before)."""
+    module = sys.modules.get("app")
+    if module is not None:
+        api._current_app = module.app
 
 
 @pytest.fixture
