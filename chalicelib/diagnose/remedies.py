@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ..arn import parse_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
@@ -82,6 +82,30 @@ ADVICE: dict[str, str] = {
     "x-amz-server-side-encryption-aws-kms-key-id: {value}",
     "s3:x-amz-acl": "send the header x-amz-acl: {value}",
 }
+# Keys that say who asks (the principal's account, organization, tags, name) or what is asked
+# for (the bucket's owner and organization): no request sends them, so a condition on them is
+# met by another principal or another resource, never by "sending" a value.
+_WHO: Final = ("aws:principal", "aws:userid", "aws:username")
+_WHAT: Final = ("aws:resource", "s3:resourceaccount")
+
+
+def _bound_advice(key: str, wanted: str) -> str | None:
+    """How a condition on a principal's or resource's own key is met (`wanted`: the value or
+    the range it must take), or None for a key the request itself carries."""
+    low = key.lower()
+    if low.startswith(_WHO):
+        return (
+            f"make the request as a principal whose {key} {wanted} ({key} is the requester's "
+            "own, of its account, organization, tags or name: no request sends it)"
+        )
+    if low.startswith(_WHAT):
+        return (
+            f"it is met only on a resource whose {key} {wanted} ({key} is the bucket's own, of "
+            "its owner's account or organization: no request sends it)"
+        )
+    return None
+
+
 # A value that satisfies "key must be present" (Null false) for request headers.
 PRESENT_VALUES: dict[str, str] = {
     "s3:x-amz-server-side-encryption": "AES256",
@@ -682,7 +706,9 @@ def _how_to_comply(failure: ConditionFailure) -> str:
     advice = ADVICE.get(key)
     if advice is not None and "{" not in advice:
         return advice
-    return f"make {failure.key} take a value outside {list(failure.expected)}"
+    outside = f"is outside {list(failure.expected)}"
+    bound = _bound_advice(failure.key, outside)
+    return bound or f"make {failure.key} take a value outside {list(failure.expected)}"
 
 
 MALFORMED = "MalformedPolicyDocument in "
@@ -747,8 +773,12 @@ def _comply(
         return
     values = None if value is None else [str(value)]
     advice = ADVICE.get(failure.key.lower(), "send the request with {key} = {value}")
-    text = advice.format(
-        key=failure.key, value=values[0] if values else "(none)", expected=list(failure.expected)
+    text = _bound_advice(failure.key, f"is {values[0]}" if values else "is absent") or (
+        advice.format(
+            key=failure.key,
+            value=values[0] if values else "(none)",
+            expected=list(failure.expected),
+        )
     )
     sid = f" {statement.sid!r}" if statement.sid else ""
     actual = "absent" if failure.actual is None else list(failure.actual)

@@ -297,3 +297,12 @@ _FULL = {
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
     },
 }
+
+
+def test_the_fix_of_an_organization_perimeter_names_who_gets_through_not_a_value_to_send() -> None:
+    request = request_from_runbook(_document(LOADER))
+    finding = pipeline.diagnose(request, _snapshot(ORG_GRANT, OUTSIDE_ORG, member_org=OTHER_ORG))
+
+    [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
+    assert f"as a principal whose aws:PrincipalOrgID is {ORG}" in fix.summary
+    assert "send the request with" not in fix.summary

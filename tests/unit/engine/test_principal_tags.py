@@ -203,3 +203,14 @@ def test_batch_lines_get_the_tags_at_either_detail(
 
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["decision"] for a in answers] == ["implicit-deny"] * 3 + ["allowed"] * 4
+
+
+def test_a_tag_condition_s_fix_names_the_principal_even_for_a_key_with_braces() -> None:
+    """A tag key is the policy author's text: braces in it are data, not a format field."""
+    key = "aws:PrincipalTag/{cost}center"
+    deny = read_statement("Deny", BUCKET, Principal="*", Condition={"StringNotEquals": {key: "42"}})
+    finding = pipeline.diagnose(request_from_runbook(_document()), _snapshot(deny))
+
+    assert finding.decision is Verdict.EXPLICIT_DENY
+    [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
+    assert f"as a principal whose {key} is 42" in fix.summary
