@@ -39,7 +39,11 @@ The tags of the requester's IAM user or role are its `aws:PrincipalTag/<key>` ke
 session, with the session's own tags, which a CloudTrail data event does not log and which win
 over a role tag of the same key: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html).
 Neither a record nor a runbook input carries them: every request gets the snapshot's user or
-role tags the context does not give. Pure: no boto3.
+role tags the context does not give.
+
+A request through a VPC endpoint carries the endpoint's VPC as `aws:SourceVpc`; the record
+names only the endpoint (`aws:SourceVpce`), whose `VpcId` the snapshot's `vpc_endpoints` hold.
+Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -50,7 +54,16 @@ from functools import lru_cache
 from typing import Final
 
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
-from ..snapshot import AccountSide, Bucket, Entity, Iam, Organization, Snapshot, Unreadable
+from ..snapshot import (
+    AccountSide,
+    Bucket,
+    Entity,
+    Iam,
+    Organization,
+    Snapshot,
+    Unreadable,
+    VpcEndpoint,
+)
 from .context import normalise_key
 
 _DERIVED_PREFIX: Final = "derived:"
@@ -59,6 +72,7 @@ FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
 FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
+FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
 # A role session's own tags (not in a CloudTrail data event) override the role's of their key.
 FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
 ORGANIZATION_KEYS: Final = (
@@ -70,7 +84,14 @@ ORGANIZATION_KEYS: Final = (
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
 # was resolved already (the engine resolves a request repeatedly).
 _OWNER_SOURCES: Final = frozenset(
-    {FROM_BUCKET_ACCOUNT, FROM_SNAPSHOT, FROM_ORGANIZATION, FROM_USER_TAGS, FROM_ROLE_TAGS}
+    {
+        FROM_BUCKET_ACCOUNT,
+        FROM_SNAPSHOT,
+        FROM_ORGANIZATION,
+        FROM_USER_TAGS,
+        FROM_ROLE_TAGS,
+        FROM_ENDPOINT,
+    }
 )
 _OUTSIDE_ORGANIZATIONS: Final = frozenset(
     {PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE, PrincipalType.UNKNOWN}
@@ -231,7 +252,30 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added = principal_tag_entries(request, snapshot)
     added += resource_account_entries(request, snapshot)
     added += organization_entries(request, snapshot, added)
+    added += vpc_entries(request, snapshot)
     return request.with_context(context + added) if added else request
+
+
+def vpc_entries(request: AccessRequest, snapshot: Snapshot) -> tuple[ContextEntry, ...]:
+    """`aws:SourceVpc`, the VPC of the request's endpoint (`aws:SourceVpce`) as the snapshot's
+    `vpc_endpoints` know it, when the context does not give it."""
+    if not snapshot.vpc_endpoints:
+        return ()
+    endpoint = None
+    for entry in request.context:
+        name = entry.name.lower()
+        if name == "aws:sourcevpc":
+            return ()
+        if name == "aws:sourcevpce" and len(entry.values) == 1:
+            endpoint = snapshot.vpc_endpoints.get(entry.values[0])
+    if not isinstance(endpoint, VpcEndpoint) or not endpoint.vpc_id:
+        return ()
+    return (_vpc_entry(endpoint.vpc_id),)
+
+
+@lru_cache(maxsize=1024)
+def _vpc_entry(vpc_id: str) -> ContextEntry:
+    return ContextEntry(name="aws:SourceVpc", values=(vpc_id,), source=FROM_ENDPOINT)
 
 
 def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
