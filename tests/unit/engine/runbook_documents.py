@@ -1,8 +1,15 @@
-"""Runbook documents and policy statements of the context-derivation tests (one object read)."""
+"""Runbook documents, policy statements, records and batch runs of the context-derivation tests
+(one object read)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from chalicelib.cli import main
+from chalicelib.demo.cloudtrail import iam_user_identity, s3_access_denied_record
 
 
 def read_statement(effect: str, bucket: str, **more: Any) -> dict[str, Any]:
@@ -22,3 +29,34 @@ def object_read(requester: str, bucket: str, **more: Any) -> dict[str, Any]:
         "resource_arn": f"arn:aws:s3:::{bucket}/reports/q1.csv",
         **more,
     }
+
+
+def user_get_record(account: str, bucket: str, key: str, **more: Any) -> dict[str, Any]:
+    """The CloudTrail record of IAM user alice's denied GetObject of `key` in `bucket` (an
+    account's own), with `s3_access_denied_record`'s keyword arguments `more`."""
+    identity = iam_user_identity(
+        account_id=account, user_name="alice", user_id="AIDAALICE0000000000"
+    )
+    return s3_access_denied_record(
+        event_id="e-1",
+        event_time="2025-11-24T16:00:00Z",
+        region="us-east-1",
+        identity=identity,
+        event_name="GetObject",
+        bucket=bucket,
+        bucket_account=account,
+        key=key,
+        **more,
+    )
+
+
+def batch_decisions(
+    folder: Path, capsys: Any, snapshot: Mapping[str, Any], documents: list[Any], detail: str
+) -> list[str]:
+    """The decisions `s3doctor diagnose --batch` answers for the runbook `documents`."""
+    (folder / "s.json").write_text(json.dumps(snapshot))
+    lines = "".join(json.dumps({"id": i, "request": d}) + "\n" for i, d in enumerate(documents))
+    (folder / "b.jsonl").write_text(lines)
+    args = ["diagnose", "--snapshot", str(folder / "s.json"), "--batch", str(folder / "b.jsonl")]
+    assert main([*args, "--detail", detail]) == 0
+    return [json.loads(line)["decision"] for line in capsys.readouterr().out.splitlines()]

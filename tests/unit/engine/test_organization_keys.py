@@ -6,21 +6,19 @@ member, a `StringEquals` Allow grants none). S3's call to KMS carries the key's 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.cli import main
 from chalicelib.engine import decide, evaluate
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import object_read, read_statement
+from .runbook_documents import batch_decisions, object_read, read_statement, user_get_record
 
 OWNER = "222233334444"  # the bucket's account, the snapshot's top level
 MEMBER = "111122223333"  # another member account, its side in the snapshot
@@ -183,38 +181,7 @@ def test_no_organization_and_an_unread_one_give_no_key() -> None:
 
 def test_an_event_of_a_member_gets_its_organization() -> None:
     """CloudTrail names no organization: the event's request gets it from the snapshot."""
-    record = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAALICE000000000000",
-            "arn": ALICE,
-            "accountId": OWNER,
-            "userName": "alice",
-        },
-        "eventTime": "2025-11-24T16:00:00Z",
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetObject",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15",
-        "errorCode": "AccessDenied",
-        "errorMessage": "Access Denied",
-        "requestParameters": {"bucketName": BUCKET, "key": "reports/q1.csv", "Host": "h"},
-        "additionalEventData": {"CipherSuite": "TLS_AES_128_GCM_SHA256"},
-        "requestID": "R1",
-        "eventID": "e-1",
-        "readOnly": True,
-        "resources": [
-            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/reports/q1.csv"},
-            {"accountId": OWNER, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"},
-        ],
-        "eventType": "AwsApiCall",
-        "managementEvent": False,
-        "recipientAccountId": OWNER,
-        "eventCategory": "Data",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
-    }
+    record = user_get_record(OWNER, BUCKET, "reports/q1.csv")
     request = parse_event(record)
     assert _values(request, "aws:PrincipalOrgID") == []
 
@@ -231,8 +198,6 @@ def test_batch_lines_get_the_organization_at_either_detail(
 ) -> None:
     """Lines of another organization's member first grow the shape's tree with the deny path;
     the members' lines then walk it with the derived organization, which must let them in."""
-    snapshot_doc = _snapshot(ORG_GRANT, OUTSIDE_ORG).document
-    (tmp_path / "s.json").write_text(json.dumps(snapshot_doc))
     given = [
         {
             "ContextKeyName": "aws:PrincipalOrgID",
@@ -240,21 +205,12 @@ def test_batch_lines_get_the_organization_at_either_detail(
             "ContextKeyType": "string",
         }
     ]
-    lines = [{"id": i, "request": _document(LOADER, context=given)} for i in range(3)]
-    lines += [{"id": 3 + i, "request": _document(LOADER)} for i in range(4)]
-    (tmp_path / "b.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    args = [
-        "diagnose",
-        "--snapshot",
-        str(tmp_path / "s.json"),
-        "--batch",
-        str(tmp_path / "b.jsonl"),
-    ]
+    documents = [_document(LOADER, context=given)] * 3 + [_document(LOADER)] * 4
+    snapshot = _snapshot(ORG_GRANT, OUTSIDE_ORG).document
 
-    assert main([*args, "--detail", detail]) == 0
+    decisions = batch_decisions(tmp_path, capsys, snapshot, documents, detail)
 
-    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [a["decision"] for a in answers] == ["explicit-deny"] * 3 + ["allowed"] * 4
+    assert decisions == ["explicit-deny"] * 3 + ["allowed"] * 4
 
 
 def test_an_ou_grant_on_the_principals_organization_path_lets_its_members_in() -> None:

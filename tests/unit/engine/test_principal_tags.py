@@ -5,21 +5,19 @@ gets them from the snapshot. Without them every ABAC policy decides wrong: an Al
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.cli import main
 from chalicelib.engine import decide, evaluate
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import object_read, read_statement
+from .runbook_documents import batch_decisions, object_read, read_statement, user_get_record
 
 ACCOUNT = "111122223333"
 BUCKET = "team-data"
@@ -137,37 +135,7 @@ def test_a_user_without_tags_gets_none_and_a_given_value_wins() -> None:
 
 
 def test_an_event_of_a_tagged_user_gets_its_tags() -> None:
-    record = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAALICE000000000000",
-            "arn": ALICE,
-            "accountId": ACCOUNT,
-            "userName": "alice",
-        },
-        "eventTime": "2025-11-24T16:00:00Z",
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetObject",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15",
-        "errorCode": "AccessDenied",
-        "errorMessage": "Access Denied",
-        "requestParameters": {"bucketName": BUCKET, "key": "data/q1.csv", "Host": "h"},
-        "requestID": "R1",
-        "eventID": "e-1",
-        "readOnly": True,
-        "resources": [
-            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/data/q1.csv"},
-            {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"},
-        ],
-        "eventType": "AwsApiCall",
-        "managementEvent": False,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Data",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
-    }
+    record = user_get_record(ACCOUNT, BUCKET, "data/q1.csv")
     finding = pipeline.diagnose(parse_event(record), _snapshot())
 
     assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
@@ -180,7 +148,6 @@ def test_batch_lines_get_the_tags_at_either_detail(
 ) -> None:
     """Lines whose context names another team first grow the shape's tree with the deny path;
     the tagged lines then walk it with the derived tag, which must let them in."""
-    (tmp_path / "s.json").write_text(json.dumps(_snapshot().document))
     given = [
         {
             "ContextKeyName": "aws:PrincipalTag/team",
@@ -188,21 +155,11 @@ def test_batch_lines_get_the_tags_at_either_detail(
             "ContextKeyType": "string",
         }
     ]
-    lines = [{"id": i, "request": _document(context=given)} for i in range(3)]
-    lines += [{"id": 3 + i, "request": _document(key=f"data/{i}.csv")} for i in range(4)]
-    (tmp_path / "b.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    args = [
-        "diagnose",
-        "--snapshot",
-        str(tmp_path / "s.json"),
-        "--batch",
-        str(tmp_path / "b.jsonl"),
-    ]
+    documents = [_document(context=given)] * 3 + [_document(key=f"data/{i}.csv") for i in range(4)]
 
-    assert main([*args, "--detail", detail]) == 0
+    decisions = batch_decisions(tmp_path, capsys, _snapshot().document, documents, detail)
 
-    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [a["decision"] for a in answers] == ["implicit-deny"] * 3 + ["allowed"] * 4
+    assert decisions == ["implicit-deny"] * 3 + ["allowed"] * 4
 
 
 def test_a_tag_condition_s_fix_names_the_principal_even_for_a_key_with_braces() -> None:

@@ -14,7 +14,7 @@ from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import object_read, read_statement
+from .runbook_documents import object_read, read_statement, user_get_record
 
 ACCOUNT = "111122223333"
 BUCKET = "vpc-data"
@@ -96,38 +96,7 @@ def test_a_given_vpc_wins() -> None:
 
 
 def test_an_event_through_the_endpoint_gets_its_vpc() -> None:
-    record = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAALICE000000000000",
-            "arn": ALICE,
-            "accountId": ACCOUNT,
-            "userName": "alice",
-        },
-        "eventTime": "2025-11-24T16:00:00Z",
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetObject",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "10.0.3.7",
-        "userAgent": "aws-cli/2.15",
-        "errorCode": "AccessDenied",
-        "errorMessage": "Access Denied",
-        "requestParameters": {"bucketName": BUCKET, "key": "reports/q1.csv", "Host": "h"},
-        "requestID": "R1",
-        "eventID": "e-1",
-        "readOnly": True,
-        "resources": [
-            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/reports/q1.csv"},
-            {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"},
-        ],
-        "eventType": "AwsApiCall",
-        "managementEvent": False,
-        "recipientAccountId": ACCOUNT,
-        "vpcEndpointId": OURS,
-        "eventCategory": "Data",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
-    }
+    record = user_get_record(ACCOUNT, BUCKET, "reports/q1.csv", vpc_endpoint_id=OURS)
     finding = pipeline.diagnose(parse_event(record), _snapshot())
 
     assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
