@@ -191,6 +191,11 @@ class ContextForm:
     kinds: tuple[str, ...]
     bases: tuple[str, ...]  # each type without "List" when `_value_problem` checks it, else ""
     object_kept: tuple[ContextEntry, ...]
+    # The values and entries of the last request built: a batch's next line reuses the entry of
+    # each value object it shares (`_Checked.next` keeps the tuples of unchanged values).
+    built: list[tuple[tuple[tuple[str, ...], ...], tuple[ContextEntry, ...]]] = field(
+        default_factory=list, repr=False
+    )
 
     def accepts(self, values: tuple[tuple[Any, ...], ...]) -> bool:
         """Whether each entry's values pass `_checked_entry` (at least one, one unless a list
@@ -245,10 +250,24 @@ class LazyRequest:
     @property
     def explicit(self) -> tuple[ContextEntry, ...]:
         form = self.form
-        return tuple(
-            ContextEntry(name=name, values=values, type=kind, source="request")
-            for name, kind, values in zip(form.names, form.kinds, self.values, strict=True)
-        )
+        values = self.values
+        built = form.built[0] if form.built else None
+        if built is None:
+            entries = tuple(
+                ContextEntry(name=name, values=found, type=kind, source="request")
+                for name, kind, found in zip(form.names, form.kinds, values, strict=True)
+            )
+        else:  # an entry of the same form whose values are the very tuple is that entry
+            entries = tuple(
+                old
+                if found is before
+                else ContextEntry(name=name, values=found, type=kind, source="request")
+                for name, kind, found, before, old in zip(
+                    form.names, form.kinds, values, built[0], built[1], strict=True
+                )
+            )
+        form.built[:] = [(values, entries)]
+        return entries
 
     def build(self) -> AccessRequest:
         return self.template.request(self.resource, self.explicit)
