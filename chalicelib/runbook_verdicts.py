@@ -16,9 +16,11 @@ grows the tree.
 Only a template whose principal the snapshot leaves as it is takes this path: `decide` resolves
 the principal first (its ARN with the path, and the derived aws:PrincipalArn with it), and the
 remembered key is that of a request whose principal resolution did not change. Resolution also
-adds the bucket owner's account keys the context lacks (`engine.resolve.resource_account_entries`):
-they depend on the bucket (in the stem) and the names the form gives, so they are remembered
-with the key, per form, and added to the walk's context. An object the snapshot has its own
+adds the context entries the snapshot knows and the context lacks (`engine.resolve`: the
+principal's tags, the bucket owner's account, the organizations, the endpoint's VPC): they depend
+on the template, the bucket (in the stem) and the names the form gives, so they are remembered
+with the key, per form, and added to the walk's context; a form that gives a key whose value they
+depend on (`engine.resolve.VALUE_READ_KEYS`) does not walk. An object the snapshot has its own
 record of is never looked up (its verdict is not cached). Pure: no boto3.
 """
 
@@ -30,6 +32,7 @@ from typing import Any, Final
 
 from .engine import Verdicts, decide, resolve_principal, verdict_cache
 from .engine.context import RequestContext, normalise_key
+from .engine.resolve import VALUE_READ_KEYS
 from .model import ContextEntry
 from .request import ContextForm, lazy_request, request_from_runbook
 from .snapshot import Snapshot
@@ -114,7 +117,7 @@ class _Form:
         self, values: tuple[tuple[str, ...], ...], added: _Added | None = None
     ) -> RequestContext:
         """The `RequestContext` of the request whose explicit entries have these values, with
-        the entries resolution `added` (the bucket owner's account keys)."""
+        the entries resolution `added` (the snapshot's keys the context lacks)."""
         # as many values as keys: both come from the entries of one context (`ContextForm`)
         entries = dict(zip(self.keys, values, strict=False))
         entries.update(self.derived)
@@ -139,7 +142,8 @@ def _form(form: ContextForm) -> _Form:
         **{normalise_key(e.name): e.name for e in kept},
     }
     found = _Form(
-        walks=len(names) == len(keys) + len(derived),
+        # names given once, and none whose value the entries resolution adds depend on
+        walks=len(names) == len(keys) + len(derived) and VALUE_READ_KEYS.isdisjoint(keys),
         keys=keys,
         derived=derived,
         names=names,

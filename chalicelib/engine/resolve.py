@@ -75,15 +75,9 @@ FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
 FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
 # A role session's own tags (not in a CloudTrail data event) override the role's of their key.
 FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
-ORGANIZATION_KEYS: Final = (
-    "aws:PrincipalOrgID",
-    "aws:PrincipalOrgPaths",
-    "aws:ResourceOrgID",
-    "aws:ResourceOrgPaths",
-)
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
 # was resolved already (the engine resolves a request repeatedly).
-_OWNER_SOURCES: Final = frozenset(
+_ADDED_SOURCES: Final = frozenset(
     {
         FROM_BUCKET_ACCOUNT,
         FROM_SNAPSHOT,
@@ -93,6 +87,11 @@ _OWNER_SOURCES: Final = frozenset(
         FROM_ENDPOINT,
     }
 )
+# The context keys whose values (not only whose presence) the added entries depend on: the
+# resource's organization is that of the `aws:ResourceAccount` value, the VPC that of the
+# `aws:SourceVpce` value. A walk that remembers what resolution adds per context form must not
+# take a form that gives one of them (`runbook_verdicts`).
+VALUE_READ_KEYS: Final = frozenset({"aws:resourceaccount", "aws:sourcevpce"})
 _OUTSIDE_ORGANIZATIONS: Final = frozenset(
     {PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE, PrincipalType.UNKNOWN}
 )
@@ -105,9 +104,10 @@ _RESOLVED_TYPES: Final = {
 
 
 def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
-    """`request` with its user or role ARN as the snapshot holds it, and a runbook-style
-    request with the bucket owner's account keys (`resource_account_entries`); the same
-    request when neither changes it."""
+    """`request` with its user or role ARN as the snapshot holds it, and the context entries
+    the snapshot knows and the request lacks, added last (the principal's tags, the bucket
+    owner's account, both organizations, the endpoint's VPC); the same request when nothing
+    changes."""
     return _with_snapshot_keys(_with_principal(request, snapshot), snapshot)
 
 
@@ -120,7 +120,7 @@ def resource_account_entries(
     A runbook-style request lacks them; an event's has them whenever its record names an
     account (`events.context`)."""
     context = request.context
-    if context and context[-1].source in _OWNER_SOURCES:
+    if context and context[-1].source in _ADDED_SOURCES:
         return ()  # added already (they come last): the engine resolves a request repeatedly
     operations = request.operations
     bucket = operations[0].bucket if operations else None
@@ -166,8 +166,9 @@ def _owner_entries(account: str, source: str, wanted: tuple[bool, ...]) -> tuple
 def organization_entries(
     request: AccessRequest, snapshot: Snapshot, added: tuple[ContextEntry, ...] = ()
 ) -> tuple[ContextEntry, ...]:
-    """The `ORGANIZATION_KEYS` entries the request's context (with `added`) lacks, for the
-    principal's and the resource's account when the snapshot knows its organization."""
+    """The `aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` entries the
+    request's context (with `added`) lacks, for the principal's and the resource's account when
+    the snapshot knows its organization."""
     if not snapshot.cached(("knows organizations",), lambda: _knows(snapshot)):
         return ()
     context = request.context + added
@@ -247,7 +248,7 @@ def _org_entry(name: str, values: tuple[str, ...], kind: str) -> ContextEntry:
 
 def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     context = request.context
-    if context and context[-1].source in _OWNER_SOURCES:
+    if context and context[-1].source in _ADDED_SOURCES:
         return request  # resolved already
     added = principal_tag_entries(request, snapshot)
     added += resource_account_entries(request, snapshot)

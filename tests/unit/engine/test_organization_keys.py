@@ -262,3 +262,38 @@ def test_the_fix_of_an_organization_perimeter_names_who_gets_through_not_a_value
     [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
     assert f"as a principal whose aws:PrincipalOrgID is {ORG}" in fix.summary
     assert "send the request with" not in fix.summary
+
+
+@pytest.mark.parametrize("detail", ["decision", "full"])
+def test_batch_lines_that_give_the_resource_account_get_that_accounts_organization(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], detail: str
+) -> None:
+    """aws:ResourceOrgID follows the aws:ResourceAccount a line gives, line by line: a line of
+    an account the snapshot knows in no organization is outside the perimeter, one of the
+    owner's inside, in any order."""
+    perimeter = read_statement(
+        "Deny", BUCKET, Principal="*", Condition={"StringNotEquals": {"aws:ResourceOrgID": ORG}}
+    )
+    grant = read_statement("Allow", BUCKET, Principal="*")
+
+    def naming(account: str, line: int) -> dict[str, Any]:
+        given = [
+            {
+                "ContextKeyName": "aws:ResourceAccount",
+                "ContextKeyValues": [account],
+                "ContextKeyType": "string",
+            }
+        ]
+        return _document(context=given, resource_arn=f"arn:aws:s3:::{BUCKET}/part-{line}.csv")
+
+    accounts = [OWNER, OWNER, OWNER, MEMBER, OWNER, MEMBER, MEMBER]
+    documents = [naming(account, line) for line, account in enumerate(accounts)]
+    snapshot = _snapshot(grant, perimeter, member_org=None)
+
+    decisions = batch_decisions(tmp_path, capsys, snapshot.document, documents, detail)
+
+    expected = [
+        pipeline.diagnose(request_from_runbook(d), snapshot).decision.value for d in documents
+    ]
+    assert expected == ["allowed"] * 3 + ["explicit-deny", "allowed"] + ["explicit-deny"] * 2
+    assert decisions == expected

@@ -5,7 +5,10 @@ requests."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from chalicelib import pipeline
 from chalicelib.engine import decide, evaluate
@@ -14,7 +17,7 @@ from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import object_read, read_statement, user_get_record
+from .runbook_documents import batch_decisions, object_read, read_statement, user_get_record
 
 ACCOUNT = "111122223333"
 BUCKET = "vpc-data"
@@ -101,3 +104,33 @@ def test_an_event_through_the_endpoint_gets_its_vpc() -> None:
 
     assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
     assert _values(finding.request, "aws:SourceVpc") == [(VPC,)]
+
+
+def test_batch_lines_that_give_the_endpoint_get_that_endpoints_vpc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """aws:SourceVpc follows the aws:SourceVpce a line's context gives, line by line."""
+
+    def through(vpce: str, line: int) -> dict[str, Any]:
+        given = [
+            {
+                "ContextKeyName": "aws:SourceVpce",
+                "ContextKeyValues": [vpce],
+                "ContextKeyType": "string",
+            }
+        ]
+        return object_read(
+            ALICE, BUCKET, context=given, resource_arn=f"arn:aws:s3:::{BUCKET}/p-{line}"
+        )
+
+    endpoints = [OURS, OURS, OURS, THEIRS, OURS, THEIRS, THEIRS]
+    documents = [through(vpce, line) for line, vpce in enumerate(endpoints)]
+    snapshot = _snapshot()
+
+    decisions = batch_decisions(tmp_path, capsys, snapshot.document, documents, "decision")
+
+    expected = [
+        pipeline.diagnose(request_from_runbook(d), snapshot).decision.value for d in documents
+    ]
+    assert expected == ["allowed"] * 3 + ["explicit-deny", "allowed"] + ["explicit-deny"] * 2
+    assert decisions == expected
