@@ -111,17 +111,13 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     return _with_snapshot_keys(_with_principal(request, snapshot), snapshot)
 
 
-def resource_account_entries(
-    request: AccessRequest, snapshot: Snapshot
+def _resource_account(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
 ) -> tuple[ContextEntry, ...]:
-    """The `RESOURCE_ACCOUNT_KEYS` entries the request's context lacks, when its bucket's
-    owner is known (its `bucket_account`, or the snapshot's account holding the bucket).
-
-    A runbook-style request lacks them; an event's has them whenever its record names an
-    account (`events.context`)."""
-    context = request.context
-    if context and context[-1].source in _ADDED_SOURCES:
-        return ()  # added already (they come last): the engine resolves a request repeatedly
+    """The `RESOURCE_ACCOUNT_KEYS` entries the context (`given`, by lookup key) lacks, when the
+    bucket's owner is known (the request's `bucket_account`, or the snapshot's account holding
+    the bucket). A runbook-style request lacks them; an event's has them whenever its record
+    names an account (`events.context`)."""
     operations = request.operations
     bucket = operations[0].bucket if operations else None
     if bucket is None or any(op.bucket != bucket for op in operations[1:]):
@@ -132,7 +128,6 @@ def resource_account_entries(
         account, source = snapshot.account_id, FROM_SNAPSHOT
     else:
         return ()
-    given = {entry.name.lower() for entry in context}
     return _owner_entries(account, source, tuple(low not in given for low in _LOWER_KEYS))
 
 
@@ -163,16 +158,12 @@ def _owner_entries(account: str, source: str, wanted: tuple[bool, ...]) -> tuple
     )
 
 
-def organization_entries(
-    request: AccessRequest, snapshot: Snapshot, added: tuple[ContextEntry, ...] = ()
-) -> tuple[ContextEntry, ...]:
+def _organizations(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> list[ContextEntry]:
     """The `aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` entries the
-    request's context (with `added`) lacks, for the principal's and the resource's account when
-    the snapshot knows its organization."""
-    if not snapshot.cached(("knows organizations",), lambda: _knows(snapshot)):
-        return ()
-    context = request.context + added
-    given = {entry.name.lower(): entry for entry in context}
+    context (`given`, with the owner's account added) lacks, for the principal's and the
+    resource's account when the snapshot knows its organization."""
     out: list[ContextEntry] = []
     principal = request.principal
     if principal.type not in _OUTSIDE_ORGANIZATIONS:
@@ -180,7 +171,7 @@ def organization_entries(
     owner = given.get("aws:resourceaccount")
     if owner is not None and len(owner.values) == 1:
         out += _org_entries("aws:Resource", owner.values[0], snapshot, given)
-    return tuple(out)
+    return out
 
 
 def _org_entries(
@@ -250,25 +241,21 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     context = request.context
     if context and context[-1].source in _ADDED_SOURCES:
         return request  # resolved already
-    added = principal_tag_entries(request, snapshot)
-    added += resource_account_entries(request, snapshot)
-    added += organization_entries(request, snapshot, added)
-    added += vpc_entries(request, snapshot)
+    given = {normalise_key(entry.name): entry for entry in context}  # the last of a name wins
+    added = _principal_tags(request, snapshot, given)
+    added += _resource_account(request, snapshot, given)
+    given.update((normalise_key(entry.name), entry) for entry in added)  # the owner, for its org
+    added += (*_organizations(request, snapshot, given), *_source_vpc(snapshot, given))
     return request.with_context(context + added) if added else request
 
 
-def vpc_entries(request: AccessRequest, snapshot: Snapshot) -> tuple[ContextEntry, ...]:
+def _source_vpc(snapshot: Snapshot, given: Mapping[str, ContextEntry]) -> tuple[ContextEntry, ...]:
     """`aws:SourceVpc`, the VPC of the request's endpoint (`aws:SourceVpce`) as the snapshot's
     `vpc_endpoints` know it, when the context does not give it."""
-    if not snapshot.vpc_endpoints:
+    through = given.get("aws:sourcevpce")
+    if through is None or len(through.values) != 1 or "aws:sourcevpc" in given:
         return ()
-    endpoint = None
-    for entry in request.context:
-        name = entry.name.lower()
-        if name == "aws:sourcevpc":
-            return ()
-        if name == "aws:sourcevpce" and len(entry.values) == 1:
-            endpoint = snapshot.vpc_endpoints.get(entry.values[0])
+    endpoint = snapshot.vpc_endpoints.get(through.values[0])
     if not isinstance(endpoint, VpcEndpoint) or not endpoint.vpc_id:
         return ()
     return (_vpc_entry(endpoint.vpc_id),)
@@ -328,15 +315,14 @@ def _entity(principal: Principal, snapshot: Snapshot) -> Entity | None:
     return entity if isinstance(entity, Entity) else None
 
 
-def principal_tag_entries(request: AccessRequest, snapshot: Snapshot) -> tuple[ContextEntry, ...]:
+def _principal_tags(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
     """`aws:PrincipalTag/<key>` of each tag of the requester's user or role in the snapshot
-    that the context does not give (none for other principals, or tags not read)."""
+    that the context (`given`) does not give (none for other principals, or tags not read)."""
     tags = snapshot.cached(
         ("principal tags", request.principal), lambda: _tag_entries(request.principal, snapshot)
     )
-    if not tags:
-        return ()
-    given = {normalise_key(entry.name) for entry in request.context}
     return tuple(entry for key, entry in tags if key not in given)
 
 

@@ -5,6 +5,7 @@ gets them from the snapshot. Without them every ABAC policy decides wrong: an Al
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,18 @@ def test_a_tag_condition_s_fix_names_the_principal_even_for_a_key_with_braces() 
     assert finding.decision is Verdict.EXPLICIT_DENY
     [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
     assert f"as a principal whose {key} is 42" in fix.summary
+
+
+@pytest.mark.parametrize("value", ["*", "?ata", "data/*", "da\nta", "${aws:username}"])
+def test_a_tag_value_put_in_a_resource_is_text_not_a_pattern(value: str) -> None:
+    """A principal tag is its holder's (or an admin's) text: `*`, `?`, a line break or a policy
+    variable in it matches itself only when the ABAC Resource puts it in."""
+    doc = copy.deepcopy(_snapshot().document)
+    doc["iam"]["UserDetailList"][0]["Tags"] = _tags(team=value)
+    snapshot = load_snapshot(doc)
+
+    inside = evaluate(request_from_runbook(_document(key=f"{value}/q1.csv")), snapshot)
+    other = evaluate(request_from_runbook(_document(key="data/q1.csv")), snapshot)
+
+    assert inside.decision is Verdict.ALLOWED
+    assert other.decision is Verdict.IMPLICIT_DENY
