@@ -10,6 +10,7 @@ fresh snapshot with the caches off (`remedies.CACHE = False`: deep-copied patche
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from dataclasses import replace
@@ -21,7 +22,8 @@ import pytest
 from chalicelib import pipeline
 from chalicelib.diagnose import remedies
 from chalicelib.diagnose.patches import apply_patch
-from chalicelib.model import AccessRequest, ContextEntry
+from chalicelib.engine import decide, resolve_principal
+from chalicelib.model import AccessRequest, ContextEntry, DiagnoserError
 from chalicelib.snapshot import load_snapshot
 
 from .diagnose_builders import patched_both_ways
@@ -80,12 +82,20 @@ def _finding(request: AccessRequest, snapshot: Any) -> dict[str, Any]:
         return {"error": f"{type(error).__name__}: {error}"}
 
 
+@pytest.mark.parametrize("decided", [False, True], ids=["fresh", "decided-before"])
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
-def test_cached_findings_equal_fresh_findings(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_findings_equal_fresh_findings(
+    path: Path, decided: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`decided-before`: the shared snapshot has decided every request twice first (a batch at
+    --detail decision grows its verdict trees): a patched snapshot must not answer from them."""
     scenario = load_scenario(path)
     document = json.loads((path / "snapshot.json").read_text(encoding="utf-8"))
     requests = variants(scenario.request)
     shared = load_snapshot(copy.deepcopy(document))
+    for request in requests if decided else []:
+        with contextlib.suppress(DiagnoserError):  # the finding reports it
+            decide(resolve_principal(request, shared), shared)
     cached = [_finding(r, shared) for r in requests]
     monkeypatch.setattr(remedies, "CACHE", False)
     fresh = [_finding(r, load_snapshot(copy.deepcopy(document))) for r in requests]
