@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .diagnose import diagnose as build_finding
 from .engine import ENGINE_VERSION, evaluate, resolve_principal
+from .engine.resolve import derived_notes
 from .model import AccessRequest, Finding, Json
 from .request import ROLE_PATH_UNKNOWN_NOTE
 from .snapshot import Snapshot, load_snapshot
@@ -120,10 +121,11 @@ def _prepared(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     """The request as the snapshot completes it (`resolve_principal`): the finding names the
     identity AWS evaluates, the user or role ARN with its path."""
     resolved = resolve_principal(request, snapshot)
-    if resolved is request:
+    notes = derived_notes(request.notes, resolved, snapshot)
+    if resolved is request and notes is request.notes:
         return request
     old, new = request.principal.principal_arn, resolved.principal.principal_arn
-    notes = tuple(n for n in request.notes if not n.startswith(ROLE_PATH_UNKNOWN_NOTE))
+    notes = tuple(n for n in notes if not n.startswith(ROLE_PATH_UNKNOWN_NOTE))
     if old != new:
         notes += (f"{old} is {new} in the account (IAM names are unique whatever the path).",)
     return resolved if notes == resolved.notes else replace(resolved, notes=notes)

@@ -6,6 +6,11 @@ not-found code; a part we were refused is an `$unreadable` marker. The collector
 `HeadObject` can be refused by a bucket-policy Deny aimed at others: that is unreadable too.
 With object reads off (`read_objects=False`, `READ_OBJECTS=false`), no object is read: its head
 and ACL are `{"$unreadable": "ObjectReadsDisabled"}` markers (unknown, never absent).
+
+A bucket's tags (`GetBucketTagging`; `NoSuchTagSet` is no tags) and its ABAC status
+(`GetBucketAbac`) decide whether its tags are `aws:ResourceTag/<key>` in a request's context
+(`engine.resolve`). An ABAC answer without a status of `Enabled` or `Disabled` (an endpoint that
+does not implement the call answers so) is not readable: `NO_ABAC_STATUS`, never a guess.
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3control import S3ControlClient
 
 KmsKeyFound = Callable[[str], None]
+
+NO_ABAC_STATUS = "NoAbacStatus"
+"""The `$unreadable` code of a bucket's `abac` when GetBucketAbac answered without a status."""
+ABAC_NOT_IN_SDK = "GetBucketAbacNotInThisBoto3"
+"""The `$unreadable` code of a bucket's `abac` when the installed boto3 lacks the call."""
+ABAC_STATUSES = frozenset({"Enabled", "Disabled"})
 
 
 def _bucket_region(location: Json) -> str:
@@ -65,6 +76,8 @@ class BucketCollector:
         "s3:GetEncryptionConfiguration",
         "s3:GetBucketRequestPayment",
         "s3:GetBucketVersioning",
+        "s3:GetBucketTagging",
+        "s3:GetBucketAbac",
     )
 
     def __init__(self, s3: S3Client, plan: ReadPlan) -> None:
@@ -180,7 +193,35 @@ class BucketCollector:
             "s3:GetBucketVersioning",
             without_metadata,
         )
+        part("tags", lambda: _tag_set(s3, bucket), "s3:GetBucketTagging", lambda tags: tags)
+        if hasattr(s3, "get_bucket_abac"):
+            part(
+                "abac", lambda: s3.get_bucket_abac(Bucket=bucket), "s3:GetBucketAbac", _abac_status
+            )
+        else:  # a boto3 older than the call (a Lambda runtime's own): unknown, never "off"
+            entry["abac"] = Unreadable(code=ABAC_NOT_IN_SDK, needs="s3:GetBucketAbac").to_doc()
         return entry
+
+
+def _tag_set(s3: S3Client, bucket: str) -> list[Json]:
+    """The bucket's TagSet (`[{"Key", "Value"}]`); a bucket without tags answers NoSuchTagSet."""
+    try:
+        return [
+            {"Key": tag["Key"], "Value": tag["Value"]}
+            for tag in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+        ]
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+            return []
+        raise
+
+
+def _abac_status(response: Json) -> str | Json:
+    """GetBucketAbac's AbacStatus.Status, or an `$unreadable` marker when it names neither."""
+    status = (response.get("AbacStatus") or {}).get("Status")
+    if status in ABAC_STATUSES:
+        return str(status)
+    return Unreadable(code=NO_ABAC_STATUS, needs="s3:GetBucketAbac").to_doc()
 
 
 class ObjectCollector:

@@ -43,11 +43,25 @@ role tags the context does not give.
 
 A request through a VPC endpoint carries the endpoint's VPC as `aws:SourceVpc`; the record
 names only the endpoint (`aws:SourceVpce`), whose `VpcId` the snapshot's `vpc_endpoints` hold.
-Pure: no boto3.
+The request's note that the VPC is unknown (`events.context`) is then reworded (`derived_notes`).
+
+A general purpose bucket's tags are in the context only while its ABAC status is `Enabled`
+(off by default; when off, tags serve cost allocation only): "S3 evaluates this condition key
+only after you enable ABAC on your bucket"
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/buckets-tagging.html,
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketAbac.html). Each tag is then
+`aws:ResourceTag/<key>` and `s3:BucketTag/<key>` (the Service Authorization Reference lists both
+on the `bucket` and `object` resource types), for bucket and object actions alike. A request
+through an access point is left without them (there `aws:ResourceTag` is the access point's own
+tags: https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-tagging.html), and so
+is one on several buckets (one context for both). The snapshot's `s3.buckets.<name>.abac` and
+`.tags` hold them; when either could not be read and some policy names such a key, a note says
+that they were not checked (`derived_notes`). Pure: no boto3.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -63,6 +77,7 @@ from ..snapshot import (
     Snapshot,
     Unreadable,
     VpcEndpoint,
+    unreadable_of,
 )
 from .context import normalise_key
 
@@ -73,6 +88,11 @@ FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
 FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
 FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
+FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
+BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
+# The events' note while the endpoint's VPC is unknown (`events.context`), and its rewording.
+VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeVpcEndpoints)."
+VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
 # A role session's own tags (not in a CloudTrail data event) override the role's of their key.
 FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
@@ -85,6 +105,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_USER_TAGS,
         FROM_ROLE_TAGS,
         FROM_ENDPOINT,
+        FROM_BUCKET_TAGS,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
@@ -106,8 +127,8 @@ _RESOLVED_TYPES: Final = {
 def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     """`request` with its user or role ARN as the snapshot holds it, and the context entries
     the snapshot knows and the request lacks, added last (the principal's tags, the bucket
-    owner's account, both organizations, the endpoint's VPC); the same request when nothing
-    changes."""
+    owner's account, both organizations, the endpoint's VPC, the bucket's tags while its ABAC
+    is enabled); the same request when nothing changes."""
     return _with_snapshot_keys(_with_principal(request, snapshot), snapshot)
 
 
@@ -246,7 +267,25 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added += _resource_account(request, snapshot, given)
     given.update((normalise_key(entry.name), entry) for entry in added)  # the owner, for its org
     added += (*_organizations(request, snapshot, given), *_source_vpc(snapshot, given))
+    added += _bucket_tags(request, snapshot, given)
     return request.with_context(context + added) if added else request
+
+
+def derived_notes(
+    notes: tuple[str, ...], resolved: AccessRequest, snapshot: Snapshot
+) -> tuple[str, ...]:
+    """`notes` (the request's) as the `resolved` request leaves them: the VPC note reworded when
+    the endpoint's VPC was added, and a note when the bucket's tags could not be checked and a
+    policy names such a key; the same tuple when nothing changes. The engine never reads notes
+    (`verdict_cache.UNREAD_FIELDS`): the pipeline puts these in the finding."""
+    if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
+        notes = tuple(n.replace(VPC_UNKNOWN_NOTE, VPC_KNOWN_NOTE) for n in notes)
+    why = _tags_unchecked(resolved, snapshot)
+    if why and _names_bucket_tags(resolved, snapshot):
+        note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
+        if note not in notes:
+            notes = (*notes, note)
+    return notes
 
 
 def _source_vpc(snapshot: Snapshot, given: Mapping[str, ContextEntry]) -> tuple[ContextEntry, ...]:
@@ -337,3 +376,94 @@ def _tag_entries(principal: Principal, snapshot: Snapshot) -> tuple[tuple[str, C
         entry = ContextEntry(name=name, values=(value,), source=source)
         out.append((normalise_key(name), entry))
     return tuple(out)
+
+
+def _bucket_tags(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """The `BUCKET_TAG_PREFIXES` entries of the bucket's tags the context (`given`) lacks, when
+    its ABAC status is `Enabled` (none for a request through an access point or on several
+    buckets)."""
+    operations = request.operations
+    bucket = operations[0].bucket if operations else None
+    if bucket is None or request.access_point_arn is not None:
+        return ()
+    if any(op.bucket != bucket for op in operations[1:]):
+        return ()
+    found = _state(snapshot, bucket)
+    if isinstance(found, str):
+        return ()
+    return tuple(entry for key, entry in found if key not in given)
+
+
+def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
+    """Why the bucket's tags may belong in the context and are not there ("" when they are, or
+    when the bucket's ABAC is off or it has no tags)."""
+    operations = request.operations
+    states = [_state(snapshot, op.bucket) for op in operations]
+    if all(state == () for state in states):
+        return ""
+    if request.access_point_arn is not None:
+        return (
+            "bucket tags are not added to a request through an access point (there "
+            "aws:ResourceTag is the access point's tags)"
+        )
+    if any(op.bucket != operations[0].bucket for op in operations[1:]):
+        return "bucket tags are not added to a request on several buckets (one context for both)"
+    (found, *_) = states
+    return found if isinstance(found, str) else ""
+
+
+def _state(snapshot: Snapshot, bucket: str | None) -> tuple[tuple[str, ContextEntry], ...] | str:
+    """The bucket's tag entries by lookup key, or why they could not be checked."""
+    if bucket is None:
+        return ()
+    return snapshot.cached(("bucket tags", bucket), lambda: _tag_state(snapshot, bucket))
+
+
+def _tag_state(snapshot: Snapshot, bucket: str) -> tuple[tuple[str, ContextEntry], ...] | str:
+    """The bucket's tag entries by lookup key (none while ABAC is not enabled), or why they
+    could not be checked. Read from the snapshot document (`s3.buckets.<name>.abac`, `.tags`)."""
+    if bucket.endswith("--x-s3"):
+        return f"bucket tags of directory bucket {bucket} are not in the snapshot"
+    s3 = snapshot.document.get("s3")
+    buckets = s3.get("buckets") if isinstance(s3, Mapping) else None
+    raw = buckets.get(bucket) if isinstance(buckets, Mapping) else None
+    if not isinstance(raw, Mapping) or unreadable_of(raw) is not None:
+        return ()  # not in the snapshot: its owner and every part are unknown already
+    status = raw.get("abac")
+    if status == "Disabled":
+        return ()
+    if status != "Enabled":
+        return _not_read(bucket, "ABAC status", status, "s3:GetBucketAbac")
+    tags = raw.get("tags")
+    if not isinstance(tags, list):
+        return _not_read(bucket, "tags", tags, "s3:GetBucketTagging")
+    out = []
+    for tag in tags:
+        key, value = tag.get("Key"), tag.get("Value")
+        if isinstance(key, str) and isinstance(value, str):
+            for prefix in BUCKET_TAG_PREFIXES:
+                entry = ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
+                out.append((normalise_key(entry.name), entry))
+    return tuple(out)
+
+
+def _not_read(bucket: str, what: str, value: object, needs: str) -> str:
+    marker = unreadable_of(value)
+    if marker is None:
+        return f"the {what} of bucket {bucket} was not collected (needs {needs})"
+    return f"the {what} of bucket {bucket} could not be read ({marker.code}; needs {needs})"
+
+
+def _names_bucket_tags(request: AccessRequest, snapshot: Snapshot) -> bool:
+    """Whether a policy of the snapshot or of the request names a bucket-tag key."""
+    if snapshot.cached(("names bucket tags",), lambda: _names_tags(snapshot.document)):
+        return True
+    given = (request.session_policy, *request.scp_policies)
+    return any(_names_tags(policy) for policy in given if policy is not None)
+
+
+def _names_tags(document: object) -> bool:
+    text = json.dumps(document).lower()
+    return any(prefix.lower() in text for prefix in BUCKET_TAG_PREFIXES)

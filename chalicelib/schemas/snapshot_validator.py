@@ -1067,19 +1067,66 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".versioning must be object or null"
                 )
+        if "tags" in data_keys:
+            data_keys.remove("tags")
+            data__tags = data["tags"]
+            validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
+                data__tags, custom_formats, (name_prefix or "data") + ".tags"
+            )
+        if "abac" in data_keys:
+            data_keys.remove("abac")
+            data__abac = data["abac"]
+            data__abac_any_of_count19 = 0
+            if not data__abac_any_of_count19:
+                try:
+                    validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
+                        data__abac, custom_formats, (name_prefix or "data") + ".abac"
+                    )
+                    data__abac_any_of_count19 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__abac_any_of_count19:
+                try:
+                    if not (
+                        isinstance(data__abac, str)
+                        and data__abac == "Enabled"
+                        or isinstance(data__abac, str)
+                        and data__abac == "Disabled"
+                    ):
+                        raise JsonSchemaValueException(
+                            ""
+                            + (name_prefix or "data")
+                            + ".abac must be one of ['Enabled', 'Disabled']"
+                        )
+                    data__abac_any_of_count19 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__abac_any_of_count19:
+                try:
+                    if not isinstance(data__abac, (NoneType)):
+                        raise JsonSchemaValueException(
+                            "" + (name_prefix or "data") + ".abac must be null"
+                        )
+                    data__abac_any_of_count19 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__abac_any_of_count19:
+                raise JsonSchemaValueException(
+                    "" + (name_prefix or "data") + ".abac cannot be validated by any definition"
+                )
         if "objects" in data_keys:
             data_keys.remove("objects")
             data__objects = data["objects"]
-            data__objects_any_of_count19 = 0
-            if not data__objects_any_of_count19:
+            data__objects_any_of_count20 = 0
+            if not data__objects_any_of_count20:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__objects, custom_formats, (name_prefix or "data") + ".objects"
                     )
-                    data__objects_any_of_count19 += 1
+                    data__objects_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count19:
+            if not data__objects_any_of_count20:
                 try:
                     if not isinstance(data__objects, (dict)):
                         raise JsonSchemaValueException(
@@ -1091,8 +1138,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                         for data__objects_key in data__objects_keys:
                             if data__objects_key not in []:
                                 data__objects_value = data__objects.get(data__objects_key)
-                                data__objects_value_any_of_count20 = 0
-                                if not data__objects_value_any_of_count20:
+                                data__objects_value_any_of_count21 = 0
+                                if not data__objects_value_any_of_count21:
                                     try:
                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                             data__objects_value,
@@ -1100,10 +1147,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                             (name_prefix or "data")
                                             + ".objects.{data__objects_key}".format(**locals()),
                                         )
-                                        data__objects_value_any_of_count20 += 1
+                                        data__objects_value_any_of_count21 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count20:
+                                if not data__objects_value_any_of_count21:
                                     try:
                                         if not isinstance(data__objects_value, (dict)):
                                             raise JsonSchemaValueException(
@@ -1124,8 +1171,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                 data__objects_value__head = data__objects_value[
                                                     "head"
                                                 ]
-                                                data__objects_value__head_any_of_count21 = 0
-                                                if not data__objects_value__head_any_of_count21:
+                                                data__objects_value__head_any_of_count22 = 0
+                                                if not data__objects_value__head_any_of_count22:
                                                     try:
                                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                             data__objects_value__head,
@@ -1135,13 +1182,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 **locals()
                                                             ),
                                                         )
-                                                        data__objects_value__head_any_of_count21 += 1
+                                                        data__objects_value__head_any_of_count22 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count21:
+                                                if not data__objects_value__head_any_of_count22:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (dict)
@@ -1154,13 +1201,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be object"
                                                             )
-                                                        data__objects_value__head_any_of_count21 += 1
+                                                        data__objects_value__head_any_of_count22 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count21:
+                                                if not data__objects_value__head_any_of_count22:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (NoneType)
@@ -1173,13 +1220,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be null"
                                                             )
-                                                        data__objects_value__head_any_of_count21 += 1
+                                                        data__objects_value__head_any_of_count22 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count21:
+                                                if not data__objects_value__head_any_of_count22:
                                                     raise JsonSchemaValueException(
                                                         ""
                                                         + (name_prefix or "data")
@@ -1201,39 +1248,107 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                         **locals()
                                                     ),
                                                 )
-                                        data__objects_value_any_of_count20 += 1
+                                        data__objects_value_any_of_count21 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count20:
+                                if not data__objects_value_any_of_count21:
                                     raise JsonSchemaValueException(
                                         ""
                                         + (name_prefix or "data")
                                         + ".objects.{data__objects_key}".format(**locals())
                                         + " cannot be validated by any definition"
                                     )
-                    data__objects_any_of_count19 += 1
+                    data__objects_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count19:
+            if not data__objects_any_of_count20:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".objects cannot be validated by any definition"
                 )
     return data
 
 
-def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
+def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count22 = 0
-    if not data_any_of_count22:
+    data_any_of_count23 = 0
+    if not data_any_of_count23:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count22 += 1
+            data_any_of_count23 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count22:
+    if not data_any_of_count23:
+        try:
+            if not isinstance(data, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
+            data_is_list = isinstance(data, (list, tuple))
+            if data_is_list:
+                data_len = len(data)
+                for data_x, data_item in enumerate(data):
+                    if not isinstance(data_item, (dict)):
+                        raise JsonSchemaValueException(
+                            ""
+                            + (name_prefix or "data")
+                            + "[{data_x}]".format(**locals())
+                            + " must be object"
+                        )
+                    data_item_is_dict = isinstance(data_item, dict)
+                    if data_item_is_dict:
+                        data_item__missing_keys = set(["Key", "Value"]) - data_item.keys()
+                        if data_item__missing_keys:
+                            raise JsonSchemaValueException(
+                                ""
+                                + (name_prefix or "data")
+                                + "[{data_x}]".format(**locals())
+                                + " must contain "
+                            )
+                        data_item_keys = set(data_item.keys())
+                        if "Key" in data_item_keys:
+                            data_item_keys.remove("Key")
+                            data_item__Key = data_item["Key"]
+                            if not isinstance(data_item__Key, (str)):
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + "[{data_x}].Key".format(**locals())
+                                    + " must be string"
+                                )
+                        if "Value" in data_item_keys:
+                            data_item_keys.remove("Value")
+                            data_item__Value = data_item["Value"]
+                            if not isinstance(data_item__Value, (str)):
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + "[{data_x}].Value".format(**locals())
+                                    + " must be string"
+                                )
+            data_any_of_count23 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException):
+            pass
+    if not data_any_of_count23:
+        raise JsonSchemaValueException(
+            "" + (name_prefix or "data") + " cannot be validated by any definition"
+        )
+    return data
+
+
+def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
+    data, custom_formats={}, name_prefix=None
+):
+    data_any_of_count24 = 0
+    if not data_any_of_count24:
+        try:
+            validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
+                data, custom_formats, (name_prefix or "data") + ""
+            )
+            data_any_of_count24 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException):
+            pass
+    if not data_any_of_count24:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -1337,10 +1452,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
                                             )
                                             + " must be one of ['READ', 'WRITE', 'READ_ACP', 'WRITE_ACP', 'FULL_CONTROL']"
                                         )
-            data_any_of_count22 += 1
+            data_any_of_count24 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count22:
+    if not data_any_of_count24:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1476,16 +1591,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_organization(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count23 = 0
-    if not data_any_of_count23:
+    data_any_of_count25 = 0
+    if not data_any_of_count25:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count23 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count23:
+    if not data_any_of_count25:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -1549,10 +1664,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
                                 custom_formats,
                                 (name_prefix or "data") + "[{data_x}].Content".format(**locals()),
                             )
-            data_any_of_count23 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count23:
+    if not data_any_of_count25:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1570,18 +1685,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "UserDetailList" in data_keys:
             data_keys.remove("UserDetailList")
             data__UserDetailList = data["UserDetailList"]
-            data__UserDetailList_any_of_count24 = 0
-            if not data__UserDetailList_any_of_count24:
+            data__UserDetailList_any_of_count26 = 0
+            if not data__UserDetailList_any_of_count26:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__UserDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".UserDetailList",
                     )
-                    data__UserDetailList_any_of_count24 += 1
+                    data__UserDetailList_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count24:
+            if not data__UserDetailList_any_of_count26:
                 try:
                     if not isinstance(data__UserDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -1680,8 +1795,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__UserDetailList_item__GroupList = (
                                         data__UserDetailList_item["GroupList"]
                                     )
-                                    data__UserDetailList_item__GroupList_any_of_count25 = 0
-                                    if not data__UserDetailList_item__GroupList_any_of_count25:
+                                    data__UserDetailList_item__GroupList_any_of_count27 = 0
+                                    if not data__UserDetailList_item__GroupList_any_of_count27:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__UserDetailList_item__GroupList,
@@ -1691,13 +1806,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__UserDetailList_item__GroupList_any_of_count25 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count27 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count25:
+                                    if not data__UserDetailList_item__GroupList_any_of_count27:
                                         try:
                                             if not isinstance(
                                                 data__UserDetailList_item__GroupList, (list, tuple)
@@ -1738,13 +1853,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                             )
                                                             + " must be string"
                                                         )
-                                            data__UserDetailList_item__GroupList_any_of_count25 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count27 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count25:
+                                    if not data__UserDetailList_item__GroupList_any_of_count27:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -1805,10 +1920,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__UserDetailList_any_of_count24 += 1
+                    data__UserDetailList_any_of_count26 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count24:
+            if not data__UserDetailList_any_of_count26:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1817,18 +1932,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "GroupDetailList" in data_keys:
             data_keys.remove("GroupDetailList")
             data__GroupDetailList = data["GroupDetailList"]
-            data__GroupDetailList_any_of_count26 = 0
-            if not data__GroupDetailList_any_of_count26:
+            data__GroupDetailList_any_of_count28 = 0
+            if not data__GroupDetailList_any_of_count28:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__GroupDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".GroupDetailList",
                     )
-                    data__GroupDetailList_any_of_count26 += 1
+                    data__GroupDetailList_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count26:
+            if not data__GroupDetailList_any_of_count28:
                 try:
                     if not isinstance(data__GroupDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -1924,10 +2039,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__GroupDetailList_any_of_count26 += 1
+                    data__GroupDetailList_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count26:
+            if not data__GroupDetailList_any_of_count28:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1936,18 +2051,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "RoleDetailList" in data_keys:
             data_keys.remove("RoleDetailList")
             data__RoleDetailList = data["RoleDetailList"]
-            data__RoleDetailList_any_of_count27 = 0
-            if not data__RoleDetailList_any_of_count27:
+            data__RoleDetailList_any_of_count29 = 0
+            if not data__RoleDetailList_any_of_count29:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__RoleDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".RoleDetailList",
                     )
-                    data__RoleDetailList_any_of_count27 += 1
+                    data__RoleDetailList_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count27:
+            if not data__RoleDetailList_any_of_count29:
                 try:
                     if not isinstance(data__RoleDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2093,10 +2208,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__RoleDetailList_any_of_count27 += 1
+                    data__RoleDetailList_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count27:
+            if not data__RoleDetailList_any_of_count29:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -2105,16 +2220,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "Policies" in data_keys:
             data_keys.remove("Policies")
             data__Policies = data["Policies"]
-            data__Policies_any_of_count28 = 0
-            if not data__Policies_any_of_count28:
+            data__Policies_any_of_count30 = 0
+            if not data__Policies_any_of_count30:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__Policies, custom_formats, (name_prefix or "data") + ".Policies"
                     )
-                    data__Policies_any_of_count28 += 1
+                    data__Policies_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count28:
+            if not data__Policies_any_of_count30:
                 try:
                     if not isinstance(data__Policies, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2187,8 +2302,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__Policies_item__PolicyVersionList = data__Policies_item[
                                         "PolicyVersionList"
                                     ]
-                                    data__Policies_item__PolicyVersionList_any_of_count29 = 0
-                                    if not data__Policies_item__PolicyVersionList_any_of_count29:
+                                    data__Policies_item__PolicyVersionList_any_of_count31 = 0
+                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__Policies_item__PolicyVersionList,
@@ -2198,13 +2313,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__Policies_item__PolicyVersionList_any_of_count29 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count31 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count29:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
                                         try:
                                             if not isinstance(
                                                 data__Policies_item__PolicyVersionList,
@@ -2316,13 +2431,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                                     )
                                                                     + " must be boolean"
                                                                 )
-                                            data__Policies_item__PolicyVersionList_any_of_count29 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count31 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count29:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -2331,97 +2446,29 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             )
                                             + " cannot be validated by any definition"
                                         )
-                    data__Policies_any_of_count28 += 1
+                    data__Policies_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count28:
+            if not data__Policies_any_of_count30:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".Policies cannot be validated by any definition"
                 )
     return data
 
 
-def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
-    data, custom_formats={}, name_prefix=None
-):
-    data_any_of_count30 = 0
-    if not data_any_of_count30:
-        try:
-            validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
-                data, custom_formats, (name_prefix or "data") + ""
-            )
-            data_any_of_count30 += 1
-        except (JsonSchemaValueException, JsonSchemaValuesException):
-            pass
-    if not data_any_of_count30:
-        try:
-            if not isinstance(data, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
-            data_is_list = isinstance(data, (list, tuple))
-            if data_is_list:
-                data_len = len(data)
-                for data_x, data_item in enumerate(data):
-                    if not isinstance(data_item, (dict)):
-                        raise JsonSchemaValueException(
-                            ""
-                            + (name_prefix or "data")
-                            + "[{data_x}]".format(**locals())
-                            + " must be object"
-                        )
-                    data_item_is_dict = isinstance(data_item, dict)
-                    if data_item_is_dict:
-                        data_item__missing_keys = set(["Key", "Value"]) - data_item.keys()
-                        if data_item__missing_keys:
-                            raise JsonSchemaValueException(
-                                ""
-                                + (name_prefix or "data")
-                                + "[{data_x}]".format(**locals())
-                                + " must contain "
-                            )
-                        data_item_keys = set(data_item.keys())
-                        if "Key" in data_item_keys:
-                            data_item_keys.remove("Key")
-                            data_item__Key = data_item["Key"]
-                            if not isinstance(data_item__Key, (str)):
-                                raise JsonSchemaValueException(
-                                    ""
-                                    + (name_prefix or "data")
-                                    + "[{data_x}].Key".format(**locals())
-                                    + " must be string"
-                                )
-                        if "Value" in data_item_keys:
-                            data_item_keys.remove("Value")
-                            data_item__Value = data_item["Value"]
-                            if not isinstance(data_item__Value, (str)):
-                                raise JsonSchemaValueException(
-                                    ""
-                                    + (name_prefix or "data")
-                                    + "[{data_x}].Value".format(**locals())
-                                    + " must be string"
-                                )
-            data_any_of_count30 += 1
-        except (JsonSchemaValueException, JsonSchemaValuesException):
-            pass
-    if not data_any_of_count30:
-        raise JsonSchemaValueException(
-            "" + (name_prefix or "data") + " cannot be validated by any definition"
-        )
-    return data
-
-
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count31 = 0
-    if not data_any_of_count31:
+    data_any_of_count32 = 0
+    if not data_any_of_count32:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count31 += 1
+            data_any_of_count32 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count31:
+    if not data_any_of_count32:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -2438,10 +2485,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".PermissionsBoundaryArn must be string"
                         )
-            data_any_of_count31 += 1
+            data_any_of_count32 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count31:
+    if not data_any_of_count32:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2451,16 +2498,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count32 = 0
-    if not data_any_of_count32:
+    data_any_of_count33 = 0
+    if not data_any_of_count33:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count32 += 1
+            data_any_of_count33 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count32:
+    if not data_any_of_count33:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2506,10 +2553,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
                                     + "[{data_x}].PolicyName".format(**locals())
                                     + " must be string"
                                 )
-            data_any_of_count32 += 1
+            data_any_of_count33 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count32:
+    if not data_any_of_count33:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2519,16 +2566,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count33 = 0
-    if not data_any_of_count33:
+    data_any_of_count34 = 0
+    if not data_any_of_count34:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2575,10 +2622,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
                                 (name_prefix or "data")
                                 + "[{data_x}].PolicyDocument".format(**locals()),
                             )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2613,5 +2660,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "85c7c087f8967c2b3816e6f6bb6ecc5f33f2de75325b43cc9bfc9c941c7d482e"
+SCHEMA_SHA256 = "2aac11a8723a9112c4029e3e6d535e7ea76ecdbfc28e9322c06aa4615e68e69d"
 validate = validate_https___s3_403_doctor_snapshot_schema_json

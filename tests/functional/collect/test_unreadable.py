@@ -202,6 +202,8 @@ BUCKET_READS = (
     ("get_bucket_encryption", "s3:GetEncryptionConfiguration"),
     ("get_bucket_request_payment", "s3:GetBucketRequestPayment"),
     ("get_bucket_versioning", "s3:GetBucketVersioning"),
+    ("get_bucket_tagging", "s3:GetBucketTagging"),
+    ("get_bucket_abac", "s3:GetBucketAbac"),
 )
 
 
@@ -222,6 +224,8 @@ def test_bucket_refused_everything_is_unreadable_part_by_part_never_absent() -> 
     assert bucket["ownership_controls"] == _marker("s3:GetBucketOwnershipControls")
     assert bucket["encryption"] == _marker("s3:GetEncryptionConfiguration")
     assert bucket["request_payment"] == _marker("s3:GetBucketRequestPayment")
+    assert bucket["tags"] == _marker("s3:GetBucketTagging")
+    assert bucket["abac"] == _marker("s3:GetBucketAbac")
     assert bucket["region"] is None  # unknown, and it decides no layer
 
 

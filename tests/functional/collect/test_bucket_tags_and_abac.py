@@ -1,0 +1,141 @@
+"""The collector reads a bucket's tags (GetBucketTagging) and its ABAC status (GetBucketAbac):
+tags as they are, no tag set as no tags, a refused read as unreadable, and an ABAC answer
+without a status (moto 5.2.6 does not implement the call) as not readable, never "off"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.collect.source import CollectionScope
+from chalicelib.pipeline import diagnose
+from chalicelib.request import request_from_runbook
+from tests.functional.collect.conftest import (
+    ACCOUNT,
+    client,
+    enable_iam_authentication,
+    moto_clients,
+    policy,
+    session,
+)
+
+TAGGED, UNTAGGED = "tagged-bucket", "untagged-bucket"
+HOSTILE = "${aws:username}\n*"
+NO_STATUS = {"$unreadable": "NoAbacStatus", "needs": "s3:GetBucketAbac"}
+
+
+def _collect(url: str, **kwargs: Any) -> dict[str, Any]:
+    source = Boto3SnapshotSource(moto_clients(url, **kwargs))
+    doc: dict[str, Any] = source.collect(CollectionScope(buckets=(TAGGED, UNTAGGED)))
+    return doc
+
+
+@pytest.fixture(scope="module")
+def collected(moto_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The buckets as an allowed collector reads them, then as one refused GetBucketTagging
+    (moto IAM authentication on from then on)."""
+    s3 = client(moto_url, "s3")
+    for name in (TAGGED, UNTAGGED):
+        s3.create_bucket(Bucket=name)
+    tags = [{"Key": "team", "Value": "finance"}, {"Key": "owner", "Value": HOSTILE}]
+    s3.put_bucket_tagging(Bucket=TAGGED, Tagging={"TagSet": tags})
+    allowed = _collect(moto_url)
+
+    iam = client(moto_url, "iam")
+    iam.create_user(UserName="collector")
+    iam.put_user_policy(
+        UserName="collector",
+        PolicyName="NoTags",
+        PolicyDocument=json.dumps(
+            policy(
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:GetBucketTagging", "Resource": "*"},
+            )
+        ),
+    )
+    key = iam.create_access_key(UserName="collector")["AccessKey"]
+    enable_iam_authentication(moto_url)
+    refused = _collect(moto_url, boto_session=session(key["AccessKeyId"], key["SecretAccessKey"]))
+    return allowed["s3"]["buckets"], refused["s3"]["buckets"]
+
+
+def test_tags_are_collected_as_they_are(collected: tuple[dict[str, Any], ...]) -> None:
+    buckets, _ = collected
+
+    assert buckets[TAGGED]["tags"] == [
+        {"Key": "team", "Value": "finance"},
+        {"Key": "owner", "Value": HOSTILE},
+    ]
+
+
+def test_a_bucket_without_a_tag_set_has_no_tags(collected: tuple[dict[str, Any], ...]) -> None:
+    buckets, _ = collected
+
+    assert buckets[UNTAGGED]["tags"] == []
+
+
+def test_refused_tags_are_unreadable_never_none(collected: tuple[dict[str, Any], ...]) -> None:
+    _, refused = collected
+
+    for name in (TAGGED, UNTAGGED):
+        assert refused[name]["tags"] == {
+            "$unreadable": "AccessDenied",
+            "needs": "s3:GetBucketTagging",
+        }
+    assert refused[TAGGED]["abac"] == NO_STATUS  # the other reads go on
+
+
+def test_an_abac_answer_without_a_status_is_recorded_as_not_readable(
+    collected: tuple[dict[str, Any], ...],
+) -> None:
+    buckets, _ = collected
+
+    assert buckets[TAGGED]["abac"] == buckets[UNTAGGED]["abac"] == NO_STATUS
+
+
+def test_the_collected_snapshot_says_the_bucket_tags_were_not_checked(
+    moto_url: str, collected: tuple[dict[str, Any], ...]
+) -> None:
+    """A tag grant on a bucket whose ABAC status could not be read: no tag is added (the status
+    is unknown), and the finding's request notes say why and which read would tell."""
+    buckets, _ = collected
+    alice = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    grant = {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": "finance"}},
+    }
+    user = {
+        "UserName": "alice",
+        "UserId": "AIDAALICE000000000000",
+        "Arn": alice,
+        "Path": "/",
+        "UserPolicyList": [{"PolicyName": "abac", "PolicyDocument": policy(grant)}],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
+    doc = {
+        "account_id": ACCOUNT,
+        "partition": "aws",
+        "iam": {"UserDetailList": [user], "RoleDetailList": [], "GroupDetailList": []},
+        "s3": {"buckets": buckets},
+    }
+    request = request_from_runbook(
+        {
+            "requester_arn": alice,
+            "action": "s3:GetObject",
+            "resource_arn": f"arn:aws:s3:::{TAGGED}/q1.csv",
+        }
+    )
+
+    finding = diagnose(request, doc)
+
+    assert finding.request.context_value("aws:ResourceTag/team") is None
+    assert any(
+        "could not be read (NoAbacStatus; needs s3:GetBucketAbac)" in note
+        for note in finding.request.notes
+    ), finding.request.notes
