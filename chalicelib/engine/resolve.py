@@ -465,5 +465,5 @@ def _names_bucket_tags(request: AccessRequest, snapshot: Snapshot) -> bool:
 
 
 def _names_tags(document: object) -> bool:
-    text = json.dumps(document).lower()
+    text = json.dumps(document, default=str).lower()
     return any(prefix.lower() in text for prefix in BUCKET_TAG_PREFIXES)
