@@ -280,6 +280,32 @@ def _allow(action: str, resource: str, **extra: Any) -> Json:
             **extra}  # fmt: skip
 
 
+def _current(snapshot: Snapshot, policy_id: str) -> Json | None:
+    """`policy_document(snapshot.document, policy_id)`: a copy of its own each call, parsed
+    from the document's JSON text kept on the snapshot (several times faster than the deep
+    copy), or deep-copied when the document is not plain JSON."""
+    text = snapshot.cached(("policy-text", policy_id), lambda: _policy_text(snapshot, policy_id))
+    if text is _NOT_PLAIN:
+        return policy_document(snapshot.document, policy_id)
+    return None if text is None else json.loads(text)  # type: ignore[arg-type]
+
+
+_NOT_PLAIN: Final = object()
+
+
+def _policy_text(snapshot: Snapshot, policy_id: str) -> str | object | None:
+    """The current document's JSON text; None: no document; `_NOT_PLAIN`: one its text does not
+    give back (a tuple, NaN, a non-string key)."""
+    document = policy_document(snapshot.document, policy_id)
+    if document is None:
+        return None
+    try:
+        text = json.dumps(document)
+    except (TypeError, ValueError):
+        return _NOT_PLAIN
+    return text if json.loads(text) == document else _NOT_PLAIN
+
+
 def _with_statement(document: Json | None, statement: Json) -> Json:
     doc: Json = dict(document) if document else {"Version": "2012-10-17", "Statement": []}
     statements = doc.get("Statement", [])
@@ -371,7 +397,7 @@ def _bucket_grant(
     if not isinstance(buckets.get(bucket), Mapping):
         return
     policy_id = f"bucket-policy:{bucket}"
-    current = policy_document(snapshot.document, policy_id)
+    current = _current(snapshot, policy_id)
     if current is None and buckets[bucket].get("policy") is not None:
         return  # unreadable or not JSON: never overwrite what we could not read
     who = request.principal.principal_arn
@@ -413,7 +439,7 @@ def _fix_near_miss(
 ) -> Iterator[Candidate]:
     """Correct the one element of the statement that nearly matched."""
     near = miss.near_miss
-    document = policy_document(snapshot.document, near.policy)
+    document = _current(snapshot, near.policy)
     if document is None:
         return
     statements = document.get("Statement")
@@ -536,7 +562,7 @@ def _key_policy_grant(
         patch={
             "kind": "policy",
             "policy": policy_id,
-            "document": _with_statement(policy_document(snapshot.document, policy_id), statement),
+            "document": _with_statement(_current(snapshot, policy_id), statement),
         },
         new_statement=statement,
     )
@@ -549,7 +575,7 @@ def _extend_boundary(
     if boundary is None or not boundary.policy_id.startswith("arn:"):
         return
     statement = _allow(action, resource)
-    document = policy_document(snapshot.document, boundary.policy_id)
+    document = _current(snapshot, boundary.policy_id)
     yield Candidate(
         code=RemedyCode.EXTEND_BOUNDARY,
         target=boundary.policy_id,
@@ -611,7 +637,7 @@ def _endpoint_grant(
         patch={
             "kind": "policy",
             "policy": policy_id,
-            "document": _with_statement(policy_document(snapshot.document, policy_id), statement),
+            "document": _with_statement(_current(snapshot, policy_id), statement),
         },
         new_statement=statement,
     )
@@ -820,7 +846,7 @@ def _widen_condition(snapshot: Snapshot, statement: StatementRef | None) -> Iter
     if not failure.actual or len(failure.actual) != 1:
         return
     value = failure.actual[0]
-    document = policy_document(snapshot.document, statement.policy)
+    document = _current(snapshot, statement.policy)
     statements = document.get("Statement") if document else None
     if isinstance(statements, Mapping):
         statements = [statements]
@@ -898,7 +924,7 @@ def _address_in(cidr: str) -> object:
 
 
 def _via_service_exception(snapshot: Snapshot, statement: StatementRef) -> Iterator[Candidate]:
-    document = policy_document(snapshot.document, statement.policy)
+    document = _current(snapshot, statement.policy)
     if document is None:
         return
     statements = document.get("Statement")
@@ -999,7 +1025,7 @@ def _reevaluate(
     if patch.get("kind") in REQUEST_KINDS:
         return _allows(apply_to_request(request, patch), snapshot), False
     probes = probes or Probes(request, decision)
-    patch_key = _canonical(patch)
+    patch_key = probes.canonical(patch)
     if CACHE and patch_key is not None:
         return probes.result(patch_key, lambda: _verified(request, snapshot, patch, probes))
     return _verified(request, snapshot, patch, probes)
@@ -1014,7 +1040,7 @@ def _verified(
         twin = probes.twin_result(snapshot, patch)
         if twin is not None:
             return twin
-    patch_key = _canonical(patch)
+    patch_key = probes.canonical(patch)
     patched = _patched(snapshot, patch, patch_key)
     allowed = _allows(request, patched) or (
         _cross_account(request, snapshot)
@@ -1051,6 +1077,16 @@ class Probes:
     _results: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     _twins: dict[str, Json] | None = None
     _keys: dict[int, str | None] = field(default_factory=dict)  # by id of self.patches' own
+    # `_canonical` of each patch met, by id (the patch kept: its id is not reused meanwhile)
+    _canonicals: dict[int, tuple[Mapping[str, Any], str | None]] = field(default_factory=dict)
+
+    def canonical(self, patch: Mapping[str, Any]) -> str | None:
+        """`_canonical(patch)`, once per patch object (a patch's document is the policy's
+        whole document: each verification step asks for its key)."""
+        found = self._canonicals.get(id(patch))
+        if found is None:
+            found = self._canonicals[id(patch)] = (patch, _canonical(patch))
+        return found[1]
 
     def result(self, key: str, verify: Callable[[], tuple[bool, bool]]) -> tuple[bool, bool]:
         """verify(), once per patch (a DiagnoserError is raised each time)."""
@@ -1085,7 +1121,7 @@ class Probes:
         deciding = [self.request] + [p for p in self.plain() if not unaffected(snapshot, p, patch)]
         try:
             answer = _reevaluate(self.request, snapshot, twin, self.decision, self)
-            twin_patched = _patched(snapshot, twin, _canonical(twin))
+            twin_patched = _patched(snapshot, twin, self.canonical(twin))
         except DiagnoserError:
             return None
         return answer if same_answers(twin_patched, deciding, patch, twin, key) else None

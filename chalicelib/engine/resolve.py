@@ -310,7 +310,7 @@ def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest
     resolved = snapshot.cached(
         ("resolved-principal", principal), lambda: _resolved(principal, snapshot)
     )
-    if resolved is principal:
+    if resolved is principal or resolved == principal:  # the one kept for an equal principal
         return request
     old, new = principal.principal_arn, resolved.principal_arn
     context = tuple(

@@ -173,3 +173,30 @@ def test_granted_probe_is_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
         ]
     assert answers[True] == answers[False]
     assert [broader for _, broader in answers[False]] == [False, True, False, False, True]
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"Tuple": ("a", "b")}, {"NaN": float("nan")}], ids=["json", "tuple", "nan"]
+)
+def test_a_fix_starts_from_its_own_copy_of_the_policy(extra: dict[str, Any]) -> None:
+    """Each fix is built on a copy of the current document equal to a deep copy (parsed from
+    its kept text, or deep-copied when the text would not give it back): changing one changes
+    neither the next copy nor the snapshot."""
+    scenario = load_scenario(scenario_paths()[0].parent / "no-identity-allow")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", **extra}],
+    }
+    policy = "bucket-policy:example-bucket"
+    patch = {"kind": "policy", "policy": policy, "document": document}
+    snapshot = load_snapshot(apply_patch(scenario.snapshot.document, patch))
+    first = remedies._current(snapshot, policy)
+    assert first is not None
+    assert json.dumps(first) == json.dumps(document)
+    assert type(first["Statement"][0].get("Tuple", ())) is tuple
+    first["Statement"].clear()
+    second = remedies._current(snapshot, policy)
+    assert second is not None and len(second["Statement"]) == 1
+    assert remedies.policy_document(snapshot.document, policy) is not None
+    assert len(snapshot.document["s3"]["buckets"]["example-bucket"]["policy"]["Statement"]) == 1
+    assert remedies._current(snapshot, "bucket-policy:no-such-bucket") is None
