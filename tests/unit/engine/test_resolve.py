@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib import pipeline
@@ -85,3 +86,15 @@ def test_the_finding_names_the_role_with_its_path_and_keeps_its_id() -> None:
     assert not any(n.startswith(ROLE_PATH_UNKNOWN_NOTE) for n in finding.request.notes)
     assert any(WITH_PATH in note for note in finding.request.notes)
     assert finding.finding_id == pipeline.finding_id_for(request)
+
+
+def test_a_requester_met_again_is_resolved_already() -> None:
+    """Each line of a batch (each probe of a fix) brings its own equal principal: resolution
+    gives its request back, not a copy (a copy is evaluated in full instead of by shape)."""
+    snapshot = _snapshot(path="/")
+    for requester in (SESSION, f"arn:aws:iam::{ACCT}:user/nobody"):
+        first = _request(requester)
+        again = replace(first, principal=replace(first.principal))
+        assert again.principal == first.principal and again.principal is not first.principal
+        assert resolve_principal(first, snapshot) is first
+        assert resolve_principal(again, snapshot) is again
