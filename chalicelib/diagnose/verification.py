@@ -27,7 +27,10 @@ Sid, effect) and conditions are the same. So when the engine's full decision of 
 the snapshot patched with the twin reads the patched document there (its evidence lists it, as
 patched) and every identity-type scan it makes (`hits.scans_of`) gets the same Action and
 Resource answers from both documents' statements, the decision with this patch takes the same
-path to the same verdict, without loading that snapshot (`same_answers`).
+path to the same verdict, without loading that snapshot (`same_answers`). The scans are those
+the verdict tree of the request's shape on that snapshot remembers, when it answers and no
+changed statement's Resource reads the context (the tree keeps the scans' resources, not their
+contexts); else the decision is made anew to record them.
 
 Anything else (another kind of patch, an evidence the engine could not take) is checked in full.
 Pure: no boto3.
@@ -40,10 +43,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine import resolve_principal
+from ..engine.context import RequestContext
 from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, principal_evidence
 from ..engine.hits import Scan, scans_of
 from ..engine.policy import CompiledPolicy, CompiledStatement, PolicyKind, compile_policy
+from ..engine.verdict_cache import remembered_scans
 from ..model import AccessRequest, MalformedPolicyError, Principal
 from ..snapshot import Snapshot, Unreadable, parse_json_document
 from .patches import split_inline
@@ -129,21 +134,39 @@ def same_answers(
     ]
     ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
     for request in requests:
-        theirs = _copies(_evidence(twin, resolve_principal(request, twin).principal), policy_id)
+        resolved = resolve_principal(request, twin)
+        theirs = _copies(_evidence(twin, resolved.principal), policy_id)
         if not theirs or any(policy.raw != twin_patch["document"] for policy in theirs):
             return False  # read elsewhere or not as patched: no claim
-        scans = identity_scans(twin, request)
-        if scans is None:
-            return False
+        alike: list[tuple[CompiledStatement, CompiledStatement]] = []  # must answer alike
         for policy in theirs:
             if policy.kind not in ours:
                 ours[policy.kind] = _statements(document, changed, policy_id, policy.kind)
             mine = ours[policy.kind]
             if mine is None or len(policy.statements) != len(document["Statement"]):
                 return False
-            if not all(_answer_alike(mine[i], policy.statements[i], scans) for i in changed):
-                return False
+            alike += [(mine[i], policy.statements[i]) for i in changed]
+        scans = _scans(twin, resolved, alike)
+        if scans is None or not all(_answer_alike(a, b, scans) for a, b in alike):
+            return False
     return True
+
+
+def _scans(
+    twin: Snapshot, request: AccessRequest, pairs: list[tuple[CompiledStatement, CompiledStatement]]
+) -> Sequence[Scan] | None:
+    """The identity-type scans of the full decision of `request` on `twin`: those the verdict
+    tree of its shape remembers (`verdict_cache.remembered_scans`) when no statement of `pairs`
+    reads the context to match a resource (a policy variable), else recorded from the decision
+    made anew; None when that fails."""
+    if not any(st.resources.has_variables for pair in pairs for st in pair):
+        remembered = remembered_scans(request, twin)
+        if remembered is not None:
+            return [(action, resource, _NO_CONTEXT) for action, resource in remembered]
+    return identity_scans(twin, request)
+
+
+_NO_CONTEXT = RequestContext()  # what a Resource without a policy variable is matched with
 
 
 def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:

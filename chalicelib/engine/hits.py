@@ -258,13 +258,17 @@ SCANS: ContextVar[list[Scan] | None] = ContextVar("s3doctor_scans", default=None
 
 
 def scans_of(compute: Callable[[], V]) -> tuple[V, list[Scan]]:
-    """`compute()`, and the identity-type scans it made, in order."""
+    """`compute()`, and the identity-type scans it made, in order (a recording around this one
+    sees them too)."""
+    outer = SCANS.get()
     scans: list[Scan] = []
     token = SCANS.set(scans)
     try:
         return compute(), scans
     finally:
         SCANS.reset(token)
+        if outer is not None:
+            outer.extend(scans)
 
 
 PlanMemo = dict[tuple[object, ...], _Plan]

@@ -20,7 +20,9 @@ that condition is evaluated again.
 The engine reads a few header keys with `AccessRequest.context_value` instead of its context
 (`DIRECT_KEYS`, KMS's choice of key): their values are part of the shape.
 
-The explained `evaluate` is remembered the same way, in trees of its own (`explanations`).
+The explained `evaluate` is remembered the same way, in trees of its own (`explanations`). A
+verdict tree's leaf also keeps the identity-type scans of the decision that grew its path, for
+fix verification (`remembered_scans`).
 
 Not cached (decided in full every time): several operations (CopyObject, DeleteObjects), a
 session policy, SCPs or a proposed policy given with the request (unhashable documents), an
@@ -39,7 +41,7 @@ from ..arn import access_point_object_arn
 from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
 from .context import RequestContext, normalise_key
-from .hits import Step, traced
+from .hits import Scan, Step, scans_of, traced
 
 V = TypeVar("V")
 
@@ -98,6 +100,9 @@ class _Step:
 @dataclass(frozen=True, slots=True)
 class _Leaf:
     verdict: object
+    # The identity-type scans of the decision that grew the path (`hits.scans_of`): (action,
+    # resource, or the position of the key-bearing resource string in the request's slots).
+    scans: tuple[tuple[str, str | int], ...] | None = None
 
 
 _UNSEEN: Final = _Leaf(None)  # a marker: the shape has not come before
@@ -137,11 +142,36 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
     paths = counts.get(key, 0)
     if paths >= MAX_PATHS:  # a shape whose answers keep differing: its tree grows no more
         return compute()
-    verdict, trace = traced(slots, compute)
+    (verdict, scans), trace = traced(slots, lambda: scans_of(compute))
     if not trace.opaque:
-        trees[key] = _grow(root, trace.steps, _Leaf(verdict))
+        trees[key] = _grow(root, trace.steps, _Leaf(verdict, _slotted(scans, trace.slots)))
         counts[key] = paths + 1
     return verdict
+
+
+def _slotted(scans: list[Scan], slots: Mapping[str, int]) -> tuple[tuple[str, str | int], ...]:
+    return tuple((action, slots.get(resource, resource)) for action, resource, _ctx in scans)
+
+
+def remembered_scans(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, str]] | None:
+    """The (action, resource) of each identity-type scan the full decision of `request` (its
+    principal resolved) makes on `snapshot`, in order, from the leaf its shape's tree gives it;
+    None when the tree does not answer.
+
+    The request that grew the path answered every step alike: the engine took the same course
+    on both, so it made the same scans, but for the key-bearing resource strings, each the
+    request's own in the same slot. (The context a scan was given is not kept: a Resource with
+    a policy variable needs it.)
+    """
+    shape = _shape(request, snapshot)
+    root = None if shape is None else snapshot.verdicts.get(shape[0])
+    if shape is None or root is None:
+        return None
+    slots = shape[1]
+    found = _walk(root, slots, RequestContext.from_request(request))
+    if found is None or found.scans is None:
+        return None
+    return [(a, slots[r] if isinstance(r, int) else r) for a, r in found.scans]
 
 
 @dataclass(slots=True)

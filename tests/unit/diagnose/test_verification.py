@@ -430,3 +430,22 @@ def test_twins_are_patches_that_differ_in_resource_alone() -> None:
     ].pop("Resource")
     assert not verification.twins(no_resource, no_resource)
     assert verification.twin_key(no_resource) is None
+
+
+def test_twins_reading_the_context_in_resource_are_matched_with_the_requests_own() -> None:
+    """A twin's Resource with a policy variable is matched on the scans of the decision made
+    anew, with the request's context: the scans a verdict tree remembers keep none."""
+    grant = {"Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::example-bucket/${aws:username}/*"}  # fmt: skip
+    one = {**grant, "Resource": "arn:aws:s3:::example-bucket/${aws:username}/x"}
+    twin = _policy("inline:user/alice/grant", {"Version": "2012-10-17", "Statement": [grant]})
+    patch = _policy("inline:user/alice/grant", {"Version": "2012-10-17", "Statement": [one]})
+    snapshot = load_snapshot(apply_patch(_shared_world("group"), twin))
+    request = request_from_runbook(
+        {**ALICE_READS, "resource_arn": "arn:aws:s3:::example-bucket/alice/y"}
+    )
+    for _ in range(3):  # the shape's tree grown, then walked
+        decide(request, snapshot)
+    assert verification.remembered_scans(resolve_principal(request, snapshot), snapshot)
+    # alice/y: the folder grant matches it, the one-object grant does not.
+    assert not verification.same_answers(snapshot, [request], patch, twin)
