@@ -28,9 +28,9 @@ the snapshot patched with the twin reads the patched document there (its evidenc
 patched) and every identity-type scan it makes (`hits.scans_of`) gets the same Action and
 Resource answers from both documents' statements, the decision with this patch takes the same
 path to the same verdict, without loading that snapshot (`same_answers`). The scans are those
-the verdict tree of the request's shape on that snapshot remembers, when it answers and no
-changed statement's Resource reads the context (the tree keeps the scans' resources, not their
-contexts); else the decision is made anew to record them.
+the verdict tree of the request's shape on that snapshot remembers, when it answers (each
+with the request's own key-bearing resource and context); else the decision is made anew to
+record them.
 
 Anything else (another kind of patch, an evidence the engine could not take) is checked in full.
 Pure: no boto3.
@@ -43,7 +43,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine import resolve_principal
-from ..engine.context import RequestContext
 from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, principal_evidence
 from ..engine.hits import Scan, scans_of
@@ -146,27 +145,18 @@ def same_answers(
             if mine is None or len(policy.statements) != len(document["Statement"]):
                 return False
             alike += [(mine[i], policy.statements[i]) for i in changed]
-        scans = _scans(twin, resolved, alike)
+        scans = _scans(twin, resolved)
         if scans is None or not all(_answer_alike(a, b, scans) for a, b in alike):
             return False
     return True
 
 
-def _scans(
-    twin: Snapshot, request: AccessRequest, pairs: list[tuple[CompiledStatement, CompiledStatement]]
-) -> Sequence[Scan] | None:
+def _scans(twin: Snapshot, request: AccessRequest) -> Sequence[Scan] | None:
     """The identity-type scans of the full decision of `request` on `twin`: those the verdict
-    tree of its shape remembers (`verdict_cache.remembered_scans`) when no statement of `pairs`
-    reads the context to match a resource (a policy variable), else recorded from the decision
-    made anew; None when that fails."""
-    if not any(st.resources.has_variables for pair in pairs for st in pair):
-        remembered = remembered_scans(request, twin)
-        if remembered is not None:
-            return [(action, resource, _NO_CONTEXT) for action, resource in remembered]
-    return identity_scans(twin, request)
-
-
-_NO_CONTEXT = RequestContext()  # what a Resource without a policy variable is matched with
+    tree of its shape remembers (`verdict_cache.remembered_scans`), else recorded from the
+    decision made anew; None when that fails."""
+    remembered = remembered_scans(request, twin)
+    return remembered if remembered is not None else identity_scans(twin, request)
 
 
 def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:

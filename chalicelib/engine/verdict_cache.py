@@ -101,8 +101,9 @@ class _Step:
 class _Leaf:
     verdict: object
     # The identity-type scans of the decision that grew the path (`hits.scans_of`): (action,
-    # resource, or the position of the key-bearing resource string in the request's slots).
-    scans: tuple[tuple[str, str | int], ...] | None = None
+    # resource or the position of the key-bearing resource string in the request's slots,
+    # context or None for the request's own).
+    scans: tuple[tuple[str, str | int, RequestContext | None], ...] | None = None
 
 
 _UNSEEN: Final = _Leaf(None)  # a marker: the shape has not come before
@@ -149,29 +150,40 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
     return verdict
 
 
-def _slotted(scans: list[Scan], slots: Mapping[str, int]) -> tuple[tuple[str, str | int], ...]:
-    return tuple((action, slots.get(resource, resource)) for action, resource, _ctx in scans)
+def _slotted(
+    scans: list[Scan], slots: Mapping[str, int]
+) -> tuple[tuple[str, str | int, RequestContext | None], ...]:
+    """The scans with each key-bearing resource by its slot, and the request's own context (the
+    one the trace records reads of: `hits.request_context`) as None."""
+    return tuple(
+        (action, slots.get(resource, resource), None if ctx.traced else ctx)
+        for action, resource, ctx in scans
+    )
 
 
-def remembered_scans(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, str]] | None:
-    """The (action, resource) of each identity-type scan the full decision of `request` (its
-    principal resolved) makes on `snapshot`, in order, from the leaf its shape's tree gives it;
-    None when the tree does not answer.
+def remembered_scans(request: AccessRequest, snapshot: Snapshot) -> list[Scan] | None:
+    """The identity-type scans the full decision of `request` (its principal resolved) makes on
+    `snapshot`, in order, from the leaf its shape's tree gives it; None when the tree does not
+    answer.
 
     The request that grew the path answered every step alike: the engine took the same course
-    on both, so it made the same scans, but for the key-bearing resource strings, each the
-    request's own in the same slot. (The context a scan was given is not kept: a Resource with
-    a policy variable needs it.)
+    on both, so it made the same scans, but for the key-bearing resource strings and the
+    request's context, each the request's own (a context the trace did not see is no function
+    of the key or the context: it is the shape's).
     """
     shape = _shape(request, snapshot)
     root = None if shape is None else snapshot.verdicts.get(shape[0])
     if shape is None or root is None:
         return None
     slots = shape[1]
-    found = _walk(root, slots, RequestContext.from_request(request))
+    own = RequestContext.from_request(request)
+    found = _walk(root, slots, own)
     if found is None or found.scans is None:
         return None
-    return [(a, slots[r] if isinstance(r, int) else r) for a, r in found.scans]
+    return [
+        (action, slots[r] if isinstance(r, int) else r, own if ctx is None else ctx)
+        for action, r, ctx in found.scans
+    ]
 
 
 @dataclass(slots=True)

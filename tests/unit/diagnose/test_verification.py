@@ -433,8 +433,8 @@ def test_twins_are_patches_that_differ_in_resource_alone() -> None:
 
 
 def test_twins_reading_the_context_in_resource_are_matched_with_the_requests_own() -> None:
-    """A twin's Resource with a policy variable is matched on the scans of the decision made
-    anew, with the request's context: the scans a verdict tree remembers keep none."""
+    """A twin's Resource with a policy variable is matched with the request's own context, on
+    the scans its shape's verdict tree remembers."""
     grant = {"Effect": "Allow", "Action": "s3:GetObject",
              "Resource": "arn:aws:s3:::example-bucket/${aws:username}/*"}  # fmt: skip
     one = {**grant, "Resource": "arn:aws:s3:::example-bucket/${aws:username}/x"}

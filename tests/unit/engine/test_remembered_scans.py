@@ -4,7 +4,8 @@ Fix verification (`diagnose.verification.same_answers`) takes a request's identi
 from the leaf its shape's verdict tree gives it instead of deciding it anew. The claim, checked
 the way `test_verdict_cache` checks remembered verdicts: every engine case, replayed with many
 object keys and neighbours of its request on one snapshot; wherever the tree answers, its scans
-equal, in order, the (action, resource) of the scans a full decision on a fresh snapshot makes.
+equal, in order, the scans a full decision on a fresh snapshot makes: action, resource and the
+context's entries.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from chalicelib.engine import decide, resolve_principal
 from chalicelib.engine.evaluate import decide_in_full
-from chalicelib.engine.hits import scans_of
+from chalicelib.engine.hits import Scan, scans_of
 from chalicelib.engine.verdict_cache import remembered_scans
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.casefile import request_from_case
@@ -36,9 +37,14 @@ def test_remembered_scans_are_the_full_decisions(case: Mapping[str, Any]) -> Non
             remembered = remembered_scans(resolved, shared)
             if remembered is not None:
                 _verdict, scans = scans_of(lambda one=one: decide_in_full(one, reference))
-                assert remembered == [(action, resource) for action, resource, _ in scans], one
+                assert _seen(remembered) == _seen(scans), one
                 answered += 1
             decide(one, shared)
     # Requests that are never remembered (a session policy, a KMS context holding the key) grow
     # no tree; where trees grew, the second round walked them.
     assert answered or not any(shared.verdicts.values()), "the trees answered no request"
+
+
+def _seen(scans: list[Scan]) -> list[tuple[str, str, dict[str, tuple[str, ...]]]]:
+    """Each scan's action, resource and context entries (by lookup key)."""
+    return [(action, resource, dict(ctx._entries)) for action, resource, ctx in scans]
