@@ -17,7 +17,7 @@ from ..engine.context import RequestContext
 from ..engine.evidence import (
     PolicySource,
     compiled_source,
-    principal_evidence,
+    kept_evidence,
     principal_iam,
 )
 from ..engine.policy import (
@@ -244,7 +244,7 @@ def _element_why(
 def _sources(
     request: AccessRequest, snapshot: Snapshot, resource_arn: str
 ) -> Iterator[tuple[Layer, PolicySource]]:
-    evidence = principal_evidence(snapshot, request.principal)
+    evidence = kept_evidence(snapshot, request.principal)
     for source in evidence.identity:
         yield Layer.IDENTITY_POLICY, source
     if evidence.boundary is not None:
@@ -302,7 +302,7 @@ def _old_versions(
     iam = principal_iam(snapshot, request.principal)  # the requester's account's
     if iam is None or isinstance(iam, Unreadable) or isinstance(iam.policies, Unreadable):
         return
-    evidence = principal_evidence(snapshot, request.principal)
+    evidence = kept_evidence(snapshot, request.principal)
     for source in evidence.identity:
         policy = iam.policies.get(source.policy_id)
         if policy is None:

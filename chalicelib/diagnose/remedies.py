@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 
 from ..arn import parse_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
-from ..engine.evidence import inline_policy_id, principal_evidence
+from ..engine.evidence import inline_policy_id, kept_evidence
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -320,7 +320,7 @@ def _iam_entity(request: AccessRequest, snapshot: Snapshot) -> Entity | None:
     """The IAM user or role whose identity policies apply (in the requester's account)."""
     if request.principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS):
         return None
-    return principal_evidence(snapshot, request.principal).entity
+    return kept_evidence(snapshot, request.principal).entity
 
 
 def _identity_grant(
@@ -571,7 +571,7 @@ def _key_policy_grant(
 def _extend_boundary(
     request: AccessRequest, snapshot: Snapshot, action: str, resource: str
 ) -> Iterator[Candidate]:
-    boundary = principal_evidence(snapshot, request.principal).boundary
+    boundary = kept_evidence(snapshot, request.principal).boundary
     if boundary is None or not boundary.policy_id.startswith("arn:"):
         return
     statement = _allow(action, resource)

@@ -44,11 +44,11 @@ from typing import Any
 
 from ..engine import resolve_principal
 from ..engine.evaluate import decide_in_full
-from ..engine.evidence import PrincipalEvidence, principal_evidence
+from ..engine.evidence import PrincipalEvidence, kept_evidence
 from ..engine.hits import Scan, scans_of
 from ..engine.policy import CompiledPolicy, CompiledStatement, PolicyKind, compile_policy
 from ..engine.verdict_cache import remembered_scans
-from ..model import AccessRequest, MalformedPolicyError, Principal
+from ..model import AccessRequest, MalformedPolicyError
 from ..snapshot import Snapshot, Unreadable, parse_json_document
 from .patches import split_inline
 
@@ -62,7 +62,7 @@ def unaffected(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[str, Any
     changed = identity_policy(patch)
     if changed is None:
         return False
-    evidence = _evidence(snapshot, resolve_principal(probe, snapshot).principal)
+    evidence = kept_evidence(snapshot, resolve_principal(probe, snapshot).principal)
     if evidence.exists is None:
         return False  # the IAM of the probe's account is not (wholly) readable: no claim
     return not _reads(evidence, changed)
@@ -81,7 +81,7 @@ def absent_principal(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[st
     if changed is None:
         return False
     principal = resolve_principal(probe, snapshot).principal
-    if _evidence(snapshot, principal).exists is not False:
+    if kept_evidence(snapshot, principal).exists is not False:
         return False
     kind, _, name = principal.principal_arn.split(":", 5)[-1].partition("/")
     return kind == "user" and changed != ("inline", "user", name.rsplit("/", 1)[-1])
@@ -134,7 +134,7 @@ def same_answers(
     ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
     for request in requests:
         resolved = resolve_principal(request, twin)
-        theirs = _copies(_evidence(twin, resolved.principal), policy_id)
+        theirs = _copies(kept_evidence(twin, resolved.principal), policy_id)
         if not theirs or any(policy.raw != twin_patch["document"] for policy in theirs):
             return False  # read elsewhere or not as patched: no claim
         alike: list[tuple[CompiledStatement, CompiledStatement]] = []  # must answer alike
@@ -255,11 +255,3 @@ def _reads(evidence: PrincipalEvidence, changed: tuple[str, str, str]) -> bool:
     if entity.kind == "user" and not isinstance(entity.groups, Unreadable):
         owners.update(("group", group) for group in entity.groups)
     return (first, second) in owners
-
-
-def _evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvidence:
-    """The engine's evidence for `principal` (kept on the snapshot)."""
-    evidence: PrincipalEvidence = snapshot.cached(
-        ("verification-evidence", principal), lambda: principal_evidence(snapshot, principal)
-    )
-    return evidence

@@ -146,6 +146,15 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
     return _evidence(snapshot, iam, principal, account)
 
 
+def kept_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvidence:
+    """`principal_evidence`, taken once per snapshot and principal (the diagnosis asks for it
+    in several places, for the request and each probe)."""
+    evidence: PrincipalEvidence = snapshot.cached(
+        ("principal evidence", principal), lambda: principal_evidence(snapshot, principal)
+    )
+    return evidence
+
+
 def principal_iam(snapshot: Snapshot, principal: Principal) -> Iam | Unreadable | None:
     """The IAM of the principal's account: the snapshot's, or another account's side (None:
     that account is not in the snapshot)."""
