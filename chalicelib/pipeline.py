@@ -9,13 +9,14 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from functools import lru_cache
 from operator import attrgetter, is_
 from typing import Any, Final
 
 from .diagnose import diagnose as build_finding
 from .engine import ENGINE_VERSION, evaluate, resolve_principal
 from .engine.resolve import derived_notes
-from .model import AccessRequest, Finding, Json
+from .model import AccessRequest, ContextEntry, Finding, Json
 from .request import ROLE_PATH_UNKNOWN_NOTE
 from .snapshot import Snapshot, load_snapshot
 
@@ -91,7 +92,7 @@ def _as_given(shown_text: str, given: AccessRequest, shown: AccessRequest) -> st
         return None  # a name twice: the JSON keeps one of them
     text = shown_text
     for entry in added:
-        member = _CANONICAL.encode({entry.name: entry.request_json()})[1:-1]
+        member = _member(entry)
         if text.count(member) != 1:
             return None
         start = text.index(member)
@@ -102,6 +103,13 @@ def _as_given(shown_text: str, given: AccessRequest, shown: AccessRequest) -> st
             end += 2
         text = text[:start] + text[end:]
     return text
+
+
+@lru_cache(maxsize=1024)
+def _member(entry: ContextEntry) -> str:
+    """The `"NAME": {...}` member of a request's sorted JSON context (the snapshot adds the same
+    few entries to every line of a batch)."""
+    return _CANONICAL.encode({entry.name: entry.request_json()})[1:-1]
 
 
 def diagnose(

@@ -962,27 +962,27 @@ def _check(
     probes: Probes | None = None,
 ) -> Remedy | None:
     patch = candidate.patch
+    verified = False
+    if patch is not None and verify:
+        if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
+            return None
+        try:
+            allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
+        except DiagnoserError:
+            pass  # offered unverified
+        else:
+            if broader:
+                return None
+            verified = allowed and all(is_known_action(o.action) for o in request.operations)
     cli = cli_for(patch, request) if patch is not None else None
     withheld = cli is None and patch is not None and argv_for(patch, request) is not None
-    remedy = Remedy(
+    return Remedy(
         code=candidate.code.value,
         target=candidate.target,
         summary=f"{candidate.summary} ({NO_COMMAND})" if withheld else candidate.summary,
         patch=patch,
         cli=cli,
-    )
-    if patch is None or not verify:
-        return remedy
-    if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
-        return None
-    try:
-        allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
-    except DiagnoserError:
-        return remedy
-    if broader:
-        return None
-    return replace(
-        remedy, verified=allowed and all(is_known_action(o.action) for o in request.operations)
+        verified=verified,
     )
 
 
