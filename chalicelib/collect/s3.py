@@ -9,8 +9,10 @@ and ACL are `{"$unreadable": "ObjectReadsDisabled"}` markers (unknown, never abs
 
 A bucket's tags (`GetBucketTagging`; `NoSuchTagSet` is no tags) and its ABAC status
 (`GetBucketAbac`) decide whether its tags are `aws:ResourceTag/<key>` in a request's context
-(`engine.resolve`). An ABAC answer without a status of `Enabled` or `Disabled` (an endpoint that
-does not implement the call answers so) is not readable: `NO_ABAC_STATUS`, never a guess.
+(`engine.resolve`). ABAC is off until it is set ("By default, ABAC is disabled for all Amazon S3
+general purpose buckets", buckets-tagging-enable-abac.html) and `AbacStatus.Status` is optional
+in the answer (API_AbacStatus.html): an answer without it is a bucket whose ABAC was never set,
+`Disabled`. A status naming neither value is not readable (`UNKNOWN_ABAC_STATUS`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ if TYPE_CHECKING:
 
 KmsKeyFound = Callable[[str], None]
 
-NO_ABAC_STATUS = "NoAbacStatus"
-"""The `$unreadable` code of a bucket's `abac` when GetBucketAbac answered without a status."""
+UNKNOWN_ABAC_STATUS = "UnknownAbacStatus"
+"""The `$unreadable` code of a bucket's `abac` when GetBucketAbac named another status."""
 ABAC_NOT_IN_SDK = "GetBucketAbacNotInThisBoto3"
 """The `$unreadable` code of a bucket's `abac` when the installed boto3 lacks the call."""
 ABAC_STATUSES = frozenset({"Enabled", "Disabled"})
@@ -217,11 +219,14 @@ def _tag_set(s3: S3Client, bucket: str) -> list[Json]:
 
 
 def _abac_status(response: Json) -> str | Json:
-    """GetBucketAbac's AbacStatus.Status, or an `$unreadable` marker when it names neither."""
+    """GetBucketAbac's AbacStatus.Status (none: never set, `Disabled`), or an `$unreadable`
+    marker when it names another value."""
     status = (response.get("AbacStatus") or {}).get("Status")
+    if status is None:
+        return "Disabled"
     if status in ABAC_STATUSES:
         return str(status)
-    return Unreadable(code=NO_ABAC_STATUS, needs="s3:GetBucketAbac").to_doc()
+    return Unreadable(code=UNKNOWN_ABAC_STATUS, needs="s3:GetBucketAbac").to_doc()
 
 
 class ObjectCollector:

@@ -1,6 +1,7 @@
 """The collector reads a bucket's tags (GetBucketTagging) and its ABAC status (GetBucketAbac):
 tags as they are, no tag set as no tags, a refused read as unreadable, and an ABAC answer
-without a status (moto 5.2.6 does not implement the call) as not readable, never "off"."""
+without a status as `Disabled` (ABAC's default: a bucket whose ABAC was never set; moto 5.2.6
+answers every bucket so)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.collect.live import Boto3SnapshotSource
+from chalicelib.collect.s3 import _abac_status
 from chalicelib.collect.source import CollectionScope
 from chalicelib.pipeline import diagnose
 from chalicelib.request import request_from_runbook
@@ -24,7 +26,7 @@ from tests.functional.collect.conftest import (
 
 TAGGED, UNTAGGED = "tagged-bucket", "untagged-bucket"
 HOSTILE = "${aws:username}\n*"
-NO_STATUS = {"$unreadable": "NoAbacStatus", "needs": "s3:GetBucketAbac"}
+REFUSED_STATUS = {"$unreadable": "AccessDenied", "needs": "s3:GetBucketAbac"}
 
 
 def _collect(url: str, **kwargs: Any) -> dict[str, Any]:
@@ -85,23 +87,28 @@ def test_refused_tags_are_unreadable_never_none(collected: tuple[dict[str, Any],
             "$unreadable": "AccessDenied",
             "needs": "s3:GetBucketTagging",
         }
-    assert refused[TAGGED]["abac"] == NO_STATUS  # the other reads go on
+    assert refused[TAGGED]["abac"] == "Disabled"  # the other reads go on
 
 
-def test_an_abac_answer_without_a_status_is_recorded_as_not_readable(
+def test_an_abac_answer_without_a_status_is_disabled(
     collected: tuple[dict[str, Any], ...],
 ) -> None:
     buckets, _ = collected
 
-    assert buckets[TAGGED]["abac"] == buckets[UNTAGGED]["abac"] == NO_STATUS
+    assert buckets[TAGGED]["abac"] == buckets[UNTAGGED]["abac"] == "Disabled"
 
 
-def test_the_collected_snapshot_says_the_bucket_tags_were_not_checked(
-    moto_url: str, collected: tuple[dict[str, Any], ...]
+@pytest.mark.parametrize("status", ["collected", "refused"])
+def test_a_tag_grant_on_a_collected_bucket(
+    moto_url: str, collected: tuple[dict[str, Any], ...], status: str
 ) -> None:
-    """A tag grant on a bucket whose ABAC status could not be read: no tag is added (the status
-    is unknown), and the finding's request notes say why and which read would tell."""
-    buckets, _ = collected
+    """A tag grant on a collected bucket whose ABAC was never set: no tag is added and nothing
+    is said (tags serve cost allocation only). With the status refused (the marker the
+    collector writes), the finding's request notes say the tags were not checked and which
+    read would tell."""
+    buckets = json.loads(json.dumps(collected[0]))
+    if status == "refused":
+        buckets[TAGGED]["abac"] = REFUSED_STATUS
     alice = f"arn:aws:iam::{ACCOUNT}:user/alice"
     grant = {
         "Effect": "Allow",
@@ -135,7 +142,27 @@ def test_the_collected_snapshot_says_the_bucket_tags_were_not_checked(
     finding = diagnose(request, doc)
 
     assert finding.request.context_value("aws:ResourceTag/team") is None
-    assert any(
-        "could not be read (NoAbacStatus; needs s3:GetBucketAbac)" in note
-        for note in finding.request.notes
-    ), finding.request.notes
+    said = [note for note in finding.request.notes if "not checked" in note]
+    if status == "collected":
+        assert not said, said
+    else:
+        assert any(
+            "could not be read (AccessDenied; needs s3:GetBucketAbac)" in note for note in said
+        ), finding.request.notes
+
+
+@pytest.mark.parametrize(
+    ("answer", "recorded"),
+    [
+        ({"AbacStatus": {"Status": "Enabled"}}, "Enabled"),
+        ({"AbacStatus": {"Status": "Disabled"}}, "Disabled"),
+        ({"AbacStatus": {}}, "Disabled"),
+        ({}, "Disabled"),
+        (
+            {"AbacStatus": {"Status": "Suspended"}},
+            {"$unreadable": "UnknownAbacStatus", "needs": "s3:GetBucketAbac"},
+        ),
+    ],
+)
+def test_an_abac_status_is_recorded_as_aws_states_it(answer: Any, recorded: Any) -> None:
+    assert _abac_status(answer) == recorded
