@@ -112,12 +112,14 @@ class AccountSide:
 
     A part the snapshot leaves out was not collected: it is `Unreadable` with code
     `NOT_COLLECTED`, never "none". `organization` is None only when written as null (the account
-    is in no organization).
+    is in no organization). `canonical_id` is the account's canonical user id (ListBuckets
+    `Owner.ID`), which S3 ACL grants to the account name.
     """
 
     account_id: str
     iam: Iam | Unreadable
     organization: Organization | Unreadable | None
+    canonical_id: str | Unreadable
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -636,7 +638,17 @@ def _load_side(
         organization = _part(raw, "organization", _load_org, old_org)
     else:
         organization = left_out(f"{where}.organization", "organizations:ListPoliciesForTarget")
-    return AccountSide(account_id=account_id, iam=iam, organization=organization)
+    canonical = raw.get("canonical_id")
+    canonical_id: str | Unreadable
+    if isinstance(canonical, str) and canonical:
+        canonical_id = canonical
+    else:
+        canonical_id = unreadable_of(canonical, f"{where}.canonical_id") or left_out(
+            f"{where}.canonical_id", "s3:ListAllMyBuckets"
+        )
+    return AccountSide(
+        account_id=account_id, iam=iam, organization=organization, canonical_id=canonical_id
+    )
 
 
 def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:

@@ -53,6 +53,7 @@ from ..model import (
 from ..snapshot import Organization, Snapshot, Unreadable
 from . import explanations, verdict_cache
 from . import kms as kms_leg
+from .canonical import side_canonical_id
 from .context import RequestContext
 from .evidence import (
     PolicySource,
@@ -1122,11 +1123,14 @@ def _cross_account(request: AccessRequest, resource_account: str) -> bool:
 
 
 def _account_canonical_id(request: AccessRequest, snapshot: Snapshot) -> str | None:
-    """The canonical user id of the requester's account (the bucket owner, same account)."""
+    """The canonical user id of the requester's account: the bucket owner's (same account), or
+    its side's (`accounts.<id>.canonical_id`, another account); None when not known."""
+    account = request.principal.account_id
+    if account and account != snapshot.account_id:
+        canonical = side_canonical_id(snapshot, account)
+        return canonical if isinstance(canonical, str) else None
     bucket = snapshot.buckets.get(request.bucket or "")
     if bucket is None or isinstance(bucket, Unreadable):
-        return None
-    if request.principal.account_id and request.principal.account_id != snapshot.account_id:
         return None
     return bucket.owner_id
 

@@ -24,6 +24,7 @@ from ..model import (
 )
 from ..snapshot import AccessPoint, Bucket, S3Object, Snapshot, Unreadable, VpcEndpoint
 from .acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
+from .canonical import side_canonical_id, undecided_grants, unknown_grantee
 from .context import RequestContext
 from .evidence import PolicySource, compiled_source, problem_source, unchecked_for
 from .hits import Hits
@@ -113,7 +114,10 @@ def s3_facts(
     if on_object:
         _object(facts, entry, op)
     enabled = shared.acls_enabled
-    canonical = entry.owner_id if request.principal.account_id == snapshot.account_id else None
+    account = request.principal.account_id or ""
+    canonical = (
+        entry.owner_id if account == snapshot.account_id else side_canonical_id(snapshot, account)
+    )
     authenticated = request.principal.type is not PrincipalType.ANONYMOUS
     ignore_public = facts.ignore_public_acls
     if enabled:
@@ -123,15 +127,16 @@ def s3_facts(
             raw_acl = None
         if not on_object or facts.obj is not None:
             facts.acl_hits[acl_layer] = _acl_hits(
-                acl_layer, raw_acl, op, name, canonical, authenticated, ignore_public, facts
-            )
+                acl_layer, raw_acl, op, entry, canonical, authenticated, ignore_public, facts,
+                account=account,
+            )  # fmt: skip
         if op.action.lower() in {"s3:putobject", "s3:deleteobject"} and on_object:
             # Object writes are granted by the bucket ACL (WRITE).
             facts.acl_hits[Layer.BUCKET_ACL] = _acl_hits(
-                Layer.BUCKET_ACL, entry.acl, op, name, canonical, authenticated,
-                ignore_public, facts, on_object=False,
+                Layer.BUCKET_ACL, entry.acl, op, entry, canonical, authenticated,
+                ignore_public, facts, account=account, on_object=False,
             )  # fmt: skip
-        _foreign_object(facts, entry, op, canonical, authenticated)
+        _foreign_object(facts, entry, op, canonical, authenticated, account)
     else:
         facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
     _bpa_writes(facts, request, op, ctx)
@@ -307,16 +312,17 @@ def _acl_hits(
     layer: Layer,
     raw: Any,
     op: Operation,
-    bucket: str,
-    canonical: str | None,
+    bucket: Bucket,
+    canonical: str | Unreadable | None,
     authenticated: bool,
     ignore_public: bool,
     facts: S3Facts,
     *,
+    account: str = "",
     on_object: bool | None = None,
 ) -> Hits:
     hits = Hits(present=True)
-    policy_id = f"acl:{op.resource_arn if layer is Layer.OBJECT_ACL else bucket}"
+    policy_id = f"acl:{op.resource_arn if layer is Layer.OBJECT_ACL else bucket.name}"
     if raw is None:
         hits.present = False
         return hits
@@ -335,12 +341,20 @@ def _acl_hits(
             acl,
             action=op.action,
             on_object=obj,
-            grantee_canonical_id=canonical,
+            grantee_canonical_id=canonical if isinstance(canonical, str) else None,
             authenticated=authenticated,
             ignore_public=ignore,
         )
 
     matches = grants(ignore_public)
+    if isinstance(canonical, Unreadable) and not matches:
+        undecided = undecided_grants(
+            acl, action=op.action, on_object=obj, bucket_owner=bucket.owner_id
+        )
+        if undecided:
+            hits.problems.append(
+                unknown_grantee(layer, canonical, account, undecided, f"the ACL of {policy_id[4:]}")
+            )
     if ignore_public:
         ignored = [m for m in grants(False) if m.public]
         if ignored:
@@ -360,10 +374,12 @@ def _foreign_object(
     facts: S3Facts,
     bucket: Bucket,
     op: Operation,
-    canonical: str | None,
+    canonical: str | Unreadable | None,
     authenticated: bool,
+    account: str,
 ) -> None:
-    """Objects owned by another account: only the object ACL grants (spec §3.1)."""
+    """Objects owned by another account: only the object ACL grants (spec §3.1). The requester's
+    canonical id unknown (unreadable), a grant to another canonical user leaves it undecided."""
     if facts.obj is None or op.action.lower() not in OWNER_GRANTED_ACTIONS:
         return
     raw = facts.obj.acl
@@ -383,7 +399,7 @@ def _foreign_object(
         bucket_owner_id=bucket.owner_id,
         ownership_controls=controls,
         action=op.action,
-        requester_canonical_id=canonical,
+        requester_canonical_id=canonical if isinstance(canonical, str) else None,
         authenticated=authenticated,
         ignore_public=facts.ignore_public_acls,
     )
@@ -391,6 +407,16 @@ def _foreign_object(
         return
     facts.bucket_allows_apply = False
     facts.details[Layer.OBJECT_OWNERSHIP] = check.reason
+    if check.outcome is Outcome.IMPLICIT_DENY and isinstance(canonical, Unreadable):
+        undecided = undecided_grants(
+            acl, action=op.action, on_object=True, bucket_owner=bucket.owner_id
+        )
+        if undecided:  # the object's owner, or a grantee, may be the requester's account
+            owner = check.object_owner_id
+            what = f"the ACL of {op.resource_arn} (owned by account {owner}, not the bucket owner)"
+            problem = unknown_grantee(Layer.OBJECT_OWNERSHIP, canonical, account, undecided, what)
+            facts.undecided[Layer.OBJECT_OWNERSHIP] = problem
+            return
     if check.outcome is Outcome.IMPLICIT_DENY:
         if facts.ignored_public_acl:
             # The object ACL's public grant would have granted: Block Public Access took it.

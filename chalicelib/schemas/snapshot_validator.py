@@ -510,6 +510,41 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_account_side(
                     + (name_prefix or "data")
                     + ".organization cannot be validated by any definition"
                 )
+        if "canonical_id" in data_keys:
+            data_keys.remove("canonical_id")
+            data__canonicalid = data["canonical_id"]
+            data__canonicalid_any_of_count11 = 0
+            if not data__canonicalid_any_of_count11:
+                try:
+                    validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
+                        data__canonicalid, custom_formats, (name_prefix or "data") + ".canonical_id"
+                    )
+                    data__canonicalid_any_of_count11 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__canonicalid_any_of_count11:
+                try:
+                    if not isinstance(data__canonicalid, (str)):
+                        raise JsonSchemaValueException(
+                            "" + (name_prefix or "data") + ".canonical_id must be string"
+                        )
+                    if isinstance(data__canonicalid, str):
+                        data__canonicalid_len = len(data__canonicalid)
+                        if data__canonicalid_len < 1:
+                            raise JsonSchemaValueException(
+                                ""
+                                + (name_prefix or "data")
+                                + ".canonical_id must be longer than or equal to 1 characters"
+                            )
+                    data__canonicalid_any_of_count11 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__canonicalid_any_of_count11:
+                raise JsonSchemaValueException(
+                    ""
+                    + (name_prefix or "data")
+                    + ".canonical_id cannot be validated by any definition"
+                )
     return data
 
 
@@ -554,37 +589,37 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_vpc_endpoint(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_policy_document(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count11 = 0
-    if not data_any_of_count11:
+    data_any_of_count12 = 0
+    if not data_any_of_count12:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count11 += 1
+            data_any_of_count12 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count11:
+    if not data_any_of_count12:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
-            data_any_of_count11 += 1
+            data_any_of_count12 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count11:
+    if not data_any_of_count12:
         try:
             if not isinstance(data, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
-            data_any_of_count11 += 1
+            data_any_of_count12 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count11:
+    if not data_any_of_count12:
         try:
             if not isinstance(data, (NoneType)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be null")
-            data_any_of_count11 += 1
+            data_any_of_count12 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count11:
+    if not data_any_of_count12:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -602,34 +637,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_kms_key(
         if "metadata" in data_keys:
             data_keys.remove("metadata")
             data__metadata = data["metadata"]
-            data__metadata_any_of_count12 = 0
-            if not data__metadata_any_of_count12:
+            data__metadata_any_of_count13 = 0
+            if not data__metadata_any_of_count13:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__metadata, custom_formats, (name_prefix or "data") + ".metadata"
                     )
-                    data__metadata_any_of_count12 += 1
+                    data__metadata_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__metadata_any_of_count12:
+            if not data__metadata_any_of_count13:
                 try:
                     if not isinstance(data__metadata, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".metadata must be object"
                         )
-                    data__metadata_any_of_count12 += 1
+                    data__metadata_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__metadata_any_of_count12:
+            if not data__metadata_any_of_count13:
                 try:
                     if not isinstance(data__metadata, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".metadata must be null"
                         )
-                    data__metadata_any_of_count12 += 1
+                    data__metadata_any_of_count13 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__metadata_any_of_count12:
+            if not data__metadata_any_of_count13:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".metadata cannot be validated by any definition"
                 )
@@ -642,16 +677,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_kms_key(
         if "grants" in data_keys:
             data_keys.remove("grants")
             data__grants = data["grants"]
-            data__grants_any_of_count13 = 0
-            if not data__grants_any_of_count13:
+            data__grants_any_of_count14 = 0
+            if not data__grants_any_of_count14:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__grants, custom_formats, (name_prefix or "data") + ".grants"
                     )
-                    data__grants_any_of_count13 += 1
+                    data__grants_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__grants_any_of_count13:
+            if not data__grants_any_of_count14:
                 try:
                     if not isinstance(data__grants, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -668,10 +703,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_kms_key(
                                     + ".grants[{data__grants_x}]".format(**locals())
                                     + " must be object"
                                 )
-                    data__grants_any_of_count13 += 1
+                    data__grants_any_of_count14 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__grants_any_of_count13:
+            if not data__grants_any_of_count14:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".grants cannot be validated by any definition"
                 )
@@ -751,34 +786,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count14 = 0
-            if not data__region_any_of_count14:
+            data__region_any_of_count15 = 0
+            if not data__region_any_of_count15:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__region, custom_formats, (name_prefix or "data") + ".region"
                     )
-                    data__region_any_of_count14 += 1
+                    data__region_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count14:
+            if not data__region_any_of_count15:
                 try:
                     if not isinstance(data__region, (str)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be string"
                         )
-                    data__region_any_of_count14 += 1
+                    data__region_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count14:
+            if not data__region_any_of_count15:
                 try:
                     if not isinstance(data__region, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be null"
                         )
-                    data__region_any_of_count14 += 1
+                    data__region_any_of_count15 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count14:
+            if not data__region_any_of_count15:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".region cannot be validated by any definition"
                 )
@@ -804,27 +839,27 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "ownership_controls" in data_keys:
             data_keys.remove("ownership_controls")
             data__ownershipcontrols = data["ownership_controls"]
-            data__ownershipcontrols_any_of_count15 = 0
-            if not data__ownershipcontrols_any_of_count15:
+            data__ownershipcontrols_any_of_count16 = 0
+            if not data__ownershipcontrols_any_of_count16:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__ownershipcontrols,
                         custom_formats,
                         (name_prefix or "data") + ".ownership_controls",
                     )
-                    data__ownershipcontrols_any_of_count15 += 1
+                    data__ownershipcontrols_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count15:
+            if not data__ownershipcontrols_any_of_count16:
                 try:
                     if not isinstance(data__ownershipcontrols, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".ownership_controls must be null"
                         )
-                    data__ownershipcontrols_any_of_count15 += 1
+                    data__ownershipcontrols_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count15:
+            if not data__ownershipcontrols_any_of_count16:
                 try:
                     if not isinstance(data__ownershipcontrols, (dict)):
                         raise JsonSchemaValueException(
@@ -922,10 +957,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                     )
                                                     + " must be one of ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']"
                                                 )
-                    data__ownershipcontrols_any_of_count15 += 1
+                    data__ownershipcontrols_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count15:
+            if not data__ownershipcontrols_any_of_count16:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -934,37 +969,37 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "public_access_block" in data_keys:
             data_keys.remove("public_access_block")
             data__publicaccessblock = data["public_access_block"]
-            data__publicaccessblock_any_of_count16 = 0
-            if not data__publicaccessblock_any_of_count16:
+            data__publicaccessblock_any_of_count17 = 0
+            if not data__publicaccessblock_any_of_count17:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count16 += 1
+                    data__publicaccessblock_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count16:
+            if not data__publicaccessblock_any_of_count17:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_bpa(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count16 += 1
+                    data__publicaccessblock_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count16:
+            if not data__publicaccessblock_any_of_count17:
                 try:
                     if not isinstance(data__publicaccessblock, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".public_access_block must be null"
                         )
-                    data__publicaccessblock_any_of_count16 += 1
+                    data__publicaccessblock_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count16:
+            if not data__publicaccessblock_any_of_count17:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -973,34 +1008,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "encryption" in data_keys:
             data_keys.remove("encryption")
             data__encryption = data["encryption"]
-            data__encryption_any_of_count17 = 0
-            if not data__encryption_any_of_count17:
+            data__encryption_any_of_count18 = 0
+            if not data__encryption_any_of_count18:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__encryption, custom_formats, (name_prefix or "data") + ".encryption"
                     )
-                    data__encryption_any_of_count17 += 1
+                    data__encryption_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count17:
+            if not data__encryption_any_of_count18:
                 try:
                     if not isinstance(data__encryption, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be object"
                         )
-                    data__encryption_any_of_count17 += 1
+                    data__encryption_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count17:
+            if not data__encryption_any_of_count18:
                 try:
                     if not isinstance(data__encryption, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be null"
                         )
-                    data__encryption_any_of_count17 += 1
+                    data__encryption_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count17:
+            if not data__encryption_any_of_count18:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1009,18 +1044,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "request_payment" in data_keys:
             data_keys.remove("request_payment")
             data__requestpayment = data["request_payment"]
-            data__requestpayment_any_of_count18 = 0
-            if not data__requestpayment_any_of_count18:
+            data__requestpayment_any_of_count19 = 0
+            if not data__requestpayment_any_of_count19:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__requestpayment,
                         custom_formats,
                         (name_prefix or "data") + ".request_payment",
                     )
-                    data__requestpayment_any_of_count18 += 1
+                    data__requestpayment_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count18:
+            if not data__requestpayment_any_of_count19:
                 try:
                     if not (
                         isinstance(data__requestpayment, str)
@@ -1033,28 +1068,28 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".request_payment must be one of ['BucketOwner', 'Requester']"
                         )
-                    data__requestpayment_any_of_count18 += 1
+                    data__requestpayment_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count18:
+            if not data__requestpayment_any_of_count19:
                 try:
                     if not isinstance(data__requestpayment, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be object"
                         )
-                    data__requestpayment_any_of_count18 += 1
+                    data__requestpayment_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count18:
+            if not data__requestpayment_any_of_count19:
                 try:
                     if not isinstance(data__requestpayment, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be null"
                         )
-                    data__requestpayment_any_of_count18 += 1
+                    data__requestpayment_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count18:
+            if not data__requestpayment_any_of_count19:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1076,16 +1111,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "abac" in data_keys:
             data_keys.remove("abac")
             data__abac = data["abac"]
-            data__abac_any_of_count19 = 0
-            if not data__abac_any_of_count19:
+            data__abac_any_of_count20 = 0
+            if not data__abac_any_of_count20:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__abac, custom_formats, (name_prefix or "data") + ".abac"
                     )
-                    data__abac_any_of_count19 += 1
+                    data__abac_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count19:
+            if not data__abac_any_of_count20:
                 try:
                     if not (
                         isinstance(data__abac, str)
@@ -1098,35 +1133,35 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".abac must be one of ['Enabled', 'Disabled']"
                         )
-                    data__abac_any_of_count19 += 1
+                    data__abac_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count19:
+            if not data__abac_any_of_count20:
                 try:
                     if not isinstance(data__abac, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".abac must be null"
                         )
-                    data__abac_any_of_count19 += 1
+                    data__abac_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count19:
+            if not data__abac_any_of_count20:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".abac cannot be validated by any definition"
                 )
         if "objects" in data_keys:
             data_keys.remove("objects")
             data__objects = data["objects"]
-            data__objects_any_of_count20 = 0
-            if not data__objects_any_of_count20:
+            data__objects_any_of_count21 = 0
+            if not data__objects_any_of_count21:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__objects, custom_formats, (name_prefix or "data") + ".objects"
                     )
-                    data__objects_any_of_count20 += 1
+                    data__objects_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count20:
+            if not data__objects_any_of_count21:
                 try:
                     if not isinstance(data__objects, (dict)):
                         raise JsonSchemaValueException(
@@ -1138,8 +1173,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                         for data__objects_key in data__objects_keys:
                             if data__objects_key not in []:
                                 data__objects_value = data__objects.get(data__objects_key)
-                                data__objects_value_any_of_count21 = 0
-                                if not data__objects_value_any_of_count21:
+                                data__objects_value_any_of_count22 = 0
+                                if not data__objects_value_any_of_count22:
                                     try:
                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                             data__objects_value,
@@ -1147,10 +1182,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                             (name_prefix or "data")
                                             + ".objects.{data__objects_key}".format(**locals()),
                                         )
-                                        data__objects_value_any_of_count21 += 1
+                                        data__objects_value_any_of_count22 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count21:
+                                if not data__objects_value_any_of_count22:
                                     try:
                                         if not isinstance(data__objects_value, (dict)):
                                             raise JsonSchemaValueException(
@@ -1171,8 +1206,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                 data__objects_value__head = data__objects_value[
                                                     "head"
                                                 ]
-                                                data__objects_value__head_any_of_count22 = 0
-                                                if not data__objects_value__head_any_of_count22:
+                                                data__objects_value__head_any_of_count23 = 0
+                                                if not data__objects_value__head_any_of_count23:
                                                     try:
                                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                             data__objects_value__head,
@@ -1182,13 +1217,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 **locals()
                                                             ),
                                                         )
-                                                        data__objects_value__head_any_of_count22 += 1
+                                                        data__objects_value__head_any_of_count23 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count22:
+                                                if not data__objects_value__head_any_of_count23:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (dict)
@@ -1201,13 +1236,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be object"
                                                             )
-                                                        data__objects_value__head_any_of_count22 += 1
+                                                        data__objects_value__head_any_of_count23 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count22:
+                                                if not data__objects_value__head_any_of_count23:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (NoneType)
@@ -1220,13 +1255,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be null"
                                                             )
-                                                        data__objects_value__head_any_of_count22 += 1
+                                                        data__objects_value__head_any_of_count23 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count22:
+                                                if not data__objects_value__head_any_of_count23:
                                                     raise JsonSchemaValueException(
                                                         ""
                                                         + (name_prefix or "data")
@@ -1248,20 +1283,20 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                         **locals()
                                                     ),
                                                 )
-                                        data__objects_value_any_of_count21 += 1
+                                        data__objects_value_any_of_count22 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count21:
+                                if not data__objects_value_any_of_count22:
                                     raise JsonSchemaValueException(
                                         ""
                                         + (name_prefix or "data")
                                         + ".objects.{data__objects_key}".format(**locals())
                                         + " cannot be validated by any definition"
                                     )
-                    data__objects_any_of_count20 += 1
+                    data__objects_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count20:
+            if not data__objects_any_of_count21:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".objects cannot be validated by any definition"
                 )
@@ -1271,16 +1306,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count23 = 0
-    if not data_any_of_count23:
+    data_any_of_count24 = 0
+    if not data_any_of_count24:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count23 += 1
+            data_any_of_count24 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count23:
+    if not data_any_of_count24:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -1326,10 +1361,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
                                     + "[{data_x}].Value".format(**locals())
                                     + " must be string"
                                 )
-            data_any_of_count23 += 1
+            data_any_of_count24 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count23:
+    if not data_any_of_count24:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1339,16 +1374,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count24 = 0
-    if not data_any_of_count24:
+    data_any_of_count25 = 0
+    if not data_any_of_count25:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count24 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count24:
+    if not data_any_of_count25:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -1452,10 +1487,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
                                             )
                                             + " must be one of ['READ', 'WRITE', 'READ_ACP', 'WRITE_ACP', 'FULL_CONTROL']"
                                         )
-            data_any_of_count24 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count24:
+    if not data_any_of_count25:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1591,16 +1626,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_organization(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count25 = 0
-    if not data_any_of_count25:
+    data_any_of_count26 = 0
+    if not data_any_of_count26:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count25 += 1
+            data_any_of_count26 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count25:
+    if not data_any_of_count26:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -1664,10 +1699,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
                                 custom_formats,
                                 (name_prefix or "data") + "[{data_x}].Content".format(**locals()),
                             )
-            data_any_of_count25 += 1
+            data_any_of_count26 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count25:
+    if not data_any_of_count26:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1685,18 +1720,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "UserDetailList" in data_keys:
             data_keys.remove("UserDetailList")
             data__UserDetailList = data["UserDetailList"]
-            data__UserDetailList_any_of_count26 = 0
-            if not data__UserDetailList_any_of_count26:
+            data__UserDetailList_any_of_count27 = 0
+            if not data__UserDetailList_any_of_count27:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__UserDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".UserDetailList",
                     )
-                    data__UserDetailList_any_of_count26 += 1
+                    data__UserDetailList_any_of_count27 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count26:
+            if not data__UserDetailList_any_of_count27:
                 try:
                     if not isinstance(data__UserDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -1795,8 +1830,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__UserDetailList_item__GroupList = (
                                         data__UserDetailList_item["GroupList"]
                                     )
-                                    data__UserDetailList_item__GroupList_any_of_count27 = 0
-                                    if not data__UserDetailList_item__GroupList_any_of_count27:
+                                    data__UserDetailList_item__GroupList_any_of_count28 = 0
+                                    if not data__UserDetailList_item__GroupList_any_of_count28:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__UserDetailList_item__GroupList,
@@ -1806,13 +1841,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__UserDetailList_item__GroupList_any_of_count27 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count28 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count27:
+                                    if not data__UserDetailList_item__GroupList_any_of_count28:
                                         try:
                                             if not isinstance(
                                                 data__UserDetailList_item__GroupList, (list, tuple)
@@ -1853,13 +1888,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                             )
                                                             + " must be string"
                                                         )
-                                            data__UserDetailList_item__GroupList_any_of_count27 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count28 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count27:
+                                    if not data__UserDetailList_item__GroupList_any_of_count28:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -1920,10 +1955,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__UserDetailList_any_of_count26 += 1
+                    data__UserDetailList_any_of_count27 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count26:
+            if not data__UserDetailList_any_of_count27:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1932,18 +1967,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "GroupDetailList" in data_keys:
             data_keys.remove("GroupDetailList")
             data__GroupDetailList = data["GroupDetailList"]
-            data__GroupDetailList_any_of_count28 = 0
-            if not data__GroupDetailList_any_of_count28:
+            data__GroupDetailList_any_of_count29 = 0
+            if not data__GroupDetailList_any_of_count29:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__GroupDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".GroupDetailList",
                     )
-                    data__GroupDetailList_any_of_count28 += 1
+                    data__GroupDetailList_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count28:
+            if not data__GroupDetailList_any_of_count29:
                 try:
                     if not isinstance(data__GroupDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2039,10 +2074,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__GroupDetailList_any_of_count28 += 1
+                    data__GroupDetailList_any_of_count29 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count28:
+            if not data__GroupDetailList_any_of_count29:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -2051,18 +2086,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "RoleDetailList" in data_keys:
             data_keys.remove("RoleDetailList")
             data__RoleDetailList = data["RoleDetailList"]
-            data__RoleDetailList_any_of_count29 = 0
-            if not data__RoleDetailList_any_of_count29:
+            data__RoleDetailList_any_of_count30 = 0
+            if not data__RoleDetailList_any_of_count30:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__RoleDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".RoleDetailList",
                     )
-                    data__RoleDetailList_any_of_count29 += 1
+                    data__RoleDetailList_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count29:
+            if not data__RoleDetailList_any_of_count30:
                 try:
                     if not isinstance(data__RoleDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2208,10 +2243,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__RoleDetailList_any_of_count29 += 1
+                    data__RoleDetailList_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count29:
+            if not data__RoleDetailList_any_of_count30:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -2220,16 +2255,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "Policies" in data_keys:
             data_keys.remove("Policies")
             data__Policies = data["Policies"]
-            data__Policies_any_of_count30 = 0
-            if not data__Policies_any_of_count30:
+            data__Policies_any_of_count31 = 0
+            if not data__Policies_any_of_count31:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__Policies, custom_formats, (name_prefix or "data") + ".Policies"
                     )
-                    data__Policies_any_of_count30 += 1
+                    data__Policies_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count30:
+            if not data__Policies_any_of_count31:
                 try:
                     if not isinstance(data__Policies, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2302,8 +2337,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__Policies_item__PolicyVersionList = data__Policies_item[
                                         "PolicyVersionList"
                                     ]
-                                    data__Policies_item__PolicyVersionList_any_of_count31 = 0
-                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
+                                    data__Policies_item__PolicyVersionList_any_of_count32 = 0
+                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__Policies_item__PolicyVersionList,
@@ -2313,13 +2348,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__Policies_item__PolicyVersionList_any_of_count31 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count32 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
                                         try:
                                             if not isinstance(
                                                 data__Policies_item__PolicyVersionList,
@@ -2431,13 +2466,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                                     )
                                                                     + " must be boolean"
                                                                 )
-                                            data__Policies_item__PolicyVersionList_any_of_count31 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count32 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count31:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -2446,10 +2481,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             )
                                             + " cannot be validated by any definition"
                                         )
-                    data__Policies_any_of_count30 += 1
+                    data__Policies_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count30:
+            if not data__Policies_any_of_count31:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".Policies cannot be validated by any definition"
                 )
@@ -2459,16 +2494,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count32 = 0
-    if not data_any_of_count32:
+    data_any_of_count33 = 0
+    if not data_any_of_count33:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count32 += 1
+            data_any_of_count33 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count32:
+    if not data_any_of_count33:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -2485,10 +2520,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".PermissionsBoundaryArn must be string"
                         )
-            data_any_of_count32 += 1
+            data_any_of_count33 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count32:
+    if not data_any_of_count33:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2498,16 +2533,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count33 = 0
-    if not data_any_of_count33:
+    data_any_of_count34 = 0
+    if not data_any_of_count34:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2553,10 +2588,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
                                     + "[{data_x}].PolicyName".format(**locals())
                                     + " must be string"
                                 )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2566,16 +2601,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count34 = 0
-    if not data_any_of_count34:
+    data_any_of_count35 = 0
+    if not data_any_of_count35:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count34 += 1
+            data_any_of_count35 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count34:
+    if not data_any_of_count35:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2622,10 +2657,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
                                 (name_prefix or "data")
                                 + "[{data_x}].PolicyDocument".format(**locals()),
                             )
-            data_any_of_count34 += 1
+            data_any_of_count35 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count34:
+    if not data_any_of_count35:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2660,5 +2695,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "2aac11a8723a9112c4029e3e6d535e7ea76ecdbfc28e9322c06aa4615e68e69d"
+SCHEMA_SHA256 = "b312f01331feaa85f726b6fd4e2577b6d3c7dee74bead1ddf3fa2d6497848836"
 validate = validate_https___s3_403_doctor_snapshot_schema_json
