@@ -106,7 +106,7 @@ class _ReportingPlan(ReadPlan):
 class Boto3SnapshotSource:
     """Reads a snapshot document (DESIGN 3.2) for one request from the live account."""
 
-    permissions: ClassVar[tuple[str, ...]] = ("sts:GetCallerIdentity",)
+    permissions: ClassVar[tuple[str, ...]] = ("sts:GetCallerIdentity", "s3:ListAllMyBuckets")
 
     def __init__(
         self,
@@ -182,6 +182,9 @@ class Boto3SnapshotSource:
             organization.add_account(account_id)
 
         self._with_identity(plan, on_identity)
+        canonical: dict[str, Any] = {}
+        if scope.canonical_id:
+            self._canonical_id(plan, canonical)
         for principal_arn in scope.principal_arns:
             iam.add_principal(principal_arn)
         follow = kms.add_key if scope.follow_kms_keys else None
@@ -217,8 +220,34 @@ class Boto3SnapshotSource:
         org_part = organization.document()
         if org_part is not None:
             document["organization"] = org_part
+        document.update(canonical)
         result: Json = jsonable(document)
         return result
+
+    def _canonical_id(self, plan: ReadPlan, out: dict[str, Any]) -> None:
+        """The account's canonical user id into `out["canonical_id"]`: ListBuckets' `Owner.ID`
+        (one bucket asked for), or an `$unreadable` marker (s3:ListAllMyBuckets refused)."""
+        s3 = self._clients.s3()
+
+        def on_owner(result: Fetched) -> None:
+            match result:
+                case Present(value=response):
+                    owner = str((response.get("Owner") or {}).get("ID") or "")
+                    out["canonical_id"] = owner or NO_OWNER_ID.to_doc()
+                case Unreadable() as marker:
+                    out["canonical_id"] = marker.to_doc()
+                case _:
+                    out["canonical_id"] = NO_OWNER_ID.to_doc()
+
+        plan.read(
+            Read(
+                key=("s3:ListAllMyBuckets", "Owner"),
+                call=lambda: s3.list_buckets(MaxBuckets=1),
+                needs="s3:ListAllMyBuckets",
+                what="the account's canonical user id",
+            ),
+            on_owner,
+        )
 
     def organization_of(self, account_id: str) -> Json | None:
         """The organization part of another account, read with the organization clients alone
@@ -291,6 +320,9 @@ ROLE_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "NoSuchEntity
 IDENTITY_NOT_LOGGED = frozenset({PrincipalType.AWS_ACCOUNT, PrincipalType.UNKNOWN})
 """Callers whose identity the record does not name (the bucket owner's copy of a cross-account
 event may name only the caller's account): their account's IAM is not read (not collected)."""
+
+NO_OWNER_ID = Unreadable(code="NoOwnerId", needs="s3:ListAllMyBuckets")
+"""The `canonical_id` marker when ListBuckets answered without an `Owner.ID`."""
 
 SourceFactory = Callable[[Boto3Clients, str, str], Boto3SnapshotSource]
 """Builds the collector of (clients, account id, partition)."""
@@ -378,6 +410,8 @@ class MemberAccountSource:
                 entry["iam"] = part["iam"]
             if "organization" in part:
                 entry["organization"] = part["organization"]
+            if "canonical_id" in part:
+                entry["canonical_id"] = part["canonical_id"]
             snapshot["kms"]["keys"].update(part["kms"]["keys"])
         if accounts:
             snapshot["accounts"] = dict(sorted(accounts.items()))
@@ -399,6 +433,7 @@ class MemberAccountSource:
                 principal_arns=(principal.principal_arn,) if known else (),
                 follow_kms_keys=False,
                 account_settings=False,
+                canonical_id=True,  # the ACL grants to the requester's account name it
             )
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
         if key_account and key_account != bucket_account and self._inside(key_account, org):
@@ -443,6 +478,8 @@ class MemberAccountSource:
         marker = Unreadable(code=error.code or "AccessDenied", needs=error.needs).to_doc()
         if side.principal_arns:
             entry["iam"] = marker
+        if side.canonical_id:
+            entry["canonical_id"] = dict(marker)
         if "organization" not in entry:
             organization = self.home.organization_of(account)
             if organization is not None:

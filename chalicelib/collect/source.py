@@ -45,7 +45,8 @@ class CollectionScope:
     With `follow_kms_keys`, the SSE-KMS key of each object head and each bucket's default
     encryption key are read too. Without `account_settings`, the account's S3 Public Access
     Block is not read (another account's side of a request needs only its IAM, keys and
-    organization path).
+    organization path). With `canonical_id`, the account's canonical user id (ListBuckets
+    `Owner.ID`) is read: another account's side, whose ACL grants name it.
     """
 
     principal_arns: tuple[str, ...] = ()
@@ -56,6 +57,7 @@ class CollectionScope:
     vpc_endpoint_ids: tuple[str, ...] = ()
     access_point_arns: tuple[str, ...] = ()
     account_settings: bool = True
+    canonical_id: bool = False
 
 
 def scope_for_request(request: AccessRequest) -> CollectionScope:

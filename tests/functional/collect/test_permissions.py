@@ -52,6 +52,7 @@ ACTION_FOR_CALL: dict[str, tuple[str, ...]] = {
     "s3:get_bucket_versioning": ("s3:GetBucketVersioning",),
     "s3:get_bucket_tagging": ("s3:GetBucketTagging",),
     "s3:get_bucket_abac": ("s3:GetBucketAbac",),
+    "s3:list_buckets": ("s3:ListAllMyBuckets",),
     "s3:head_object": ("s3:GetObject", "s3:GetObjectVersion"),
     "s3:get_object_acl": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
     "s3control:get_public_access_block": ("s3:GetAccountPublicAccessBlock",),
