@@ -57,9 +57,12 @@ def unknown_grantee(
     """Why `grants` of `what` could not be matched to the requester's account `account_id`."""
     base = unchecked_for(layer, marker, f"the canonical user id of account {account_id}")
     named = ", ".join(m.describe() for m in grants)
+    needs = base.needs or "s3:ListAllMyBuckets"
+    if account_id not in needs:  # read in the requester's account, not the bucket's
+        needs = f"{needs} in account {account_id}"
     return Unchecked(
         layer=layer,
         reason=f"{base.reason}: whether {what} grants the requester's account ({named}) "
         "could not be checked",
-        needs=base.needs or "s3:ListAllMyBuckets",
+        needs=needs,
     )
