@@ -115,6 +115,18 @@ def policy(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def user_session(url: str, user: str, *statements: dict[str, Any]) -> boto3.Session:
+    """A session of a new IAM user of the moto server, whose inline policy has `statements`
+    (what a collector refused some reads uses, once IAM authentication is on)."""
+    iam = client(url, "iam")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user, PolicyName="reads", PolicyDocument=json.dumps(policy(*statements))
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return session(key["AccessKeyId"], key["SecretAccessKey"])
+
+
 ALLOW_READ = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
 ALLOW_LIST = policy({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
 DENY_DELETE = policy({"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"})

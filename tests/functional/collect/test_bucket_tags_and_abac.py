@@ -21,7 +21,7 @@ from tests.functional.collect.conftest import (
     enable_iam_authentication,
     moto_clients,
     policy,
-    session,
+    user_session,
 )
 
 TAGGED, UNTAGGED = "tagged-bucket", "untagged-bucket"
@@ -46,21 +46,14 @@ def collected(moto_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     s3.put_bucket_tagging(Bucket=TAGGED, Tagging={"TagSet": tags})
     allowed = _collect(moto_url)
 
-    iam = client(moto_url, "iam")
-    iam.create_user(UserName="collector")
-    iam.put_user_policy(
-        UserName="collector",
-        PolicyName="NoTags",
-        PolicyDocument=json.dumps(
-            policy(
-                {"Effect": "Allow", "Action": "*", "Resource": "*"},
-                {"Effect": "Deny", "Action": "s3:GetBucketTagging", "Resource": "*"},
-            )
-        ),
+    no_tags = user_session(
+        moto_url,
+        "collector",
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:GetBucketTagging", "Resource": "*"},
     )
-    key = iam.create_access_key(UserName="collector")["AccessKey"]
     enable_iam_authentication(moto_url)
-    refused = _collect(moto_url, boto_session=session(key["AccessKeyId"], key["SecretAccessKey"]))
+    refused = _collect(moto_url, boto_session=no_tags)
     return allowed["s3"]["buckets"], refused["s3"]["buckets"]
 
 

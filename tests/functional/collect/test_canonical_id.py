@@ -3,7 +3,6 @@ collector refused `s3:ListAllMyBuckets` writes an `$unreadable` marker, never a 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -16,19 +15,12 @@ from tests.functional.collect.conftest import (
     client,
     enable_iam_authentication,
     moto_clients,
-    policy,
-    session,
+    user_session,
 )
 
 
 def _collector(url: str, user: str, *statements: dict[str, Any]) -> Boto3SnapshotSource:
-    iam = client(url, "iam")
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user, PolicyName="reads", PolicyDocument=json.dumps(policy(*statements))
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    boto_session = session(key["AccessKeyId"], key["SecretAccessKey"])
+    boto_session = user_session(url, user, *statements)
     return Boto3SnapshotSource(moto_clients(url, boto_session=boto_session))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +22,10 @@ from tests.functional.collect.conftest import (
     ACCOUNT,
     REGION,
     Seeded,
-    client,
     enable_iam_authentication,
     moto_clients,
-    policy,
     seed_account,
-    session,
+    user_session,
 )
 
 REFUSED = (
@@ -50,23 +47,14 @@ def _marker(needs: str) -> dict[str, str]:
 def refused(moto_url: str) -> tuple[Seeded, dict[str, Any]]:
     """The seeded account, collected by a user denied the REFUSED actions (moto IAM auth on)."""
     seeded = seed_account(moto_url)
-    iam = client(moto_url, "iam")
-    iam.create_user(UserName="collector")
-    iam.put_user_policy(
-        UserName="collector",
-        PolicyName="ReadMostThings",
-        PolicyDocument=json.dumps(
-            policy(
-                {"Effect": "Allow", "Action": "*", "Resource": "*"},
-                {"Effect": "Deny", "Action": list(REFUSED), "Resource": "*"},
-            )
-        ),
+    most = user_session(
+        moto_url,
+        "collector",
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": list(REFUSED), "Resource": "*"},
     )
-    key = iam.create_access_key(UserName="collector")["AccessKey"]
     enable_iam_authentication(moto_url)
-    source = Boto3SnapshotSource(
-        moto_clients(moto_url, boto_session=session(key["AccessKeyId"], key["SecretAccessKey"]))
-    )
+    source = Boto3SnapshotSource(moto_clients(moto_url, boto_session=most))
     doc = source.collect(
         CollectionScope(
             principal_arns=(f"arn:aws:iam::{ACCOUNT}:user/alice",),
