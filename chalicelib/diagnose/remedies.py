@@ -129,6 +129,7 @@ class Candidate:
     summary: str
     patch: Json | None = None
     new_statement: Json | None = None  # the statement added or changed (breadth check)
+    account: str | None = None  # the account it is about, when not its cause's layer's
 
 
 def find_remedies(
@@ -168,7 +169,9 @@ def find_remedies(
         if remedy is not None:
             account = None
             if sides is not None and sides.labelled:
-                account = _remedy_account(sides, remedy, cause, evaluation, snapshot)
+                account = candidate.account or _remedy_account(
+                    sides, remedy, cause, evaluation, snapshot
+                )
             out.append((remedy, account))
     # Verified first; then patches; a malformed document's fix leads the unverified ones.
     out.sort(
@@ -777,12 +780,19 @@ def _diagnoser_read(decision: Decision) -> Candidate:
             "--session-policy FILE); the AssumeRole or GetFederationToken event that created "
             "the session may show it.",
         )
+    # Reads missing in one other account name it ("... in account N", `evidence.in_account`):
+    # the fix is that account's, whichever layer waits on it (an ACL on the requester's id).
+    where = {m[1] if (m := _IN_ACCOUNT.search(need)) else None for need in needs}
     return Candidate(
         code=RemedyCode.GRANT_DIAGNOSER_READ,
         target="the diagnoser's role",
         summary=f"Let the diagnoser read {', '.join(layers) or 'the missing layer'} "
         f"({'; '.join(needs) or 'see unchecked'}) and diagnose again.",
+        account=where.pop() if len(where) == 1 else None,
     )
+
+
+_IN_ACCOUNT = re.compile(r" in account (\d{12})$")
 
 
 # --------------------------------------------------------------------------- complying

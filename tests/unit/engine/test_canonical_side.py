@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import pipeline
 from chalicelib.engine import evaluate
 from chalicelib.model import Layer, Verdict
 from chalicelib.snapshot import load_snapshot
@@ -56,3 +57,15 @@ def test_a_whole_side_unreadable_leaves_the_grant_unchecked_too() -> None:
 
     assert decision.decision is Verdict.INCONCLUSIVE
     assert Layer.BUCKET_ACL in {u.layer for u in decision.unchecked}
+
+
+def test_the_fix_is_labelled_with_the_account_whose_read_is_missing() -> None:
+    """The ACL is the bucket account's, the missing read the requester's: the remedy says so."""
+    case = _case("a-bucket-acl-read-grant-to-the-requester-account-allows-listing")
+    case["snapshot"]["accounts"][REQUESTER]["canonical_id"] = {"$unreadable": "AccessDenied"}
+
+    finding = pipeline.diagnose(request_from_case(case["request"]), case["snapshot"])
+
+    [fix] = [r for r in finding.remedies if r.code == "GRANT_DIAGNOSER_READ"]
+    assert fix.summary.startswith(f"The requester's account {REQUESTER}: let the diagnoser read")
+    assert f"s3:ListAllMyBuckets in account {REQUESTER}" in fix.summary
