@@ -39,7 +39,9 @@ The tags of the requester's IAM user or role are its `aws:PrincipalTag/<key>` ke
 session, with the session's own tags, which a CloudTrail data event does not log and which win
 over a role tag of the same key: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html).
 Neither a record nor a runbook input carries them: every request gets the snapshot's user or
-role tags the context does not give.
+role tags the context does not give. A federated user's session carries the tags of the IAM
+user who called GetFederationToken (its record's `sessionIssuer`), which that call's session
+tags override ("session tags override a user tag with the same key", STS API reference).
 
 A request through a VPC endpoint carries the endpoint's VPC as `aws:SourceVpc`; the record
 names only the endpoint (`aws:SourceVpce`), whose `VpcId` the snapshot's `vpc_endpoints` hold.
@@ -95,6 +97,11 @@ VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeV
 VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
 # A role session's own tags (not in a CloudTrail data event) override the role's of their key.
 FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
+# A federated user's session carries the tags of the IAM user who called GetFederationToken,
+# which the call's own session tags override.
+FROM_FEDERATING_USER_TAGS: Final = (
+    "derived:tags of the federating user in the snapshot (session tags, not logged, would win)"
+)
 # Sources of the entries resolution adds; they come last, so a request whose last entry has one
 # was resolved already (the engine resolves a request repeatedly).
 _ADDED_SOURCES: Final = frozenset(
@@ -104,6 +111,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_ORGANIZATION,
         FROM_USER_TAGS,
         FROM_ROLE_TAGS,
+        FROM_FEDERATING_USER_TAGS,
         FROM_ENDPOINT,
         FROM_BUCKET_TAGS,
     }
@@ -332,9 +340,12 @@ def _resolved(principal: Principal, snapshot: Snapshot) -> Principal:
     return replace(principal, principal_arn=entity.arn)
 
 
-def _entity(principal: Principal, snapshot: Snapshot) -> Entity | None:
-    """The snapshot's user or role of the principal's name (in its account), if any."""
-    table_name = _RESOLVED_TYPES.get(principal.type)
+def _entity(
+    principal: Principal, snapshot: Snapshot, table_name: str | None = None
+) -> Entity | None:
+    """The snapshot's user or role of the principal's name (in its account), if any;
+    `table_name` ("user"): look there whatever the principal's type."""
+    table_name = table_name or _RESOLVED_TYPES.get(principal.type)
     if table_name is None:
         return None
     iam = snapshot.iam
@@ -366,10 +377,17 @@ def _principal_tags(
 
 
 def _tag_entries(principal: Principal, snapshot: Snapshot) -> tuple[tuple[str, ContextEntry], ...]:
-    entity = _entity(principal, snapshot)
+    """A federated user's are those of the IAM user who federated it (its `principal_arn`, the
+    record's `sessionIssuer`; unknown from a federated-user ARN alone): "session tags override a
+    user tag with the same key" (STS GetFederationToken API reference)."""
+    federated = principal.type is PrincipalType.FEDERATED_USER
+    entity = _entity(principal, snapshot, "user" if federated else None)
     if entity is None or not entity.tags:
         return ()
-    source = FROM_USER_TAGS if entity.kind == "user" else FROM_ROLE_TAGS
+    if federated:
+        source = FROM_FEDERATING_USER_TAGS
+    else:
+        source = FROM_USER_TAGS if entity.kind == "user" else FROM_ROLE_TAGS
     out = []
     for key, value in sorted(entity.tags.items()):
         name = f"aws:PrincipalTag/{key}"

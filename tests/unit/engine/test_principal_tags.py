@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.engine import decide, evaluate
+from chalicelib.engine.resolve import FROM_FEDERATING_USER_TAGS
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
@@ -187,3 +188,48 @@ def test_a_tag_value_put_in_a_resource_is_text_not_a_pattern(value: str) -> None
 
     assert inside.decision is Verdict.ALLOWED
     assert other.decision is Verdict.IMPLICIT_DENY
+
+
+def _federated_record(*, issuer: bool = True) -> dict[str, Any]:
+    """alice's federated user `partner-jdoe` (GetFederationToken) reading `data/q1.csv`."""
+    identity: dict[str, Any] = {
+        "type": "FederatedUser",
+        "principalId": f"{ACCOUNT}:partner-jdoe",
+        "arn": f"arn:aws:sts::{ACCOUNT}:federated-user/partner-jdoe",
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIAIOSFODNN7EXAMPLE",
+    }
+    if issuer:
+        identity["sessionContext"] = {
+            "sessionIssuer": {"type": "IAMUser", "principalId": "AIDAALICE", "arn": ALICE,
+                              "accountId": ACCOUNT, "userName": "alice"},
+            "attributes": {"creationDate": "2025-01-01T00:00:00Z", "mfaAuthenticated": "false"},
+        }  # fmt: skip
+    record = user_get_record(ACCOUNT, BUCKET, "data/q1.csv")
+    record["userIdentity"] = identity
+    return record
+
+
+@pytest.mark.parametrize("issuer", [True, False])
+def test_a_federated_user_carries_the_tags_of_the_user_who_federated_it(issuer: bool) -> None:
+    """AWS: GetFederationToken's "session tags override a user tag with the same key": the
+    federating user's tags are the session's. A team perimeter in the bucket policy spares the
+    session of a data-team user; with no sessionIssuer in the record that user is unknown."""
+    others_out = read_statement(
+        "Deny",
+        BUCKET,
+        Principal="*",
+        Condition={"StringNotEquals": {"aws:PrincipalTag/team": "data"}},
+    )
+    request = parse_event(_federated_record(issuer=issuer))
+
+    finding = pipeline.diagnose(request, _snapshot(others_out))
+
+    tags = [e for e in finding.request.context if e.name == "aws:PrincipalTag/team"]
+    denied_by_bucket = "bucket-policy" in [layer.value for layer in finding.blocked_by]
+    if issuer:
+        assert [(e.values, e.source) for e in tags] == [(("data",), FROM_FEDERATING_USER_TAGS)]
+        assert not denied_by_bucket, finding.blocked_by
+    else:
+        assert tags == []
+        assert denied_by_bucket
