@@ -141,6 +141,8 @@ class Bucket:
     encryption: Mapping[str, Any] | Unreadable | None
     request_payment: str | Unreadable | None
     objects: Mapping[str, S3Object | Unreadable] | Unreadable | None  # None: not listed
+    tags: Mapping[str, str] | Unreadable | None  # TagSet by key; None: not collected
+    abac: str | Unreadable | None  # "Enabled" or "Disabled"; None: not collected
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -681,7 +683,16 @@ def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:
         encryption=_maybe(raw.get("encryption"), f"{where}.encryption"),
         request_payment=_maybe(payment, f"{where}.request_payment"),
         objects=objects,
+        tags=_bucket_tags(raw.get("tags"), f"{where}.tags"),
+        abac=_maybe(raw.get("abac"), f"{where}.abac"),
     )
+
+
+def _bucket_tags(raw: Any, where: str) -> Mapping[str, str] | Unreadable | None:
+    """A bucket's TagSet by key (the schema holds each to a string Key and Value)."""
+    if isinstance(raw, list):
+        return {tag["Key"]: tag["Value"] for tag in raw}
+    return unreadable_of(raw, where)  # None: not collected
 
 
 def _owner_id(owner: Any) -> str | None:

@@ -79,7 +79,6 @@ from ..snapshot import (
     Snapshot,
     Unreadable,
     VpcEndpoint,
-    unreadable_of,
 )
 from .context import normalise_key
 
@@ -441,37 +440,30 @@ def _state(snapshot: Snapshot, bucket: str | None) -> tuple[tuple[str, ContextEn
 
 def _tag_state(snapshot: Snapshot, bucket: str) -> tuple[tuple[str, ContextEntry], ...] | str:
     """The bucket's tag entries by lookup key (none while ABAC is not enabled), or why they
-    could not be checked. Read from the snapshot document (`s3.buckets.<name>.abac`, `.tags`)."""
+    could not be checked (`s3.buckets.<name>.abac`, `.tags`)."""
     if bucket.endswith("--x-s3"):
         return f"bucket tags of directory bucket {bucket} are not in the snapshot"
-    s3 = snapshot.document.get("s3")
-    buckets = s3.get("buckets") if isinstance(s3, Mapping) else None
-    raw = buckets.get(bucket) if isinstance(buckets, Mapping) else None
-    if not isinstance(raw, Mapping) or unreadable_of(raw) is not None:
+    found = snapshot.buckets.get(bucket)
+    if not isinstance(found, Bucket):
         return ()  # not in the snapshot: its owner and every part are unknown already
-    status = raw.get("abac")
-    if status == "Disabled":
+    if found.abac == "Disabled":
         return ()
-    if status != "Enabled":
-        return _not_read(bucket, "ABAC status", status, "s3:GetBucketAbac")
-    tags = raw.get("tags")
-    if not isinstance(tags, list):
-        return _not_read(bucket, "tags", tags, "s3:GetBucketTagging")
+    if found.abac != "Enabled":
+        return _not_read(bucket, "ABAC status", found.abac, "s3:GetBucketAbac")
+    if not isinstance(found.tags, Mapping):
+        return _not_read(bucket, "tags", found.tags, "s3:GetBucketTagging")
     out = []
-    for tag in tags:
-        key, value = tag.get("Key"), tag.get("Value")
-        if isinstance(key, str) and isinstance(value, str):
-            for prefix in BUCKET_TAG_PREFIXES:
-                entry = ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
-                out.append((normalise_key(entry.name), entry))
+    for key, value in found.tags.items():
+        for prefix in BUCKET_TAG_PREFIXES:
+            entry = ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
+            out.append((normalise_key(entry.name), entry))
     return tuple(out)
 
 
 def _not_read(bucket: str, what: str, value: object, needs: str) -> str:
-    marker = unreadable_of(value)
-    if marker is None:
+    if not isinstance(value, Unreadable):
         return f"the {what} of bucket {bucket} was not collected (needs {needs})"
-    return f"the {what} of bucket {bucket} could not be read ({marker.code}; needs {needs})"
+    return f"the {what} of bucket {bucket} could not be read ({value.code}; needs {needs})"
 
 
 def _names_bucket_tags(request: AccessRequest, snapshot: Snapshot) -> bool:
