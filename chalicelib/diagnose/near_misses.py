@@ -10,7 +10,7 @@ exists only in a managed policy version that is not the default.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ..arn import split_s3_arn
 from ..engine.context import RequestContext
@@ -28,6 +28,7 @@ from ..engine.policy import (
     compile_policy,
 )
 from ..engine.principals import PrincipalForm, PrincipalIdentity, identity_for
+from ..engine.resolve import BUCKET_TAG_PREFIXES
 from ..events.actions import supports_condition_key
 from ..model import (
     AccessRequest,
@@ -109,6 +110,7 @@ def find_near_misses(
                     continue
                 seen.add((source.policy_id, statement.index))
                 failure = _failed_condition(statement, explanation)
+                why = _abac_off(why, failure, snapshot, evaluation.resource_arn)
                 found.append(_miss(index, layer, source.policy_id, statement, why, failure))
         found.extend(
             _old_versions(request, snapshot, index, evaluation.action, evaluation.resource_arn, ctx)
@@ -133,6 +135,30 @@ def _fails_twice(
     if failed == 1 and statement.principal is not None:
         failed += statement.principal_match(identity) is None
     return failed >= 2
+
+
+def _abac_off(
+    why: Why, failure: ConditionFailure | None, snapshot: Snapshot, resource_arn: str
+) -> Why:
+    """`why`, saying so when its condition wants a tag of the bucket the request lacks and the
+    bucket's ABAC is disabled: S3 puts a general purpose bucket's tags in the request only once
+    ABAC is enabled (buckets-tagging.html), so a tag set on the bucket does not count."""
+    if why.kind is not MissKind.CONDITION or failure is None or failure.actual is not None:
+        return why
+    key = failure.key
+    prefix = next((p for p in BUCKET_TAG_PREFIXES if key.lower().startswith(p.lower())), None)
+    parts = split_s3_arn(resource_arn) if prefix else None
+    bucket = snapshot.buckets.get(parts[0]) if prefix and parts else None
+    if prefix is None or not isinstance(bucket, Bucket) or bucket.abac != "Disabled":
+        return why
+    tags = bucket.tags if isinstance(bucket.tags, Mapping) else {}
+    tag = key[len(prefix) :]
+    held = f" (it has {tag} = [{tags[tag]}])" if tag in tags else ""
+    return Why(
+        kind=why.kind,
+        text=f"{why.text}; the ABAC of bucket {bucket.name} is disabled, so S3 does not put "
+        f"its tags in the request{held}: enabling it (PutBucketAbac) makes them count",
+    )
 
 
 def _failed_condition(

@@ -101,6 +101,24 @@ def test_an_identity_tag_grant_lets_the_team_in_only_while_abac_is_enabled() -> 
         assert _values(finding.request, "aws:ResourceTag/team") == []
 
 
+@pytest.mark.parametrize("abac", ["Disabled", None])
+def test_a_tag_grant_on_a_bucket_whose_abac_is_off_says_what_would_make_it_count(
+    abac: str | None,
+) -> None:
+    """The likely mistake: the bucket is tagged and a policy grants on its tag, but ABAC was
+    never enabled. The near miss says so when the snapshot knows ABAC is off (not when the status
+    was not collected), with the tag the bucket has."""
+    finding = pipeline.diagnose(_read(), _snapshot(abac=abac))
+
+    [near] = [m for m in finding.near_misses if "aws:ResourceTag/team" in m.why]
+    said = "the ABAC of bucket finance-data is disabled, so S3 does not put its tags in"
+    if abac == "Disabled":
+        assert said in near.why and "(it has team = [finance])" in near.why, near.why
+        assert "PutBucketAbac" in near.why
+    else:
+        assert said not in near.why, near.why
+
+
 def test_a_bucket_policy_tag_grant_lets_the_team_in() -> None:
     grant = read_statement(
         "Allow",
