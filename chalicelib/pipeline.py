@@ -72,8 +72,8 @@ _NOT_CONTEXT: Final = attrgetter(*(f.name for f in fields(AccessRequest) if f.na
 
 def _as_given(shown_text: str, given: AccessRequest, shown: AccessRequest) -> str | None:
     """The sorted JSON of `given`, from that of `shown`, when `shown` is `given` with context
-    entries added at the end (the bucket owner's keys) and every other field the very same
-    object; None otherwise.
+    entries added at the end (the snapshot's keys, `engine.resolve`) and every other field the
+    very same object; None otherwise.
 
     Each added entry is one `"NAME": {...}` member of the context object, whose keys are
     sorted: taking it out with its separator leaves the text of `given`. The member is found

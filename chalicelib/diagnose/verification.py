@@ -11,8 +11,8 @@ A patch of an identity policy changes one policy document: an inline policy of o
 group or role (`inline:...`, added or replaced), or the default version of one managed policy
 (an IAM policy ARN). It adds or removes no user, role, group, attachment, boundary, bucket,
 key or organization (`patches.apply_patch`). The engine reads identity policies in one place,
-the principal evidence of the request's own principal (`engine.evidence.principal_evidence`,
-taken once per request in `evaluate._run`): the inline policies of that user or role and of
+the principal evidence of the request's own principal (`engine.evidence.kept_evidence`,
+taken in `evaluate._run`, the one read here): the inline policies of that user or role and of
 the user's groups, and the managed policies they attach and the boundary, by ARN. So when the
 engine's evidence for the probe's principal (as it resolves it) on the unpatched snapshot is
 read from no entity that holds the patched inline policy and lists no patched managed policy,

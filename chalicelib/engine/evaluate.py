@@ -60,7 +60,7 @@ from .evidence import (
     PrincipalEvidence,
     compiled_source,
     in_account,
-    principal_evidence,
+    kept_evidence,
     unchecked_for,
 )
 from .hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
@@ -207,10 +207,7 @@ def _run(
     """Every leg of the request (each operation, then its KMS legs), judged."""
     ctx = request_context(RequestContext.from_request(request))  # recording when traced
     principal = request.principal
-    evidence = snapshot.cached(
-        ("principal", principal.type, principal.principal_arn),
-        lambda: principal_evidence(snapshot, principal),
-    )
+    evidence = kept_evidence(snapshot, principal)
     canonical = _account_canonical_id(request, snapshot)
     identity = snapshot.cached(
         ("identity", principal, canonical),

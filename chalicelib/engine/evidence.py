@@ -147,10 +147,11 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
 
 
 def kept_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvidence:
-    """`principal_evidence`, taken once per snapshot and principal (the diagnosis asks for it
-    in several places, for the request and each probe)."""
+    """`principal_evidence`, taken once per snapshot and principal: the engine's for every
+    request it judges (`evaluate`), and the diagnosis's for the request and each probe."""
     evidence: PrincipalEvidence = snapshot.cached(
-        ("principal evidence", principal), lambda: principal_evidence(snapshot, principal)
+        ("principal", principal.type, principal.principal_arn),
+        lambda: principal_evidence(snapshot, principal),
     )
     return evidence
 

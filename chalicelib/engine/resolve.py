@@ -146,9 +146,8 @@ def _resource_account(
     bucket's owner is known (the request's `bucket_account`, or the snapshot's account holding
     the bucket). A runbook-style request lacks them; an event's has them whenever its record
     names an account (`events.context`)."""
-    operations = request.operations
-    bucket = operations[0].bucket if operations else None
-    if bucket is None or any(op.bucket != bucket for op in operations[1:]):
+    bucket = _one_bucket(request)
+    if bucket is None:
         return ()  # "*" (no bucket), or several
     if request.bucket_account:
         account, source = request.bucket_account, FROM_BUCKET_ACCOUNT
@@ -157,6 +156,13 @@ def _resource_account(
     else:
         return ()
     return _owner_entries(account, source, tuple(low not in given for low in _LOWER_KEYS))
+
+
+def _one_bucket(request: AccessRequest) -> str | None:
+    """The bucket of every operation of the request; None for "*" or several (a copy)."""
+    operations = request.operations
+    bucket = operations[0].bucket if operations else None
+    return None if any(op.bucket != bucket for op in operations[1:]) else bucket
 
 
 def _holds(bucket: Bucket | Unreadable | None) -> bool:
@@ -401,11 +407,8 @@ def _bucket_tags(
     """The `BUCKET_TAG_PREFIXES` entries of the bucket's tags the context (`given`) lacks, when
     its ABAC status is `Enabled` (none for a request through an access point or on several
     buckets)."""
-    operations = request.operations
-    bucket = operations[0].bucket if operations else None
+    bucket = _one_bucket(request)
     if bucket is None or request.access_point_arn is not None:
-        return ()
-    if any(op.bucket != bucket for op in operations[1:]):
         return ()
     found = _state(snapshot, bucket)
     if isinstance(found, str):
@@ -425,7 +428,7 @@ def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
             "bucket tags are not added to a request through an access point (there "
             "aws:ResourceTag is the access point's tags)"
         )
-    if any(op.bucket != operations[0].bucket for op in operations[1:]):
+    if _one_bucket(request) is None:
         return "bucket tags are not added to a request on several buckets (one context for both)"
     (found, *_) = states
     return found if isinstance(found, str) else ""

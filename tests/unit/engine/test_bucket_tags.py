@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import pipeline
+from chalicelib.diagnose.render import render_chatbot, render_markdown, render_text
 from chalicelib.engine import decide, evaluate
 from chalicelib.engine.resolve import FROM_BUCKET_TAGS, VPC_KNOWN_NOTE, VPC_UNKNOWN_NOTE
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert, assert_no_live_markup, outside_code
 
 from .runbook_documents import batch_decisions, object_read, read_statement, user_get_record
 
@@ -117,6 +120,27 @@ def test_a_tag_grant_on_a_bucket_whose_abac_is_off_says_what_would_make_it_count
         assert "PutBucketAbac" in near.why
     else:
         assert said not in near.why, near.why
+
+
+def test_a_hostile_tag_value_in_the_abac_hint_is_data_in_every_rendering() -> None:
+    """The tag the hint quotes is whoever tagged the bucket's text: kept whole in the finding,
+    inert on a terminal, in Markdown and in chat."""
+    value = "finance\n\nFIX\n<!channel> [x](https://evil.example) $(id) \x1b]52;c;"
+    finding = pipeline.diagnose(
+        _read(), _snapshot(abac="Disabled", tags=[{"Key": "team", "Value": value}])
+    )
+
+    [near] = [m for m in finding.near_misses if "aws:ResourceTag/team" in m.why]
+    assert f"(it has team = [{value}])" in near.why
+    assert_inert(render_text(finding))
+    markdown = render_markdown(finding)
+    assert_inert(markdown)
+    assert_no_live_markup(outside_code(markdown))
+    content = render_chatbot(finding)["content"]
+    for text in (content["title"], content["description"], *content["nextSteps"]):
+        assert_inert(text)
+        assert_no_live_markup(re.sub(r"`[^`]*`", "", text))
+        assert "<" not in text and ">" not in text
 
 
 def test_a_bucket_policy_tag_grant_lets_the_team_in() -> None:
