@@ -4,25 +4,41 @@ An ACL grants to an account by its canonical user id (an e-mail grantee is store
 canonical id it resolves to); the id is `ListBuckets`' `Owner.ID` in that account
 (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html). The
 snapshot's own account's id is its buckets' `owner.ID`; another account's is its side's
-`canonical_id`. When that could not be read, an ACL grant to a canonical user other than the
-bucket owner may be to the requester's account: `undecided_grants` names those. Pure: no boto3.
+`canonical_id`. When that could not be read, or the snapshot has no side for the account, an
+ACL grant to a canonical user other than the bucket owner may be to the requester's account:
+`undecided_grants` names those. Pure: no boto3.
 """
 
 from __future__ import annotations
 
-from ..model import Layer, Unchecked
-from ..snapshot import Snapshot, Unreadable
+from ..model import Layer, Principal, PrincipalType, Unchecked
+from ..snapshot import NOT_COLLECTED, Snapshot, Unreadable
 from .acl import Acl, AclGrantMatch, GranteeType, acl_grants
 from .evidence import unchecked_for
 
 
-def side_canonical_id(snapshot: Snapshot, account_id: str | None) -> str | Unreadable | None:
-    """The canonical id of another account from its side; Unreadable when the side could not
-    read it (or the whole side is unreadable); None when the snapshot has no side for it."""
+def requester_canonical_id(
+    principal: Principal, snapshot: Snapshot, bucket_owner: str | None
+) -> str | Unreadable | None:
+    """The canonical user id of the requester's account, as ACL grants and a `CanonicalUser`
+    bucket-policy principal name it: the bucket owner's (`bucket_owner`) for the snapshot's own
+    account, else the side's (`accounts.<id>.canonical_id`). Unreadable when that could not be
+    read or the snapshot has no side for the account (not collected: a grant to another
+    canonical user may be the requester's); None for a requester of no account (anonymous, an
+    AWS service), which no such grant names."""
+    account_id = principal.account_id
+    if not account_id or principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
+        return None
+    if account_id == snapshot.account_id:
+        return bucket_owner
     side = snapshot.side(account_id)
-    if side is None or isinstance(side, Unreadable):
-        return side
-    return side.canonical_id
+    if side is None:
+        return Unreadable(
+            code=NOT_COLLECTED,
+            needs=f"s3:ListAllMyBuckets in account {account_id}",
+            where=f"accounts.{account_id}",
+        )
+    return side if isinstance(side, Unreadable) else side.canonical_id
 
 
 def undecided_grants(

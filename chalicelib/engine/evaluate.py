@@ -50,10 +50,10 @@ from ..model import (
     Unchecked,
     Verdict,
 )
-from ..snapshot import Organization, Snapshot, Unreadable
+from ..snapshot import Bucket, Organization, Snapshot, Unreadable
 from . import explanations, verdict_cache
 from . import kms as kms_leg
-from .canonical import side_canonical_id
+from .canonical import requester_canonical_id
 from .context import RequestContext
 from .evidence import (
     PolicySource,
@@ -1120,16 +1120,11 @@ def _cross_account(request: AccessRequest, resource_account: str) -> bool:
 
 
 def _account_canonical_id(request: AccessRequest, snapshot: Snapshot) -> str | None:
-    """The canonical user id of the requester's account: the bucket owner's (same account), or
-    its side's (`accounts.<id>.canonical_id`, another account); None when not known."""
-    account = request.principal.account_id
-    if account and account != snapshot.account_id:
-        canonical = side_canonical_id(snapshot, account)
-        return canonical if isinstance(canonical, str) else None
+    """The canonical user id of the requester's account when known (`requester_canonical_id`)."""
     bucket = snapshot.buckets.get(request.bucket or "")
-    if bucket is None or isinstance(bucket, Unreadable):
-        return None
-    return bucket.owner_id
+    owner = bucket.owner_id if isinstance(bucket, Bucket) else None
+    canonical = requester_canonical_id(request.principal, snapshot, owner)
+    return canonical if isinstance(canonical, str) else None
 
 
 def _missing_object(

@@ -24,7 +24,7 @@ from ..model import (
 )
 from ..snapshot import AccessPoint, Bucket, S3Object, Snapshot, Unreadable, VpcEndpoint
 from .acl import Acl, AclGrantMatch, acl_grants, acl_statement_refs, parse_acl
-from .canonical import side_canonical_id, undecided_grants, unknown_grantee
+from .canonical import requester_canonical_id, undecided_grants, unknown_grantee
 from .context import RequestContext
 from .evidence import PolicySource, compiled_source, problem_source, unchecked_for
 from .hits import Hits
@@ -115,9 +115,7 @@ def s3_facts(
         _object(facts, entry, op)
     enabled = shared.acls_enabled
     account = request.principal.account_id or ""
-    canonical = (
-        entry.owner_id if account == snapshot.account_id else side_canonical_id(snapshot, account)
-    )
+    canonical = requester_canonical_id(request.principal, snapshot, entry.owner_id)
     authenticated = request.principal.type is not PrincipalType.ANONYMOUS
     ignore_public = facts.ignore_public_acls
     if enabled:
