@@ -6,9 +6,11 @@ policy the engine names by id (`inline:<user|role|group>/<name>/<policy>`, or
 `inline:<account>:<user|role|group>/...` in another account's side `accounts.<account>.iam`; a
 managed policy ARN, in the IAM of its ARN's account; `bucket-policy:<bucket>`,
 `key-policy:<key ARN>`, `vpce-policy:<endpoint id>`);
-`{"kind": "ownership", "bucket", "object_ownership"}`; and request-side changes that the
-requester makes, not the account: `{"kind": "request", "context": {key: [values] | null}}`
-and `{"kind": "session-policy", "document"}`. Pure: documents in, documents out.
+`{"kind": "ownership", "bucket", "object_ownership"}`; `{"kind": "abac", "bucket", "status"}` (a
+general purpose bucket's ABAC status, `Enabled` or `Disabled`: PutBucketAbac); and request-side
+changes that the requester makes, not the account: `{"kind": "request", "context": {key:
+[values] | null}}` and `{"kind": "session-policy", "document"}`. Pure: documents in, documents
+out.
 """
 
 from __future__ import annotations
@@ -123,10 +125,29 @@ def apply_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
         bucket = out["s3"]["buckets"][patch["bucket"]]
         bucket["ownership_controls"] = {"Rules": [{"ObjectOwnership": patch["object_ownership"]}]}
         return out
+    if kind == "abac":
+        out["s3"]["buckets"][_abac_bucket(doc, patch)]["abac"] = patch["status"]
+        return out
     if kind != "policy":
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
     _put(out, str(patch["policy"]), patch["document"])
     return out
+
+
+ABAC_STATUSES = ("Enabled", "Disabled")
+
+
+def _abac_bucket(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> str:
+    """The bucket an ABAC patch changes: a general purpose bucket of the snapshot document."""
+    name, status = patch.get("bucket"), patch.get("status")
+    if status not in ABAC_STATUSES:
+        raise InputError("patch.status", f"not an ABAC status: {status!r}")
+    buckets = (doc.get("s3") or {}).get("buckets")
+    if not isinstance(name, str) or not isinstance(buckets, Mapping):
+        raise InputError("patch.bucket", f"no bucket {name!r} in the snapshot")
+    if name.endswith("--x-s3") or not isinstance(buckets.get(name), Mapping):
+        raise InputError("patch.bucket", f"no general purpose bucket {name!r} in the snapshot")
+    return name
 
 
 def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
@@ -141,6 +162,12 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
         buckets = s3["buckets"] = dict(s3["buckets"])
         bucket = buckets[patch["bucket"]] = dict(buckets[patch["bucket"]])
         bucket["ownership_controls"] = {"Rules": [{"ObjectOwnership": patch["object_ownership"]}]}
+        return out
+    if kind == "abac":
+        name = _abac_bucket(doc, patch)
+        s3 = out["s3"] = dict(out["s3"])
+        buckets = s3["buckets"] = dict(s3["buckets"])
+        buckets[name] = {**buckets[name], "abac": patch["status"]}
         return out
     if kind != "policy":
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
@@ -304,6 +331,9 @@ def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | No
         rules = f"Rules=[{{ObjectOwnership={patch['object_ownership']}}}]"
         return ["aws", "s3api", "put-bucket-ownership-controls", "--bucket", str(patch["bucket"]),
                 "--ownership-controls", rules]  # fmt: skip
+    if kind == "abac":
+        return ["aws", "s3api", "put-bucket-abac", "--bucket", str(patch["bucket"]),
+                "--abac-status", f"Status={patch['status']}"]  # fmt: skip
     if kind == "session-policy" and request.principal.type in (
         PrincipalType.IAM_USER,
         PrincipalType.FEDERATED_USER,

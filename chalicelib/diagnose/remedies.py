@@ -6,7 +6,10 @@ explicit deny is never answered with "remove it": the remedy says what the Deny 
 how to comply. Every patch is checked by applying it to a copy of the snapshot document (or
 to the request), re-loading and re-evaluating: the request must become allowed, and neither
 the same action on another bucket nor another principal may gain access. Only then is
-`Remedy.verified` set; a patch that is broader than needed is dropped.
+`Remedy.verified` set; a patch that is broader than needed is dropped. Enabling a bucket's ABAC
+is the exception: it makes every tag condition on the bucket count as written, so it is kept
+when it lets others in too, its summary naming them, after the fixes that do not; it is dropped
+when it does not let the request through.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any, Final, TypeVar
 
 from ..arn import parse_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
+from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
+from ..engine.resolve import BUCKET_TAG_PREFIXES, FROM_BUCKET_TAGS
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -42,7 +47,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
-from ..snapshot import Entity, Snapshot, load_snapshot
+from ..snapshot import Bucket, Entity, Snapshot, load_snapshot
 from .catalog import CauseCode, RemedyCode
 from .causes import EXPLICIT
 from .patches import (
@@ -149,9 +154,12 @@ def find_remedies(
     """
     if decision.decision is Verdict.ALLOWED:
         return ()
-    out: list[tuple[Remedy, str | None]] = []  # each with the account it is about
+    out: list[tuple[Remedy, bool, str | None]] = []  # each: broad?, the account it is about
     seen: set[tuple[str, str, str]] = set()
-    found: list[tuple[Candidate, Cause, Evaluation | None]] = []
+    abac = _enable_abac(request, snapshot, causes, misses)
+    found: list[tuple[Candidate, Cause | None, Evaluation | None]] = (
+        [] if abac is None else [(abac, None, None)]
+    )
     for index, cause in causes:
         evaluation = decision.evaluations[index] if index is not None else None
         action = evaluation.action if evaluation else request.action
@@ -159,36 +167,43 @@ def find_remedies(
         own = [m for m in misses if m.evaluation == index]
         for candidate in _candidates(request, snapshot, decision, cause, own, action, resource):
             key = (candidate.code.value, candidate.target, candidate.summary)
-            if key in seen:
+            if key in seen or (abac is not None and _sends_bucket_tags(candidate)):
                 continue
             seen.add(key)
             found.append((candidate, cause, evaluation))
     probes = Probes(request, decision, [c.patch for c, _, _ in found if c.patch is not None])
-    for candidate, cause, evaluation in found:
-        remedy = _check(candidate, request, snapshot, decision, verify=verify, probes=probes)
-        if remedy is not None:
+    for candidate, about, evaluation in found:
+        checked = _checked(candidate, request, snapshot, decision, verify=verify, probes=probes)
+        if checked is not None:
+            remedy, broad = checked
             account = None
             if sides is not None and sides.labelled:
                 account = candidate.account or _remedy_account(
-                    sides, remedy, cause, evaluation, snapshot
+                    sides, remedy, about, evaluation, snapshot
                 )
-            out.append((remedy, account))
-    # Verified first; then patches; a malformed document's fix leads the unverified ones.
+            out.append((remedy, broad, account))
+    # Verified first, a fix that also lets others in last of those; then patches; a malformed
+    # document's fix leads the unverified ones.
     out.sort(
         key=lambda p: (
             not p[0].verified,
+            p[1],
             not p[0].summary.startswith(FIX_DOCUMENT),
             p[0].patch is None,
         )
     )
     return tuple(
         _sided(remedy, sides, account) if sides is not None else remedy
-        for remedy, account in out[:MAX_REMEDIES]
+        for remedy, _broad, account in out[:MAX_REMEDIES]
     )
 
 
 def _remedy_account(
-    sides: Sides, remedy: Remedy, cause: Cause, evaluation: Evaluation | None, snapshot: Snapshot
+    sides: Sides,
+    remedy: Remedy,
+    cause: Cause | None,
+    evaluation: Evaluation | None,
+    snapshot: Snapshot,
 ) -> str | None:
     """The account a remedy changes (its patch's), or that its cause is about; None for a change
     the requester makes to its own request."""
@@ -196,7 +211,7 @@ def _remedy_account(
         if remedy.patch.get("kind") in ("request",):
             return None
         return sides.patch_account(remedy.patch, snapshot.document)
-    return sides.layer_account(cause.layer, evaluation)
+    return sides.layer_account(cause.layer if cause is not None else None, evaluation)
 
 
 def _sided(remedy: Remedy, sides: Sides, account: str | None) -> Remedy:
@@ -657,6 +672,74 @@ def _enforce_owner(bucket: str) -> Candidate:
     )
 
 
+def _enable_abac(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    causes: Sequence[tuple[int | None, Cause]],
+    misses: Sequence[Miss],
+) -> Candidate | None:
+    """Enable the ABAC of the request's bucket, when a statement's condition wants a tag the
+    bucket has and the request lacks only because ABAC is disabled (S3 puts a general purpose
+    bucket's tags in the request only once it is enabled: `engine.resolve`). None unless the
+    request is on one general purpose bucket, not through an access point, whose ABAC status
+    was read as Disabled and whose tags were read."""
+    buckets = {op.bucket for op in request.operations}
+    name = buckets.pop() if len(buckets) == 1 else None
+    if name is None or name.endswith("--x-s3") or request.access_point_arn is not None:
+        return None
+    bucket = snapshot.buckets.get(name)
+    if not isinstance(bucket, Bucket) or bucket.abac != "Disabled":
+        return None
+    tags = bucket.tags
+    if not isinstance(tags, Mapping):
+        return None
+    wanted: dict[tuple[str, int], tuple[str | None, str]] = {}  # (policy, index): (Sid, key)
+    held: dict[str, str] = {}
+    refs: list[tuple[StatementRef | NearMiss, ConditionFailure | None]] = [
+        (c.statement, c.statement.failed_condition) for _, c in causes if c.statement
+    ]
+    refs += [(m.near_miss, m.failure) for m in misses]
+    for ref, failure in refs:
+        tag = _bucket_tag(failure.key) if failure and failure.actual is None else None
+        if tag is not None and tag in tags and failure is not None:
+            wanted.setdefault((ref.policy, ref.index), (ref.sid, failure.key))
+            held[tag] = tags[tag]
+    if not wanted:
+        return None
+    where = "; ".join(
+        f"{key} in statement{f' {sid!r}' if sid else ''} #{index} of {policy}"
+        for (policy, index), (sid, key) in wanted.items()
+    )
+    has = ", ".join(f"{tag} = [{value}]" for tag, value in held.items())
+    return Candidate(
+        code=RemedyCode.ENABLE_BUCKET_ABAC,
+        target=f"arn:aws:s3:::{name}",
+        summary=f"Enable ABAC on bucket {name} (PutBucketAbac): S3 then puts the bucket's tags "
+        f"in every request on it, so the tag condition the account wrote counts ({where}; the "
+        f"bucket has {has}). From then on every tag condition on {name} counts, in every "
+        "policy, grants and denies alike, and its tags are changed with TagResource and "
+        "UntagResource (S3 refuses PutBucketTagging).",
+        patch={"kind": "abac", "bucket": name, "status": "Enabled"},
+    )
+
+
+def _sends_bucket_tags(candidate: Candidate) -> bool:
+    """A request-side fix that only gives the bucket's tags: no request sends them; where the
+    bucket has them, enabling its ABAC is the fix."""
+    patch = candidate.patch or {}
+    keys = patch.get("context") if patch.get("kind") == "request" else None
+    return isinstance(keys, Mapping) and bool(keys) and all(map(_bucket_tag, keys))
+
+
+def _bucket_tag(key: str) -> str | None:
+    """The tag a bucket-tag condition key names (`aws:ResourceTag/<tag>`, `s3:BucketTag/<tag>`:
+    prefix in any case, tag as written); None for any other key."""
+    for prefix in BUCKET_TAG_PREFIXES:
+        if key[: len(prefix)].lower() == prefix.lower():
+            return key[len(prefix) :]
+    return None
+
+
 def _private_acl() -> Candidate:
     return Candidate(
         code=RemedyCode.COMPLY_WITH_DENY,
@@ -971,29 +1054,128 @@ def _check(
     verify: bool,
     probes: Probes | None = None,
 ) -> Remedy | None:
+    """The candidate as a remedy, verified; None when it is dropped (`_checked`)."""
+    checked = _checked(candidate, request, snapshot, decision, verify=verify, probes=probes)
+    return None if checked is None else checked[0]
+
+
+def _checked(
+    candidate: Candidate,
+    request: AccessRequest,
+    snapshot: Snapshot,
+    decision: Decision | None = None,
+    *,
+    verify: bool,
+    probes: Probes | None = None,
+) -> tuple[Remedy, bool] | None:
+    """(the remedy, whether it also lets others in); None: dropped, broader than needed, or an
+    ABAC fix that does not let the request through.
+
+    Enabling a bucket's ABAC is not dropped for letting others in: it makes every tag condition
+    on the bucket count as the account wrote it, by design. Its summary names who else gets in.
+    """
     patch = candidate.patch
     verified = False
+    summary = candidate.summary
+    opened: list[str] = []
     if patch is not None and verify:
         if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
             return None
         try:
-            allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
+            if patch.get("kind") == "abac":
+                allowed, opened = _abac_reach(
+                    request, snapshot, patch, probes or Probes(request, decision)
+                )
+                broader = not allowed
+            else:
+                allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
         except DiagnoserError:
             pass  # offered unverified
         else:
             if broader:
                 return None
             verified = allowed and all(is_known_action(o.action) for o in request.operations)
+    if opened:
+        summary += f" It also lets in {' and '.join(opened)}: check that the tag conditions "
+        summary += "on the bucket admit only whom they should before enabling it."
     cli = cli_for(patch, request) if patch is not None else None
     withheld = cli is None and patch is not None and argv_for(patch, request) is not None
-    return Remedy(
+    remedy = Remedy(
         code=candidate.code.value,
         target=candidate.target,
-        summary=f"{candidate.summary} ({NO_COMMAND})" if withheld else candidate.summary,
+        summary=f"{summary} ({NO_COMMAND})" if withheld else summary,
         patch=patch,
         cli=cli,
         verified=verified,
     )
+    return remedy, bool(opened)
+
+
+def _abac_reach(
+    request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any], probes: Probes
+) -> tuple[bool, list[str]]:
+    """(the request is allowed with the bucket's ABAC patched, who else that lets in: each probe
+    refused before and allowed after, in words).
+
+    Every probe is decided on the patched snapshot, none short-cut (`verification` proves
+    nothing of a patch that changes the context of every request on the bucket).
+    """
+    patched = _patched(snapshot, patch, probes.canonical(patch))
+    allowed = _allows(_tagged(request, patched), patched) or (
+        _cross_account(request, snapshot)
+        and owner_side_allows(request, evaluate(_tagged(request, patched), patched), snapshot)
+    )
+    account = request.principal.account_id
+    opened = [
+        "the same action on another bucket"
+        if probe.principal == request.principal
+        else f"another principal of account {account} with no grant of its own (sending this "
+        "request's context, its principal tags included)"
+        for probe in probes.plain()
+        if _allows(_tagged(probe, patched), patched) and not _allows(probe, snapshot)
+    ]
+    granted = probes.granted(snapshot)
+    if granted is not None:
+        probe, statements = granted
+        before = _with_granted_probe(snapshot, snapshot, None, statements, account)
+        after = _with_granted_probe(snapshot, patched, probes.canonical(patch), statements, account)
+        if (
+            before is not None
+            and after is not None
+            and _allows(_tagged(probe, after), after)
+            and not _allows(probe, before)
+        ):
+            actions = ", ".join(sorted({s["Action"] for s in statements}))
+            opened.append(
+                f"any other principal of account {account} whose IAM policy allows {actions}"
+            )
+    return allowed, opened
+
+
+def _tagged(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+    """The request as `snapshot` completes it, its bucket's tags included while the bucket's ABAC
+    is enabled there. A request the engine resolved already (on the snapshot before the patch)
+    is not resolved again (`engine.resolve`), so the tags are added here as it adds them: last,
+    each as `aws:ResourceTag/<key>` and `s3:BucketTag/<key>`, unless the context gives the key."""
+    resolved = resolve_principal(request, snapshot)
+    names = {op.bucket for op in request.operations}
+    name = names.pop() if len(names) == 1 else None
+    bucket = snapshot.buckets.get(name) if name is not None else None
+    if (
+        request.access_point_arn is not None
+        or not isinstance(bucket, Bucket)
+        or bucket.abac != "Enabled"
+        or not isinstance(bucket.tags, Mapping)
+    ):
+        return resolved
+    given = {normalise_key(entry.name) for entry in resolved.context}
+    added = tuple(
+        ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
+        for key, value in bucket.tags.items()
+        for prefix in BUCKET_TAG_PREFIXES
+        if normalise_key(prefix + key) not in given
+    )
+    return resolved.with_context(resolved.context + added) if added else resolved
 
 
 def _too_broad(statement: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:

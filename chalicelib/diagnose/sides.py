@@ -74,7 +74,7 @@ class Sides:
         kind = patch.get("kind")
         if kind == "session-policy":
             return self.requester
-        if kind == "ownership":
+        if kind in ("ownership", "abac"):
             return self.bucket
         if kind != "policy":
             return None
