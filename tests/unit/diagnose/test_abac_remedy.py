@@ -276,3 +276,38 @@ def test_a_bad_abac_patch_is_a_clear_error_either_way(patch: dict[str, Any], fie
         with pytest.raises(InputError) as raised:
             apply(document, patch)
         assert raised.value.field_path == field
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _document(),
+        _document(identity=(), bucket_policy=(_tag_grant(key="s3:BucketTag/team", Principal="*"),)),
+        _document(
+            identity=(read_statement("Allow", BUCKET),),
+            bucket_policy=(
+                read_statement(
+                    "Deny",
+                    BUCKET,
+                    Principal="*",
+                    Condition={"StringNotEquals": {"aws:ResourceTag/team": "finance"}},
+                ),
+            ),
+        ),
+    ],
+    ids=["identity-grant", "grant-to-everyone", "tag-deny"],
+)
+def test_the_abac_fix_is_the_same_with_the_verification_caches_off(
+    document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twice on one snapshot with the caches on (the patched snapshot kept and sharing compiled
+    policies, verdicts by `decide`), as on a fresh one with them off (a deep-copied patched
+    document, `evaluate` for every verdict)."""
+    snapshot = load_snapshot(copy.deepcopy(document))
+    request = request_from_runbook(object_read(ALICE, BUCKET))
+    cached = [pipeline.diagnose(request, snapshot).to_dict() for _ in range(2)]
+    monkeypatch.setattr(remedies, "CACHE", False)
+    plain = pipeline.diagnose(request, load_snapshot(copy.deepcopy(document))).to_dict()
+
+    assert cached[0] == cached[1] == plain
+    assert [r["code"] for r in plain["remedies"] if r["verified"]][-1] == ABAC
