@@ -156,7 +156,7 @@ def find_remedies(
         return ()
     out: list[tuple[Remedy, bool, str | None]] = []  # each: broad?, the account it is about
     seen: set[tuple[str, str, str]] = set()
-    abac = _enable_abac(request, snapshot, causes, misses)
+    abac = _enable_abac(request, snapshot, decision, causes, misses)
     found: list[tuple[Candidate, Cause | None, Evaluation | None]] = (
         [] if abac is None else [(abac, None, None)]
     )
@@ -675,14 +675,16 @@ def _enforce_owner(bucket: str) -> Candidate:
 def _enable_abac(
     request: AccessRequest,
     snapshot: Snapshot,
+    decision: Decision,
     causes: Sequence[tuple[int | None, Cause]],
     misses: Sequence[Miss],
 ) -> Candidate | None:
-    """Enable the ABAC of the request's bucket, when a statement's condition wants a tag the
-    bucket has and the request lacks only because ABAC is disabled (S3 puts a general purpose
-    bucket's tags in the request only once it is enabled: `engine.resolve`). None unless the
-    request is on one general purpose bucket, not through an access point, whose ABAC status
-    was read as Disabled and whose tags were read."""
+    """Enable the ABAC of the request's bucket, when a statement's condition on an S3 action
+    wants a tag the bucket has and the request lacks only because ABAC is disabled (S3 puts a
+    general purpose bucket's tags in the request only once it is enabled: `engine.resolve`; on
+    the KMS leg `aws:ResourceTag` is the key's). None unless the request is on one general
+    purpose bucket, not through an access point, whose ABAC status was read as Disabled and
+    whose tags were read."""
     buckets = {op.bucket for op in request.operations}
     name = buckets.pop() if len(buckets) == 1 else None
     if name is None or name.endswith("--x-s3") or request.access_point_arn is not None:
@@ -695,10 +697,13 @@ def _enable_abac(
         return None
     wanted: dict[tuple[str, int], tuple[str | None, str]] = {}  # (policy, index): (Sid, key)
     held: dict[str, str] = {}
+    kms = {i for i, e in enumerate(decision.evaluations) if e.action.lower().startswith("kms:")}
     refs: list[tuple[StatementRef | NearMiss, ConditionFailure | None]] = [
-        (c.statement, c.statement.failed_condition) for _, c in causes if c.statement
+        (c.statement, c.statement.failed_condition)
+        for i, c in causes
+        if c.statement and i not in kms
     ]
-    refs += [(m.near_miss, m.failure) for m in misses]
+    refs += [(m.near_miss, m.failure) for m in misses if m.evaluation not in kms]
     for ref, failure in refs:
         tag = _bucket_tag(failure.key) if failure and failure.actual is None else None
         if tag is not None and tag in tags and failure is not None:

@@ -311,3 +311,33 @@ def test_the_abac_fix_is_the_same_with_the_verification_caches_off(
 
     assert cached[0] == cached[1] == plain
     assert [r["code"] for r in plain["remedies"] if r["verified"]][-1] == ABAC
+
+
+def test_a_tag_condition_on_the_kms_leg_is_about_the_key_not_the_bucket() -> None:
+    """On S3's call to KMS, aws:ResourceTag is the key's tags: enabling the bucket's ABAC is no
+    fix for it, even when the bucket carries a tag of that name (the control: on the S3 leg)."""
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    decrypt = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    document = _document(identity=(read_statement("Allow", BUCKET), _tag_grant(**decrypt)))
+    document["kms"] = {
+        "keys": {
+            key: {
+                "metadata": {"Arn": key, "KeyState": "Enabled", "KeyManager": "CUSTOMER"},
+                "policy": _policy(
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ),
+            }
+        }
+    }
+    control = _diagnose(_document())
+    finding = _diagnose(document, kms_key_arn=key)
+
+    assert _abac(control)
+    assert finding.decision is Verdict.IMPLICIT_DENY
+    assert [e.decision for e in finding.evaluations] == [Verdict.ALLOWED, Verdict.IMPLICIT_DENY]
+    assert not _abac(finding), [r.summary for r in finding.remedies]
