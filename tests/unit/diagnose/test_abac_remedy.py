@@ -214,9 +214,11 @@ def test_a_hostile_bucket_tag_value_is_data_in_the_summary_and_every_rendering()
 
     [fix] = _abac(finding)
     assert fix.verified and f"the bucket has team = [{value}]" in fix.summary
-    assert fix.cli is not None and value not in fix.cli
-    assert_inert(render_text(finding))
+    text = render_text(finding)
+    assert "Enable ABAC on bucket finance-data" in text
+    assert_inert(text)
     markdown = render_markdown(finding)
+    assert "put-bucket-abac" in markdown
     assert_inert(markdown)
     assert_no_live_markup(outside_code(markdown))
     content = render_chatbot(finding)["content"]
