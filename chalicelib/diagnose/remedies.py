@@ -1131,12 +1131,12 @@ def _abac_reach(
         and owner_side_allows(request, evaluate(_tagged(request, patched), patched), snapshot)
     )
     account = request.principal.account_id
+    # The probe on another bucket keeps its verdict: the patch changes this bucket alone.
+    strangers = [p for p in probes.plain() if p.principal != request.principal]
     opened = [
-        "the same action on another bucket"
-        if probe.principal == request.principal
-        else f"another principal of account {account} with no grant of its own (sending this "
+        f"another principal of account {account} with no grant of its own (sending this "
         "request's context, its principal tags included)"
-        for probe in probes.plain()
+        for probe in strangers
         if _allows(_tagged(probe, patched), patched) and not _allows(probe, snapshot)
     ]
     granted = probes.granted(snapshot)
