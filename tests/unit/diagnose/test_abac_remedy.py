@@ -19,6 +19,7 @@ from chalicelib.diagnose.render import render_chatbot, render_markdown, render_t
 from chalicelib.model import Finding, InputError, Remedy, Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.scenarios import SCENARIOS, load_scenario
 from tests.unit.diagnose.test_fix_commands import run_pasted, stub_dir  # noqa: F401 (fixture)
 from tests.unit.diagnose.test_render import assert_inert, assert_no_live_markup, outside_code
 from tests.unit.engine.runbook_documents import object_read, read_statement
@@ -343,3 +344,27 @@ def test_a_tag_condition_on_the_kms_leg_is_about_the_key_not_the_bucket() -> Non
     assert finding.decision is Verdict.IMPLICIT_DENY
     assert [e.decision for e in finding.evaluations] == [Verdict.ALLOWED, Verdict.IMPLICIT_DENY]
     assert not _abac(finding), [r.summary for r in finding.remedies]
+
+
+def test_across_accounts_the_abac_fix_is_the_bucket_accounts_with_its_credentials() -> None:
+    """Judged on both sides, enabling the bucket's ABAC is the bucket account's change."""
+    requester, owner = "111122223333", "222233334444"
+    scenario = load_scenario(SCENARIOS / "cross-account-org-bucket-policy-no-grant")
+    document = copy.deepcopy(scenario.snapshot.document)
+    bucket = document["s3"]["buckets"]["shared-exports"]
+    bucket["policy"] = _policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{requester}:role/etl/loader"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::shared-exports/exports/*",
+            "Condition": {"StringEquals": {"s3:BucketTag/share": "partners"}},
+        }
+    )
+    bucket.update(tags=[{"Key": "share", "Value": "partners"}], abac="Disabled")
+    finding = pipeline.diagnose(scenario.request, load_snapshot(document))
+
+    [fix] = _abac(finding)
+    assert fix.verified
+    assert fix.summary.startswith(f"Bucket account {owner}: enable ABAC on bucket shared-exports")
+    assert fix.summary.endswith(f"Run it with credentials of account {owner}.")
