@@ -1142,17 +1142,21 @@ def _abac_reach(
     granted = probes.granted(snapshot)
     if granted is not None:
         probe, statements = granted
-        before = _with_granted_probe(snapshot, snapshot, None, statements, account)
-        after = _with_granted_probe(snapshot, patched, probes.canonical(patch), statements, account)
+        # Its grant on every resource decides its requests as the grant on theirs does, and is
+        # the same for every request of these actions: the probe snapshots are loaded once.
+        actions = sorted({s["Action"] for s in statements})
+        anywhere: list[Json] = [{"Effect": "Allow", "Action": a, "Resource": "*"} for a in actions]
+        before = _with_granted_probe(snapshot, snapshot, None, anywhere, account)
+        after = _with_granted_probe(snapshot, patched, probes.canonical(patch), anywhere, account)
         if (
             before is not None
             and after is not None
             and _allows(_tagged(probe, after), after)
             and not _allows(probe, before)
         ):
-            actions = ", ".join(sorted({s["Action"] for s in statements}))
             opened.append(
-                f"any other principal of account {account} whose IAM policy allows {actions}"
+                f"any other principal of account {account} whose IAM policy allows "
+                f"{', '.join(actions)}"
             )
     return allowed, opened
 
