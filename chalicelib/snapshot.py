@@ -170,6 +170,7 @@ class VpcEndpoint:
     vpc_id: str | None
     policy: Any | None  # None: the default full-access policy
     endpoint_type: str | None = None  # VpcEndpointType: "Gateway" | "Interface" | ...
+    owner_id: str | None = None  # OwnerId: the account that owns the endpoint
 
 
 class Snapshot:
@@ -737,4 +738,5 @@ def _load_vpce(endpoint_id: str, raw: Mapping[str, Any], where: str) -> VpcEndpo
         vpc_id=raw.get("VpcId"),
         policy=_maybe(policy, f"{where}.PolicyDocument"),
         endpoint_type=raw.get("VpcEndpointType"),
+        owner_id=owner if isinstance(owner := raw.get("OwnerId"), str) else None,
     )

@@ -46,6 +46,12 @@ tags override ("session tags override a user tag with the same key", STS API ref
 A request through a VPC endpoint carries the endpoint's VPC as `aws:SourceVpc`; the record
 names only the endpoint (`aws:SourceVpce`), whose `VpcId` the snapshot's `vpc_endpoints` hold.
 The request's note that the VPC is unknown (`events.context`) is then reworded (`derived_notes`).
+It also carries the account that owns the endpoint as `aws:VpceAccount`, and that account's
+organization and path as `aws:VpceOrgID` and `aws:VpceOrgPaths` (global keys since August 2025,
+which S3 supports, gateway endpoints included: the data perimeter "only through our
+endpoints"). A record names the owner (`vpcEndpointAccountId`); a runbook request gets it from
+the endpoint's `OwnerId` in the snapshot; the organization is the snapshot's for that account,
+as for the principal's.
 
 A general purpose bucket's tags are in the context only while its ABAC status is `Enabled`
 (off by default; when off, tags serve cost allocation only): "S3 evaluates this condition key
@@ -89,8 +95,10 @@ FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
 FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
 FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
+FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
+_BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
 # The events' note while the endpoint's VPC is unknown (`events.context`), and its rewording.
 VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeVpcEndpoints)."
 VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
@@ -112,14 +120,16 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_ROLE_TAGS,
         FROM_FEDERATING_USER_TAGS,
         FROM_ENDPOINT,
+        FROM_ENDPOINT_OWNER,
         FROM_BUCKET_TAGS,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
-# resource's organization is that of the `aws:ResourceAccount` value, the VPC that of the
-# `aws:SourceVpce` value. A walk that remembers what resolution adds per context form must not
-# take a form that gives one of them (`runbook_verdicts`).
-VALUE_READ_KEYS: Final = frozenset({"aws:resourceaccount", "aws:sourcevpce"})
+# resource's organization is that of the `aws:ResourceAccount` value, the VPC and its owner
+# those of the `aws:SourceVpce` value, the endpoint's organization that of the `aws:VpceAccount`
+# value. A walk that remembers what resolution adds per context form must not take a form that
+# gives one of them (`runbook_verdicts`).
+VALUE_READ_KEYS: Final = frozenset({"aws:resourceaccount", "aws:sourcevpce", "aws:vpceaccount"})
 _OUTSIDE_ORGANIZATIONS: Final = frozenset(
     {PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE, PrincipalType.UNKNOWN}
 )
@@ -195,16 +205,18 @@ def _owner_entries(account: str, source: str, wanted: tuple[bool, ...]) -> tuple
 def _organizations(
     request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
 ) -> list[ContextEntry]:
-    """The `aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` entries the
-    context (`given`, with the owner's account added) lacks, for the principal's and the
-    resource's account when the snapshot knows its organization."""
+    """The `aws:PrincipalOrgID`/`OrgPaths`, `aws:ResourceOrgID`/`OrgPaths` and
+    `aws:VpceOrgID`/`OrgPaths` entries the context (`given`, with the owners' accounts added)
+    lacks, for the principal's, the resource's and the endpoint's account when the snapshot
+    knows its organization."""
     out: list[ContextEntry] = []
     principal = request.principal
     if principal.type not in _OUTSIDE_ORGANIZATIONS:
         out += _org_entries("aws:Principal", principal.account_id, snapshot, given)
-    owner = given.get("aws:resourceaccount")
-    if owner is not None and len(owner.values) == 1:
-        out += _org_entries("aws:Resource", owner.values[0], snapshot, given)
+    for key, prefix in (("aws:resourceaccount", "aws:Resource"), ("aws:vpceaccount", "aws:Vpce")):
+        owner = given.get(key)
+        if owner is not None and len(owner.values) == 1:
+            out += _org_entries(prefix, owner.values[0], snapshot, given)
     return out
 
 
@@ -279,7 +291,9 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added = _principal_tags(request, snapshot, given)
     added += _resource_account(request, snapshot, given)
     given.update((normalise_key(entry.name), entry) for entry in added)  # the owner, for its org
-    added += (*_organizations(request, snapshot, given), *_source_vpc(snapshot, given))
+    added += _endpoint(snapshot, given)
+    given.update((normalise_key(entry.name), entry) for entry in added)  # the endpoint's owner
+    added += tuple(_organizations(request, snapshot, given))
     added += _bucket_tags(request, snapshot, given)
     return request.with_context(context + added) if added else request
 
@@ -298,24 +312,95 @@ def derived_notes(
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
+    note = _endpoint_unchecked(resolved, snapshot)
+    if note and note not in notes:
+        notes = (*notes, note)
     return notes
 
 
-def _source_vpc(snapshot: Snapshot, given: Mapping[str, ContextEntry]) -> tuple[ContextEntry, ...]:
-    """`aws:SourceVpc`, the VPC of the request's endpoint (`aws:SourceVpce`) as the snapshot's
-    `vpc_endpoints` know it, when the context does not give it."""
+def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
+    """A note when a policy names `aws:VpceAccount`, `aws:VpceOrgID` or `aws:VpceOrgPaths` and
+    the request came through an endpoint whose owner, or the owner's organization, is not known:
+    those keys are absent from its context here, not in AWS's ("" otherwise)."""
+    if not any(normalise_key(entry.name) == "aws:sourcevpce" for entry in request.context):
+        return ""
+    context = {normalise_key(entry.name): entry for entry in request.context}
+    through = context["aws:sourcevpce"]
+    if "aws:vpceorgid" in context:
+        return ""
+    owner = context.get("aws:vpceaccount")
+    if owner is None:
+        names = _names_key(request, snapshot, ("aws:vpceaccount", "aws:vpceorg"))
+        if not names:
+            return ""
+        return (
+            "aws:VpceAccount, aws:VpceOrgID and aws:VpceOrgPaths not checked: the owner of VPC "
+            f"endpoint {', '.join(through.values)} is not known (the record does not name it, "
+            "and the snapshot's vpc_endpoints do not hold it: ec2:DescribeVpcEndpoints)."
+        )
+    account = owner.values[0] if len(owner.values) == 1 else ""
+    if not account or not _organization_unknown(account, snapshot):
+        return ""
+    if not _names_key(request, snapshot, ("aws:vpceorg",)):
+        return ""
+    return (
+        "aws:VpceOrgID and aws:VpceOrgPaths not checked: the organization of account "
+        f"{account}, which owns VPC endpoint {', '.join(through.values)}, is not in the "
+        "snapshot (collect that account's side, or give the keys in the request's context)."
+    )
+
+
+def _organization_unknown(account: str, snapshot: Snapshot) -> bool:
+    """Whether the snapshot cannot tell the organization of `account` (an account it holds as
+    in no organization is known: no key)."""
+    if account == snapshot.account_id:
+        org = snapshot.organization
+    else:
+        side = snapshot.side(account)
+        if not isinstance(side, AccountSide):
+            return True  # no side for the account, or an unreadable one
+        org = side.organization
+    return org is not None and not (isinstance(org, Organization) and org.org_id)
+
+
+def _names_key(request: AccessRequest, snapshot: Snapshot, prefixes: tuple[str, ...]) -> bool:
+    """Whether a policy of the snapshot or of the request names a key starting with one of the
+    (lower-case) `prefixes`."""
+    text = snapshot.cached(
+        ("policy text",), lambda: json.dumps(snapshot.document, default=str).lower()
+    )
+    if any(prefix in text for prefix in prefixes):
+        return True
+    given = (request.session_policy, *request.scp_policies)
+    return any(
+        prefix in json.dumps(policy, default=str).lower()
+        for policy in given
+        if policy is not None
+        for prefix in prefixes
+    )
+
+
+def _endpoint(snapshot: Snapshot, given: Mapping[str, ContextEntry]) -> tuple[ContextEntry, ...]:
+    """`aws:SourceVpc` and `aws:VpceAccount`, the VPC and the owner of the request's endpoint
+    (`aws:SourceVpce`) as the snapshot's `vpc_endpoints` know them, those the context does not
+    give."""
     through = given.get("aws:sourcevpce")
-    if through is None or len(through.values) != 1 or "aws:sourcevpc" in given:
+    if through is None or len(through.values) != 1:
         return ()
     endpoint = snapshot.vpc_endpoints.get(through.values[0])
-    if not isinstance(endpoint, VpcEndpoint) or not endpoint.vpc_id:
+    if not isinstance(endpoint, VpcEndpoint):
         return ()
-    return (_vpc_entry(endpoint.vpc_id),)
+    out: tuple[ContextEntry, ...] = ()
+    if endpoint.vpc_id and "aws:sourcevpc" not in given:
+        out += (_endpoint_entry("aws:SourceVpc", endpoint.vpc_id, FROM_ENDPOINT),)
+    if endpoint.owner_id and "aws:vpceaccount" not in given:
+        out += (_endpoint_entry("aws:VpceAccount", endpoint.owner_id, FROM_ENDPOINT_OWNER),)
+    return out
 
 
 @lru_cache(maxsize=1024)
-def _vpc_entry(vpc_id: str) -> ContextEntry:
-    return ContextEntry(name="aws:SourceVpc", values=(vpc_id,), source=FROM_ENDPOINT)
+def _endpoint_entry(name: str, value: str, source: str) -> ContextEntry:
+    return ContextEntry(name=name, values=(value,), source=source)
 
 
 def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
@@ -471,12 +556,4 @@ def _not_read(bucket: str, what: str, value: object, needs: str) -> str:
 
 def _names_bucket_tags(request: AccessRequest, snapshot: Snapshot) -> bool:
     """Whether a policy of the snapshot or of the request names a bucket-tag key."""
-    if snapshot.cached(("names bucket tags",), lambda: _names_tags(snapshot.document)):
-        return True
-    given = (request.session_policy, *request.scp_policies)
-    return any(_names_tags(policy) for policy in given if policy is not None)
-
-
-def _names_tags(document: object) -> bool:
-    text = json.dumps(document, default=str).lower()
-    return any(prefix.lower() in text for prefix in BUCKET_TAG_PREFIXES)
+    return _names_key(request, snapshot, _BUCKET_TAG_LOWER)

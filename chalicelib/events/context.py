@@ -108,6 +108,7 @@ def _network(record: Mapping[str, Any], out: _Builder) -> None:
     is_ip = address is not None and _is_ip(address)
     if vpce is not None:
         out.add("aws:SourceVpce", vpce, "string", "event:vpcEndpointId")
+        _endpoint_owner(record, out)
         if is_ip and address is not None:
             out.add("aws:VpcSourceIp", address, "ip", "event:sourceIPAddress")
         out.notes.append(
@@ -120,6 +121,21 @@ def _network(record: Mapping[str, Any], out: _Builder) -> None:
         out.notes.append(
             f"sourceIPAddress {address!r} is not an IP address (a service made the call): "
             "aws:SourceIp is absent."
+        )
+
+
+def _endpoint_owner(record: Mapping[str, Any], out: _Builder) -> None:
+    """`aws:VpceAccount`, the account that owns the endpoint, which the record names (AWS puts
+    it in the context of a request through an endpoint, as it does `aws:VpceOrgID` and
+    `aws:VpceOrgPaths`, which `engine.resolve` derives from the snapshot's organizations)."""
+    owner = f.text(f.VPC_ENDPOINT_ACCOUNT, record)
+    if owner is None:
+        return
+    if len(owner) == 12 and owner.isascii() and owner.isdigit():
+        out.add("aws:VpceAccount", owner, "string", "event:vpcEndpointAccountId")
+    else:
+        out.notes.append(
+            f"vpcEndpointAccountId {owner!r} is not an account id: aws:VpceAccount is absent."
         )
 
 
