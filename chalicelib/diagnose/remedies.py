@@ -157,6 +157,7 @@ def find_remedies(
     out: list[tuple[Remedy, bool, str | None]] = []  # each: broad?, the account it is about
     seen: set[tuple[str, str, str]] = set()
     abac = _enable_abac(request, snapshot, decision, causes, misses)
+    abac_patch = abac.patch if abac is not None else None
     found: list[tuple[Candidate, Cause | None, Evaluation | None]] = (
         [] if abac is None else [(abac, None, None)]
     )
@@ -167,12 +168,15 @@ def find_remedies(
         own = [m for m in misses if m.evaluation == index]
         for candidate in _candidates(request, snapshot, decision, cause, own, action, resource):
             key = (candidate.code.value, candidate.target, candidate.summary)
-            if key in seen or (abac is not None and _sends_bucket_tags(candidate)):
+            if key in seen:
                 continue
             seen.add(key)
             found.append((candidate, cause, evaluation))
     probes = Probes(request, decision, [c.patch for c, _, _ in found if c.patch is not None])
     for candidate, about, evaluation in found:
+        offered = abac_patch is not None and any(r.patch == abac_patch for r, _, _ in out)
+        if offered and _sends_bucket_tags(candidate):
+            continue  # enabling the bucket's ABAC is the fix (offered first)
         checked = _checked(candidate, request, snapshot, decision, verify=verify, probes=probes)
         if checked is not None:
             remedy, broad = checked
@@ -729,8 +733,8 @@ def _enable_abac(
 
 
 def _sends_bucket_tags(candidate: Candidate) -> bool:
-    """A request-side fix that only gives the bucket's tags: no request sends them; where the
-    bucket has them, enabling its ABAC is the fix."""
+    """A request-side fix that only gives the bucket's tags: no request sends them, so it is
+    left out when enabling the bucket's ABAC is offered."""
     patch = candidate.patch or {}
     keys = patch.get("context") if patch.get("kind") == "request" else None
     return isinstance(keys, Mapping) and bool(keys) and all(map(_bucket_tag, keys))

@@ -194,6 +194,10 @@ def test_a_tag_deny_lifted_by_abac_says_it_lets_in_every_principal_granted_by_ia
         f"It also lets in any other principal of account {ACCOUNT} whose IAM policy allows "
         "s3:GetObject" in fix.summary
     )
+    # Without alice's own grant ABAC alone lets nobody in: no ABAC fix, the advice stays.
+    document["iam"]["UserDetailList"][0]["UserPolicyList"] = []
+    codes = [r.code for r in _diagnose(document).remedies]
+    assert ABAC not in codes and "COMPLY_WITH_DENY" in codes, codes
 
 
 def test_the_patched_snapshot_is_checked_in_full_for_an_abac_patch() -> None:
