@@ -1081,18 +1081,20 @@ def _checked(
     ABAC fix that does not let the request through.
 
     Enabling a bucket's ABAC is not dropped for letting others in: it makes every tag condition
-    on the bucket count as the account wrote it, by design. Its summary names who else gets in.
+    on the bucket count as the account wrote it, by design. Its summary names who else gets in,
+    and whom it shuts out.
     """
     patch = candidate.patch
     verified = False
     summary = candidate.summary
     opened: list[str] = []
+    shut: list[str] = []
     if patch is not None and verify:
         if candidate.new_statement is not None and _too_broad(candidate.new_statement, patch):
             return None
         try:
             if patch.get("kind") == "abac":
-                allowed, opened = _abac_reach(
+                allowed, opened, shut = _abac_reach(
                     request, snapshot, patch, probes or Probes(request, decision)
                 )
                 broader = not allowed
@@ -1107,6 +1109,9 @@ def _checked(
     if opened:
         summary += f" It also lets in {' and '.join(opened)}: check that the tag conditions "
         summary += "on the bucket admit only whom they should before enabling it."
+    if shut:
+        summary += f" It also shuts out {' and '.join(shut)}, allowed today: a tag condition "
+        summary += "on the bucket then refuses them."
     cli = cli_for(patch, request) if patch is not None else None
     withheld = cli is None and patch is not None and argv_for(patch, request) is not None
     remedy = Remedy(
@@ -1122,9 +1127,9 @@ def _checked(
 
 def _abac_reach(
     request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any], probes: Probes
-) -> tuple[bool, list[str]]:
-    """(the request is allowed with the bucket's ABAC patched, who else that lets in: each probe
-    refused before and allowed after, in words).
+) -> tuple[bool, list[str], list[str]]:
+    """(the request is allowed with the bucket's ABAC patched, whom else that lets in, whom it
+    shuts out: each probe whose verdict it turns, in words).
 
     Every probe is decided on the patched snapshot, none short-cut (`verification` proves
     nothing of a patch that changes the context of every request on the bucket).
@@ -1135,14 +1140,17 @@ def _abac_reach(
         and owner_side_allows(request, evaluate(_tagged(request, patched), patched), snapshot)
     )
     account = request.principal.account_id
+    turned: list[tuple[str, bool, bool]] = []  # (who, allowed before, allowed after)
     # The probe on another bucket keeps its verdict: the patch changes this bucket alone.
-    strangers = [p for p in probes.plain() if p.principal != request.principal]
-    opened = [
-        f"another principal of account {account} with no grant of its own (sending this "
-        "request's context, its principal tags included)"
-        for probe in strangers
-        if _allows(_tagged(probe, patched), patched) and not _allows(probe, snapshot)
-    ]
+    for probe in probes.plain():
+        if probe.principal != request.principal:
+            who = (
+                f"another principal of account {account} with no grant of its own (sending "
+                "this request's context, its principal tags included)"
+            )
+            turned.append(
+                (who, _allows(probe, snapshot), _allows(_tagged(probe, patched), patched))
+            )
     granted = probes.granted(snapshot)
     if granted is not None:
         probe, statements = granted
@@ -1152,17 +1160,13 @@ def _abac_reach(
         anywhere: list[Json] = [{"Effect": "Allow", "Action": a, "Resource": "*"} for a in actions]
         before = _with_granted_probe(snapshot, snapshot, None, anywhere, account)
         after = _with_granted_probe(snapshot, patched, probes.canonical(patch), anywhere, account)
-        if (
-            before is not None
-            and after is not None
-            and _allows(_tagged(probe, after), after)
-            and not _allows(probe, before)
-        ):
-            opened.append(
-                f"any other principal of account {account} whose IAM policy allows "
-                f"{', '.join(actions)}"
-            )
-    return allowed, opened
+        if before is not None and after is not None:
+            who = f"any other principal of account {account} whose IAM policy allows "
+            who += ", ".join(actions)
+            turned.append((who, _allows(probe, before), _allows(_tagged(probe, after), after)))
+    opened = [who for who, was, now in turned if now and not was]
+    shut = [who for who, was, now in turned if was and not now]
+    return allowed, opened, shut
 
 
 def _tagged(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:

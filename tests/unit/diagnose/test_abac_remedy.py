@@ -372,3 +372,27 @@ def test_across_accounts_the_abac_fix_is_the_bucket_accounts_with_its_credential
     assert fix.verified
     assert fix.summary.startswith(f"Bucket account {owner}: enable ABAC on bucket shared-exports")
     assert fix.summary.endswith(f"Run it with credentials of account {owner}.")
+
+
+def test_the_abac_fix_says_whom_a_tag_deny_then_shuts_out() -> None:
+    """Tag denies count too once ABAC is on: a Deny of the bucket's `classification` tag to
+    all but alice leaves alice in and shuts out the account's other readers, allowed today."""
+    restricted = read_statement(
+        "Deny",
+        BUCKET,
+        Principal="*",
+        Condition={
+            "StringEquals": {"aws:ResourceTag/classification": "restricted"},
+            "ArnNotEquals": {"aws:PrincipalArn": ALICE},
+        },
+    )
+    tags = [{"Key": "team", "Value": "finance"}, {"Key": "classification", "Value": "restricted"}]
+    finding = _diagnose(_document(bucket_policy=(restricted,), tags=tags))
+
+    [fix] = _abac(finding)
+    assert fix.verified and "also lets in" not in fix.summary
+    assert (
+        f"It also shuts out any other principal of account {ACCOUNT} whose IAM policy allows "
+        "s3:GetObject, allowed today" in fix.summary
+    )
+    assert finding.remedies[0].code == ABAC
