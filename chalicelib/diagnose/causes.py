@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ..engine import kms
 from ..model import (
     AccessRequest,
     Cause,
@@ -89,7 +90,7 @@ BPA_SETTINGS: tuple[tuple[str, CauseCode], ...] = (
 
 # Engine details that only repeat the catalog text ("no session policy allows").
 GENERIC_DETAIL = re.compile(r"^no [\w -]+ allows( the action)?\.?$", re.IGNORECASE)
-NETWORK_KEYS = frozenset({"aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"})
+NETWORK_KEYS = frozenset(key.lower() for key in kms.NETWORK_KEYS)  # absent on S3's KMS call
 REPEAT_WORDS = 5  # a run of this many words in both the catalog text and the detail
 KEY_STATE_WORDS = ("disabled", "pending deletion", "pendingdeletion", "another region", "state")
 

@@ -27,7 +27,19 @@ from .policy import PolicyKind
 from .s3rules import S3Facts
 
 OBJECT_READS_DISABLED = "ObjectReadsDisabled"  # the collector's marker (READ_OBJECTS=false)
-NETWORK_KEYS = ("aws:SourceIp", "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp")
+NETWORK_KEYS = (
+    "aws:SourceIp",
+    "aws:SourceVpce",
+    "aws:SourceVpc",
+    "aws:SourceVpcArn",
+    "aws:VpcSourceIp",
+    "aws:VpceAccount",
+    "aws:VpceOrgID",
+    "aws:VpceOrgPaths",
+)
+# Keys of the S3 request that a KMS request does not carry: S3's own (`s3:`), and the tags of
+# the S3 request and of its bucket (on a KMS request `aws:ResourceTag` is the key's).
+_S3_ONLY_PREFIXES = ("s3:", "aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
 WRITE_ACTIONS = frozenset({"s3:putobject"})
 
 
@@ -253,17 +265,21 @@ def leg_context(
     """The context of S3's call to KMS made with the requester's credentials (a forward access
     session). Its resource is the key: `aws:ResourceAccount` is the key's account (`account`),
     `aws:ResourceOrgID` and `aws:ResourceOrgPaths` that account's organization and path (`org`,
-    when known), and the bucket owner's `s3:ResourceAccount` is not in a KMS request."""
+    when known), and no key of S3's own (`s3:`, the bucket owner's `s3:ResourceAccount`
+    among them), of the S3 request's or the bucket's tags, or of the network path (S3 makes the
+    call, not the requester's endpoint) is in a KMS request."""
     org_id, org_path = org
     region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
     entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
     entries.update(
+        dict.fromkeys(name for name in ctx if name.lower().startswith(_S3_ONLY_PREFIXES))
+    )
+    entries.update(
         {
             "aws:ResourceAccount": [account] if account else None,
             "aws:ResourceOrgID": [org_id] if org_id else None,
             "aws:ResourceOrgPaths": [org_path] if org_path else None,
-            "s3:ResourceAccount": None,
             "aws:ViaAWSService": ["true"],
             "kms:ViaService": [f"s3.{region}.amazonaws.com"] if region else None,
             "kms:CallerAccount": [request.principal.account_id],
