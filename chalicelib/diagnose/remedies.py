@@ -86,12 +86,17 @@ ADVICE: dict[str, str] = {
     "s3:x-amz-server-side-encryption-aws-kms-key-id": "send the header "
     "x-amz-server-side-encryption-aws-kms-key-id: {value}",
     "s3:x-amz-acl": "send the header x-amz-acl: {value}",
+    "aws:vpceaccount": "send the request through a VPC endpoint for S3 owned by account {value}",
+    "aws:vpceorgid": "send the request through a VPC endpoint for S3 owned by an account of "
+    "organization {value}",
+    "aws:vpceorgpaths": "send the request through a VPC endpoint for S3 owned by an account "
+    "under {expected}",
 }
 # Keys that say who asks (the principal's account, organization, tags, name) or what is asked
 # for (the bucket's owner and organization): no request sends them, so a condition on them is
 # met by another principal or another resource, never by "sending" a value.
 _WHO: Final = ("aws:principal", "aws:userid", "aws:username")
-_WHAT: Final = ("aws:resource", "s3:resourceaccount")
+_WHAT: Final = ("aws:resource", "s3:resourceaccount", "s3:buckettag/")
 
 
 def _bound_advice(key: str, wanted: str) -> str | None:
@@ -135,6 +140,7 @@ class Candidate:
     patch: Json | None = None
     new_statement: Json | None = None  # the statement added or changed (breadth check)
     account: str | None = None  # the account it is about, when not its cause's layer's
+    condition_key: str | None = None  # the key a request-side fix is about (`_comply`)
 
 
 def find_remedies(
@@ -733,11 +739,10 @@ def _enable_abac(
 
 
 def _sends_bucket_tags(candidate: Candidate) -> bool:
-    """A request-side fix that only gives the bucket's tags: no request sends them, so it is
-    left out when enabling the bucket's ABAC is offered."""
-    patch = candidate.patch or {}
-    keys = patch.get("context") if patch.get("kind") == "request" else None
-    return isinstance(keys, Mapping) and bool(keys) and all(map(_bucket_tag, keys))
+    """Advice to meet a condition on the bucket's tags: no request sends them, so it is left
+    out when enabling the bucket's ABAC is offered."""
+    key = candidate.condition_key
+    return key is not None and _bucket_tag(key) is not None
 
 
 def _bucket_tag(key: str) -> str | None:
@@ -814,6 +819,8 @@ PRESENT_ADVICE: dict[str, str] = {
     "aws:sourcevpce": "come through a VPC endpoint for S3 (a gateway or interface endpoint of "
     "the client's VPC): requests over the internet carry no aws:SourceVpce",
     "aws:sourcevpc": "come from a VPC through its S3 endpoint",
+    "aws:vpceaccount": "come through a VPC endpoint for S3: requests over the internet carry no "
+    "aws:VpceAccount",
     "aws:multifactorauthpresent": "use credentials from a session created with MFA",
     "s3:x-amz-server-side-encryption": "send the header x-amz-server-side-encryption",
 }
@@ -901,7 +908,8 @@ def _comply(
         return
     values = None if value is None else [str(value)]
     advice = ADVICE.get(failure.key.lower(), "send the request with {key} = {value}")
-    text = _bound_advice(failure.key, f"is {values[0]}" if values else "is absent") or (
+    bound = _bound_advice(failure.key, f"is {values[0]}" if values else "is absent")
+    text = bound or (
         advice.format(
             key=failure.key,
             value=values[0] if values else "(none)",
@@ -922,11 +930,14 @@ def _comply(
             f"{failure.operator} {list(failure.expected)} (this request: {actual}). "
             f"{text[0].upper()}{text[1:]}."
         )
+    # A principal's or resource's own key is no request's to change: advice, not a patch the
+    # requester could apply (verifying it would judge a principal or bucket that is not there).
     yield Candidate(
         code=RemedyCode.COMPLY_WITH_DENY,
         target="the request",
         summary=summary[0].upper() + summary[1:],
-        patch={"kind": "request", "context": {failure.key: values}},
+        patch=None if bound else {"kind": "request", "context": {failure.key: values}},
+        condition_key=failure.key,
     )
 
 

@@ -233,3 +233,17 @@ def test_a_federated_user_carries_the_tags_of_the_user_who_federated_it(issuer: 
     else:
         assert tags == []
         assert denied_by_bucket
+
+
+def test_a_fix_on_the_principals_own_key_is_advice_not_a_verified_request_change() -> None:
+    """No request sends aws:PrincipalTag: "send it" cannot be applied, and verifying it would
+    judge a principal that is not there. It was a verified request-side patch."""
+    deny = read_statement(
+        "Deny", BUCKET, Principal="*", Condition={"StringNotEquals": {"aws:PrincipalTag/team": "x"}}
+    )
+    finding = pipeline.diagnose(request_from_runbook(_document()), _snapshot(deny))
+
+    [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
+    assert "as a principal whose aws:PrincipalTag/team is x" in fix.summary
+    assert fix.patch is None
+    assert fix.verified is False

@@ -244,3 +244,15 @@ def test_batch_lines_that_give_the_owner_get_that_owners_organization(
         pipeline.diagnose(request_from_runbook(d), snapshot).decision.value for d in documents
     ] == expected
     assert decisions == expected
+
+
+def test_the_fix_of_an_endpoint_perimeter_names_the_endpoints_to_come_through() -> None:
+    request = request_from_runbook(object_read(ALICE, BUCKET, vpc_endpoint_id=THEIRS))
+
+    finding = pipeline.diagnose(request, _snapshot(OUTSIDE_ACCOUNT))
+
+    [fix] = [r for r in finding.remedies if r.code == "COMPLY_WITH_DENY"]
+    assert (
+        f"send the request through a VPC endpoint for S3 owned by account {ACCOUNT}" in fix.summary
+    )
+    assert fix.verified is True
