@@ -312,42 +312,50 @@ def derived_notes(
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
-    note = _endpoint_unchecked(resolved, snapshot)
-    if note and note not in notes:
-        notes = (*notes, note)
+    for note in _endpoint_unchecked(resolved, snapshot):
+        if note not in notes:
+            notes = (*notes, note)
     return notes
 
 
-def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
-    """A note when a policy names `aws:VpceAccount`, `aws:VpceOrgID` or `aws:VpceOrgPaths` and
-    the request came through an endpoint whose owner, or the owner's organization, is not known:
-    those keys are absent from its context here, not in AWS's ("" otherwise)."""
+def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
+    """Notes when a policy names an endpoint key that the request through an endpoint lacks
+    here and would carry in AWS: `aws:VpceAccount`, `aws:VpceOrgID` or `aws:VpceOrgPaths` when
+    the endpoint's owner, or its organization, is not known; `aws:SourceVpcArn`, which is not
+    derived (S3's support for it is not documented where we could check)."""
     if not any(normalise_key(entry.name) == "aws:sourcevpce" for entry in request.context):
-        return ""
+        return ()
     context = {normalise_key(entry.name): entry for entry in request.context}
-    through = context["aws:sourcevpce"]
+    endpoint = ", ".join(context["aws:sourcevpce"].values)
+    notes: tuple[str, ...] = ()
+    if "aws:sourcevpcarn" not in context and _names_key(request, snapshot, ("aws:sourcevpcarn",)):
+        notes += (
+            f"aws:SourceVpcArn not checked: the ARN of the VPC of endpoint {endpoint} is not "
+            "derived here (give it in the request's context).",
+        )
     if "aws:vpceorgid" in context:
-        return ""
+        return notes
     owner = context.get("aws:vpceaccount")
     if owner is None:
-        names = _names_key(request, snapshot, ("aws:vpceaccount", "aws:vpceorg"))
-        if not names:
-            return ""
-        return (
-            "aws:VpceAccount, aws:VpceOrgID and aws:VpceOrgPaths not checked: the owner of VPC "
-            f"endpoint {', '.join(through.values)} is not known (the record does not name it, "
-            "and the snapshot's vpc_endpoints do not hold it: ec2:DescribeVpcEndpoints)."
-        )
+        if _names_key(request, snapshot, ("aws:vpceaccount", "aws:vpceorg")):
+            notes += (
+                "aws:VpceAccount, aws:VpceOrgID and aws:VpceOrgPaths not checked: the owner of "
+                f"VPC endpoint {endpoint} is not known (the record does not name it, and the "
+                "snapshot's vpc_endpoints do not hold it: ec2:DescribeVpcEndpoints).",
+            )
+        return notes
     account = owner.values[0] if len(owner.values) == 1 else ""
-    if not account or not _organization_unknown(account, snapshot):
-        return ""
-    if not _names_key(request, snapshot, ("aws:vpceorg",)):
-        return ""
-    return (
-        "aws:VpceOrgID and aws:VpceOrgPaths not checked: the organization of account "
-        f"{account}, which owns VPC endpoint {', '.join(through.values)}, is not in the "
-        "snapshot (collect that account's side, or give the keys in the request's context)."
-    )
+    if (
+        account
+        and _organization_unknown(account, snapshot)
+        and _names_key(request, snapshot, ("aws:vpceorg",))
+    ):
+        notes += (
+            "aws:VpceOrgID and aws:VpceOrgPaths not checked: the organization of account "
+            f"{account}, which owns VPC endpoint {endpoint}, is not in the snapshot (collect "
+            "that account's side, or give the keys in the request's context).",
+        )
+    return notes
 
 
 def _organization_unknown(account: str, snapshot: Snapshot) -> bool:

@@ -8,17 +8,20 @@ endpoints. A record names the owner (`vpcEndpointAccountId`); the snapshot's end
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import pipeline
+from chalicelib.diagnose.render import render_chatbot, render_markdown, render_text
 from chalicelib.engine import decide, evaluate
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert, assert_no_live_markup, outside_code
 
 from .runbook_documents import batch_decisions, object_read, read_statement, user_get_record
 
@@ -256,3 +259,39 @@ def test_the_fix_of_an_endpoint_perimeter_names_the_endpoints_to_come_through() 
         f"send the request through a VPC endpoint for S3 owned by account {ACCOUNT}" in fix.summary
     )
     assert fix.verified is True
+
+
+def test_a_policy_naming_the_vpc_arn_gets_a_note_that_it_was_not_checked() -> None:
+    by_arn = read_statement(
+        "Deny",
+        BUCKET,
+        Principal="*",
+        Condition={"StringNotEqualsIfExists": {"aws:SourceVpcArn": "arn:aws:ec2:*:*:vpc/vpc-0a"}},
+    )
+    request = request_from_runbook(object_read(ALICE, BUCKET, vpc_endpoint_id=OURS))
+
+    finding = pipeline.diagnose(request, _snapshot(by_arn))
+
+    [note] = [n for n in finding.request.notes if "aws:SourceVpcArn" in n]
+    assert note.startswith(f"aws:SourceVpcArn not checked: the ARN of the VPC of endpoint {OURS}")
+    quiet = pipeline.diagnose(request, _snapshot(OUTSIDE_ACCOUNT))
+    assert not [n for n in quiet.request.notes if "aws:SourceVpcArn" in n]
+
+
+def test_a_hostile_endpoint_owner_in_the_record_is_data_in_every_rendering() -> None:
+    record = user_get_record(ACCOUNT, BUCKET, "reports/q1.csv", vpc_endpoint_id=OURS)
+    record["vpcEndpointAccountId"] = (
+        "1\n\nFIX\n<!channel> [x](https://evil.example) $(id) \x1b]52;c;"
+    )
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot(OUTSIDE_ACCOUNT))
+
+    assert [n for n in finding.request.notes if "vpcEndpointAccountId" in n]
+    assert_inert(render_text(finding))
+    markdown = render_markdown(finding)
+    assert_inert(markdown)
+    assert_no_live_markup(outside_code(markdown))
+    content = render_chatbot(finding)["content"]
+    for text in (content["title"], content["description"], *content["nextSteps"]):
+        assert_inert(text)
+        assert_no_live_markup(re.sub(r"`[^`]*`", "", text))
