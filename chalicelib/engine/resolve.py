@@ -102,6 +102,14 @@ _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXE
 # The events' note while the endpoint's VPC is unknown (`events.context`), and its rewording.
 VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeVpcEndpoints)."
 VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
+# The events' note on a request made with an EC2 instance's role credentials
+# (`events.context.EC2_CREDENTIALS_NOTE`): kept only when a policy tests the instance keys.
+EC2_CREDENTIALS_NOTE: Final = "Made with the role credentials of EC2 instance"
+_INSTANCE_KEYS: Final = (
+    "ec2:sourceinstancearn",
+    "aws:ec2instancesourcevpc",
+    "aws:ec2instancesourceprivateipv4",
+)
 # A role session's own tags (not in a CloudTrail data event) override the role's of their key.
 FROM_ROLE_TAGS: Final = "derived:role tags in the snapshot (session tags, not logged, would win)"
 # A federated user's session carries the tags of the IAM user who called GetFederationToken,
@@ -302,11 +310,16 @@ def derived_notes(
     notes: tuple[str, ...], resolved: AccessRequest, snapshot: Snapshot
 ) -> tuple[str, ...]:
     """`notes` (the request's) as the `resolved` request leaves them: the VPC note reworded when
-    the endpoint's VPC was added, and a note when the bucket's tags could not be checked and a
-    policy names such a key; the same tuple when nothing changes. The engine never reads notes
+    the endpoint's VPC was added, the EC2 instance credentials note dropped when no policy tests
+    the instance keys, and a note when the bucket's tags or an endpoint key could not be checked
+    and a policy names such a key; the same tuple when nothing changes. The engine never reads notes
     (`verdict_cache.UNREAD_FIELDS`): the pipeline puts these in the finding."""
     if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
         notes = tuple(n.replace(VPC_UNKNOWN_NOTE, VPC_KNOWN_NOTE) for n in notes)
+    if any(n.startswith(EC2_CREDENTIALS_NOTE) for n in notes) and not _names_key(
+        resolved, snapshot, _INSTANCE_KEYS
+    ):
+        notes = tuple(n for n in notes if not n.startswith(EC2_CREDENTIALS_NOTE))
     why = _tags_unchecked(resolved, snapshot)
     if why and _names_bucket_tags(resolved, snapshot):
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."

@@ -63,6 +63,9 @@ REQUEST_KEYS: Final[Mapping[str, tuple[str, str]]] = {
     "max-keys": ("s3:max-keys", "numeric"),
     "versionId": ("s3:VersionId", "string"),
 }
+# A request made with an EC2 instance's role credentials (`engine.resolve.derived_notes` keeps
+# the note only when a policy tests the instance keys).
+EC2_CREDENTIALS_NOTE: Final = "Made with the role credentials of EC2 instance"
 # Listing parameters whose empty value is meaningful (s3:prefix "" = the bucket's top level).
 LIST_KEYS: Final[Mapping[str, str]] = {"prefix": "s3:prefix", "delimiter": "s3:delimiter"}
 
@@ -230,6 +233,14 @@ def _session(record: Mapping[str, Any], principal: Principal, out: _Builder) -> 
             identity,
             "string",
             "event:userIdentity.sessionContext.sourceIdentity",
+        )
+    delivery = f.text(f.EC2_ROLE_DELIVERY, record)
+    if delivery is not None:
+        out.notes.append(
+            f"{EC2_CREDENTIALS_NOTE} {principal.session_name or ''!r} (ec2RoleDelivery "
+            f"{delivery!r}): AWS adds ec2:SourceInstanceARN, aws:Ec2InstanceSourceVpc and "
+            "aws:Ec2InstanceSourcePrivateIPv4, which the record does not carry; a policy that "
+            "tests them (a perimeter for instance credentials) is not checked here."
         )
     created = f.text(f.SESSION_CREATED, record)
     if created is None:

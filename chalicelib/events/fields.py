@@ -50,6 +50,7 @@ MFA_AUTHENTICATED: Final = jmespath.compile(
 )
 SESSION_CREATED: Final = jmespath.compile("userIdentity.sessionContext.attributes.creationDate")
 SOURCE_IDENTITY: Final = jmespath.compile("userIdentity.sessionContext.sourceIdentity")
+EC2_ROLE_DELIVERY: Final = jmespath.compile("userIdentity.sessionContext.ec2RoleDelivery")
 
 TLS_VERSION: Final = jmespath.compile("tlsDetails.tlsVersion")
 CIPHER_SUITE: Final = jmespath.compile("tlsDetails.cipherSuite || additionalEventData.CipherSuite")
