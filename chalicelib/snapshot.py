@@ -162,6 +162,7 @@ class KmsKey:
     metadata: Mapping[str, Any] | Unreadable | None
     policy: Any | Unreadable | None
     grants: tuple[Mapping[str, Any], ...] | Unreadable
+    tags: Mapping[str, str] | Unreadable  # TagKey -> TagValue; left out: NOT_COLLECTED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -728,6 +729,17 @@ def _load_kms_key(arn: str, raw: Mapping[str, Any], where: str) -> KmsKey:
         metadata=_maybe(raw.get("metadata"), f"{where}.metadata"),
         policy=_maybe(raw.get("policy"), f"{where}.policy"),
         grants=unreadable_of(grants_raw, f"{where}.grants") or tuple(grants_raw or ()),
+        tags=_kms_key_tags(raw.get("tags"), f"{where}.tags"),
+    )
+
+
+def _kms_key_tags(raw: Any, where: str) -> Mapping[str, str] | Unreadable:
+    """A KMS key's `Tags` by key (the schema holds each to a string TagKey and TagValue); a
+    snapshot that leaves them out did not collect them (NOT_COLLECTED), never "no tags"."""
+    if isinstance(raw, list):
+        return {tag["TagKey"]: tag["TagValue"] for tag in raw}
+    return unreadable_of(raw, where) or Unreadable(
+        code=NOT_COLLECTED, needs="kms:ListResourceTags", where=where
     )
 
 

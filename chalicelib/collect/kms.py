@@ -1,9 +1,11 @@
-"""KMS keys: metadata, key policy and grants (DescribeKey, GetKeyPolicy, ListGrants).
+"""KMS keys: metadata, key policy, grants and tags (DescribeKey, GetKeyPolicy, ListGrants,
+ListResourceTags).
 
 The key is keyed by its ARN (DescribeKey resolves key ids, aliases `alias/x` and alias ARNs); a
 key that does not exist is an `$unreadable` marker with the not-found code under the name it was
 asked by (unknown to the diagnosis, never "no key policy"); a part we were refused is an
-`$unreadable` marker.
+`$unreadable` marker. The tags are the `Tags` list as KMS returns it (`TagKey`, `TagValue`):
+`aws:ResourceTag/<key>` on S3's call to KMS (KMS ABAC).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class KmsKeyCollector:
         "kms:DescribeKey",
         "kms:GetKeyPolicy",
         "kms:ListGrants",
+        "kms:ListResourceTags",
     )
 
     def __init__(self, kms_for_region: Callable[[str | None], KMSClient], plan: ReadPlan) -> None:
@@ -60,7 +63,7 @@ class KmsKeyCollector:
                 case Present(value=metadata):
                     entry["metadata"] = metadata
                     self._arns[key_id] = str(metadata.get("Arn", key_id))
-                    self._read_policy_and_grants(kms, entry, self._arns[key_id], key_id)
+                    self._read_key_parts(kms, entry, self._arns[key_id], key_id)
                 case Absent(code=code):
                     self._missing.add(key_id)
                     self._not_found[key_id] = Unreadable(
@@ -68,7 +71,7 @@ class KmsKeyCollector:
                     ).to_doc()
                 case Unreadable() as refused:
                     entry["metadata"] = refused.to_doc()
-                    self._read_policy_and_grants(kms, entry, key_id, key_id)
+                    self._read_key_parts(kms, entry, key_id, key_id)
 
         self._read(
             "kms:DescribeKey",
@@ -78,7 +81,7 @@ class KmsKeyCollector:
             on_metadata,
         )
 
-    def _read_policy_and_grants(self, kms: KMSClient, entry: Json, key: str, key_id: str) -> None:
+    def _read_key_parts(self, kms: KMSClient, entry: Json, key: str, key_id: str) -> None:
         """Read once the key is known to exist (and by ARN, which DescribeKey resolved)."""
 
         def store(name: str) -> Callable[[Fetched], None]:
@@ -109,6 +112,18 @@ class KmsKeyCollector:
             ),
             what,
             store("grants"),
+        )
+        self._read(
+            "kms:ListResourceTags",
+            key,
+            lambda: (
+                kms.get_paginator("list_resource_tags")
+                .paginate(KeyId=key)
+                .build_full_result()
+                .get("Tags", [])
+            ),
+            what,
+            store("tags"),
         )
 
     def _read(

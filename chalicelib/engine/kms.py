@@ -4,24 +4,33 @@ S3 calls KMS with the requester's credentials (forward access): `kms:Decrypt` fo
 `kms:GenerateDataKey` for writes (plus `kms:Decrypt` to complete a multipart upload). That call
 is its own authorization against the key policy (root delegation makes identity policies count),
 grants, identity policies, boundaries, SCPs and RCPs (not for AWS managed keys). Its context is
-S3's, not the client's: `aws:ViaAWSService` is true and the network keys are absent.
+S3's, not the client's: `aws:ViaAWSService` is true and the network keys are absent, and
+`aws:ResourceTag/<key>` is each of the KMS key's own tags (KMS ABAC).
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html ·
 https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html ·
+https://docs.aws.amazon.com/kms/latest/developerguide/abac.html ·
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-viaawsservice
 Pure: no boto3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..arn import parse_arn
 from ..model import AccessRequest, Layer, Operation, StatementRef, Unchecked
-from ..snapshot import Snapshot, Unreadable
+from ..snapshot import AccountSide, Organization, Snapshot, Unreadable
 from .context import RequestContext
-from .evidence import PolicySource, compiled_source, problem_source, unchecked_for
+from .evidence import (
+    PolicySource,
+    compiled_source,
+    kept_evidence,
+    problem_source,
+    unchecked_for,
+)
 from .hits import Hits
 from .policy import PolicyKind
 from .s3rules import S3Facts
@@ -41,6 +50,8 @@ NETWORK_KEYS = (
 # the S3 request and of its bucket (on a KMS request `aws:ResourceTag` is the key's).
 _S3_ONLY_PREFIXES = ("s3:", "aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
 WRITE_ACTIONS = frozenset({"s3:putobject"})
+KEY_TAG_PREFIX = "aws:ResourceTag/"
+_KEY_TAG_LOWER = KEY_TAG_PREFIX.lower()
 
 
 @dataclass(slots=True)
@@ -54,6 +65,7 @@ class KmsLeg:
     grants_unreadable: Unchecked | None = None
     key_policy: tuple[PolicySource, ...] = ()
     grants: tuple[Mapping[str, Any], ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)  # the key's: aws:ResourceTag/<key>
     details: dict[Layer, str] = field(default_factory=dict)
     blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     skip_reason: str | None = None
@@ -253,6 +265,53 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
         leg.grants_unreadable = unchecked_for(Layer.KMS_GRANT, key.grants, f"grants of {key.arn}")
     else:
         leg.grants = key.grants
+    if not isinstance(key.tags, Unreadable):
+        leg.tags = key.tags
+    elif _names_key_tag(leg, snapshot, request):
+        found = unchecked_for(Layer.KMS_KEY_POLICY, key.tags, f"the tags of KMS key {key.arn}")
+        problem = replace(
+            found,
+            reason=f"{found.reason}: aws:ResourceTag/<key> of S3's call to KMS (the key's "
+            "tags, KMS ABAC) was not checked, and a policy of that call names it",
+        )
+        leg.key_policy += (problem_source(snapshot, f"key-tags:{key.arn}", problem),)
+
+
+def _names_key_tag(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> bool:
+    """Whether a policy that takes part in the KMS call names `aws:ResourceTag`: a statement of
+    the key policy, the requester's identity policies or boundary that covers the leg's action,
+    or (coarsely, by their text) a session policy, an SCP or an RCP."""
+    evidence = kept_evidence(snapshot, request.principal)
+    for source in (*leg.key_policy, *evidence.identity, evidence.boundary):
+        compiled = source.compiled if source is not None else None
+        if compiled is None:
+            continue
+        for statement in compiled.statements_for_action(leg.action):
+            if _KEY_TAG_LOWER in json.dumps(statement.raw, default=str).lower():
+                return True
+    given = (request.session_policy, *request.scp_policies)
+    if any(_KEY_TAG_LOWER in json.dumps(doc, default=str).lower() for doc in given if doc):
+        return True
+    named: bool = snapshot.cached(
+        ("org policies name", _KEY_TAG_LOWER),
+        lambda: any(
+            _KEY_TAG_LOWER in json.dumps(doc, default=str).lower()
+            for doc in _org_policies(snapshot)
+        ),
+    )
+    return named
+
+
+def _org_policies(snapshot: Snapshot) -> Iterator[Any]:
+    """The SCP and RCP documents of the snapshot's organization paths (every account's)."""
+    sides = (side for side in snapshot.accounts.values() if isinstance(side, AccountSide))
+    for org in (snapshot.organization, *(side.organization for side in sides)):
+        if not isinstance(org, Organization):
+            continue
+        for level in org.levels:
+            for policies in (level.scps, level.rcps):
+                if isinstance(policies, tuple):
+                    yield from (policy.content for policy in policies)
 
 
 def leg_context(
@@ -265,9 +324,10 @@ def leg_context(
     """The context of S3's call to KMS made with the requester's credentials (a forward access
     session). Its resource is the key: `aws:ResourceAccount` is the key's account (`account`),
     `aws:ResourceOrgID` and `aws:ResourceOrgPaths` that account's organization and path (`org`,
-    when known), and no key of S3's own (`s3:`, the bucket owner's `s3:ResourceAccount`
-    among them), of the S3 request's or the bucket's tags, or of the network path (S3 makes the
-    call, not the requester's endpoint) is in a KMS request."""
+    when known), `aws:ResourceTag/<key>` each of the key's tags (`leg.tags`), and no key of
+    S3's own (`s3:`, the bucket owner's `s3:ResourceAccount` among them), of the S3 request's
+    or the bucket's tags, or of the network path (S3 makes the call, not the requester's
+    endpoint) is in a KMS request."""
     org_id, org_path = org
     region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
@@ -287,6 +347,7 @@ def leg_context(
             "kms:EncryptionContextKeys": ["aws:s3:arn"],
         }
     )
+    entries.update({KEY_TAG_PREFIX + key: [value] for key, value in leg.tags.items()})
     return ctx.with_entries(entries)
 
 

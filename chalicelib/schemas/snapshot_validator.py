@@ -710,6 +710,75 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_kms_key(
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".grants cannot be validated by any definition"
                 )
+        if "tags" in data_keys:
+            data_keys.remove("tags")
+            data__tags = data["tags"]
+            data__tags_any_of_count15 = 0
+            if not data__tags_any_of_count15:
+                try:
+                    validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
+                        data__tags, custom_formats, (name_prefix or "data") + ".tags"
+                    )
+                    data__tags_any_of_count15 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__tags_any_of_count15:
+                try:
+                    if not isinstance(data__tags, (list, tuple)):
+                        raise JsonSchemaValueException(
+                            "" + (name_prefix or "data") + ".tags must be array"
+                        )
+                    data__tags_is_list = isinstance(data__tags, (list, tuple))
+                    if data__tags_is_list:
+                        data__tags_len = len(data__tags)
+                        for data__tags_x, data__tags_item in enumerate(data__tags):
+                            if not isinstance(data__tags_item, (dict)):
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + ".tags[{data__tags_x}]".format(**locals())
+                                    + " must be object"
+                                )
+                            data__tags_item_is_dict = isinstance(data__tags_item, dict)
+                            if data__tags_item_is_dict:
+                                data__tags_item__missing_keys = (
+                                    set(["TagKey", "TagValue"]) - data__tags_item.keys()
+                                )
+                                if data__tags_item__missing_keys:
+                                    raise JsonSchemaValueException(
+                                        ""
+                                        + (name_prefix or "data")
+                                        + ".tags[{data__tags_x}]".format(**locals())
+                                        + " must contain "
+                                    )
+                                data__tags_item_keys = set(data__tags_item.keys())
+                                if "TagKey" in data__tags_item_keys:
+                                    data__tags_item_keys.remove("TagKey")
+                                    data__tags_item__TagKey = data__tags_item["TagKey"]
+                                    if not isinstance(data__tags_item__TagKey, (str)):
+                                        raise JsonSchemaValueException(
+                                            ""
+                                            + (name_prefix or "data")
+                                            + ".tags[{data__tags_x}].TagKey".format(**locals())
+                                            + " must be string"
+                                        )
+                                if "TagValue" in data__tags_item_keys:
+                                    data__tags_item_keys.remove("TagValue")
+                                    data__tags_item__TagValue = data__tags_item["TagValue"]
+                                    if not isinstance(data__tags_item__TagValue, (str)):
+                                        raise JsonSchemaValueException(
+                                            ""
+                                            + (name_prefix or "data")
+                                            + ".tags[{data__tags_x}].TagValue".format(**locals())
+                                            + " must be string"
+                                        )
+                    data__tags_any_of_count15 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException):
+                    pass
+            if not data__tags_any_of_count15:
+                raise JsonSchemaValueException(
+                    "" + (name_prefix or "data") + ".tags cannot be validated by any definition"
+                )
     return data
 
 
@@ -786,34 +855,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count15 = 0
-            if not data__region_any_of_count15:
+            data__region_any_of_count16 = 0
+            if not data__region_any_of_count16:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__region, custom_formats, (name_prefix or "data") + ".region"
                     )
-                    data__region_any_of_count15 += 1
+                    data__region_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count15:
+            if not data__region_any_of_count16:
                 try:
                     if not isinstance(data__region, (str)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be string"
                         )
-                    data__region_any_of_count15 += 1
+                    data__region_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count15:
+            if not data__region_any_of_count16:
                 try:
                     if not isinstance(data__region, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be null"
                         )
-                    data__region_any_of_count15 += 1
+                    data__region_any_of_count16 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count15:
+            if not data__region_any_of_count16:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".region cannot be validated by any definition"
                 )
@@ -839,27 +908,27 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "ownership_controls" in data_keys:
             data_keys.remove("ownership_controls")
             data__ownershipcontrols = data["ownership_controls"]
-            data__ownershipcontrols_any_of_count16 = 0
-            if not data__ownershipcontrols_any_of_count16:
+            data__ownershipcontrols_any_of_count17 = 0
+            if not data__ownershipcontrols_any_of_count17:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__ownershipcontrols,
                         custom_formats,
                         (name_prefix or "data") + ".ownership_controls",
                     )
-                    data__ownershipcontrols_any_of_count16 += 1
+                    data__ownershipcontrols_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count16:
+            if not data__ownershipcontrols_any_of_count17:
                 try:
                     if not isinstance(data__ownershipcontrols, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".ownership_controls must be null"
                         )
-                    data__ownershipcontrols_any_of_count16 += 1
+                    data__ownershipcontrols_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count16:
+            if not data__ownershipcontrols_any_of_count17:
                 try:
                     if not isinstance(data__ownershipcontrols, (dict)):
                         raise JsonSchemaValueException(
@@ -957,10 +1026,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                     )
                                                     + " must be one of ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']"
                                                 )
-                    data__ownershipcontrols_any_of_count16 += 1
+                    data__ownershipcontrols_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count16:
+            if not data__ownershipcontrols_any_of_count17:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -969,37 +1038,37 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "public_access_block" in data_keys:
             data_keys.remove("public_access_block")
             data__publicaccessblock = data["public_access_block"]
-            data__publicaccessblock_any_of_count17 = 0
-            if not data__publicaccessblock_any_of_count17:
+            data__publicaccessblock_any_of_count18 = 0
+            if not data__publicaccessblock_any_of_count18:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count17 += 1
+                    data__publicaccessblock_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count17:
+            if not data__publicaccessblock_any_of_count18:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_bpa(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count17 += 1
+                    data__publicaccessblock_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count17:
+            if not data__publicaccessblock_any_of_count18:
                 try:
                     if not isinstance(data__publicaccessblock, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".public_access_block must be null"
                         )
-                    data__publicaccessblock_any_of_count17 += 1
+                    data__publicaccessblock_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count17:
+            if not data__publicaccessblock_any_of_count18:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1008,34 +1077,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "encryption" in data_keys:
             data_keys.remove("encryption")
             data__encryption = data["encryption"]
-            data__encryption_any_of_count18 = 0
-            if not data__encryption_any_of_count18:
+            data__encryption_any_of_count19 = 0
+            if not data__encryption_any_of_count19:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__encryption, custom_formats, (name_prefix or "data") + ".encryption"
                     )
-                    data__encryption_any_of_count18 += 1
+                    data__encryption_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count18:
+            if not data__encryption_any_of_count19:
                 try:
                     if not isinstance(data__encryption, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be object"
                         )
-                    data__encryption_any_of_count18 += 1
+                    data__encryption_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count18:
+            if not data__encryption_any_of_count19:
                 try:
                     if not isinstance(data__encryption, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be null"
                         )
-                    data__encryption_any_of_count18 += 1
+                    data__encryption_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count18:
+            if not data__encryption_any_of_count19:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1044,18 +1113,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "request_payment" in data_keys:
             data_keys.remove("request_payment")
             data__requestpayment = data["request_payment"]
-            data__requestpayment_any_of_count19 = 0
-            if not data__requestpayment_any_of_count19:
+            data__requestpayment_any_of_count20 = 0
+            if not data__requestpayment_any_of_count20:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__requestpayment,
                         custom_formats,
                         (name_prefix or "data") + ".request_payment",
                     )
-                    data__requestpayment_any_of_count19 += 1
+                    data__requestpayment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count19:
+            if not data__requestpayment_any_of_count20:
                 try:
                     if not (
                         isinstance(data__requestpayment, str)
@@ -1068,28 +1137,28 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".request_payment must be one of ['BucketOwner', 'Requester']"
                         )
-                    data__requestpayment_any_of_count19 += 1
+                    data__requestpayment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count19:
+            if not data__requestpayment_any_of_count20:
                 try:
                     if not isinstance(data__requestpayment, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be object"
                         )
-                    data__requestpayment_any_of_count19 += 1
+                    data__requestpayment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count19:
+            if not data__requestpayment_any_of_count20:
                 try:
                     if not isinstance(data__requestpayment, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be null"
                         )
-                    data__requestpayment_any_of_count19 += 1
+                    data__requestpayment_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count19:
+            if not data__requestpayment_any_of_count20:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1111,16 +1180,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "abac" in data_keys:
             data_keys.remove("abac")
             data__abac = data["abac"]
-            data__abac_any_of_count20 = 0
-            if not data__abac_any_of_count20:
+            data__abac_any_of_count21 = 0
+            if not data__abac_any_of_count21:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__abac, custom_formats, (name_prefix or "data") + ".abac"
                     )
-                    data__abac_any_of_count20 += 1
+                    data__abac_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count20:
+            if not data__abac_any_of_count21:
                 try:
                     if not (
                         isinstance(data__abac, str)
@@ -1133,35 +1202,35 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".abac must be one of ['Enabled', 'Disabled']"
                         )
-                    data__abac_any_of_count20 += 1
+                    data__abac_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count20:
+            if not data__abac_any_of_count21:
                 try:
                     if not isinstance(data__abac, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".abac must be null"
                         )
-                    data__abac_any_of_count20 += 1
+                    data__abac_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count20:
+            if not data__abac_any_of_count21:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".abac cannot be validated by any definition"
                 )
         if "objects" in data_keys:
             data_keys.remove("objects")
             data__objects = data["objects"]
-            data__objects_any_of_count21 = 0
-            if not data__objects_any_of_count21:
+            data__objects_any_of_count22 = 0
+            if not data__objects_any_of_count22:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__objects, custom_formats, (name_prefix or "data") + ".objects"
                     )
-                    data__objects_any_of_count21 += 1
+                    data__objects_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count21:
+            if not data__objects_any_of_count22:
                 try:
                     if not isinstance(data__objects, (dict)):
                         raise JsonSchemaValueException(
@@ -1173,8 +1242,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                         for data__objects_key in data__objects_keys:
                             if data__objects_key not in []:
                                 data__objects_value = data__objects.get(data__objects_key)
-                                data__objects_value_any_of_count22 = 0
-                                if not data__objects_value_any_of_count22:
+                                data__objects_value_any_of_count23 = 0
+                                if not data__objects_value_any_of_count23:
                                     try:
                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                             data__objects_value,
@@ -1182,10 +1251,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                             (name_prefix or "data")
                                             + ".objects.{data__objects_key}".format(**locals()),
                                         )
-                                        data__objects_value_any_of_count22 += 1
+                                        data__objects_value_any_of_count23 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count22:
+                                if not data__objects_value_any_of_count23:
                                     try:
                                         if not isinstance(data__objects_value, (dict)):
                                             raise JsonSchemaValueException(
@@ -1206,8 +1275,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                 data__objects_value__head = data__objects_value[
                                                     "head"
                                                 ]
-                                                data__objects_value__head_any_of_count23 = 0
-                                                if not data__objects_value__head_any_of_count23:
+                                                data__objects_value__head_any_of_count24 = 0
+                                                if not data__objects_value__head_any_of_count24:
                                                     try:
                                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                             data__objects_value__head,
@@ -1217,13 +1286,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 **locals()
                                                             ),
                                                         )
-                                                        data__objects_value__head_any_of_count23 += 1
+                                                        data__objects_value__head_any_of_count24 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count23:
+                                                if not data__objects_value__head_any_of_count24:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (dict)
@@ -1236,13 +1305,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be object"
                                                             )
-                                                        data__objects_value__head_any_of_count23 += 1
+                                                        data__objects_value__head_any_of_count24 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count23:
+                                                if not data__objects_value__head_any_of_count24:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (NoneType)
@@ -1255,13 +1324,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be null"
                                                             )
-                                                        data__objects_value__head_any_of_count23 += 1
+                                                        data__objects_value__head_any_of_count24 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count23:
+                                                if not data__objects_value__head_any_of_count24:
                                                     raise JsonSchemaValueException(
                                                         ""
                                                         + (name_prefix or "data")
@@ -1283,20 +1352,20 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                         **locals()
                                                     ),
                                                 )
-                                        data__objects_value_any_of_count22 += 1
+                                        data__objects_value_any_of_count23 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count22:
+                                if not data__objects_value_any_of_count23:
                                     raise JsonSchemaValueException(
                                         ""
                                         + (name_prefix or "data")
                                         + ".objects.{data__objects_key}".format(**locals())
                                         + " cannot be validated by any definition"
                                     )
-                    data__objects_any_of_count21 += 1
+                    data__objects_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count21:
+            if not data__objects_any_of_count22:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".objects cannot be validated by any definition"
                 )
@@ -1306,16 +1375,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count24 = 0
-    if not data_any_of_count24:
+    data_any_of_count25 = 0
+    if not data_any_of_count25:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count24 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count24:
+    if not data_any_of_count25:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -1361,10 +1430,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
                                     + "[{data_x}].Value".format(**locals())
                                     + " must be string"
                                 )
-            data_any_of_count24 += 1
+            data_any_of_count25 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count24:
+    if not data_any_of_count25:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1374,16 +1443,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count25 = 0
-    if not data_any_of_count25:
+    data_any_of_count26 = 0
+    if not data_any_of_count26:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count25 += 1
+            data_any_of_count26 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count25:
+    if not data_any_of_count26:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -1487,10 +1556,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_acl(
                                             )
                                             + " must be one of ['READ', 'WRITE', 'READ_ACP', 'WRITE_ACP', 'FULL_CONTROL']"
                                         )
-            data_any_of_count25 += 1
+            data_any_of_count26 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count25:
+    if not data_any_of_count26:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1626,16 +1695,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_organization(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count26 = 0
-    if not data_any_of_count26:
+    data_any_of_count27 = 0
+    if not data_any_of_count27:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count26 += 1
+            data_any_of_count27 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count26:
+    if not data_any_of_count27:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -1699,10 +1768,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_org_policies(
                                 custom_formats,
                                 (name_prefix or "data") + "[{data_x}].Content".format(**locals()),
                             )
-            data_any_of_count26 += 1
+            data_any_of_count27 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count26:
+    if not data_any_of_count27:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -1720,18 +1789,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "UserDetailList" in data_keys:
             data_keys.remove("UserDetailList")
             data__UserDetailList = data["UserDetailList"]
-            data__UserDetailList_any_of_count27 = 0
-            if not data__UserDetailList_any_of_count27:
+            data__UserDetailList_any_of_count28 = 0
+            if not data__UserDetailList_any_of_count28:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__UserDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".UserDetailList",
                     )
-                    data__UserDetailList_any_of_count27 += 1
+                    data__UserDetailList_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count27:
+            if not data__UserDetailList_any_of_count28:
                 try:
                     if not isinstance(data__UserDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -1830,8 +1899,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__UserDetailList_item__GroupList = (
                                         data__UserDetailList_item["GroupList"]
                                     )
-                                    data__UserDetailList_item__GroupList_any_of_count28 = 0
-                                    if not data__UserDetailList_item__GroupList_any_of_count28:
+                                    data__UserDetailList_item__GroupList_any_of_count29 = 0
+                                    if not data__UserDetailList_item__GroupList_any_of_count29:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__UserDetailList_item__GroupList,
@@ -1841,13 +1910,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__UserDetailList_item__GroupList_any_of_count28 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count29 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count28:
+                                    if not data__UserDetailList_item__GroupList_any_of_count29:
                                         try:
                                             if not isinstance(
                                                 data__UserDetailList_item__GroupList, (list, tuple)
@@ -1888,13 +1957,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                             )
                                                             + " must be string"
                                                         )
-                                            data__UserDetailList_item__GroupList_any_of_count28 += 1
+                                            data__UserDetailList_item__GroupList_any_of_count29 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__UserDetailList_item__GroupList_any_of_count28:
+                                    if not data__UserDetailList_item__GroupList_any_of_count29:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -1955,10 +2024,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__UserDetailList_any_of_count27 += 1
+                    data__UserDetailList_any_of_count28 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__UserDetailList_any_of_count27:
+            if not data__UserDetailList_any_of_count28:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1967,18 +2036,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "GroupDetailList" in data_keys:
             data_keys.remove("GroupDetailList")
             data__GroupDetailList = data["GroupDetailList"]
-            data__GroupDetailList_any_of_count29 = 0
-            if not data__GroupDetailList_any_of_count29:
+            data__GroupDetailList_any_of_count30 = 0
+            if not data__GroupDetailList_any_of_count30:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__GroupDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".GroupDetailList",
                     )
-                    data__GroupDetailList_any_of_count29 += 1
+                    data__GroupDetailList_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count29:
+            if not data__GroupDetailList_any_of_count30:
                 try:
                     if not isinstance(data__GroupDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2074,10 +2143,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__GroupDetailList_any_of_count29 += 1
+                    data__GroupDetailList_any_of_count30 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__GroupDetailList_any_of_count29:
+            if not data__GroupDetailList_any_of_count30:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -2086,18 +2155,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "RoleDetailList" in data_keys:
             data_keys.remove("RoleDetailList")
             data__RoleDetailList = data["RoleDetailList"]
-            data__RoleDetailList_any_of_count30 = 0
-            if not data__RoleDetailList_any_of_count30:
+            data__RoleDetailList_any_of_count31 = 0
+            if not data__RoleDetailList_any_of_count31:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__RoleDetailList,
                         custom_formats,
                         (name_prefix or "data") + ".RoleDetailList",
                     )
-                    data__RoleDetailList_any_of_count30 += 1
+                    data__RoleDetailList_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count30:
+            if not data__RoleDetailList_any_of_count31:
                 try:
                     if not isinstance(data__RoleDetailList, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2243,10 +2312,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             **locals()
                                         ),
                                     )
-                    data__RoleDetailList_any_of_count30 += 1
+                    data__RoleDetailList_any_of_count31 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__RoleDetailList_any_of_count30:
+            if not data__RoleDetailList_any_of_count31:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -2255,16 +2324,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
         if "Policies" in data_keys:
             data_keys.remove("Policies")
             data__Policies = data["Policies"]
-            data__Policies_any_of_count31 = 0
-            if not data__Policies_any_of_count31:
+            data__Policies_any_of_count32 = 0
+            if not data__Policies_any_of_count32:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__Policies, custom_formats, (name_prefix or "data") + ".Policies"
                     )
-                    data__Policies_any_of_count31 += 1
+                    data__Policies_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count31:
+            if not data__Policies_any_of_count32:
                 try:
                     if not isinstance(data__Policies, (list, tuple)):
                         raise JsonSchemaValueException(
@@ -2337,8 +2406,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                     data__Policies_item__PolicyVersionList = data__Policies_item[
                                         "PolicyVersionList"
                                     ]
-                                    data__Policies_item__PolicyVersionList_any_of_count32 = 0
-                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
+                                    data__Policies_item__PolicyVersionList_any_of_count33 = 0
+                                    if not data__Policies_item__PolicyVersionList_any_of_count33:
                                         try:
                                             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                 data__Policies_item__PolicyVersionList,
@@ -2348,13 +2417,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                     **locals()
                                                 ),
                                             )
-                                            data__Policies_item__PolicyVersionList_any_of_count32 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count33 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count33:
                                         try:
                                             if not isinstance(
                                                 data__Policies_item__PolicyVersionList,
@@ -2466,13 +2535,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                                                     )
                                                                     + " must be boolean"
                                                                 )
-                                            data__Policies_item__PolicyVersionList_any_of_count32 += 1
+                                            data__Policies_item__PolicyVersionList_any_of_count33 += 1
                                         except (
                                             JsonSchemaValueException,
                                             JsonSchemaValuesException,
                                         ):
                                             pass
-                                    if not data__Policies_item__PolicyVersionList_any_of_count32:
+                                    if not data__Policies_item__PolicyVersionList_any_of_count33:
                                         raise JsonSchemaValueException(
                                             ""
                                             + (name_prefix or "data")
@@ -2481,10 +2550,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
                                             )
                                             + " cannot be validated by any definition"
                                         )
-                    data__Policies_any_of_count31 += 1
+                    data__Policies_any_of_count32 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__Policies_any_of_count31:
+            if not data__Policies_any_of_count32:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".Policies cannot be validated by any definition"
                 )
@@ -2494,16 +2563,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_iam(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count33 = 0
-    if not data_any_of_count33:
+    data_any_of_count34 = 0
+    if not data_any_of_count34:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         try:
             if not isinstance(data, (dict)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -2520,10 +2589,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".PermissionsBoundaryArn must be string"
                         )
-            data_any_of_count33 += 1
+            data_any_of_count34 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count33:
+    if not data_any_of_count34:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2533,16 +2602,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_boundary(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count34 = 0
-    if not data_any_of_count34:
+    data_any_of_count35 = 0
+    if not data_any_of_count35:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count34 += 1
+            data_any_of_count35 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count34:
+    if not data_any_of_count35:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2588,10 +2657,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
                                     + "[{data_x}].PolicyName".format(**locals())
                                     + " must be string"
                                 )
-            data_any_of_count34 += 1
+            data_any_of_count35 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count34:
+    if not data_any_of_count35:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2601,16 +2670,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_attached_list(
 def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
     data, custom_formats={}, name_prefix=None
 ):
-    data_any_of_count35 = 0
-    if not data_any_of_count35:
+    data_any_of_count36 = 0
+    if not data_any_of_count36:
         try:
             validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                 data, custom_formats, (name_prefix or "data") + ""
             )
-            data_any_of_count35 += 1
+            data_any_of_count36 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count35:
+    if not data_any_of_count36:
         try:
             if not isinstance(data, (list, tuple)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
@@ -2657,10 +2726,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_inline_list(
                                 (name_prefix or "data")
                                 + "[{data_x}].PolicyDocument".format(**locals()),
                             )
-            data_any_of_count35 += 1
+            data_any_of_count36 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException):
             pass
-    if not data_any_of_count35:
+    if not data_any_of_count36:
         raise JsonSchemaValueException(
             "" + (name_prefix or "data") + " cannot be validated by any definition"
         )
@@ -2695,5 +2764,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "b312f01331feaa85f726b6fd4e2577b6d3c7dee74bead1ddf3fa2d6497848836"
+SCHEMA_SHA256 = "7dcfbd94adeb887128d037e618c7ea708fae2d2e5dff2663b0651abc1be3c0a2"
 validate = validate_https___s3_403_doctor_snapshot_schema_json

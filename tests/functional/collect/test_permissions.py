@@ -61,6 +61,7 @@ ACTION_FOR_CALL: dict[str, tuple[str, ...]] = {
     "kms:describe_key": ("kms:DescribeKey",),
     "kms:get_key_policy": ("kms:GetKeyPolicy",),
     "kms:list_grants": ("kms:ListGrants",),
+    "kms:list_resource_tags": ("kms:ListResourceTags",),
     "ec2:describe_vpc_endpoints": ("ec2:DescribeVpcEndpoints",),
     "organizations:describe_organization": ("organizations:DescribeOrganization",),
     "organizations:list_roots": ("organizations:ListRoots",),

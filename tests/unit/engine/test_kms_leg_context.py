@@ -47,6 +47,7 @@ def test_a_kms_abac_grant_is_not_met_by_the_buckets_tags() -> None:
     bucket = case["snapshot"]["s3"]["buckets"]["example-bucket"]
     bucket["abac"] = "Enabled"
     bucket["tags"] = [{"Key": "team", "Value": "data"}]
+    case["snapshot"]["kms"]["keys"][KEY]["tags"] = []  # read: the key has no tags
     _with_kms_condition(case, {"StringEquals": {"aws:ResourceTag/team": "data"}})
 
     decision = evaluate(request_from_case(case["request"]), load_snapshot(case["snapshot"]))
