@@ -63,6 +63,16 @@ REQUEST_KEYS: Final[Mapping[str, tuple[str, str]]] = {
     "max-keys": ("s3:max-keys", "numeric"),
     "versionId": ("s3:VersionId", "string"),
 }
+# The services AWS documents as setting aws:CalledVia when they call on a principal's behalf
+# (IAM global condition keys); the record names the one that made this call (`invokedBy`).
+CALLED_VIA_SERVICES: Final = frozenset(
+    {
+        "athena.amazonaws.com",
+        "cloudformation.amazonaws.com",
+        "dynamodb.amazonaws.com",
+        "kms.amazonaws.com",
+    }
+)
 # A request made with an EC2 instance's role credentials (`engine.resolve.derived_notes` keeps
 # the note only when a policy tests the instance keys).
 EC2_CREDENTIALS_NOTE: Final = "Made with the role credentials of EC2 instance"
@@ -215,6 +225,11 @@ def _principal(record: Mapping[str, Any], principal: Principal, out: _Builder) -
         "boolean",
         "event:userIdentity.invokedBy" if via else "derived:no userIdentity.invokedBy",
     )
+    if via and invoked_by in CALLED_VIA_SERVICES:
+        source = "event:userIdentity.invokedBy (a chain of one service)"
+        out.add("aws:CalledVia", [invoked_by], "stringList", source)
+        out.add("aws:CalledViaFirst", invoked_by, "string", source)
+        out.add("aws:CalledViaLast", invoked_by, "string", source)
 
 
 def _session(record: Mapping[str, Any], principal: Principal, out: _Builder) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.events.eventdata import context, parsed
+from chalicelib.events import parse_event
+from tests.unit.events.eventdata import context, load, parsed
 
 FIXTURE_01 = "01-iamuser-getobject-version-vpce-explicit-deny"
 FIXTURE_02 = "02-assumedrole-putobject-ssekms-generatedatakey-denied"
@@ -103,6 +104,24 @@ KMS_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456
             "event:userIdentity.invokedBy",
         ),
         (FIXTURE_01, "aws:ViaAWSService", ("false",), "derived:no userIdentity.invokedBy"),
+        (
+            "assumedrole-via-athena-getobject",
+            "aws:CalledVia",
+            ("athena.amazonaws.com",),
+            "event:userIdentity.invokedBy (a chain of one service)",
+        ),
+        (
+            "assumedrole-via-athena-getobject",
+            "aws:CalledViaFirst",
+            ("athena.amazonaws.com",),
+            "event:userIdentity.invokedBy (a chain of one service)",
+        ),
+        (
+            "assumedrole-via-athena-getobject",
+            "aws:CalledViaLast",
+            ("athena.amazonaws.com",),
+            "event:userIdentity.invokedBy (a chain of one service)",
+        ),
         (
             "awsservice-cloudtrail-putobject-log-delivery",
             "aws:PrincipalIsAWSService",
@@ -260,6 +279,12 @@ def test_context_key_is_derived_with_its_source(
         (FIXTURE_05, "aws:PrincipalArn", "anonymous requests have no principal ARN"),
         (FIXTURE_05, "s3:signatureversion", "an unsigned request has no signature version"),
         ("assumedrole-via-athena-getobject", "aws:SourceIp", "a service name is not an IP"),
+        (FIXTURE_01, "aws:CalledVia", "no service made the call"),
+        (
+            "awsservice-cloudtrail-putobject-log-delivery",
+            "aws:CalledVia",
+            "a service principal's own call is made via no service",
+        ),
         ("awsaccount-cross-account-getobject", "aws:PrincipalArn", "unknown in another account"),
     ],
 )
@@ -282,3 +307,15 @@ def test_context_entry_types_follow_iam_context_key_types() -> None:
     assert types["aws:EpochTime"] == "numeric"
     assert types["aws:CurrentTime"] == "date"
     assert types["aws:PrincipalArn"] == "string"
+
+
+def test_called_via_only_for_the_services_aws_documents_as_setting_it() -> None:
+    """A call made on the principal's behalf by a service AWS does not document as setting
+    aws:CalledVia (here Glue) is via a service, with no aws:CalledVia."""
+    record = load("assumedrole-via-athena-getobject")
+    record["detail"]["userIdentity"]["invokedBy"] = "glue.amazonaws.com"
+
+    keys = context(parse_event(record))
+
+    assert keys["aws:ViaAWSService"][0] == ("true",)
+    assert "aws:CalledVia" not in keys and "aws:CalledViaFirst" not in keys
