@@ -105,6 +105,12 @@ VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
 # The events' note on a request made with an EC2 instance's role credentials
 # (`events.context.EC2_CREDENTIALS_NOTE`): kept only when a policy tests the instance keys.
 EC2_CREDENTIALS_NOTE: Final = "Made with the role credentials of EC2 instance"
+# Keys S3 puts in a request's context that a CloudTrail record never carries, by what they hold.
+_UNLOGGED_KEYS: Final = {
+    "aws:Referer": "the Referer header",
+    "s3:signatureAge": "the age of the request's signature",
+    "s3:x-amz-content-sha256": "the x-amz-content-sha256 header",
+}
 _INSTANCE_KEYS: Final = (
     "ec2:sourceinstancearn",
     "aws:ec2instancesourcevpc",
@@ -311,9 +317,10 @@ def derived_notes(
 ) -> tuple[str, ...]:
     """`notes` (the request's) as the `resolved` request leaves them: the VPC note reworded when
     the endpoint's VPC was added, the EC2 instance credentials note dropped when no policy tests
-    the instance keys, and a note when the bucket's tags or an endpoint key could not be checked
-    and a policy names such a key; the same tuple when nothing changes. The engine never reads notes
-    (`verdict_cache.UNREAD_FIELDS`): the pipeline puts these in the finding."""
+    the instance keys, and a note when the bucket's tags, an endpoint key or a key CloudTrail
+    does not log could not be checked and a policy names such a key; the same tuple when nothing
+    changes. The engine never reads notes (`verdict_cache.UNREAD_FIELDS`): the pipeline puts
+    these in the finding."""
     if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
         notes = tuple(n.replace(VPC_UNKNOWN_NOTE, VPC_KNOWN_NOTE) for n in notes)
     if any(n.startswith(EC2_CREDENTIALS_NOTE) for n in notes) and not _names_key(
@@ -325,10 +332,23 @@ def derived_notes(
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
-    for note in _endpoint_unchecked(resolved, snapshot):
+    for note in (*_endpoint_unchecked(resolved, snapshot), *_unlogged(resolved, snapshot)):
         if note not in notes:
             notes = (*notes, note)
     return notes
+
+
+def _unlogged(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
+    """Notes on the keys a policy tests that an event's request lacks because CloudTrail never
+    logs them (`_UNLOGGED_KEYS`): absent here, perhaps not in AWS's context."""
+    if request.event_id is None:
+        return ()  # a runbook request gives what it knows (its what-ifs name the rest)
+    given = {normalise_key(entry.name) for entry in request.context}
+    return tuple(
+        f"{key} not checked: CloudTrail does not log {what}, so the key is absent here."
+        for key, what in _UNLOGGED_KEYS.items()
+        if key.lower() not in given and _names_key(request, snapshot, (key.lower(),))
+    )
 
 
 def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
