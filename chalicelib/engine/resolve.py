@@ -407,10 +407,7 @@ def _organization_unknown(account: str, snapshot: Snapshot) -> bool:
 def _names_key(request: AccessRequest, snapshot: Snapshot, prefixes: tuple[str, ...]) -> bool:
     """Whether a policy of the snapshot or of the request names a key starting with one of the
     (lower-case) `prefixes`."""
-    text = snapshot.cached(
-        ("policy text",), lambda: json.dumps(snapshot.document, default=str).lower()
-    )
-    if any(prefix in text for prefix in prefixes):
+    if snapshot.cached(("names key", prefixes), lambda: _document_names(snapshot, prefixes)):
         return True
     given = (request.session_policy, *request.scp_policies)
     return any(
@@ -419,6 +416,13 @@ def _names_key(request: AccessRequest, snapshot: Snapshot, prefixes: tuple[str, 
         if policy is not None
         for prefix in prefixes
     )
+
+
+def _document_names(snapshot: Snapshot, prefixes: tuple[str, ...]) -> bool:
+    text = snapshot.cached(
+        ("policy text",), lambda: json.dumps(snapshot.document, default=str).lower()
+    )
+    return any(prefix in text for prefix in prefixes)
 
 
 def _endpoint(snapshot: Snapshot, given: Mapping[str, ContextEntry]) -> tuple[ContextEntry, ...]:
