@@ -111,6 +111,13 @@ _UNLOGGED_KEYS: Final = {
     "s3:signatureAge": "the age of the request's signature",
     "s3:x-amz-content-sha256": "the x-amz-content-sha256 header",
 }
+# And those of a call an AWS service principal makes for a resource (log delivery...).
+_UNLOGGED_SERVICE_KEYS: Final = {
+    "aws:SourceArn": "the resource the service acted for",
+    "aws:SourceAccount": "the account of the resource the service acted for",
+    "aws:SourceOrgID": "the organization of that account",
+    "aws:SourceOrgPaths": "the organization path of that account",
+}
 _INSTANCE_KEYS: Final = (
     "ec2:sourceinstancearn",
     "aws:ec2instancesourcevpc",
@@ -344,9 +351,12 @@ def _unlogged(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
     if request.event_id is None:
         return ()  # a runbook request gives what it knows (its what-ifs name the rest)
     given = {normalise_key(entry.name) for entry in request.context}
+    unlogged = dict(_UNLOGGED_KEYS)
+    if request.principal.type is PrincipalType.AWS_SERVICE:
+        unlogged.update(_UNLOGGED_SERVICE_KEYS)
     return tuple(
         f"{key} not checked: CloudTrail does not log {what}, so the key is absent here."
-        for key, what in _UNLOGGED_KEYS.items()
+        for key, what in unlogged.items()
         if key.lower() not in given and _names_key(request, snapshot, (key.lower(),))
     )
 

@@ -12,6 +12,7 @@ from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
+from tests.unit.events.eventdata import load
 
 from .runbook_documents import object_read, read_statement, user_get_record
 
@@ -77,3 +78,42 @@ def test_no_note_for_a_runbook_request_or_when_no_policy_tests_the_key() -> None
         parse_event(record), _snapshot({"Bool": {"aws:SecureTransport": "true"}})
     )
     assert not [n for n in other.request.notes if "not log" in n]
+
+
+def test_a_service_principals_call_says_its_source_was_not_checked() -> None:
+    """CloudTrail's own log delivery, against the bucket policy its guide gives: the record does
+    not say which trail delivered, so aws:SourceArn is not checked (it read as absent)."""
+    record = load("awsservice-cloudtrail-putobject-log-delivery")
+    delivery = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::acme-reports/AWSLogs/111122223333/*",
+        "Condition": {
+            "StringEquals": {
+                "s3:x-amz-acl": "bucket-owner-full-control",
+                "aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main",
+            }
+        },
+    }
+    snapshot = load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "eu-west-1",
+            "iam": {"UserDetailList": [], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {
+                "buckets": {
+                    "acme-reports": {"policy": {"Version": "2012-10-17", "Statement": [delivery]}}
+                }
+            },
+        }
+    )
+
+    finding = pipeline.diagnose(parse_event(record), snapshot)
+
+    notes = [n for n in finding.request.notes if "CloudTrail does not log" in n]
+    assert notes == [
+        "aws:SourceArn not checked: CloudTrail does not log the resource the service acted for, "
+        "so the key is absent here."
+    ]
