@@ -20,6 +20,7 @@ from ..engine.evidence import (
     kept_evidence,
     principal_iam,
 )
+from ..engine.kms import call_context
 from ..engine.policy import (
     CompiledStatement,
     ElementCheck,
@@ -75,13 +76,14 @@ def find_near_misses(
     explained = (Verdict.ALLOWED, Verdict.EXPLICIT_DENY)
     if all(evaluation.decision in explained for evaluation in decision.evaluations):
         return ()
-    ctx = RequestContext.from_request(request)
+    s3_ctx = RequestContext.from_request(request)
     identity = identity_for(request.principal)
     found: list[Miss] = []
     seen: set[tuple[str, int]] = set()
     for index, evaluation in enumerate(decision.evaluations):
         if evaluation.decision in explained:
             continue
+        ctx = _context(request, snapshot, evaluation.action, evaluation.resource_arn, s3_ctx)
         for layer, source in _sources(request, snapshot, evaluation.resource_arn):
             if source.compiled is None:
                 continue
@@ -117,6 +119,16 @@ def find_near_misses(
         )
     found.sort(key=lambda m: PRIORITY.index(m.kind))
     return tuple(found[:limit])
+
+
+def _context(
+    request: AccessRequest, snapshot: Snapshot, action: str, resource: str, ctx: RequestContext
+) -> RequestContext:
+    """The context the engine judged an evaluation in: S3's call to KMS has its own (the key's
+    tags as `aws:ResourceTag`, no `s3:` key)."""
+    if not action.lower().startswith("kms:"):
+        return ctx
+    return call_context(request, snapshot, ctx, action, resource) or ctx
 
 
 def _fails_twice(

@@ -33,7 +33,8 @@ from .evidence import (
 )
 from .hits import Hits
 from .policy import PolicyKind
-from .s3rules import S3Facts
+from .resolve import organization_keys
+from .s3rules import S3Facts, s3_facts
 
 OBJECT_READS_DISABLED = "ObjectReadsDisabled"  # the collector's marker (READ_OBJECTS=false)
 NETWORK_KEYS = (
@@ -349,6 +350,20 @@ def leg_context(
     )
     entries.update({KEY_TAG_PREFIX + key: [value] for key, value in leg.tags.items()})
     return ctx.with_entries(entries)
+
+
+def call_context(
+    request: AccessRequest, snapshot: Snapshot, ctx: RequestContext, action: str, key_arn: str
+) -> RequestContext | None:
+    """The context of S3's call `action` to KMS with `key_arn` for `request` (whose context is
+    `ctx`), as the engine judged it; None when the request makes no such call."""
+    for op in request.operations:
+        for leg in kms_legs(request, snapshot, op, s3_facts(request, snapshot, op, ctx)):
+            if leg.action == action and leg.key_arn == key_arn and not leg.skip_reason:
+                account = key_account(leg.key_arn, snapshot)
+                org = organization_keys(account, snapshot)
+                return leg_context(ctx, request, leg, account, org)
+    return None
 
 
 def grant_hits(leg: KmsLeg, request: AccessRequest) -> Hits:

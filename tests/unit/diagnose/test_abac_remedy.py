@@ -338,6 +338,7 @@ def test_a_tag_condition_on_the_kms_leg_is_about_the_key_not_the_bucket() -> Non
                         "Resource": "*",
                     }
                 ),
+                "tags": [],  # read: the key carries no team tag
             }
         }
     }
