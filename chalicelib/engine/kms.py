@@ -282,25 +282,36 @@ def _names_key_tag(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> b
     """Whether a policy that takes part in the KMS call names `aws:ResourceTag`: a statement of
     the key policy, the requester's identity policies or boundary that covers the leg's action,
     or (coarsely, by their text) a session policy, an SCP or an RCP."""
-    evidence = kept_evidence(snapshot, request.principal)
-    for source in (*leg.key_policy, *evidence.identity, evidence.boundary):
-        compiled = source.compiled if source is not None else None
-        if compiled is None:
-            continue
-        for statement in compiled.statements_for_action(leg.action):
-            if _KEY_TAG_LOWER in json.dumps(statement.raw, default=str).lower():
-                return True
     given = (request.session_policy, *request.scp_policies)
-    if any(_KEY_TAG_LOWER in json.dumps(doc, default=str).lower() for doc in given if doc):
+    if any(_names(doc) for doc in given if doc):
         return True
+    principal = request.principal
     named: bool = snapshot.cached(
-        ("org policies name", _KEY_TAG_LOWER),
-        lambda: any(
-            _KEY_TAG_LOWER in json.dumps(doc, default=str).lower()
-            for doc in _org_policies(snapshot)
+        ("key tag named", leg.key_arn, leg.action, principal.type, principal.principal_arn),
+        lambda: (
+            _statements_name_key_tag(leg, snapshot, request)
+            or snapshot.cached(
+                ("org policies name", _KEY_TAG_LOWER),
+                lambda: any(_names(doc) for doc in _org_policies(snapshot)),
+            )
         ),
     )
     return named
+
+
+def _statements_name_key_tag(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> bool:
+    evidence = kept_evidence(snapshot, request.principal)
+    for source in (*leg.key_policy, *evidence.identity, evidence.boundary):
+        compiled = source.compiled if source is not None else None
+        if compiled is not None and any(
+            _names(statement.raw) for statement in compiled.statements_for_action(leg.action)
+        ):
+            return True
+    return False
+
+
+def _names(document: Any) -> bool:
+    return _KEY_TAG_LOWER in json.dumps(document, default=str).lower()
 
 
 def _org_policies(snapshot: Snapshot) -> Iterator[Any]:

@@ -165,3 +165,38 @@ def test_the_near_miss_of_a_kms_abac_grant_quotes_the_keys_tag_as_data() -> None
     for said in (content["title"], content["description"], *content["nextSteps"]):
         assert_inert(said)
         assert_no_live_markup(re.sub(r"`[^`]*`", "", said))
+
+
+def test_unread_key_tags_named_by_an_scp_leave_the_kms_call_unchecked() -> None:
+    """A tag Deny in an SCP may fire on the key's tags: with them unread, no definite answer."""
+    case = _case({"$unreadable": "AccessDeniedException", "needs": "kms:ListResourceTags"})
+    [alice] = case["snapshot"]["iam"]["UserDetailList"]
+    for statement in alice["UserPolicyList"][0]["PolicyDocument"]["Statement"]:
+        statement.pop("Condition", None)
+    scp = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/frozen": "yes"}},
+            },
+        ],
+    }
+    case["snapshot"]["organization"] = {
+        "org_id": "o-a1b2c3d4e5",
+        "management_account_id": "999999999999",
+        "levels": [
+            {
+                "target_id": "r-ab12",
+                "scps": [{"Id": "p-1", "Name": "frozen", "Arn": "arn:p-1", "Content": scp}],
+            }
+        ],
+    }
+
+    decision = _run(case)
+
+    assert decision.decision is Verdict.INCONCLUSIVE
+    assert any("aws:ResourceTag" in u.reason for u in decision.unchecked)
