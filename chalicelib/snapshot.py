@@ -127,6 +127,7 @@ class S3Object:
     key: str
     head: Mapping[str, Any] | Unreadable | None
     acl: Mapping[str, Any] | Unreadable | None
+    tags: Mapping[str, str] | Unreadable | None = None  # TagSet by key; None: not collected
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -685,13 +686,14 @@ def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:
         encryption=_maybe(raw.get("encryption"), f"{where}.encryption"),
         request_payment=_maybe(payment, f"{where}.request_payment"),
         objects=objects,
-        tags=_bucket_tags(raw.get("tags"), f"{where}.tags"),
+        tags=_tag_set(raw.get("tags"), f"{where}.tags"),
         abac=_maybe(raw.get("abac"), f"{where}.abac"),
     )
 
 
-def _bucket_tags(raw: Any, where: str) -> Mapping[str, str] | Unreadable | None:
-    """A bucket's TagSet by key (the schema holds each to a string Key and Value)."""
+def _tag_set(raw: Any, where: str) -> Mapping[str, str] | Unreadable | None:
+    """A bucket's or an object's TagSet by key (the schema holds each to a string Key and
+    Value)."""
     if isinstance(raw, list):
         return {tag["Key"]: tag["Value"] for tag in raw}
     return unreadable_of(raw, where)  # None: not collected
@@ -706,6 +708,7 @@ def _load_object(key: str, raw: Mapping[str, Any], where: str) -> S3Object:
         key=key,
         head=_maybe(raw.get("head"), f"{where}.head"),
         acl=_maybe(raw.get("acl"), f"{where}.acl"),
+        tags=_tag_set(raw.get("tags"), f"{where}.tags"),
     )
 
 

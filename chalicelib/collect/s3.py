@@ -230,13 +230,16 @@ def _abac_status(response: Json) -> str | Json:
 
 
 class ObjectCollector:
-    """Reads an object's head (owner-independent state, SSE-KMS key, version) and its ACL."""
+    """Reads an object's head (owner-independent state, SSE-KMS key, version), its ACL and its
+    tags (`s3:ExistingObjectTag/<key>` of the requests on it)."""
 
     permissions: ClassVar[tuple[str, ...]] = (
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:GetObjectAcl",
         "s3:GetObjectVersionAcl",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
     )
 
     def __init__(self, s3: S3Client, plan: ReadPlan, *, read_objects: bool = True) -> None:
@@ -259,11 +262,13 @@ class ObjectCollector:
             return
         entry: Json = {}
         objects[key] = entry
+        head_needs = "s3:GetObjectVersion" if version_id else "s3:GetObject"
+        acl_needs = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
+        tags_needs = "s3:GetObjectVersionTagging" if version_id else "s3:GetObjectTagging"
         if not self._read_objects:
-            head_needs = "s3:GetObjectVersion" if version_id else "s3:GetObject"
-            acl_needs = "s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl"
             entry["head"] = Unreadable(code=OBJECT_READS_DISABLED, needs=head_needs).to_doc()
             entry["acl"] = Unreadable(code=OBJECT_READS_DISABLED, needs=acl_needs).to_doc()
+            entry["tags"] = Unreadable(code=OBJECT_READS_DISABLED, needs=tags_needs).to_doc()
             return
         s3 = self._s3
         version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
@@ -289,11 +294,20 @@ class ObjectCollector:
                 case Unreadable() as refused:
                     entry["acl"] = refused.to_doc()
 
+        def on_tags(result: Fetched) -> None:
+            match result:
+                case Present(value=tag_set):
+                    entry["tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in tag_set]
+                case Absent():
+                    pass
+                case Unreadable() as refused:
+                    entry["tags"] = refused.to_doc()
+
         self._plan.read(
             Read(
                 key=("s3:HeadObject", bucket, key, version_id),
                 call=lambda: s3.head_object(Bucket=bucket, Key=key, **version),
-                needs="s3:GetObjectVersion" if version_id else "s3:GetObject",
+                needs=head_needs,
                 what=what,
             ),
             on_head,
@@ -302,10 +316,19 @@ class ObjectCollector:
             Read(
                 key=("s3:GetObjectAcl", bucket, key, version_id),
                 call=lambda: s3.get_object_acl(Bucket=bucket, Key=key, **version),
-                needs="s3:GetObjectVersionAcl" if version_id else "s3:GetObjectAcl",
+                needs=acl_needs,
                 what=what,
             ),
             on_acl,
+        )
+        self._plan.read(
+            Read(
+                key=("s3:GetObjectTagging", bucket, key, version_id),
+                call=lambda: s3.get_object_tagging(Bucket=bucket, Key=key, **version)["TagSet"],
+                needs=tags_needs,
+                what=what,
+            ),
+            on_tags,
         )
 
 

@@ -113,6 +113,11 @@ def _bound_advice(key: str, wanted: str) -> str | None:
             f"it is met only on a resource whose {key} {wanted} ({key} is the bucket's own, of "
             "its owner's account or organization: no request sends it)"
         )
+    if low.startswith("s3:existingobjecttag/"):
+        return (
+            f"tag the object so that {key} {wanted} (PutObjectTagging: {key} is the object's "
+            "own tag, no request sends it)"
+        )
     return None
 
 

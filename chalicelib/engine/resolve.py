@@ -64,7 +64,13 @@ through an access point is left without them (there `aws:ResourceTag` is the acc
 tags: https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-tagging.html), and so
 is one on several buckets (one context for both). The snapshot's `s3.buckets.<name>.abac` and
 `.tags` hold them; when either could not be read and some policy names such a key, a note says
-that they were not checked (`derived_notes`). Pure: no boto3.
+that they were not checked (`derived_notes`).
+
+An object's tags are `s3:ExistingObjectTag/<key>` of a request on it whose action carries that
+key (the Service Authorization Reference lists it for GetObject, GetObjectAcl,
+PutObjectTagging..., not for PutObject, which replaces the object): the snapshot's
+`s3.buckets.<name>.objects.<key>.tags`, for a request whose operations all act on that one
+object. Tags not read while a policy names the key get a note. Pure: no boto3.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import (
     AccountSide,
@@ -82,6 +89,7 @@ from ..snapshot import (
     Entity,
     Iam,
     Organization,
+    S3Object,
     Snapshot,
     Unreadable,
     VpcEndpoint,
@@ -97,8 +105,11 @@ FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
 FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
 FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
+FROM_OBJECT_TAGS: Final = "derived:object tags in the snapshot"
+OBJECT_TAG_PREFIX: Final = "s3:ExistingObjectTag/"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
 _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
+_OBJECT_TAG_KEY: Final = "s3:ExistingObjectTag/${TagKey}"
 # The events' note while the endpoint's VPC is unknown (`events.context`), and its rewording.
 VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeVpcEndpoints)."
 VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
@@ -143,6 +154,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_ENDPOINT,
         FROM_ENDPOINT_OWNER,
         FROM_BUCKET_TAGS,
+        FROM_OBJECT_TAGS,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
@@ -316,6 +328,7 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     given.update((normalise_key(entry.name), entry) for entry in added)  # the endpoint's owner
     added += tuple(_organizations(request, snapshot, given))
     added += _bucket_tags(request, snapshot, given)
+    added += _object_tags(request, snapshot, given)
     return request.with_context(context + added) if added else request
 
 
@@ -337,6 +350,11 @@ def derived_notes(
     why = _tags_unchecked(resolved, snapshot)
     if why and _names_bucket_tags(resolved, snapshot):
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
+        if note not in notes:
+            notes = (*notes, note)
+    why = _object_tags_unchecked(resolved, snapshot)
+    if why and _names_key(resolved, snapshot, (OBJECT_TAG_PREFIX.lower(),)):
+        note = f"{OBJECT_TAG_PREFIX}<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
     for note in (*_endpoint_unchecked(resolved, snapshot), *_unlogged(resolved, snapshot)):
@@ -601,6 +619,58 @@ def _tag_state(snapshot: Snapshot, bucket: str) -> tuple[tuple[str, ContextEntry
             entry = ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
             out.append((normalise_key(entry.name), entry))
     return tuple(out)
+
+
+def _object_tags(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """The `s3:ExistingObjectTag/<key>` entries of the request's object's tags the context
+    (`given`) lacks, when every operation is an action that carries them on that one object
+    and the snapshot holds its tags."""
+    found = _tagged_object(request, snapshot)
+    if not isinstance(found, S3Object) or not isinstance(found.tags, Mapping):
+        return ()
+    out = []
+    for key, value in found.tags.items():
+        name = OBJECT_TAG_PREFIX + key
+        if normalise_key(name) not in given:
+            out.append(ContextEntry(name=name, values=(value,), source=FROM_OBJECT_TAGS))
+    return tuple(out)
+
+
+def _tagged_object(request: AccessRequest, snapshot: Snapshot) -> S3Object | Unreadable | None:
+    """The snapshot's record of the one object every operation of the request acts on with an
+    action that carries `s3:ExistingObjectTag` (Service Authorization Reference); None when
+    there is none, or several objects (one context for all)."""
+    operations = request.operations
+    if not operations:
+        return None
+    first = operations[0]
+    if first.key is None or any(
+        (op.bucket, op.key) != (first.bucket, first.key) for op in operations[1:]
+    ):
+        return None
+    if not all(supports_condition_key(op.action, _OBJECT_TAG_KEY) for op in operations):
+        return None
+    bucket = snapshot.buckets.get(first.bucket or "")
+    if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
+        return None
+    return bucket.objects.get(first.key)
+
+
+def _object_tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
+    """Why the request's object's tags are not in its context though its action carries them
+    ("" when they are, or the snapshot has no record of the object)."""
+    found = _tagged_object(request, snapshot)
+    if isinstance(found, Unreadable):
+        return f"the object could not be read ({found.code})"
+    if not isinstance(found, S3Object) or isinstance(found.tags, Mapping):
+        return ""
+    what = f"the tags of s3://{request.operations[0].bucket}/{found.key}"
+    needs = "s3:GetObjectTagging"
+    if isinstance(found.tags, Unreadable):
+        return f"{what} could not be read ({found.tags.code}; needs {found.tags.needs or needs})"
+    return f"{what} were not collected (needs {needs})"
 
 
 def _not_read(bucket: str, what: str, value: object, needs: str) -> str:

@@ -1352,6 +1352,19 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                         **locals()
                                                     ),
                                                 )
+                                            if "tags" in data__objects_value_keys:
+                                                data__objects_value_keys.remove("tags")
+                                                data__objects_value__tags = data__objects_value[
+                                                    "tags"
+                                                ]
+                                                validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
+                                                    data__objects_value__tags,
+                                                    custom_formats,
+                                                    (name_prefix or "data")
+                                                    + ".objects.{data__objects_key}.tags".format(
+                                                        **locals()
+                                                    ),
+                                                )
                                         data__objects_value_any_of_count23 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
@@ -2764,5 +2777,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "7dcfbd94adeb887128d037e618c7ea708fae2d2e5dff2663b0651abc1be3c0a2"
+SCHEMA_SHA256 = "1abaa04957fb83ea900a59cef52de26f5f6d2f5841b49b4139b114641b233627"
 validate = validate_https___s3_403_doctor_snapshot_schema_json

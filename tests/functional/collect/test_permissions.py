@@ -55,6 +55,7 @@ ACTION_FOR_CALL: dict[str, tuple[str, ...]] = {
     "s3:list_buckets": ("s3:ListAllMyBuckets",),
     "s3:head_object": ("s3:GetObject", "s3:GetObjectVersion"),
     "s3:get_object_acl": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
+    "s3:get_object_tagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
     "s3control:get_public_access_block": ("s3:GetAccountPublicAccessBlock",),
     "s3control:get_access_point": ("s3:GetAccessPoint",),
     "s3control:get_access_point_policy": ("s3:GetAccessPointPolicy",),

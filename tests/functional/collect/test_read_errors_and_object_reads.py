@@ -178,7 +178,7 @@ def test_object_reads_off_makes_no_object_call(
     assert counter.calls["s3:GetBucketEncryption"] == 1  # the bucket is still read
 
 
-def test_object_reads_off_marks_head_and_acl_unreadable_never_absent(
+def test_object_reads_off_marks_head_acl_and_tags_unreadable_never_absent(
     without_object_reads: tuple[dict[str, Any], CallCounter], seeded: Seeded
 ) -> None:
     doc, _ = without_object_reads
@@ -186,6 +186,7 @@ def test_object_reads_off_marks_head_and_acl_unreadable_never_absent(
     assert obj == {
         "head": {"$unreadable": OBJECT_READS_DISABLED, "needs": "s3:GetObject"},
         "acl": {"$unreadable": OBJECT_READS_DISABLED, "needs": "s3:GetObjectAcl"},
+        "tags": {"$unreadable": OBJECT_READS_DISABLED, "needs": "s3:GetObjectTagging"},
     }
     # the bucket default key, which the object's encryption is assumed to be, is still read
     assert seeded.default_key_arn in doc["kms"]["keys"]
