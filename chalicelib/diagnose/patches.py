@@ -307,25 +307,32 @@ def apply_to_request(request: AccessRequest, patch: Mapping[str, Any]) -> Access
 NO_COMMAND = "no command: its arguments contain control characters; apply the patch by hand"
 
 
-def _json_arg(document: Any) -> str:
+def document_text(document: Any) -> str:
+    """A policy document as a command's JSON argument: compact, keys sorted (the text of the
+    document inside `remedies`' canonical key of its patch)."""
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
-def cli_for(patch: Mapping[str, Any], request: AccessRequest) -> str | None:
+def cli_for(
+    patch: Mapping[str, Any], request: AccessRequest, *, text: str | None = None
+) -> str | None:
     """The `aws` CLI command that applies an account-side or session-policy patch.
 
     Built as an argument list and quoted for a POSIX shell with `shlex.join`; None when there is
     no command, or when an argument holds a control, format or line-separator character (see
     `untrusted`): such a command cannot be shown safely, so the patch is applied by hand.
     """
-    argv = argv_for(patch, request)
+    argv = argv_for(patch, request, text=text)
     if argv is None or not all(command_safe(arg) for arg in argv):
         return None
     return shlex.join(argv)
 
 
-def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | None:
-    """The `aws` command that applies a patch, as an argument list; None when there is none."""
+def argv_for(
+    patch: Mapping[str, Any], request: AccessRequest, *, text: str | None = None
+) -> list[str] | None:
+    """The `aws` command that applies a patch, as an argument list; None when there is none.
+    `text`: the `document_text` of the patch's document, when the caller has it."""
     kind = patch.get("kind")
     if kind == "ownership":
         rules = f"Rules=[{{ObjectOwnership={patch['object_ownership']}}}]"
@@ -342,15 +349,16 @@ def argv_for(patch: Mapping[str, Any], request: AccessRequest) -> list[str] | No
         # long-term credentials); AssumeRole takes roles only.
         name = request.principal.session_name or "<federated-user-name>"
         return ["aws", "sts", "get-federation-token", "--name", name,
-                "--policy", _json_arg(patch["document"])]  # fmt: skip
+                "--policy", text or document_text(patch["document"])]  # fmt: skip
     if kind == "session-policy":
         role, session = request.principal.principal_arn, request.principal.session_name
         return ["aws", "sts", "assume-role", "--role-arn", role, "--role-session-name",
-                session or "<session-name>", "--policy", _json_arg(patch["document"])]  # fmt: skip
+                session or "<session-name>", "--policy",
+                text or document_text(patch["document"])]  # fmt: skip
     if kind != "policy":
         return None
     policy_id = str(patch["policy"])
-    doc = _json_arg(patch["document"])
+    doc = text or document_text(patch["document"])
     if policy_id.startswith("inline:"):
         _account, entity, name, policy = split_inline(policy_id)
         if entity not in _INLINE:

@@ -57,6 +57,7 @@ from .patches import (
     apply_to_request,
     argv_for,
     cli_for,
+    document_text,
     policy_document,
     raw_policy,
 )
@@ -1128,7 +1129,8 @@ def _checked(
     if shut:
         summary += f" It also shuts out {' and '.join(shut)}, allowed today: a tag condition "
         summary += "on the bucket then refuses them."
-    cli = cli_for(patch, request) if patch is not None else None
+    text = probes.document_text(patch) if probes is not None and patch is not None else None
+    cli = cli_for(patch, request, text=text) if patch is not None else None
     withheld = cli is None and patch is not None and argv_for(patch, request) is not None
     remedy = Remedy(
         code=candidate.code.value,
@@ -1310,8 +1312,16 @@ class Probes:
         whole document: each verification step asks for its key)."""
         found = self._canonicals.get(id(patch))
         if found is None:
-            found = self._canonicals[id(patch)] = (patch, _canonical(patch))
+            found = self._canonicals[id(patch)] = (patch, _canonical_of(patch))
         return found[1]
+
+    def document_text(self, patch: Mapping[str, Any]) -> str | None:
+        """The `patches.document_text` of a policy patch's document, read from its canonical
+        key (the same text: written once); None for another patch."""
+        key = self.canonical(patch)
+        if key is None or set(patch) != _POLICY_PATCH_KEYS:
+            return None
+        return key[len('{"document":') : key.rindex(',"kind":')]
 
     def result(self, key: str, verify: Callable[[], tuple[bool, bool]]) -> tuple[bool, bool]:
         """verify(), once per patch (a DiagnoserError is raised each time)."""
@@ -1393,6 +1403,22 @@ def _canonical(value: Mapping[str, Any]) -> str | None:
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
+
+
+_POLICY_PATCH_KEYS: Final = frozenset({"document", "kind", "policy"})
+
+
+def _canonical_of(patch: Mapping[str, Any]) -> str | None:
+    """`_canonical(patch)`; a policy patch's written around its document's `document_text`
+    (sorted keys: "document", "kind", "policy"), so that text can be read back from it."""
+    if set(patch) != _POLICY_PATCH_KEYS:
+        return _canonical(patch)
+    try:
+        text = document_text(patch["document"])
+        rest = json.dumps(patch["kind"]), json.dumps(patch["policy"])
+    except (TypeError, ValueError):
+        return None
+    return f'{{"document":{text},"kind":{rest[0]},"policy":{rest[1]}}}'
 
 
 def _remembered(snapshot: Snapshot, key: tuple[str, ...] | None, build: Callable[[], T]) -> T:

@@ -129,7 +129,7 @@ def same_answers(
     changed = [
         i
         for i, (mine, theirs) in enumerate(pairs)
-        if _json(mine["Resource"]) != _json(theirs["Resource"])
+        if _changed(mine["Resource"], theirs["Resource"])
     ]
     ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
     for request in requests:
@@ -190,6 +190,15 @@ def _statements(
     statements = document["Statement"]
     part = _compiled({**document, "Statement": [statements[i] for i in indices]}, policy_id, kind)
     return None if part is None else dict(zip(indices, part.statements, strict=True))
+
+
+def _changed(mine: Any, theirs: Any) -> bool:
+    """Whether two Resource values differ as JSON (equal strings, or lists of them, do not)."""
+    if mine == theirs and (
+        isinstance(mine, str) or (isinstance(mine, list) and all(isinstance(v, str) for v in mine))
+    ):
+        return False
+    return _json(mine) != _json(theirs)
 
 
 def _json(value: Any) -> str | None:
