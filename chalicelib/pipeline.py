@@ -129,7 +129,9 @@ def _prepared(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     """The request as the snapshot completes it (`resolve_principal`): the finding names the
     identity AWS evaluates, the user or role ARN with its path."""
     resolved = resolve_principal(request, snapshot)
-    notes = derived_notes(request.notes, resolved, snapshot)
+    notes = derived_notes(
+        request.notes, resolved, snapshot, from_event=request.event_id is not None
+    )
     if resolved is request and notes is request.notes:
         return request
     old, new = request.principal.principal_arn, resolved.principal.principal_arn

@@ -333,14 +333,15 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
 
 
 def derived_notes(
-    notes: tuple[str, ...], resolved: AccessRequest, snapshot: Snapshot
+    notes: tuple[str, ...], resolved: AccessRequest, snapshot: Snapshot, *, from_event: bool
 ) -> tuple[str, ...]:
     """`notes` (the request's) as the `resolved` request leaves them: the VPC note reworded when
     the endpoint's VPC was added, the EC2 instance credentials note dropped when no policy tests
     the instance keys, and a note when the bucket's tags, an endpoint key or a key CloudTrail
     does not log could not be checked and a policy names such a key; the same tuple when nothing
-    changes. The engine never reads notes (`verdict_cache.UNREAD_FIELDS`): the pipeline puts
-    these in the finding."""
+    changes (`from_event`: the request is an event's, whose record may lack what CloudTrail
+    does not log). The engine never reads notes (`verdict_cache.UNREAD_FIELDS`): the pipeline
+    puts these in the finding."""
     if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
         notes = tuple(n.replace(VPC_UNKNOWN_NOTE, VPC_KNOWN_NOTE) for n in notes)
     if any(n.startswith(EC2_CREDENTIALS_NOTE) for n in notes) and not _names_key(
@@ -357,16 +358,19 @@ def derived_notes(
         note = f"{OBJECT_TAG_PREFIX}<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
-    for note in (*_endpoint_unchecked(resolved, snapshot), *_unlogged(resolved, snapshot)):
+    for note in (
+        *_endpoint_unchecked(resolved, snapshot),
+        *_unlogged(resolved, snapshot, from_event),
+    ):
         if note not in notes:
             notes = (*notes, note)
     return notes
 
 
-def _unlogged(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
+def _unlogged(request: AccessRequest, snapshot: Snapshot, from_event: bool) -> tuple[str, ...]:
     """Notes on the keys a policy tests that an event's request lacks because CloudTrail never
     logs them (`_UNLOGGED_KEYS`): absent here, perhaps not in AWS's context."""
-    if request.event_id is None:
+    if not from_event:
         return ()  # a runbook request gives what it knows (its what-ifs name the rest)
     given = {normalise_key(entry.name) for entry in request.context}
     unlogged = dict(_UNLOGGED_KEYS)
