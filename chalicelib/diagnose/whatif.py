@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from ..engine import Verdicts, deciding_with, unread_verdict
 from ..engine.context import normalise_key
+from ..engine.kms import carried_to_kms
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -240,9 +241,23 @@ def _conditions(
             condition = statement.get("Condition") if isinstance(statement, Mapping) else None
             if not isinstance(condition, Mapping):
                 continue
+            kms_only = _kms_only(statement)
             for operator, block in condition.items():
                 if not isinstance(block, Mapping) or "null" in str(operator).lower():
                     continue
                 for key, raw in block.items():
+                    if kms_only and not carried_to_kms(str(key)):
+                        continue  # no value the S3 request gives reaches that statement
                     values = raw if isinstance(raw, list) else [raw]
                     yield str(operator), str(key), tuple(str(v) for v in values)
+
+
+def _kms_only(statement: Mapping[str, Any]) -> bool:
+    """A statement whose Action names KMS actions alone: it decides S3's call to KMS only."""
+    actions = statement.get("Action")
+    actions = [actions] if isinstance(actions, str) else actions
+    return (
+        isinstance(actions, list)
+        and bool(actions)
+        and all(isinstance(a, str) and a.lower().startswith("kms:") for a in actions)
+    )

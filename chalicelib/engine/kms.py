@@ -51,6 +51,15 @@ NETWORK_KEYS = (
 # Keys of the S3 request that a KMS request does not carry: S3's own (`s3:`), and the tags of
 # the S3 request and of its bucket (on a KMS request `aws:ResourceTag` is the key's).
 _S3_ONLY_PREFIXES = ("s3:", "aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
+_NOT_CARRIED = frozenset(key.lower() for key in NETWORK_KEYS)
+
+
+def carried_to_kms(key: str) -> bool:
+    """Whether a context key of the S3 request reaches S3's call to KMS (`leg_context`)."""
+    lowered = key.lower()
+    return lowered not in _NOT_CARRIED and not lowered.startswith(_S3_ONLY_PREFIXES)
+
+
 WRITE_ACTIONS = frozenset({"s3:putobject"})
 KEY_TAG_PREFIX = "aws:ResourceTag/"
 _KEY_TAG_LOWER = KEY_TAG_PREFIX.lower()
@@ -344,9 +353,8 @@ def leg_context(
     org_id, org_path = org
     region = request.region or leg.region or ""
     context_arn = leg.object_arn.split("/", 1)[0] if leg.bucket_key else leg.object_arn
-    entries: dict[str, list[str] | None] = dict.fromkeys(NETWORK_KEYS)
-    entries.update(
-        dict.fromkeys(name for name in ctx if name.lower().startswith(_S3_ONLY_PREFIXES))
+    entries: dict[str, list[str] | None] = dict.fromkeys(
+        name for name in ctx if not carried_to_kms(name)
     )
     entries.update(
         {

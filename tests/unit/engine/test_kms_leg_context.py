@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib import pipeline
 from chalicelib.engine import evaluate
 from chalicelib.model import Layer, Outcome, Verdict
 from chalicelib.snapshot import load_snapshot
@@ -77,3 +78,22 @@ def test_the_s3_requests_own_and_network_keys_are_not_in_the_kms_request() -> No
 
         assert decision.decision is Verdict.ALLOWED, key
         assert _kms_identity(decision) is Outcome.ALLOW, key
+
+
+def test_what_ifs_name_only_keys_that_reach_the_kms_statement_testing_them() -> None:
+    """A runbook request's what-if sets a key on the S3 request: a KMS statement's condition on
+    the key's tags is out of its reach (it said 'aws:ResourceTag/team = data: still denied'),
+    one on aws:SecureTransport is not."""
+    case = _case()
+    case["snapshot"]["kms"]["keys"][KEY]["tags"] = [{"TagKey": "team", "TagValue": "web"}]
+    _with_kms_condition(
+        case,
+        {
+            "StringEquals": {"aws:ResourceTag/team": "data"},
+            "Bool": {"aws:SecureTransport": "true"},
+        },
+    )
+
+    finding = pipeline.diagnose(request_from_case(case["request"]), case["snapshot"])
+
+    assert [w.key for w in finding.what_if] == ["aws:SecureTransport"]
