@@ -223,6 +223,19 @@ def assert_no_live_markup(out: str) -> None:
     assert not re.search(r"(?<!\\)://", out)  # no bare URL to autolink
 
 
+def assert_inert_in_every_rendering(finding: Finding) -> None:
+    """The finding's text, Markdown (outside code) and chat message hold no live control
+    character or markup: what it quotes from an event or a policy stays data."""
+    assert_inert(render_text(finding))
+    markdown = render_markdown(finding)
+    assert_inert(markdown)
+    assert_no_live_markup(outside_code(markdown))
+    content = render_chatbot(finding)["content"]
+    for text in (content["title"], content["description"], *content["nextSteps"]):
+        assert_inert(text)
+        assert_no_live_markup(re.sub(r"`[^`]*`", "", text))
+
+
 def test_text_shows_input_as_data_and_it_cannot_start_our_lines() -> None:
     out = render_text(hostile_finding())
     assert_inert(out)

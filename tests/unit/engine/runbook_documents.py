@@ -37,11 +37,19 @@ def user_get_record(account: str, bucket: str, key: str, **more: Any) -> dict[st
     identity = iam_user_identity(
         account_id=account, user_name="alice", user_id="AIDAALICE0000000000"
     )
+    return get_record(identity, account, bucket, key, **more)
+
+
+def get_record(
+    identity: Mapping[str, Any], account: str, bucket: str, key: str, **more: Any
+) -> dict[str, Any]:
+    """The CloudTrail record of `identity`'s denied GetObject of `key` in `bucket` (of
+    `account`), with `s3_access_denied_record`'s keyword arguments `more`."""
     return s3_access_denied_record(
         event_id="e-1",
         event_time="2025-11-24T16:00:00Z",
         region="us-east-1",
-        identity=identity,
+        identity=dict(identity),
         event_name="GetObject",
         bucket=bucket,
         bucket_account=account,

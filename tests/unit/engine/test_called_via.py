@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import pipeline
-from chalicelib.demo.cloudtrail import assumed_role_identity, s3_access_denied_record
+from chalicelib.demo.cloudtrail import assumed_role_identity
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import read_statement
+from .runbook_documents import get_record, read_statement
 
 ACCOUNT = "111122223333"
 BUCKET = "athena-results"
@@ -49,17 +49,8 @@ def _record(invoked_by: str | None) -> dict[str, Any]:
     )
     if invoked_by is not None:
         identity["invokedBy"] = invoked_by
-    return s3_access_denied_record(
-        event_id="e-1",
-        event_time="2025-11-24T16:00:00Z",
-        region="us-east-1",
-        identity=identity,
-        event_name="GetObject",
-        bucket=BUCKET,
-        bucket_account=ACCOUNT,
-        key="results/q1.csv",
-        source_ip=invoked_by or "203.0.113.10",
-    )
+    source_ip = invoked_by or "203.0.113.10"
+    return get_record(identity, ACCOUNT, BUCKET, "results/q1.csv", source_ip=source_ip)
 
 
 def test_a_call_through_athena_meets_an_only_through_athena_grant() -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import pipeline
-from chalicelib.demo.cloudtrail import assumed_role_identity, s3_access_denied_record
+from chalicelib.demo.cloudtrail import assumed_role_identity
 from chalicelib.engine import resolve
 from chalicelib.events import context as event_context
 from chalicelib.events import parse_event
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import read_statement
+from .runbook_documents import get_record, read_statement
 
 ACCOUNT = "111122223333"
 BUCKET = "instance-data"
@@ -64,16 +64,7 @@ def _record(**session: Any) -> dict[str, Any]:
         account_id=ACCOUNT, role_name="app", role_id="AROAAPP00000000000000", session_name=INSTANCE
     )
     identity["sessionContext"].update(session)
-    return s3_access_denied_record(
-        event_id="e-1",
-        event_time="2025-11-24T16:00:00Z",
-        region="us-east-1",
-        identity=identity,
-        event_name="GetObject",
-        bucket=BUCKET,
-        bucket_account=ACCOUNT,
-        key="reports/q1.csv",
-    )
+    return get_record(identity, ACCOUNT, BUCKET, "reports/q1.csv")
 
 
 def _instance_notes(finding: Any) -> list[str]:

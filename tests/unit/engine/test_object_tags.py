@@ -5,20 +5,18 @@ let nobody in, and a tag Deny ("never read what is confidential") denied nobody.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.diagnose.render import render_chatbot, render_markdown, render_text
 from chalicelib.engine import decide
 from chalicelib.engine.resolve import FROM_OBJECT_TAGS
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
-from tests.unit.diagnose.test_render import assert_inert, assert_no_live_markup, outside_code
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 
 from .runbook_documents import batch_decisions, object_read, read_statement
 
@@ -160,14 +158,7 @@ def test_a_hostile_tag_value_is_data() -> None:
     assert _values(finding.request, "s3:ExistingObjectTag/classification") == [
         ((value,), FROM_OBJECT_TAGS)
     ]
-    assert_inert(render_text(finding))
-    markdown = render_markdown(finding)
-    assert_inert(markdown)
-    assert_no_live_markup(outside_code(markdown))
-    content = render_chatbot(finding)["content"]
-    for text in (content["title"], content["description"], *content["nextSteps"]):
-        assert_inert(text)
-        assert_no_live_markup(re.sub(r"`[^`]*`", "", text))
+    assert_inert_in_every_rendering(finding)
 
 
 def test_batch_lines_on_objects_with_different_tags_get_each_objects_tags(
