@@ -580,16 +580,17 @@ def _bucket_tags(
 
 def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
     """Why the bucket's tags may belong in the context and are not there ("" when they are, or
-    when the bucket's ABAC is off or it has no tags)."""
+    when the bucket's ABAC is off or it has no tags). Through an access point aws:ResourceTag
+    is the access point's own tags, which are not collected, whatever the bucket's ABAC."""
+    if request.access_point_arn is not None:
+        return (
+            "through an access point aws:ResourceTag is the access point's own tags, which "
+            "are not collected (s3:ListTagsForResource), and bucket tags are not added"
+        )
     operations = request.operations
     states = [_state(snapshot, op.bucket) for op in operations]
     if all(state == () for state in states):
         return ""
-    if request.access_point_arn is not None:
-        return (
-            "bucket tags are not added to a request through an access point (there "
-            "aws:ResourceTag is the access point's tags)"
-        )
     if _one_bucket(request) is None:
         return "bucket tags are not added to a request on several buckets (one context for both)"
     (found, *_) = states

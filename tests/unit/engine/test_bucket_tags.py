@@ -293,3 +293,16 @@ def test_an_event_through_an_endpoint_drops_the_unknown_vpc_note_once_the_vpc_is
     del doc["vpc_endpoints"]
     unknown = pipeline.diagnose(event, load_snapshot(doc))
     assert any(VPC_UNKNOWN_NOTE in n for n in unknown.request.notes)
+
+
+@pytest.mark.parametrize("abac", ["Enabled", "Disabled"])
+def test_a_tag_condition_through_an_access_point_is_said_not_checked(abac: str) -> None:
+    """The access point's own tags are what aws:ResourceTag holds there, and nothing collects
+    them: said whatever the bucket's ABAC (with it disabled, nothing was said)."""
+    point = f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/finance"
+    request = dataclasses.replace(_read(), access_point_arn=point)
+
+    notes = pipeline.diagnose(request, _snapshot(abac=abac)).request.notes
+
+    [note] = [n for n in notes if "access point's own tags" in n]
+    assert note.startswith("aws:ResourceTag/<key> and s3:BucketTag/<key> not checked")
