@@ -7,7 +7,9 @@ policy the engine names by id (`inline:<user|role|group>/<name>/<policy>`, or
 managed policy ARN, in the IAM of its ARN's account; `bucket-policy:<bucket>`,
 `key-policy:<key ARN>`, `vpce-policy:<endpoint id>`);
 `{"kind": "ownership", "bucket", "object_ownership"}`; `{"kind": "abac", "bucket", "status"}` (a
-general purpose bucket's ABAC status, `Enabled` or `Disabled`: PutBucketAbac); and request-side
+general purpose bucket's ABAC status, `Enabled` or `Disabled`: PutBucketAbac); `{"kind":
+"key-tag", "key", "tag", "value"}` (a tag put on a KMS key of the snapshot: TagResource, which
+replaces the value of a tag of that key); and request-side
 changes that the requester makes, not the account: `{"kind": "request", "context": {key:
 [values] | null}}` and `{"kind": "session-policy", "document"}`. Pure: documents in, documents
 out.
@@ -128,10 +130,32 @@ def apply_patch(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json:
     if kind == "abac":
         out["s3"]["buckets"][_abac_bucket(doc, patch)]["abac"] = patch["status"]
         return out
+    if kind == "key-tag":
+        key = _tagged_key(doc, patch)
+        out["kms"]["keys"][key]["tags"] = _with_tag(doc["kms"]["keys"][key]["tags"], patch)
+        return out
     if kind != "policy":
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
     _put(out, str(patch["policy"]), patch["document"])
     return out
+
+
+def _tagged_key(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> str:
+    """The KMS key a key-tag patch tags: a key of the snapshot document whose tags were read."""
+    key, tag, value = patch.get("key"), patch.get("tag"), patch.get("value")
+    if not isinstance(tag, str) or not tag or not isinstance(value, str):
+        raise InputError("patch.tag", f"not a tag: {tag!r} = {value!r}")
+    keys = (doc.get("kms") or {}).get("keys")
+    entry = keys.get(key) if isinstance(keys, Mapping) and isinstance(key, str) else None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("tags"), list):
+        raise InputError("patch.key", f"no KMS key {key!r} with read tags in the snapshot")
+    return str(key)
+
+
+def _with_tag(tags: list[Any], patch: Mapping[str, Any]) -> list[Any]:
+    """The key's TagList with the patch's tag put (its value replaced when the key has it)."""
+    kept = [t for t in tags if not (isinstance(t, Mapping) and t.get("TagKey") == patch["tag"])]
+    return [*kept, {"TagKey": patch["tag"], "TagValue": patch["value"]}]
 
 
 ABAC_STATUSES = ("Enabled", "Disabled")
@@ -168,6 +192,12 @@ def apply_patch_shared(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> Json
         s3 = out["s3"] = dict(out["s3"])
         buckets = s3["buckets"] = dict(s3["buckets"])
         buckets[name] = {**buckets[name], "abac": patch["status"]}
+        return out
+    if kind == "key-tag":
+        key = _tagged_key(doc, patch)
+        kms = out["kms"] = dict(out["kms"])
+        keys = kms["keys"] = dict(kms["keys"])
+        keys[key] = {**keys[key], "tags": _with_tag(keys[key]["tags"], patch)}
         return out
     if kind != "policy":
         raise InputError("patch.kind", f"not an account-side patch: {kind!r}")
@@ -338,6 +368,9 @@ def argv_for(
         rules = f"Rules=[{{ObjectOwnership={patch['object_ownership']}}}]"
         return ["aws", "s3api", "put-bucket-ownership-controls", "--bucket", str(patch["bucket"]),
                 "--ownership-controls", rules]  # fmt: skip
+    if kind == "key-tag":
+        tags = json.dumps([{"TagKey": patch["tag"], "TagValue": patch["value"]}])
+        return ["aws", "kms", "tag-resource", "--key-id", str(patch["key"]), "--tags", tags]
     if kind == "abac":
         return ["aws", "s3api", "put-bucket-abac", "--bucket", str(patch["bucket"]),
                 "--abac-status", f"Status={patch['status']}"]  # fmt: skip

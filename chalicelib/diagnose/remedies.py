@@ -25,6 +25,7 @@ from ..arn import parse_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
+from ..engine.kms import KEY_TAG_PREFIX
 from ..engine.resolve import BUCKET_TAG_PREFIXES, FROM_BUCKET_TAGS
 from ..events.actions import is_known_action
 from ..model import (
@@ -47,7 +48,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
-from ..snapshot import Bucket, Entity, Snapshot, load_snapshot
+from ..snapshot import Bucket, Entity, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode
 from .causes import EXPLICIT
 from .patches import (
@@ -287,8 +288,10 @@ def _candidates(
         if not (both and cause.layer is Layer.BUCKET_POLICY):
             yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_IDENTITY:
+        yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_KEY_POLICY:
+        yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _key_policy_grant(request, snapshot, action, resource)
     elif code is CauseCode.NO_ALLOW_BOUNDARY:
         yield from _extend_boundary(request, snapshot, action, resource)
@@ -306,6 +309,45 @@ def _candidates(
         )
     elif code is CauseCode.INCONCLUSIVE:
         yield _diagnoser_read(decision)
+
+
+def _tag_the_key(
+    snapshot: Snapshot, misses: Sequence[Miss], action: str, key_arn: str
+) -> Iterator[Candidate]:
+    """Tag the KMS key as a grant's tag condition expects (KMS ABAC): on S3's call to KMS,
+    `aws:ResourceTag/<tag>` is the key's own tag. Only for a condition that one literal value
+    meets, on a key whose tags were read."""
+    key = snapshot.kms_key(key_arn)
+    if not action.lower().startswith("kms:") or key is None or isinstance(key, Unreadable):
+        return
+    if not isinstance(key.tags, Mapping):
+        return
+    for miss in misses:
+        failure = miss.failure
+        if failure is None or not failure.key.lower().startswith(KEY_TAG_PREFIX.lower()):
+            continue
+        operator = failure.operator.split(":")[-1].removesuffix("IfExists")
+        if operator not in ("StringEquals", "StringLike") or len(failure.expected) != 1:
+            continue
+        tag, value = failure.key[len(KEY_TAG_PREFIX) :], failure.expected[0]
+        if not tag or any(c in value for c in "*?$"):
+            continue  # a pattern or a policy variable: no one value to put
+        near = miss.near_miss
+        held = (
+            f" (it has {tag} = [{key.tags[tag]}]: the new value also changes whom that tag "
+            "lets in elsewhere)"
+            if tag in key.tags
+            else ""
+        )
+        yield Candidate(
+            code=RemedyCode.TAG_KMS_KEY,
+            target=key.arn,
+            summary=f"Tag KMS key {key.arn} with {tag} = {value}{held}: the grant of {action} "
+            f"in {near.policy} tests aws:ResourceTag/{tag}, which on S3's call to KMS is the "
+            "key's own tag (KMS ABAC).",
+            patch={"kind": "key-tag", "key": key.arn, "tag": tag, "value": value},
+        )
+        return
 
 
 def _allow(action: str, resource: str, **extra: Any) -> Json:

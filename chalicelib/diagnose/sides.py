@@ -76,6 +76,8 @@ class Sides:
             return self.requester
         if kind in ("ownership", "abac"):
             return self.bucket
+        if kind == "key-tag":
+            return _arn_account(str(patch.get("key", ""))) or self.bucket
         if kind != "policy":
             return None
         policy_id = str(patch.get("policy", ""))
