@@ -272,7 +272,8 @@ def _element_why(
         failure = explanation.condition.decisive
     if failure is None:
         return None
-    why = condition_why(failure, request.principal)
+    subject = "S3's call to KMS" if action.lower().startswith("kms:") else "the request"
+    why = condition_why(failure, request.principal, subject)
     if supports_condition_key(action, failure.key) is False:
         # The Service Authorization Reference: this action never carries the key.
         return Why(kind=why.kind, text=f"{why.text}; {action} never carries {failure.key}")

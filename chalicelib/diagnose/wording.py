@@ -89,9 +89,9 @@ VERSION_ACTIONS: dict[str, str] = {
 }
 
 
-def _fmt_values(values: tuple[str, ...] | None) -> str:
+def _fmt_values(values: tuple[str, ...] | None, subject: str = "the request") -> str:
     if values is None:
-        return "absent from the request"
+        return f"absent from {subject}"
     return "[" + ", ".join(values) + "]"
 
 
@@ -229,8 +229,11 @@ def _role_form_why(value: str, element: str, principal: Principal) -> Why | None
     return None
 
 
-def condition_why(failure: ConditionFailure, principal: Principal) -> Why:
-    """Why an Allow's condition failed: the key, the operator, both sides."""
+def condition_why(
+    failure: ConditionFailure, principal: Principal, subject: str = "the request"
+) -> Why:
+    """Why an Allow's condition failed: the key, the operator, both sides (`subject`: the
+    request whose context it read, e.g. S3's call to KMS)."""
     if failure.key.lower() == "aws:principalarn":
         for expected in failure.expected:
             why = _role_form_why(
@@ -241,7 +244,7 @@ def condition_why(failure: ConditionFailure, principal: Principal) -> Why:
     return Why(
         kind=MissKind.CONDITION,
         text=f"Condition {failure.key} {failure.operator} expects "
-        f"{_fmt_values(failure.expected)}, the request has {_fmt_values(failure.actual)}",
+        f"{_fmt_values(failure.expected)}, {subject} has {_fmt_values(failure.actual, subject)}",
     )
 
 

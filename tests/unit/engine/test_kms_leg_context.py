@@ -97,3 +97,16 @@ def test_what_ifs_name_only_keys_that_reach_the_kms_statement_testing_them() -> 
     finding = pipeline.diagnose(request_from_case(case["request"]), case["snapshot"])
 
     assert [w.key for w in finding.what_if] == ["aws:SecureTransport"]
+
+
+def test_a_kms_near_miss_names_the_call_whose_context_it_read() -> None:
+    """On the KMS leg the tag is the key's: the near miss says what S3's call to KMS had, not
+    'the request' (whose tags are the bucket's)."""
+    case = _case()
+    case["snapshot"]["kms"]["keys"][KEY]["tags"] = [{"TagKey": "team", "TagValue": "web"}]
+    _with_kms_condition(case, {"StringEquals": {"aws:ResourceTag/team": "data"}})
+
+    finding = pipeline.diagnose(request_from_case(case["request"]), case["snapshot"])
+
+    [near] = [m for m in finding.near_misses if "aws:ResourceTag/team" in m.why]
+    assert near.why.endswith("expects [data], S3's call to KMS has [web]")
