@@ -655,12 +655,15 @@ def _tagged_object(request: AccessRequest, snapshot: Snapshot) -> S3Object | Unr
         (op.bucket, op.key) != (first.bucket, first.key) for op in operations[1:]
     ):
         return None
-    if not all(supports_condition_key(op.action, _OBJECT_TAG_KEY) for op in operations):
-        return None
     bucket = snapshot.buckets.get(first.bucket or "")
     if not isinstance(bucket, Bucket) or not isinstance(bucket.objects, Mapping):
         return None
-    return bucket.objects.get(first.key)
+    found = bucket.objects.get(first.key)
+    if found is None:
+        return None
+    if not all(supports_condition_key(op.action, _OBJECT_TAG_KEY) for op in operations):
+        return None
+    return found
 
 
 def _object_tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
