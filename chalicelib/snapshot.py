@@ -155,6 +155,7 @@ class AccessPoint:
     vpc_id: str | None
     public_access_block: Mapping[str, Any] | None
     policy: Any | Unreadable | None
+    tags: Mapping[str, str] | Unreadable | None = None  # by key; None: not collected
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -722,6 +723,7 @@ def _load_access_point(arn: str, raw: Mapping[str, Any], where: str) -> AccessPo
         vpc_id=vpc.get("VpcId") if isinstance(vpc, Mapping) else None,
         public_access_block=raw.get("PublicAccessBlockConfiguration"),
         policy=_maybe(raw.get("policy"), f"{where}.policy"),
+        tags=_tag_set(raw.get("tags"), f"{where}.tags"),
     )
 
 

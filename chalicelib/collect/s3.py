@@ -368,9 +368,14 @@ class AccountSettingsCollector:
 
 
 class AccessPointCollector:
-    """Reads an access point (network origin, its own Block Public Access) and its policy."""
+    """Reads an access point (network origin, its own Block Public Access), its policy and its
+    tags (`aws:ResourceTag/<key>` of the requests through it: ABAC is on for access points)."""
 
-    permissions: ClassVar[tuple[str, ...]] = ("s3:GetAccessPoint", "s3:GetAccessPointPolicy")
+    permissions: ClassVar[tuple[str, ...]] = (
+        "s3:GetAccessPoint",
+        "s3:GetAccessPointPolicy",
+        "s3:ListTagsForResource",
+    )
 
     _FIELDS = (
         "Name",
@@ -425,6 +430,15 @@ class AccessPointCollector:
                 case Unreadable() as refused:
                     entry["policy"] = refused.to_doc()
 
+        def on_tags(result: Fetched) -> None:
+            match result:
+                case Present(value=tags):
+                    entry["tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
+                case Absent():
+                    pass
+                case Unreadable() as refused:
+                    entry["tags"] = refused.to_doc()
+
         what = f"access point {access_point_arn}"
         self._plan.read(
             Read(
@@ -445,4 +459,15 @@ class AccessPointCollector:
                 what=what,
             ),
             on_policy,
+        )
+        self._plan.read(
+            Read(
+                key=("s3:ListTagsForResource", access_point_arn),
+                call=lambda: s3control.list_tags_for_resource(
+                    AccountId=account, ResourceArn=access_point_arn
+                )["Tags"],
+                needs="s3:ListTagsForResource",
+                what=what,
+            ),
+            on_tags,
         )

@@ -60,11 +60,13 @@ only after you enable ABAC on your bucket"
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketAbac.html). Each tag is then
 `aws:ResourceTag/<key>` and `s3:BucketTag/<key>` (the Service Authorization Reference lists both
 on the `bucket` and `object` resource types), for bucket and object actions alike. A request
-through an access point is left without them (there `aws:ResourceTag` is the access point's own
-tags: https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-tagging.html), and so
-is one on several buckets (one context for both). The snapshot's `s3.buckets.<name>.abac` and
-`.tags` hold them; when either could not be read and some policy names such a key, a note says
-that they were not checked (`derived_notes`).
+through an access point gets the access point's own tags as `aws:ResourceTag/<key>` instead
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-tagging.html; ABAC is on by
+default for access points, a setting only for general purpose buckets), from the snapshot's
+`s3.access_points.<ARN>.tags`; a request on several buckets gets none (one context for both).
+The snapshot's `s3.buckets.<name>.abac` and `.tags` hold them; when either (or the access
+point's tags) could not be read and some policy names such a key, a note says that they were
+not checked (`derived_notes`).
 
 An object's tags are `s3:ExistingObjectTag/<key>` of a request on it whose action carries that
 key (the Service Authorization Reference lists it for GetObject, GetObjectAcl,
@@ -84,6 +86,7 @@ from typing import Final
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import (
+    AccessPoint,
     AccountSide,
     Bucket,
     Entity,
@@ -106,6 +109,7 @@ FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
 FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
 FROM_OBJECT_TAGS: Final = "derived:object tags in the snapshot"
+FROM_ACCESS_POINT_TAGS: Final = "derived:access point tags in the snapshot"
 OBJECT_TAG_PREFIX: Final = "s3:ExistingObjectTag/"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
 _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
@@ -155,6 +159,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_ENDPOINT_OWNER,
         FROM_BUCKET_TAGS,
         FROM_OBJECT_TAGS,
+        FROM_ACCESS_POINT_TAGS,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
@@ -328,6 +333,7 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     given.update((normalise_key(entry.name), entry) for entry in added)  # the endpoint's owner
     added += tuple(_organizations(request, snapshot, given))
     added += _bucket_tags(request, snapshot, given)
+    added += _access_point_tags(request, snapshot, given)
     added += _object_tags(request, snapshot, given)
     return request.with_context(context + added) if added else request
 
@@ -581,11 +587,20 @@ def _bucket_tags(
 def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
     """Why the bucket's tags may belong in the context and are not there ("" when they are, or
     when the bucket's ABAC is off or it has no tags). Through an access point aws:ResourceTag
-    is the access point's own tags, which are not collected, whatever the bucket's ABAC."""
+    is the access point's own tags, whatever the bucket's ABAC: "" when they were read."""
     if request.access_point_arn is not None:
+        point = snapshot.access_points.get(request.access_point_arn)
+        if isinstance(point, AccessPoint) and isinstance(point.tags, Mapping):
+            return ""
+        tags = point.tags if isinstance(point, AccessPoint) else point
+        how = (
+            f"could not be read ({tags.code}; needs s3:ListTagsForResource)"
+            if isinstance(tags, Unreadable)
+            else "were not collected (needs s3:ListTagsForResource)"
+        )
         return (
-            "through an access point aws:ResourceTag is the access point's own tags, which "
-            "are not collected (s3:ListTagsForResource), and bucket tags are not added"
+            f"through an access point aws:ResourceTag is the access point's own tags, which {how}, "
+            "and bucket tags are not added"
         )
     operations = request.operations
     states = [_state(snapshot, op.bucket) for op in operations]
@@ -623,6 +638,25 @@ def _tag_state(snapshot: Snapshot, bucket: str) -> tuple[tuple[str, ContextEntry
         for prefix in BUCKET_TAG_PREFIXES:
             entry = ContextEntry(name=prefix + key, values=(value,), source=FROM_BUCKET_TAGS)
             out.append((normalise_key(entry.name), entry))
+    return tuple(out)
+
+
+def _access_point_tags(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """The `aws:ResourceTag/<key>` entries of the tags of the access point the request goes
+    through, those the context (`given`) lacks: there the key is the access point's own tags
+    (ABAC is on for access points, not a setting as for general purpose buckets)."""
+    if request.access_point_arn is None:
+        return ()
+    point = snapshot.access_points.get(request.access_point_arn)
+    if not isinstance(point, AccessPoint) or not isinstance(point.tags, Mapping):
+        return ()
+    out = []
+    for key, value in point.tags.items():
+        name = BUCKET_TAG_PREFIXES[0] + key
+        if normalise_key(name) not in given:
+            out.append(ContextEntry(name=name, values=(value,), source=FROM_ACCESS_POINT_TAGS))
     return tuple(out)
 
 

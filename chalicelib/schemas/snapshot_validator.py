@@ -824,6 +824,80 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_access_point(
             validate_https___s3_403_doctor_snapshot_schema_json___defs_policy_document(
                 data__policy, custom_formats, (name_prefix or "data") + ".policy"
             )
+        if "tags" in data_keys:
+            data_keys.remove("tags")
+            data__tags = data["tags"]
+            validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
+                data__tags, custom_formats, (name_prefix or "data") + ".tags"
+            )
+    return data
+
+
+def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
+    data, custom_formats={}, name_prefix=None
+):
+    data_any_of_count16 = 0
+    if not data_any_of_count16:
+        try:
+            validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
+                data, custom_formats, (name_prefix or "data") + ""
+            )
+            data_any_of_count16 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException):
+            pass
+    if not data_any_of_count16:
+        try:
+            if not isinstance(data, (list, tuple)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
+            data_is_list = isinstance(data, (list, tuple))
+            if data_is_list:
+                data_len = len(data)
+                for data_x, data_item in enumerate(data):
+                    if not isinstance(data_item, (dict)):
+                        raise JsonSchemaValueException(
+                            ""
+                            + (name_prefix or "data")
+                            + "[{data_x}]".format(**locals())
+                            + " must be object"
+                        )
+                    data_item_is_dict = isinstance(data_item, dict)
+                    if data_item_is_dict:
+                        data_item__missing_keys = set(["Key", "Value"]) - data_item.keys()
+                        if data_item__missing_keys:
+                            raise JsonSchemaValueException(
+                                ""
+                                + (name_prefix or "data")
+                                + "[{data_x}]".format(**locals())
+                                + " must contain "
+                            )
+                        data_item_keys = set(data_item.keys())
+                        if "Key" in data_item_keys:
+                            data_item_keys.remove("Key")
+                            data_item__Key = data_item["Key"]
+                            if not isinstance(data_item__Key, (str)):
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + "[{data_x}].Key".format(**locals())
+                                    + " must be string"
+                                )
+                        if "Value" in data_item_keys:
+                            data_item_keys.remove("Value")
+                            data_item__Value = data_item["Value"]
+                            if not isinstance(data_item__Value, (str)):
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + "[{data_x}].Value".format(**locals())
+                                    + " must be string"
+                                )
+            data_any_of_count16 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException):
+            pass
+    if not data_any_of_count16:
+        raise JsonSchemaValueException(
+            "" + (name_prefix or "data") + " cannot be validated by any definition"
+        )
     return data
 
 
@@ -855,34 +929,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "region" in data_keys:
             data_keys.remove("region")
             data__region = data["region"]
-            data__region_any_of_count16 = 0
-            if not data__region_any_of_count16:
+            data__region_any_of_count17 = 0
+            if not data__region_any_of_count17:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__region, custom_formats, (name_prefix or "data") + ".region"
                     )
-                    data__region_any_of_count16 += 1
+                    data__region_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count16:
+            if not data__region_any_of_count17:
                 try:
                     if not isinstance(data__region, (str)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be string"
                         )
-                    data__region_any_of_count16 += 1
+                    data__region_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count16:
+            if not data__region_any_of_count17:
                 try:
                     if not isinstance(data__region, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".region must be null"
                         )
-                    data__region_any_of_count16 += 1
+                    data__region_any_of_count17 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__region_any_of_count16:
+            if not data__region_any_of_count17:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".region cannot be validated by any definition"
                 )
@@ -908,27 +982,27 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "ownership_controls" in data_keys:
             data_keys.remove("ownership_controls")
             data__ownershipcontrols = data["ownership_controls"]
-            data__ownershipcontrols_any_of_count17 = 0
-            if not data__ownershipcontrols_any_of_count17:
+            data__ownershipcontrols_any_of_count18 = 0
+            if not data__ownershipcontrols_any_of_count18:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__ownershipcontrols,
                         custom_formats,
                         (name_prefix or "data") + ".ownership_controls",
                     )
-                    data__ownershipcontrols_any_of_count17 += 1
+                    data__ownershipcontrols_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count17:
+            if not data__ownershipcontrols_any_of_count18:
                 try:
                     if not isinstance(data__ownershipcontrols, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".ownership_controls must be null"
                         )
-                    data__ownershipcontrols_any_of_count17 += 1
+                    data__ownershipcontrols_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count17:
+            if not data__ownershipcontrols_any_of_count18:
                 try:
                     if not isinstance(data__ownershipcontrols, (dict)):
                         raise JsonSchemaValueException(
@@ -1026,10 +1100,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                     )
                                                     + " must be one of ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']"
                                                 )
-                    data__ownershipcontrols_any_of_count17 += 1
+                    data__ownershipcontrols_any_of_count18 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__ownershipcontrols_any_of_count17:
+            if not data__ownershipcontrols_any_of_count18:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1038,37 +1112,37 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "public_access_block" in data_keys:
             data_keys.remove("public_access_block")
             data__publicaccessblock = data["public_access_block"]
-            data__publicaccessblock_any_of_count18 = 0
-            if not data__publicaccessblock_any_of_count18:
+            data__publicaccessblock_any_of_count19 = 0
+            if not data__publicaccessblock_any_of_count19:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count18 += 1
+                    data__publicaccessblock_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count18:
+            if not data__publicaccessblock_any_of_count19:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_bpa(
                         data__publicaccessblock,
                         custom_formats,
                         (name_prefix or "data") + ".public_access_block",
                     )
-                    data__publicaccessblock_any_of_count18 += 1
+                    data__publicaccessblock_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count18:
+            if not data__publicaccessblock_any_of_count19:
                 try:
                     if not isinstance(data__publicaccessblock, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".public_access_block must be null"
                         )
-                    data__publicaccessblock_any_of_count18 += 1
+                    data__publicaccessblock_any_of_count19 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__publicaccessblock_any_of_count18:
+            if not data__publicaccessblock_any_of_count19:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1077,34 +1151,34 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "encryption" in data_keys:
             data_keys.remove("encryption")
             data__encryption = data["encryption"]
-            data__encryption_any_of_count19 = 0
-            if not data__encryption_any_of_count19:
+            data__encryption_any_of_count20 = 0
+            if not data__encryption_any_of_count20:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__encryption, custom_formats, (name_prefix or "data") + ".encryption"
                     )
-                    data__encryption_any_of_count19 += 1
+                    data__encryption_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count19:
+            if not data__encryption_any_of_count20:
                 try:
                     if not isinstance(data__encryption, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be object"
                         )
-                    data__encryption_any_of_count19 += 1
+                    data__encryption_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count19:
+            if not data__encryption_any_of_count20:
                 try:
                     if not isinstance(data__encryption, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".encryption must be null"
                         )
-                    data__encryption_any_of_count19 += 1
+                    data__encryption_any_of_count20 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__encryption_any_of_count19:
+            if not data__encryption_any_of_count20:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1113,18 +1187,18 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "request_payment" in data_keys:
             data_keys.remove("request_payment")
             data__requestpayment = data["request_payment"]
-            data__requestpayment_any_of_count20 = 0
-            if not data__requestpayment_any_of_count20:
+            data__requestpayment_any_of_count21 = 0
+            if not data__requestpayment_any_of_count21:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__requestpayment,
                         custom_formats,
                         (name_prefix or "data") + ".request_payment",
                     )
-                    data__requestpayment_any_of_count20 += 1
+                    data__requestpayment_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count20:
+            if not data__requestpayment_any_of_count21:
                 try:
                     if not (
                         isinstance(data__requestpayment, str)
@@ -1137,28 +1211,28 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".request_payment must be one of ['BucketOwner', 'Requester']"
                         )
-                    data__requestpayment_any_of_count20 += 1
+                    data__requestpayment_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count20:
+            if not data__requestpayment_any_of_count21:
                 try:
                     if not isinstance(data__requestpayment, (dict)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be object"
                         )
-                    data__requestpayment_any_of_count20 += 1
+                    data__requestpayment_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count20:
+            if not data__requestpayment_any_of_count21:
                 try:
                     if not isinstance(data__requestpayment, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".request_payment must be null"
                         )
-                    data__requestpayment_any_of_count20 += 1
+                    data__requestpayment_any_of_count21 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__requestpayment_any_of_count20:
+            if not data__requestpayment_any_of_count21:
                 raise JsonSchemaValueException(
                     ""
                     + (name_prefix or "data")
@@ -1180,16 +1254,16 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
         if "abac" in data_keys:
             data_keys.remove("abac")
             data__abac = data["abac"]
-            data__abac_any_of_count21 = 0
-            if not data__abac_any_of_count21:
+            data__abac_any_of_count22 = 0
+            if not data__abac_any_of_count22:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__abac, custom_formats, (name_prefix or "data") + ".abac"
                     )
-                    data__abac_any_of_count21 += 1
+                    data__abac_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count21:
+            if not data__abac_any_of_count22:
                 try:
                     if not (
                         isinstance(data__abac, str)
@@ -1202,35 +1276,35 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                             + (name_prefix or "data")
                             + ".abac must be one of ['Enabled', 'Disabled']"
                         )
-                    data__abac_any_of_count21 += 1
+                    data__abac_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count21:
+            if not data__abac_any_of_count22:
                 try:
                     if not isinstance(data__abac, (NoneType)):
                         raise JsonSchemaValueException(
                             "" + (name_prefix or "data") + ".abac must be null"
                         )
-                    data__abac_any_of_count21 += 1
+                    data__abac_any_of_count22 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__abac_any_of_count21:
+            if not data__abac_any_of_count22:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".abac cannot be validated by any definition"
                 )
         if "objects" in data_keys:
             data_keys.remove("objects")
             data__objects = data["objects"]
-            data__objects_any_of_count22 = 0
-            if not data__objects_any_of_count22:
+            data__objects_any_of_count23 = 0
+            if not data__objects_any_of_count23:
                 try:
                     validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                         data__objects, custom_formats, (name_prefix or "data") + ".objects"
                     )
-                    data__objects_any_of_count22 += 1
+                    data__objects_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count22:
+            if not data__objects_any_of_count23:
                 try:
                     if not isinstance(data__objects, (dict)):
                         raise JsonSchemaValueException(
@@ -1242,8 +1316,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                         for data__objects_key in data__objects_keys:
                             if data__objects_key not in []:
                                 data__objects_value = data__objects.get(data__objects_key)
-                                data__objects_value_any_of_count23 = 0
-                                if not data__objects_value_any_of_count23:
+                                data__objects_value_any_of_count24 = 0
+                                if not data__objects_value_any_of_count24:
                                     try:
                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                             data__objects_value,
@@ -1251,10 +1325,10 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                             (name_prefix or "data")
                                             + ".objects.{data__objects_key}".format(**locals()),
                                         )
-                                        data__objects_value_any_of_count23 += 1
+                                        data__objects_value_any_of_count24 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count23:
+                                if not data__objects_value_any_of_count24:
                                     try:
                                         if not isinstance(data__objects_value, (dict)):
                                             raise JsonSchemaValueException(
@@ -1275,8 +1349,8 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                 data__objects_value__head = data__objects_value[
                                                     "head"
                                                 ]
-                                                data__objects_value__head_any_of_count24 = 0
-                                                if not data__objects_value__head_any_of_count24:
+                                                data__objects_value__head_any_of_count25 = 0
+                                                if not data__objects_value__head_any_of_count25:
                                                     try:
                                                         validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
                                                             data__objects_value__head,
@@ -1286,13 +1360,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 **locals()
                                                             ),
                                                         )
-                                                        data__objects_value__head_any_of_count24 += 1
+                                                        data__objects_value__head_any_of_count25 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count24:
+                                                if not data__objects_value__head_any_of_count25:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (dict)
@@ -1305,13 +1379,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be object"
                                                             )
-                                                        data__objects_value__head_any_of_count24 += 1
+                                                        data__objects_value__head_any_of_count25 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count24:
+                                                if not data__objects_value__head_any_of_count25:
                                                     try:
                                                         if not isinstance(
                                                             data__objects_value__head, (NoneType)
@@ -1324,13 +1398,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                                 )
                                                                 + " must be null"
                                                             )
-                                                        data__objects_value__head_any_of_count24 += 1
+                                                        data__objects_value__head_any_of_count25 += 1
                                                     except (
                                                         JsonSchemaValueException,
                                                         JsonSchemaValuesException,
                                                     ):
                                                         pass
-                                                if not data__objects_value__head_any_of_count24:
+                                                if not data__objects_value__head_any_of_count25:
                                                     raise JsonSchemaValueException(
                                                         ""
                                                         + (name_prefix or "data")
@@ -1365,91 +1439,23 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_bucket(
                                                         **locals()
                                                     ),
                                                 )
-                                        data__objects_value_any_of_count23 += 1
+                                        data__objects_value_any_of_count24 += 1
                                     except (JsonSchemaValueException, JsonSchemaValuesException):
                                         pass
-                                if not data__objects_value_any_of_count23:
+                                if not data__objects_value_any_of_count24:
                                     raise JsonSchemaValueException(
                                         ""
                                         + (name_prefix or "data")
                                         + ".objects.{data__objects_key}".format(**locals())
                                         + " cannot be validated by any definition"
                                     )
-                    data__objects_any_of_count22 += 1
+                    data__objects_any_of_count23 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException):
                     pass
-            if not data__objects_any_of_count22:
+            if not data__objects_any_of_count23:
                 raise JsonSchemaValueException(
                     "" + (name_prefix or "data") + ".objects cannot be validated by any definition"
                 )
-    return data
-
-
-def validate_https___s3_403_doctor_snapshot_schema_json___defs_tags(
-    data, custom_formats={}, name_prefix=None
-):
-    data_any_of_count25 = 0
-    if not data_any_of_count25:
-        try:
-            validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
-                data, custom_formats, (name_prefix or "data") + ""
-            )
-            data_any_of_count25 += 1
-        except (JsonSchemaValueException, JsonSchemaValuesException):
-            pass
-    if not data_any_of_count25:
-        try:
-            if not isinstance(data, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
-            data_is_list = isinstance(data, (list, tuple))
-            if data_is_list:
-                data_len = len(data)
-                for data_x, data_item in enumerate(data):
-                    if not isinstance(data_item, (dict)):
-                        raise JsonSchemaValueException(
-                            ""
-                            + (name_prefix or "data")
-                            + "[{data_x}]".format(**locals())
-                            + " must be object"
-                        )
-                    data_item_is_dict = isinstance(data_item, dict)
-                    if data_item_is_dict:
-                        data_item__missing_keys = set(["Key", "Value"]) - data_item.keys()
-                        if data_item__missing_keys:
-                            raise JsonSchemaValueException(
-                                ""
-                                + (name_prefix or "data")
-                                + "[{data_x}]".format(**locals())
-                                + " must contain "
-                            )
-                        data_item_keys = set(data_item.keys())
-                        if "Key" in data_item_keys:
-                            data_item_keys.remove("Key")
-                            data_item__Key = data_item["Key"]
-                            if not isinstance(data_item__Key, (str)):
-                                raise JsonSchemaValueException(
-                                    ""
-                                    + (name_prefix or "data")
-                                    + "[{data_x}].Key".format(**locals())
-                                    + " must be string"
-                                )
-                        if "Value" in data_item_keys:
-                            data_item_keys.remove("Value")
-                            data_item__Value = data_item["Value"]
-                            if not isinstance(data_item__Value, (str)):
-                                raise JsonSchemaValueException(
-                                    ""
-                                    + (name_prefix or "data")
-                                    + "[{data_x}].Value".format(**locals())
-                                    + " must be string"
-                                )
-            data_any_of_count25 += 1
-        except (JsonSchemaValueException, JsonSchemaValuesException):
-            pass
-    if not data_any_of_count25:
-        raise JsonSchemaValueException(
-            "" + (name_prefix or "data") + " cannot be validated by any definition"
-        )
     return data
 
 
@@ -2777,5 +2783,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "1abaa04957fb83ea900a59cef52de26f5f6d2f5841b49b4139b114641b233627"
+SCHEMA_SHA256 = "51fa6606269d6d7ea9d9028c74fdf049e19ce288533f4a4b0f47e8347db03e21"
 validate = validate_https___s3_403_doctor_snapshot_schema_json

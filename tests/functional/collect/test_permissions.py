@@ -59,6 +59,7 @@ ACTION_FOR_CALL: dict[str, tuple[str, ...]] = {
     "s3control:get_public_access_block": ("s3:GetAccountPublicAccessBlock",),
     "s3control:get_access_point": ("s3:GetAccessPoint",),
     "s3control:get_access_point_policy": ("s3:GetAccessPointPolicy",),
+    "s3control:list_tags_for_resource": ("s3:ListTagsForResource",),
     "kms:describe_key": ("kms:DescribeKey",),
     "kms:get_key_policy": ("kms:GetKeyPolicy",),
     "kms:list_grants": ("kms:ListGrants",),

@@ -295,14 +295,53 @@ def test_an_event_through_an_endpoint_drops_the_unknown_vpc_note_once_the_vpc_is
     assert any(VPC_UNKNOWN_NOTE in n for n in unknown.request.notes)
 
 
+POINT = f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/finance"
+POINT_GRANT = read_statement(
+    "Allow",
+    BUCKET,
+    Resource=[f"arn:aws:s3:::{BUCKET}/*", f"{POINT}/object/*"],
+    Condition={"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+)
+
+
+def _through_point(tags: Any, abac: str = "Disabled") -> Any:
+    """The finding of alice's read through access point `finance`, whose tags are `tags`
+    (left out when `...`)."""
+    doc = copy.deepcopy(_snapshot(identity=(POINT_GRANT,), abac=abac).document)
+    point: dict[str, Any] = {"Name": "finance", "Bucket": BUCKET, "NetworkOrigin": "Internet"}
+    if tags is not ...:
+        point["tags"] = tags
+    doc["s3"]["access_points"] = {POINT: point}
+    request = dataclasses.replace(_read(), access_point_arn=POINT)
+    return pipeline.diagnose(request, load_snapshot(doc))
+
+
 @pytest.mark.parametrize("abac", ["Enabled", "Disabled"])
-def test_a_tag_condition_through_an_access_point_is_said_not_checked(abac: str) -> None:
-    """The access point's own tags are what aws:ResourceTag holds there, and nothing collects
-    them: said whatever the bucket's ABAC (with it disabled, nothing was said)."""
-    point = f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/finance"
-    request = dataclasses.replace(_read(), access_point_arn=point)
+def test_through_an_access_point_the_tags_are_the_access_points(abac: str) -> None:
+    """ABAC is on for access points whatever the bucket's setting: a tag grant meets the
+    access point's tags, not the bucket's (it let nobody in)."""
+    finding = _through_point([{"Key": "team", "Value": "finance"}], abac)
 
-    notes = pipeline.diagnose(request, _snapshot(abac=abac)).request.notes
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert [(e.values, e.source) for e in finding.request.context if "ResourceTag" in e.name] == [
+        (("finance",), "derived:access point tags in the snapshot")
+    ]
+    other = _through_point([{"Key": "team", "Value": "web"}], abac)
+    assert other.decision is Verdict.IMPLICIT_DENY
+    assert not [n for n in other.request.notes if "not checked" in n]
 
-    [note] = [n for n in notes if "access point's own tags" in n]
+
+@pytest.mark.parametrize(
+    ("tags", "said"),
+    [
+        (..., "were not collected (needs s3:ListTagsForResource)"),
+        ({"$unreadable": "AccessDenied"}, "could not be read (AccessDenied; needs"),
+    ],
+)
+def test_access_point_tags_not_read_are_said_not_checked(tags: Any, said: str) -> None:
+    finding = _through_point(tags)
+
+    assert finding.decision is Verdict.IMPLICIT_DENY
+    [note] = [n for n in finding.request.notes if "access point's own tags" in n]
     assert note.startswith("aws:ResourceTag/<key> and s3:BucketTag/<key> not checked")
+    assert said in note
