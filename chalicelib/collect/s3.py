@@ -229,6 +229,22 @@ def _abac_status(response: Json) -> str | Json:
     return Unreadable(code=UNKNOWN_ABAC_STATUS, needs="s3:GetBucketAbac").to_doc()
 
 
+def _tags_into(entry: Json) -> Callable[[Fetched], None]:
+    """The continuation that puts a TagSet read (`[{"Key", "Value"}]`) in `entry["tags"]`, or
+    its refusal's marker; nothing when the thing is gone (its other reads say so)."""
+
+    def on_tags(result: Fetched) -> None:
+        match result:
+            case Present(value=tags):
+                entry["tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
+            case Absent():
+                pass
+            case Unreadable() as refused:
+                entry["tags"] = refused.to_doc()
+
+    return on_tags
+
+
 class ObjectCollector:
     """Reads an object's head (owner-independent state, SSE-KMS key, version), its ACL and its
     tags (`s3:ExistingObjectTag/<key>` of the requests on it)."""
@@ -294,15 +310,6 @@ class ObjectCollector:
                 case Unreadable() as refused:
                     entry["acl"] = refused.to_doc()
 
-        def on_tags(result: Fetched) -> None:
-            match result:
-                case Present(value=tag_set):
-                    entry["tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in tag_set]
-                case Absent():
-                    pass
-                case Unreadable() as refused:
-                    entry["tags"] = refused.to_doc()
-
         self._plan.read(
             Read(
                 key=("s3:HeadObject", bucket, key, version_id),
@@ -328,7 +335,7 @@ class ObjectCollector:
                 needs=tags_needs,
                 what=what,
             ),
-            on_tags,
+            _tags_into(entry),
         )
 
 
@@ -430,15 +437,6 @@ class AccessPointCollector:
                 case Unreadable() as refused:
                     entry["policy"] = refused.to_doc()
 
-        def on_tags(result: Fetched) -> None:
-            match result:
-                case Present(value=tags):
-                    entry["tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in tags]
-                case Absent():
-                    pass
-                case Unreadable() as refused:
-                    entry["tags"] = refused.to_doc()
-
         what = f"access point {access_point_arn}"
         self._plan.read(
             Read(
@@ -469,5 +467,5 @@ class AccessPointCollector:
                 needs="s3:ListTagsForResource",
                 what=what,
             ),
-            on_tags,
+            _tags_into(entry),
         )
