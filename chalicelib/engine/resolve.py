@@ -114,6 +114,8 @@ OBJECT_TAG_PREFIX: Final = "s3:ExistingObjectTag/"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
 _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
 _OBJECT_TAG_KEY: Final = "s3:ExistingObjectTag/${TagKey}"
+ACCESS_POINT_TAG_PREFIX: Final = "s3:AccessPointTag/"
+_POINT_TAG_KEY: Final = "s3:AccessPointTag/${TagKey}"
 # The events' note while the endpoint's VPC is unknown (`events.context`), and its rewording.
 VPC_UNKNOWN_NOTE: Final = "aws:SourceVpc needs the endpoint's VPC (ec2:DescribeVpcEndpoints)."
 VPC_KNOWN_NOTE: Final = "aws:SourceVpc is the endpoint's VPC in the snapshot."
@@ -355,7 +357,10 @@ def derived_notes(
     ):
         notes = tuple(n for n in notes if not n.startswith(EC2_CREDENTIALS_NOTE))
     why = _tags_unchecked(resolved, snapshot)
-    if why and _names_bucket_tags(resolved, snapshot):
+    if why and (
+        _names_bucket_tags(resolved, snapshot)
+        or _names_key(resolved, snapshot, (ACCESS_POINT_TAG_PREFIX.lower(),))
+    ):
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
         if note not in notes:
             notes = (*notes, note)
@@ -599,8 +604,8 @@ def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
             else "were not collected (needs s3:ListTagsForResource)"
         )
         return (
-            f"through an access point aws:ResourceTag is the access point's own tags, which {how}, "
-            "and bucket tags are not added"
+            "through an access point aws:ResourceTag and s3:AccessPointTag are the access "
+            f"point's own tags, which {how}, and bucket tags are not added"
         )
     operations = request.operations
     states = [_state(snapshot, op.bucket) for op in operations]
@@ -644,19 +649,25 @@ def _tag_state(snapshot: Snapshot, bucket: str) -> tuple[tuple[str, ContextEntry
 def _access_point_tags(
     request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
 ) -> tuple[ContextEntry, ...]:
-    """The `aws:ResourceTag/<key>` entries of the tags of the access point the request goes
-    through, those the context (`given`) lacks: there the key is the access point's own tags
-    (ABAC is on for access points, not a setting as for general purpose buckets)."""
+    """The `aws:ResourceTag/<key>` entries (and `s3:AccessPointTag/<key>`, when the actions
+    carry it) of the tags of the access point the request goes through, those the context
+    (`given`) lacks: there the key is the access point's own tags (ABAC is on for access
+    points, not a setting as for general purpose buckets)."""
     if request.access_point_arn is None:
         return ()
     point = snapshot.access_points.get(request.access_point_arn)
     if not isinstance(point, AccessPoint) or not isinstance(point.tags, Mapping):
         return ()
+    prefixes = [BUCKET_TAG_PREFIXES[0]]
+    if all(supports_condition_key(op.action, _POINT_TAG_KEY) for op in request.operations):
+        prefixes.append(ACCESS_POINT_TAG_PREFIX)
     out = []
     for key, value in point.tags.items():
-        name = BUCKET_TAG_PREFIXES[0] + key
-        if normalise_key(name) not in given:
-            out.append(ContextEntry(name=name, values=(value,), source=FROM_ACCESS_POINT_TAGS))
+        for prefix in prefixes:
+            name = prefix + key
+            if normalise_key(name) not in given:
+                entry = ContextEntry(name=name, values=(value,), source=FROM_ACCESS_POINT_TAGS)
+                out.append(entry)
     return tuple(out)
 
 

@@ -304,10 +304,10 @@ POINT_GRANT = read_statement(
 )
 
 
-def _through_point(tags: Any, abac: str = "Disabled") -> Any:
+def _through_point(tags: Any, abac: str = "Disabled", grant: Any = POINT_GRANT) -> Any:
     """The finding of alice's read through access point `finance`, whose tags are `tags`
-    (left out when `...`)."""
-    doc = copy.deepcopy(_snapshot(identity=(POINT_GRANT,), abac=abac).document)
+    (left out when `...`), under the identity statement `grant`."""
+    doc = copy.deepcopy(_snapshot(identity=(grant,), abac=abac).document)
     point: dict[str, Any] = {"Name": "finance", "Bucket": BUCKET, "NetworkOrigin": "Internet"}
     if tags is not ...:
         point["tags"] = tags
@@ -342,6 +342,17 @@ def test_access_point_tags_not_read_are_said_not_checked(tags: Any, said: str) -
     finding = _through_point(tags)
 
     assert finding.decision is Verdict.IMPLICIT_DENY
-    [note] = [n for n in finding.request.notes if "access point's own tags" in n]
+    [note] = [n for n in finding.request.notes if "point's own tags" in n]
     assert note.startswith("aws:ResourceTag/<key> and s3:BucketTag/<key> not checked")
     assert said in note
+
+
+def test_an_access_point_tag_grant_meets_its_s3_access_point_tag_key() -> None:
+    """S3 also names the access point's tags s3:AccessPointTag/<key> on the actions that carry
+    it (GetObject among them)."""
+    grant = {**POINT_GRANT, "Condition": {"StringEquals": {"s3:AccessPointTag/team": "finance"}}}
+
+    finding = _through_point([{"Key": "team", "Value": "finance"}], grant=grant)
+
+    assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
+    assert _through_point([], grant=grant).decision is Verdict.IMPLICIT_DENY
