@@ -6,6 +6,7 @@ on a key whose tags were read."""
 from __future__ import annotations
 
 import copy
+import json
 import shlex
 from typing import Any
 
@@ -20,6 +21,14 @@ from tests.unit.engine.test_kms_key_tags import KEY, _case
 
 def _finding(case: dict[str, Any]) -> Any:
     return pipeline.diagnose(request_from_case(case["request"]), case["snapshot"])
+
+
+def _with_condition(case: dict[str, Any], condition: dict[str, Any]) -> None:
+    """alice's kms:Decrypt grant under `condition` instead."""
+    [alice] = case["snapshot"]["iam"]["UserDetailList"]
+    statements = alice["UserPolicyList"][0]["PolicyDocument"]["Statement"]
+    [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    decrypt["Condition"] = condition
 
 
 def _fixes(finding: Any) -> list[Any]:
@@ -56,10 +65,7 @@ def test_a_key_without_the_tag_the_grant_expects_gets_tagged(tags: list[Any]) ->
 )
 def test_no_tag_fix_without_read_tags_or_one_literal_value(tags: Any, expected: str) -> None:
     case = _case(tags)
-    [alice] = case["snapshot"]["iam"]["UserDetailList"]
-    statements = alice["UserPolicyList"][0]["PolicyDocument"]["Statement"]
-    [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]
-    decrypt["Condition"] = {"StringLike": {"aws:ResourceTag/team": expected}}
+    _with_condition(case, {"StringLike": {"aws:ResourceTag/team": expected}})
 
     assert _fixes(_finding(case)) == []
 
@@ -82,3 +88,29 @@ def test_the_patch_applies_alike_shared_or_copied_and_refuses_a_key_without_read
     for apply in (apply_patch, apply_patch_shared):
         with pytest.raises(InputError):
             apply(unread, patch)
+
+
+@pytest.mark.parametrize("value", ["x'; touch PWNED; echo '", "a b\\c", "--debug"])
+def test_a_hostile_tag_value_is_one_quoted_argument(value: str) -> None:
+    """The value comes from a policy (an admin's text): the command quotes it as data."""
+    case = _case([])
+    _with_condition(case, {"StringEquals": {"aws:ResourceTag/team": value}})
+
+    [fix] = _fixes(_finding(case))
+
+    argv = shlex.split(fix.cli)
+    assert argv[:5] == ["aws", "kms", "tag-resource", "--key-id", KEY]
+    assert json.loads(argv[6]) == [{"TagKey": "team", "TagValue": value}]
+
+
+def test_a_control_character_in_the_value_is_escaped_json_in_the_command() -> None:
+    """The tags argument is JSON: an escape sequence in the value is written \\u001b, so the
+    command is safe to show and carries the exact value."""
+    value = "da\x1b]52;c;ta"
+    case = _case([])
+    _with_condition(case, {"StringEquals": {"aws:ResourceTag/team": value}})
+
+    [fix] = _fixes(_finding(case))
+
+    assert fix.cli is not None and "\x1b" not in fix.cli
+    assert json.loads(shlex.split(fix.cli)[6]) == [{"TagKey": "team", "TagValue": value}]
