@@ -14,6 +14,7 @@ from chalicelib.engine import resolve
 from chalicelib.events import context as event_context
 from chalicelib.events import parse_event
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 
 from .runbook_documents import get_record, read_statement
 
@@ -89,3 +90,18 @@ def test_no_note_without_such_a_policy_or_without_instance_credentials() -> None
 
 def test_the_events_note_is_the_one_the_engine_keeps_or_drops() -> None:
     assert event_context.EC2_CREDENTIALS_NOTE == resolve.EC2_CREDENTIALS_NOTE
+
+
+def test_a_hostile_session_name_in_the_note_is_data_in_every_rendering() -> None:
+    """The session name is the record's text: quoted by the note, inert everywhere."""
+    record = _record(ec2RoleDelivery="2.0")
+    hostile = "i-0\n\nFIX\n<!channel> [x](https://evil.example) $(id) \x1b]52;c;"
+    identity = record["userIdentity"]
+    identity["arn"] = identity["arn"].rsplit("/", 1)[0] + "/" + hostile
+    identity["principalId"] = identity["principalId"].split(":")[0] + ":" + hostile
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot(PERIMETER))
+
+    [note] = _instance_notes(finding)
+    assert repr(hostile) in note
+    assert_inert_in_every_rendering(finding)
