@@ -29,7 +29,7 @@ from ..engine.policy import (
     compile_policy,
 )
 from ..engine.principals import PrincipalForm, PrincipalIdentity, identity_for
-from ..engine.resolve import BUCKET_TAG_PREFIXES
+from ..engine.resolve import bucket_tag
 from ..events.actions import supports_condition_key
 from ..model import (
     AccessRequest,
@@ -157,14 +157,12 @@ def _abac_off(
     ABAC is enabled (buckets-tagging.html), so a tag set on the bucket does not count."""
     if why.kind is not MissKind.CONDITION or failure is None or failure.actual is not None:
         return why
-    key = failure.key
-    prefix = next((p for p in BUCKET_TAG_PREFIXES if key.lower().startswith(p.lower())), None)
-    parts = split_s3_arn(resource_arn) if prefix else None
-    bucket = snapshot.buckets.get(parts[0]) if prefix and parts else None
-    if prefix is None or not isinstance(bucket, Bucket) or bucket.abac != "Disabled":
+    tag = bucket_tag(failure.key)
+    parts = split_s3_arn(resource_arn) if tag is not None else None
+    bucket = snapshot.buckets.get(parts[0]) if parts else None
+    if tag is None or not isinstance(bucket, Bucket) or bucket.abac != "Disabled":
         return why
     tags = bucket.tags if isinstance(bucket.tags, Mapping) else {}
-    tag = key[len(prefix) :]
     held = f" (it has {tag} = [{tags[tag]}])" if tag in tags else ""
     return Why(
         kind=why.kind,

@@ -26,7 +26,7 @@ from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
 from ..engine.kms import KEY_TAG_PREFIX
-from ..engine.resolve import BUCKET_TAG_PREFIXES, FROM_BUCKET_TAGS
+from ..engine.resolve import BUCKET_TAG_PREFIXES, FROM_BUCKET_TAGS, bucket_tag
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -763,7 +763,7 @@ def _enable_abac(
     ]
     refs += [(m.near_miss, m.failure) for m in misses if m.evaluation not in kms]
     for ref, failure in refs:
-        tag = _bucket_tag(failure.key) if failure and failure.actual is None else None
+        tag = bucket_tag(failure.key) if failure and failure.actual is None else None
         if tag is not None and tag in tags and failure is not None:
             wanted.setdefault((ref.policy, ref.index), (ref.sid, failure.key))
             held[tag] = tags[tag]
@@ -790,16 +790,7 @@ def _sends_bucket_tags(candidate: Candidate) -> bool:
     """Advice to meet a condition on the bucket's tags: no request sends them, so it is left
     out when enabling the bucket's ABAC is offered."""
     key = candidate.condition_key
-    return key is not None and _bucket_tag(key) is not None
-
-
-def _bucket_tag(key: str) -> str | None:
-    """The tag a bucket-tag condition key names (`aws:ResourceTag/<tag>`, `s3:BucketTag/<tag>`:
-    prefix in any case, tag as written); None for any other key."""
-    for prefix in BUCKET_TAG_PREFIXES:
-        if key[: len(prefix)].lower() == prefix.lower():
-            return key[len(prefix) :]
-    return None
+    return key is not None and bucket_tag(key) is not None
 
 
 def _private_acl() -> Candidate:

@@ -732,6 +732,15 @@ def _not_read(bucket: str, what: str, value: object, needs: str) -> str:
     return f"the {what} of bucket {bucket} could not be read ({value.code}; needs {needs})"
 
 
+def bucket_tag(key: str) -> str | None:
+    """The tag a bucket-tag condition key names (`aws:ResourceTag/<tag>`, `s3:BucketTag/<tag>`:
+    prefix in any case, tag as written); None for any other key."""
+    for prefix in BUCKET_TAG_PREFIXES:
+        if key[: len(prefix)].lower() == prefix.lower():
+            return key[len(prefix) :]
+    return None
+
+
 def _names_bucket_tags(request: AccessRequest, snapshot: Snapshot) -> bool:
     """Whether a policy of the snapshot or of the request names a bucket-tag key."""
     return _names_key(request, snapshot, _BUCKET_TAG_LOWER)
