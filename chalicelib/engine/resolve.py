@@ -64,6 +64,9 @@ through an access point gets the access point's own tags as `aws:ResourceTag/<ke
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-tagging.html; ABAC is on by
 default for access points, a setting only for general purpose buckets), from the snapshot's
 `s3.access_points.<ARN>.tags`; a request on several buckets gets none (one context for both).
+There `s3:BucketTag/<key>` is left out: AWS does not say whether the bucket's tags count through
+an access point, and a note says so when a policy names the key and the bucket's tags would be
+in the context of a request on the bucket itself.
 The snapshot's `s3.buckets.<name>.abac` and `.tags` hold them; when either (or the access
 point's tags) could not be read and some policy names such a key, a note says that they were
 not checked (`derived_notes`).
@@ -347,7 +350,8 @@ def derived_notes(
     the endpoint's VPC was added, the EC2 instance credentials note dropped when no policy tests
     the instance keys, and a note when the bucket's tags, an endpoint key or a key CloudTrail
     does not log could not be checked and a policy names such a key; the same tuple when nothing
-    changes (`from_event`: the request is an event's, whose record may lack what CloudTrail
+    changes (an s3:BucketTag key through an access point included: `_point_bucket_tags_unchecked`;
+    `from_event`: the request is an event's, whose record may lack what CloudTrail
     does not log). The engine never reads notes (`verdict_cache.UNREAD_FIELDS`): the pipeline
     puts these in the finding."""
     if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
@@ -363,6 +367,11 @@ def derived_notes(
     ):
         note = f"aws:ResourceTag/<key> and s3:BucketTag/<key> not checked: {why}."
         if note not in notes:
+            notes = (*notes, note)
+    elif _names_key(resolved, snapshot, (_BUCKET_TAG_LOWER[1],)):
+        why = _point_bucket_tags_unchecked(resolved, snapshot)
+        note = f"{BUCKET_TAG_PREFIXES[1]}<key> not checked: {why}."
+        if why and note not in notes:
             notes = (*notes, note)
     why = _object_tags_unchecked(resolved, snapshot)
     if why and _names_key(resolved, snapshot, (OBJECT_TAG_PREFIX.lower(),)):
@@ -615,6 +624,26 @@ def _tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
         return "bucket tags are not added to a request on several buckets (one context for both)"
     (found, *_) = states
     return found if isinstance(found, str) else ""
+
+
+def _point_bucket_tags_unchecked(request: AccessRequest, snapshot: Snapshot) -> str:
+    """Why `s3:BucketTag/<key>` of a request through an access point may hold the bucket's tags
+    and is absent here ("" when the request is not through one, or the bucket has no tags in
+    the context: ABAC off, or no tags). AWS documents the access point's own tags as
+    aws:ResourceTag there, and does not say whether the bucket's tags are s3:BucketTag."""
+    if request.access_point_arn is None:
+        return ""
+    bucket = _one_bucket(request)
+    found = _state(snapshot, bucket)
+    if found == ():
+        return ""
+    where = f"through access point {request.access_point_arn}"
+    if isinstance(found, str):
+        return f"{where}, and {found}"
+    return (
+        f"{where}, whether S3 adds the tags of bucket {bucket} (its ABAC is enabled) is not "
+        "documented, so they are left out here"
+    )
 
 
 def _state(snapshot: Snapshot, bucket: str | None) -> tuple[tuple[str, ContextEntry], ...] | str:

@@ -350,3 +350,39 @@ def test_an_access_point_tag_grant_meets_its_s3_access_point_tag_key() -> None:
 
     assert finding.decision is Verdict.ALLOWED, [c.message for c in finding.causes]
     assert _through_point([], grant=grant).decision is Verdict.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(
+    ("abac", "said"),
+    [
+        ("Enabled", "whether S3 adds the tags of bucket finance-data (its ABAC is enabled)"),
+        ({"$unreadable": "AccessDenied"}, "the ABAC status of bucket finance-data could not be"),
+    ],
+)
+def test_an_s3_bucket_tag_key_through_an_access_point_is_said_not_checked(
+    abac: Any, said: str
+) -> None:
+    """AWS documents the access point's tags as aws:ResourceTag through it, and not whether the
+    bucket's tags are s3:BucketTag there: a grant on that key is not judged silently."""
+    grant = {**POINT_GRANT, "Condition": {"StringEquals": {"s3:BucketTag/team": "finance"}}}
+
+    finding = _through_point([{"Key": "team", "Value": "finance"}], abac, grant=grant)
+
+    assert _values(finding.request, "s3:BucketTag/team") == []
+    [note] = [n for n in finding.request.notes if "not checked" in n]
+    assert note.startswith(f"s3:BucketTag/<key> not checked: through access point {POINT}, ")
+    assert said in note
+
+
+def test_no_bucket_tag_note_through_an_access_point_when_the_bucket_has_none_in_context() -> None:
+    grant = {**POINT_GRANT, "Condition": {"StringEquals": {"s3:BucketTag/team": "finance"}}}
+    point_tags = [{"Key": "team", "Value": "finance"}]
+
+    assert not [
+        n
+        for n in _through_point(point_tags, "Disabled", grant=grant).request.notes
+        if "not checked" in n
+    ]
+    # The access point's own tag grant names no s3:BucketTag key.
+    notes = _through_point(point_tags, "Enabled").request.notes
+    assert not [n for n in notes if "not checked" in n]
