@@ -53,7 +53,9 @@ def diagnose(
     sides = sides_of(request, snapshot, decision)
     request = _with_scope(request, snapshot, sides)
     misses = find_near_misses(request, snapshot, decision)
-    pairs = causes_by_evaluation(request, decision, misses, both_sides=sides.both)
+    pairs = causes_by_evaluation(
+        request, decision, misses, both_sides=sides.both, requester_only=sides.requester_only
+    )
     unchecked = unchecked_layers(request, decision, snapshot)
     extra = list(verdict_causes(request, decision, unchecked))
     mismatch = hint_mismatch(request, decision)
@@ -88,9 +90,14 @@ def diagnose(
 def _with_scope(request: AccessRequest, snapshot: Snapshot, sides: Sides) -> AccessRequest:
     """A request from another account than the snapshot's is cross-account: judged on both
     sides when the requester's account is in the snapshot, else on the bucket owner's side
-    (a runbook-style request says so here; an event's parser said so already)."""
+    (a runbook-style request says so here; an event's parser said so already). A request on
+    a bucket of another account than the snapshot's, which the snapshot does not hold, is
+    judged on the requester's side alone (`Sides.requester_side_reason`)."""
     if sides.both and request.scope in (Scope.SAME_ACCOUNT, Scope.CROSS_ACCOUNT):
         return replace(request, scope=Scope.CROSS_ACCOUNT, scope_reason=sides.scope_reason())
+    if request.scope is Scope.CROSS_ACCOUNT and sides.requester_only:
+        reason = sides.requester_side_reason()
+        return replace(request, scope=Scope.CROSS_ACCOUNT, scope_reason=reason)
     account = request.principal.account_id
     if request.scope is not Scope.SAME_ACCOUNT or not account or account == snapshot.account_id:
         return request

@@ -108,10 +108,12 @@ def causes_by_evaluation(
     misses: Sequence[Miss] = (),
     *,
     both_sides: bool = False,
+    requester_only: bool = False,
 ) -> list[tuple[int | None, Cause]]:
     """Each cause with the index of the evaluation it explains (None: the whole request).
 
-    `both_sides`: a cross-account request whose requester's account was judged too.
+    `both_sides`: a cross-account request whose requester's account was judged too;
+    `requester_only`: one whose bucket's account was not (the snapshot does not hold it).
     """
     causes: list[tuple[int | None, Cause]] = []
     scope_code = SCOPE_CODES.get(request.scope)
@@ -124,7 +126,7 @@ def causes_by_evaluation(
         if evaluation.decision is Verdict.ALLOWED:
             continue
         own = [m for m in misses if m.evaluation == index]
-        for cause in _evaluation_causes(request, evaluation, own, both_sides):
+        for cause in _evaluation_causes(request, evaluation, own, both_sides, requester_only):
             key = _identity(cause)
             if key not in seen:
                 seen.add(key)
@@ -152,7 +154,11 @@ def _blocking(evaluation: Evaluation) -> list[LayerResult]:
 
 
 def _evaluation_causes(
-    request: AccessRequest, evaluation: Evaluation, misses: Sequence[Miss], both_sides: bool
+    request: AccessRequest,
+    evaluation: Evaluation,
+    misses: Sequence[Miss],
+    both_sides: bool,
+    requester_only: bool = False,
 ) -> list[Cause]:
     kms = evaluation.action.lower().startswith("kms:")
     causes: list[Cause] = []
@@ -178,7 +184,9 @@ def _evaluation_causes(
                 causes.append(_cause(code, request, evaluation, lr))
             elif lr.layer in GRANT_LAYERS:
                 if not grant_done:
-                    causes.append(_no_grant_cause(request, evaluation, lr, misses, both_sides))
+                    causes.append(
+                        _no_grant_cause(request, evaluation, lr, misses, both_sides, requester_only)
+                    )
                     grant_done = True
             else:
                 causes.append(_cause(_native_code(lr, IMPLICIT), request, evaluation, lr))
@@ -270,6 +278,7 @@ def _no_grant_cause(
     lr: LayerResult,
     misses: Sequence[Miss],
     both_sides: bool = False,
+    requester_only: bool = False,
 ) -> Cause:
     failed_allows = [
         s
@@ -300,8 +309,8 @@ def _no_grant_cause(
         return _cause(CauseCode.CONDITION_NOT_MET, request, evaluation, lr, statement=statement)
     if request.principal.type in (PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return _cause(CauseCode.NO_RESOURCE_GRANT, request, evaluation, lr)
-    if request.scope is Scope.CROSS_ACCOUNT and both_sides:
-        return _both_sides_cause(request, evaluation, lr)
+    if request.scope is Scope.CROSS_ACCOUNT and (both_sides or requester_only):
+        return _both_sides_cause(request, evaluation, lr, unread=requester_only)
     if request.scope is Scope.CROSS_ACCOUNT:
         # The requester's identity policies are NOT CHECKED: say only what this account lacks.
         who = request.principal.principal_arn
@@ -317,9 +326,11 @@ def _no_grant_cause(
     return _cause(CauseCode.NO_ALLOW_IDENTITY, request, evaluation, lr)
 
 
-def _both_sides_cause(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> Cause:
+def _both_sides_cause(
+    request: AccessRequest, evaluation: Evaluation, lr: LayerResult, *, unread: bool = False
+) -> Cause:
     """No grant on one side of a cross-account request judged on both: say which side lacks
-    it and what the other side says."""
+    it and what the other side says (`unread`: the bucket owner's side was not read)."""
     who = request.principal.principal_arn
     account = request.principal.account_id
     where = f"the policy of bucket {request.bucket}" if request.bucket else "a resource policy"
@@ -331,6 +342,10 @@ def _both_sides_cause(request: AccessRequest, evaluation: Evaluation, lr: LayerR
             f"requester's own account {account} as well as the bucket owner's grant, which "
             f"{where} gives."
         )
+        if unread:
+            message = message.removesuffix(f", which {where} gives.") + (
+                f" ({where} was not read here)."
+            )
     else:
         allows = identity is not None and identity.outcome is Outcome.ALLOW
         other = (
@@ -365,6 +380,9 @@ def _where(statement: StatementRef) -> str:
     return f"Statement{sid} #{statement.index} of {statement.policy}"
 
 
+RESOURCE_POLICY_LAYERS = frozenset({Layer.BUCKET_POLICY, Layer.ACCESS_POINT_POLICY})
+
+
 def _cause(
     code: CauseCode,
     request: AccessRequest,
@@ -380,8 +398,13 @@ def _cause(
         if statement.failed_condition is not None:
             where += f" ({describe_condition(statement.failed_condition)})"
         parts.append(where + ".")
-    # Grant layers' details repeat the catalog text; the near misses say more.
-    if lr.detail and lr.layer not in GRANT_LAYERS and not GENERIC_DETAIL.match(lr.detail):
+    # Grant layers' details repeat the catalog text (the near misses say more), but for a
+    # resource policy that could not be read, whose detail says why (malformed, or a bucket of
+    # an account the snapshot does not cover).
+    said = lr.layer not in GRANT_LAYERS or (
+        lr.outcome is Outcome.UNKNOWN and lr.layer in RESOURCE_POLICY_LAYERS
+    )
+    if lr.detail and said and not GENERIC_DETAIL.match(lr.detail):
         detail = lr.detail[0].upper() + lr.detail[1:]
         parts[0] = _without_repeat(parts[0], detail)
         parts.append(detail if detail.endswith(".") else detail + ".")

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..model import AccessRequest, ContextEntry, InputError, Json, PrincipalType
-from ..snapshot import parse_json_document
+from ..snapshot import UNREADABLE_KEY, parse_json_document
 from .untrusted import command_safe
 
 _INLINE = {
@@ -72,8 +72,11 @@ def _iam_of(doc: Mapping[str, Any], account: str | None) -> Any:
 
 
 def policy_document(doc: Mapping[str, Any], policy_id: str) -> Json | None:
-    """The current document of a policy in a snapshot document, parsed; None when absent."""
+    """The current document of a policy in a snapshot document, parsed; None when absent, or
+    an `$unreadable` marker (no document: `raw_policy` tells it from an absent one)."""
     raw = _locate(doc, policy_id)
+    if isinstance(raw, Mapping) and UNREADABLE_KEY in raw:
+        return None
     parsed = parse_json_document(raw) if raw is not None else None
     return copy.deepcopy(parsed) if isinstance(parsed, dict) else None
 

@@ -26,7 +26,12 @@ from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
 from ..engine.kms import KEY_TAG_PREFIX
-from ..engine.resolve import BUCKET_TAG_PREFIXES, FROM_BUCKET_TAGS, bucket_tag
+from ..engine.resolve import (
+    BUCKET_TAG_PREFIXES,
+    FROM_BUCKET_TAGS,
+    bucket_tag,
+    foreign_bucket_account,
+)
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -279,8 +284,9 @@ def _candidates(
     ):
         if misses:
             yield from _fix_near_miss(request, snapshot, misses[0], action, resource)
-        # Judged on both sides, the cause's layer says which side lacks the grant.
-        both = _both_sides(request, snapshot)
+        # Judged on both sides (or on the requester's alone: a bucket the snapshot does not
+        # hold), the cause's layer says which side lacks the grant.
+        both = _both_sides(request, snapshot) or _requester_side_only(request, snapshot)
         if request.scope is Scope.CROSS_ACCOUNT and not (
             both and cause.layer is Layer.IDENTITY_POLICY
         ):
@@ -382,6 +388,14 @@ def _policy_text(snapshot: Snapshot, policy_id: str) -> str | object | None:
     return text if json.loads(text) == document else _NOT_PLAIN
 
 
+def _unknown(snapshot: Snapshot, policy_id: str) -> bool:
+    """A policy is there whose document we do not have (an `$unreadable` marker, or not JSON):
+    a fix must never write a whole new document over it."""
+    return _current(snapshot, policy_id) is None and (
+        raw_policy(snapshot.document, policy_id) is not None
+    )
+
+
 def _with_statement(document: Json | None, statement: Json) -> Json:
     doc: Json = dict(document) if document else {"Version": "2012-10-17", "Statement": []}
     statements = doc.get("Statement", [])
@@ -406,6 +420,13 @@ def _identity_grant(
     if entity is None:
         return
     kind, name = entity.kind, entity.name
+    owner = foreign_bucket_account(request, snapshot) if resource.startswith("arn:aws") else None
+    other = (
+        f" The bucket's account {owner} must also grant it in its bucket policy or an ACL (not "
+        "read here: ask that account)."
+        if owner
+        else ""
+    )
     for form, opens in _resource_forms(resource, None):
         statement = _allow(action, form)
         suffix = statement["Sid"].removeprefix("S3Doctor")
@@ -414,7 +435,8 @@ def _identity_grant(
             code=RemedyCode.ADD_IDENTITY_STATEMENT,
             target=request.principal.principal_arn,
             summary=f"Allow {action} on {form} in a new inline policy of {kind} {name}: the "
-            f"grant stays with this principal and changes no shared bucket or key policy. {opens}",
+            f"grant stays with this principal and changes no shared bucket or key policy. "
+            f"{opens}{other}",
             patch={
                 "kind": "policy",
                 "policy": policy_id,
@@ -474,7 +496,7 @@ def _bucket_grant(
         return
     policy_id = f"bucket-policy:{bucket}"
     current = _current(snapshot, policy_id)
-    if current is None and buckets[bucket].get("policy") is not None:
+    if _unknown(snapshot, policy_id):
         return  # unreadable or not JSON: never overwrite what we could not read
     who = request.principal.principal_arn
     note = (
@@ -615,6 +637,8 @@ def _key_policy_grant(
     if arn is None:
         return
     policy_id = f"key-policy:{arn}"
+    if _unknown(snapshot, policy_id):
+        return
     parsed = parse_arn(arn)
     region = (parsed.region if parsed else None) or snapshot.region or "us-east-1"
     who = request.principal.principal_arn
@@ -649,6 +673,8 @@ def _extend_boundary(
 ) -> Iterator[Candidate]:
     boundary = kept_evidence(snapshot, request.principal).boundary
     if boundary is None or not boundary.policy_id.startswith("arn:"):
+        return
+    if _unknown(snapshot, boundary.policy_id):
         return
     statement = _allow(action, resource)
     document = _current(snapshot, boundary.policy_id)
@@ -696,6 +722,8 @@ def _endpoint_grant(
     if not endpoint_id:
         return
     policy_id = f"vpce-policy:{endpoint_id}"
+    if _unknown(snapshot, policy_id):
+        return
     # Gateway endpoints take only "*" as Principal and name principals with aws:PrincipalArn
     # (PrivateLink guide, endpoint policies); the same form is valid for Interface endpoints.
     arns = request.context_value("aws:PrincipalArn") or (request.principal.principal_arn,)
@@ -1595,6 +1623,12 @@ def _both_sides(request: AccessRequest, snapshot: Snapshot) -> bool:
         _cross_account(request, snapshot)
         and snapshot.side(request.principal.account_id) is not None
     )
+
+
+def _requester_side_only(request: AccessRequest, snapshot: Snapshot) -> bool:
+    """A request on a bucket of another account that the snapshot does not hold: judged on the
+    requester's side alone (`engine.resolve.foreign_bucket_account`)."""
+    return foreign_bucket_account(request, snapshot) is not None
 
 
 def _cross_account(request: AccessRequest, snapshot: Snapshot) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.resolve import foreign_bucket_account
 from ..model import AccessRequest, Decision, Evaluation, Layer
 from ..snapshot import Snapshot
 from .patches import policy_account
@@ -34,7 +35,18 @@ class Sides:
     requester: str | None
     bucket: str
     both: bool  # a cross-account request judged on both sides
+    requester_only: bool = False  # on a bucket the snapshot does not hold: the requester's side
     labelled: bool
+
+    def requester_side_reason(self) -> str:
+        """The scope sentence of a request on a bucket of an account the snapshot does not
+        cover (`engine.resolve.foreign_bucket_account`): the requester's side alone."""
+        return (
+            f"the requester is in account {self.requester}, the bucket in {self.bucket}: "
+            f"judged on the requester's side only (identity policies, boundary, session "
+            f"policy, SCPs); the bucket account {self.bucket}'s bucket policy, ACLs and Block "
+            "Public Access are not in the snapshot, and must also grant the request"
+        )
 
     def scope_reason(self) -> str:
         """The scope sentence of a cross-account request judged on both sides."""
@@ -83,8 +95,8 @@ class Sides:
         policy_id = str(patch.get("policy", ""))
         if policy_id.startswith("key-policy:"):
             return _arn_account(policy_id.partition(":")[2]) or self.bucket
-        if policy_id.startswith(("inline:", "arn:")):
-            return policy_account(doc, policy_id) or self.bucket
+        if policy_id.startswith(("inline:", "arn:")):  # IAM: the snapshot's, unless a side's
+            return policy_account(doc, policy_id) or str(doc.get("account_id") or self.bucket)
         return self.bucket
 
 
@@ -92,15 +104,28 @@ def sides_of(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> 
     """The accounts of `request`; labelled when the requester's side, or a KMS key of a third
     account, was judged along with the bucket account."""
     requester = request.principal.account_id
-    bucket = snapshot.account_id
-    both = bool(requester) and requester != bucket and snapshot.side(requester) is not None
+    foreign = foreign_bucket_account(request, snapshot)
+    bucket = foreign or snapshot.account_id
+    both = (
+        not foreign
+        and bool(requester)
+        and requester != bucket
+        and snapshot.side(requester) is not None
+    )
     keys = {
         _arn_account(e.resource_arn)
         for e in decision.evaluations
         if e.action.lower().startswith("kms:")
     }
     third = any(k not in (None, bucket, requester) for k in keys)
-    return Sides(requester=requester, bucket=bucket, both=both, labelled=both or third)
+    labelled = both or third or bool(foreign)
+    return Sides(
+        requester=requester,
+        bucket=bucket,
+        both=both,
+        labelled=labelled,
+        requester_only=bool(foreign),
+    )
 
 
 def labelled_text(label: str | None, text: str) -> str:

@@ -66,7 +66,7 @@ from .evidence import (
 from .hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
 from .policy import PolicyKind
 from .principals import PrincipalForm, PrincipalIdentity, identity_for
-from .resolve import organization_keys, resolve_principal
+from .resolve import foreign_bucket_account, organization_keys, resolve_principal
 from .s3rules import S3Facts, restrict_public, s3_facts
 
 ROOT_IMMUNE_ACTIONS = frozenset(
@@ -271,11 +271,13 @@ def _s3_leg(
     explain: bool = True,
 ) -> Leg:
     action, resource = op.action, op.resource_arn
-    leg = _new_leg(request, snapshot, action, resource, explain, snapshot.account_id)
+    # The bucket's account: the snapshot's, unless the request names another whose bucket the
+    # snapshot does not hold (the snapshot is then the requester's side alone).
+    owner = foreign_bucket_account(request, snapshot) if op.bucket == request.bucket else None
+    account = owner or snapshot.account_id
+    leg = _new_leg(request, snapshot, action, resource, explain, account)
     principal = request.principal
-    _common_layers(
-        leg, request, snapshot, ctx, evidence, identity, resource_account=snapshot.account_id
-    )
+    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=account)
 
     bounded = evidence.boundary is not None
     bucket_hits = scan(
@@ -497,7 +499,8 @@ def _org_levels(
             return [_Level(target="given", sources=sources)]
         account = principal.account_id or ""
     other: str | None = None  # the account whose path it is, when not the snapshot's
-    whose = "requester's" if kind == "scp" else "key's"  # an RCP path elsewhere: a KMS key's
+    # An RCP path elsewhere: a KMS key's, or a bucket the snapshot does not hold.
+    whose = "requester's" if kind == "scp" else "resource's"
     org: Organization | Unreadable | None = snapshot.organization
     if account and account != snapshot.account_id:
         side = snapshot.side(account)

@@ -218,6 +218,19 @@ def _one_bucket(request: AccessRequest) -> str | None:
     return None if any(op.bucket != bucket for op in operations[1:]) else bucket
 
 
+def foreign_bucket_account(request: AccessRequest, snapshot: Snapshot) -> str | None:
+    """The account the request names as its bucket's owner (an event's `resources[].accountId`)
+    when it is not the snapshot's and the snapshot does not hold the bucket (left out, or
+    nothing of it read): the snapshot is then the requester's side alone, and the bucket's
+    policy, ACLs and Block Public Access are that other account's, not in it. None otherwise
+    (the snapshot is the bucket owner's, as DESIGN 3.2 has it)."""
+    account = request.bucket_account
+    bucket = _one_bucket(request)
+    if not account or bucket is None or account == snapshot.account_id or not snapshot.account_id:
+        return None
+    return None if _holds(snapshot.buckets.get(bucket)) else account
+
+
 def _holds(bucket: Bucket | Unreadable | None) -> bool:
     """Whether the snapshot's account holds the bucket: listed, and some part of it read. A
     bucket of which nothing could be read may be another account's (a collector is refused

@@ -43,6 +43,7 @@ from .public import (
     check_restrict_public_buckets,
     parse_public_access_block,
 )
+from .resolve import foreign_bucket_account
 
 # Object actions whose authorization needs the object owner's grant (spec §3.1).
 OWNER_GRANTED_ACTIONS = frozenset(
@@ -95,6 +96,19 @@ def s3_facts(
     entry = snapshot.buckets.get(name)
     if isinstance(entry, Unreadable):
         problem = unchecked_for(Layer.BUCKET_POLICY, entry, f"bucket {name}")
+        facts.bucket_policy = (problem_source(snapshot, f"bucket-policy:{name}", problem),)
+        return facts
+    owner = foreign_bucket_account(request, snapshot) if name == request.bucket else None
+    if entry is None and owner is not None:
+        problem = Unchecked(
+            layer=Layer.BUCKET_POLICY,
+            reason=f"bucket {name} is in account {owner}, which the snapshot does not cover: "
+            "its bucket policy, ACLs and Block Public Access were not read, and a request from "
+            "another account needs them to grant it as well. Check the bucket name (a name "
+            "another account owns answers 403 to everyone it does not grant), then ask that "
+            "account for a grant",
+            needs=f"s3:GetBucketPolicy and s3:GetBucketAcl in account {owner}, the bucket's",
+        )
         facts.bucket_policy = (problem_source(snapshot, f"bucket-policy:{name}", problem),)
         return facts
     if entry is None:
