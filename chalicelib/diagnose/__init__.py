@@ -57,7 +57,7 @@ def diagnose(
         request, decision, misses, both_sides=sides.both, requester_only=sides.requester_only
     )
     unchecked = unchecked_layers(request, decision, snapshot)
-    extra = list(verdict_causes(request, decision, unchecked))
+    extra = list(verdict_causes(request, decision, unchecked, snapshot))
     mismatch = hint_mismatch(request, decision)
     if mismatch is not None:
         extra.append(mismatch)

@@ -155,9 +155,15 @@ def _unreadable_head(request: AccessRequest, snapshot: Snapshot | None) -> Unche
 
 
 def verdict_causes(
-    request: AccessRequest, decision: Decision, unchecked: tuple[Unchecked, ...]
+    request: AccessRequest,
+    decision: Decision,
+    unchecked: tuple[Unchecked, ...],
+    snapshot: Snapshot | None = None,
 ) -> tuple[Cause, ...]:
-    """NOT_REPRODUCED for an allowed verdict, INCONCLUSIVE when a hidden layer could decide."""
+    """NOT_REPRODUCED for an allowed verdict, INCONCLUSIVE when a hidden layer could decide.
+
+    An allowed request on a bucket the snapshot leaves out is explained by that first: S3
+    answers 404 for a bucket that does not exist, so a 403 came from one that existed then."""
     values = {"action": request.action, "resource": request.resource_arn}
     if decision.decision is Verdict.ALLOWED:
         return (
@@ -167,7 +173,7 @@ def verdict_causes(
                 message=fill(entry(CauseCode.NOT_REPRODUCED).why, values)
                 # A runbook request was not denied by anyone we know of: it asks "would it be?"
                 + (" Possible explanations: " if request.event_id else " If it was denied: ")
-                + "; ".join(_explanations(request, unchecked))
+                + "; ".join(_explanations(request, unchecked, _missing_bucket(request, snapshot)))
                 + ".",
                 confidence="possible",
             ),
@@ -185,8 +191,25 @@ def verdict_causes(
     return ()
 
 
-def _explanations(request: AccessRequest, unchecked: tuple[Unchecked, ...]) -> list[str]:
+def _missing_bucket(request: AccessRequest, snapshot: Snapshot | None) -> str | None:
+    """The request's bucket when the snapshot leaves it out (DESIGN 3.2: it does not exist)."""
+    bucket = request.bucket
+    if snapshot is None or not bucket or "*" in bucket or bucket in snapshot.buckets:
+        return None
+    return bucket
+
+
+def _explanations(
+    request: AccessRequest, unchecked: tuple[Unchecked, ...], missing: str | None = None
+) -> list[str]:
     out: list[str] = []
+    if missing is not None:
+        out.append(
+            f"bucket {missing} is not in the snapshot, and S3 answers a request on a bucket that "
+            "does not exist with 404 (NoSuchBucket), not 403: it is another account's bucket "
+            "(check the bucket name; the owner's bucket policy must grant the request), or it "
+            "was not collected, or was deleted since"
+        )
     for item in unchecked:
         if item.layer is not Layer.SESSION_POLICY:
             out.append(f"the {item.layer.value} could not be read and may deny")

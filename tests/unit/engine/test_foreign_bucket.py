@@ -160,3 +160,30 @@ def test_no_fix_writes_a_bucket_policy_over_one_that_could_not_be_read() -> None
 
     assert not [r for r in finding.remedies if r.code == "ADD_BUCKET_POLICY_STATEMENT"]
     assert not any("$unreadable" in (r.cli or "") for r in finding.remedies)
+
+
+def test_a_denial_on_a_bucket_left_out_is_explained_by_that_first() -> None:
+    """A record without the bucket's account, on a bucket the snapshot leaves out: the engine
+    finds the requester allowed; the first explanation is the missing bucket (a 403, not S3's
+    404 for a bucket that does not exist)."""
+    record = get_record(
+        iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0000000000"),
+        PARTNER,
+        BUCKET,
+        "daily/2025-11-24.csv",
+    )
+    for resource in record["resources"]:
+        resource.pop("accountId", None)
+    record["recipientAccountId"] = ACCOUNT  # the requester's copy
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot(GRANT))
+
+    assert finding.decision is Verdict.ALLOWED
+    [cause] = [c for c in finding.causes if c.code == "NOT_REPRODUCED"]
+    explanations = cause.message.split("Possible explanations: ", 1)[1]
+    assert explanations.startswith(f"bucket {BUCKET} is not in the snapshot, and S3 answers")
+    assert "another account's bucket (check the bucket name" in explanations
+
+    held = _snapshot(GRANT, bucket={"owner": {"ID": "c" * 64}})
+    [cause] = pipeline.diagnose(parse_event(record), held).causes
+    assert "is not in the snapshot" not in cause.message
