@@ -420,7 +420,8 @@ def _identity_grant(
     if entity is None:
         return
     kind, name = entity.kind, entity.name
-    owner = foreign_bucket_account(request, snapshot) if resource.startswith("arn:aws") else None
+    on_s3 = split_s3_arn(resource) is not None  # not S3's call to KMS
+    owner = foreign_bucket_account(request, snapshot) if on_s3 else None
     other = (
         f" The bucket's account {owner} must also grant it in its bucket policy or an ACL (not "
         "read here: ask that account)."
