@@ -19,11 +19,13 @@ account's copy of the event arrived), the requester's principal and organization
 `accounts[<requester>]`, and a KMS key of a third account in its own account (`kms.keys`, its
 organization path under `accounts[<key account>]`). Another account whose role cannot be assumed
 leaves its IAM and keys `$unreadable` (its organization path is still read centrally) and is
-returned in `Collected.unavailable`. Outside the organization only the bucket side is read; a
-bucket of an account outside the organization (when its accounts are known) is read with the
-function's own credentials, as in a single-account deployment, not through a member role it
-cannot have. The organization's accounts are ORGANIZATION_ACCOUNT_IDS, or read from AWS
-Organizations (`organization`, collect/membership.py), once per request.
+returned in `Collected.unavailable`. A VPC endpoint that the record says another account of the
+organization owns (`vpcEndpointAccountId`) is read in that account. A requester outside the
+organization gets the bucket side alone; a bucket of an account outside the organization (when
+its accounts are known) is read with the function's own credentials, as in a single-account
+deployment, not through a member role it cannot have, and the requester's side is read in its
+account when that is inside. The organization's accounts are ORGANIZATION_ACCOUNT_IDS, or read
+from AWS Organizations (`organization`, collect/membership.py), once per request.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ from .s3 import (
 )
 from .shared_cache import ReadSharing, SharedPlan
 from .source import Collected, CollectionScope, scope_for_request
+
+
+def _endpoint_owner(request: AccessRequest) -> str | None:
+    """The account of the request's VPC endpoint as the record names it (`vpcEndpointAccountId`,
+    `aws:VpceAccount`); None when it does not."""
+    for entry in request.context:
+        if entry.name == "aws:VpceAccount" and entry.source.startswith("event:"):
+            return entry.values[0] if len(entry.values) == 1 else None
+    return None
 
 
 def _account_of(arn: str) -> str | None:
@@ -385,6 +396,8 @@ class MemberAccountSource:
         sides = self._other_sides(request, bucket_account, org)
         if request.kms_key_arn and _account_of(request.kms_key_arn) in sides:
             scope = replace(scope, kms_key_ids=())  # read in the key's own account
+        if any(side.vpc_endpoint_ids for side in sides.values()):
+            scope = replace(scope, vpc_endpoint_ids=())  # read in the endpoint owner's account
         reads = [
             (a, side, self._side_pool.submit(self._read, a, side)) for a, side in sides.items()
         ]
@@ -413,6 +426,7 @@ class MemberAccountSource:
             if "canonical_id" in part:
                 entry["canonical_id"] = part["canonical_id"]
             snapshot["kms"]["keys"].update(part["kms"]["keys"])
+            snapshot["vpc_endpoints"].update(part["vpc_endpoints"])
         if accounts:
             snapshot["accounts"] = dict(sorted(accounts.items()))
         return Collected(snapshot=snapshot, unavailable=tuple(unavailable.values()))
@@ -420,10 +434,10 @@ class MemberAccountSource:
     def _other_sides(
         self, request: AccessRequest, bucket_account: str, org: frozenset[str]
     ) -> dict[str, CollectionScope]:
-        """What to read in accounts other than the bucket's: the requester's principal, the
-        request's KMS key; only when both accounts are inside the organization."""
-        if not self._inside(bucket_account, org):
-            return {}
+        """What to read in accounts of the organization other than the bucket's: the
+        requester's principal (also for a bucket outside the organization: the requester's
+        side then judges alone, `engine.resolve.foreign_bucket_account`); with the bucket
+        inside, the request's KMS key and VPC endpoint in their owners' accounts."""
         sides: dict[str, CollectionScope] = {}
         principal = request.principal
         requester = principal.account_id
@@ -435,6 +449,13 @@ class MemberAccountSource:
                 account_settings=False,
                 canonical_id=True,  # the ACL grants to the requester's account name it
             )
+        if not self._inside(bucket_account, org):
+            return sides
+        endpoint = request.vpc_endpoint_id
+        owner = _endpoint_owner(request)
+        if endpoint and owner and owner != bucket_account and self._inside(owner, org):
+            side = sides.get(owner, CollectionScope(follow_kms_keys=False, account_settings=False))
+            sides[owner] = replace(side, vpc_endpoint_ids=(endpoint,))
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
         if key_account and key_account != bucket_account and self._inside(key_account, org):
             side = sides.get(
@@ -486,6 +507,8 @@ class MemberAccountSource:
                 entry["organization"] = organization
         for key_arn in side.kms_key_ids:
             snapshot["kms"]["keys"][key_arn] = dict(marker)
+        for endpoint_id in side.vpc_endpoint_ids:
+            snapshot["vpc_endpoints"][endpoint_id] = dict(marker)
 
     def _inside(self, account: str, org: frozenset[str]) -> bool:
         return bool(account) and (account in org or account == self._own_identity()[0])

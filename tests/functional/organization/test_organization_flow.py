@@ -410,13 +410,73 @@ def test_a_bucket_outside_the_organization_asks_for_no_member_role(central, work
         bucket=f"partner-drop-{SUFFIX}",
         bucket_account=outside,
     )
+    record["recipientAccountId"] = w.a  # the requester's copy: the partner gets the other
     result = central.invoke(eventbridge_envelope(record, envelope_id="eb-partner"))
     assert result["status"] == "new"
-    assert w.org.faults.accounts() == []  # no AssumeRole into an account we cannot have
+    # no AssumeRole into an account we cannot have; the requester's side is read in its own
+    assert w.org.faults.accounts() == [w.a]
     finding = _stored(result["finding_id"])
     assert finding["account"] == outside
     assert MEMBER_ROLE_UNAVAILABLE not in {c["code"] for c in finding["causes"]}
     assert [a["account"] for a in _alerts(central)] == [outside]
+    # alice's own policies allow: the partner's bucket policy, not read, decides
+    assert finding["decision"] == "inconclusive"
+    assert "judged on the requester's side only" in finding["request"]["scope_reason"]
+    assert {lr["layer"]: lr["outcome"] for lr in finding["evaluations"][0]["layers"]}[
+        "identity-policy"
+    ] == "allow"
+
+
+def test_a_partner_bucket_the_requesters_scp_denies_is_a_definite_denial(central, workload):
+    """A data perimeter: member A's SCP denies reads from a bucket (here, as if a partner's,
+    outside the organization). The requester's side is read in A and decides alone."""
+    w = workload
+    outside = "444455556666"
+    record = _record(
+        event_id=str(uuid.uuid4()),
+        requester=w.a,
+        user=ALICE,
+        bucket=RESTRICTED,
+        bucket_account=outside,
+        context="with an explicit deny in a service control policy",
+    )
+    record["recipientAccountId"] = w.a
+    finding = _judged(central, eventbridge_envelope(record, envelope_id="eb-perimeter"))
+
+    assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["scp"])
+    [scp] = [c for c in finding["causes"] if c["layer"] == "scp"]
+    assert (scp["statement"]["sid"], scp["confidence"]) == ("NoRestrictedReads", "definite")
+    assert w.scp_id in scp["statement"]["policy"]
+
+
+def test_a_vpc_endpoint_is_read_in_the_account_the_record_names(central, workload):
+    """Alice (member A) reads member B's bucket through an endpoint of A's VPC: CloudTrail names
+    its owner (vpcEndpointAccountId), and it is read there, not in the bucket's account."""
+    w = workload
+    ec2 = w.org.client(w.a, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway",
+        PolicyDocument=policy_text(
+            {"Sid": "OnlyOurs", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+             "Resource": "*"}
+        ),
+    )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
+    record = _record(
+        event_id=str(uuid.uuid4()), requester=w.a, user=ALICE, bucket=SHARED, bucket_account=w.b
+    )
+    record["vpcEndpointId"], record["vpcEndpointAccountId"] = endpoint, w.a
+
+    snapshot, unavailable = _collect(eventbridge_envelope(record, envelope_id="eb-vpce"))
+
+    assert unavailable == ()
+    found = snapshot["vpc_endpoints"][endpoint]
+    assert (found["VpcId"], json.loads(found["PolicyDocument"])["Statement"][0]["Sid"]) == (
+        vpc,
+        "OnlyOurs",
+    )
 
 
 # ------------------------------------------------------------------ cross-account: verdicts
