@@ -134,14 +134,14 @@ class Boto3Clients:
     def s3(self) -> S3Client:
         return self._client("s3")  # type: ignore[no-any-return]
 
-    def s3control(self) -> S3ControlClient:
-        return self._client("s3control")  # type: ignore[no-any-return]
+    def s3control(self, region: str | None = None) -> S3ControlClient:
+        return self._client("s3control", region)  # type: ignore[no-any-return]
 
     def kms(self, region: str | None = None) -> KMSClient:
         return self._client("kms", region)  # type: ignore[no-any-return]
 
-    def ec2(self) -> EC2Client:
-        return self._client("ec2")  # type: ignore[no-any-return]
+    def ec2(self, region: str | None = None) -> EC2Client:
+        return self._client("ec2", region)  # type: ignore[no-any-return]
 
     def organizations(self) -> OrganizationsClient:
         return self._client("organizations")  # type: ignore[no-any-return]

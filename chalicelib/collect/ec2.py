@@ -7,6 +7,7 @@ as "the default full-access policy"): it is an `$unreadable` marker with the API
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from ..model import Json
@@ -23,16 +24,18 @@ class VpcEndpointCollector:
 
     permissions: ClassVar[tuple[str, ...]] = ("ec2:DescribeVpcEndpoints",)
 
-    def __init__(self, ec2: EC2Client, plan: ReadPlan) -> None:
-        self._ec2 = ec2
+    def __init__(self, ec2_for_region: Callable[[str | None], EC2Client], plan: ReadPlan) -> None:
+        self._ec2_for_region = ec2_for_region
         self._plan = plan
         self.endpoints: dict[str, Json] = {}
 
     def document(self) -> Json:
         return dict(sorted(self.endpoints.items()))
 
-    def add_endpoint(self, endpoint_id: str) -> None:
-        ec2 = self._ec2
+    def add_endpoint(self, endpoint_id: str, region: str | None = None) -> None:
+        """Read the endpoint in `region` (the request's: an endpoint is regional; None: the
+        clients' own region)."""
+        ec2 = self._ec2_for_region(region)
 
         def on_endpoint(result: Fetched) -> None:
             match result:

@@ -174,9 +174,9 @@ class Boto3SnapshotSource:
         buckets = BucketCollector(clients.s3(), plan)
         objects = ObjectCollector(clients.s3(), plan, read_objects=self.read_objects)
         account = AccountSettingsCollector(clients.s3control(), plan)
-        access_points = AccessPointCollector(clients.s3control(), plan)
+        access_points = AccessPointCollector(clients.s3control, plan)
         kms = KmsKeyCollector(clients.kms, plan)
-        endpoints = VpcEndpointCollector(clients.ec2(), plan)
+        endpoints = VpcEndpointCollector(clients.ec2, plan)
         organization = OrganizationCollector(
             self._org_clients,
             plan,
@@ -209,7 +209,7 @@ class Boto3SnapshotSource:
         for key_id in scope.kms_key_ids:
             kms.add_key(key_id)
         for endpoint_id in scope.vpc_endpoint_ids:
-            endpoints.add_endpoint(endpoint_id)
+            endpoints.add_endpoint(endpoint_id, scope.region)
         for access_point_arn in scope.access_point_arns:
             access_points.add_access_point(access_point_arn)
         plan.run()
@@ -455,7 +455,7 @@ class MemberAccountSource:
         owner = _endpoint_owner(request)
         if endpoint and owner and owner != bucket_account and self._inside(owner, org):
             side = sides.get(owner, CollectionScope(follow_kms_keys=False, account_settings=False))
-            sides[owner] = replace(side, vpc_endpoint_ids=(endpoint,))
+            sides[owner] = replace(side, vpc_endpoint_ids=(endpoint,), region=request.region)
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
         if key_account and key_account != bucket_account and self._inside(key_account, org):
             side = sides.get(

@@ -394,8 +394,10 @@ class AccessPointCollector:
         "AccessPointArn",
     )
 
-    def __init__(self, s3control: S3ControlClient, plan: ReadPlan) -> None:
-        self._s3control = s3control
+    def __init__(
+        self, s3control_for_region: Callable[[str | None], S3ControlClient], plan: ReadPlan
+    ) -> None:
+        self._s3control_for_region = s3control_for_region
         self._plan = plan
         self.access_points: dict[str, Json] = {}
         self._missing: set[str] = set()
@@ -414,7 +416,7 @@ class AccessPointCollector:
         account, name = arn.account, arn.resource_name
         entry: Json = {"Name": name}
         self.access_points[access_point_arn] = entry
-        s3control = self._s3control
+        s3control = self._s3control_for_region(arn.region or None)  # an access point's region
 
         def on_access_point(result: Fetched) -> None:
             match result:

@@ -58,6 +58,7 @@ class CollectionScope:
     access_point_arns: tuple[str, ...] = ()
     account_settings: bool = True
     canonical_id: bool = False
+    region: str | None = None  # the request's: its VPC endpoint's (None: the clients' region)
 
 
 def scope_for_request(request: AccessRequest) -> CollectionScope:
@@ -90,4 +91,5 @@ def scope_for_request(request: AccessRequest) -> CollectionScope:
         follow_kms_keys=request.kms_key_arn is None,
         vpc_endpoint_ids=(request.vpc_endpoint_id,) if request.vpc_endpoint_id else (),
         access_point_arns=(request.access_point_arn,) if request.access_point_arn else (),
+        region=request.region,
     )

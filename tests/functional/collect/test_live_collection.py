@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.collect.clients import Boto3Clients
 from chalicelib.collect.live import Boto3SnapshotSource
 from chalicelib.collect.source import CollectionScope, ObjectRef
 from chalicelib.model import AccessRequest, Operation, Principal, PrincipalType
@@ -22,10 +23,13 @@ from tests.functional.collect.conftest import (
     BUCKET_POLICY,
     DENY_DELETE,
     ENDPOINT_POLICY,
+    REGION,
     CallCounter,
     Seeded,
     client,
+    configure_for_moto,
     moto_clients,
+    session,
 )
 
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
@@ -334,3 +338,60 @@ def test_collect_access_point_reads_its_network_origin_and_policy(
     assert point["VpcConfiguration"] == {"VpcId": "vpc-0abc"}
     assert json.loads(point["policy"]) == point_policy
     assert load_snapshot(doc).access_points[arn] is not None
+
+
+def _regional(url: str, service: str, region: str) -> Any:
+    made = session().client(service, region_name=region, endpoint_url=url)
+    configure_for_moto(service, made)
+    return made
+
+
+def test_a_vpc_endpoint_is_read_in_the_requests_region(moto_url: str, seeded: Seeded) -> None:
+    """An endpoint is regional: a request made in eu-west-1 (events forwarded to one bus) went
+    through an endpoint of that region, which the collector's own region does not know."""
+    ec2 = _regional(moto_url, "ec2", "eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName="com.amazonaws.eu-west-1.s3",
+        VpcEndpointType="Gateway",
+        PolicyDocument=json.dumps(ENDPOINT_POLICY),
+    )["VpcEndpoint"]["VpcEndpointId"]
+    request = _get_object_request(ALICE, vpc_endpoint_id=endpoint, region="eu-west-1")
+
+    doc = _source(moto_url).snapshot_for(request)
+
+    found = doc["vpc_endpoints"][endpoint]
+    assert (found["VpcId"], json.loads(found["PolicyDocument"])) == (vpc, ENDPOINT_POLICY)
+
+
+def test_an_access_point_is_read_through_its_regions_s3_control(
+    moto_url: str, seeded: Seeded
+) -> None:
+    """S3 Control is regional: an access point of eu-west-1 is read through that region's
+    endpoint. (moto keeps access points in one store whatever the region, so the region of the
+    client each call went through is what is observed.)"""
+    created = client(moto_url, "s3control").create_access_point(
+        AccountId=ACCOUNT, Name="reports-eu", Bucket="reports-bucket"
+    )["AccessPointArn"]
+    arn = created.replace(":us-east-1:", ":eu-west-1:")
+    regions: list[tuple[str, str]] = []
+
+    def on_client(service: str, made: Any) -> None:
+        configure_for_moto(service, made)
+
+        def seen(model: Any, **_: Any) -> None:
+            regions.append((model.name, made.meta.region_name))
+
+        made.meta.events.register("before-call.s3-control.*", seen)
+
+    clients = Boto3Clients(
+        session(), region_name=REGION, endpoint_url=moto_url, on_client=on_client
+    )
+    doc = Boto3SnapshotSource(clients).collect(
+        CollectionScope(access_point_arns=(arn,), account_settings=False)
+    )
+
+    assert doc["s3"]["access_points"][arn]["Name"] == "reports-eu"
+    assert {name for name, _ in regions} >= {"GetAccessPoint", "GetAccessPointPolicy"}
+    assert {region for _, region in regions} == {"eu-west-1"}
