@@ -228,6 +228,8 @@ def foreign_bucket_account(request: AccessRequest, snapshot: Snapshot) -> str | 
     bucket = _one_bucket(request)
     if not account or bucket is None or account == snapshot.account_id or not snapshot.account_id:
         return None
+    if not (len(account) == 12 and account.isascii() and account.isdigit()):
+        return None  # not an account id: the record's claim is not taken
     return None if _holds(snapshot.buckets.get(bucket)) else account
 
 

@@ -18,6 +18,7 @@ from chalicelib.engine import decide
 from chalicelib.events import parse_event
 from chalicelib.model import Layer, Scope, Verdict
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 
 from .runbook_documents import get_record, read_statement
 
@@ -187,3 +188,14 @@ def test_a_denial_on_a_bucket_left_out_is_explained_by_that_first() -> None:
     held = _snapshot(GRANT, bucket={"owner": {"ID": "c" * 64}})
     [cause] = pipeline.diagnose(parse_event(record), held).causes
     assert "is not in the snapshot" not in cause.message
+
+
+def test_a_bucket_account_that_is_no_account_id_is_not_taken_and_stays_data() -> None:
+    """The record's `resources[].accountId` is text: one that is not an account id (a forged
+    event put on the bus) names no account to judge, and shows as data wherever it appears."""
+    hostile = "9999\u202e\n<b>x</b>\x1b]52;c;"
+    finding = pipeline.diagnose(_event(hostile), _snapshot(GRANT))
+
+    assert "judged on the requester's side only" not in (finding.request.scope_reason or "")
+    assert not [u for u in finding.unchecked if "which the snapshot does not cover" in u.reason]
+    assert_inert_in_every_rendering(finding)
