@@ -390,10 +390,10 @@ def _policy_text(snapshot: Snapshot, policy_id: str) -> str | object | None:
 
 def _unknown(snapshot: Snapshot, policy_id: str) -> bool:
     """A policy is there whose document we do not have (an `$unreadable` marker, or not JSON):
-    a fix must never write a whole new document over it."""
-    return _current(snapshot, policy_id) is None and (
-        raw_policy(snapshot.document, policy_id) is not None
-    )
+    a fix must never write a whole new document over it. (The document's text kept on the
+    snapshot, `_current`'s, tells: none while a policy is there.)"""
+    text = snapshot.cached(("policy-text", policy_id), lambda: _policy_text(snapshot, policy_id))
+    return text is None and raw_policy(snapshot.document, policy_id) is not None
 
 
 def _with_statement(document: Json | None, statement: Json) -> Json:
