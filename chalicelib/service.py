@@ -113,6 +113,7 @@ from .aggregation import (
 from .collect.live import IDENTITY_NOT_LOGGED
 from .collect.membership import Membership
 from .collect.source import AccountsSource, SnapshotSource
+from .engine.resolve import foreign_bucket_account
 from .events import parse_event
 from .events.operations import MAX_DELETE_KEYS
 from .model import AccessRequest, DiagnoserError, Finding, InputError, Json
@@ -126,6 +127,7 @@ from .publish.ports import (
     finding_account,
 )
 from .publish.timestamps import format_utc, parse_utc
+from .snapshot import Snapshot, load_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +355,7 @@ def _collect(
 
 
 @traced
-def _evaluate(request: AccessRequest, snapshot: Json, *, finding_id: str, now: str) -> Finding:
+def _evaluate(request: AccessRequest, snapshot: Snapshot, *, finding_id: str, now: str) -> Finding:
     return pipeline.diagnose(request, snapshot, finding_id=finding_id, now=now)
 
 
@@ -361,15 +363,26 @@ def _diagnose(
     request: AccessRequest, *, source: SnapshotSource, finding_id: str, now: str, seen: str
 ) -> tuple[Finding, tuple[MemberRoleUnavailable, ...]]:
     snapshot, unavailable = _collect(request, source=source)
-    finding = _evaluate(request, snapshot, finding_id=finding_id, now=now)
+    loaded = load_snapshot(snapshot)
+    finding = _evaluate(request, loaded, finding_id=finding_id, now=now)
     finding = replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
-    return _accounted(finding), unavailable
+    return _accounted(finding, loaded), unavailable
 
 
-def _accounted(finding: Finding) -> Finding:
+def _accounted(finding: Finding, snapshot: Snapshot | None = None) -> Finding:
     """The finding with its top-level `account` (the bucket's account; the requester's is
-    `request.principal.account_id`): the key of the by-account listing and SNS attribute."""
+    `request.principal.account_id`): the key of the by-account listing and SNS attribute.
+    A denial on a bucket of an account the deployment does not read (a partner's: judged on
+    the requester's side alone, `engine.resolve.foreign_bucket_account`) is the requester's
+    account's: that is where its team, its alerts and Security Hub are."""
     account = finding_account(finding)
+    requester = finding.request.principal.account_id
+    if (
+        snapshot is not None
+        and requester
+        and foreign_bucket_account(finding.request, snapshot) is not None
+    ):
+        account = requester
     if not account or finding.extra.get(ACCOUNT_FIELD) == account:
         return finding
     return replace(finding, extra={**finding.extra, ACCOUNT_FIELD: account})

@@ -416,9 +416,11 @@ def test_a_bucket_outside_the_organization_asks_for_no_member_role(central, work
     # no AssumeRole into an account we cannot have; the requester's side is read in its own
     assert w.org.faults.accounts() == [w.a]
     finding = _stored(result["finding_id"])
-    assert finding["account"] == outside
+    assert finding["request"]["bucket_account"] == outside
     assert MEMBER_ROLE_UNAVAILABLE not in {c["code"] for c in finding["causes"]}
-    assert [a["account"] for a in _alerts(central)] == [outside]
+    # the member's denial, judged on its side: its account's, where its team and alerts are
+    assert finding["account"] == w.a
+    assert [a["account"] for a in _alerts(central)] == [w.a]
     # alice's own policies allow: the partner's bucket policy, not read, decides
     assert finding["decision"] == "inconclusive"
     assert "judged on the requester's side only" in finding["request"]["scope_reason"]

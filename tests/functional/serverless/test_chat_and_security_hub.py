@@ -142,3 +142,26 @@ def test_chat_and_security_hub_are_off_unless_configured() -> None:
     assert settings.chat_topic_arn is None and settings.security_hub is False
     with pytest.raises(wiring.ConfigError, match="SECURITY_HUB"):
         wiring.read_settings({"SECURITY_HUB": "yes"})
+
+
+def test_a_denial_on_a_partners_bucket_is_the_requesters_accounts(deployment, chat) -> None:
+    """Alice (this account) refused by a partner's bucket, which this deployment cannot read:
+    judged on her side, the finding is this account's in the store, in the alert's attributes
+    and in Security Hub (an AwsAccountId of the partner's would be refused there)."""
+    partner = "444455556666"
+    event = denied_event(str(uuid.uuid4()), bucket=f"partner-drop-{uuid.uuid4().hex[:8]}")
+    for resource in event["detail"]["resources"]:
+        if resource["type"] == "AWS::S3::Bucket":
+            resource["accountId"] = partner
+
+    result = deployment.invoke(event)
+
+    stored = wiring.finding_store().get(result["finding_id"])
+    assert stored is not None
+    assert stored.request.bucket_account == partner
+    assert stored.to_dict()["account"] == ACCOUNT
+    assert "judged on the requester's side only" in (stored.request.scope_reason or "")
+    [message] = deployment.received()
+    assert message["MessageAttributes"]["account"]["Value"] == ACCOUNT
+    [imported] = _hub_findings(asff_id(result["finding_id"]))
+    assert imported["AwsAccountId"] == ACCOUNT
