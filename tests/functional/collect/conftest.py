@@ -106,6 +106,18 @@ def client(url: str, service: str, boto_session: boto3.Session | None = None) ->
     return made
 
 
+def gateway_endpoint(ec2: Any, region: str, cidr: str) -> tuple[str, str]:
+    """(VPC id, endpoint id) of a new VPC with an S3 gateway endpoint under ENDPOINT_POLICY."""
+    vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    endpoint_id = ec2.create_vpc_endpoint(
+        VpcId=vpc_id,
+        ServiceName=f"com.amazonaws.{region}.s3",
+        VpcEndpointType="Gateway",
+        PolicyDocument=json.dumps(ENDPOINT_POLICY),
+    )["VpcEndpoint"]["VpcEndpointId"]
+    return vpc_id, endpoint_id
+
+
 # ----------------------------------------------------------------- seeded account
 
 ACCOUNT = "123456789012"
@@ -274,14 +286,7 @@ def seed_account(url: str) -> Seeded:
         AccountId=ACCOUNT, PublicAccessBlockConfiguration=ACCOUNT_BPA
     )
 
-    ec2 = client(url, "ec2")
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    endpoint_id = ec2.create_vpc_endpoint(
-        VpcId=vpc_id,
-        ServiceName="com.amazonaws.us-east-1.s3",
-        VpcEndpointType="Gateway",
-        PolicyDocument=json.dumps(ENDPOINT_POLICY),
-    )["VpcEndpoint"]["VpcEndpointId"]
+    _vpc_id, endpoint_id = gateway_endpoint(client(url, "ec2"), REGION, "10.0.0.0/16")
 
     return Seeded(
         read_policy_arn=read_arn,

@@ -28,6 +28,7 @@ from tests.functional.collect.conftest import (
     Seeded,
     client,
     configure_for_moto,
+    gateway_endpoint,
     moto_clients,
     session,
 )
@@ -349,14 +350,9 @@ def _regional(url: str, service: str, region: str) -> Any:
 def test_a_vpc_endpoint_is_read_in_the_requests_region(moto_url: str, seeded: Seeded) -> None:
     """An endpoint is regional: a request made in eu-west-1 (events forwarded to one bus) went
     through an endpoint of that region, which the collector's own region does not know."""
-    ec2 = _regional(moto_url, "ec2", "eu-west-1")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    endpoint = ec2.create_vpc_endpoint(
-        VpcId=vpc,
-        ServiceName="com.amazonaws.eu-west-1.s3",
-        VpcEndpointType="Gateway",
-        PolicyDocument=json.dumps(ENDPOINT_POLICY),
-    )["VpcEndpoint"]["VpcEndpointId"]
+    vpc, endpoint = gateway_endpoint(
+        _regional(moto_url, "ec2", "eu-west-1"), "eu-west-1", "10.9.0.0/16"
+    )
     request = _get_object_request(ALICE, vpc_endpoint_id=endpoint, region="eu-west-1")
 
     doc = _source(moto_url).snapshot_for(request)

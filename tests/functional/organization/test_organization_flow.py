@@ -400,18 +400,28 @@ def test_a_request_from_outside_the_organization_reads_the_bucket_side_only(cent
     assert w.org.faults.accounts() == [w.b]
 
 
-def test_a_bucket_outside_the_organization_asks_for_no_member_role(central, workload):
-    w = workload
-    outside = "444455556666"
+PARTNER = "444455556666"  # an account outside the organization
+
+
+def _partner_copy(w: Workload, bucket: str, **kwargs: Any) -> dict[str, Any]:
+    """The requester's copy of alice's denied read of `bucket`, of account PARTNER (the
+    partner's copy goes to the partner)."""
     record = _record(
         event_id=str(uuid.uuid4()),
         requester=w.a,
         user=ALICE,
-        bucket=f"partner-drop-{SUFFIX}",
-        bucket_account=outside,
+        bucket=bucket,
+        bucket_account=PARTNER,
+        **kwargs,
     )
-    record["recipientAccountId"] = w.a  # the requester's copy: the partner gets the other
-    result = central.invoke(eventbridge_envelope(record, envelope_id="eb-partner"))
+    record["recipientAccountId"] = w.a
+    return eventbridge_envelope(record, envelope_id=f"eb-{record['eventID']}")
+
+
+def test_a_bucket_outside_the_organization_asks_for_no_member_role(central, workload):
+    w = workload
+    outside = PARTNER
+    result = central.invoke(_partner_copy(w, f"partner-drop-{SUFFIX}"))
     assert result["status"] == "new"
     # no AssumeRole into an account we cannot have; the requester's side is read in its own
     assert w.org.faults.accounts() == [w.a]
@@ -433,17 +443,8 @@ def test_a_partner_bucket_the_requesters_scp_denies_is_a_definite_denial(central
     """A data perimeter: member A's SCP denies reads from a bucket (here, as if a partner's,
     outside the organization). The requester's side is read in A and decides alone."""
     w = workload
-    outside = "444455556666"
-    record = _record(
-        event_id=str(uuid.uuid4()),
-        requester=w.a,
-        user=ALICE,
-        bucket=RESTRICTED,
-        bucket_account=outside,
-        context="with an explicit deny in a service control policy",
-    )
-    record["recipientAccountId"] = w.a
-    finding = _judged(central, eventbridge_envelope(record, envelope_id="eb-perimeter"))
+    copy = _partner_copy(w, RESTRICTED, context="with an explicit deny in a service control policy")
+    finding = _judged(central, copy)
 
     assert (finding["decision"], finding["blocked_by"]) == ("explicit-deny", ["scp"])
     [scp] = [c for c in finding["causes"] if c["layer"] == "scp"]
