@@ -314,7 +314,32 @@ def _candidates(
             request, snapshot, action, resource, cross_account=request.scope is Scope.CROSS_ACCOUNT
         )
     elif code is CauseCode.INCONCLUSIVE:
-        yield _diagnoser_read(decision)
+        owner = foreign_bucket_account(request, snapshot)
+        if owner is None:
+            yield _diagnoser_read(decision)
+        elif cause.layer is Layer.BUCKET_POLICY:  # its RCPs are its owner's too: no read of ours
+            yield from _ask_the_owner(request, owner, action, resource)
+
+
+def _ask_the_owner(
+    request: AccessRequest, owner: str, action: str, resource: str
+) -> Iterator[Candidate]:
+    """Advice for a bucket of an account this diagnosis cannot read (a partner's): its owner
+    must grant the request in its bucket policy; reading it is not ours to fix."""
+    if request.principal.type not in (PrincipalType.IAM_USER, PrincipalType.ASSUMED_ROLE):
+        return
+    who = request.principal.principal_arn
+    statement = _allow(action, resource, Principal={"AWS": who})
+    yield Candidate(
+        code=RemedyCode.ADD_BUCKET_POLICY_STATEMENT,
+        target=f"bucket-policy:{request.bucket}",
+        summary=f"Ask the owner of bucket {request.bucket} to allow {action} on {resource} to "
+        f"{who} in its bucket policy (for example {json.dumps(statement, sort_keys=True)}), "
+        f"after checking that {request.bucket} is the bucket you meant: its policies cannot be "
+        "read from here, and a request from another account needs that grant as well as its "
+        "own account's.",
+        account=owner,
+    )
 
 
 def _tag_the_key(

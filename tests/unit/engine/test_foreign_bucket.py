@@ -199,3 +199,21 @@ def test_a_bucket_account_that_is_no_account_id_is_not_taken_and_stays_data() ->
     assert "judged on the requester's side only" not in (finding.request.scope_reason or "")
     assert not [u for u in finding.unchecked if "which the snapshot does not cover" in u.reason]
     assert_inert_in_every_rendering(finding)
+
+
+def test_the_fix_of_an_undecided_partner_bucket_is_to_ask_its_owner() -> None:
+    """Its policies are not ours to read: no "let the diagnoser read" fix, but the grant to ask
+    the bucket's owner for, as advice (no command: it runs in the partner's account)."""
+    finding = pipeline.diagnose(_event(), _snapshot(GRANT))
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    assert not [r for r in finding.remedies if r.code == "GRANT_DIAGNOSER_READ"]
+    [ask] = finding.remedies
+    assert (ask.code, ask.patch, ask.cli, ask.verified) == (
+        "ADD_BUCKET_POLICY_STATEMENT",
+        None,
+        None,
+        False,
+    )
+    assert ask.summary.startswith(f"Bucket account {PARTNER}: ask the owner of bucket {BUCKET}")
+    assert '"Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"}' in ask.summary
