@@ -29,7 +29,7 @@ WORKLOADS_OU = "Workloads"
 SECURITY = "security"
 MEMBERS = ("shop", "analytics")
 """The member accounts' names: `shop` owns the SCP and the cross-account bucket, `analytics`
-the principal that reads it."""
+the principal that reads it, and the data-perimeter SCP."""
 SCP_NAME = "protect-backups"
 SCP_TARGET = "shop"
 BACKUPS_BUCKET = "demo-backups"  # the SCP protects every bucket named so, with any suffix
@@ -39,6 +39,22 @@ SCP_STATEMENT: Json = {
     "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
     "Resource": f"arn:aws:s3:::{BACKUPS_BUCKET}*/*",
 }
+PERIMETER_NAME = "data-perimeter"
+PERIMETER_TARGET = "analytics"
+PARTNER_ACCOUNT = "777788889999"  # outside the organization: a partner whose bucket is read
+
+
+def perimeter_statement(organization_id: str) -> Json:
+    """The data perimeter: no object read from a bucket outside the organization."""
+    return {
+        "Sid": "OnlyOurBuckets",
+        "Effect": "Deny",
+        "Action": "s3:GetObject",
+        "Resource": "*",
+        "Condition": {"StringNotEqualsIfExists": {"aws:ResourceOrgID": organization_id}},
+    }
+
+
 _ORG_READS = (
     "organizations:DescribeOrganization",
     "organizations:ListRoots",
@@ -100,6 +116,15 @@ def seed_organization(
         Content=json.dumps({"Version": "2012-10-17", "Statement": [SCP_STATEMENT]}),
     )["Policy"]["PolicySummary"]["Id"]
     org.attach_policy(PolicyId=scp_id, TargetId=accounts[SCP_TARGET])
+    perimeter_id = org.create_policy(
+        Name=PERIMETER_NAME,
+        Description="Workloads read objects from the organization's buckets only",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps(
+            {"Version": "2012-10-17", "Statement": [perimeter_statement(organization_id)]}
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=perimeter_id, TargetId=accounts[PERIMETER_TARGET])
 
     security = accounts[SECURITY]
     parameters = {

@@ -51,6 +51,8 @@ from ..publish.timestamps import format_utc
 from .cloudtrail import cross_account_copies, demo_id, eventbridge_envelope
 from .organization import (
     MEMBERS,
+    PERIMETER_NAME,
+    PERIMETER_TARGET,
     SCP_NAME,
     SCP_TARGET,
     WORKLOADS_OU,
@@ -299,7 +301,8 @@ def _accounts_story(org: DemoOrganization) -> list[str]:
         (
             org.management,
             "management",
-            f"AWS Organizations; SCP {SCP_NAME} attached to {SCP_TARGET}",
+            f"Organizations; SCP {SCP_NAME} on {SCP_TARGET}, {PERIMETER_NAME} on "
+            f"{PERIMETER_TARGET}",
         ),
         (org.accounts["security"], "security", "the central deployment: handler, table, topic"),
         *((org.accounts[name], name, f"member, in OU {ou}") for name in MEMBERS),

@@ -22,7 +22,7 @@ from .cloudtrail import (
     iam_user_identity,
     s3_access_denied_record,
 )
-from .organization import BACKUPS_BUCKET
+from .organization import BACKUPS_BUCKET, PARTNER_ACCOUNT
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -104,8 +104,10 @@ def _record(
     https: bool = True,
     vpc_endpoint_id: str | None = None,
     source_ip: str = "203.0.113.10",
+    bucket_account: str | None = None,
 ) -> Json:
-    """The record of the denied call; `message_resource` is what errorMessage names."""
+    """The record of the denied call; `message_resource` is what errorMessage names;
+    `bucket_account` the bucket's owner when not `acct` (the requester's copy)."""
     resource = message_resource or f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
     return s3_access_denied_record(
         event_id=demo_id(acct.run_id, name),
@@ -114,7 +116,7 @@ def _record(
         identity=identity,
         event_name=event_name,
         bucket=bucket,
-        bucket_account=acct.account_id,
+        bucket_account=bucket_account or acct.account_id,
         key=key,
         error_message=denied_message(identity["arn"], action, resource, context),
         request_parameters=request_parameters,
@@ -439,6 +441,26 @@ def _cross_account_read(acct: DemoAccount) -> Json:
     )
 
 
+def _partner_bucket_perimeter(acct: DemoAccount) -> Json:
+    bucket, key = "demo-partner-drop", "inbound/2025-03-01.csv"  # the partner's, not seeded
+    identity = _user(
+        acct, "partner-sync", _allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*", "ReadDrop")
+    )
+    record = _record(
+        acct,
+        "partner-bucket-perimeter",
+        identity=identity,
+        event_name="GetObject",
+        bucket=bucket,
+        key=key,
+        action="s3:GetObject",
+        context="with an explicit deny in a service control policy",
+        bucket_account=PARTNER_ACCOUNT,
+    )
+    record["recipientAccountId"] = acct.account_id  # the requester's copy; the partner's is theirs
+    return record
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="bucket-policy-denies-http",
@@ -520,5 +542,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         layer=Layer.BUCKET_POLICY,
         cause_code="WRONG_RESOURCE_OR_ACTION_FORM",
         seed=_cross_account_read,
+    ),
+    Scenario(
+        name="partner-bucket-perimeter",
+        account="analytics",
+        title="A partner's bucket, outside the organization, beyond its data perimeter",
+        layer=Layer.SCP,
+        cause_code="EXPLICIT_DENY_SCP",
+        seed=_partner_bucket_perimeter,
     ),
 )

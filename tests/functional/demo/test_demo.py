@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.demo.member_template import member_role
-from chalicelib.demo.organization import MEMBERS
+from chalicelib.demo.organization import MEMBERS, PARTNER_ACCOUNT
 from chalicelib.demo.run import (
     ALARMS,
     DASHBOARD,
@@ -26,6 +26,7 @@ from chalicelib.model import Layer, Outcome
 from chalicelib.publish.securityhub import asff_id
 
 CROSS_ACCOUNT = [s for s in SCENARIOS if s.requester is not None]
+PARTNER_SCENARIO = "partner-bucket-perimeter"
 S3DOCTOR = Path(sys.executable).with_name("s3doctor")
 ACCOUNT_HEADER = re.compile(r"^(\w+) (\d{12}): (\d+) finding\(s\)$", re.MULTILINE)
 
@@ -56,7 +57,8 @@ def test_each_denial_has_one_finding_listed_under_its_account(report, scenario):
     assert scenario.cause_code in [c.code for c in finding.causes]
     assert scenario.layer in finding.blocked_by
     account = report.organization.accounts[scenario.account]
-    assert finding.request.bucket_account == account
+    bucket_account = PARTNER_ACCOUNT if scenario.name == PARTNER_SCENARIO else account
+    assert finding.request.bucket_account == bucket_account
     listed = {a: [f.finding_id for f in found] for a, found in report.by_account.items()}
     assert listed[account].count(finding.finding_id) == 1
     assert all(finding.finding_id not in ids for a, ids in listed.items() if a != account)
@@ -79,6 +81,19 @@ def test_the_cross_account_denial_is_sent_twice_and_found_once(report):
     assert evaluation.blocked_by == (Layer.BUCKET_POLICY,)
     alerts = [d for d in report.deliveries if d.finding["finding_id"] == finding.finding_id]
     assert len(alerts) == 1 and alerts[0].attributes["account"] == owner
+
+
+def test_a_partners_bucket_is_judged_on_the_members_side_under_its_perimeter(report):
+    """The partner's bucket is outside the organization: no member role of ours reads it, the
+    requester's side (read in analytics) decides, and its data-perimeter SCP denies."""
+    [scenario] = [s for s in SCENARIOS if s.name == PARTNER_SCENARIO]
+    [finding] = report.findings_for(scenario)
+    [evaluation] = finding.evaluations
+    assert evaluation.layer(Layer.IDENTITY_POLICY).outcome is Outcome.ALLOW
+    assert evaluation.blocked_by == (Layer.SCP,)
+    [scp] = [c for c in finding.causes if c.code == "EXPLICIT_DENY_SCP"]
+    assert scp.confidence == "definite" and scp.statement.sid == "OnlyOurBuckets"
+    assert "judged on the requester's side only" in (finding.request.scope_reason or "")
 
 
 def test_one_alert_per_denial_carries_its_account(report):
