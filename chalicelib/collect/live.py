@@ -20,12 +20,14 @@ account's copy of the event arrived), the requester's principal and organization
 organization path under `accounts[<key account>]`). Another account whose role cannot be assumed
 leaves its IAM and keys `$unreadable` (its organization path is still read centrally) and is
 returned in `Collected.unavailable`. A VPC endpoint that the record says another account of the
-organization owns (`vpcEndpointAccountId`) is read in that account. A requester outside the
-organization gets the bucket side alone; a bucket of an account outside the organization (when
-its accounts are known) is read with the function's own credentials, as in a single-account
-deployment, not through a member role it cannot have, and the requester's side is read in its
-account when that is inside. The organization's accounts are ORGANIZATION_ACCOUNT_IDS, or read
-from AWS Organizations (`organization`, collect/membership.py), once per request.
+organization owns (`vpcEndpointAccountId`) is read in that account, and so is an access point
+of another account of the organization (a cross-account access point: its ARN's account). A
+requester outside the organization gets the bucket side alone; a bucket of an account outside
+the organization (when its accounts are known) is read with the function's own credentials, as
+in a single-account deployment, not through a member role it cannot have, and the requester's
+side is read in its account when that is inside. The organization's accounts are
+ORGANIZATION_ACCOUNT_IDS, or read from AWS Organizations (`organization`,
+collect/membership.py), once per request.
 """
 
 from __future__ import annotations
@@ -398,6 +400,8 @@ class MemberAccountSource:
             scope = replace(scope, kms_key_ids=())  # read in the key's own account
         if any(side.vpc_endpoint_ids for side in sides.values()):
             scope = replace(scope, vpc_endpoint_ids=())  # read in the endpoint owner's account
+        if any(side.access_point_arns for side in sides.values()):
+            scope = replace(scope, access_point_arns=())  # read in the access point's account
         reads = [
             (a, side, self._side_pool.submit(self._read, a, side)) for a, side in sides.items()
         ]
@@ -427,6 +431,7 @@ class MemberAccountSource:
                 entry["canonical_id"] = part["canonical_id"]
             snapshot["kms"]["keys"].update(part["kms"]["keys"])
             snapshot["vpc_endpoints"].update(part["vpc_endpoints"])
+            snapshot["s3"]["access_points"].update(part["s3"]["access_points"])
         if accounts:
             snapshot["accounts"] = dict(sorted(accounts.items()))
         return Collected(snapshot=snapshot, unavailable=tuple(unavailable.values()))
@@ -437,7 +442,8 @@ class MemberAccountSource:
         """What to read in accounts of the organization other than the bucket's: the
         requester's principal (also for a bucket outside the organization: the requester's
         side then judges alone, `engine.resolve.foreign_bucket_account`); with the bucket
-        inside, the request's KMS key and VPC endpoint in their owners' accounts."""
+        inside, the request's KMS key, VPC endpoint and access point in their owners'
+        accounts."""
         sides: dict[str, CollectionScope] = {}
         principal = request.principal
         requester = principal.account_id
@@ -456,6 +462,11 @@ class MemberAccountSource:
         if endpoint and owner and owner != bucket_account and self._inside(owner, org):
             side = sides.get(owner, CollectionScope(follow_kms_keys=False, account_settings=False))
             sides[owner] = replace(side, vpc_endpoint_ids=(endpoint,), region=request.region)
+        point = request.access_point_arn
+        owner = _account_of(point) if point else None
+        if point and owner and owner != bucket_account and self._inside(owner, org):
+            side = sides.get(owner, CollectionScope(follow_kms_keys=False, account_settings=False))
+            sides[owner] = replace(side, access_point_arns=(point,))
         key_account = _account_of(request.kms_key_arn) if request.kms_key_arn else None
         if key_account and key_account != bucket_account and self._inside(key_account, org):
             side = sides.get(
@@ -509,6 +520,8 @@ class MemberAccountSource:
             snapshot["kms"]["keys"][key_arn] = dict(marker)
         for endpoint_id in side.vpc_endpoint_ids:
             snapshot["vpc_endpoints"][endpoint_id] = dict(marker)
+        for point_arn in side.access_point_arns:
+            snapshot["s3"]["access_points"][point_arn] = dict(marker)
 
     def _inside(self, account: str, org: frozenset[str]) -> bool:
         return bool(account) and (account in org or account == self._own_identity()[0])

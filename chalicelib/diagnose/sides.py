@@ -77,6 +77,8 @@ class Sides:
             return self.requester
         if evaluation is not None and evaluation.action.lower().startswith("kms:"):
             return _arn_account(evaluation.resource_arn) or self.bucket
+        if layer is Layer.ACCESS_POINT_POLICY and evaluation is not None:
+            return _arn_account(evaluation.resource_arn) or self.bucket  # the access point's
         return self.bucket
 
     def patch_account(self, patch: Mapping[str, Any] | None, doc: Mapping[str, Any]) -> str | None:

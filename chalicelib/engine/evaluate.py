@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from ..arn import access_point_object_arn
+from ..arn import access_point_object_arn, parse_arn
 from ..model import (
     AccessRequest,
     ContextEntry,
@@ -334,15 +334,19 @@ def _access_point_leg(
     explain: bool,
 ) -> Leg:
     """The authorization on the access point: identity policies and guardrails on the access
-    point ARN, with the access point policy as the resource policy. The bucket is authorized
-    separately (its policy must allow or delegate to access points): both must allow.
+    point ARN, with the access point policy as the resource policy, for the access point's
+    account (its ARN's: the bucket's, or another's for a cross-account access point). The
+    bucket is authorized separately (its policy must allow or delegate to access points): both
+    must allow.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
     """
     resource = access_point_object_arn(request.access_point_arn or "", op.key)
-    leg = _new_leg(request, snapshot, op.action, resource, explain, snapshot.account_id)
-    _common_layers(
-        leg, request, snapshot, ctx, evidence, identity, resource_account=snapshot.account_id
-    )
+    # The access point's own account (its ARN's): a cross-account access point, on a bucket of
+    # another account, is authorized as a resource of its owner.
+    parsed = parse_arn(request.access_point_arn or "")
+    account = parsed.account if parsed is not None and parsed.account else snapshot.account_id
+    leg = _new_leg(request, snapshot, op.action, resource, explain, account)
+    _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=account)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
         facts.access_point_policy or (),
         action=op.action,

@@ -19,6 +19,7 @@ import pytest
 
 from chalicelib import service, wiring
 from chalicelib.aggregation import MEMBER_ROLE_UNAVAILABLE
+from chalicelib.collect.clients import adapt_to_endpoint
 from chalicelib.demo.cloudtrail import (
     denied_message,
     eventbridge_envelope,
@@ -450,6 +451,28 @@ def test_a_partner_bucket_the_requesters_scp_denies_is_a_definite_denial(central
     [scp] = [c for c in finding["causes"] if c["layer"] == "scp"]
     assert (scp["statement"]["sid"], scp["confidence"]) == ("NoRestrictedReads", "definite")
     assert w.scp_id in scp["statement"]["policy"]
+
+
+def test_a_cross_account_access_point_is_read_in_its_own_account(central, workload):
+    """Alice (member A) reads member B's bucket through an access point of A's (a cross-account
+    access point): it is read in A, its ARN's account, not in the bucket's."""
+    w = workload
+    s3control = w.org.client(w.a, "s3control")
+    adapt_to_endpoint("s3control", s3control)  # no account host prefix on a local endpoint
+    point = s3control.create_access_point(AccountId=w.a, Name=f"a-exports-{SUFFIX}", Bucket=SHARED)[
+        "AccessPointArn"
+    ]
+    assert f":{w.a}:accesspoint/" in point
+    record = _record(
+        event_id=str(uuid.uuid4()), requester=w.a, user=ALICE, bucket=SHARED, bucket_account=w.b
+    )
+    record["resources"].append({"accountId": w.a, "type": "AWS::S3::AccessPoint", "ARN": point})
+
+    snapshot, unavailable = _collect(eventbridge_envelope(record, envelope_id="eb-ap"))
+
+    assert unavailable == ()
+    assert snapshot["s3"]["access_points"][point]["Bucket"] == SHARED
+    assert "$unreadable" not in json.dumps(snapshot["s3"]["access_points"][point])
 
 
 def test_a_vpc_endpoint_is_read_in_the_account_the_record_names(central, workload):
