@@ -355,7 +355,9 @@ def _collect(
 
 
 @traced
-def _evaluate(request: AccessRequest, snapshot: Snapshot, *, finding_id: str, now: str) -> Finding:
+def _evaluate(
+    request: AccessRequest, snapshot: Snapshot | Json, *, finding_id: str, now: str
+) -> Finding:
     return pipeline.diagnose(request, snapshot, finding_id=finding_id, now=now)
 
 
@@ -363,13 +365,22 @@ def _diagnose(
     request: AccessRequest, *, source: SnapshotSource, finding_id: str, now: str, seen: str
 ) -> tuple[Finding, tuple[MemberRoleUnavailable, ...]]:
     snapshot, unavailable = _collect(request, source=source)
-    loaded = load_snapshot(snapshot)
+    loaded = _loaded(snapshot)
     finding = _evaluate(request, loaded, finding_id=finding_id, now=now)
     finding = replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
     return _accounted(finding, loaded), unavailable
 
 
-def _accounted(finding: Finding, snapshot: Snapshot | None = None) -> Finding:
+def _loaded(snapshot: Json) -> Snapshot | Json:
+    """The collected snapshot, loaded once for the diagnosis and the finding's account; as
+    collected when it does not load (the diagnosis then says why)."""
+    try:
+        return load_snapshot(snapshot)
+    except InputError:
+        return snapshot
+
+
+def _accounted(finding: Finding, snapshot: Snapshot | Json | None = None) -> Finding:
     """The finding with its top-level `account` (the bucket's account; the requester's is
     `request.principal.account_id`): the key of the by-account listing and SNS attribute.
     A denial on a bucket of an account the deployment does not read (a partner's: judged on
@@ -378,7 +389,7 @@ def _accounted(finding: Finding, snapshot: Snapshot | None = None) -> Finding:
     account = finding_account(finding)
     requester = finding.request.principal.account_id
     if (
-        snapshot is not None
+        isinstance(snapshot, Snapshot)
         and requester
         and foreign_bucket_account(finding.request, snapshot) is not None
     ):
