@@ -344,7 +344,9 @@ def _access_point_leg(
     # The access point's own account (its ARN's): a cross-account access point, on a bucket of
     # another account, is authorized as a resource of its owner.
     parsed = parse_arn(request.access_point_arn or "")
-    account = parsed.account if parsed is not None and parsed.account else snapshot.account_id
+    named = parsed.account if parsed is not None else ""
+    account = named if len(named) == 12 and named.isascii() and named.isdigit() else None
+    account = account or snapshot.account_id
     leg = _new_leg(request, snapshot, op.action, resource, explain, account)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=account)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
