@@ -217,3 +217,17 @@ def test_the_fix_of_an_undecided_partner_bucket_is_to_ask_its_owner() -> None:
     )
     assert ask.summary.startswith(f"Bucket account {PARTNER}: ask the owner of bucket {BUCKET}")
     assert '"Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"}' in ask.summary
+
+
+def test_an_access_point_arn_whose_account_is_no_account_id_names_no_account() -> None:
+    """The access point leg is authorized for its ARN's account; a forged ARN whose account is
+    not an account id leaves it the bucket's (no RCP path or side of such an "account")."""
+    alice = iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0000000000")
+    record = get_record(alice, ACCOUNT, BUCKET, "daily/2025-11-24.csv")
+    forged = "arn:aws:s3:us-east-1:12x\u202e4\n:accesspoint/ap"
+    record["resources"].append({"type": "AWS::S3::AccessPoint", "ARN": forged})
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot(GRANT, bucket={"owner": {}}))
+
+    assert not [u for u in finding.unchecked if "resource's account" in u.reason]
+    assert_inert_in_every_rendering(finding)
