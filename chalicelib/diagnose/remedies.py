@@ -306,7 +306,7 @@ def _candidates(
     elif code is CauseCode.NO_ALLOW_VPCE_POLICY:
         yield from _endpoint_grant(request, snapshot, action, resource)
     elif code is CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT and request.bucket:
-        yield _enforce_owner(request.bucket)
+        yield _enforce_owner(request.bucket, _partition_of(request.resource_arn))
     elif code is CauseCode.BPA_BLOCK_PUBLIC_ACLS:
         yield _private_acl()
     elif code is CauseCode.BPA_IGNORE_PUBLIC_ACLS:
@@ -472,6 +472,12 @@ def _identity_grant(
         )
 
 
+def _partition_of(arn: str) -> str:
+    """The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`...); `aws` for anything else."""
+    parts = arn.split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "arn" and parts[1] else "aws"
+
+
 def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
     """The exact resource, then the form people usually grant, each with what else it opens.
 
@@ -485,16 +491,20 @@ def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
     forms = [(resource, f"It opens only this key; other keys of {bucket} stay as they are.")]
     if prefix is None and "/" in key:
         prefix = key.rsplit("/", 1)[0] + "/"
+    partition = _partition_of(resource)  # aws-cn, aws-us-gov: the grant names the request's
     if prefix and key.startswith(prefix) and prefix != key:
         forms.append(
             (
-                f"arn:aws:s3:::{bucket}/{prefix}*",
+                f"arn:{partition}:s3:::{bucket}/{prefix}*",
                 f"Usual form: it also opens every other key under {prefix} in {bucket}.",
             )
         )
     else:
         forms.append(
-            (f"arn:aws:s3:::{bucket}/*", f"Usual form: it also opens every other key of {bucket}.")
+            (
+                f"arn:{partition}:s3:::{bucket}/*",
+                f"Usual form: it also opens every other key of {bucket}.",
+            )
         )
     return forms
 
@@ -773,10 +783,10 @@ def _endpoint_grant(
     )
 
 
-def _enforce_owner(bucket: str) -> Candidate:
+def _enforce_owner(bucket: str, partition: str) -> Candidate:
     return Candidate(
         code=RemedyCode.ENFORCE_BUCKET_OWNER,
-        target=f"arn:aws:s3:::{bucket}",
+        target=f"arn:{partition}:s3:::{bucket}",
         summary=f"Set Object Ownership of {bucket} to BucketOwnerEnforced: the bucket owner then "
         "owns every object and policies apply to it. Move any ACL grant still needed into the "
         "bucket policy first (S3 refuses the change while the bucket ACL grants other accounts).",
@@ -830,7 +840,7 @@ def _enable_abac(
     has = ", ".join(f"{tag} = [{value}]" for tag, value in held.items())
     return Candidate(
         code=RemedyCode.ENABLE_BUCKET_ABAC,
-        target=f"arn:aws:s3:::{name}",
+        target=f"arn:{_partition_of(request.resource_arn)}:s3:::{name}",
         summary=f"Enable ABAC on bucket {name} (PutBucketAbac): S3 then puts the bucket's tags "
         f"in every request on it, so the tag condition the account wrote counts ({where}; the "
         f"bucket has {has}). From then on every tag condition on {name} counts, in every "
@@ -1697,7 +1707,12 @@ def with_probe_user(
         and "$unreadable" not in sides[account]
     ):
         side = dict(sides[account])
-        with_user = with_probe_user({"account_id": account, "iam": side.get("iam")}, statements)
+        inner = {
+            "account_id": account,
+            "partition": document.get("partition"),
+            "iam": side.get("iam"),
+        }
+        with_user = with_probe_user(inner, statements)
         if with_user is None:
             return None
         side["iam"] = with_user["iam"]
@@ -1714,7 +1729,7 @@ def with_probe_user(
     user = {
         "UserName": GRANTED_PROBE,
         "UserId": "AIDAS3DOCTORPROBE0001",
-        "Arn": f"arn:aws:iam::{account}:user/{GRANTED_PROBE}",
+        "Arn": f"arn:{document.get('partition') or 'aws'}:iam::{account}:user/{GRANTED_PROBE}",
         "Path": "/",
         "GroupList": [],
         "AttachedManagedPolicies": [],
@@ -1738,7 +1753,8 @@ def _probes(request: AccessRequest) -> list[AccessRequest]:
     target = split_s3_arn(op.resource_arn)
     if target is not None:
         key = "probe" if target[1] is not None else None
-        arn = f"arn:aws:s3:::{PROBE_BUCKET}" + (f"/{key}" if key else "")
+        partition = _partition_of(op.resource_arn)
+        arn = f"arn:{partition}:s3:::{PROBE_BUCKET}" + (f"/{key}" if key else "")
         probe_op = Operation(action=op.action, resource_arn=arn, bucket=PROBE_BUCKET, key=key)
         probes.append(replace(request, operations=(probe_op,), kms_key_arn=None))
     probes.append(_stranger(request, "s3doctor-probe"))
@@ -1748,7 +1764,7 @@ def _probes(request: AccessRequest) -> list[AccessRequest]:
 def _stranger(request: AccessRequest, name: str) -> AccessRequest:
     """The request as another IAM user of the requester's account would send it."""
     account = request.principal.account_id
-    other = f"arn:aws:iam::{account}:user/{name}"
+    other = f"arn:{_partition_of(request.principal.principal_arn)}:iam::{account}:user/{name}"
     stranger = Principal(
         type=PrincipalType.IAM_USER,
         requester_arn=other,

@@ -92,7 +92,10 @@ def _what_if_line(item: WhatIf, decision: Verdict, *, markdown: bool = False) ->
 
 
 def _resource_short(arn: str) -> str:
-    return arn.removeprefix("arn:aws:s3:::")
+    """`bucket/key` of an S3 ARN of any partition; other ARNs whole."""
+    parts = arn.split(":", 5)
+    is_s3 = len(parts) == 6 and parts[0] == "arn" and parts[2:5] == ["s3", "", ""]
+    return parts[5] if is_s3 else arn
 
 
 def subject(finding: Finding) -> str:

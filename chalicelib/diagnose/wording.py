@@ -178,10 +178,11 @@ def resource_why(patterns: tuple[str, ...], resource_arn: str) -> Why | None:
 def principal_why(entries: tuple[str, ...], principal: Principal) -> Why | None:
     """Why a resource-policy Principal entry does not (fully) grant to this requester."""
     account = principal.account_id
+    arn = principal.principal_arn.split(":", 2)
+    partition = arn[1] if len(arn) == 3 and arn[0] == "arn" and arn[1] else "aws"
+    root = f"arn:{partition}:iam::{account}:root"  # the account, in the principal's partition
     for entry in entries:
-        if entry in (account, f"arn:aws:iam::{account}:root") and principal.type is not (
-            PrincipalType.ROOT
-        ):
+        if entry in (account, root) and principal.type is not PrincipalType.ROOT:
             return Why(
                 kind=MissKind.ROOT_DELEGATION,
                 text=f"Principal {entry} is the account: that delegates to IAM but grants "

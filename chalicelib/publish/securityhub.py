@@ -48,7 +48,10 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+
+import boto3
 
 from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
@@ -95,7 +98,21 @@ class SecurityHubError(DiagnoserError):
 
 
 def product_arn(region: str, account_id: str) -> str:
-    return f"arn:aws:securityhub:{region}:{account_id}:product/{account_id}/default"
+    """The account's own default product: in its region's partition (aws-cn, aws-us-gov...:
+    an `arn:aws:` product is refused there)."""
+    return (
+        f"arn:{region_partition(region)}:securityhub:{region}:{account_id}:product/{account_id}"
+        "/default"
+    )
+
+
+@lru_cache(maxsize=64)
+def region_partition(region: str) -> str:
+    """The partition of a region, from botocore's endpoint data (`aws` when unknown)."""
+    try:
+        return boto3.session.Session().get_partition_for_region(region) or "aws"
+    except Exception:  # an unknown region name: botocore raises; the commercial partition
+        return "aws"
 
 
 def asff_id(finding_id: str) -> str:
