@@ -68,6 +68,7 @@ from .patches import (
     raw_policy,
 )
 from .sides import Sides, credentials_note, labelled_text
+from .unchecked import endpoint_not_found, endpoint_owner_elsewhere
 from .verification import absent_principal, same_answers, twin_key, unaffected
 from .wording import Miss, MissKind
 
@@ -316,7 +317,7 @@ def _candidates(
     elif code is CauseCode.INCONCLUSIVE:
         owner = foreign_bucket_account(request, snapshot)
         if owner is None:
-            yield _diagnoser_read(decision)
+            yield _diagnoser_read(decision, endpoint_owner_elsewhere(request, snapshot))
         elif cause.layer is Layer.BUCKET_POLICY:  # its RCPs are its owner's too: no read of ours
             yield from _ask_the_owner(request, owner, action, resource)
 
@@ -950,7 +951,21 @@ _NOT_FOUND = re.compile(r"^\S*(NotFound|NoSuch\w+)\b")
 """An unchecked reason whose error says the named thing does not exist (collect/ec2, s3, kms)."""
 
 
-def _diagnoser_read(decision: Decision) -> Candidate:
+def _diagnoser_read(decision: Decision, endpoint_owner: str | None = None) -> Candidate:
+    """Read what could not be read, where it is (`endpoint_owner`: the account the record says
+    owns the request's VPC endpoint, when it is not the snapshot's)."""
+    elsewhere = [u for u in decision.unchecked if endpoint_owner and endpoint_not_found(u)]
+    if elsewhere:
+        endpoint = elsewhere[0].reason.partition(" reading ")[2] or "the VPC endpoint"
+        return Candidate(
+            code=RemedyCode.GRANT_DIAGNOSER_READ,
+            target="the diagnoser's role",
+            summary=f"Let the diagnoser read VPC endpoint {endpoint} in account "
+            f"{endpoint_owner}, which owns it (ec2:DescribeVpcEndpoints there: a member role "
+            "of that account, or a snapshot collected there), or ask that account for the "
+            "endpoint's policy; then diagnose again.",
+            account=endpoint_owner,
+        )
     malformed = [u for u in decision.unchecked if u.reason.startswith(MALFORMED)]
     if malformed:
         policy, _, problem = malformed[0].reason.removeprefix(MALFORMED).partition(": ")

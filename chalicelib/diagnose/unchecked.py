@@ -86,7 +86,8 @@ def unchecked_layers(
     persistent error such as HeadObject on an SSE-C object) is listed too: the object's
     encryption, hence its KMS leg, is unknown.
     """
-    out = [_explained(u) for u in decision.unchecked]
+    owner = endpoint_owner_elsewhere(request, snapshot)
+    out = [_explained(_endpoint_elsewhere(u, owner)) for u in decision.unchecked]
     listed = {u.layer for u in out}
     head = _unreadable_head(request, snapshot)
     if head is not None and Layer.KMS_KEY_POLICY not in listed:
@@ -113,6 +114,41 @@ def unchecked_layers(
             )
         )
     return tuple(out)
+
+
+def endpoint_owner_elsewhere(request: AccessRequest, snapshot: Snapshot | None) -> str | None:
+    """The account the record says owns the request's VPC endpoint (`vpcEndpointAccountId`, as
+    `aws:VpceAccount`) when it is not the snapshot's: a shared VPC's owner, or another
+    account's endpoint, which the snapshot's account cannot describe."""
+    if snapshot is None or not request.vpc_endpoint_id:
+        return None
+    for item in request.context:
+        if item.name == "aws:VpceAccount" and item.source.startswith("event:"):
+            owner = item.values[0] if len(item.values) == 1 else None
+            return owner if owner and owner != snapshot.account_id else None
+    return None
+
+
+def endpoint_not_found(item: Unchecked) -> bool:
+    """An unchecked VPC endpoint policy because DescribeVpcEndpoints found no such endpoint."""
+    return item.layer is Layer.VPC_ENDPOINT_POLICY and item.reason.startswith(
+        "InvalidVpcEndpointId.NotFound"
+    )
+
+
+def _endpoint_elsewhere(item: Unchecked, owner: str | None) -> Unchecked:
+    """An endpoint not found in the snapshot's account, which the record says another account
+    owns: said so, with the read that would tell (in that account)."""
+    if owner is None or not endpoint_not_found(item):
+        return item
+    endpoint = item.reason.partition(" reading ")[2] or "the VPC endpoint"
+    return Unchecked(
+        layer=item.layer,
+        reason=f"VPC endpoint {endpoint} belongs to account {owner} (the record's "
+        "vpcEndpointAccountId: a shared VPC's owner, or another account), whose endpoints this "
+        "snapshot's account cannot describe: its policy was not read",
+        needs=f"ec2:DescribeVpcEndpoints in account {owner}",
+    )
 
 
 def _explained(item: Unchecked) -> Unchecked:

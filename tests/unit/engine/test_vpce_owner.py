@@ -286,3 +286,31 @@ def test_a_hostile_endpoint_owner_in_the_record_is_data_in_every_rendering() -> 
 
     assert [n for n in finding.request.notes if "vpcEndpointAccountId" in n]
     assert_inert_in_every_rendering(finding)
+
+
+SHARED = "vpce-0d1e2f3a4b5c60789"  # of a shared VPC: the network account owns it
+
+
+def test_an_endpoint_another_account_owns_is_not_called_a_wrong_name() -> None:
+    """In a shared VPC the network account owns the endpoint: this account's
+    DescribeVpcEndpoints does not find it. The record names its owner, so the finding says whose
+    it is and where to read it, not "check the name: a request through it would fail"."""
+    document = dict(_snapshot().document)
+    marker = {"$unreadable": "InvalidVpcEndpointId.NotFound", "needs": "ec2:DescribeVpcEndpoints"}
+    document["vpc_endpoints"] = {**document["vpc_endpoints"], SHARED: marker}
+    record = user_get_record(ACCOUNT, BUCKET, "reports/q1.csv", vpc_endpoint_id=SHARED)
+    record["vpcEndpointAccountId"] = STRANGER
+
+    finding = pipeline.diagnose(parse_event(record), load_snapshot(document))
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    [unchecked] = [u for u in finding.unchecked if u.layer.value == "vpc-endpoint-policy"]
+    assert unchecked.reason.startswith(f"VPC endpoint {SHARED} belongs to account {STRANGER}")
+    assert unchecked.needs == f"ec2:DescribeVpcEndpoints in account {STRANGER}"
+    assert not [r for r in finding.remedies if r.summary.startswith(f"Check {SHARED}")]
+    [fix] = [r for r in finding.remedies if r.code == "GRANT_DIAGNOSER_READ"]
+    assert f"read VPC endpoint {SHARED} in account {STRANGER}, which owns it" in fix.summary
+
+    record["vpcEndpointAccountId"] = ACCOUNT  # ours, and not found: the name is what to check
+    ours = pipeline.diagnose(parse_event(record), load_snapshot(document))
+    assert [r for r in ours.remedies if r.summary.startswith(f"Check {SHARED}: the account has")]
