@@ -43,6 +43,7 @@ from botocore.exceptions import ClientError
 
 from ..aggregation import MemberRoleUnavailable
 from ..arn import parse_arn
+from ..engine.resolve import recorded_endpoint_owner
 from ..model import AccessRequest, Json, PrincipalType
 from .base import (
     Continuation,
@@ -67,15 +68,6 @@ from .s3 import (
 )
 from .shared_cache import ReadSharing, SharedPlan
 from .source import Collected, CollectionScope, scope_for_request
-
-
-def _endpoint_owner(request: AccessRequest) -> str | None:
-    """The account of the request's VPC endpoint as the record names it (`vpcEndpointAccountId`,
-    `aws:VpceAccount`); None when it does not."""
-    for entry in request.context:
-        if entry.name == "aws:VpceAccount" and entry.source.startswith("event:"):
-            return entry.values[0] if len(entry.values) == 1 else None
-    return None
 
 
 def _account_of(arn: str) -> str | None:
@@ -458,7 +450,7 @@ class MemberAccountSource:
         if not self._inside(bucket_account, org):
             return sides
         endpoint = request.vpc_endpoint_id
-        owner = _endpoint_owner(request)
+        owner = recorded_endpoint_owner(request)
         if endpoint and owner and owner != bucket_account and self._inside(owner, org):
             side = sides.get(owner, CollectionScope(follow_kms_keys=False, account_settings=False))
             sides[owner] = replace(side, vpc_endpoint_ids=(endpoint,), region=request.region)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..engine.resolve import recorded_endpoint_owner
 from ..model import (
     AccessRequest,
     Cause,
@@ -122,11 +123,8 @@ def endpoint_owner_elsewhere(request: AccessRequest, snapshot: Snapshot | None) 
     account's endpoint, which the snapshot's account cannot describe."""
     if snapshot is None or not request.vpc_endpoint_id:
         return None
-    for item in request.context:
-        if item.name == "aws:VpceAccount" and item.source.startswith("event:"):
-            owner = item.values[0] if len(item.values) == 1 else None
-            return owner if owner and owner != snapshot.account_id else None
-    return None
+    owner = recorded_endpoint_owner(request)
+    return owner if owner and owner != snapshot.account_id else None
 
 
 def endpoint_not_found(item: Unchecked) -> bool:

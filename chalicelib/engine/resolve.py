@@ -218,6 +218,19 @@ def _one_bucket(request: AccessRequest) -> str | None:
     return None if any(op.bucket != bucket for op in operations[1:]) else bucket
 
 
+ENDPOINT_OWNER_SOURCE: Final = "event:vpcEndpointAccountId"
+"""The source of the `aws:VpceAccount` entry an event's record gives (`events.context`)."""
+
+
+def recorded_endpoint_owner(request: AccessRequest) -> str | None:
+    """The account that owns the request's VPC endpoint, as its record names it; None when the
+    record does not (a runbook request, or the endpoint's owner from the snapshot)."""
+    for entry in request.context:
+        if entry.name == "aws:VpceAccount" and entry.source == ENDPOINT_OWNER_SOURCE:
+            return entry.values[0] if len(entry.values) == 1 else None
+    return None
+
+
 def foreign_bucket_account(request: AccessRequest, snapshot: Snapshot) -> str | None:
     """The account the request names as its bucket's owner (an event's `resources[].accountId`)
     when it is not the snapshot's and the snapshot does not hold the bucket (left out, or

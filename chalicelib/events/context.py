@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from ..engine.resolve import ENDPOINT_OWNER_SOURCE
 from ..model import ContextEntry, Principal, PrincipalType
 from . import fields as f
 
@@ -145,7 +146,7 @@ def _endpoint_owner(record: Mapping[str, Any], out: _Builder) -> None:
     if owner is None:
         return
     if len(owner) == 12 and owner.isascii() and owner.isdigit():
-        out.add("aws:VpceAccount", owner, "string", "event:vpcEndpointAccountId")
+        out.add("aws:VpceAccount", owner, "string", ENDPOINT_OWNER_SOURCE)
     else:
         out.notes.append(
             f"vpcEndpointAccountId {owner!r} is not an account id: aws:VpceAccount is absent."
