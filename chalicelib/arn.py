@@ -52,6 +52,17 @@ def parse_arn(text: str) -> Arn | None:
     )
 
 
+def partition_of(arn: str) -> str:
+    """The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`...); `aws` for anything else."""
+    parsed = parse_arn(arn)
+    return parsed.partition if parsed is not None else "aws"
+
+
+def is_account_id(text: str) -> bool:
+    """Twelve ASCII digits: what a record or an ARN must give before it names an account."""
+    return len(text) == 12 and text.isascii() and text.isdigit()
+
+
 def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}"
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from ..arn import parse_arn, split_s3_arn
+from ..arn import parse_arn, partition_of, s3_bucket_arn, s3_object_arn, split_s3_arn
 from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
@@ -307,7 +307,7 @@ def _candidates(
     elif code is CauseCode.NO_ALLOW_VPCE_POLICY:
         yield from _endpoint_grant(request, snapshot, action, resource)
     elif code is CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT and request.bucket:
-        yield _enforce_owner(request.bucket, _partition_of(request.resource_arn))
+        yield _enforce_owner(request.bucket, partition_of(request.resource_arn))
     elif code is CauseCode.BPA_BLOCK_PUBLIC_ACLS:
         yield _private_acl()
     elif code is CauseCode.BPA_IGNORE_PUBLIC_ACLS:
@@ -473,12 +473,6 @@ def _identity_grant(
         )
 
 
-def _partition_of(arn: str) -> str:
-    """The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`...); `aws` for anything else."""
-    parts = arn.split(":", 2)
-    return parts[1] if len(parts) == 3 and parts[0] == "arn" and parts[1] else "aws"
-
-
 def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
     """The exact resource, then the form people usually grant, each with what else it opens.
 
@@ -492,18 +486,18 @@ def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
     forms = [(resource, f"It opens only this key; other keys of {bucket} stay as they are.")]
     if prefix is None and "/" in key:
         prefix = key.rsplit("/", 1)[0] + "/"
-    partition = _partition_of(resource)  # aws-cn, aws-us-gov: the grant names the request's
+    partition = partition_of(resource)  # aws-cn, aws-us-gov: the grant names the request's
     if prefix and key.startswith(prefix) and prefix != key:
         forms.append(
             (
-                f"arn:{partition}:s3:::{bucket}/{prefix}*",
+                s3_object_arn(bucket, f"{prefix}*", partition),
                 f"Usual form: it also opens every other key under {prefix} in {bucket}.",
             )
         )
     else:
         forms.append(
             (
-                f"arn:{partition}:s3:::{bucket}/*",
+                s3_object_arn(bucket, "*", partition),
                 f"Usual form: it also opens every other key of {bucket}.",
             )
         )
@@ -787,7 +781,7 @@ def _endpoint_grant(
 def _enforce_owner(bucket: str, partition: str) -> Candidate:
     return Candidate(
         code=RemedyCode.ENFORCE_BUCKET_OWNER,
-        target=f"arn:{partition}:s3:::{bucket}",
+        target=s3_bucket_arn(bucket, partition),
         summary=f"Set Object Ownership of {bucket} to BucketOwnerEnforced: the bucket owner then "
         "owns every object and policies apply to it. Move any ACL grant still needed into the "
         "bucket policy first (S3 refuses the change while the bucket ACL grants other accounts).",
@@ -841,7 +835,7 @@ def _enable_abac(
     has = ", ".join(f"{tag} = [{value}]" for tag, value in held.items())
     return Candidate(
         code=RemedyCode.ENABLE_BUCKET_ABAC,
-        target=f"arn:{_partition_of(request.resource_arn)}:s3:::{name}",
+        target=s3_bucket_arn(name, partition_of(request.resource_arn)),
         summary=f"Enable ABAC on bucket {name} (PutBucketAbac): S3 then puts the bucket's tags "
         f"in every request on it, so the tag condition the account wrote counts ({where}; the "
         f"bucket has {has}). From then on every tag condition on {name} counts, in every "
@@ -1768,8 +1762,12 @@ def _probes(request: AccessRequest) -> list[AccessRequest]:
     target = split_s3_arn(op.resource_arn)
     if target is not None:
         key = "probe" if target[1] is not None else None
-        partition = _partition_of(op.resource_arn)
-        arn = f"arn:{partition}:s3:::{PROBE_BUCKET}" + (f"/{key}" if key else "")
+        partition = partition_of(op.resource_arn)
+        arn = (
+            s3_object_arn(PROBE_BUCKET, key, partition)
+            if key
+            else s3_bucket_arn(PROBE_BUCKET, partition)
+        )
         probe_op = Operation(action=op.action, resource_arn=arn, bucket=PROBE_BUCKET, key=key)
         probes.append(replace(request, operations=(probe_op,), kms_key_arn=None))
     probes.append(_stranger(request, "s3doctor-probe"))
@@ -1779,7 +1777,7 @@ def _probes(request: AccessRequest) -> list[AccessRequest]:
 def _stranger(request: AccessRequest, name: str) -> AccessRequest:
     """The request as another IAM user of the requester's account would send it."""
     account = request.principal.account_id
-    other = f"arn:{_partition_of(request.principal.principal_arn)}:iam::{account}:user/{name}"
+    other = f"arn:{partition_of(request.principal.principal_arn)}:iam::{account}:user/{name}"
     stranger = Principal(
         type=PrincipalType.IAM_USER,
         requester_arn=other,

@@ -13,6 +13,7 @@ import shlex
 import textwrap
 from collections.abc import Mapping
 
+from ..arn import split_s3_arn
 from ..model import Finding, Json, Outcome, Remedy, StatementRef, Verdict, WhatIf
 from .catalog import CauseCode, RemedyCode, entry, remedy_title
 from .untrusted import (
@@ -93,9 +94,11 @@ def _what_if_line(item: WhatIf, decision: Verdict, *, markdown: bool = False) ->
 
 def _resource_short(arn: str) -> str:
     """`bucket/key` of an S3 ARN of any partition; other ARNs whole."""
-    parts = arn.split(":", 5)
-    is_s3 = len(parts) == 6 and parts[0] == "arn" and parts[2:5] == ["s3", "", ""]
-    return parts[5] if is_s3 else arn
+    target = split_s3_arn(arn)
+    if target is None:
+        return arn
+    bucket, key = target
+    return bucket if key is None else f"{bucket}/{key}"
 
 
 def subject(finding: Finding) -> str:

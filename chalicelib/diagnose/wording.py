@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..arn import parse_arn, role_arn_from_session, split_s3_arn
+from ..arn import parse_arn, partition_of, role_arn_from_session, split_s3_arn
 from ..model import ConditionFailure, NearMiss, Principal, PrincipalType
 
 
@@ -178,9 +178,7 @@ def resource_why(patterns: tuple[str, ...], resource_arn: str) -> Why | None:
 def principal_why(entries: tuple[str, ...], principal: Principal) -> Why | None:
     """Why a resource-policy Principal entry does not (fully) grant to this requester."""
     account = principal.account_id
-    arn = principal.principal_arn.split(":", 2)
-    partition = arn[1] if len(arn) == 3 and arn[0] == "arn" and arn[1] else "aws"
-    root = f"arn:{partition}:iam::{account}:root"  # the account, in the principal's partition
+    root = f"arn:{partition_of(principal.principal_arn)}:iam::{account}:root"  # any partition
     for entry in entries:
         if entry in (account, root) and principal.type is not PrincipalType.ROOT:
             return Why(

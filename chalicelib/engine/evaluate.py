@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from ..arn import access_point_object_arn, parse_arn
+from ..arn import access_point_object_arn, is_account_id, parse_arn
 from ..model import (
     AccessRequest,
     ContextEntry,
@@ -345,8 +345,7 @@ def _access_point_leg(
     # another account, is authorized as a resource of its owner.
     parsed = parse_arn(request.access_point_arn or "")
     named = parsed.account if parsed is not None else ""
-    account = named if len(named) == 12 and named.isascii() and named.isdigit() else None
-    account = account or snapshot.account_id
+    account = named if is_account_id(named) else snapshot.account_id
     leg = _new_leg(request, snapshot, op.action, resource, explain, account)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=account)
     leg.layers[Layer.ACCESS_POINT_POLICY] = scan(

@@ -86,6 +86,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from ..arn import is_account_id
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import (
@@ -241,7 +242,7 @@ def foreign_bucket_account(request: AccessRequest, snapshot: Snapshot) -> str | 
     bucket = _one_bucket(request)
     if not account or bucket is None or account == snapshot.account_id or not snapshot.account_id:
         return None
-    if not (len(account) == 12 and account.isascii() and account.isdigit()):
+    if not is_account_id(account):
         return None  # not an account id: the record's claim is not taken
     return None if _holds(snapshot.buckets.get(bucket)) else account
 

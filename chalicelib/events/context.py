@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from ..arn import is_account_id
 from ..engine.resolve import ENDPOINT_OWNER_SOURCE
 from ..model import ContextEntry, Principal, PrincipalType
 from . import fields as f
@@ -145,7 +146,7 @@ def _endpoint_owner(record: Mapping[str, Any], out: _Builder) -> None:
     owner = f.text(f.VPC_ENDPOINT_ACCOUNT, record)
     if owner is None:
         return
-    if len(owner) == 12 and owner.isascii() and owner.isdigit():
+    if is_account_id(owner):
         out.add("aws:VpceAccount", owner, "string", ENDPOINT_OWNER_SOURCE)
     else:
         out.notes.append(

@@ -231,3 +231,17 @@ def test_an_access_point_arn_whose_account_is_no_account_id_names_no_account() -
 
     assert not [u for u in finding.unchecked if "resource's account" in u.reason]
     assert_inert_in_every_rendering(finding)
+
+
+def test_a_hostile_key_in_the_ask_the_owner_advice_is_data_in_every_rendering() -> None:
+    """The key comes from the record, and the advice quotes it twice (as text and inside the
+    statement's JSON): both stay data."""
+    alice = iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0000000000")
+    key = "daily/\u202e\n<b>x</b>\x1b]52;c;`$(id)`" + "k" * 2000
+    finding = pipeline.diagnose(
+        parse_event(get_record(alice, PARTNER, BUCKET, key)), _snapshot(GRANT)
+    )
+
+    [ask] = finding.remedies
+    assert ask.code == "ADD_BUCKET_POLICY_STATEMENT" and ask.cli is None
+    assert_inert_in_every_rendering(finding)

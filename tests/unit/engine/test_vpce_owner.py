@@ -314,3 +314,17 @@ def test_an_endpoint_another_account_owns_is_not_called_a_wrong_name() -> None:
     record["vpcEndpointAccountId"] = ACCOUNT  # ours, and not found: the name is what to check
     ours = pipeline.diagnose(parse_event(record), load_snapshot(document))
     assert [r for r in ours.remedies if r.summary.startswith(f"Check {SHARED}: the account has")]
+
+
+def test_a_hostile_endpoint_id_of_another_accounts_endpoint_is_data_in_every_rendering() -> None:
+    hostile = "vpce-0\u202e\n<b>x</b>\x1b]52;c;`$(id)`"
+    document = dict(_snapshot().document)
+    marker = {"$unreadable": "InvalidVpcEndpointId.NotFound", "needs": "ec2:DescribeVpcEndpoints"}
+    document["vpc_endpoints"] = {**document["vpc_endpoints"], hostile: marker}
+    record = user_get_record(ACCOUNT, BUCKET, "reports/q1.csv", vpc_endpoint_id=hostile)
+    record["vpcEndpointAccountId"] = STRANGER
+
+    finding = pipeline.diagnose(parse_event(record), load_snapshot(document))
+
+    assert [u for u in finding.unchecked if u.reason.startswith("VPC endpoint ")]
+    assert_inert_in_every_rendering(finding)
