@@ -491,11 +491,11 @@ def _org_levels(
     pkind = PolicyKind.SCP if kind == "scp" else PolicyKind.RCP
     principal = request.principal
     account = resource_account
+    if "/aws-service-role/" in principal.principal_arn:
+        return None  # neither SCPs nor RCPs apply to service-linked roles
     if kind == "scp":
         if principal.type in (PrincipalType.AWS_SERVICE, PrincipalType.ANONYMOUS):
             return None
-        if "/aws-service-role/" in principal.principal_arn:
-            return None  # service-linked roles are not affected by SCPs
         if request.scp_policies:
             sources = tuple(
                 compiled_source(snapshot, layer, f"scp:given-{i}", doc, pkind, from_request=True)
