@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ..arn import access_point_object_arn, is_account_id, parse_arn
 from ..model import (
@@ -811,6 +811,10 @@ def _judge(leg: Leg) -> _Result:
     return _Result(Verdict.INCONCLUSIVE, [], {**result.reasons, Layer.KMS_KEY_POLICY: text})
 
 
+# How `_decide` reports a missing grant: a principal of the account's, or an outsider's.
+_GRANT_BLOCKED: Final = ([Layer.IDENTITY_POLICY], [Layer.BUCKET_POLICY])
+
+
 def _judge_layers(leg: Leg) -> _Result:
     """The verdict of one leg: explicit denies first, then the rest with unknowns both ways."""
     denies = [layer for layer, hits in leg.layers.items() if hits.denies]
@@ -818,8 +822,9 @@ def _judge_layers(leg: Leg) -> _Result:
         return _Result(Verdict.EXPLICIT_DENY, denies, {})
     hopeful = _decide(leg, assume_unknown_allows=True)
     if hopeful.verdict is not Verdict.ALLOWED:
-        if hopeful.blocked == [Layer.IDENTITY_POLICY] and leg.bpa_reason is not None:
-            # The request fails only because Block Public Access took a public grant away.
+        if leg.bpa_reason is not None and hopeful.blocked in _GRANT_BLOCKED:
+            # The request fails only because Block Public Access took a public grant away: the
+            # grant its own account needed, or the resource grant of an outsider.
             reasons = {**hopeful.reasons, Layer.BLOCK_PUBLIC_ACCESS: leg.bpa_reason}
             return _Result(hopeful.verdict, [Layer.BLOCK_PUBLIC_ACCESS], reasons)
         return hopeful
@@ -1108,7 +1113,9 @@ def _new_leg(
         action=action,
         resource=resource,
         explain=explain,
-        federated=principal.type is PrincipalType.FEDERATED_USER,
+        # An IAM user with a session policy is one way to say a GetFederationToken session.
+        federated=principal.type is PrincipalType.FEDERATED_USER
+        or (principal.type is PrincipalType.IAM_USER and request.session_policy is not None),
         cross_account=cross,
         account=principal.account_id,
         requester_side=cross

@@ -124,6 +124,18 @@ def principal_evidence(snapshot: Snapshot, principal: Principal) -> PrincipalEvi
     """
     if principal.type in (PrincipalType.ROOT, PrincipalType.ANONYMOUS, PrincipalType.AWS_SERVICE):
         return PrincipalEvidence(exists=True, entity=None, identity=(), boundary=None, problems=())
+    if principal.type is PrincipalType.FEDERATED_USER and _iam_name(principal) is None:
+        # A federated-user ARN alone: the IAM user who called GetFederationToken, whose
+        # policies the session's are cut from, is not in it (an event's sessionIssuer is).
+        problem = Unchecked(
+            layer=Layer.IDENTITY_POLICY,
+            reason=f"the IAM user who federated {principal.principal_arn} is not known (the "
+            "ARN does not name it): its identity policies and boundary are not checked",
+            needs="the federating user (the record's sessionIssuer: diagnose the event)",
+        )
+        return PrincipalEvidence(
+            exists=None, entity=None, identity=(), boundary=None, problems=(problem,)
+        )
     account = principal.account_id
     if not account or account == snapshot.account_id:
         return _evidence(snapshot, snapshot.iam, principal, None)

@@ -107,8 +107,10 @@ _DERIVED_PREFIX: Final = "derived:"
 RESOURCE_ACCOUNT_KEYS: Final = ("s3:ResourceAccount", "aws:ResourceAccount")
 FROM_BUCKET_ACCOUNT: Final = "derived:bucket_account"
 FROM_SNAPSHOT: Final = "derived:bucket owner in the snapshot"
+_ASSUMED_OWNER: Final = "(bucket owner assumed)"  # `events.parse`: the record named no account
 FROM_ORGANIZATION: Final = "derived:organization in the snapshot"
 FROM_USER_TAGS: Final = "derived:user tags in the snapshot"
+FROM_UNIQUE_ID: Final = "derived:unique id of the user or role in the snapshot"
 FROM_ENDPOINT: Final = "derived:VpcId of the endpoint in the snapshot"
 FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
@@ -129,9 +131,11 @@ EC2_CREDENTIALS_NOTE: Final = "Made with the role credentials of EC2 instance"
 # Keys S3 puts in a request's context that a CloudTrail record never carries, by what they hold.
 _UNLOGGED_KEYS: Final = {
     "aws:Referer": "the Referer header",
-    "s3:signatureAge": "the age of the request's signature",
+    "s3:signatureAge": "the age of a presigned URL's signature",
     "s3:x-amz-content-sha256": "the x-amz-content-sha256 header",
 }
+_SIGNATURE_AGE: Final = "s3:signatureAge"
+_PRESIGNED_AUTH: Final = "REST-QUERY-STRING"  # s3:authType of a presigned URL's request
 # And those of a call an AWS service principal makes for a resource (log delivery...).
 _UNLOGGED_SERVICE_KEYS: Final = {
     "aws:SourceArn": "the resource the service acted for",
@@ -159,6 +163,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_SNAPSHOT,
         FROM_ORGANIZATION,
         FROM_USER_TAGS,
+        FROM_UNIQUE_ID,
         FROM_ROLE_TAGS,
         FROM_FEDERATING_USER_TAGS,
         FROM_ENDPOINT,
@@ -359,8 +364,10 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     context = request.context
     if context and context[-1].source in _ADDED_SOURCES:
         return request  # resolved already
+    context = _owner_held_here(request, snapshot)
     given = {normalise_key(entry.name): entry for entry in context}  # the last of a name wins
     added = _principal_tags(request, snapshot, given)
+    added += _user_id(request, snapshot, given)
     added += _resource_account(request, snapshot, given)
     given.update((normalise_key(entry.name), entry) for entry in added)  # the owner, for its org
     added += _endpoint(snapshot, given)
@@ -369,7 +376,36 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added += _bucket_tags(request, snapshot, given)
     added += _access_point_tags(request, snapshot, given)
     added += _object_tags(request, snapshot, given)
-    return request.with_context(context + added) if added else request
+    if not added and context is request.context:
+        return request
+    return request.with_context(context + added)
+
+
+def _owner_held_here(request: AccessRequest, snapshot: Snapshot) -> tuple[ContextEntry, ...]:
+    """The context with the bucket's account as the snapshot that holds the bucket says, where
+    the event's record named none and the recipient was assumed the owner (`events.parse`):
+    the requester's copy of a cross-account record is delivered to the requester's account."""
+    context = request.context
+    bucket = _one_bucket(request)
+    owner = snapshot.account_id
+    if bucket is None or not owner or not _holds(snapshot.buckets.get(bucket)):
+        return context
+    if not any(_assumed_other(entry, owner) for entry in context):
+        return context
+    return tuple(
+        replace(entry, values=(owner,), source=FROM_SNAPSHOT)
+        if _assumed_other(entry, owner)
+        else entry
+        for entry in context
+    )
+
+
+def _assumed_other(entry: ContextEntry, owner: str) -> bool:
+    return (
+        entry.name.lower() in _LOWER_KEYS
+        and entry.source.endswith(_ASSUMED_OWNER)
+        and entry.values != (owner,)
+    )
 
 
 def derived_notes(
@@ -417,19 +453,33 @@ def derived_notes(
 
 
 def _unlogged(request: AccessRequest, snapshot: Snapshot, from_event: bool) -> tuple[str, ...]:
-    """Notes on the keys a policy tests that an event's request lacks because CloudTrail never
-    logs them (`_UNLOGGED_KEYS`): absent here, perhaps not in AWS's context."""
+    """Notes on the keys of `unlogged_keys`; none for a runbook request, which gives what it
+    knows (its what-ifs name the rest)."""
     if not from_event:
-        return ()  # a runbook request gives what it knows (its what-ifs name the rest)
-    given = {normalise_key(entry.name) for entry in request.context}
+        return ()
+    return tuple(
+        f"{key} not checked: CloudTrail does not log {what}, so the key is absent here."
+        for key, what in unlogged_keys(request, snapshot).items()
+    )
+
+
+def unlogged_keys(request: AccessRequest, snapshot: Snapshot) -> dict[str, str]:
+    """The keys a policy tests that an event's request lacks because CloudTrail never logs them
+    (`_UNLOGGED_KEYS`), with what they hold: absent here, perhaps present in AWS's context.
+    `s3:signatureAge` is a presigned URL's alone: not one of them when the record says the
+    request was signed in its header (s3:authType REST-HEADER)."""
+    given = {normalise_key(entry.name): entry for entry in request.context}
     unlogged = dict(_UNLOGGED_KEYS)
     if request.principal.type is PrincipalType.AWS_SERVICE:
         unlogged.update(_UNLOGGED_SERVICE_KEYS)
-    return tuple(
-        f"{key} not checked: CloudTrail does not log {what}, so the key is absent here."
+    auth = given.get("s3:authtype")
+    if auth is not None and _PRESIGNED_AUTH not in auth.values:
+        del unlogged[_SIGNATURE_AGE]
+    return {
+        key: what
         for key, what in unlogged.items()
-        if key.lower() not in given and _names_key(request, snapshot, (key.lower(),))
-    )
+        if normalise_key(key) not in given and _names_key(request, snapshot, (key.lower(),))
+    }
 
 
 def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
@@ -579,6 +629,33 @@ def _entity(
         return None
     entity = table.get(rest.rsplit("/", 1)[-1])
     return entity if isinstance(entity, Entity) else None
+
+
+def _user_id(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """`aws:userid` when the context lacks it (a runbook request): the snapshot's user's
+    UserId, or its role's RoleId and the session's name (`RoleId:session`); unknown for a role
+    without a session name. Only when a policy names the key: a request resolution leaves as
+    it is keeps the verdict tree's fast path (`verdict_cache`)."""
+    principal = request.principal
+    if "aws:userid" in given or principal.type not in (
+        PrincipalType.IAM_USER,
+        PrincipalType.ASSUMED_ROLE,
+    ):
+        return ()
+    if not _names_key(request, snapshot, ("aws:userid",)):
+        return ()
+    entity = _entity(principal, snapshot)
+    if entity is None or not entity.unique_id:
+        return ()
+    if entity.kind == "user":
+        value = entity.unique_id
+    elif principal.session_name:
+        value = f"{entity.unique_id}:{principal.session_name}"
+    else:
+        return ()
+    return (ContextEntry(name="aws:userid", values=(value,), source=FROM_UNIQUE_ID),)
 
 
 def _principal_tags(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from ..model import (
     AccessRequest,
@@ -466,21 +466,27 @@ def _bpa_writes(facts: S3Facts, request: AccessRequest, op: Operation, ctx: Requ
     except InputError as error:
         facts.notes.append(str(error))
         check = None
-    _bpa_outcome(facts, check)
+    # Settings read, the policy set unknown: the event of the call carries it, not a read.
+    unread = policy is None and facts.bpa is not None and not facts.bpa.unreadable
+    _bpa_outcome(facts, check, NEW_POLICY_NEEDED if unread else _BPA_READS)
 
 
-def _bpa_outcome(facts: S3Facts, check: BpaCheck | None) -> None:
+_BPA_READS: Final = "s3:GetBucketPublicAccessBlock, s3:GetAccountPublicAccessBlock"
+NEW_POLICY_NEEDED: Final = (
+    "the policy the request set (diagnose the call's CloudTrail event, which carries it)"
+)
+
+
+def _bpa_outcome(facts: S3Facts, check: BpaCheck | None, needs: str = _BPA_READS) -> None:
     """A blocking setting denies; one that may be on at a level we could not read, or whose
-    input is unknown, leaves the verdict open."""
+    input is unknown (`needs` says what would tell), leaves the verdict open."""
     if check is None:
         return
     if check.verdict is BpaVerdict.BLOCKED:
         facts.blocks.append((Layer.BLOCK_PUBLIC_ACCESS, check.reason, ()))
     elif check.verdict is BpaVerdict.UNKNOWN:
         facts.undecided[Layer.BLOCK_PUBLIC_ACCESS] = Unchecked(
-            layer=Layer.BLOCK_PUBLIC_ACCESS,
-            reason=check.reason,
-            needs="s3:GetBucketPublicAccessBlock, s3:GetAccountPublicAccessBlock",
+            layer=Layer.BLOCK_PUBLIC_ACCESS, reason=check.reason, needs=needs
         )
     else:
         facts.notes.append(check.reason)
@@ -515,6 +521,9 @@ def restrict_public(
     return check.reason, check.verdict is BpaVerdict.BLOCKED
 
 
+REQUESTER_PAYS_NOTE: Final = "is a Requester Pays bucket"
+
+
 def _requester_pays(
     facts: S3Facts, request: AccessRequest, snapshot: Snapshot, bucket: Bucket
 ) -> None:
@@ -541,8 +550,9 @@ def _requester_pays(
         facts.blocks.append((Layer.REQUEST, text, ()))
     elif principal.account_id and principal.account_id != snapshot.account_id:
         facts.notes.append(
-            f"{bucket.name} is a Requester Pays bucket: a requester outside the owner's account "
-            "must send x-amz-request-payer: requester (S3's log does not say whether it did)"
+            f"{bucket.name} {REQUESTER_PAYS_NOTE}: a requester outside the owner's account gets "
+            "403 unless it sends x-amz-request-payer: requester (S3's log does not say whether "
+            "it did)"
         )
 
 

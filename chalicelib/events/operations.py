@@ -62,7 +62,12 @@ class CopySource:
     version_id: str | None
 
 
-def _load() -> tuple[Mapping[str, OperationSpec], Mapping[str, str], frozenset[str]]:
+def _load() -> tuple[
+    Mapping[str, OperationSpec],
+    Mapping[str, str],
+    frozenset[str],
+    frozenset[tuple[str, str]],
+]:
     doc = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
     groups: dict[str, dict[str, tuple[str, ...]]] = {
         name: {header: tuple(actions) for header, actions in group.items()}
@@ -82,14 +87,21 @@ def _load() -> tuple[Mapping[str, OperationSpec], Mapping[str, str], frozenset[s
         )
         for name, row in doc["operations"].items()
     }
+    owner_acls = {
+        (header, value.lower())
+        for header, values in doc["owner_canned_acls"].items()
+        if not header.startswith("_")
+        for value in values
+    }
     return (
         MappingProxyType(table),
         MappingProxyType(dict(doc["aliases"])),
         frozenset(doc["true_only_headers"]),
+        frozenset(owner_acls),
     )
 
 
-OPERATIONS, ALIASES, _TRUE_ONLY_HEADERS = _load()
+OPERATIONS, ALIASES, _TRUE_ONLY_HEADERS, _OWNER_CANNED_ACLS = _load()
 
 _VERSION_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -330,6 +342,8 @@ def _header_operations(
         value = param(params, header)
         if value is None or (header in _TRUE_ONLY_HEADERS and value.lower() != "true"):
             continue
+        if (header, value.strip().lower()) in _OWNER_CANNED_ACLS:
+            continue  # the bucket owner's canned ACL: s3:PutObject alone (owner_canned_acls)
         for action in actions:
             extra.setdefault(action, header)
     return [

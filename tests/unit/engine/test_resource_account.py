@@ -14,12 +14,14 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.cli import main
+from chalicelib.demo.cloudtrail import cross_account_copies, iam_user_identity
 from chalicelib.engine import decide, evaluate, resolve_principal
+from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
-from .runbook_documents import object_read, read_statement
+from .runbook_documents import get_record, object_read, read_statement
 
 OWNER = "222233334444"  # the bucket's account, the snapshot's top level
 REQUESTER = "111122223333"
@@ -273,3 +275,39 @@ def test_batch_lines_get_the_owners_account_at_either_detail(
     assert decisions == ["explicit-deny"] * 3 + ["allowed"] * 4
     alone = [pipeline.diagnose(request_from_runbook(d), snapshot).decision for d in documents]
     assert decisions == [verdict.value for verdict in alone]
+
+
+def test_the_requesters_copy_of_a_record_without_the_buckets_account_takes_the_snapshots() -> None:
+    """The requester's copy of a cross-account record is delivered to the requester's account;
+    when it names no account for the bucket, the recipient is only assumed the owner. The
+    snapshot that holds the bucket knows better: its account owns it (as the finding's scope
+    says), and a grant conditioned on s3:ResourceAccount reads that."""
+    identity = iam_user_identity(
+        account_id=REQUESTER, user_name="bob", user_id="AIDABOB0000000000000"
+    )
+    owner_copy = get_record(identity, OWNER, BUCKET, "reports/q1.csv")
+    _, record = cross_account_copies(owner_copy, requester_account=REQUESTER)
+    record["resources"] = [
+        {k: v for k, v in r.items() if k != "accountId"} for r in record["resources"]
+    ]
+    grant = _statement(
+        "Allow",
+        Principal={"AWS": f"arn:aws:iam::{REQUESTER}:user/bob"},
+        Condition={"StringEquals": {"s3:ResourceAccount": OWNER}},
+    )
+    side = {
+        "iam": {
+            "UserDetailList": [_user("bob", REQUESTER)],
+            "RoleDetailList": [],
+            "GroupDetailList": [],
+            "Policies": [],
+        },
+        "organization": {"levels": _levels()},
+    }
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot(grant, accounts={REQUESTER: side}))
+
+    for key in ("aws:ResourceAccount", "s3:ResourceAccount"):
+        [entry] = _entries(finding.request, key)
+        assert (entry.values, entry.source) == ((OWNER,), "derived:bucket owner in the snapshot")
+    assert finding.decision is Verdict.ALLOWED

@@ -122,7 +122,22 @@ def test_copy_reads_the_decoded_versioned_source_and_writes_the_destination() ->
     assert roles["destination"].action == "s3:PutObject"
     assert roles["destination"].resource_arn == "arn:aws:s3:::acme-reports/reports/q1.csv"
     assert roles["destination"].kms_actions == ("kms:GenerateDataKey",)
-    assert roles["header:x-amz-acl"].action == "s3:PutObjectAcl"
+    assert "header:x-amz-acl" not in roles  # bucket-owner-full-control: see the test below
+
+
+@pytest.mark.parametrize("event_name", ["PutObject", "CopyObject", "CreateMultipartUpload"])
+def test_the_bucket_owners_canned_acl_needs_no_put_object_acl(event_name: str) -> None:
+    """AWS's bucket policies for log delivery and cross-account uploads grant s3:PutObject alone
+    to uploads sending x-amz-acl: bucket-owner-full-control, and they succeed; any other ACL
+    header sets an ACL, which needs s3:PutObjectAcl as well."""
+    copy = {"x-amz-copy-source": "src/a.txt"} if event_name == "CopyObject" else {}
+    owner = _actions(event_name, {**copy, "x-amz-acl": "Bucket-Owner-Full-Control"})
+    public = _actions(event_name, {**copy, "x-amz-acl": "public-read"})
+    grant = _actions(event_name, {**copy, "x-amz-grant-full-control": 'id="79a59df9"'})
+
+    assert "s3:PutObjectAcl" not in [action for action, _ in owner]
+    assert "s3:PutObjectAcl" in [action for action, _ in public]
+    assert "s3:PutObjectAcl" in [action for action, _ in grant]
 
 
 def test_upload_part_copy_without_version_reads_with_getobject() -> None:
