@@ -675,7 +675,9 @@ class Remedy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WhatIf:
-    """A runbook request evaluated again with one condition key it did not give (⚓ extension).
+    """A runbook request evaluated again with one condition key it did not give (⚓ extension),
+    or an event's with a key S3 evaluates and CloudTrail does not log, whose value changes the
+    verdict (the event's verdict is then inconclusive).
 
     `assumed_values` come from the policy conditions that test `key`; `decision` and
     `blocked_by` are the engine's verdict under them (diagnose/whatif.py).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..model import AccessRequest, Cause, Decision, Finding, Scope
+from ..model import AccessRequest, Cause, Decision, Finding, Remedy, Scope, Verdict, WhatIf
 from ..snapshot import Snapshot
 from .causes import causes_by_evaluation
 from .near_misses import find_near_misses
@@ -22,8 +22,8 @@ from .render import (
     subject,
 )
 from .sides import Sides, labelled_text, sides_of
-from .unchecked import hint_mismatch, unchecked_layers, verdict_causes
-from .whatif import what_if
+from .unchecked import hint_mismatch, unchecked_layers, unlogged_cause, verdict_causes
+from .whatif import unlogged_changes, what_if
 
 __all__ = [
     "diagnose",
@@ -50,22 +50,38 @@ def diagnose(
     `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
     `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
     """
+    hidden = unlogged_changes(request, snapshot, decision)
+    turns = unlogged_cause(decision, hidden) if hidden else None
+    # An identity or a service this diagnosis does not model: its causes are guesses, no fix.
+    undiagnosed = request.scope is Scope.OUT_OF_SCOPE
+    unknown = bool(hidden) or undiagnosed  # the verdict is not known, whatever the engine says
+    if unknown:
+        decision = replace(decision, decision=Verdict.INCONCLUSIVE)
     sides = sides_of(request, snapshot, decision)
     request = _with_scope(request, snapshot, sides)
     misses = find_near_misses(request, snapshot, decision)
     pairs = causes_by_evaluation(
         request, decision, misses, both_sides=sides.both, requester_only=sides.requester_only
     )
+    if unknown:
+        pairs = [(index, replace(cause, confidence="possible")) for index, cause in pairs]
     unchecked = unchecked_layers(request, decision, snapshot)
-    extra = list(verdict_causes(request, decision, unchecked, snapshot))
+    extra = [] if unknown else list(verdict_causes(request, decision, unchecked, snapshot))
     mismatch = hint_mismatch(request, decision)
     if mismatch is not None:
         extra.append(mismatch)
     known = {c.code for _, c in pairs}
     pairs += [(None, cause) for cause in extra if cause.code not in known]
-    remedies = find_remedies(
-        request, snapshot, decision, pairs, misses, verify=verify_remedies, sides=sides
+    remedies = (
+        ()
+        if undiagnosed
+        else find_remedies(
+            request, snapshot, decision, pairs, misses, verify=verify_remedies, sides=sides
+        )
     )
+    if turns is not None:  # first; no fix sets a key the client does not choose
+        pairs.insert(0, (None, turns))
+        remedies = tuple(r for r in remedies if not _sets_any(r, hidden))
     pairs = [(index, _labelled(cause, index, decision, sides)) for index, cause in pairs]
     return Finding(
         finding_id=finding_id,
@@ -83,7 +99,7 @@ def diagnose(
         notes=decision.notes,
         first_seen=now,
         last_seen=now,
-        what_if=what_if(request, snapshot, decision) if verify_remedies else (),
+        what_if=hidden or (what_if(request, snapshot, decision) if verify_remedies else ()),
     )
 
 
@@ -115,3 +131,11 @@ def _labelled(cause: Cause, index: int | None, decision: Decision, sides: Sides)
     if label is None:
         return cause
     return replace(cause, message=labelled_text(label, cause.message))
+
+
+def _sets_any(remedy: Remedy, hidden: tuple[WhatIf, ...]) -> bool:
+    """Whether `remedy` asks the request to carry one of the keys of `hidden`."""
+    patch = remedy.patch or {}
+    keys = {w.key.lower() for w in hidden}
+    context = patch.get("context") if patch.get("kind") == "request" else None
+    return isinstance(context, dict) and any(str(k).lower() in keys for k in context)

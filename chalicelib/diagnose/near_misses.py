@@ -35,9 +35,11 @@ from ..model import (
     AccessRequest,
     ConditionFailure,
     Decision,
+    Evaluation,
     Layer,
     MalformedPolicyError,
     NearMiss,
+    Outcome,
     PrincipalType,
     Verdict,
 )
@@ -105,9 +107,11 @@ def find_near_misses(
                     identity,
                     request,
                 )
-                # A key policy's account statement is how KMS delegates to IAM: not news.
+                # A key policy's account statement is how KMS delegates to IAM: not news; nor
+                # is a delegation the requester's identity policies take up (it failed else).
                 if why is None or (
-                    why.kind is MissKind.ROOT_DELEGATION and layer is Layer.KMS_KEY_POLICY
+                    why.kind is MissKind.ROOT_DELEGATION
+                    and (layer is Layer.KMS_KEY_POLICY or _identity_allows(evaluation))
                 ):
                     continue
                 seen.add((source.policy_id, statement.index))
@@ -119,6 +123,14 @@ def find_near_misses(
         )
     found.sort(key=lambda m: PRIORITY.index(m.kind))
     return tuple(found[:limit])
+
+
+def _identity_allows(evaluation: Evaluation) -> bool:
+    """Whether an identity policy of the requester allows the evaluation's action."""
+    return any(
+        lr.layer is Layer.IDENTITY_POLICY and lr.outcome is Outcome.ALLOW
+        for lr in evaluation.layers
+    )
 
 
 def _context(

@@ -32,6 +32,7 @@ from ..engine.resolve import (
     bucket_tag,
     foreign_bucket_account,
 )
+from ..engine.s3rules import NEW_POLICY_NEEDED
 from ..events.actions import is_known_action
 from ..model import (
     AccessRequest,
@@ -66,6 +67,7 @@ from .patches import (
     document_text,
     policy_document,
     raw_policy,
+    split_inline,
 )
 from .sides import Sides, credentials_note, labelled_text
 from .unchecked import endpoint_not_found, endpoint_owner_elsewhere
@@ -104,6 +106,7 @@ ADVICE: dict[str, str] = {
 # for (the bucket's owner and organization): no request sends them, so a condition on them is
 # met by another principal or another resource, never by "sending" a value.
 _WHO: Final = ("aws:principal", "aws:userid", "aws:username")
+_SSO_ROLE_PREFIX: Final = "AWSReservedSSO_"
 _WHAT: Final = ("aws:resource", "s3:resourceaccount", "s3:buckettag/")
 
 
@@ -154,6 +157,9 @@ class Candidate:
     new_statement: Json | None = None  # the statement added or changed (breadth check)
     account: str | None = None  # the account it is about, when not its cause's layer's
     condition_key: str | None = None  # the key a request-side fix is about (`_comply`)
+    # An exception added to a Deny: it lets in whoever else that Deny refused and a grant
+    # allows (what it is for), so only probes without a grant judge its breadth.
+    deny_exception: bool = False
 
 
 def find_remedies(
@@ -271,6 +277,11 @@ def _candidates(
     elif code is CauseCode.KMS_FORWARD_ACCESS_CONDITION and statement is not None:
         yield from _via_service_exception(snapshot, statement)
     elif code in DENY_CODES:
+        exception = _network_exception(request, statement)
+        if exception is not None and statement is not None:
+            # The client cannot comply: a service's call, or a request through an endpoint.
+            yield from _deny_exception(snapshot, statement, *exception)
+            return
         comply = list(_comply(request, snapshot, statement, deny=True))
         yield from comply
         if not comply and statement is not None:
@@ -991,6 +1002,14 @@ def _diagnoser_read(decision: Decision, endpoint_owner: str | None = None) -> Ca
             "--session-policy FILE); the AssumeRole or GetFederationToken event that created "
             "the session may show it.",
         )
+    if needs == [NEW_POLICY_NEEDED]:
+        return Candidate(
+            code=RemedyCode.GRANT_DIAGNOSER_READ,
+            target="the diagnosis input",
+            summary="Diagnose the call's CloudTrail event (s3doctor diagnose --event FILE): its "
+            "record carries the policy the request tried to set, which decides whether Block "
+            "Public Access refused it as public.",
+        )
     # Reads missing in one other account name it ("... in account N", `evidence.in_account`):
     # the fix is that account's, whichever layer waits on it (an ACL on the requester's id).
     where = {m[1] if (m := _IN_ACCOUNT.search(need)) else None for need in needs}
@@ -1149,6 +1168,58 @@ def _address_in(cidr: str) -> object:
 
 
 def _via_service_exception(snapshot: Snapshot, statement: StatementRef) -> Iterator[Candidate]:
+    yield from _deny_exception(
+        snapshot,
+        statement,
+        ("Bool", "aws:ViaAWSService", "false"),
+        "S3 calls KMS with the requester's credentials from its own network, so "
+        "network-pinned denies must exempt calls made through AWS services",
+    )
+
+
+# Keys that pin a request to a network: a service's call, or one through a VPC endpoint,
+# cannot be made to meet them.
+_NETWORK_PINS: Final = frozenset(
+    {"aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip", "aws:sourcevpcarn"}
+)
+
+
+def _network_exception(
+    request: AccessRequest, statement: StatementRef | None
+) -> tuple[tuple[str, str, str], str] | None:
+    """The exception to add to a network-pinned Deny that the request cannot comply with, and
+    why: an AWS service principal's own call (`aws:PrincipalIsAWSService`), a call a service
+    made with the requester's credentials (`aws:ViaAWSService`), or a request through a VPC
+    endpoint denied on `aws:SourceIp`, which such a request never carries (`aws:SourceVpce`)."""
+    failure = statement.failed_condition if statement is not None else None
+    if failure is None or failure.key.lower() not in _NETWORK_PINS:
+        return None
+    context = {normalise_key(e.name): e.values for e in request.context}
+    if request.principal.type is PrincipalType.AWS_SERVICE:
+        return ("Bool", "aws:PrincipalIsAWSService", "false"), (
+            "an AWS service's own call comes from AWS's network, never through your endpoints "
+            "or addresses, so a network-pinned deny must exempt service principals"
+        )
+    if context.get("aws:viaawsservice") == ("true",):
+        return ("Bool", "aws:ViaAWSService", "false"), (
+            "the call was made for the requester by an AWS service, from AWS's network, so a "
+            "network-pinned deny must exempt calls made through AWS services"
+        )
+    endpoint = context.get("aws:sourcevpce")
+    if failure.key.lower() == "aws:sourceip" and endpoint and len(endpoint) == 1:
+        return ("StringNotEquals", "aws:SourceVpce", endpoint[0]), (
+            f"a request through VPC endpoint {endpoint[0]} carries no aws:SourceIp (AWS: use "
+            "aws:SourceVpce or aws:VpcSourceIp there), so the deny matches it wherever it "
+            "comes from; excepting the endpoint lets it through"
+        )
+    return None
+
+
+def _deny_exception(
+    snapshot: Snapshot, statement: StatementRef, exception: tuple[str, str, str], why: str
+) -> Iterator[Candidate]:
+    """The Deny `statement` with `exception` (operator, key, value) added to its condition: it
+    then applies only where the exception's key does not have that value."""
     document = _current(snapshot, statement.policy)
     if document is None:
         return
@@ -1157,20 +1228,21 @@ def _via_service_exception(snapshot: Snapshot, statement: StatementRef) -> Itera
         statements = [statements]
     if not isinstance(statements, list) or statement.index >= len(statements):
         return
+    operator, key, value = exception
     deny: Json = dict(statements[statement.index])
     condition = {k: dict(v) for k, v in (deny.get("Condition") or {}).items()}
-    condition.setdefault("Bool", {})["aws:ViaAWSService"] = "false"
+    condition.setdefault(operator, {})[key] = value
     deny["Condition"] = condition
     statements = [*statements]
     statements[statement.index] = deny
     yield Candidate(
         code=RemedyCode.FIX_STATEMENT,
         target=statement.policy,
-        summary=f"Add an aws:ViaAWSService exception to Deny #{statement.index} of "
-        f"{statement.policy}: S3 calls KMS with the requester's credentials from its own "
-        "network, so network-pinned denies must exempt calls made through AWS services.",
+        summary=f"Add an {key} exception to Deny #{statement.index} of {statement.policy}: "
+        f"{why}.",
         patch={"kind": "policy", "policy": statement.policy,
                "document": {**document, "Statement": statements}},
+        deny_exception=True,
     )  # fmt: skip
 
 
@@ -1222,7 +1294,9 @@ def _checked(
                 )
                 broader = not allowed
             else:
-                allowed, broader = _reevaluate(request, snapshot, patch, decision, probes)
+                allowed, broader = _reevaluate(
+                    request, snapshot, patch, decision, probes, candidate.deny_exception
+                )
         except DiagnoserError:
             pass  # offered unverified
         else:
@@ -1238,6 +1312,9 @@ def _checked(
     text = probes.document_text(patch) if probes is not None and patch is not None else None
     cli = cli_for(patch, request, text=text) if patch is not None else None
     withheld = cli is None and patch is not None and argv_for(patch, request) is not None
+    reserved = _identity_center_role(patch)
+    if reserved is not None:  # AWS protects the role: the permission set is what to change
+        cli, withheld, summary = None, False, f"{summary} {reserved}"
     remedy = Remedy(
         code=candidate.code.value,
         target=candidate.target,
@@ -1247,6 +1324,28 @@ def _checked(
         verified=verified,
     )
     return remedy, bool(opened)
+
+
+def _identity_center_role(patch: Mapping[str, Any] | None) -> str | None:
+    """Where to put an inline policy meant for an IAM Identity Center role
+    (`AWSReservedSSO_<permission set>_<suffix>`), which AWS refuses to change
+    (UnmodifiableEntity): the permission set's inline policy; None for other policies."""
+    if patch is None or patch.get("kind") != "policy":
+        return None
+    policy_id = str(patch.get("policy", ""))
+    if not policy_id.startswith("inline:"):
+        return None
+    _account, entity, name, _policy = split_inline(policy_id)
+    if entity != "role" or not name.startswith(_SSO_ROLE_PREFIX):
+        return None
+    permission_set = name.removeprefix(_SSO_ROLE_PREFIX).rpartition("_")[0] or name
+    return (
+        f"Role {name} is IAM Identity Center's (permission set {permission_set}) and AWS "
+        "refuses changes to it: put the statement in the permission set's inline policy "
+        "instead (aws sso-admin put-inline-policy-to-permission-set, then aws sso-admin "
+        "provision-permission-set), from the organization's management account or Identity "
+        "Center's delegated administrator."
+    )
 
 
 def _abac_reach(
@@ -1348,6 +1447,7 @@ def _reevaluate(
     patch: Mapping[str, Any],
     decision: Decision | None = None,
     probes: Probes | None = None,
+    deny_exception: bool = False,
 ) -> tuple[bool, bool]:
     """(the request is allowed after the patch, the patch lets a probe through).
 
@@ -1360,12 +1460,18 @@ def _reevaluate(
     probes = probes or Probes(request, decision)
     patch_key = probes.canonical(patch)
     if CACHE and patch_key is not None:
-        return probes.result(patch_key, lambda: _verified(request, snapshot, patch, probes))
-    return _verified(request, snapshot, patch, probes)
+        return probes.result(
+            patch_key, lambda: _verified(request, snapshot, patch, probes, deny_exception)
+        )
+    return _verified(request, snapshot, patch, probes, deny_exception)
 
 
 def _verified(
-    request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any], probes: Probes
+    request: AccessRequest,
+    snapshot: Snapshot,
+    patch: Mapping[str, Any],
+    probes: Probes,
+    deny_exception: bool = False,
 ) -> tuple[bool, bool]:
     """`_reevaluate` of a patch to the snapshot: as its twin's (`verification.same_answers`),
     or on the snapshot with the patch applied."""
@@ -1384,7 +1490,7 @@ def _verified(
         for probe in probes.plain()
         if not (CACHE and unaffected(snapshot, probe, patch))
     )
-    if not broader and patch.get("kind") == "policy":
+    if not broader and not deny_exception and patch.get("kind") == "policy":
         granted = probes.granted(snapshot)
         if granted is not None and not (CACHE and absent_principal(snapshot, granted[0], patch)):
             probe, statements = granted

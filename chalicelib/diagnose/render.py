@@ -78,8 +78,11 @@ def _verdict_word(finding: Finding) -> str:
     }[finding.decision]
 
 
-def _what_if_line(item: WhatIf, decision: Verdict, *, markdown: bool = False) -> str:
-    """`denied if aws:SecureTransport is false (the request did not say): explicit-deny, …`."""
+def _what_if_line(
+    item: WhatIf, decision: Verdict, *, markdown: bool = False, logged: bool = True
+) -> str:
+    """`denied if aws:SecureTransport is false (the request did not say): explicit-deny, …`;
+    `logged=False` for an event's key that CloudTrail does not log."""
     show = md_code if markdown else text
     values = " or ".join(show(v) for v in item.assumed_values)
     key = show(item.key)
@@ -87,9 +90,12 @@ def _what_if_line(item: WhatIf, decision: Verdict, *, markdown: bool = False) ->
     blocked = ", ".join(b.value for b in item.blocked_by)
     tail = f": {item.decision.value}" + (f", blocked by {blocked}" if blocked else "")
     word = "allowed" if item.decision is Verdict.ALLOWED else "denied"
-    if (item.decision is Verdict.ALLOWED) == (decision is Verdict.ALLOWED):
+    if decision is not Verdict.INCONCLUSIVE and (
+        (item.decision is Verdict.ALLOWED) == (decision is Verdict.ALLOWED)
+    ):
         word = f"still {word}"
-    return f"{word} if {said} (the request did not say){tail}"
+    unsaid = "the request did not say" if logged else "CloudTrail does not log it"
+    return f"{word} if {said} ({unsaid}){tail}"
 
 
 def _resource_short(arn: str) -> str:
@@ -195,7 +201,8 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     if finding.what_if:
         lines += ["", s("IF THE REQUEST SAID…", "bold")]
     for assumed in finding.what_if:
-        lines += _wrap(f"- {_what_if_line(assumed, finding.decision)}", "  ")
+        line = _what_if_line(assumed, finding.decision, logged=finding.event_id is None)
+        lines += _wrap(f"- {line}", "  ")
 
     if finding.remedies:
         lines += ["", s("FIX", "bold")]
@@ -273,7 +280,11 @@ def render_markdown(finding: Finding) -> str:
         out.append("- No cause found.")
     if finding.what_if:
         out += ["", "### If the request said…", ""]
-        out += [f"- {_what_if_line(w, finding.decision, markdown=True)}" for w in finding.what_if]
+        logged = finding.event_id is None
+        out += [
+            f"- {_what_if_line(w, finding.decision, markdown=True, logged=logged)}"
+            for w in finding.what_if
+        ]
     if finding.remedies:
         out += ["", "### Fix", ""]
     for number, remedy in enumerate(finding.remedies, 1):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..engine.resolve import recorded_endpoint_owner
+from ..engine.s3rules import REQUESTER_PAYS_NOTE
 from ..model import (
     AccessRequest,
     Cause,
@@ -20,6 +21,7 @@ from ..model import (
     PrincipalType,
     Unchecked,
     Verdict,
+    WhatIf,
 )
 from ..snapshot import Snapshot, Unreadable
 from .catalog import CauseCode, entry, fill
@@ -207,7 +209,11 @@ def verdict_causes(
                 message=fill(entry(CauseCode.NOT_REPRODUCED).why, values)
                 # A runbook request was not denied by anyone we know of: it asks "would it be?"
                 + (" Possible explanations: " if request.event_id else " If it was denied: ")
-                + "; ".join(_explanations(request, unchecked, _missing_bucket(request, snapshot)))
+                + "; ".join(
+                    _explanations(
+                        request, unchecked, _missing_bucket(request, snapshot), decision.notes
+                    )
+                )
                 + ".",
                 confidence="possible",
             ),
@@ -225,6 +231,30 @@ def verdict_causes(
     return ()
 
 
+def unlogged_cause(decision: Decision, hidden: tuple[WhatIf, ...]) -> Cause:
+    """INCONCLUSIVE: the engine's `decision` turns on keys S3 had and the record does not carry
+    (`hidden`: values of them that change it, `whatif.unlogged_changes`)."""
+    evaluated = _verdict_text(decision.decision, decision.blocked_by)
+    turns = "; ".join(
+        f"with {w.key} = {', '.join(w.assumed_values)} it is "
+        + _verdict_text(w.decision, w.blocked_by)
+        for w in hidden
+    )
+    keys = ", ".join(w.key for w in hidden)
+    return Cause(
+        code=CauseCode.INCONCLUSIVE.value,
+        layer=hidden[0].blocked_by[0] if hidden[0].blocked_by else None,
+        message=f"The verdict turns on {keys}, which S3 evaluates and CloudTrail does not "
+        f"log: without it the request is {evaluated}; {turns}.",
+        confidence="possible",
+    )
+
+
+def _verdict_text(verdict: Verdict, blocked_by: tuple[Layer, ...]) -> str:
+    by = f" ({', '.join(layer.value for layer in blocked_by)})" if blocked_by else ""
+    return verdict.value + by
+
+
 def _missing_bucket(request: AccessRequest, snapshot: Snapshot | None) -> str | None:
     """The request's bucket when the snapshot leaves it out (DESIGN 3.2: it does not exist)."""
     bucket = request.bucket
@@ -234,9 +264,14 @@ def _missing_bucket(request: AccessRequest, snapshot: Snapshot | None) -> str | 
 
 
 def _explanations(
-    request: AccessRequest, unchecked: tuple[Unchecked, ...], missing: str | None = None
+    request: AccessRequest,
+    unchecked: tuple[Unchecked, ...],
+    missing: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> list[str]:
-    out: list[str] = []
+    # A Requester Pays bucket refuses an outsider who did not say it pays: S3 logs no header
+    # that would tell, so it leads when the engine noted it (`s3rules._requester_pays`).
+    out = [note.rstrip(".") for note in notes if REQUESTER_PAYS_NOTE in note]
     if missing is not None:
         out.append(
             f"bucket {missing} is not in the snapshot, and S3 answers a request on a bucket that "

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from ..engine import Verdicts, deciding_with, unread_verdict
 from ..engine.context import normalise_key
 from ..engine.kms import carried_to_kms
+from ..engine.resolve import unlogged_keys
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -65,6 +66,27 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
     return tuple(out)
 
 
+def unlogged_changes(
+    request: AccessRequest, snapshot: Snapshot, decision: Decision
+) -> tuple[WhatIf, ...]:
+    """For an event's request: each key CloudTrail never logs (`unlogged_keys`, absent here)
+    with the first value taken from the policies that changes the verdict. With one, the
+    event's verdict is not known: AWS had the key, whose value the record does not say."""
+    if request.event_id is None:
+        return ()
+    keys = frozenset(key.lower() for key in unlogged_keys(request, snapshot))
+    if not keys:
+        return ()
+    given = frozenset(entry.name.lower() for entry in request.context)
+    decide = deciding_with(request, snapshot)
+    out = []
+    for key, entries in _work_out(request, snapshot, given, only=keys):
+        result = _try(decide, decision, key, entries)
+        if result is not None and _changes(decision.decision, result.decision):
+            out.append(result)
+    return tuple(out)
+
+
 def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, list[ContextEntry]]]:
     """Each key to try and the entries tried for it, in order. They depend only on the names
     the request gives and its actions (and its own policies, if any): worked out once per
@@ -85,12 +107,18 @@ def _names(questions: list[tuple[str, list[ContextEntry]]]) -> frozenset[str]:
 
 
 def _work_out(
-    request: AccessRequest, snapshot: Snapshot, given: frozenset[str]
+    request: AccessRequest,
+    snapshot: Snapshot,
+    given: frozenset[str],
+    only: frozenset[str] | None = None,
 ) -> list[tuple[str, list[ContextEntry]]]:
+    """The keys `_questions` tries (those of `only`, when given: lower-case names)."""
     tested: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {}
     for operator, key, values in _tested_conditions(request, snapshot):
         lowered = key.lower()
         if lowered in given or "${" in key or not _carried(request, key):
+            continue
+        if only is not None and lowered not in only:
             continue
         if lowered not in tested and len(tested) == MAX_KEYS:
             continue

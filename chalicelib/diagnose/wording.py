@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..arn import parse_arn, partition_of, role_arn_from_session, split_s3_arn
+from ..events.actions import is_known_action
 from ..model import ConditionFailure, NearMiss, Principal, PrincipalType
 
 
@@ -123,9 +124,12 @@ def action_why(patterns: tuple[str, ...], action: str) -> Why | None:
         if p_service == service and "*" not in p_name and "?" not in p_name:
             ratio = difflib.SequenceMatcher(None, p_name, name).ratio()
             if ratio >= 0.85:
+                known = service == "s3" and is_known_action(pattern)  # another action, spelt right
                 return Why(
                     kind=MissKind.ACTION_NAME,
-                    text=f"Action {pattern} is misspelled: the request needs {action}",
+                    text=f"Action {pattern} is another action: the request needs {action}"
+                    if known
+                    else f"Action {pattern} is misspelled: the request needs {action}",
                 )
     return None
 
@@ -240,10 +244,15 @@ def condition_why(
             )
             if why is not None:
                 return why
+    held = (
+        f"{subject} does not carry the key"
+        if failure.actual is None
+        else f"{subject} has {_fmt_values(failure.actual)}"
+    )
     return Why(
         kind=MissKind.CONDITION,
         text=f"Condition {failure.key} {failure.operator} expects "
-        f"{_fmt_values(failure.expected)}, {subject} has {_fmt_values(failure.actual, subject)}",
+        f"{_fmt_values(failure.expected)}, {held}",
     )
 
 

@@ -97,3 +97,40 @@ def test_an_explicit_deny_is_not_explained_by_near_misses() -> None:
     statement = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"{BKT}/*"}
     deny = {"Version": "2012-10-17", "Statement": [statement]}
     assert _misses([allow("s3:GetObject", BKT)], bucket_policy=deny) == []
+
+
+def test_an_account_principal_is_no_near_miss_when_the_identity_policy_allows() -> None:
+    """A statement naming the account delegates to IAM; when the requester's identity policy
+    allows, that delegation worked, and "still needs an identity-policy Allow" would send the
+    reader after a grant that is there (here the endpoint's policy is what refuses)."""
+    snapshot = _snapshot(
+        [allow("s3:GetObject", f"{BKT}/*")],
+        {
+            "Version": "2012-10-17",
+            "Statement": [allow("s3:GetObject", f"{BKT}/*", Principal={"AWS": ACCT})],
+        },
+    )
+    endpoint = {
+        "VpcEndpointId": "vpce-1a2b3c4d",
+        "VpcEndpointType": "Gateway",
+        "VpcId": "vpc-1",
+        "OwnerId": ACCT,
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [allow("s3:GetObject", "arn:aws:s3:::other-bucket/*", Principal="*")],
+        },
+    }
+    snapshot = load_snapshot({**snapshot.document, "vpc_endpoints": {"vpce-1a2b3c4d": endpoint}})
+    request = request_from_runbook(
+        {
+            "requester_arn": f"arn:aws:iam::{ACCT}:user/alice",
+            "action": "s3:GetObject",
+            "resource_arn": f"{BKT}/k.csv",
+            "vpc_endpoint_id": "vpce-1a2b3c4d",
+        }
+    )
+
+    misses = find_near_misses(request, snapshot, evaluate(request, snapshot))
+
+    assert misses  # the endpoint policy's statement for another bucket
+    assert MissKind.ROOT_DELEGATION not in [m.kind for m in misses]

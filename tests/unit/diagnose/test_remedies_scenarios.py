@@ -37,7 +37,10 @@ VERIFIED_CASES = with_gaps(WITH_REMEDY, frozenset())
 def test_scenario_gets_a_verified_patch(path: Path) -> None:
     remedies = [r for _, r in _patches(path)]
     assert any(r.verified for r in remedies), [r.summary for r in remedies]
-    assert all(r.cli for r in remedies if r.patch and r.patch["kind"] != "request")
+    for remedy in remedies:
+        if remedy.patch and remedy.patch["kind"] != "request":
+            # An IAM Identity Center role is AWS's to change: its permission set is named instead.
+            assert remedy.cli or "permission set's inline policy" in remedy.summary, remedy
 
 
 @pytest.mark.parametrize("path", WITH_REMEDY, ids=[p.name for p in WITH_REMEDY])

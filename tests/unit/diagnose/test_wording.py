@@ -90,6 +90,5 @@ def test_other_condition_misses_show_both_sides() -> None:
     why = condition_why(failure, principal())
     assert why.kind is MissKind.CONDITION
     assert why.text == (
-        "Condition aws:SourceVpce StringEquals expects [vpce-1], the request has absent from "
-        "the request"
+        "Condition aws:SourceVpce StringEquals expects [vpce-1], the request does not carry the key"
     )

@@ -1,0 +1,76 @@
+"""A request the diagnosis does not model (an IAM Identity Center user's own credentials, S3
+Object Lambda, directory buckets): the engine's verdict on it is no answer. The finding says it
+was not diagnosed, is inconclusive, and offers no fix (none would be about the right thing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib import pipeline
+from chalicelib.demo.cloudtrail import iam_user_identity, s3_access_denied_record
+from chalicelib.events import parse_event
+from chalicelib.model import Scope, Verdict
+from chalicelib.snapshot import load_snapshot
+
+ACCOUNT = "111122223333"
+BUCKET = "hunt-bucket"
+CENTER_USER = {
+    "type": "IdentityCenterUser",
+    "accountId": ACCOUNT,
+    "onBehalfOf": {
+        "userId": "94482488-3041-7026-18f3-be45837cd0e4",
+        "identityStoreArn": f"arn:aws:identitystore::{ACCOUNT}:identitystore/d-9067bc7b15",
+    },
+    "credentialId": "EXAMPLE",
+}
+
+
+def _record(identity: dict[str, Any], source: str = "s3.amazonaws.com") -> dict[str, Any]:
+    record = s3_access_denied_record(
+        event_id="e-1",
+        event_time="2025-03-04T10:15:22Z",
+        region="us-east-1",
+        identity=identity,
+        event_name="GetObject",
+        bucket=BUCKET,
+        bucket_account=ACCOUNT,
+        key="a/b.txt",
+    )
+    return {**record, "eventSource": source}
+
+
+def _snapshot() -> Any:
+    return load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "us-east-1",
+            "iam": {"UserDetailList": [], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": {BUCKET: {}}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _record(CENTER_USER),
+        _record(
+            iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0"),
+            source="s3-object-lambda.amazonaws.com",
+        ),
+    ],
+    ids=["identity-center-user", "object-lambda"],
+)
+def test_a_request_not_diagnosed_is_inconclusive_without_a_fix(record: dict[str, Any]) -> None:
+    request = parse_event(record)
+    assert request.scope is Scope.OUT_OF_SCOPE
+
+    finding = pipeline.diagnose(request, _snapshot())
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    assert finding.causes[0].code == "OUT_OF_SCOPE_UNSUPPORTED"
+    assert {cause.confidence for cause in finding.causes} == {"possible"}
+    assert finding.remedies == ()
