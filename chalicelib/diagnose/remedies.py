@@ -320,7 +320,7 @@ def _candidates(
     elif code is CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT and request.bucket:
         yield _enforce_owner(request.bucket, partition_of(request.resource_arn))
     elif code is CauseCode.BPA_BLOCK_PUBLIC_ACLS:
-        yield _private_acl()
+        yield _private_acl(request)
     elif code is CauseCode.BPA_IGNORE_PUBLIC_ACLS:
         yield from _bucket_grant(
             request, snapshot, action, resource, cross_account=request.scope is Scope.CROSS_ACCOUNT
@@ -863,13 +863,22 @@ def _sends_bucket_tags(candidate: Candidate) -> bool:
     return key is not None and bucket_tag(key) is not None
 
 
-def _private_acl() -> Candidate:
+def _private_acl(request: AccessRequest) -> Candidate:
+    """Send the request without the public ACL that BlockPublicAcls refuses."""
+    on_bucket = request.key is None  # PutBucketAcl, CreateBucket: the bucket's own ACL
+    summary = (
+        "Set the bucket's ACL without a public grant (drop public-read / public-read-write / "
+        "authenticated-read and AllUsers or AuthenticatedUsers grants); Block Public Access "
+        "stays on. Change Block Public Access only if this bucket must really be public."
+        if on_bucket
+        else "Upload without a public ACL (drop --acl public-read / x-amz-acl, or use "
+        "bucket-owner-full-control); Block Public Access stays on. Change Block Public Access "
+        "only if this object must really be public."
+    )
     return Candidate(
         code=RemedyCode.COMPLY_WITH_DENY,
         target="the request",
-        summary="Upload without a public ACL (drop --acl public-read / x-amz-acl, or use "
-        "bucket-owner-full-control); Block Public Access stays on. Change Block Public Access "
-        "only if this object must really be public.",
+        summary=summary,
         patch={
             "kind": "request",
             "context": {

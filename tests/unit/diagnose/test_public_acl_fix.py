@@ -1,0 +1,59 @@
+"""BlockPublicAcls refuses a request that sets a public ACL: the fix speaks of the thing the
+request sets, an object's ACL on upload or the bucket's own (a canned ACL such as
+bucket-owner-full-control is an object's, no answer for a bucket)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import pipeline
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+
+ACCOUNT = "111122223333"
+BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": False,
+    "BlockPublicPolicy": False,
+    "RestrictPublicBuckets": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "start"),
+    [
+        ("s3:PutBucketAcl", "arn:aws:s3:::example-bucket", "Set the bucket's ACL without"),
+        ("s3:PutObject", "arn:aws:s3:::example-bucket/a.txt", "Upload without a public ACL"),
+    ],
+)
+def test_the_fix_for_a_public_acl_names_what_the_request_sets(
+    action: str, resource: str, start: str
+) -> None:
+    snapshot = load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "us-east-1",
+            "iam": {"UserDetailList": [], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": {"example-bucket": {"public_access_block": BLOCK}}},
+        }
+    )
+    request = request_from_runbook(
+        {
+            "requester_arn": f"arn:aws:iam::{ACCOUNT}:root",
+            "action": action,
+            "resource_arn": resource,
+            "context": [
+                {
+                    "ContextKeyName": "s3:x-amz-acl",
+                    "ContextKeyValues": ["public-read"],
+                    "ContextKeyType": "string",
+                }
+            ],
+        }
+    )
+
+    finding = pipeline.diagnose(request, snapshot)
+
+    assert finding.causes[0].code == "BPA_BLOCK_PUBLIC_ACLS"
+    assert finding.remedies[0].summary.startswith(start)
