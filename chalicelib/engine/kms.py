@@ -1,13 +1,15 @@
 """The KMS leg of an SSE-KMS request: which key, which action, which context, which grants.
 
 S3 calls KMS with the requester's credentials (forward access): `kms:Decrypt` for reads,
-`kms:GenerateDataKey` for writes (plus `kms:Decrypt` to complete a multipart upload). That call
+`kms:GenerateDataKey` for writes, `kms:Decrypt` for a multipart upload's parts and completion
+(its data key is the one CreateMultipartUpload made). That call
 is its own authorization against the key policy (root delegation makes identity policies count),
 grants, identity policies, boundaries, SCPs and RCPs (not for AWS managed keys). Its context is
 S3's, not the client's: `aws:ViaAWSService` is true and the network keys are absent, and
 `aws:ResourceTag/<key>` is each of the KMS key's own tags (KMS ABAC); tags not read while a
 policy of the call names that key leave the key-policy layer unchecked.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html ·
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html ·
 https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html ·
 https://docs.aws.amazon.com/kms/latest/developerguide/abac.html ·
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-viaawsservice
