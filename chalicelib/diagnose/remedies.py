@@ -25,7 +25,7 @@ from ..arn import parse_arn, partition_of, s3_bucket_arn, s3_object_arn, split_s
 from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
-from ..engine.kms import KEY_TAG_PREFIX
+from ..engine.kms import KEY_TAG_PREFIX, aws_managed
 from ..engine.resolve import (
     BUCKET_TAG_PREFIXES,
     FROM_BUCKET_TAGS,
@@ -53,7 +53,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
-from ..snapshot import Bucket, Entity, Snapshot, Unreadable, load_snapshot
+from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode
 from .causes import EXPLICIT
 from .patches import (
@@ -298,6 +298,10 @@ def _candidates(
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_KEY_POLICY:
+        key = snapshot.kms_key(resource)
+        if isinstance(key, KmsKey) and aws_managed(key):
+            yield _customer_managed_key(request, key.arn)
+            return
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _key_policy_grant(request, snapshot, action, resource)
     elif code is CauseCode.NO_ALLOW_BOUNDARY:
@@ -340,6 +344,22 @@ def _ask_the_owner(
         "read from here, and a request from another account needs that grant as well as its "
         "own account's.",
         account=owner,
+    )
+
+
+def _customer_managed_key(request: AccessRequest, key_arn: str) -> Candidate:
+    """Advice for the AWS managed key aws/s3 used across accounts: its key policy cannot be
+    changed, so only a customer managed key can admit another account."""
+    bucket = request.bucket or ""
+    return Candidate(
+        code=RemedyCode.USE_CUSTOMER_MANAGED_KEY,
+        target=s3_bucket_arn(bucket, partition_of(request.resource_arn)) if bucket else key_arn,
+        summary=f"Use a customer managed KMS key whose key policy allows "
+        f"{request.principal.principal_arn}: make it the default encryption of "
+        f"{bucket or 'the bucket'} and copy the objects encrypted under {key_arn} onto "
+        "themselves with it. That key is the "
+        "AWS managed key aws/s3: its key policy admits only its own account and cannot be changed "
+        "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).",
     )
 
 

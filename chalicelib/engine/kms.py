@@ -25,7 +25,7 @@ from typing import Any
 
 from ..arn import parse_arn
 from ..model import AccessRequest, Layer, Operation, StatementRef, Unchecked
-from ..snapshot import AccountSide, Organization, Snapshot, Unreadable
+from ..snapshot import AccountSide, KmsKey, Organization, Snapshot, Unreadable
 from .context import RequestContext
 from .evidence import (
     PolicySource,
@@ -258,7 +258,12 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
     leg.key_arn = key.arn
     policy_id = f"key-policy:{key.arn}"
     metadata = key.metadata if isinstance(key.metadata, Mapping) else {}
-    if metadata.get("KeyManager") == "AWS":
+    if aws_managed(key):
+        if request.principal.account_id != account:
+            # aws/s3's key policy admits callers of its own account only (kms:CallerAccount).
+            leg.aws_managed = True
+            leg.blocks.append((Layer.KMS_KEY_POLICY, aws_managed_key_refuses(key.arn, account), ()))
+            return
         leg.skip_reason = f"{key.arn} is an AWS managed key: usable through S3 by the account"
         return
     state = metadata.get("KeyState")
@@ -288,6 +293,21 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
             "tags, KMS ABAC) was not checked, and a policy of that call names it",
         )
         leg.key_policy += (problem_source(snapshot, f"key-tags:{key.arn}", problem),)
+
+
+def aws_managed(key: KmsKey) -> bool:
+    """Whether the key is an AWS managed key (for S3: aws/s3), as its metadata says."""
+    return isinstance(key.metadata, Mapping) and key.metadata.get("KeyManager") == "AWS"
+
+
+def aws_managed_key_refuses(key_arn: str, account: str) -> str:
+    """Why the AWS managed key aws/s3 refuses a requester of another account."""
+    return (
+        f"the KMS key {key_arn} is the AWS managed key aws/s3 of account {account}: its key "
+        "policy, which "
+        "AWS keeps and no one can change, allows only callers of that account through S3; "
+        "access from another account needs a customer managed key"
+    )
 
 
 def _names_key_tag(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> bool:
