@@ -259,12 +259,18 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
     policy_id = f"key-policy:{key.arn}"
     metadata = key.metadata if isinstance(key.metadata, Mapping) else {}
     if aws_managed(key):
+        # Judged by aws/s3's key policy, which AWS keeps: explicit denies of the caller's
+        # identity, boundary, session policy and SCPs still apply; RCPs do not.
+        leg.aws_managed = True
         if request.principal.account_id != account:
-            # aws/s3's key policy admits callers of its own account only (kms:CallerAccount).
-            leg.aws_managed = True
             leg.blocks.append((Layer.KMS_KEY_POLICY, aws_managed_key_refuses(key.arn, account), ()))
             return
-        leg.skip_reason = f"{key.arn} is an AWS managed key: usable through S3 by the account"
+        document = _aws_s3_key_policy(account, leg.region or snapshot.region)
+        leg.key_policy = (
+            compiled_source(
+                snapshot, Layer.KMS_KEY_POLICY, policy_id, document, PolicyKind.KEY_POLICY
+            ),
+        )
         return
     state = metadata.get("KeyState")
     if state and state != "Enabled":
@@ -298,6 +304,28 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
 def aws_managed(key: KmsKey) -> bool:
     """Whether the key is an AWS managed key (for S3: aws/s3), as its metadata says."""
     return isinstance(key.metadata, Mapping) and key.metadata.get("KeyManager") == "AWS"
+
+
+def _aws_s3_key_policy(account: str, region: str | None) -> dict[str, Any]:
+    """The key policy of aws/s3: any principal of its account, through S3 only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AwsManagedKeyThroughS3",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account,
+                        "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
 
 
 def aws_managed_key_refuses(key_arn: str, account: str) -> str:
