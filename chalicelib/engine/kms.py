@@ -145,7 +145,9 @@ def _key_for(
         )
         key = request.kms_key_arn or (ctx_key[0] if ctx_key else None)
         if key:
-            return key, bool(bucket_key_header and bucket_key_header[0] == "true"), None
+            if bucket_key_header:
+                return key, bucket_key_header[0].lower() == "true", None
+            return key, _bucket_key_enabled(facts), None
         if ctx_sse and ctx_sse[0].startswith("aws:kms"):
             return None, False, "SSE-KMS with the AWS managed key aws/s3: no key policy to check"
         if ctx_sse:
@@ -200,6 +202,16 @@ def _assumed(op: Operation, head: Unreadable, key_id: str | None) -> Unchecked:
         f"{what}",
         needs=needs,
     )
+
+
+def _bucket_key_enabled(facts: S3Facts) -> bool:
+    """The bucket's S3 Bucket Key setting, which S3 applies to an SSE-KMS write that sends no
+    `x-amz-server-side-encryption-bucket-key-enabled` header.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/configuring-bucket-key-object.html"""
+    bucket = facts.bucket
+    if bucket is None or not isinstance(bucket.encryption, Mapping):
+        return False
+    return any(rule.get("BucketKeyEnabled") for rule in bucket.encryption.get("Rules") or ())
 
 
 def _bucket_default_key(facts: S3Facts) -> tuple[str | None, bool, str | None]:
