@@ -21,7 +21,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from ..arn import parse_arn, partition_of, s3_bucket_arn, s3_object_arn, split_s3_arn
+from ..arn import (
+    is_kms_key_arn,
+    parse_arn,
+    partition_of,
+    s3_bucket_arn,
+    s3_object_arn,
+    split_s3_arn,
+)
 from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
@@ -466,6 +473,15 @@ def _identity_grant(
     if entity is None:
         return
     kind, name = entity.kind, entity.name
+    if _key_not_named_by_arn(action, resource):
+        yield _key_arn_needed(
+            RemedyCode.ADD_IDENTITY_STATEMENT,
+            request.principal.principal_arn,
+            f"an identity policy of {kind} {name}",
+            action,
+            resource,
+        )
+        return
     on_s3 = split_s3_arn(resource) is not None  # not S3's call to KMS
     owner = foreign_bucket_account(request, snapshot) if on_s3 else None
     other = (
@@ -491,6 +507,26 @@ def _identity_grant(
             },
             new_statement=statement,
         )
+
+
+def _key_not_named_by_arn(action: str, resource: str) -> bool:
+    """S3's call to KMS on a key the snapshot knows only by alias, alias ARN or key id."""
+    return action.lower().startswith("kms:") and not is_kms_key_arn(resource)
+
+
+def _key_arn_needed(
+    code: RemedyCode, target: str, place: str, action: str, resource: str
+) -> Candidate:
+    """Advice, without a command, to allow a KMS action in an IAM policy by the key's ARN."""
+    return Candidate(
+        code=code,
+        target=target,
+        summary=f"Allow {action} in {place} on the KMS key that {resource} names, by that key's "
+        "ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; aws kms describe-key gives it): IAM "
+        "policies cannot name a KMS key by alias, alias ARN or key id, and the snapshot does "
+        "not hold the key "
+        "(https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html).",
+    )
 
 
 def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
@@ -727,6 +763,12 @@ def _extend_boundary(
         return
     if _unknown(snapshot, boundary.policy_id):
         return
+    if _key_not_named_by_arn(action, resource):
+        place = f"the permissions boundary {boundary.policy_id}"
+        yield _key_arn_needed(
+            RemedyCode.EXTEND_BOUNDARY, boundary.policy_id, place, action, resource
+        )
+        return
     statement = _allow(action, resource)
     document = _current(snapshot, boundary.policy_id)
     yield Candidate(
@@ -747,6 +789,10 @@ def _extend_session_policy(
     request: AccessRequest, action: str, resource: str
 ) -> Iterator[Candidate]:
     if request.session_policy is None:
+        return
+    if _key_not_named_by_arn(action, resource):
+        place = "the session policy"
+        yield _key_arn_needed(RemedyCode.FIX_STATEMENT, "session policy", place, action, resource)
         return
     statement = _allow(action, resource)
     user = request.principal.type in (PrincipalType.IAM_USER, PrincipalType.FEDERATED_USER)
