@@ -81,6 +81,9 @@ class KmsLeg:
     tags: Mapping[str, str] = field(default_factory=dict)  # the key's: aws:ResourceTag/<key>
     details: dict[Layer, str] = field(default_factory=dict)
     blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    # The key is not Enabled: KMS answers DisabledException or KMSInvalidStateException, not
+    # AccessDenied (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html).
+    key_state: str | None = None
     skip_reason: str | None = None
     # Set when the object's head could not be read: the key is the bucket default's, assumed.
     assumed: Unchecked | None = None
@@ -286,9 +289,7 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
         return
     state = metadata.get("KeyState")
     if state and state != "Enabled":
-        leg.blocks.append(
-            (Layer.KMS_KEY_POLICY, f"the KMS key {key.arn} is {state}, not Enabled", ())
-        )
+        leg.key_state = f"the KMS key {key.arn} is {state}, not Enabled"
     if key.policy is None:
         leg.key_policy = ()
     else:
