@@ -63,6 +63,13 @@ def is_account_id(text: str) -> bool:
     return len(text) == 12 and text.isascii() and text.isdigit()
 
 
+def is_kms_key_arn(text: str) -> bool:
+    """A KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`): the only name of a key that IAM
+    policies match; an alias, an alias ARN or a bare key id is not."""
+    arn = parse_arn(text)
+    return arn is not None and arn.service == "kms" and arn.resource.startswith("key/")
+
+
 def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}"
 

@@ -77,6 +77,7 @@ class RemedyCode(StrEnum):
     ASK_ORG_ADMIN = "ASK_ORG_ADMIN"
     GRANT_DIAGNOSER_READ = "GRANT_DIAGNOSER_READ"
     DEPLOY_MEMBER_ROLE = "DEPLOY_MEMBER_ROLE"
+    USE_CUSTOMER_MANAGED_KEY = "USE_CUSTOMER_MANAGED_KEY"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

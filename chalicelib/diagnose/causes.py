@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ..arn import is_kms_key_arn
 from ..engine import kms
 from ..model import (
     AccessRequest,
@@ -175,6 +176,8 @@ def _evaluation_causes(
                 and _other_account_key(request, evaluation)
             ):
                 causes.append(_foreign_key_identity_cause(request, evaluation, lr))
+            elif kms and lr.layer is Layer.IDENTITY_POLICY and _key_policy_unknown(evaluation):
+                causes.append(_unknown_key_policy_identity_cause(request, evaluation, lr))
             elif kms:
                 code = {
                     Layer.KMS_KEY_POLICY: _key_policy_code(lr),
@@ -262,6 +265,29 @@ def _foreign_key_identity_cause(
         f"policies as well as in its key policy{' (which grants it)' if grants else ''}, and no "
         f"identity policy of {request.principal.principal_arn} allows {evaluation.action} on it."
     )
+    return Cause(code=CauseCode.KMS_IDENTITY.value, layer=lr.layer, message=message)
+
+
+def _key_policy_unknown(evaluation: Evaluation) -> bool:
+    key_policy = evaluation.layer(Layer.KMS_KEY_POLICY)
+    return key_policy is not None and key_policy.outcome is Outcome.UNKNOWN
+
+
+def _unknown_key_policy_identity_cause(
+    request: AccessRequest, evaluation: Evaluation, lr: LayerResult
+) -> Cause:
+    """No identity Allow for the KMS action, under a key policy that was not checked: whether it
+    delegates to IAM (or allows the requester itself) is unknown."""
+    message = (
+        f"No identity policy of {request.principal.principal_arn} allows {evaluation.action} "
+        f"on {evaluation.resource_arn}. The key policy was not checked: whether it delegates "
+        "to IAM, so that this Allow is needed, or allows the requester itself is unknown."
+    )
+    if not is_kms_key_arn(evaluation.resource_arn):
+        message += (
+            " IAM policies match a KMS key by its ARN, which the snapshot does not give for "
+            f"{evaluation.resource_arn}: an Allow naming the key by ARN could not be matched."
+        )
     return Cause(code=CauseCode.KMS_IDENTITY.value, layer=lr.layer, message=message)
 
 

@@ -21,11 +21,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
-from ..arn import parse_arn, partition_of, s3_bucket_arn, s3_object_arn, split_s3_arn
+from ..arn import (
+    is_kms_key_arn,
+    parse_arn,
+    partition_of,
+    s3_bucket_arn,
+    s3_object_arn,
+    split_s3_arn,
+)
 from ..engine import decide, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
-from ..engine.kms import KEY_TAG_PREFIX
+from ..engine.kms import KEY_TAG_PREFIX, aws_managed
 from ..engine.resolve import (
     BUCKET_TAG_PREFIXES,
     FROM_BUCKET_TAGS,
@@ -54,7 +61,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
-from ..snapshot import Bucket, Entity, Snapshot, Unreadable, load_snapshot
+from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode
 from .causes import EXPLICIT
 from .patches import (
@@ -309,6 +316,10 @@ def _candidates(
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _identity_grant(request, snapshot, action, resource)
     elif code is CauseCode.KMS_KEY_POLICY:
+        key = snapshot.kms_key(resource)
+        if isinstance(key, KmsKey) and aws_managed(key):
+            yield _customer_managed_key(request, key.arn)
+            return
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _key_policy_grant(request, snapshot, action, resource)
     elif code is CauseCode.NO_ALLOW_BOUNDARY:
@@ -351,6 +362,22 @@ def _ask_the_owner(
         "read from here, and a request from another account needs that grant as well as its "
         "own account's.",
         account=owner,
+    )
+
+
+def _customer_managed_key(request: AccessRequest, key_arn: str) -> Candidate:
+    """Advice for the AWS managed key aws/s3 used across accounts: its key policy cannot be
+    changed, so only a customer managed key can admit another account."""
+    bucket = request.bucket or ""
+    return Candidate(
+        code=RemedyCode.USE_CUSTOMER_MANAGED_KEY,
+        target=s3_bucket_arn(bucket, partition_of(request.resource_arn)) if bucket else key_arn,
+        summary=f"Use a customer managed KMS key whose key policy allows "
+        f"{request.principal.principal_arn}: make it the default encryption of "
+        f"{bucket or 'the bucket'} and copy the objects encrypted under {key_arn} onto "
+        "themselves with it. That key is the "
+        "AWS managed key aws/s3: its key policy admits only its own account and cannot be changed "
+        "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).",
     )
 
 
@@ -457,6 +484,15 @@ def _identity_grant(
     if entity is None:
         return
     kind, name = entity.kind, entity.name
+    if _key_not_named_by_arn(action, resource):
+        yield _key_arn_needed(
+            RemedyCode.ADD_IDENTITY_STATEMENT,
+            request.principal.principal_arn,
+            f"an identity policy of {kind} {name}",
+            action,
+            resource,
+        )
+        return
     on_s3 = split_s3_arn(resource) is not None  # not S3's call to KMS
     owner = foreign_bucket_account(request, snapshot) if on_s3 else None
     other = (
@@ -482,6 +518,26 @@ def _identity_grant(
             },
             new_statement=statement,
         )
+
+
+def _key_not_named_by_arn(action: str, resource: str) -> bool:
+    """S3's call to KMS on a key the snapshot knows only by alias, alias ARN or key id."""
+    return action.lower().startswith("kms:") and not is_kms_key_arn(resource)
+
+
+def _key_arn_needed(
+    code: RemedyCode, target: str, place: str, action: str, resource: str
+) -> Candidate:
+    """Advice, without a command, to allow a KMS action in an IAM policy by the key's ARN."""
+    return Candidate(
+        code=code,
+        target=target,
+        summary=f"Allow {action} in {place} on the KMS key that {resource} names, by that key's "
+        "ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; aws kms describe-key gives it): IAM "
+        "policies cannot name a KMS key by alias, alias ARN or key id, and the snapshot does "
+        "not hold the key "
+        "(https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html).",
+    )
 
 
 def _resource_forms(resource: str, prefix: str | None) -> list[tuple[str, str]]:
@@ -718,6 +774,12 @@ def _extend_boundary(
         return
     if _unknown(snapshot, boundary.policy_id):
         return
+    if _key_not_named_by_arn(action, resource):
+        place = f"the permissions boundary {boundary.policy_id}"
+        yield _key_arn_needed(
+            RemedyCode.EXTEND_BOUNDARY, boundary.policy_id, place, action, resource
+        )
+        return
     statement = _allow(action, resource)
     document = _current(snapshot, boundary.policy_id)
     yield Candidate(
@@ -738,6 +800,10 @@ def _extend_session_policy(
     request: AccessRequest, action: str, resource: str
 ) -> Iterator[Candidate]:
     if request.session_policy is None:
+        return
+    if _key_not_named_by_arn(action, resource):
+        place = "the session policy"
+        yield _key_arn_needed(RemedyCode.FIX_STATEMENT, "session policy", place, action, resource)
         return
     statement = _allow(action, resource)
     user = request.principal.type in (PrincipalType.IAM_USER, PrincipalType.FEDERATED_USER)

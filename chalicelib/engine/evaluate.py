@@ -99,6 +99,7 @@ class Leg:
     notes: list[str] = field(default_factory=list)
     details: dict[Layer, str] = field(default_factory=dict)
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    key_state: str | None = None  # a KMS key not Enabled: judged after the policies
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
     cross_account: bool = False  # the requester belongs to another account than the resource
@@ -768,6 +769,7 @@ def _kms_leg(
     leg.layers[Layer.KMS_GRANT] = grant_hits
     leg.details.update(kms.details)
     leg.native_blocks.extend(kms.blocks)
+    leg.key_state = kms.key_state
     return leg
 
 
@@ -842,7 +844,22 @@ def _judge_layers(leg: Leg) -> _Result:
 
 
 def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
-    """The verdict when no explicit deny applies, with unknown layers assumed one way."""
+    """The verdict when no explicit deny applies, with unknown layers assumed one way. A KMS
+    key that is not Enabled blocks too, after the policies: KMS reports its state as an error
+    of its own, so a policy that denies is what an AccessDenied names."""
+    result = _decide_policies(leg, assume_unknown_allows=assume_unknown_allows)
+    if leg.key_state is None:
+        return result
+    denied = result.verdict is Verdict.IMPLICIT_DENY
+    blocked = [*result.blocked, Layer.KMS_KEY_POLICY] if denied else [Layer.KMS_KEY_POLICY]
+    reasons = dict(result.reasons) if denied else {}
+    said = reasons.get(Layer.KMS_KEY_POLICY)
+    reasons[Layer.KMS_KEY_POLICY] = f"{said}; {leg.key_state}" if said else leg.key_state
+    return _Result(Verdict.IMPLICIT_DENY, list(dict.fromkeys(blocked)), reasons)
+
+
+def _decide_policies(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
+    """`_decide` without the key's state."""
     reasons: dict[Layer, str] = {}
     blocked: list[Layer] = []
 
@@ -1063,6 +1080,8 @@ def _layer_results(
             detail = "; ".join(p.reason for p in hits.problems)
         if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
             outcome = Outcome.ALLOW
+        if layer is Layer.KMS_KEY_POLICY and leg.key_state and outcome is not Outcome.EXPLICIT_DENY:
+            outcome = Outcome.IMPLICIT_DENY
         out.append(LayerResult(layer=layer, outcome=outcome, statements=statements, detail=detail))
     for layer, text, refs in leg.native_blocks:
         out.append(

@@ -1,13 +1,15 @@
 """The KMS leg of an SSE-KMS request: which key, which action, which context, which grants.
 
 S3 calls KMS with the requester's credentials (forward access): `kms:Decrypt` for reads,
-`kms:GenerateDataKey` for writes (plus `kms:Decrypt` to complete a multipart upload). That call
+`kms:GenerateDataKey` for writes, `kms:Decrypt` for a multipart upload's parts and completion
+(its data key is the one CreateMultipartUpload made). That call
 is its own authorization against the key policy (root delegation makes identity policies count),
 grants, identity policies, boundaries, SCPs and RCPs (not for AWS managed keys). Its context is
 S3's, not the client's: `aws:ViaAWSService` is true and the network keys are absent, and
 `aws:ResourceTag/<key>` is each of the KMS key's own tags (KMS ABAC); tags not read while a
 policy of the call names that key leave the key-policy layer unchecked.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html ·
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html ·
 https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html ·
 https://docs.aws.amazon.com/kms/latest/developerguide/abac.html ·
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-viaawsservice
@@ -23,7 +25,7 @@ from typing import Any
 
 from ..arn import parse_arn
 from ..model import AccessRequest, Layer, Operation, StatementRef, Unchecked
-from ..snapshot import AccountSide, Organization, Snapshot, Unreadable
+from ..snapshot import AccountSide, KmsKey, Organization, Snapshot, Unreadable
 from .context import RequestContext
 from .evidence import (
     PolicySource,
@@ -79,6 +81,9 @@ class KmsLeg:
     tags: Mapping[str, str] = field(default_factory=dict)  # the key's: aws:ResourceTag/<key>
     details: dict[Layer, str] = field(default_factory=dict)
     blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    # The key is not Enabled: KMS answers DisabledException or KMSInvalidStateException, not
+    # AccessDenied (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html).
+    key_state: str | None = None
     skip_reason: str | None = None
     # Set when the object's head could not be read: the key is the bucket default's, assumed.
     assumed: Unchecked | None = None
@@ -143,7 +148,9 @@ def _key_for(
         )
         key = request.kms_key_arn or (ctx_key[0] if ctx_key else None)
         if key:
-            return key, bool(bucket_key_header and bucket_key_header[0] == "true"), None
+            if bucket_key_header:
+                return key, bucket_key_header[0].lower() == "true", None
+            return key, _bucket_key_enabled(facts), None
         if ctx_sse and ctx_sse[0].startswith("aws:kms"):
             return None, False, "SSE-KMS with the AWS managed key aws/s3: no key policy to check"
         if ctx_sse:
@@ -198,6 +205,16 @@ def _assumed(op: Operation, head: Unreadable, key_id: str | None) -> Unchecked:
         f"{what}",
         needs=needs,
     )
+
+
+def _bucket_key_enabled(facts: S3Facts) -> bool:
+    """The bucket's S3 Bucket Key setting, which S3 applies to an SSE-KMS write that sends no
+    `x-amz-server-side-encryption-bucket-key-enabled` header.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/configuring-bucket-key-object.html"""
+    bucket = facts.bucket
+    if bucket is None or not isinstance(bucket.encryption, Mapping):
+        return False
+    return any(rule.get("BucketKeyEnabled") for rule in bucket.encryption.get("Rules") or ())
 
 
 def _bucket_default_key(facts: S3Facts) -> tuple[str | None, bool, str | None]:
@@ -256,14 +273,23 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
     leg.key_arn = key.arn
     policy_id = f"key-policy:{key.arn}"
     metadata = key.metadata if isinstance(key.metadata, Mapping) else {}
-    if metadata.get("KeyManager") == "AWS":
-        leg.skip_reason = f"{key.arn} is an AWS managed key: usable through S3 by the account"
+    if aws_managed(key):
+        # Judged by aws/s3's key policy, which AWS keeps: explicit denies of the caller's
+        # identity, boundary, session policy and SCPs still apply; RCPs do not.
+        leg.aws_managed = True
+        if request.principal.account_id != account:
+            leg.blocks.append((Layer.KMS_KEY_POLICY, aws_managed_key_refuses(key.arn, account), ()))
+            return
+        document = _aws_s3_key_policy(account, leg.region or snapshot.region)
+        leg.key_policy = (
+            compiled_source(
+                snapshot, Layer.KMS_KEY_POLICY, policy_id, document, PolicyKind.KEY_POLICY
+            ),
+        )
         return
     state = metadata.get("KeyState")
     if state and state != "Enabled":
-        leg.blocks.append(
-            (Layer.KMS_KEY_POLICY, f"the KMS key {key.arn} is {state}, not Enabled", ())
-        )
+        leg.key_state = f"the KMS key {key.arn} is {state}, not Enabled"
     if key.policy is None:
         leg.key_policy = ()
     else:
@@ -286,6 +312,43 @@ def _load_key(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> None:
             "tags, KMS ABAC) was not checked, and a policy of that call names it",
         )
         leg.key_policy += (problem_source(snapshot, f"key-tags:{key.arn}", problem),)
+
+
+def aws_managed(key: KmsKey) -> bool:
+    """Whether the key is an AWS managed key (for S3: aws/s3), as its metadata says."""
+    return isinstance(key.metadata, Mapping) and key.metadata.get("KeyManager") == "AWS"
+
+
+def _aws_s3_key_policy(account: str, region: str | None) -> dict[str, Any]:
+    """The key policy of aws/s3: any principal of its account, through S3 only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AwsManagedKeyThroughS3",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account,
+                        "kms:ViaService": f"s3.{region}.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def aws_managed_key_refuses(key_arn: str, account: str) -> str:
+    """Why the AWS managed key aws/s3 refuses a requester of another account."""
+    return (
+        f"the KMS key {key_arn} is the AWS managed key aws/s3 of account {account}: its key "
+        "policy, which "
+        "AWS keeps and no one can change, allows only callers of that account through S3; "
+        "access from another account needs a customer managed key"
+    )
 
 
 def _names_key_tag(leg: KmsLeg, snapshot: Snapshot, request: AccessRequest) -> bool:

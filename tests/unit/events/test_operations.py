@@ -199,6 +199,19 @@ def test_multipart_calls_map_to_their_action_and_kms_leg(
     assert request.operations[0].kms_actions == kms
 
 
+@pytest.mark.parametrize(
+    ("event_name", "params"),
+    [("UploadPart", {}), ("UploadPartCopy", {"x-amz-copy-source": "src/a.txt"})],
+)
+def test_upload_part_checks_kms_decrypt_on_the_upload_not_generate_data_key(
+    event_name: str, params: dict[str, str]
+) -> None:
+    request = parse_event(_record(event_name, params))
+
+    upload = next(op for op in request.operations if op.role in ("", "destination"))
+    assert upload.kms_actions == ("kms:Decrypt",)
+
+
 def test_delete_objects_is_one_authorization_per_key_with_its_version() -> None:
     request = parsed("deleteobjects-per-key-with-versions")
 
