@@ -71,6 +71,13 @@ The snapshot's `s3.buckets.<name>.abac` and `.tags` hold them; when either (or t
 point's tags) could not be read and some policy names such a key, a note says that they were
 not checked (`derived_notes`).
 
+A request through an access point carries `s3:AccessPointNetworkOrigin`, `Internet` or `VPC`
+as the access point's network origin
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html, condition
+keys), for its access point policy and the bucket policy alike: the snapshot's
+`s3.access_points.<ARN>.NetworkOrigin`. An access point the snapshot does not hold (or could
+not read) leaves the key unknown, and a note says so when a policy names it (`derived_notes`).
+
 An object's tags are `s3:ExistingObjectTag/<key>` of a request on it whose action carries that
 key (the Service Authorization Reference lists it for GetObject, GetObjectAcl,
 PutObjectTagging..., not for PutObject, which replaces the object): the snapshot's
@@ -114,6 +121,8 @@ FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
 FROM_OBJECT_TAGS: Final = "derived:object tags in the snapshot"
 FROM_ACCESS_POINT_TAGS: Final = "derived:access point tags in the snapshot"
+FROM_NETWORK_ORIGIN: Final = "derived:NetworkOrigin of the access point in the snapshot"
+NETWORK_ORIGIN_KEY: Final = "s3:AccessPointNetworkOrigin"
 OBJECT_TAG_PREFIX: Final = "s3:ExistingObjectTag/"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
 _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
@@ -166,6 +175,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_BUCKET_TAGS,
         FROM_OBJECT_TAGS,
         FROM_ACCESS_POINT_TAGS,
+        FROM_NETWORK_ORIGIN,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
@@ -368,6 +378,7 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added += tuple(_organizations(request, snapshot, given))
     added += _bucket_tags(request, snapshot, given)
     added += _access_point_tags(request, snapshot, given)
+    added += _network_origin(request, snapshot, given)
     added += _object_tags(request, snapshot, given)
     return request.with_context(context + added) if added else request
 
@@ -408,6 +419,7 @@ def derived_notes(
         if note not in notes:
             notes = (*notes, note)
     for note in (
+        *_network_origin_unchecked(resolved, snapshot),
         *_endpoint_unchecked(resolved, snapshot),
         *_unlogged(resolved, snapshot, from_event),
     ):
@@ -727,6 +739,46 @@ def _access_point_tags(
                 entry = ContextEntry(name=name, values=(value,), source=FROM_ACCESS_POINT_TAGS)
                 out.append(entry)
     return tuple(out)
+
+
+def _network_origin(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """The `s3:AccessPointNetworkOrigin` entry of a request through an access point the
+    snapshot holds, when the context (`given`) lacks it."""
+    if request.access_point_arn is None or NETWORK_ORIGIN_KEY.lower() in given:
+        return ()
+    point = snapshot.access_points.get(request.access_point_arn)
+    if not isinstance(point, AccessPoint) or point.network_origin not in ("Internet", "VPC"):
+        return ()
+    return (
+        ContextEntry(
+            name=NETWORK_ORIGIN_KEY, values=(point.network_origin,), source=FROM_NETWORK_ORIGIN
+        ),
+    )
+
+
+def _network_origin_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
+    """A note when a policy names `s3:AccessPointNetworkOrigin` and the request through an
+    access point lacks it: the access point's network origin is not known here."""
+    arn = request.access_point_arn
+    if arn is None or any(
+        normalise_key(entry.name) == NETWORK_ORIGIN_KEY.lower() for entry in request.context
+    ):
+        return ()
+    if not _names_key(request, snapshot, (NETWORK_ORIGIN_KEY.lower(),)):
+        return ()
+    point = snapshot.access_points.get(arn)
+    if isinstance(point, Unreadable):
+        why = f"could not be read ({point.code}; needs s3:GetAccessPoint)"
+    elif isinstance(point, AccessPoint):
+        why = "has no NetworkOrigin in the snapshot (needs s3:GetAccessPoint)"
+    else:
+        why = "is not in the snapshot's s3.access_points (needs s3:GetAccessPoint)"
+    return (
+        f"{NETWORK_ORIGIN_KEY} not checked: AWS sets it to Internet or VPC from the network "
+        f"origin of access point {arn}, which {why}, so the key is absent here.",
+    )
 
 
 def _object_tags(
