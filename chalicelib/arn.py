@@ -63,6 +63,13 @@ def is_account_id(text: str) -> bool:
     return len(text) == 12 and text.isascii() and text.isdigit()
 
 
+def is_access_point_alias(bucket: str) -> bool:
+    """Whether a bucket name is an access point alias (S3 gives every access point one, ending
+    in `-s3alias`; no bucket name may end so).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-alias.html"""
+    return bucket.endswith("-s3alias")
+
+
 def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..arn import is_access_point_alias
 from ..model import (
     AccessRequest,
     InputError,
@@ -110,6 +111,18 @@ def s3_facts(
             needs=f"s3:GetBucketPolicy and s3:GetBucketAcl in account {owner}, the bucket's",
         )
         facts.bucket_policy = (problem_source(snapshot, f"bucket-policy:{name}", problem),)
+        return facts
+    if entry is None and is_access_point_alias(name):
+        # Identity policies are judged on the access point's ARN and its bucket's, not known.
+        for layer in (Layer.IDENTITY_POLICY, Layer.BUCKET_POLICY):
+            facts.undecided[layer] = Unchecked(
+                layer=layer,
+                reason=f"access point alias not resolved: {name} is the alias of an access "
+                "point (a name ending in -s3alias), and the snapshot holds no access point with "
+                "that alias, so neither the access point nor its bucket was judged. No policy "
+                "can name an alias: grants go on the access point's ARN and on its bucket",
+                needs="s3:ListAccessPoints and s3:GetAccessPoint (its Alias) in the account",
+            )
         return facts
     if entry is None:
         facts.notes.append(

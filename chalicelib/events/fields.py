@@ -57,7 +57,7 @@ CIPHER_SUITE: Final = jmespath.compile("tlsDetails.cipherSuite || additionalEven
 SIGNATURE_VERSION: Final = jmespath.compile("additionalEventData.SignatureVersion")
 AUTH_METHOD: Final = jmespath.compile("additionalEventData.AuthenticationMethod")
 
-BUCKET_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].ARN | [0]")
+BUCKET_ARNS: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].ARN")
 BUCKET_ACCOUNT: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].accountId | [0]")
 OBJECT_ARNS: Final = jmespath.compile("resources[?type=='AWS::S3::Object'].ARN")
 ACCESS_POINT_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::AccessPoint'].ARN | [0]")

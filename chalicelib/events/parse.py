@@ -203,12 +203,12 @@ def _bucket_side(record: Mapping[str, Any], envelope: Mapping[str, Any] | None) 
 
 
 def _bucket_and_key(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    bucket = f.text(f.BUCKET_NAME, record)
+    """The bucket (the one `resources[]` bucket first: a request through an access point alias
+    names the alias in `bucketName` and the bucket there) and the key."""
+    arns = f.BUCKET_ARNS.search(record)
+    parts = split_s3_arn(arns[0]) if isinstance(arns, list) and len(arns) == 1 else None
+    bucket = parts[0] if parts else f.text(f.BUCKET_NAME, record)
     key = f.text(f.OBJECT_KEY, record)
-    if bucket is None:
-        arn = f.text(f.BUCKET_ARN, record)
-        parts = split_s3_arn(arn) if arn else None
-        bucket = parts[0] if parts else None
     if key is None and bucket is not None:
         for arn in _object_arns(record):
             parts = split_s3_arn(arn)
