@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..model import AccessRequest, Cause, Decision, Finding, Scope
+from ..model import AccessRequest, Cause, Decision, Finding, Scope, Verdict
 from ..snapshot import Snapshot
-from .causes import causes_by_evaluation
+from .catalog import CauseCode
+from .causes import causes_by_evaluation, scope_cause
 from .near_misses import find_near_misses
 from .remedies import find_remedies
 from .render import (
@@ -50,6 +51,8 @@ def diagnose(
     `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
     `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
     """
+    if request.scope is Scope.OUT_OF_SCOPE:
+        return _not_diagnosed(request, decision, finding_id, engine_version, now)
     sides = sides_of(request, snapshot, decision)
     request = _with_scope(request, snapshot, sides)
     misses = find_near_misses(request, snapshot, decision)
@@ -84,6 +87,35 @@ def diagnose(
         first_seen=now,
         last_seen=now,
         what_if=what_if(request, snapshot, decision) if verify_remedies else (),
+    )
+
+
+def _not_diagnosed(
+    request: AccessRequest,
+    decision: Decision,
+    finding_id: str,
+    engine_version: str,
+    now: str | None,
+) -> Finding:
+    """The finding of a request the engine does not model (a Multi-Region Access Point, S3
+    Object Lambda, a directory bucket, an unknown operation or identity): why it is not
+    diagnosed, and no verdict, layer, cause or fix drawn from judging it as something else."""
+    return Finding(
+        finding_id=finding_id,
+        request=request,
+        decision=Verdict.INCONCLUSIVE,
+        blocked_by=(),
+        evaluations=(),
+        engine_version=engine_version,
+        event_id=request.event_id,
+        event_time=request.event_time,
+        causes=(scope_cause(request, CauseCode.OUT_OF_SCOPE_UNSUPPORTED),),
+        near_misses=(),
+        remedies=(),
+        unchecked=(),
+        notes=decision.notes,
+        first_seen=now,
+        last_seen=now,
     )
 
 

@@ -64,6 +64,8 @@ ACCESS_POINT_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::AccessPoi
 ACCESS_POINT_ACCOUNT: Final = jmespath.compile(
     "resources[?type=='AWS::S3::AccessPoint'].accountId | [0]"
 )
+MRAP_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::MultiRegionAccessPoint'].ARN | [0]")
+HOSTS: Final = jmespath.compile("[requestParameters.Host, tlsDetails.clientProvidedHostHeader]")
 FIRST_RESOURCE_ARN: Final = jmespath.compile("resources[0].ARN || resources[0].ARNPrefix")
 
 
