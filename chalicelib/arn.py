@@ -70,6 +70,13 @@ def is_kms_key_arn(text: str) -> bool:
     return arn is not None and arn.service == "kms" and arn.resource.startswith("key/")
 
 
+def is_access_point_alias(bucket: str) -> bool:
+    """Whether a bucket name is an access point alias (S3 gives every access point one, ending
+    in `-s3alias`; no bucket name may end so).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-alias.html"""
+    return bucket.endswith("-s3alias")
+
+
 def s3_bucket_arn(bucket: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}"
 

@@ -156,6 +156,7 @@ class AccessPoint:
     public_access_block: Mapping[str, Any] | None
     policy: Any | Unreadable | None
     tags: Mapping[str, str] | Unreadable | None = None  # by key; None: not collected
+    alias: str | None = None  # GetAccessPoint's Alias: the name S3 takes in place of a bucket's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -724,6 +725,7 @@ def _load_access_point(arn: str, raw: Mapping[str, Any], where: str) -> AccessPo
         public_access_block=raw.get("PublicAccessBlockConfiguration"),
         policy=_maybe(raw.get("policy"), f"{where}.policy"),
         tags=_tag_set(raw.get("tags"), f"{where}.tags"),
+        alias=alias if isinstance(alias := raw.get("Alias"), str) else None,
     )
 
 

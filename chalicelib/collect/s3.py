@@ -392,6 +392,7 @@ class AccessPointCollector:
         "PublicAccessBlockConfiguration",
         "BucketAccountId",
         "AccessPointArn",
+        "Alias",
     )
 
     def __init__(

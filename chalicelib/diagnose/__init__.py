@@ -11,7 +11,8 @@ from dataclasses import replace
 
 from ..model import AccessRequest, Cause, Decision, Finding, Remedy, Scope, Verdict, WhatIf
 from ..snapshot import Snapshot
-from .causes import causes_by_evaluation
+from .catalog import CauseCode
+from .causes import causes_by_evaluation, scope_cause
 from .near_misses import find_near_misses
 from .remedies import find_remedies
 from .render import (
@@ -50,12 +51,11 @@ def diagnose(
     `now` becomes `first_seen`/`last_seen` (None keeps golden files free of timestamps).
     `verify_remedies=False` skips re-evaluating each patch (for bulk replays).
     """
+    if request.scope is Scope.OUT_OF_SCOPE:
+        return _not_diagnosed(request, decision, finding_id, engine_version, now)
     hidden = unlogged_changes(request, snapshot, decision)
     turns = unlogged_cause(decision, hidden) if hidden else None
-    # An identity or a service this diagnosis does not model: its causes are guesses, no fix.
-    undiagnosed = request.scope is Scope.OUT_OF_SCOPE
-    unknown = bool(hidden) or undiagnosed  # the verdict is not known, whatever the engine says
-    if unknown:
+    if hidden:  # a key the record cannot carry decides: the event's verdict is not known
         decision = replace(decision, decision=Verdict.INCONCLUSIVE)
     sides = sides_of(request, snapshot, decision)
     request = _with_scope(request, snapshot, sides)
@@ -63,21 +63,17 @@ def diagnose(
     pairs = causes_by_evaluation(
         request, decision, misses, both_sides=sides.both, requester_only=sides.requester_only
     )
-    if unknown:
+    if hidden:
         pairs = [(index, replace(cause, confidence="possible")) for index, cause in pairs]
     unchecked = unchecked_layers(request, decision, snapshot)
-    extra = [] if unknown else list(verdict_causes(request, decision, unchecked, snapshot))
+    extra = [] if turns else list(verdict_causes(request, decision, unchecked, snapshot))
     mismatch = hint_mismatch(request, decision)
     if mismatch is not None:
         extra.append(mismatch)
     known = {c.code for _, c in pairs}
     pairs += [(None, cause) for cause in extra if cause.code not in known]
-    remedies = (
-        ()
-        if undiagnosed
-        else find_remedies(
-            request, snapshot, decision, pairs, misses, verify=verify_remedies, sides=sides
-        )
+    remedies = find_remedies(
+        request, snapshot, decision, pairs, misses, verify=verify_remedies, sides=sides
     )
     if turns is not None:  # first; no fix sets a key the client does not choose
         pairs.insert(0, (None, turns))
@@ -100,6 +96,35 @@ def diagnose(
         first_seen=now,
         last_seen=now,
         what_if=hidden or (what_if(request, snapshot, decision) if verify_remedies else ()),
+    )
+
+
+def _not_diagnosed(
+    request: AccessRequest,
+    decision: Decision,
+    finding_id: str,
+    engine_version: str,
+    now: str | None,
+) -> Finding:
+    """The finding of a request the engine does not model (a Multi-Region Access Point, S3
+    Object Lambda, a directory bucket, an unknown operation or identity): why it is not
+    diagnosed, and no verdict, layer, cause or fix drawn from judging it as something else."""
+    return Finding(
+        finding_id=finding_id,
+        request=request,
+        decision=Verdict.INCONCLUSIVE,
+        blocked_by=(),
+        evaluations=(),
+        engine_version=engine_version,
+        event_id=request.event_id,
+        event_time=request.event_time,
+        causes=(scope_cause(request, CauseCode.OUT_OF_SCOPE_UNSUPPORTED),),
+        near_misses=(),
+        remedies=(),
+        unchecked=(),
+        notes=decision.notes,
+        first_seen=now,
+        last_seen=now,
     )
 
 

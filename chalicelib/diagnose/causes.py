@@ -119,7 +119,7 @@ def causes_by_evaluation(
     causes: list[tuple[int | None, Cause]] = []
     scope_code = SCOPE_CODES.get(request.scope)
     if scope_code is not None:
-        causes.append((None, _scope_cause(request, scope_code)))
+        causes.append((None, scope_cause(request, scope_code)))
     if decision.decision is Verdict.ALLOWED:
         return causes
     seen: set[tuple[str, str | None, str | None, int | None]] = set()
@@ -135,7 +135,7 @@ def causes_by_evaluation(
     return causes
 
 
-def _scope_cause(request: AccessRequest, code: CauseCode) -> Cause:
+def scope_cause(request: AccessRequest, code: CauseCode) -> Cause:
     reason = request.scope_reason
     message = reason[0].upper() + reason[1:] if reason else entry(code).why
     return Cause(code=code.value, layer=None, message=message)

@@ -108,6 +108,9 @@ ADVICE: dict[str, str] = {
     "organization {value}",
     "aws:vpceorgpaths": "send the request through a VPC endpoint for S3 owned by an account "
     "under {expected}",
+    "s3:accesspointnetworkorigin": "send the request through an access point whose network "
+    "origin is {value} (fixed when the access point is created; a VPC access point takes "
+    "requests from its VPC only)",
 }
 # Keys that say who asks (the principal's account, organization, tags, name) or what is asked
 # for (the bucket's owner and organization): no request sends them, so a condition on them is
@@ -1007,6 +1010,8 @@ PRESENT_ADVICE: dict[str, str] = {
     "aws:VpceAccount",
     "aws:multifactorauthpresent": "use credentials from a session created with MFA",
     "s3:x-amz-server-side-encryption": "send the header x-amz-server-side-encryption",
+    "s3:accesspointnetworkorigin": "send the request through an access point: requests to the "
+    "bucket itself carry no s3:AccessPointNetworkOrigin",
 }
 
 

@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Mapping
 
 from ..arn import split_s3_arn
-from ..model import Finding, Json, Outcome, Remedy, StatementRef, Verdict, WhatIf
+from ..model import Finding, Json, Outcome, Remedy, Scope, StatementRef, Verdict, WhatIf
 from .catalog import CauseCode, RemedyCode, entry, remedy_title
 from .untrusted import (
     chat_code,
@@ -69,7 +69,10 @@ def _remedy_title(code: str) -> str:
 
 
 def _verdict_word(finding: Finding) -> str:
-    """ALLOWED for a runbook request; NOT REPRODUCED for a denied event found allowed."""
+    """ALLOWED for a runbook request; NOT REPRODUCED for a denied event found allowed; NOT
+    DIAGNOSED for a request the engine does not model."""
+    if finding.request.scope is Scope.OUT_OF_SCOPE:
+        return "NOT DIAGNOSED"
     return {
         Verdict.ALLOWED: "ALLOWED" if finding.request.event_id is None else "NOT REPRODUCED",
         Verdict.EXPLICIT_DENY: "DENIED",
@@ -228,7 +231,8 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
         needs = f" (needs {text(item.needs)})" if item.needs else ""
         lines += _wrap(f"- {item.layer.value}: {message(item.reason)}{needs}", "  ")
 
-    lines += ["", s("LAYERS", "bold")]
+    if finding.evaluations:
+        lines += ["", s("LAYERS", "bold")]
     for evaluation in finding.evaluations:
         decision = s(evaluation.decision.value, _VERDICT_COLOUR[evaluation.decision])
         action, resource = text(evaluation.action), text(evaluation.resource_arn)
@@ -316,8 +320,9 @@ def render_markdown(finding: Finding) -> str:
             + (f" (needs {md_code(u.needs)})" if u.needs else "")
             for u in finding.unchecked
         ]
-    out += ["", "### Layers", "", "| Action | Resource | Layer | Outcome | Statements |"]
-    out.append("|---|---|---|---|---|")
+    if finding.evaluations:
+        out += ["", "### Layers", "", "| Action | Resource | Layer | Outcome | Statements |"]
+        out.append("|---|---|---|---|---|")
     for evaluation in finding.evaluations:
         for lr in evaluation.layers:
             refs = "; ".join(_md_statement(st) for st in lr.statements)

@@ -67,7 +67,7 @@ from .hits import Hits, PlanMemo, key_read_elsewhere, request_context, scan
 from .policy import PolicyKind
 from .principals import PrincipalForm, PrincipalIdentity, identity_for
 from .resolve import foreign_bucket_account, organization_keys, resolve_principal
-from .s3rules import S3Facts, restrict_public, s3_facts
+from .s3rules import S3Facts, restrict_public, restrict_public_point, s3_facts
 
 ROOT_IMMUNE_ACTIONS = frozenset(
     {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
@@ -303,14 +303,7 @@ def _s3_leg(
         bucket_hits.allows.clear()
         bucket_hits.forms.clear()
     restricted = restrict_public(facts, request, snapshot, [r.index for r in bucket_hits.allows])
-    if restricted is not None:
-        reason, definite = restricted
-        if definite:
-            leg.native_blocks.append((Layer.BLOCK_PUBLIC_ACCESS, reason, ()))
-        elif PrincipalForm.ANY in bucket_hits.forms:
-            bucket_hits.forms.discard(PrincipalForm.ANY)
-            bucket_hits.forms.add(PrincipalForm.ACCOUNT)
-            leg.bpa_reason = f"possibly: {reason}"
+    _restrict(leg, bucket_hits, restricted)
     if facts.ignored_public_acl:
         leg.bpa_reason = facts.details.get(Layer.BLOCK_PUBLIC_ACCESS)
     leg.layers[Layer.BUCKET_POLICY] = bucket_hits
@@ -349,7 +342,7 @@ def _access_point_leg(
     account = named if is_account_id(named) else snapshot.account_id
     leg = _new_leg(request, snapshot, op.action, resource, explain, account)
     _common_layers(leg, request, snapshot, ctx, evidence, identity, resource_account=account)
-    leg.layers[Layer.ACCESS_POINT_POLICY] = scan(
+    hits = scan(
         facts.access_point_policy or (),
         action=op.action,
         resource=resource,
@@ -359,7 +352,24 @@ def _access_point_leg(
         memo=snapshot.plans,
         explain=explain,
     )
+    granting = [r.index for r in hits.allows]
+    _restrict(leg, hits, restrict_public_point(facts, request, snapshot, granting, account))
+    leg.layers[Layer.ACCESS_POINT_POLICY] = hits
     return leg
+
+
+def _restrict(leg: Leg, hits: Hits, restricted: tuple[str, bool] | None) -> None:
+    """RestrictPublicBuckets on the resource policy whose `hits` these are: a block when it
+    bites for sure; the public grant weakened to the owner account's when it only may."""
+    if restricted is None:
+        return
+    reason, definite = restricted
+    if definite:
+        leg.native_blocks.append((Layer.BLOCK_PUBLIC_ACCESS, reason, ()))
+    elif PrincipalForm.ANY in hits.forms:
+        hits.forms.discard(PrincipalForm.ANY)
+        hits.forms.add(PrincipalForm.ACCOUNT)
+        leg.bpa_reason = f"possibly: {reason}"
 
 
 def _common_layers(

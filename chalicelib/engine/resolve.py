@@ -71,6 +71,21 @@ The snapshot's `s3.buckets.<name>.abac` and `.tags` hold them; when either (or t
 point's tags) could not be read and some policy names such a key, a note says that they were
 not checked (`derived_notes`).
 
+A request through an access point carries `s3:AccessPointNetworkOrigin`, `Internet` or `VPC`
+as the access point's network origin
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html, condition
+keys), for its access point policy and the bucket policy alike: the snapshot's
+`s3.access_points.<ARN>.NetworkOrigin`. An access point the snapshot does not hold (or could
+not read) leaves the key unknown, and a note says so when a policy names it (`derived_notes`).
+
+A bucket name ending in `-s3alias` is an access point's alias: S3 serves the request through
+that access point, on its bucket, and no policy can name the alias
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-alias.html). A request on
+an alias (a record naming the alias and no access point) becomes the request through the
+snapshot's access point of that alias (`s3.access_points.<ARN>.Alias`), with its
+`s3:DataAccessPointArn` and `s3:DataAccessPointAccount`; without one, the alias stays
+unresolved (`s3rules` says so, and no fix names it).
+
 An object's tags are `s3:ExistingObjectTag/<key>` of a request on it whose action carries that
 key (the Service Authorization Reference lists it for GetObject, GetObjectAcl,
 PutObjectTagging..., not for PutObject, which replaces the object): the snapshot's
@@ -86,7 +101,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
-from ..arn import is_account_id
+from ..arn import is_access_point_alias, is_account_id, parse_arn
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Principal, PrincipalType
 from ..snapshot import (
@@ -116,6 +131,9 @@ FROM_ENDPOINT_OWNER: Final = "derived:OwnerId of the endpoint in the snapshot"
 FROM_BUCKET_TAGS: Final = "derived:bucket tags in the snapshot (ABAC enabled)"
 FROM_OBJECT_TAGS: Final = "derived:object tags in the snapshot"
 FROM_ACCESS_POINT_TAGS: Final = "derived:access point tags in the snapshot"
+FROM_ALIAS: Final = "derived:access point alias in the snapshot"
+FROM_NETWORK_ORIGIN: Final = "derived:NetworkOrigin of the access point in the snapshot"
+NETWORK_ORIGIN_KEY: Final = "s3:AccessPointNetworkOrigin"
 OBJECT_TAG_PREFIX: Final = "s3:ExistingObjectTag/"
 BUCKET_TAG_PREFIXES: Final = ("aws:ResourceTag/", "s3:BucketTag/")
 _BUCKET_TAG_LOWER: Final = tuple(prefix.lower() for prefix in BUCKET_TAG_PREFIXES)
@@ -171,6 +189,7 @@ _ADDED_SOURCES: Final = frozenset(
         FROM_BUCKET_TAGS,
         FROM_OBJECT_TAGS,
         FROM_ACCESS_POINT_TAGS,
+        FROM_NETWORK_ORIGIN,
     }
 )
 # The context keys whose values (not only whose presence) the added entries depend on: the
@@ -195,7 +214,51 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     the snapshot knows and the request lacks, added last (the principal's tags, the bucket
     owner's account, both organizations, the endpoint's VPC, the bucket's tags while its ABAC
     is enabled); the same request when nothing changes."""
-    return _with_snapshot_keys(_with_principal(request, snapshot), snapshot)
+    return _with_snapshot_keys(_with_principal(_with_alias(request, snapshot), snapshot), snapshot)
+
+
+def _with_alias(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
+    """A request on an access point alias as the request through the snapshot's access point
+    of that alias (or the one its record names), on its bucket; the same request otherwise."""
+    alias = _one_bucket(request)
+    if alias is None or not is_access_point_alias(alias):
+        return request
+    if request.access_point_arn is not None:  # the record names the access point as well
+        point = snapshot.access_points.get(request.access_point_arn)
+    else:
+        point = snapshot.cached(("aliases",), lambda: _aliases(snapshot)).get(alias)
+    parsed = parse_arn(point.arn) if isinstance(point, AccessPoint) else None
+    if not isinstance(point, AccessPoint) or point.bucket is None or parsed is None:
+        return request
+    named, real = f":s3:::{alias}", f":s3:::{point.bucket}"
+    operations = tuple(
+        replace(op, bucket=point.bucket, resource_arn=op.resource_arn.replace(named, real, 1))
+        for op in request.operations
+    )
+    given = {normalise_key(entry.name) for entry in request.context}
+    added = tuple(
+        ContextEntry(name=name, values=(value,), source=FROM_ALIAS)
+        for name, value in (
+            ("s3:DataAccessPointArn", point.arn),
+            ("s3:DataAccessPointAccount", parsed.account),
+        )
+        if name.lower() not in given
+    )
+    return replace(
+        request,
+        operations=operations,
+        access_point_arn=point.arn,
+        context=request.context + added,
+    )
+
+
+def _aliases(snapshot: Snapshot) -> dict[str, AccessPoint]:
+    """The snapshot's access points by alias."""
+    return {
+        point.alias: point
+        for point in snapshot.access_points.values()
+        if isinstance(point, AccessPoint) and point.alias
+    }
 
 
 def _resource_account(
@@ -375,6 +438,7 @@ def _with_snapshot_keys(request: AccessRequest, snapshot: Snapshot) -> AccessReq
     added += tuple(_organizations(request, snapshot, given))
     added += _bucket_tags(request, snapshot, given)
     added += _access_point_tags(request, snapshot, given)
+    added += _network_origin(request, snapshot, given)
     added += _object_tags(request, snapshot, given)
     if not added and context is request.context:
         return request
@@ -419,6 +483,13 @@ def derived_notes(
     `from_event`: the request is an event's, whose record may lack what CloudTrail
     does not log). The engine never reads notes (`verdict_cache.UNREAD_FIELDS`): the pipeline
     puts these in the finding."""
+    if resolved.access_point_arn and any(e.source == FROM_ALIAS for e in resolved.context):
+        note = (
+            f"The bucket name is the alias of access point {resolved.access_point_arn} (on "
+            f"bucket {resolved.bucket}): judged as a request through it."
+        )
+        if note not in notes:
+            notes = (*notes, note)
     if notes and any(entry.source == FROM_ENDPOINT for entry in resolved.context):
         notes = tuple(n.replace(VPC_UNKNOWN_NOTE, VPC_KNOWN_NOTE) for n in notes)
     if any(n.startswith(EC2_CREDENTIALS_NOTE) for n in notes) and not _names_key(
@@ -444,6 +515,7 @@ def derived_notes(
         if note not in notes:
             notes = (*notes, note)
     for note in (
+        *_network_origin_unchecked(resolved, snapshot),
         *_endpoint_unchecked(resolved, snapshot),
         *_unlogged(resolved, snapshot, from_event),
     ):
@@ -804,6 +876,46 @@ def _access_point_tags(
                 entry = ContextEntry(name=name, values=(value,), source=FROM_ACCESS_POINT_TAGS)
                 out.append(entry)
     return tuple(out)
+
+
+def _network_origin(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> tuple[ContextEntry, ...]:
+    """The `s3:AccessPointNetworkOrigin` entry of a request through an access point the
+    snapshot holds, when the context (`given`) lacks it."""
+    if request.access_point_arn is None or NETWORK_ORIGIN_KEY.lower() in given:
+        return ()
+    point = snapshot.access_points.get(request.access_point_arn)
+    if not isinstance(point, AccessPoint) or point.network_origin not in ("Internet", "VPC"):
+        return ()
+    return (
+        ContextEntry(
+            name=NETWORK_ORIGIN_KEY, values=(point.network_origin,), source=FROM_NETWORK_ORIGIN
+        ),
+    )
+
+
+def _network_origin_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
+    """A note when a policy names `s3:AccessPointNetworkOrigin` and the request through an
+    access point lacks it: the access point's network origin is not known here."""
+    arn = request.access_point_arn
+    if arn is None or any(
+        normalise_key(entry.name) == NETWORK_ORIGIN_KEY.lower() for entry in request.context
+    ):
+        return ()
+    if not _names_key(request, snapshot, (NETWORK_ORIGIN_KEY.lower(),)):
+        return ()
+    point = snapshot.access_points.get(arn)
+    if isinstance(point, Unreadable):
+        why = f"could not be read ({point.code}; needs s3:GetAccessPoint)"
+    elif isinstance(point, AccessPoint):
+        why = "has no NetworkOrigin in the snapshot (needs s3:GetAccessPoint)"
+    else:
+        why = "is not in the snapshot's s3.access_points (needs s3:GetAccessPoint)"
+    return (
+        f"{NETWORK_ORIGIN_KEY} not checked: AWS sets it to Internet or VPC from the network "
+        f"origin of access point {arn}, which {why}, so the key is absent here.",
+    )
 
 
 def _object_tags(

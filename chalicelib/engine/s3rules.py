@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ..arn import is_access_point_alias
 from ..model import (
     AccessRequest,
     InputError,
@@ -110,6 +111,18 @@ def s3_facts(
             needs=f"s3:GetBucketPolicy and s3:GetBucketAcl in account {owner}, the bucket's",
         )
         facts.bucket_policy = (problem_source(snapshot, f"bucket-policy:{name}", problem),)
+        return facts
+    if entry is None and is_access_point_alias(name):
+        # Identity policies are judged on the access point's ARN and its bucket's, not known.
+        for layer in (Layer.IDENTITY_POLICY, Layer.BUCKET_POLICY):
+            facts.undecided[layer] = Unchecked(
+                layer=layer,
+                reason=f"access point alias not resolved: {name} is the alias of an access "
+                "point (a name ending in -s3alias), and the snapshot holds no access point with "
+                "that alias, so neither the access point nor its bucket was judged. No policy "
+                "can name an alias: grants go on the access point's ARN and on its bucket",
+                needs="s3:ListAccessPoints and s3:GetAccessPoint (its Alias) in the account",
+            )
         return facts
     if entry is None:
         facts.notes.append(
@@ -496,10 +509,43 @@ def restrict_public(
     facts: S3Facts, request: AccessRequest, snapshot: Snapshot, granting: list[int]
 ) -> tuple[str, bool] | None:
     """RestrictPublicBuckets on a public bucket policy: (reason, definite) when it bites."""
-    bucket = facts.bucket
-    if facts.bpa is None or bucket is None or bucket.policy is None:
+    if facts.bucket is None:
         return None
-    if isinstance(bucket.policy, Unreadable):
+    return _restricted(facts, request, facts.bucket.policy, granting, owner=snapshot.account_id)
+
+
+def restrict_public_point(
+    facts: S3Facts, request: AccessRequest, snapshot: Snapshot, granting: list[int], owner: str
+) -> tuple[str, bool] | None:
+    """RestrictPublicBuckets (the access point's, bucket's or account's) on a public access
+    point policy: only AWS service principals and users of the access point's account (`owner`)
+    keep the access it grants; (reason, definite) when it bites.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-bpa-settings.html
+    """
+    point = snapshot.access_points.get(request.access_point_arn or "")
+    if not isinstance(point, AccessPoint):
+        return None
+    vpc = (point.network_origin or "").lower() == "vpc"
+    found = _restricted(
+        facts, request, point.policy, granting, owner=owner, on_access_point=True, vpc_origin=vpc
+    )
+    if found is None:
+        return None
+    reason, definite = found
+    return f"access point {point.arn}: {reason}", definite
+
+
+def _restricted(
+    facts: S3Facts,
+    request: AccessRequest,
+    policy: Any,
+    granting: list[int],
+    *,
+    owner: str,
+    on_access_point: bool = False,
+    vpc_origin: bool = False,
+) -> tuple[str, bool] | None:
+    if facts.bpa is None or policy is None or isinstance(policy, Unreadable):
         return None
     if not facts.restrict_public_possible:
         return None  # the setting is off everywhere: no need to classify the policy
@@ -508,11 +554,13 @@ def restrict_public(
     try:
         check = check_restrict_public_buckets(
             facts.bpa,
-            policy=bucket.policy,
+            policy=policy,
             principal_account=account,
-            bucket_account=snapshot.account_id,
+            bucket_account=owner,
             is_service_principal=principal.type is PrincipalType.AWS_SERVICE,
             granting_statements=granting,
+            on_access_point=on_access_point,
+            vpc_origin=vpc_origin,
         )
     except InputError:
         return None

@@ -57,13 +57,15 @@ CIPHER_SUITE: Final = jmespath.compile("tlsDetails.cipherSuite || additionalEven
 SIGNATURE_VERSION: Final = jmespath.compile("additionalEventData.SignatureVersion")
 AUTH_METHOD: Final = jmespath.compile("additionalEventData.AuthenticationMethod")
 
-BUCKET_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].ARN | [0]")
+BUCKET_ARNS: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].ARN")
 BUCKET_ACCOUNT: Final = jmespath.compile("resources[?type=='AWS::S3::Bucket'].accountId | [0]")
 OBJECT_ARNS: Final = jmespath.compile("resources[?type=='AWS::S3::Object'].ARN")
 ACCESS_POINT_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::AccessPoint'].ARN | [0]")
 ACCESS_POINT_ACCOUNT: Final = jmespath.compile(
     "resources[?type=='AWS::S3::AccessPoint'].accountId | [0]"
 )
+MRAP_ARN: Final = jmespath.compile("resources[?type=='AWS::S3::MultiRegionAccessPoint'].ARN | [0]")
+HOSTS: Final = jmespath.compile("[requestParameters.Host, tlsDetails.clientProvidedHostHeader]")
 FIRST_RESOURCE_ARN: Final = jmespath.compile("resources[0].ARN || resources[0].ARNPrefix")
 
 

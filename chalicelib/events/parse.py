@@ -42,6 +42,7 @@ RECORD_KEYS: Final = frozenset({"eventSource", "eventName", "userIdentity"})
 NETWORK_CATEGORY: Final = "NetworkActivity"
 NETWORK_TYPE: Final = "AwsVpceEvent"
 SERVICE_TYPE: Final = "AwsServiceEvent"
+MRAP_HOST: Final = ".mrap.accesspoint.s3-global.amazonaws.com"
 OTHER_SOURCES: Final[Mapping[str, str]] = {
     "s3express.amazonaws.com": "S3 directory bucket (S3 Express One Zone): not diagnosed",
     "s3-outposts.amazonaws.com": "S3 on Outposts: not diagnosed",
@@ -120,7 +121,7 @@ def _parse_record(
     hint = parse_denial_message(message) if message else None
     notes: list[str] = list(requester.notes)
     spec = lookup(event_name) if source == S3_SOURCE else None
-    out_of_scope = _out_of_scope(source, event_name, spec)
+    out_of_scope = _out_of_scope(source, event_name, spec) or _multi_region(record)
     params = f.REQUEST_PARAMETERS.search(record)
     params = params if isinstance(params, Mapping) else {}
     bucket, key = _bucket_and_key(record)
@@ -203,12 +204,12 @@ def _bucket_side(record: Mapping[str, Any], envelope: Mapping[str, Any] | None) 
 
 
 def _bucket_and_key(record: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    bucket = f.text(f.BUCKET_NAME, record)
+    """The bucket (the one `resources[]` bucket first: a request through an access point alias
+    names the alias in `bucketName` and the bucket there) and the key."""
+    arns = f.BUCKET_ARNS.search(record)
+    parts = split_s3_arn(arns[0]) if isinstance(arns, list) and len(arns) == 1 else None
+    bucket = parts[0] if parts else f.text(f.BUCKET_NAME, record)
     key = f.text(f.OBJECT_KEY, record)
-    if bucket is None:
-        arn = f.text(f.BUCKET_ARN, record)
-        parts = split_s3_arn(arn) if arn else None
-        bucket = parts[0] if parts else None
     if key is None and bucket is not None:
         for arn in _object_arns(record):
             parts = split_s3_arn(arn)
@@ -287,6 +288,25 @@ def _out_of_scope(
             f"eventName {event_name} is not in the S3 operation table ({len(OPERATIONS)} names)",
         )
     return None
+
+
+def _multi_region(record: Mapping[str, Any]) -> tuple[Scope, str] | None:
+    """A request through a Multi-Region Access Point (its `.mrap` ARN in `resources[]`, or its
+    `*.mrap.accesspoint.s3-global.amazonaws.com` host): S3 authorizes it on the Multi-Region
+    Access Point's policy as well and routes it to one of its buckets; not diagnosed."""
+    arn = f.text(f.MRAP_ARN, record) or f.text(f.ACCESS_POINT_ARN, record)
+    if arn is not None and not arn.endswith(".mrap"):
+        arn = None
+    hosts = f.HOSTS.search(record)
+    host = next(
+        (h for h in hosts or () if isinstance(h, str) and h.lower().endswith(MRAP_HOST)), None
+    )
+    if arn is None and host is None:
+        return None
+    return (
+        Scope.OUT_OF_SCOPE,
+        f"Multi-Region Access Point request ({arn or host}): detected, not diagnosed",
+    )
 
 
 def _scope(requester: Requester, bucket: BucketSide) -> tuple[Scope, str | None]:

@@ -818,6 +818,13 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_access_point(
                     + (name_prefix or "data")
                     + ".NetworkOrigin must be one of ['Internet', 'VPC']"
                 )
+        if "Alias" in data_keys:
+            data_keys.remove("Alias")
+            data__Alias = data["Alias"]
+            if not isinstance(data__Alias, (str)):
+                raise JsonSchemaValueException(
+                    "" + (name_prefix or "data") + ".Alias must be string"
+                )
         if "policy" in data_keys:
             data_keys.remove("policy")
             data__policy = data["policy"]
@@ -2783,5 +2790,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "51fa6606269d6d7ea9d9028c74fdf049e19ce288533f4a4b0f47e8347db03e21"
+SCHEMA_SHA256 = "bc56911ccf1cf1fd3cba4aa7d5d7146e98bc9bd3bdce70024050fc4d751eed21"
 validate = validate_https___s3_403_doctor_snapshot_schema_json

@@ -115,7 +115,13 @@ def test_outsiders_aggregate_per_class_and_bucket_whatever_the_principal_or_acti
     )
     assert cheap_key(one, Origin.FOREIGN_ACCOUNT) == cheap_key(other, Origin.FOREIGN_ACCOUNT)
     assert cheap_key(one, Origin.FOREIGN_ACCOUNT) != cheap_key(one, Origin.ANONYMOUS)
-    elsewhere = parse_event(_event(CROSS, **{"requestParameters.bucketName": "another-bucket"}))
+    moved = _event(CROSS)
+    record = moved.get("detail", moved)
+    bucket = record["requestParameters"]["bucketName"]
+    record["requestParameters"]["bucketName"] = "another-bucket"
+    for resource in record["resources"]:
+        resource["ARN"] = resource["ARN"].replace(f":::{bucket}", ":::another-bucket")
+    elsewhere = parse_event(moved)
     assert cheap_key(elsewhere, Origin.FOREIGN_ACCOUNT) != cheap_key(one, Origin.FOREIGN_ACCOUNT)
 
 

@@ -1,0 +1,91 @@
+"""Requests the engine does not model are said to be not diagnosed, with no verdict, layer or
+fix: a Multi-Region Access Point request (S3 authorizes it on the Multi-Region Access Point,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiRegionAccessPointPermissions.html)
+and an S3 Object Lambda request (spec §3.5: "detected, not diagnosed"). Both were judged as
+direct bucket requests, with verified IAM grants on the bucket that cannot work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib import pipeline
+from chalicelib.diagnose import render_markdown, render_text
+from chalicelib.events import parse_event
+from chalicelib.model import Scope, Verdict
+from chalicelib.snapshot import load_snapshot
+from tests.unit.engine.runbook_documents import user_get_record
+
+ACCOUNT = "111122223333"
+BUCKET = "acme-data"
+KEY = "data/report.csv"
+MRAP = f"arn:aws:s3::{ACCOUNT}:accesspoint/mfzwi23gnjvgw.mrap"
+MRAP_HOST = "mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com"
+
+
+def _record(how: str) -> dict[str, Any]:
+    record = user_get_record(ACCOUNT, BUCKET, KEY)
+    if how == "mrap-resource":
+        record["resources"].append(
+            {"accountId": ACCOUNT, "type": "AWS::S3::MultiRegionAccessPoint", "ARN": MRAP}
+        )
+    elif how == "mrap-as-access-point":
+        record["resources"].append(
+            {"accountId": ACCOUNT, "type": "AWS::S3::AccessPoint", "ARN": MRAP}
+        )
+    elif how == "mrap-host":
+        record["requestParameters"]["Host"] = MRAP_HOST
+        record["tlsDetails"]["clientProvidedHostHeader"] = MRAP_HOST
+    else:
+        record["eventSource"] = "s3-object-lambda.amazonaws.com"
+    return record
+
+
+def _snapshot() -> Any:
+    alice = {
+        "UserName": "alice",
+        "UserId": "AIDAALICE0000000000",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+        "Path": "/",
+        "UserPolicyList": [],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
+    return load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "us-east-1",
+            "iam": {"UserDetailList": [alice], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": {BUCKET: {"region": "us-east-1"}}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("mrap-resource", "Multi-Region Access Point"),
+        ("mrap-as-access-point", "Multi-Region Access Point"),
+        ("mrap-host", "Multi-Region Access Point"),
+        ("object-lambda", "S3 Object Lambda"),
+    ],
+)
+def test_an_unsupported_request_is_not_diagnosed_and_gets_no_fix(how: str, said: str) -> None:
+    request = parse_event(_record(how))
+    assert request.scope is Scope.OUT_OF_SCOPE
+
+    finding = pipeline.diagnose(request, _snapshot())
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    assert finding.blocked_by == ()
+    assert finding.remedies == ()
+    assert finding.evaluations == ()
+    [cause] = finding.causes
+    assert cause.code == "OUT_OF_SCOPE_UNSUPPORTED"
+    assert said in cause.message and "not diagnosed" in cause.message
+    text = render_text(finding)
+    assert text.startswith("NOT DIAGNOSED ")
+    assert "FIX" not in text and "LAYERS" not in text
+    assert "### Layers" not in render_markdown(finding)
