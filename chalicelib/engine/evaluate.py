@@ -100,6 +100,7 @@ class Leg:
     details: dict[Layer, str] = field(default_factory=dict)
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
     key_state: str | None = None  # a KMS key not Enabled: judged after the policies
+    late_blocks: list[tuple[Layer, str]] = field(default_factory=list)  # after them too
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
     cross_account: bool = False  # the requester belongs to another account than the resource
@@ -313,6 +314,7 @@ def _s3_leg(
         leg.layers[layer] = hits
     leg.details.update(facts.details)
     leg.native_blocks.extend(facts.blocks)
+    leg.late_blocks.extend(facts.late_blocks)
     leg.notes.extend(facts.notes)
     return leg
 
@@ -855,16 +857,22 @@ def _judge_layers(leg: Leg) -> _Result:
 
 def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
     """The verdict when no explicit deny applies, with unknown layers assumed one way. A KMS
-    key that is not Enabled blocks too, after the policies: KMS reports its state as an error
-    of its own, so a policy that denies is what an AccessDenied names."""
+    key that is not Enabled, or an Object Lock, blocks too, after the policies: KMS reports its
+    state as an error of its own, and S3 checks a version's lock once the request is allowed,
+    so a policy that denies is what an AccessDenied names first."""
     result = _decide_policies(leg, assume_unknown_allows=assume_unknown_allows)
-    if leg.key_state is None:
+    late = list(leg.late_blocks)
+    if leg.key_state is not None:
+        late.append((Layer.KMS_KEY_POLICY, leg.key_state))
+    if not late:
         return result
     denied = result.verdict is Verdict.IMPLICIT_DENY
-    blocked = [*result.blocked, Layer.KMS_KEY_POLICY] if denied else [Layer.KMS_KEY_POLICY]
+    blocked = list(result.blocked) if denied else []
     reasons = dict(result.reasons) if denied else {}
-    said = reasons.get(Layer.KMS_KEY_POLICY)
-    reasons[Layer.KMS_KEY_POLICY] = f"{said}; {leg.key_state}" if said else leg.key_state
+    for layer, text in late:
+        blocked.append(layer)
+        said = reasons.get(layer)
+        reasons[layer] = f"{said}; {text}" if said else text
     return _Result(Verdict.IMPLICIT_DENY, list(dict.fromkeys(blocked)), reasons)
 
 

@@ -76,6 +76,8 @@ class S3Facts:
     access_point_policy: tuple[PolicySource, ...] | None = None
     acl_hits: dict[Layer, Hits] = field(default_factory=dict)
     blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
+    # Refusals S3 makes once the policies allow (Object Lock): judged after them
+    late_blocks: list[tuple[Layer, str]] = field(default_factory=list)
     details: dict[Layer, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     problems: list[Unchecked] = field(default_factory=list)
@@ -165,7 +167,7 @@ def s3_facts(
     else:
         facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
     _bpa_writes(facts, request, op, ctx)
-    _object_lock(facts, op, ctx)
+    _object_lock(facts, request, op, ctx)
     _requester_pays(facts, request, snapshot, entry)
     return facts
 
@@ -604,29 +606,51 @@ def _requester_pays(
         )
 
 
-def _object_lock(facts: S3Facts, op: Operation, ctx: RequestContext) -> None:
-    """A permanent delete of a locked version is refused, root included (spec §3.10)."""
+def _object_lock(
+    facts: S3Facts, request: AccessRequest, op: Operation, ctx: RequestContext
+) -> None:
+    """A permanent delete of a locked version is refused, root included (spec §3.10), once the
+    policies allow it. GOVERNANCE retention yields to a request that sends the
+    x-amz-bypass-governance-retention header (its s3:BypassGovernanceRetention operation,
+    judged on its own). The snapshot's head is the current version's: another version's lock
+    is not known."""
     if facts.obj is None or op.action.lower() not in LOCKED_ACTIONS:
         return
     head = facts.obj.head
     if not isinstance(head, Mapping):
         return
+    current = head.get("VersionId")
+    if op.version_id and isinstance(current, str) and op.version_id != current:
+        if head.get("ObjectLockMode") or head.get("ObjectLockLegalHoldStatus") == "ON":
+            facts.undecided[Layer.OBJECT_LOCK] = Unchecked(
+                layer=Layer.OBJECT_LOCK,
+                reason=f"the snapshot holds the Object Lock settings of the current version "
+                f"{current}, not of version {op.version_id}, which has its own",
+                needs="s3:GetObjectRetention, s3:GetObjectLegalHold on that version",
+            )
+        return
     if head.get("ObjectLockLegalHoldStatus") == "ON":
-        facts.blocks.append((Layer.OBJECT_LOCK, "the object version is under a legal hold", ()))
+        facts.late_blocks.append((Layer.OBJECT_LOCK, "the object version is under a legal hold"))
         return
     mode = head.get("ObjectLockMode")
     until = _parse_time(head.get("ObjectLockRetainUntilDate"))
     now = _parse_time(_first(ctx.get("aws:CurrentTime"))) or datetime.now(UTC)
-    if mode and until and until > now:
-        if mode == "COMPLIANCE":
-            text = f"the version is under COMPLIANCE retention until {until.isoformat()}"
-        else:
-            text = (
-                f"the version is under GOVERNANCE retention until {until.isoformat()}: deleting "
-                "it needs s3:BypassGovernanceRetention and the x-amz-bypass-governance-retention "
-                "header"
-            )
-        facts.blocks.append((Layer.OBJECT_LOCK, text, ()))
+    if not (mode and until and until > now):
+        return
+    if mode == "COMPLIANCE":
+        text = f"the version is under COMPLIANCE retention until {until.isoformat()}"
+    elif any(o.action.lower() == _BYPASS for o in request.operations):
+        return  # the header was sent: s3:BypassGovernanceRetention decides, as its own leg
+    else:
+        text = (
+            f"the version is under GOVERNANCE retention until {until.isoformat()}: deleting "
+            "it needs s3:BypassGovernanceRetention and the x-amz-bypass-governance-retention "
+            "header"
+        )
+    facts.late_blocks.append((Layer.OBJECT_LOCK, text))
+
+
+_BYPASS: Final = "s3:bypassgovernanceretention"
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -335,6 +335,7 @@ def _request(record: Mapping[str, Any], out: _Builder) -> None:
         raw = params.get(name)
         if isinstance(raw, str):
             out.add(key, raw, "string", f"event:requestParameters.{name}")
+    _remaining_retention(record, params, out)
     tagging = f.param(params, "x-amz-tagging")
     if tagging is not None:
         tags = parse_qsl(tagging, keep_blank_values=True)
@@ -375,6 +376,26 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _remaining_retention(
+    record: Mapping[str, Any], params: Mapping[str, Any], out: _Builder
+) -> None:
+    """s3:object-lock-remaining-retention-days of a write that sets a retain-until date: the
+    whole days from the request's time to that date (AWS derives the key from the date the
+    request sets; a maximum-retention Deny tests it)."""
+    until_text = f.param(params, "x-amz-object-lock-retain-until-date")
+    until = _parse_time(until_text) if until_text else None
+    now = _parse_time(f.text(f.EVENT_TIME, record) or "")
+    if until is None or now is None:
+        return
+    days = max(0, (until - now).days)
+    out.add(
+        "s3:object-lock-remaining-retention-days",
+        str(days),
+        "numeric",
+        "derived:requestParameters.x-amz-object-lock-retain-until-date - eventTime",
+    )
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -319,3 +319,27 @@ def test_called_via_only_for_the_services_aws_documents_as_setting_it() -> None:
 
     assert keys["aws:ViaAWSService"][0] == ("true",)
     assert "aws:CalledVia" not in keys and "aws:CalledViaFirst" not in keys
+
+
+@pytest.mark.parametrize(
+    ("until", "days"),
+    [
+        ("2026-01-01T00:00:00Z", "302"),
+        ("2025-03-14T10:15:22Z", "10"),
+        ("2025-03-14T10:15:21Z", "9"),
+    ],
+)
+def test_an_upload_setting_a_retention_carries_its_remaining_days(until: str, days: str) -> None:
+    """A maximum-retention Deny (NumericGreaterThan s3:object-lock-remaining-retention-days)
+    reads the whole days from the request to the retain-until date it sets."""
+    record = load("deleteobject-bypass-governance")  # eventTime 2025-03-04T10:15:22Z
+    record["detail"]["eventName"] = "PutObject"
+    params = record["detail"]["requestParameters"]
+    params.pop("versionId")
+    params.pop("x-amz-bypass-governance-retention")
+    params["x-amz-object-lock-mode"] = "GOVERNANCE"
+    params["x-amz-object-lock-retain-until-date"] = until
+
+    keys = context(parse_event(record))
+
+    assert keys["s3:object-lock-remaining-retention-days"][0] == (days,)
