@@ -190,6 +190,7 @@ class Snapshot:
         "buckets",
         "document",
         "iam",
+        "kms_aliases",
         "kms_keys",
         "organization",
         "partition",
@@ -214,6 +215,7 @@ class Snapshot:
         kms_keys: Mapping[str, KmsKey | Unreadable],
         vpc_endpoints: Mapping[str, VpcEndpoint | Unreadable],
         accounts: Mapping[str, AccountSide | Unreadable] | None = None,
+        kms_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.document = document
         self.account_id = account_id
@@ -225,6 +227,7 @@ class Snapshot:
         self.buckets = buckets
         self.access_points = access_points
         self.kms_keys = kms_keys
+        self.kms_aliases: Mapping[str, str] = kms_aliases or {}  # alias ARN -> key ARN
         self.vpc_endpoints = vpc_endpoints
         self.accounts: Mapping[str, AccountSide | Unreadable] = accounts or {}
         self._compiled: dict[tuple[object, ...], Any] = {}
@@ -333,6 +336,7 @@ def load_snapshot(doc: Any, *, like: Snapshot | None = None) -> Snapshot:
         accounts=_table(
             doc.get("accounts"), "accounts", _side_loader(was.get("accounts")), was.get("accounts")
         ),
+        kms_aliases=dict((doc.get("kms") or {}).get("aliases") or {}),
     )
     loaded._conforms = valid
     return loaded

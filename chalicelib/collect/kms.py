@@ -5,7 +5,9 @@ The key is keyed by its ARN (DescribeKey resolves key ids, aliases `alias/x` and
 key that does not exist is an `$unreadable` marker with the not-found code under the name it was
 asked by (unknown to the diagnosis, never "no key policy"); a part we were refused is an
 `$unreadable` marker. The tags are the `Tags` list as KMS returns it (`TagKey`, `TagValue`):
-`aws:ResourceTag/<key>` on S3's call to KMS (KMS ABAC).
+`aws:ResourceTag/<key>` on S3's call to KMS (KMS ABAC). A key read by alias also maps that
+alias's ARN to the key's ARN (`aliases`): a bare `alias/x` is of the key's account and region,
+where DescribeKey resolved it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class KmsKeyCollector:
         self._arns: dict[str, str] = {}
         self._missing: set[str] = set()
         self._not_found: dict[str, Json] = {}
+        self._aliases: dict[str, str] = {}  # alias ARN -> key ARN
 
     def document(self) -> Json:
         keys = {
@@ -47,7 +50,10 @@ class KmsKeyCollector:
         }
         for key_id, marker in self._not_found.items():
             keys.setdefault(key_id, marker)
-        return {"keys": dict(sorted(keys.items()))}
+        document: Json = {"keys": dict(sorted(keys.items()))}
+        if self._aliases:
+            document["aliases"] = dict(sorted(self._aliases.items()))
+        return document
 
     def add_key(self, key_id: str) -> None:
         """Read a key given as ARN, id or alias (ARN or id are the usual S3 forms)."""
@@ -63,6 +69,7 @@ class KmsKeyCollector:
                 case Present(value=metadata):
                     entry["metadata"] = metadata
                     self._arns[key_id] = str(metadata.get("Arn", key_id))
+                    self._add_alias(key_id, self._arns[key_id])
                     self._read_key_parts(kms, entry, self._arns[key_id], key_id)
                 case Absent(code=code):
                     self._missing.add(key_id)
@@ -80,6 +87,16 @@ class KmsKeyCollector:
             f"KMS key {key_id}",
             on_metadata,
         )
+
+    def _add_alias(self, key_id: str, key_arn: str) -> None:
+        """Map `key_id`, when it is an alias or an alias ARN, to the key ARN it resolved to."""
+        key = parse_arn(key_arn)
+        if key is None or not key.resource.startswith("key/"):
+            return
+        if key_id.startswith("alias/"):
+            self._aliases[f"{key_arn.rsplit(':', 1)[0]}:{key_id}"] = key_arn
+        elif (alias := parse_arn(key_id)) is not None and alias.resource.startswith("alias/"):
+            self._aliases[key_id] = key_arn
 
     def _read_key_parts(self, kms: KMSClient, entry: Json, key: str, key_id: str) -> None:
         """Read once the key is known to exist (and by ARN, which DescribeKey resolved)."""

@@ -422,6 +422,8 @@ class MemberAccountSource:
             if "canonical_id" in part:
                 entry["canonical_id"] = part["canonical_id"]
             snapshot["kms"]["keys"].update(part["kms"]["keys"])
+            if part["kms"].get("aliases"):
+                snapshot["kms"].setdefault("aliases", {}).update(part["kms"]["aliases"])
             snapshot["vpc_endpoints"].update(part["vpc_endpoints"])
             snapshot["s3"]["access_points"].update(part["s3"]["access_points"])
         if accounts:

@@ -111,6 +111,7 @@ def kms_legs(
         action = op.kms_actions[0]
         skipped = KmsLeg(action=action, key_arn="", object_arn=op.resource_arn, skip_reason=why)
         return [skipped] if why else []
+    key_id = resolve_alias(key_id, request, snapshot, facts)
     legs = []
     for action in op.kms_actions:
         leg = KmsLeg(
@@ -124,6 +125,23 @@ def kms_legs(
         _load_key(leg, snapshot, request)
         legs.append(leg)
     return legs
+
+
+def resolve_alias(key_id: str, request: AccessRequest, snapshot: Snapshot, facts: S3Facts) -> str:
+    """The key ARN an alias names, through the snapshot's `kms.aliases`; `key_id` itself when it
+    is no alias or the map does not hold it. S3 calls KMS with the requester's credentials in
+    the bucket's region, so a bare `alias/name` is the requester's account's there (as a bare
+    default-encryption alias is: "S3 will resolve the key within the requester's account",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ServerSideEncryptionByDefault.html)."""
+    if key_id.startswith("alias/"):
+        account = request.principal.account_id
+        region = _region(key_id, facts, snapshot)
+        if not account or not region:
+            return key_id
+        alias_arn = f"arn:{snapshot.partition}:kms:{region}:{account}:{key_id}"
+    else:
+        alias_arn = key_id
+    return snapshot.kms_aliases.get(alias_arn, key_id)
 
 
 def _region(key_id: str, facts: S3Facts, snapshot: Snapshot) -> str | None:

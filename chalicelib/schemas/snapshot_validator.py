@@ -7,7 +7,15 @@ import re
 from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 
 
-REGEX_PATTERNS = {"^[0-9]{12}$": re.compile("^[0-9]{12}\\Z")}
+REGEX_PATTERNS = {
+    "^[0-9]{12}$": re.compile("^[0-9]{12}\\Z"),
+    "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$": re.compile(
+        "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+\\Z"
+    ),
+    "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/.+$": re.compile(
+        "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/.+\\Z"
+    ),
+}
 
 NoneType = type(None)
 
@@ -330,6 +338,62 @@ def validate_https___s3_403_doctor_snapshot_schema_json(data, custom_formats={},
                                         + ".kms.keys.{data__kms__keys_key}".format(**locals())
                                         + " cannot be validated by any definition"
                                     )
+                if "aliases" in data__kms_keys:
+                    data__kms_keys.remove("aliases")
+                    data__kms__aliases = data__kms["aliases"]
+                    if not isinstance(data__kms__aliases, (dict)):
+                        raise JsonSchemaValueException(
+                            "" + (name_prefix or "data") + ".kms.aliases must be object"
+                        )
+                    data__kms__aliases_is_dict = isinstance(data__kms__aliases, dict)
+                    if data__kms__aliases_is_dict:
+                        data__kms__aliases_keys = set(data__kms__aliases.keys())
+                        for data__kms__aliases_key in data__kms__aliases_keys:
+                            if data__kms__aliases_key not in []:
+                                data__kms__aliases_value = data__kms__aliases.get(
+                                    data__kms__aliases_key
+                                )
+                                if not isinstance(data__kms__aliases_value, (str)):
+                                    raise JsonSchemaValueException(
+                                        ""
+                                        + (name_prefix or "data")
+                                        + ".kms.aliases.{data__kms__aliases_key}".format(**locals())
+                                        + " must be string"
+                                    )
+                                if isinstance(data__kms__aliases_value, str):
+                                    if not REGEX_PATTERNS[
+                                        "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$"
+                                    ].search(data__kms__aliases_value):
+                                        raise JsonSchemaValueException(
+                                            ""
+                                            + (name_prefix or "data")
+                                            + ".kms.aliases.{data__kms__aliases_key}".format(
+                                                **locals()
+                                            )
+                                            + " must match pattern ^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$"
+                                        )
+                        data__kms__aliases_len = len(data__kms__aliases)
+                        if data__kms__aliases_len != 0:
+                            data__kms__aliases_property_names = True
+                            for data__kms__aliases_key in data__kms__aliases:
+                                try:
+                                    if isinstance(data__kms__aliases_key, str):
+                                        if not REGEX_PATTERNS[
+                                            "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/.+$"
+                                        ].search(data__kms__aliases_key):
+                                            raise JsonSchemaValueException(
+                                                ""
+                                                + (name_prefix or "data")
+                                                + ".kms.aliases must match pattern ^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:alias/.+$"
+                                            )
+                                except (JsonSchemaValueException, JsonSchemaValuesException):
+                                    data__kms__aliases_property_names = False
+                            if not data__kms__aliases_property_names:
+                                raise JsonSchemaValueException(
+                                    ""
+                                    + (name_prefix or "data")
+                                    + ".kms.aliases must be named by propertyName definition"
+                                )
         if "vpc_endpoints" in data_keys:
             data_keys.remove("vpc_endpoints")
             data__vpcendpoints = data["vpc_endpoints"]
@@ -2790,5 +2854,5 @@ def validate_https___s3_403_doctor_snapshot_schema_json___defs_unreadable(
     return data
 
 
-SCHEMA_SHA256 = "bc56911ccf1cf1fd3cba4aa7d5d7146e98bc9bd3bdce70024050fc4d751eed21"
+SCHEMA_SHA256 = "632dfb585da133c89e6bdc9e64a2bed6f4f69eebeaf7cdf6494652e80a4ba536"
 validate = validate_https___s3_403_doctor_snapshot_schema_json
