@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import gzip
 import json
 import re
 import sys
@@ -137,8 +138,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--detail",
         choices=("full", "decision"),
-        default="full",
-        help="batch only: full findings, or the engine's decision alone (fastest)",
+        help="batch only: full findings (default), or the engine's decision alone (fastest)",
     )
     parser.set_defaults(func=run)
 
@@ -147,6 +147,7 @@ OUTPUTS = ("text", "json", "markdown", "yaml")
 
 
 def run(args: argparse.Namespace) -> int:
+    _refuse_unused_flags(args)
     if args.batch is not None:
         if getattr(args, "output", None) not in (None, "json"):
             raise InputError(
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     output = output_format(args, default="text")
     findings = []
     loaded: Snapshot | None = None
-    requests, skipped = _requests(args)
+    requests, skipped, listed = _requests(args)
     if skipped:
         sys.stderr.write(skipped_line(skipped, len(requests) + sum(skipped.values())) + "\n")
     for request in requests:
@@ -170,10 +171,50 @@ def run(args: argparse.Namespace) -> int:
             findings.append(pipeline.diagnose(request, _live_snapshot(request)))
     if output in ("json", "yaml"):
         items = [f.to_dict() for f in findings]
-        sys.stdout.write(structured(items[0] if len(items) == 1 else items, args, output))
+        one = len(items) == 1 and not listed  # a log file gives a list, whatever its size
+        sys.stdout.write(structured(items[0] if one else items, args, output))
         return 0
     sys.stdout.write(_render_all(findings, output, color=use_color(args, sys.stdout)))
     return 0
+
+
+# The request flags of `--resource-arn`: a request file, an event and a batch line carry their
+# own, and a flag given with them would be dropped without a word.
+_REQUEST_FLAGS: Final = (
+    ("--action", "action"),
+    ("--requester-arn", "requester_arn"),
+    ("--session-name", "session_name"),
+    ("--version-id", "version_id"),
+    ("--kms-key-arn", "kms_key_arn"),
+    ("--vpc-endpoint-id", "vpc_endpoint_id"),
+    ("--context-key", "context_key"),
+    ("--scp", "scp"),
+    ("--session-policy", "session_policy"),
+)
+
+
+def _refuse_unused_flags(args: argparse.Namespace) -> None:
+    """Refuse flags the chosen input would ignore: the request flags with `--request`,
+    `--event` or `--batch`, and `--detail` without `--batch`."""
+    if args.detail is not None and args.batch is None:
+        raise InputError("--detail", "applies to --batch only")
+    given = next(
+        (flag for flag, name in (("--request", "request"), ("--event", "event"),
+                                 ("--batch", "batch")) if getattr(args, name) is not None),
+        None,
+    )  # fmt: skip
+    if given is None:
+        return
+    where = {
+        "--request": "put it in the request file (its keys: action, requester_arn, "
+        "session_name, version_id, kms_key_arn, vpc_endpoint_id, context, scp_policies, "
+        "session_policy)",
+        "--event": "an event's request is the record's",
+        "--batch": "put it in the line's request",
+    }[given]
+    for flag, name in _REQUEST_FLAGS:
+        if getattr(args, name, None):
+            raise InputError(flag, f"applies to --resource-arn, not {given}: {where}")
 
 
 def _render_all(findings: list[Finding], output: str, *, color: bool = False) -> str:
@@ -200,8 +241,9 @@ def _render(finding: Finding, output: str, *, color: bool = False) -> str:
     return render_text(finding, color=color)
 
 
-def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[str]]:
-    """The request(s) to diagnose, and what was skipped by reason (DESIGN 3.3 "Scope").
+def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[str], bool]:
+    """The request(s) to diagnose, what was skipped by reason (DESIGN 3.3 "Scope"), and whether
+    the input was a list of records (a CloudTrail log file), whose answer is a list.
 
     An event file may be a CloudTrail log of many records: its S3 AccessDenied records are
     diagnosed and the others counted. One record that is not an S3 AccessDenied is bad input
@@ -212,20 +254,20 @@ def _requests(args: argparse.Namespace) -> tuple[list[AccessRequest], Counter[st
 
     skipped: Counter[str] = Counter()
     if args.event is None:
-        return [_one_request(args)], skipped
+        return [_one_request(args)], skipped, False
     document = _read_json(args.event, "--event")
     records = list(iter_records(document))
     if not records:
         raise InputError("--event", f"{args.event} holds no CloudTrail record")
     if not (isinstance(document, list) or "Records" in document):
-        return [parse_event(records[0])], skipped
+        return [parse_event(records[0])], skipped, False
     requests = []
     for record in records:
         try:
             requests.append(parse_event(record))
         except OutOfScope as error:
             skipped[error.kind.value] += 1
-    return requests, skipped
+    return requests, skipped, True
 
 
 def skipped_line(skipped: Mapping[str, int], total: int) -> str:
@@ -356,14 +398,23 @@ def _live_snapshot(request: AccessRequest) -> Json:
 
 
 def _read_json(path: Path, field: str) -> Any:
+    """The JSON document of a file, gunzipped first when it is gzip (a CloudTrail log file as
+    S3 stores it)."""
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as error:
         raise InputError(field, f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = (gzip.decompress(raw) if raw[:2] == _GZIP else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise InputError(field, f"{path} is not UTF-8 JSON (or gzip of it): {error}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(field, f"{path} is not JSON: {error.msg} at line {error.lineno}") from None
+
+
+_GZIP: Final = b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------- batch

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
     from mypy_boto3_sqs import SQSClient
 
+    from ..publish.store import DynamoFindingStore
+
 Diagnose = Callable[[Json], Finding]
 """Diagnoses one bare CloudTrail record (and stores the finding when asked to)."""
 
@@ -237,10 +239,11 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
 def _run_from_dlq(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """`--from-dlq`: 0 once the queue is drained, 1 when messages were left (or AWS failed)."""
-    if args.events or args.snapshot or args.store:
+    if args.events or args.snapshot or args.store or args.table:
         err.write(
-            "s3doctor replay: --from-dlq: cannot be combined with --events, --snapshot or "
-            "--store (the queue's events are handled like the function: live, stored)\n"
+            "s3doctor replay: --from-dlq: cannot be combined with --events, --snapshot, "
+            "--store or --table (the queue's events are handled like the function: live, "
+            "stored in the function's table, $FINDINGS_TABLE_NAME)\n"
         )
         return 2
     try:
@@ -408,6 +411,17 @@ def cloudtrail_client() -> CloudTrailClient:
     return boto3.client("cloudtrail")
 
 
+def _store(args: argparse.Namespace) -> DynamoFindingStore:
+    """The findings table of `--store`: `--table`, else $FINDINGS_TABLE_NAME."""
+    from .. import wiring
+    from ..publish.store import DynamoFindingStore as Store
+
+    if not args.table:
+        return wiring.finding_store()
+    days = wiring.settings().retention_days
+    return Store(args.table, wiring.dynamodb(), retention_days=days)
+
+
 def _diagnoser(args: argparse.Namespace) -> Diagnose:
     """Diagnose with `--snapshot` or the live account; with `--store`, store as the handler does."""
     from .. import service, wiring
@@ -422,7 +436,7 @@ def _diagnoser(args: argparse.Namespace) -> Diagnose:
             return service.diagnose_request(parse_event(record), source=source, clock=wiring.clock)
 
         return diagnose
-    store = wiring.finding_store()
+    store = _store(args)
     publisher = ListPublisher()  # replayed findings are stored, never alerted
 
     def diagnose_and_store(record: Json) -> Finding:

@@ -112,6 +112,36 @@ def test_replay_store_aggregates_repeats_like_the_handler(tmp_path, findings_tab
     assert finding["occurrences"] == 3
 
 
+def test_replay_store_writes_to_the_table_named_by_the_option(
+    tmp_path,
+    findings_table,  # noqa: F811
+    capsys,
+    monkeypatch,
+):
+    """`--table` names the table as its help says: it was ignored, and a user without
+    $FINDINGS_TABLE_NAME was told to set it."""
+    from chalicelib import wiring
+
+    monkeypatch.delenv("FINDINGS_TABLE_NAME")
+    wiring.reset()
+    record = {**_denied("table-1"), "eventName": "PutObject"}  # no repeat of another test's
+    path = _log_file(tmp_path, [record])
+    argv = ["replay", "--events", str(path), "--snapshot", str(SCENARIO / "snapshot.json")]
+
+    assert main([*argv, "--store", "--table", findings_table]) == 0
+
+    assert "findings stored" in capsys.readouterr().out
+    assert main(["findings", "list", "--table", findings_table, "--output", "json"]) == 0
+    stored = json.loads(capsys.readouterr().out)["findings"]
+    assert "table-1" in [finding["event_id"] for finding in stored]
+
+
+def test_replay_from_the_dead_letter_queue_refuses_a_table(capsys):
+    queue = "https://sqs.us-east-1.amazonaws.com/111122223333/dlq"
+    assert main(["replay", "--from-dlq", queue, "--table", "t"]) == 2
+    assert "--table" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "field"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -273,3 +274,68 @@ def test_an_unknown_action_in_runbook_flags_is_bad_input_with_a_guess(
     assert out == ""
     assert err.count("\n") == 1
     assert "action: s3:GetObjekt" in err and "did you mean s3:GetObject?" in err
+
+
+@pytest.mark.parametrize(
+    ("given", "flag"),
+    [
+        (
+            ("--request", str(HTTP_DENY / "request.json")),
+            ("--scp", str(HTTP_DENY / "request.json")),
+        ),
+        (("--request", str(HTTP_DENY / "request.json")), ("--action", "s3:PutObject")),
+        (("--event", str(VPCE / "event.json")), ("--context-key", "aws:SourceIp=1.2.3.4")),
+        (("--batch", str(HTTP_DENY / "request.json")), ("--session-name", "s")),
+    ],
+)
+def test_a_request_flag_the_input_would_ignore_is_refused(
+    capsys: pytest.CaptureFixture[str], given: tuple[str, str], flag: tuple[str, str]
+) -> None:
+    """A request file, an event and a batch carry their own request: an --scp or --action given
+    beside them was dropped without a word, and the verdict ignored it."""
+    code, out, err = run(
+        capsys, "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), *given, *flag
+    )
+    assert (code, out) == (2, "")
+    assert flag[0] in err and "applies to --resource-arn" in err
+
+
+def test_detail_without_batch_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--request", str(HTTP_DENY / "request.json"), "--detail", "decision",
+    )  # fmt: skip
+    assert code == 2 and "--detail" in err and "--batch only" in err
+
+
+def test_a_gzipped_log_file_is_read_and_a_one_record_log_is_still_a_list(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """CloudTrail stores its log files gzipped; a log file's answer is a list whatever the
+    number of records it holds, so `--query '[].decision'` works on any of them."""
+    record = json.loads((VPCE / "event.json").read_text())
+    record = record.get("detail", record)
+    log = tmp_path / "111122223333_CloudTrail_us-east-1_20250304T1015Z_abc.json.gz"
+    log.write_bytes(gzip.compress(json.dumps({"Records": [record]}).encode()))
+
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(VPCE / "snapshot.json"), "--event", str(log),
+        "--output", "json",
+    )  # fmt: skip
+
+    assert code == 0
+    [finding] = json.loads(out)
+    assert finding["event_id"] == record["eventID"]
+
+
+def test_a_file_that_is_not_utf8_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    binary = tmp_path / "snapshot.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    code, _, err = run(
+        capsys, "diagnose", "--snapshot", str(binary), "--request", str(HTTP_DENY / "request.json")
+    )
+    assert code == 2 and "--snapshot" in err and "UTF-8" in err
