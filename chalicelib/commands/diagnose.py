@@ -582,8 +582,8 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
             answer = {"id": ident, "error": f"line {number}: not UTF-8 (byte {error.start + 1})"}
         except Exception as error:  # one bad line never stops the batch
             answer = {"id": ident, "error": f"{type(error).__name__}: {error}"}
-        if text is None:
-            text = dumps(answer if query is None else query.search(answer))
+        if text is None:  # an error answer is written whole: --query would make it null
+            text = dumps(answer if query is None or "error" in answer else query.search(answer))
         yield text
         if not frozen:  # what the first line loaded (modules, snapshot, compiled policies)
             gc.freeze()  # lives to the end: the collector stops walking it at every pass
@@ -701,6 +701,8 @@ def _verdicts(item: Mapping[str, Any], number: int, snapshots: _Snapshots, base:
 
 
 def _batch_request(item: Mapping[str, Any], number: int) -> AccessRequest:
+    if "event" in item and "request" in item:
+        raise InputError(f"line {number}", 'has both "request" and "event": give one')
     if "event" in item:
         from ..events import parse_event
 

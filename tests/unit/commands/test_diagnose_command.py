@@ -339,3 +339,30 @@ def test_a_file_that_is_not_utf8_is_bad_input(
         capsys, "diagnose", "--snapshot", str(binary), "--request", str(HTTP_DENY / "request.json")
     )
     assert code == 2 and "--snapshot" in err and "UTF-8" in err
+
+
+@pytest.mark.parametrize("detail", ["full", "decision"])
+def test_a_line_with_both_a_request_and_an_event_and_errors_under_a_query(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, detail: str
+) -> None:
+    """A line giving both a request and an event was diagnosed on the event, the request
+    dropped; and --query turned an error line into a bare null, id and error lost."""
+    request = json.loads((HTTP_DENY / "request.json").read_text())
+    event = json.loads((VPCE / "event.json").read_text())
+    batch = tmp_path / "batch.jsonl"
+    lines = [
+        {"id": "both", "request": request, "event": event},
+        {"id": "good", "request": request},
+    ]
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    code, out, _ = run(
+        capsys,
+        "diagnose", "--snapshot", str(HTTP_DENY / "snapshot.json"), "--batch", str(batch),
+        "--detail", detail, "--query", "decision",
+    )  # fmt: skip
+
+    both, good = (json.loads(line) for line in out.splitlines())
+    assert code == 0
+    assert both["id"] == "both" and 'both "request" and "event"' in both["error"]
+    assert good == "explicit-deny"
