@@ -639,6 +639,10 @@ def _action(
     if service.lower() != "s3":
         raise InputError("action", f"{action!r}: only S3 actions (s3:…) are diagnosed")
     action = f"s3:{name}"
+    if "*" in name or "?" in name:
+        raise InputError(
+            "action", f"{action!r} is a pattern: a request is made for one action (s3:GetObject…)"
+        )
     kind = action_resource(action)
     if kind is None:
         spec = lookup(name)

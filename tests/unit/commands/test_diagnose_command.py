@@ -276,6 +276,21 @@ def test_an_unknown_action_in_runbook_flags_is_bad_input_with_a_guess(
     assert "action: s3:GetObjekt" in err and "did you mean s3:GetObject?" in err
 
 
+@pytest.mark.parametrize("action", ["s3:Get*", "s3:*Object", "s3:*"])
+def test_an_action_pattern_is_bad_input(capsys: pytest.CaptureFixture[str], action: str) -> None:
+    """A request is made for one action: a pattern got a verdict for no action at all."""
+    code, out, err = run(
+        capsys,
+        "diagnose",
+        "--snapshot", str(HTTP_DENY / "snapshot.json"),
+        "--resource-arn", "arn:aws:s3:::example-bucket/data/report.csv",
+        "--action", action,
+        "--requester-arn", "arn:aws:iam::111122223333:user/alice",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert "is a pattern" in err
+
+
 @pytest.mark.parametrize(
     ("given", "flag"),
     [
