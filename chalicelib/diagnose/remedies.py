@@ -40,7 +40,7 @@ from ..engine.resolve import (
     foreign_bucket_account,
 )
 from ..engine.s3rules import NEW_POLICY_NEEDED
-from ..events.actions import is_known_action
+from ..events.actions import is_known_action, supports_condition_key
 from ..model import (
     AccessRequest,
     Cause,
@@ -1114,14 +1114,21 @@ def _comply(
     if statement is None or statement.failed_condition is None:
         return
     failure = statement.failed_condition
+    if not deny and all(
+        supports_condition_key(op.action, failure.key) is False for op in request.operations
+    ):
+        return  # no request of these actions carries the key: the Allow can never hold
     value = _satisfying_value(failure, deny=deny)
     if value is _UNSET:
         return
     values = None if value is None else [str(value)]
     advice = ADVICE.get(failure.key.lower(), "send the request with {key} = {value}")
     bound = _bound_advice(failure.key, f"is {values[0]}" if values else "is absent")
+    pattern = _pattern_met(failure, deny=deny)
     text = bound or (
-        advice.format(
+        f"send the request with {failure.key} matching {pattern!r}"
+        if pattern is not None
+        else advice.format(
             key=failure.key,
             value=values[0] if values else "(none)",
             expected=list(failure.expected),
@@ -1236,6 +1243,16 @@ def _satisfying_value(failure: ConditionFailure, *, deny: bool) -> object:
     if deny and operator in _POSITIVE and failure.key.lower().startswith("s3:x-amz-"):
         return None  # drop the offending header
     return _UNSET
+
+
+def _pattern_met(failure: ConditionFailure, *, deny: bool) -> str | None:
+    """The pattern an Allow's *Like condition wants met, when its value is one (`vpce-*`): the
+    value tried is only the shortest match, no name to give a reader."""
+    operator = failure.operator.split(":")[-1].removesuffix("IfExists")
+    if deny or operator not in ("StringLike", "ArnLike") or not failure.expected:
+        return None
+    pattern = failure.expected[0]
+    return pattern if ("*" in pattern or "?" in pattern) and "${" not in pattern else None
 
 
 def _address_in(cidr: str) -> object:

@@ -1,0 +1,72 @@
+"""How a fix tells the requester to meet an Allow's condition: a pattern is named as one
+(`vpce-*`, not the shortest value that matches it, `vpce-`), and a key the action never carries
+gets no "send the request with" advice, which nobody could follow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import pipeline
+from chalicelib.request import request_from_runbook
+from chalicelib.snapshot import load_snapshot
+
+ACCOUNT = "111122223333"
+
+
+def _finding(condition: dict[str, Any]) -> Any:
+    alice = {
+        "UserName": "alice",
+        "UserId": "AIDAALICE0000000000",
+        "Path": "/",
+        "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+        "UserPolicyList": [
+            {
+                "PolicyName": "p",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::example-bucket/*",
+                            "Condition": condition,
+                        }
+                    ],
+                },
+            }
+        ],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
+    snapshot = load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "us-east-1",
+            "iam": {"UserDetailList": [alice], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": {"example-bucket": {}}},
+        }
+    )
+    request = request_from_runbook(
+        {
+            "requester_arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+            "action": "s3:GetObject",
+            "resource_arn": "arn:aws:s3:::example-bucket/data/report.csv",
+        }
+    )
+    return pipeline.diagnose(request, snapshot)
+
+
+def test_a_pattern_condition_is_met_by_a_value_matching_the_pattern() -> None:
+    finding = _finding({"StringLike": {"aws:SourceVpce": "vpce-*"}})
+
+    [comply] = [r for r in finding.remedies if r.target == "the request"]
+    assert "matching 'vpce-*'" in comply.summary
+    assert "through VPC endpoint vpce-." not in comply.summary
+
+
+def test_no_advice_to_send_a_key_the_action_never_carries() -> None:
+    finding = _finding({"ForAnyValue:StringEquals": {"aws:TagKeys": ["a"]}})
+
+    assert not [r for r in finding.remedies if "aws:TagKeys" in r.summary and r.patch]
+    assert not [r for r in finding.remedies if r.target == "the request"]
