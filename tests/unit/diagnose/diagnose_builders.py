@@ -1,4 +1,4 @@
-"""Builders of requests and decisions for diagnosis tests (keyword defaults, no engine)."""
+"""Builders of requests, decisions and small snapshots for diagnosis tests (keyword defaults)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from chalicelib.model import (
     Decision,
     DenialHint,
     Evaluation,
+    Json,
     Layer,
     LayerResult,
     Operation,
@@ -22,6 +23,7 @@ from chalicelib.model import (
     Unchecked,
     Verdict,
 )
+from chalicelib.snapshot import Snapshot, load_snapshot
 
 ACCT = "111122223333"
 ALICE = f"arn:aws:iam::{ACCT}:user/alice"
@@ -114,3 +116,35 @@ def patched_both_ways(document: Any, patch: Any) -> tuple[Any, Any]:
         except Exception as error:
             out.append(type(error))
     return out[0], out[1]
+
+
+def iam_user(name: str, *statements: Json, account: str = ACCT) -> Json:
+    """An IAM user of `get-account-authorization-details`, with one inline policy of
+    `statements` (none: no policy)."""
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return {
+        "UserName": name,
+        "UserId": f"AIDA{name.upper():0<16}",
+        "Path": "/",
+        "Arn": f"arn:aws:iam::{account}:user/{name}",
+        "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": document}] if statements else [],
+        "AttachedManagedPolicies": [],
+        "GroupList": [],
+    }
+
+
+def account_snapshot(
+    *users: Json, buckets: Json, region: str = "us-east-1", **more: Any
+) -> Snapshot:
+    """A snapshot of account ACCT with `users`, `buckets` (s3.buckets) and `more` top-level
+    parts (vpc_endpoints, account_public_access_block…)."""
+    return load_snapshot(
+        {
+            "account_id": ACCT,
+            "partition": "aws",
+            "region": region,
+            "iam": {"UserDetailList": list(users), "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": buckets},
+            **more,
+        }
+    )

@@ -8,45 +8,19 @@ from typing import Any
 
 from chalicelib import pipeline
 from chalicelib.request import request_from_runbook
-from chalicelib.snapshot import load_snapshot
 
-ACCOUNT = "111122223333"
+from .diagnose_builders import ACCT as ACCOUNT
+from .diagnose_builders import account_snapshot, iam_user
 
 
 def _finding(condition: dict[str, Any]) -> Any:
-    alice = {
-        "UserName": "alice",
-        "UserId": "AIDAALICE0000000000",
-        "Path": "/",
-        "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-        "UserPolicyList": [
-            {
-                "PolicyName": "p",
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "s3:GetObject",
-                            "Resource": "arn:aws:s3:::example-bucket/*",
-                            "Condition": condition,
-                        }
-                    ],
-                },
-            }
-        ],
-        "AttachedManagedPolicies": [],
-        "GroupList": [],
+    grant = {
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::example-bucket/*",
+        "Condition": condition,
     }
-    snapshot = load_snapshot(
-        {
-            "account_id": ACCOUNT,
-            "partition": "aws",
-            "region": "us-east-1",
-            "iam": {"UserDetailList": [alice], "RoleDetailList": [], "GroupDetailList": []},
-            "s3": {"buckets": {"example-bucket": {}}},
-        }
-    )
+    snapshot = account_snapshot(iam_user("alice", grant), buckets={"example-bucket": {}})
     request = request_from_runbook(
         {
             "requester_arn": f"arn:aws:iam::{ACCOUNT}:user/alice",

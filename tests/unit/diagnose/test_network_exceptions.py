@@ -10,45 +10,23 @@ from typing import Any
 from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
-from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.runbook_documents import user_get_record
 from tests.unit.events.eventdata import load
 
-ACCOUNT = "111122223333"
+from .diagnose_builders import ACCT as ACCOUNT
+from .diagnose_builders import account_snapshot, iam_user
+
 ENDPOINT = "vpce-0aaa1111bbbb2222c"
 
 
 def _snapshot(bucket: str, *statements: dict[str, Any], region: str = "us-east-1") -> Any:
-    alice = {
-        "UserName": "alice",
-        "UserId": "AIDAALICE0000000000",
-        "Path": "/",
-        "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-        "UserPolicyList": [
-            {
-                "PolicyName": "read",
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-                },
-            }
-        ],
-        "AttachedManagedPolicies": [],
-        "GroupList": [],
-    }
-    return load_snapshot(
-        {
-            "account_id": ACCOUNT,
-            "partition": "aws",
-            "region": region,
-            "iam": {"UserDetailList": [alice], "RoleDetailList": [], "GroupDetailList": []},
-            "s3": {
-                "buckets": {
-                    bucket: {"policy": {"Version": "2012-10-17", "Statement": list(statements)}}
-                }
-            },
-            "vpc_endpoints": {ENDPOINT: {"VpcEndpointId": ENDPOINT, "VpcId": "vpc-1"}},
-        }
+    everything = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    return account_snapshot(
+        iam_user("alice", everything),
+        buckets={bucket: {"policy": policy}},
+        region=region,
+        vpc_endpoints={ENDPOINT: {"VpcEndpointId": ENDPOINT, "VpcId": "vpc-1"}},
     )
 
 

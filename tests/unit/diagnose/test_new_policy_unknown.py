@@ -7,9 +7,10 @@ from __future__ import annotations
 from chalicelib import pipeline
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
-from chalicelib.snapshot import load_snapshot
 
-ACCOUNT = "111122223333"
+from .diagnose_builders import ACCT as ACCOUNT
+from .diagnose_builders import account_snapshot
+
 BLOCK = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
@@ -19,15 +20,9 @@ BLOCK = {
 
 
 def test_the_policy_a_put_bucket_policy_set_is_what_to_give() -> None:
-    snapshot = load_snapshot(
-        {
-            "account_id": ACCOUNT,
-            "partition": "aws",
-            "region": "us-east-1",
-            "iam": {"UserDetailList": [], "RoleDetailList": [], "GroupDetailList": []},
-            "s3": {"buckets": {"example-bucket": {"public_access_block": BLOCK}}},
-            "account_public_access_block": BLOCK,
-        }
+    snapshot = account_snapshot(
+        buckets={"example-bucket": {"public_access_block": BLOCK}},
+        account_public_access_block=BLOCK,
     )
     request = request_from_runbook(
         {

@@ -8,9 +8,10 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.request import request_from_runbook
-from chalicelib.snapshot import load_snapshot
 
-ACCOUNT = "111122223333"
+from .diagnose_builders import ACCT as ACCOUNT
+from .diagnose_builders import account_snapshot
+
 BLOCK = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": False,
@@ -29,15 +30,7 @@ BLOCK = {
 def test_the_fix_for_a_public_acl_names_what_the_request_sets(
     action: str, resource: str, start: str
 ) -> None:
-    snapshot = load_snapshot(
-        {
-            "account_id": ACCOUNT,
-            "partition": "aws",
-            "region": "us-east-1",
-            "iam": {"UserDetailList": [], "RoleDetailList": [], "GroupDetailList": []},
-            "s3": {"buckets": {"example-bucket": {"public_access_block": BLOCK}}},
-        }
-    )
+    snapshot = account_snapshot(buckets={"example-bucket": {"public_access_block": BLOCK}})
     request = request_from_runbook(
         {
             "requester_arn": f"arn:aws:iam::{ACCOUNT}:root",
