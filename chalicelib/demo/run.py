@@ -81,8 +81,8 @@ QUEUE_NAME = "s3-403-doctor-demo-subscriber"
 CHAT_TOPIC_NAME = "s3-403-doctor-demo-chat"
 CHAT_QUEUE_NAME = "s3-403-doctor-demo-chat-subscriber"
 # The deployment's CloudWatch alarms and dashboard (names fixed by the deploy template).
-ALARMS = ("s3-403-doctor-dlq-depth", "s3-403-doctor-errors", "s3-403-doctor-throttles")
-DASHBOARD = "s3-403-doctor"
+ALARMS = tuple(f"s3-403-doctor-<stage>-{name}" for name in ("dlq-depth", "errors", "throttles"))
+DASHBOARD = "s3-403-doctor-<stage>-<region>"
 _QUIET = ("werkzeug", "moto", "botocore", "urllib3")
 # A shell's own AWS settings must not reach the demo: MOTO_ACCOUNT_ID would put every request of
 # every account into one, a profile or session token would sign with other credentials.
