@@ -118,6 +118,7 @@ ADVICE: dict[str, str] = {
 _WHO: Final = ("aws:principal", "aws:userid", "aws:username")
 _SSO_ROLE_PREFIX: Final = "AWSReservedSSO_"
 _WHAT: Final = ("aws:resource", "s3:resourceaccount", "s3:buckettag/")
+_THROUGH: Final = frozenset({"s3:dataaccesspointaccount", "s3:dataaccesspointarn"})
 
 
 def _bound_advice(key: str, wanted: str) -> str | None:
@@ -133,6 +134,12 @@ def _bound_advice(key: str, wanted: str) -> str | None:
         return (
             f"it is met only on a resource whose {key} {wanted} ({key} is the bucket's own, of "
             "its owner's account or organization: no request sends it)"
+        )
+    if low in _THROUGH:
+        return (
+            f"send it through an access point whose {key} {wanted} ({key} is the access point's "
+            "own: its ARN or its owner's account; else let the bucket policy delegate to the "
+            "access point it came through)"
         )
     if low.startswith("s3:existingobjecttag/"):
         return (
