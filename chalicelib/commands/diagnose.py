@@ -23,8 +23,8 @@ from ..snapshot import Snapshot, load_snapshot
 from .options import (
     HelpFormatter,
     add_query_option,
-    first_line,
     output_format,
+    query_error,
     structured,
     use_color,
 )
@@ -682,7 +682,7 @@ def _batch_query(args: argparse.Namespace) -> Any:
     try:
         return jmespath.compile(args.query)
     except JMESPathError as error:
-        raise InputError("--query", f"not a JMESPath expression: {first_line(error)}") from None
+        raise InputError("--query", query_error(error)) from None
 
 
 def _verdicts(item: Mapping[str, Any], number: int, snapshots: _Snapshots, base: Path) -> Verdicts:

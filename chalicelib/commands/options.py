@@ -202,7 +202,7 @@ def structured(document: Any, args: argparse.Namespace, output: str) -> str:
         try:
             document = jmespath.search(query, document)
         except JMESPathError as error:
-            raise InputError("--query", f"not a JMESPath expression: {first_line(error)}") from None
+            raise InputError("--query", query_error(error)) from None
     if output == "yaml":
         dumped: str = _yaml().safe_dump(document, sort_keys=True, allow_unicode=True)
         return dumped
@@ -218,6 +218,15 @@ def _yaml() -> Any:
             "yaml needs PyYAML, which is not installed: pip install 's3-403-doctor[yaml]'",
         ) from None
     return yaml
+
+
+def query_error(error: BaseException) -> str:
+    """A JMESPath parse error in one line: jmespath's message ends with the expression and a
+    caret on lines of their own, which the first line alone cut off ("Incomplete expression:")."""
+    text = first_line(error).rstrip(": ")
+    position = getattr(error, "lex_position", None)
+    where = f" at character {position + 1}" if isinstance(position, int) else ""
+    return f"not a JMESPath expression: {text}{where}"
 
 
 def first_line(error: BaseException) -> str:

@@ -366,3 +366,11 @@ def test_without_boto3_offline_works_and_aws_commands_name_the_extra() -> None:
     live = _without_boto3("--region", "eu-west-1", "collect", "--bucket", "b", "--out", "-")
     assert live.returncode == 2
     assert live.stderr.strip().endswith("pip install 's3-403-doctor[aws]'")
+
+
+def test_a_bad_query_says_what_is_wrong_and_where(capsys: pytest.CaptureFixture[str]) -> None:
+    """jmespath's message ends on lines of their own; the one line kept said "Incomplete
+    expression:" and stopped there."""
+    code, _, err = _main(capsys, "diagnose", *OFFLINE, "--query", "causes[0")
+    assert code == 2
+    assert err.strip().endswith("Incomplete expression at character 9")
