@@ -17,6 +17,8 @@ from chalicelib.model import Scope, Verdict
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.runbook_documents import user_get_record
 
+from .diagnose_builders import iam_user
+
 ACCOUNT = "111122223333"
 BUCKET = "acme-data"
 KEY = "data/report.csv"
@@ -43,15 +45,7 @@ def _record(how: str) -> dict[str, Any]:
 
 
 def _snapshot() -> Any:
-    alice = {
-        "UserName": "alice",
-        "UserId": "AIDAALICE0000000000",
-        "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-        "Path": "/",
-        "UserPolicyList": [],
-        "AttachedManagedPolicies": [],
-        "GroupList": [],
-    }
+    alice = iam_user("alice")
     return load_snapshot(
         {
             "account_id": ACCOUNT,

@@ -15,6 +15,7 @@ from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.diagnose_builders import iam_user
 from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 
 from .runbook_documents import user_get_record
@@ -44,17 +45,7 @@ def _snapshot(*, alias: str | None) -> Any:
         "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
         "Condition": {"StringEquals": {"s3:DataAccessPointAccount": ACCOUNT}},
     }
-    alice = {
-        "UserName": "alice",
-        "UserId": "AIDAALICE0000000000",
-        "Arn": ALICE,
-        "Path": "/",
-        "UserPolicyList": [
-            {"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [grant]}}
-        ],
-        "AttachedManagedPolicies": [],
-        "GroupList": [],
-    }
+    alice = iam_user("alice", grant)
     return load_snapshot(
         {
             "account_id": ACCOUNT,

@@ -13,6 +13,7 @@ from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.diagnose_builders import iam_user
 
 from .runbook_documents import user_get_record
 
@@ -65,20 +66,7 @@ def _snapshot(statements: list[dict[str, Any]], origin: str | None) -> Any:
         if origin == "VPC":
             point["VpcConfiguration"] = {"VpcId": "vpc-0aaa"}
         points[POINT] = point
-    alice = {
-        "UserName": "alice",
-        "UserId": "AIDAALICE0000000000",
-        "Arn": ALICE,
-        "Path": "/",
-        "UserPolicyList": [
-            {
-                "PolicyName": "p",
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [grant]},
-            }
-        ],
-        "AttachedManagedPolicies": [],
-        "GroupList": [],
-    }
+    alice = iam_user("alice", grant)
     return load_snapshot(
         {
             "account_id": ACCOUNT,
