@@ -450,8 +450,8 @@ def _owner_held_here(request: AccessRequest, snapshot: Snapshot) -> tuple[Contex
     the event's record named none and the recipient was assumed the owner (`events.parse`):
     the requester's copy of a cross-account record is delivered to the requester's account."""
     context = request.context
-    if request.event_id is None:
-        return context  # a runbook request's owner is never assumed
+    if request.bucket_account is None:
+        return context  # a runbook request's: no owner assumed from a record
     bucket = _one_bucket(request)
     owner = snapshot.account_id
     if bucket is None or not owner or not _holds(snapshot.buckets.get(bucket)):
