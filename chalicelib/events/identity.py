@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from ..arn import account_root_arn, parse_arn, role_arn_from_session
+from ..arn import account_root_arn, is_account_id, parse_arn, role_arn_from_session
 from ..model import Principal, PrincipalType
 from . import fields as f
 from .errors import EventError
@@ -148,7 +148,9 @@ def _is_anonymous(kind: str | None, account: str | None, principal_id: Any) -> b
         IdentityType.FEDERATED_USER,
         IdentityType.AWS_SERVICE,
     }
-    return principal_id == "" and kind not in signed
+    # An empty principalId with a real account id names a caller of that account whose identity
+    # the record leaves out: a signed request, not an anonymous one.
+    return principal_id == "" and kind not in signed and not is_account_id(account or "")
 
 
 def _anonymous() -> Requester:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.events import parse_event
 from chalicelib.model import PrincipalType, Scope
-from tests.unit.events.eventdata import parsed
+from tests.unit.events.eventdata import load, parsed
 
 ACCT = "111122223333"
 
@@ -162,3 +163,21 @@ def test_unknown_identity_type_is_noted() -> None:
     request = parsed("unknown-identity-getobject")
 
     assert any("'Unknown'" in note for note in request.notes)
+
+
+def test_an_account_caller_with_no_principal_id_is_that_accounts_not_anonymous() -> None:
+    """A record naming a caller's 12-digit account with an empty principalId is a signed
+    request of that account: it was taken as anonymous, the account dropped (anonymous records
+    say accountId "anonymous")."""
+    record = load("05-anonymous-headobject")
+    record["detail"]["userIdentity"] = {
+        "type": "AWSAccount",
+        "principalId": "",
+        "accountId": "444455556666",
+    }
+
+    request = parse_event(record)
+
+    assert request.principal.type is PrincipalType.AWS_ACCOUNT
+    assert request.principal.account_id == "444455556666"
+    assert request.scope is not Scope.ANONYMOUS
