@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import gzip
 import json
 import re
 import sys
@@ -23,6 +22,7 @@ from ..snapshot import Snapshot, load_snapshot
 from .options import (
     HelpFormatter,
     add_query_option,
+    file_text,
     output_format,
     query_error,
     structured,
@@ -401,20 +401,15 @@ def _read_json(path: Path, field: str) -> Any:
     """The JSON document of a file, gunzipped first when it is gzip (a CloudTrail log file as
     S3 stores it)."""
     try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputError(field, f"cannot read {path}: {error.strerror}") from None
-    try:
-        text = (gzip.decompress(raw) if raw[:2] == _GZIP else raw).decode("utf-8")
+        text = file_text(path)
     except (OSError, EOFError, UnicodeDecodeError) as error:
+        if isinstance(error, OSError) and error.strerror:  # the file system's, not gzip's
+            raise InputError(field, f"cannot read {path}: {error.strerror}") from None
         raise InputError(field, f"{path} is not UTF-8 JSON (or gzip of it): {error}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(field, f"{path} is not JSON: {error.msg} at line {error.lineno}") from None
-
-
-_GZIP: Final = b"\x1f\x8b"
 
 
 # --------------------------------------------------------------------------- batch

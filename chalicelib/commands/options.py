@@ -7,10 +7,12 @@ No boto3 here: the commands that call AWS import it when they run.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import textwrap
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Final, TextIO
 
 from ..model import InputError
 
@@ -227,6 +229,16 @@ def query_error(error: BaseException) -> str:
     position = getattr(error, "lex_position", None)
     where = f" at character {position + 1}" if isinstance(position, int) else ""
     return f"not a JMESPath expression: {text}{where}"
+
+
+_GZIP: Final = b"\x1f\x8b"
+
+
+def file_text(path: Path) -> str:
+    """A file's UTF-8 text, gunzipped first when it is gzip (CloudTrail log files as S3 stores
+    them). Raises OSError, EOFError or UnicodeDecodeError: the caller names its option."""
+    raw = path.read_bytes()
+    return (gzip.decompress(raw) if raw[:2] == _GZIP else raw).decode("utf-8")
 
 
 def first_line(error: BaseException) -> str:

@@ -14,7 +14,6 @@ directory (a file named on its own that is not events stays an error: the user m
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import InputError, Json
 from ..publish.timestamps import parse_utc
+from .options import file_text
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -141,11 +141,8 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
 
 def _load(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as error:
+        text = file_text(path)
+    except (OSError, EOFError, UnicodeDecodeError) as error:
         raise InputError("--events", f"{path}: cannot read: {error}") from None
     try:
         return json.loads(text)

@@ -99,8 +99,8 @@ class Leg:
     notes: list[str] = field(default_factory=list)
     details: dict[Layer, str] = field(default_factory=dict)
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
-    key_state: str | None = None  # a KMS key not Enabled: judged after the policies
-    late_blocks: list[tuple[Layer, str]] = field(default_factory=list)  # after them too
+    # Refusals judged after the policies: a KMS key not Enabled, an Object Lock
+    late_blocks: list[tuple[Layer, str]] = field(default_factory=list)
     bpa_reason: str | None = None  # a public grant that Block Public Access took away
     federated: bool = False  # the requester is a federated-user session
     cross_account: bool = False  # the requester belongs to another account than the resource
@@ -781,7 +781,8 @@ def _kms_leg(
     leg.layers[Layer.KMS_GRANT] = grant_hits
     leg.details.update(kms.details)
     leg.native_blocks.extend(kms.blocks)
-    leg.key_state = kms.key_state
+    if kms.key_state is not None:
+        leg.late_blocks.append((Layer.KMS_KEY_POLICY, kms.key_state))
     return leg
 
 
@@ -861,15 +862,12 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
     state as an error of its own, and S3 checks a version's lock once the request is allowed,
     so a policy that denies is what an AccessDenied names first."""
     result = _decide_policies(leg, assume_unknown_allows=assume_unknown_allows)
-    late = list(leg.late_blocks)
-    if leg.key_state is not None:
-        late.append((Layer.KMS_KEY_POLICY, leg.key_state))
-    if not late:
+    if not leg.late_blocks:
         return result
     denied = result.verdict is Verdict.IMPLICIT_DENY
     blocked = list(result.blocked) if denied else []
     reasons = dict(result.reasons) if denied else {}
-    for layer, text in late:
+    for layer, text in leg.late_blocks:
         blocked.append(layer)
         said = reasons.get(layer)
         reasons[layer] = f"{said}; {text}" if said else text
@@ -877,7 +875,7 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
 
 
 def _decide_policies(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
-    """`_decide` without the key's state."""
+    """`_decide` without the late blocks."""
     reasons: dict[Layer, str] = {}
     blocked: list[Layer] = []
 
@@ -1098,8 +1096,8 @@ def _layer_results(
             detail = "; ".join(p.reason for p in hits.problems)
         if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
             outcome = Outcome.ALLOW
-        if layer is Layer.KMS_KEY_POLICY and leg.key_state and outcome is not Outcome.EXPLICIT_DENY:
-            outcome = Outcome.IMPLICIT_DENY
+        if outcome is not Outcome.EXPLICIT_DENY and any(b[0] is layer for b in leg.late_blocks):
+            outcome = Outcome.IMPLICIT_DENY  # a policy layer that a late block names (key state)
         out.append(LayerResult(layer=layer, outcome=outcome, statements=statements, detail=detail))
     for layer, text, refs in leg.native_blocks:
         out.append(

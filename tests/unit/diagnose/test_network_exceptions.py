@@ -5,11 +5,14 @@ aws:SourceIp, which such a request never carries. The fix is an exception in the
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Any
 
 from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import Verdict
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 from tests.unit.engine.runbook_documents import user_get_record
 from tests.unit.events.eventdata import load
 
@@ -93,3 +96,23 @@ def test_a_person_outside_the_endpoint_is_told_to_use_it() -> None:
 
     assert [r.target for r in finding.remedies] == ["the request"]
     assert ENDPOINT in finding.remedies[0].summary
+
+
+def test_a_hostile_endpoint_id_in_the_exception_is_data_in_every_rendering_and_command() -> None:
+    """The endpoint id comes from the record: written into a Deny's condition it stays a JSON
+    string, one shell-quoted argument of the command, and data in every rendering."""
+    hostile = "vpce-0\u202e\n<b>x</b>\x1b]52;c;`$(id)`'; rm -rf ~ #"
+    office = {"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}
+    snapshot = _snapshot("acme-data", _deny("acme-data", office))
+    record = user_get_record(ACCOUNT, "acme-data", "data/report.csv", vpc_endpoint_id=hostile)
+
+    finding = pipeline.diagnose(parse_event(record), snapshot)
+
+    [fix] = [r for r in finding.remedies if r.code == "FIX_STATEMENT"]
+    [deny] = [s for s in fix.patch["document"]["Statement"] if s.get("Sid") == "Pinned"]
+    assert deny["Condition"]["StringNotEquals"] == {"aws:SourceVpce": hostile}
+    assert fix.cli is not None and fix.cli.isprintable()
+    argv = shlex.split(fix.cli)
+    assert argv[:3] == ["aws", "s3api", "put-bucket-policy"]
+    assert json.loads(argv[argv.index("--policy") + 1]) == fix.patch["document"]
+    assert_inert_in_every_rendering(finding)

@@ -15,6 +15,7 @@ from chalicelib.diagnose import render_markdown, render_text
 from chalicelib.events import parse_event
 from chalicelib.model import Scope, Verdict
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 from tests.unit.engine.runbook_documents import user_get_record
 
 from .diagnose_builders import iam_user
@@ -83,3 +84,16 @@ def test_an_unsupported_request_is_not_diagnosed_and_gets_no_fix(how: str, said:
     assert text.startswith("NOT DIAGNOSED ")
     assert "FIX" not in text and "LAYERS" not in text
     assert "### Layers" not in render_markdown(finding)
+
+
+def test_a_hostile_multi_region_host_is_data_in_every_rendering() -> None:
+    """The host comes from the record and the cause quotes it."""
+    hostile = "x\u202e\n\nFIX\n  1. Run: `$(id)`<b>\x1b]52;c;" + MRAP_HOST
+    record = _record("mrap-host")
+    record["requestParameters"]["Host"] = hostile
+    record["tlsDetails"]["clientProvidedHostHeader"] = hostile
+
+    finding = pipeline.diagnose(parse_event(record), _snapshot())
+
+    assert finding.causes[0].code == "OUT_OF_SCOPE_UNSUPPORTED"
+    assert_inert_in_every_rendering(finding)

