@@ -144,6 +144,7 @@ class Bucket:
     objects: Mapping[str, S3Object | Unreadable] | Unreadable | None  # None: not listed
     tags: Mapping[str, str] | Unreadable | None  # TagSet by key; None: not collected
     abac: str | Unreadable | None  # "Enabled" or "Disabled"; None: not collected
+    versioning: Mapping[str, Any] | Unreadable | None = None  # GetBucketVersioning's output
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -694,6 +695,7 @@ def _load_bucket(name: str, raw: Mapping[str, Any], where: str) -> Bucket:
         objects=objects,
         tags=_tag_set(raw.get("tags"), f"{where}.tags"),
         abac=_maybe(raw.get("abac"), f"{where}.abac"),
+        versioning=_maybe(raw.get("versioning"), f"{where}.versioning"),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from ..arn import is_kms_key_arn
 from ..engine import kms
+from ..engine.s3rules import MFA_DELETE_WORDS
 from ..model import (
     AccessRequest,
     Cause,
@@ -56,6 +57,8 @@ IMPLICIT: dict[Layer, CauseCode] = {
     Layer.OBJECT_LOCK: CauseCode.OBJECT_LOCK,
     Layer.OBJECT_EXISTENCE: CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
 }
+
+_MFA_DELETE = MFA_DELETE_WORDS.lower().replace(" ", "")  # as `_native_code` reads a detail
 
 # Layers that can grant a same-account request: an implicit deny there means "nothing allowed".
 GRANT_LAYERS = frozenset(
@@ -233,6 +236,8 @@ def _native_code(lr: LayerResult, table: dict[Layer, CauseCode]) -> CauseCode:
             return CauseCode.ACLS_DISABLED
         return CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT
     if lr.layer is Layer.REQUEST:
+        if _MFA_DELETE in detail:
+            return CauseCode.MFA_DELETE_REQUIRED
         if "networkoriginvpc" in detail:
             return CauseCode.ACCESS_POINT_NETWORK_ORIGIN
         if "requesterpays" in detail and "anonymous" in detail:

@@ -62,7 +62,7 @@ from ..model import (
     Verdict,
 )
 from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
-from .catalog import CauseCode, RemedyCode
+from .catalog import CauseCode, RemedyCode, entry, fill
 from .causes import EXPLICIT
 from .patches import (
     NO_COMMAND,
@@ -89,6 +89,26 @@ DENY_CODES = frozenset(EXPLICIT.values()) - {
     CauseCode.OBJECT_LOCK,
     CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
 }
+
+# Refusals no policy patch of ours lifts (S3 settings, the request's own headers, the object):
+# when nothing else is offered, the catalog's fix is the advice.
+ADVICE_CODES: Final = frozenset(
+    code.value
+    for code in (
+        CauseCode.NO_RESOURCE_GRANT,
+        CauseCode.BPA_BLOCK_PUBLIC_POLICY,
+        CauseCode.BPA_RESTRICT_PUBLIC_BUCKETS,
+        CauseCode.ACLS_DISABLED,
+        CauseCode.KMS_KEY_STATE,
+        CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
+        CauseCode.OBJECT_LOCK,
+        CauseCode.MFA_DELETE_REQUIRED,
+        CauseCode.EXPECTED_BUCKET_OWNER_MISMATCH,
+        CauseCode.REQUESTER_PAYS_HEADER_MISSING,
+        CauseCode.REQUESTER_PAYS_ANONYMOUS,
+        CauseCode.ACCESS_POINT_NETWORK_ORIGIN,
+    )
+)
 
 # How a requester complies with a condition on a key, in words.
 ADVICE: dict[str, str] = {
@@ -208,7 +228,10 @@ def find_remedies(
         action = evaluation.action if evaluation else request.action
         resource = evaluation.resource_arn if evaluation else request.resource_arn
         own = [m for m in misses if m.evaluation == index]
-        for candidate in _candidates(request, snapshot, decision, cause, own, action, resource):
+        candidates = list(_candidates(request, snapshot, decision, cause, own, action, resource))
+        if not candidates and cause.code in ADVICE_CODES:
+            candidates.append(_advice(request, cause, resource))
+        for candidate in candidates:
             key = (candidate.code.value, candidate.target, candidate.summary)
             if key in seen:
                 continue
@@ -963,6 +986,17 @@ def _private_acl(request: AccessRequest) -> Candidate:
                 "s3:x-amz-grant-full-control": None,
             },
         },
+    )
+
+
+def _advice(request: AccessRequest, cause: Cause, resource: str) -> Candidate:
+    """The catalog's fix for a refusal that no change we can verify lifts (unverified)."""
+    values = {"bucket": request.bucket, "resource": resource, "action": request.action}
+    on_key = cause.layer in (Layer.KMS_KEY_POLICY, Layer.KMS_GRANT)
+    return Candidate(
+        code=RemedyCode.FOLLOW_ADVICE,
+        target=resource if on_key else request.bucket or resource,
+        summary=fill(entry(CauseCode(cause.code)).fix, values),
     )
 
 

@@ -168,6 +168,7 @@ def s3_facts(
         facts.details[Layer.OBJECT_OWNERSHIP] = "BucketOwnerEnforced: ACLs are disabled"
     _bpa_writes(facts, request, op, ctx)
     _object_lock(facts, request, op, ctx)
+    _mfa_delete(facts, request, snapshot, op, entry)
     _requester_pays(facts, request, snapshot, entry)
     return facts
 
@@ -651,6 +652,45 @@ def _object_lock(
 
 
 _BYPASS: Final = "s3:bypassgovernanceretention"
+# What MFA delete guards, by action: a version's permanent delete, the versioning state.
+_MFA_DELETE_ACTIONS: Final = {
+    "s3:deleteobjectversion": "permanently delete an object version",
+    "s3:putbucketversioning": "change the versioning state",
+}
+MFA_DELETE_WORDS: Final = "MFA delete is enabled on"
+"""How an MFA delete refusal starts (`diagnose.causes` names its cause by it)."""
+
+
+def _mfa_delete(
+    facts: S3Facts, request: AccessRequest, snapshot: Snapshot, op: Operation, bucket: Bucket
+) -> None:
+    """With MFA delete enabled, only the bucket owner's root user, sending `x-amz-mfa` (its MFA
+    device's serial and code) over HTTPS, can permanently delete a version or change the
+    versioning state; no policy grants it to anyone else. Judged after the policies, as Object
+    Lock. CloudTrail does not log the header: a root request is judged as one without it.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMFADelete.html
+    """
+    what = _MFA_DELETE_ACTIONS.get(op.action.lower())
+    versioning = bucket.versioning
+    if what is None or versioning is None:
+        return
+    if isinstance(versioning, Unreadable):
+        facts.undecided[Layer.REQUEST] = unchecked_for(
+            Layer.REQUEST, versioning, f"the versioning configuration (MFA delete) of {bucket.name}"
+        )
+        return
+    if not isinstance(versioning, Mapping) or versioning.get("MFADelete") != "Enabled":
+        return
+    principal = request.principal
+    if principal.type is PrincipalType.ROOT and principal.account_id == snapshot.account_id:
+        text = (
+            f"{MFA_DELETE_WORDS} {bucket.name}; the request came from its owner's root user, "
+            "and S3's log does not show whether it sent the MFA code"
+        )
+    else:
+        who = principal.principal_arn or principal.type.value
+        text = f"{MFA_DELETE_WORDS} {bucket.name}; the request came from {who}, not its root user"
+    facts.late_blocks.append((Layer.REQUEST, text))
 
 
 def _parse_time(value: Any) -> datetime | None:
