@@ -165,6 +165,12 @@ def run_collect(
             collector_factory(getattr(args, "region", None)), scope, err=err
         )
         _named_but_not_found(scope, document)
+        for bucket in _buckets_not_found(scope, document):
+            print(
+                f"s3doctor collect: note: bucket {bucket} does not exist (NoSuchBucket): left "
+                "out of the snapshot, which diagnoses a request on it as on a missing bucket",
+                file=err,
+            )
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         if args.out == "-":
             (out or sys.stdout).write(text)
@@ -221,6 +227,12 @@ def _named_but_not_found(scope: CollectionScope, document: Json) -> None:
             missing = entry is None and flag != "--kms-key-arn"  # keys are keyed by their ARN
             if missing or code in NOT_FOUND_CODES:
                 raise InputError(flag, f"{name} does not exist ({code or 'not found'})")
+
+
+def _buckets_not_found(scope: CollectionScope, document: Json) -> list[str]:
+    """The buckets of the command line that the snapshot leaves out (S3 said NoSuchBucket)."""
+    buckets = (document.get("s3") or {}).get("buckets") or {}
+    return [name for name in dict.fromkeys(scope.buckets) if name not in buckets]
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:

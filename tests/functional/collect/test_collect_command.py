@@ -94,6 +94,22 @@ def test_collect_bad_input_exits_2_with_one_line_naming_the_option(
     assert line.startswith(f"s3doctor collect: {field}:")
 
 
+def test_collect_of_a_bucket_that_does_not_exist_says_so_and_leaves_it_out(
+    moto_url: str, seeded: Seeded, tmp_path: Path
+) -> None:
+    out = tmp_path / "snapshot.json"
+    code, err = _run(
+        moto_url, "--bucket", "reports-bucket", "--bucket", "no-such-bucket-here", "--out", str(out)
+    )
+
+    assert code == 0
+    assert err.splitlines() == [
+        "s3doctor collect: note: bucket no-such-bucket-here does not exist (NoSuchBucket): left "
+        "out of the snapshot, which diagnoses a request on it as on a missing bucket"
+    ]
+    assert set(json.loads(out.read_text())["s3"]["buckets"]) == {"reports-bucket"}
+
+
 def test_collect_to_an_unwritable_path_exits_2(moto_url: str, seeded: Seeded) -> None:
     code, err = _run(moto_url, "--bucket", "plain-bucket", "--out", "/no/such/dir/s.json")
 
