@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..model import InputError
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `demo` to the `s3doctor` parser."""
@@ -16,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    for flag in ("--profile", "--region", "--endpoint-url"):
+        if getattr(args, flag[2:].replace("-", "_"), None) is not None:
+            raise InputError(
+                flag, "the demo runs on its own local moto server, with no AWS account or region"
+            )
     from ..demo import run_demo  # moto and chalice load only when the demo runs
 
     return run_demo()

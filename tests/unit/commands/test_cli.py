@@ -41,3 +41,21 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         cli.main(["frobnicate"])
     assert stopped.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--profile", "prod"],
+        ["--region", "eu-west-1", "demo"],
+        ["demo", "--endpoint-url", "http://127.0.0.1:5000"],
+    ],
+)
+def test_demo_refuses_the_aws_options_it_would_ignore(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(argv)
+
+    flag = next(token for token in argv if token.startswith("--"))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(f"s3doctor demo: {flag}: the demo runs on its own")
