@@ -456,9 +456,23 @@ def validate_request_document(data: Any) -> None:
         if missing:
             prefix = f"{where}." if where else ""
             raise InputError(f"{prefix}{missing[0]}", "required")
-    if error.validator == "additionalProperties":
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = error.schema.get("properties") or {}
+        extra = next((k for k in sorted(map(str, error.instance)) if k not in known), None)
+        if extra is not None:
+            prefix = f"{where}." if where else ""
+            expected = ", ".join(sorted(known))
+            raise InputError(f"{prefix}{_field_name(extra)}", f"unknown field; expected {expected}")
         raise InputError(where or "request", error.message)
     raise InputError(where or "request", _schema_message(error))
+
+
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_:-]{1,64}")
+
+
+def _field_name(name: str) -> str:
+    """A caller's key as an error names it: as is when plain, else quoted and cut (JSON)."""
+    return name if _PLAIN_NAME.fullmatch(name) else json.dumps(name[:64])
 
 
 def _conforms(data: Mapping[str, Any]) -> bool:

@@ -201,7 +201,7 @@ def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
         ),
         ({"kms_key_arn": "1234"}, "kms_key_arn", "KMS key ARN"),
         ({"vpc_endpoint_id": "vpc-123"}, "vpc_endpoint_id", "vpce-"),
-        ({"extra": 1}, "request", "extra"),
+        ({"extra": 1}, "extra", "unknown field"),
         ({"context": [{"ContextKeyName": "aws:SourceIp"}]}, "context[0].ContextKeyValues", ""),
         (
             {
@@ -256,6 +256,22 @@ def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
             "numericList",
         ),
         ({"session_policy": "{not json"}, "session_policy", "not valid JSON"),
+        ({"resource": "arn:aws:s3:::b/k"}, "resource", "unknown field; expected action, "),
+        ({"a\u001b[2J": 1}, '"a\\u001b[2J"', "unknown field"),
+        (
+            {
+                "context": [
+                    {
+                        "ContextKeyName": "aws:SourceIp",
+                        "ContextKeyValues": ["192.0.2.1"],
+                        "ContextKeyType": "ip",
+                        "ContextKeyTyp": "ip",
+                    }
+                ]
+            },
+            "context[0].ContextKeyTyp",
+            "expected ContextKeyName, ContextKeyType, ContextKeyValues",
+        ),
         ({"scp_policies": ["[1]"]}, "scp_policies[0]", "policy document"),
         (
             {"requester_arn": f"arn:aws:sts::{ACCT}:assumed-role/etl/a", "session_name": "b"},
