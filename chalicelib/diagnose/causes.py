@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from ..arn import is_kms_key_arn
 from ..engine import kms
-from ..engine.s3rules import MFA_DELETE_WORDS
+from ..engine.s3rules import MFA_DELETE_WORDS, SSE_C_WORDS
 from ..model import (
     AccessRequest,
     Cause,
@@ -58,7 +58,9 @@ IMPLICIT: dict[Layer, CauseCode] = {
     Layer.OBJECT_EXISTENCE: CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
 }
 
-_MFA_DELETE = MFA_DELETE_WORDS.lower().replace(" ", "")  # as `_native_code` reads a detail
+# As `_native_code` reads a detail: lower case, no spaces.
+_MFA_DELETE = MFA_DELETE_WORDS.lower().replace(" ", "")
+_SSE_C = SSE_C_WORDS.lower().replace(" ", "")
 
 # Layers that can grant a same-account request: an implicit deny there means "nothing allowed".
 GRANT_LAYERS = frozenset(
@@ -238,6 +240,8 @@ def _native_code(lr: LayerResult, table: dict[Layer, CauseCode]) -> CauseCode:
     if lr.layer is Layer.REQUEST:
         if _MFA_DELETE in detail:
             return CauseCode.MFA_DELETE_REQUIRED
+        if _SSE_C in detail:
+            return CauseCode.SSE_C_BLOCKED
         if "networkoriginvpc" in detail:
             return CauseCode.ACCESS_POINT_NETWORK_ORIGIN
         if "requesterpays" in detail and "anonymous" in detail:

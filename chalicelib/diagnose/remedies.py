@@ -103,6 +103,7 @@ ADVICE_CODES: Final = frozenset(
         CauseCode.OBJECT_MISSING_NO_LISTBUCKET,
         CauseCode.OBJECT_LOCK,
         CauseCode.MFA_DELETE_REQUIRED,
+        CauseCode.SSE_C_BLOCKED,
         CauseCode.EXPECTED_BUCKET_OWNER_MISMATCH,
         CauseCode.REQUESTER_PAYS_HEADER_MISSING,
         CauseCode.REQUESTER_PAYS_ANONYMOUS,

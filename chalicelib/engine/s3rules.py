@@ -169,6 +169,7 @@ def s3_facts(
     _bpa_writes(facts, request, op, ctx)
     _object_lock(facts, request, op, ctx)
     _mfa_delete(facts, request, snapshot, op, entry)
+    _sse_c_blocked(facts, op, ctx, entry)
     _requester_pays(facts, request, snapshot, entry)
     return facts
 
@@ -691,6 +692,39 @@ def _mfa_delete(
         who = principal.principal_arn or principal.type.value
         text = f"{MFA_DELETE_WORDS} {bucket.name}; the request came from {who}, not its root user"
     facts.late_blocks.append((Layer.REQUEST, text))
+
+
+SSE_C_WORDS: Final = "blocks uploads that specify SSE-C"
+"""How an SSE-C refusal reads (`diagnose.causes` names its cause by it)."""
+_SSE_C_KEY: Final = "s3:x-amz-server-side-encryption-customer-algorithm"
+
+
+def _sse_c_blocked(facts: S3Facts, op: Operation, ctx: RequestContext, bucket: Bucket) -> None:
+    """A write that specifies SSE-C (PutObject, CopyObject, POST, multipart upload) into a
+    bucket whose default encryption blocks SSE-C (`BlockedEncryptionTypes`, the default of new
+    buckets since April 2026) is refused with 403, whatever the policies grant; judged after
+    them. https://docs.aws.amazon.com/AmazonS3/latest/userguide/blocking-unblocking-s3-c-encryption-gpb.html
+    """
+    if op.action.lower() != "s3:putobject" or not ctx.get(_SSE_C_KEY):
+        return
+    encryption = bucket.encryption
+    if isinstance(encryption, Unreadable):
+        facts.undecided[Layer.REQUEST] = unchecked_for(
+            Layer.REQUEST, encryption, f"the default encryption (SSE-C blocking) of {bucket.name}"
+        )
+        return
+    if not isinstance(encryption, Mapping):
+        return
+    for rule in encryption.get("Rules") or ():
+        blocked = rule.get("BlockedEncryptionTypes") if isinstance(rule, Mapping) else None
+        types = blocked.get("EncryptionType") if isinstance(blocked, Mapping) else None
+        if isinstance(types, list) and "SSE-C" in types:
+            text = (
+                f"the default encryption of {bucket.name} {SSE_C_WORDS} "
+                "(BlockedEncryptionTypes), and the request sent an SSE-C algorithm header"
+            )
+            facts.late_blocks.append((Layer.REQUEST, text))
+            return
 
 
 def _parse_time(value: Any) -> datetime | None:
