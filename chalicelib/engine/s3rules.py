@@ -676,8 +676,10 @@ def _mfa_delete(
     if what is None or versioning is None:
         return
     if isinstance(versioning, Unreadable):
-        facts.undecided[Layer.REQUEST] = unchecked_for(
-            Layer.REQUEST, versioning, f"the versioning configuration (MFA delete) of {bucket.name}"
+        what_of = f"the versioning configuration (MFA delete) of {bucket.name}"
+        facts.undecided[Layer.REQUEST] = replace(
+            unchecked_for(Layer.REQUEST, versioning, what_of),
+            needs=versioning.needs or "s3:GetBucketVersioning",
         )
         return
     if not isinstance(versioning, Mapping) or versioning.get("MFADelete") != "Enabled":
@@ -709,8 +711,10 @@ def _sse_c_blocked(facts: S3Facts, op: Operation, ctx: RequestContext, bucket: B
         return
     encryption = bucket.encryption
     if isinstance(encryption, Unreadable):
-        facts.undecided[Layer.REQUEST] = unchecked_for(
-            Layer.REQUEST, encryption, f"the default encryption (SSE-C blocking) of {bucket.name}"
+        what_of = f"the default encryption (SSE-C blocking) of {bucket.name}"
+        facts.undecided[Layer.REQUEST] = replace(
+            unchecked_for(Layer.REQUEST, encryption, what_of),
+            needs=encryption.needs or "s3:GetEncryptionConfiguration",
         )
         return
     if not isinstance(encryption, Mapping):

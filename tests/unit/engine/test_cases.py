@@ -129,6 +129,9 @@ def _check_unchecked(decision: Decision, wanted: Mapping[str, Any], trace: str) 
     text = wanted.get("reason_contains")
     if text is not None:
         assert any(text in u.reason for u in decision.unchecked), trace
+    needs = wanted.get("needs")
+    if needs is not None:
+        assert any(u.needs == needs for u in decision.unchecked), trace
 
 
 def _layers(layers: tuple[Layer, ...]) -> list[str]:
