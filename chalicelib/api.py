@@ -182,6 +182,8 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
         )
     for name in sorted(params):
         _check_value(name, params[name], MAX_VALUE_LENGTH)
+        if not params[name]:  # `bucket=` would otherwise list every bucket's findings
+            raise InputError(name, "must not be empty")
     decision = params.get("decision")
     if decision is not None and decision not in {v.value for v in Verdict}:
         raise InputError(
@@ -189,13 +191,13 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
         )
     since = params.get("since")
     return FindingQuery(
-        bucket=params.get("bucket") or None,
-        principal_arn=params.get("principal") or None,
-        account=params.get("account") or None,
+        bucket=params.get("bucket"),
+        principal_arn=params.get("principal"),
+        account=params.get("account"),
         decision=decision,
-        since=parse_since(since, now=now) if since else None,
+        since=parse_since(since, now=now) if since is not None else None,
         limit=_limit(params.get("limit")),
-        next_token=params.get("next_token") or None,
+        next_token=params.get("next_token"),
     )
 
 
