@@ -35,6 +35,7 @@ from .publish.ports import (
     FindingQuery,
     finding_account,
 )
+from .publish.sizing import STORE_STEPS, fit
 from .request import request_from_runbook
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def get_finding(finding_id: str) -> Response:
                 "message": f"no finding with id {finding_id!r}",
             },
         )
-    return _json(200, render(finding, detail))
+    return _json(200, render_within(finding, detail, budget=RESPONSE_BUDGET_BYTES)[0])
 
 
 @api.route(
@@ -123,7 +124,7 @@ def diagnose() -> Response:
     except DiagnoserError as error:
         logger.warning("diagnosis failed: %s", error)
         return _json(500, {"error": "DiagnosisFailed", "message": str(error)})
-    return _json(200, render(finding, detail))
+    return _json(200, render_within(finding, detail, budget=RESPONSE_BUDGET_BYTES)[0])
 
 
 def caller_detail() -> Detail:
@@ -157,14 +158,38 @@ def render(finding: Finding, detail: Detail) -> Json:
     return {**document, "detail": detail.value}
 
 
+def render_within(finding: Finding, detail: Detail, *, budget: int) -> tuple[Json, int]:
+    """`render(finding, detail)` and its size on the wire (`wire_size`); a finding bigger than
+    `budget` alone (a stored finding is compressed: it can hold many megabytes of patches and
+    policies) is shortened as stored findings are (`sizing.STORE_STEPS`), its `truncated`
+    marker naming what was removed, so that no answer passes Lambda's 6 MB."""
+    document = render(finding, detail)
+    size = wire_size(document)
+    if size <= budget:
+        return document, size
+    kept = {"account": document.get("account"), "detail": document["detail"]}
+    fitted, _ = fit(document, STORE_STEPS, lambda d: wire_size({**d, **kept}) <= budget)
+    document = {**fitted, **kept}
+    return document, wire_size(document)
+
+
+def wire_size(document: Json) -> int:
+    """The bytes `document` takes in Lambda's answer, which carries the body as a JSON string:
+    measured escaped, as it will travel."""
+    return len(json.dumps(json.dumps(document, sort_keys=True))) + 2
+
+
 def fit_page(page: FindingPage, detail: Detail, *, budget: int) -> tuple[list[Json], str | None]:
-    """The page's findings that fit in `budget` bytes (at least one), and the token after them."""
+    """The page's findings that fit in `budget` bytes (at least one, shortened if it alone does
+    not fit: `render_within`), and the token after them."""
     shown: list[Json] = []
     used = 1024  # the envelope: detail, next_token and punctuation
     for n, finding in enumerate(page.findings):
-        document = render(finding, detail)
-        # Lambda returns the body as a JSON string: measure it escaped, as it will travel.
-        size = len(json.dumps(json.dumps(document, sort_keys=True))) + 2
+        if not shown:
+            document, size = render_within(finding, detail, budget=budget - used)
+        else:
+            document = render(finding, detail)
+            size = wire_size(document)
         if shown and used + size > budget and n <= len(page.tokens_after):
             return shown, page.tokens_after[n - 1]
         shown.append(document)
@@ -182,6 +207,8 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
         )
     for name in sorted(params):
         _check_value(name, params[name], MAX_VALUE_LENGTH)
+        if not params[name]:  # `bucket=` would otherwise list every bucket's findings
+            raise InputError(name, "must not be empty")
     decision = params.get("decision")
     if decision is not None and decision not in {v.value for v in Verdict}:
         raise InputError(
@@ -189,13 +216,13 @@ def finding_query(params: Mapping[str, str], *, now: datetime) -> FindingQuery:
         )
     since = params.get("since")
     return FindingQuery(
-        bucket=params.get("bucket") or None,
-        principal_arn=params.get("principal") or None,
-        account=params.get("account") or None,
+        bucket=params.get("bucket"),
+        principal_arn=params.get("principal"),
+        account=params.get("account"),
         decision=decision,
-        since=parse_since(since, now=now) if since else None,
+        since=parse_since(since, now=now) if since is not None else None,
         limit=_limit(params.get("limit")),
-        next_token=params.get("next_token") or None,
+        next_token=params.get("next_token"),
     )
 
 

@@ -27,6 +27,14 @@ from .timespec import parse_since
 
 StoreFactory = Callable[[], FindingStore]
 
+_OPTIONS = {  # the store's names of bad filters, as the options that set them
+    "bucket": "--bucket",
+    "principal": "--principal",
+    "account": "--account",
+    "since": "--since",
+    "limit": "--page-size",
+    "next_token": "--starting-token",
+}
 _COLUMNS = (("LAST SEEN", 20), ("DECISION", 13), ("BLOCKED BY", 20), ("PRINCIPAL", 30))
 TABLE_OUTPUT = "FindingsTableName"
 
@@ -194,7 +202,8 @@ def list_findings(
         page_size = _positive(getattr(args, "page_size", MAX_PAGE_SIZE), "--page-size")
         if page_size is None or page_size > MAX_PAGE_SIZE:
             raise InputError("--page-size", f"must be between 1 and {MAX_PAGE_SIZE}")
-        since = parse_since(args.since, now=now or datetime.now(UTC)) if args.since else None
+        when = now or datetime.now(UTC)
+        since = parse_since(args.since, now=when) if args.since is not None else None
         store = store_factory()
         findings: list[Finding] = []
         token: str | None = getattr(args, "starting_token", None)
@@ -220,7 +229,8 @@ def list_findings(
             out.write(structured(document, args, output))
             return 0
     except InputError as error:
-        return _fail(str(error), 2)
+        option = _OPTIONS.get(error.field_path, error.field_path)
+        return _fail(str(InputError(option, error.message)), 2)
     except _aws_errors() as error:
         return _fail(f"could not read the findings table: {error}", 1)
     out.write(render_table(findings))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from datetime import timedelta
 
 from ..model import InputError
 from .ports import MAX_PAGE_SIZE, FindingQuery
@@ -17,17 +19,36 @@ from .timestamps import format_utc
 
 MAX_TOKEN_LENGTH = 2048
 MAX_POSITION_LENGTH = 1024
+MAX_KEY_BYTES = 1024
+"""A bucket or principal filter is a GSI partition key: DynamoDB refuses a query for one over
+2,048 bytes (UTF-8) with a ValidationException; over this it is bad input, never a call."""
+_ACCOUNT = re.compile(r"[0-9]{12}")
 READS_PER_RESULT = 5
 MIN_READS = 25
 
 
 def check_query(query: FindingQuery) -> str | None:
-    """Raise InputError for a bad limit or account; return `since` in the stored format."""
+    """Raise InputError for a bad limit, an empty or oversized filter, or a bad account;
+    return `since` in the stored format, rounded up to the second (stored times have none)."""
     if not isinstance(query.limit, int) or not 1 <= query.limit <= MAX_PAGE_SIZE:
         raise InputError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    if query.account is not None and not (len(query.account) == 12 and query.account.isdigit()):
+    for name, value in (
+        ("bucket", query.bucket),
+        ("principal", query.principal_arn),
+        ("account", query.account),
+    ):
+        if value is not None and not value:
+            raise InputError(name, "must not be empty")
+        if value is not None and len(value.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise InputError(name, f"longer than {MAX_KEY_BYTES} bytes")
+    if query.account is not None and not _ACCOUNT.fullmatch(query.account):
         raise InputError("account", "must be a 12-digit AWS account id")
-    return format_utc(query.since) if query.since is not None else None
+    if query.since is None:
+        return None
+    since = query.since
+    if since.microsecond:  # 10:00:00.5 excludes a finding first seen at 10:00:00
+        since = since.replace(microsecond=0) + timedelta(seconds=1)
+    return format_utc(since)
 
 
 def read_budget(limit: int) -> int:

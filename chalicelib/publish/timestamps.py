@@ -12,10 +12,13 @@ FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def format_utc(instant: datetime) -> str:
-    """`instant` in UTC, to the second; a naive datetime is taken as UTC."""
+    """`instant` in UTC, to the second; a naive datetime is taken as UTC. The year has four
+    digits whatever it is (strftime writes the year 500 as `500`, which sorts after `2025`)."""
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).strftime(FORMAT)
+    instant = instant.astimezone(UTC)
+    text = instant.strftime(FORMAT)
+    return text if instant.year >= 1000 else f"{instant.year:04d}{text[len(str(instant.year)) :]}"
 
 
 def parse_utc(text: object) -> datetime | None:

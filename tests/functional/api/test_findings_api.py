@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from chalice.app import IAMAuthorizer
@@ -62,6 +63,10 @@ def test_list_returns_findings_newest_first(client):
         ("decision=explicit-deny", ["f4"]),
         ("since=2025-03-03", ["f4", "f3", "f2"]),
         ("bucket=nobody-has-this", []),
+        # a year under 1000 is still before 2025 (it was `500-01-01`, which sorts after it)
+        ("since=0500-01-01", ["f4", "f3", "f2", "f1"]),
+        # f3 was first seen at 10:00:00, half a second before `since`
+        ("since=2025-03-04T10:00:00.5Z", ["f4"]),
     ],
 )
 def test_list_filters(client, query, expected):
@@ -105,6 +110,17 @@ def test_list_pages_with_next_token_until_every_finding_is_seen(client):
         ("limit=" + "9" * 5000, "limit"),
         ("bucket=" + "b" * 3000, "bucket"),
         ("buckets=reports", "buckets"),
+        # an empty filter is not "no filter": `bucket=` listed every bucket's findings
+        ("bucket=", "bucket"),
+        ("principal=", "principal"),
+        ("account=", "account"),
+        ("since=", "since"),
+        ("next_token=", "next_token"),
+        # twelve Arabic-Indic digits are not an account id
+        ("account=" + quote("\u0661" * 12), "account"),
+        # under 1,024 characters but over DynamoDB's 2,048-byte key: a 500 on AWS
+        ("bucket=" + quote("\U0001f600" * 600), "bucket"),
+        ("principal=" + quote("\U0001f600" * 600), "principal"),
     ],
 )
 def test_list_bad_parameter_is_a_400_naming_it(client, query, parameter):

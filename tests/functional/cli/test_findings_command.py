@@ -71,8 +71,17 @@ def test_list_limit_gives_a_token_for_the_next_page(capsys):
         (["--limit", "0"], "--max-items"),
         (["--max-items", "-1"], "--max-items"),
         (["--page-size", "500"], "--page-size"),
-        (["--since", "last tuesday"], "since"),
-        (["--starting-token", "garbage"], "next_token"),
+        (["--since", "last tuesday"], "--since"),
+        (["--starting-token", "garbage"], "--starting-token"),
+        # an empty filter was sent to DynamoDB as a key: exit 1, "ValidationException"
+        (["--bucket", ""], "--bucket"),
+        (["--principal", ""], "--principal"),
+        (["--since", ""], "--since"),
+        # a 2,400-byte bucket name: DynamoDB refuses a key over 2,048 bytes (exit 1)
+        (["--bucket", "\U0001f600" * 600], "--bucket"),
+        # not the option's name, and Arabic-Indic digits passed for an account id (exit 0)
+        (["--account", "1234"], "--account"),
+        (["--account", "\u0661" * 12], "--account"),
     ],
 )
 def test_list_bad_filter_exits_2_with_one_line_naming_it(capsys, argv, field):
@@ -93,3 +102,10 @@ def test_get_prints_the_finding_and_json_on_request(capsys):
 def test_get_unknown_id_exits_1_saying_so(capsys):
     assert main(["findings", "get", "nope"]) == 1
     assert "no finding with id 'nope'" in capsys.readouterr().err
+
+
+def test_list_since_a_year_before_1000_lists_everything(capsys):
+    # `since` was written `500-01-01T…`, which sorts after every stored 2025 time: no findings
+    assert main(["findings", "list", "--since", "0500-01-01", "--output", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [f["finding_id"] for f in document["findings"]] == [f.finding_id for f in FINDINGS]
