@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.model import Evaluation, Layer, LayerResult, Outcome, Remedy, Verdict
+from chalicelib.diagnose.render import render_markdown
+from chalicelib.model import Evaluation, Finding, Layer, LayerResult, Outcome, Remedy, Verdict
 from chalicelib.publish.memory import ListPublisher
 from chalicelib.publish.message import MESSAGE_BUDGET, alert, subject
 
@@ -103,3 +105,20 @@ def test_list_publisher_keeps_each_alert_in_order(make_finding):
     assert first != second
     assert [f.finding_id for f, _ in publisher.sent] == ["e-1", "e-2"]
     assert publisher.sent[0][1] == alert(make_finding("e-1"))
+
+
+def test_a_references_alert_names_each_cause_and_fix_once() -> None:
+    """At `references` a cause's message and a fix's summary are their catalog titles: the
+    e-mail and the Markdown said each twice ("Explicit deny in the bucket policy" on the
+    title line, then again as its explanation)."""
+    scenarios = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+    for name in ("kms-key-disabled", "scp-explicit-deny", "bucket-policy-deny-insecure-transport"):
+        finding = Finding.from_dict(json.loads((scenarios / name / "golden.json").read_text()))
+        shown = at_detail(finding, Detail.REFERENCES)
+        email = json.loads(alert(finding).message)["email"]
+        markdown = render_markdown(shown)
+        for cause in shown.causes:
+            assert email.count(cause.message) == 1, (name, email)
+            assert markdown.count(cause.message) == 1, (name, markdown)
+        for remedy in shown.remedies:
+            assert markdown.count(f"**{remedy.summary}**:") == 0, (name, markdown)
