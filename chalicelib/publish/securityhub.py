@@ -40,8 +40,11 @@ What (fields of the AWS Security Finding Format):
   BatchImportFindings for an existing finding (it is the user's, set with BatchUpdateFindings),
   and updates leave it out altogether so a user's status is never touched.
 
-Values from events and policies are data in ASFF (JSON): they are not escaped, only cut to the
-documented lengths. A failed import raises SecurityHubError (the fan-out logs it).
+Values from events and policies are data in ASFF (JSON), cut to the documented lengths; in the
+texts people read (`Title`, `Description`, the recommendation), which Security Hub's console,
+its Chatbot and ticketing integrations show as they are, control characters, line breaks and
+bidi overrides are visible escapes (`untrusted.neutralise`), as in every other rendering;
+`Resources` ids keep raw ARNs. A failed import raises SecurityHubError (the fan-out logs it).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ import boto3
 from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
 from ..diagnose.render import subject as render_subject
-from ..diagnose.untrusted import shorten
+from ..diagnose.untrusted import neutralise, shorten
 from ..model import DiagnoserError, Finding, Json, PrincipalType
 from .message import Notice, severity
 from .ports import finding_account
@@ -178,7 +181,7 @@ def description(finding: Finding) -> str:
     """What was denied, why, how often, and where the whole finding is (≤ 1024)."""
     req = finding.request
     blocked = ", ".join(b.value for b in finding.blocked_by) or "no layer"
-    causes = "; ".join(c.message for c in finding.causes[:3]) or "no cause found"
+    causes = "; ".join(c.message.rstrip(".") for c in finding.causes[:3]) or "no cause found"
     account = _member_account(finding)
     where = f" in account {account}" if account else ""
     when = f"{finding.first_seen or '?'} to {finding.last_seen or finding.first_seen or '?'}"
@@ -186,7 +189,7 @@ def description(finding: Finding) -> str:
         f" Seen {finding.occurrences} time(s), {when}. Whole finding: "
         f"s3doctor findings get {finding.finding_id} (API: GET /findings/{finding.finding_id})."
     )
-    body = (
+    body = neutralise(
         f"{req.action} on {req.resource_arn} by {req.principal.requester_arn}{where} was denied: "
         f"{finding.decision.value}, blocked by {blocked}. Why: {causes}."
     )
@@ -205,7 +208,7 @@ def recommendation(finding: Finding) -> str:
         )
     more = len(finding.remedies) - 1
     extra = f" (+{more} more fix(es): s3doctor findings get {finding.finding_id})" if more else ""
-    summary = finding.remedies[0].summary
+    summary = neutralise(finding.remedies[0].summary)
     return _cut(summary, max(RECOMMENDATION_MAX - len(extra), 64)) + extra[:RECOMMENDATION_MAX]
 
 
