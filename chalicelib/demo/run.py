@@ -379,7 +379,10 @@ def _in_scenario_order(report: DemoReport, findings: tuple[Finding, ...]) -> lis
 
 def _alerts_story(report: DemoReport) -> list[str]:
     accounts = sorted({d.attributes.get("account", "-") for d in report.deliveries})
-    hub_accounts = sorted({str(f.get("AwsAccountId")) for f in report.security_hub})
+    hub_accounts = sorted(
+        {str(f.get("ProductFields", {}).get("s3doctor/Account")) for f in report.security_hub}
+    )
+    importers = sorted({str(f.get("AwsAccountId")) for f in report.security_hub})
     first_chat = report.chat[0].get("content", {}).get("title", "") if report.chat else ""
     lines = _wrapped(
         f"Alerts: the topic's SQS subscriber received {len(report.deliveries)} "
@@ -393,7 +396,8 @@ def _alerts_story(report: DemoReport) -> list[str]:
     )
     lines += _wrapped(
         f"Security Hub: {len(report.security_hub)} finding(s) from s3-403-doctor (ASFF), "
-        f"AwsAccountId {', '.join(hub_accounts) or '-'}.",
+        f"for account(s) {', '.join(hub_accounts) or '-'} (ProductFields s3doctor/Account), "
+        f"imported as AwsAccountId {', '.join(importers) or '-'}.",
         "",
     )
     lines += _wrapped(

@@ -4,7 +4,10 @@
 indexes, cause and remedy codes, a remedy's target — and drops what copies it out: policy
 documents, condition values, patch documents, `aws …` commands, and the engine's prose (cause
 messages, near-miss reasons, layer details, notes), which quotes condition values and policy
-text. Messages and remedy summaries become their catalog titles. A what-if keeps its key and
+text. Messages and remedy summaries become their catalog titles, except the catalog's advice
+(`FOLLOW_ADVICE`), whose summary is the catalog's fix filled with the request's bucket, resource
+and action only (withheld when the finding is about a missing or unreadable object, which
+`references` does not tell apart). A what-if keeps its key and
 verdict, not the values it assumed (they come from policy conditions). Pure.
 """
 
@@ -45,13 +48,14 @@ def at_detail(finding: Finding, detail: Detail) -> Finding:
     """`finding` as shown at `detail`; at `references`, marked `extra={"detail": "references"}`."""
     if detail is Detail.FULL:
         return finding
+    advice = all(c.layer is not Layer.OBJECT_EXISTENCE for c in finding.causes)
     return replace(
         finding,
         request=_request(finding.request),
         evaluations=tuple(_evaluation(e) for e in finding.evaluations),
         causes=tuple(_cause(c) for c in finding.causes),
         near_misses=tuple(_near_miss(n) for n in finding.near_misses),
-        remedies=tuple(dict.fromkeys(_remedy(r) for r in finding.remedies)),
+        remedies=tuple(dict.fromkeys(_remedy(r, advice=advice) for r in finding.remedies)),
         notes=(),
         what_if=tuple(replace(w, assumed_values=()) for w in finding.what_if),
         extra={**finding.extra, "detail": Detail.REFERENCES.value},
@@ -114,8 +118,11 @@ def _near_miss(miss: NearMiss) -> NearMiss:
     return replace(miss, why=why)
 
 
-def _remedy(remedy: Remedy) -> Remedy:
+def _remedy(remedy: Remedy, *, advice: bool) -> Remedy:
     """Its catalog title, no patch or command: two fixes that differ only there read the same
-    (the exact-key grant and the usual `prefix/*` one), and are shown once."""
+    (the exact-key grant and the usual `prefix/*` one), and are shown once. The catalog's
+    advice keeps its text when `advice` (it quotes no policy): its title alone says nothing."""
+    if advice and remedy.code == RemedyCode.FOLLOW_ADVICE:
+        return replace(remedy, patch=None, cli=None)
     summary = remedy_title(RemedyCode(remedy.code)) if remedy.code in _REMEDIES else remedy.code
     return replace(remedy, summary=summary, patch=None, cli=None)

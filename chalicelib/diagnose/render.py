@@ -198,7 +198,8 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
         maybe = " (possible)" if cause.confidence == "possible" else ""
         title = text(_title(cause.code))
         lines.append(f"  {s('✗', 'red')} {s(title, 'bold')}{layer}{maybe}")
-        lines += _wrap(message(cause.message), "    ")
+        if cause.message != _title(cause.code):  # at `references` the message is the title
+            lines += _wrap(message(cause.message), "    ")
         lines.append(s(f"    code {text(cause.code)}", "dim"))
 
     if finding.what_if:
@@ -279,7 +280,8 @@ def render_markdown(finding: Finding) -> str:
         layer = f" (`{cause.layer.value}`)" if cause.layer else ""
         maybe = " *(possible)*" if cause.confidence == "possible" else ""
         title = md_text(_title(cause.code))
-        out.append(f"- **{title}**{layer}{maybe}: {md_text(cause.message)} {md_code(cause.code)}")
+        said = f": {md_text(cause.message)}" if cause.message != _title(cause.code) else ""
+        out.append(f"- **{title}**{layer}{maybe}{said} {md_code(cause.code)}")
     if not finding.causes:
         out.append("- No cause found.")
     if finding.what_if:
@@ -294,10 +296,10 @@ def render_markdown(finding: Finding) -> str:
     for number, remedy in enumerate(finding.remedies, 1):
         check = "verified by re-evaluation" if remedy.verified else "not verified"
         title = md_text(_remedy_title(remedy.code))
-        out.append(
-            f"{number}. **{title}**: {md_text(remedy.summary)} ({check}); "
-            f"target {md_code(remedy.target)}"
+        said = (
+            f": {md_text(remedy.summary)}" if remedy.summary != _remedy_title(remedy.code) else ""
         )
+        out.append(f"{number}. **{title}**{said} ({check}); target {md_code(remedy.target)}")
         if remedy.patch is not None:
             out += ["", *_md_block("json", json.dumps(remedy.patch, indent=2, sort_keys=True))]
         cli = _command(remedy.cli) if remedy.cli else None

@@ -2,10 +2,11 @@
 
 Enabled with `SECURITY_HUB=enabled` (wiring.py). The product is the deploying account's own
 default product, `arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default` (the central
-account's in an organization deployment), and `AwsAccountId` is the account the denial happened
-in (`ports.finding_account`: a member account's findings carry the member; Security Hub accepts
-them when the central account is the Security Hub administrator of that member; the deploying
-account when the finding names none). The ASFF `Id` is
+account's in an organization deployment), and `AwsAccountId` is that same account: with the
+default product, Security Hub accepts a finding only from the account its `AwsAccountId` names
+(BatchImportFindings API reference), administrator or not, so a member's `AwsAccountId` was
+refused. The account the denial happened in (`ports.finding_account`) is in `ProductFields`
+(`s3doctor/Account`) and the `Description`. The ASFF `Id` is
 `s3-403-doctor/<finding id>`: stable, so a re-import updates the Security Hub finding instead
 of adding one.
 
@@ -19,7 +20,8 @@ When:
 
 What (fields of the AWS Security Finding Format):
 - required: `SchemaVersion` 2018-10-08, `Id`, `ProductArn`, `GeneratorId`
-  (`s3-403-doctor/<first cause code>`: the piece of logic that found it), `AwsAccountId`,
+  (`s3-403-doctor/<first cause code>`: the piece of logic that found it), `AwsAccountId` (the
+  importing account),
   `Types`, `CreatedAt` (= `first_seen`, stable), `UpdatedAt` (now, never before `CreatedAt`),
   `Severity.Label` (our severity: HIGH explicit deny, MEDIUM implicit or inconclusive, LOW not
   reproduced), `Title` (≤ 256), `Description` (≤ 1024: what was denied, why, how often, where
@@ -32,14 +34,17 @@ What (fields of the AWS Security Finding Format):
 - `Resources`: `AwsS3Bucket` and `AwsS3Object` (`ResourceRole` Target), the principal as
   `AwsIamUser`, `AwsIamRole` or `Other` (`ResourceRole` Actor), at most 3 of ASFF's 32;
 - `Remediation.Recommendation.Text`: the fix summary (≤ 512); no `Url`, no `SourceUrl`;
-- `FirstObservedAt`, `LastObservedAt`, `ProductFields` (finding id, decision, layers, count,
-  where to read the finding), `RecordState` ACTIVE;
+- `FirstObservedAt`, `LastObservedAt`, `ProductFields` (finding id, account, decision, layers,
+  count, where to read the finding), `RecordState` ACTIVE;
 - `Workflow.Status` NEW only on the first import: Security Hub ignores `Workflow` from
   BatchImportFindings for an existing finding (it is the user's, set with BatchUpdateFindings),
   and updates leave it out altogether so a user's status is never touched.
 
-Values from events and policies are data in ASFF (JSON): they are not escaped, only cut to the
-documented lengths. A failed import raises SecurityHubError (the fan-out logs it).
+Values from events and policies are data in ASFF (JSON), cut to the documented lengths; in the
+texts people read (`Title`, `Description`, the recommendation), which Security Hub's console,
+its Chatbot and ticketing integrations show as they are, control characters, line breaks and
+bidi overrides are visible escapes (`untrusted.neutralise`), as in every other rendering;
+`Resources` ids keep raw ARNs. A failed import raises SecurityHubError (the fan-out logs it).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ import boto3
 from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
 from ..diagnose.render import subject as render_subject
-from ..diagnose.untrusted import shorten
+from ..diagnose.untrusted import neutralise, shorten
 from ..model import DiagnoserError, Finding, Json, PrincipalType
 from .message import Notice, severity
 from .ports import finding_account
@@ -133,7 +138,8 @@ def asff_finding(
 ) -> Json:
     """The ASFF document of `finding` at `detail`; `new` adds `Workflow.Status` NEW.
 
-    `account_id` is the deploying account (the product ARN's); `AwsAccountId` is the finding's.
+    `account_id` is the deploying account: the product ARN's and `AwsAccountId` (the only one
+    Security Hub accepts from it); the finding's own account is `ProductFields` s3doctor/Account.
     """
     shown = at_detail(finding, detail)
     req = shown.request
@@ -149,7 +155,7 @@ def asff_finding(
         "Id": asff_id(shown.finding_id),
         "ProductArn": product_arn(region, account_id),
         "GeneratorId": _cut(ID_PREFIX + cause, ID_MAX),
-        "AwsAccountId": _member_account(shown) or account_id,
+        "AwsAccountId": account_id,
         "Types": types,
         "CreatedAt": created,
         "UpdatedAt": updated,
@@ -175,14 +181,16 @@ def description(finding: Finding) -> str:
     """What was denied, why, how often, and where the whole finding is (≤ 1024)."""
     req = finding.request
     blocked = ", ".join(b.value for b in finding.blocked_by) or "no layer"
-    causes = "; ".join(c.message for c in finding.causes[:3]) or "no cause found"
+    causes = "; ".join(c.message.rstrip(".") for c in finding.causes[:3]) or "no cause found"
+    account = _member_account(finding)
+    where = f" in account {account}" if account else ""
     when = f"{finding.first_seen or '?'} to {finding.last_seen or finding.first_seen or '?'}"
     tail = (
         f" Seen {finding.occurrences} time(s), {when}. Whole finding: "
         f"s3doctor findings get {finding.finding_id} (API: GET /findings/{finding.finding_id})."
     )
-    body = (
-        f"{req.action} on {req.resource_arn} by {req.principal.requester_arn} was denied: "
+    body = neutralise(
+        f"{req.action} on {req.resource_arn} by {req.principal.requester_arn}{where} was denied: "
         f"{finding.decision.value}, blocked by {blocked}. Why: {causes}."
     )
     room = DESCRIPTION_MAX - len(tail)
@@ -200,7 +208,7 @@ def recommendation(finding: Finding) -> str:
         )
     more = len(finding.remedies) - 1
     extra = f" (+{more} more fix(es): s3doctor findings get {finding.finding_id})" if more else ""
-    summary = finding.remedies[0].summary
+    summary = neutralise(finding.remedies[0].summary)
     return _cut(summary, max(RECOMMENDATION_MAX - len(extra), 64)) + extra[:RECOMMENDATION_MAX]
 
 
@@ -243,6 +251,7 @@ def _resource(kind: str, identifier: str, partition: str, region: str) -> Json:
 def _product_fields(finding: Finding) -> dict[str, str]:
     fields = {
         "s3doctor/FindingId": finding.finding_id,
+        "s3doctor/Account": _member_account(finding) or "",
         "s3doctor/Decision": finding.decision.value,
         "s3doctor/BlockedBy": ",".join(b.value for b in finding.blocked_by) or "-",
         "s3doctor/CauseCodes": ",".join(c.code for c in finding.causes) or "-",

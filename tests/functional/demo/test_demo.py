@@ -110,7 +110,10 @@ def test_chat_and_security_hub_get_each_alert_with_the_member_account(report):
     for document in report.chat:
         assert (document["version"], document["source"]) == ("1.0", "custom")
     by_id = {asff_id(d.finding["finding_id"]): d.finding["account"] for d in report.deliveries}
-    assert {f["Id"]: f["AwsAccountId"] for f in report.security_hub} == by_id
+    hub = report.security_hub
+    assert {f["Id"]: f["ProductFields"]["s3doctor/Account"] for f in hub} == by_id
+    # Security Hub accepts a default-product finding only from the account it names
+    assert {f["AwsAccountId"] for f in hub} == {report.organization.accounts["security"]}
 
 
 def test_member_roles_are_the_templates_trusting_the_central_role_only():

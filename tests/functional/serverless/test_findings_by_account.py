@@ -14,14 +14,13 @@ from chalicelib.model import InputError
 from chalicelib.publish.memory import InMemoryFindingStore
 from chalicelib.publish.message import attributes
 from chalicelib.publish.ports import FindingQuery, WriteOutcome, finding_account
-from chalicelib.publish.securityhub import asff_finding, product_arn
+from chalicelib.publish.securityhub import SecurityHubPublisher, product_arn
 from chalicelib.publish.store import DynamoFindingStore, create_table
 from tests.unit.publish.builders import build_finding
 
 WINDOW_END = "2025-03-09T10:15:00Z"
 MEMBER_A = "111111111111"
 MEMBER_B = "222222222222"
-CENTRAL = "999999999999"
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -97,12 +96,23 @@ def test_the_sns_message_carries_the_account():
     assert tags["account"] == {"DataType": "String", "StringValue": MEMBER_A}
 
 
-def test_security_hub_finding_is_the_members_under_the_central_product():
-    document = asff_finding(
-        _in(MEMBER_A, "a1", day=1),
-        account_id=CENTRAL,
+def test_security_hub_imports_a_members_finding_as_the_central_accounts(moto_env):
+    """With the default product, Security Hub accepts a finding only from the account its
+    AwsAccountId names (BatchImportFindings API reference): the central account imports the
+    member's denial as its own, naming the member in ProductFields and the description."""
+    client = boto3.Session(region_name="us-east-1").client("securityhub")
+    central = boto3.Session(region_name="us-east-1").client("sts").get_caller_identity()
+    publisher = SecurityHubPublisher(
+        client,
+        account_id=central["Account"],
         region="us-east-1",
-        now=datetime(2025, 3, 2, tzinfo=UTC),
+        clock=lambda: datetime(2025, 3, 2, tzinfo=UTC),
     )
-    assert document["AwsAccountId"] == MEMBER_A
-    assert document["ProductArn"] == product_arn("us-east-1", CENTRAL)
+    finding_id = f"a-{uuid.uuid4().hex}"
+    asff = publisher.publish(_in(MEMBER_A, finding_id, day=1))
+
+    [imported] = [f for f in client.get_findings()["Findings"] if f["Id"] == asff]
+    assert imported["AwsAccountId"] == central["Account"] != MEMBER_A
+    assert imported["ProductArn"] == product_arn("us-east-1", central["Account"])
+    assert imported["ProductFields"]["s3doctor/Account"] == MEMBER_A
+    assert f"in account {MEMBER_A}" in imported["Description"]

@@ -49,10 +49,9 @@ def test_a_hostile_key_reaches_the_alert_as_data(deployment: Deployment) -> None
         text = bodies[protocol]
         assert not CONTROLS.search(text), protocol
         lines = text.splitlines()
-        # The alert's own FIX heading (the FOLLOW_ADVICE remedy) may appear once; the key's
-        # "\n\nFIX\n  1. Run: ..." must not make lines of its own.
         assert not [line for line in lines if line.lstrip().startswith("1. Run")]
-        assert [line.strip() for line in lines].count("FIX") <= 1
+        # one FIX heading: ours (the catalog's advice for an anonymous caller), none forged
+        assert [line for line in lines if line.lstrip().startswith("FIX")] == ["FIX"]
         assert "q1.csv\\n\\nFIX\\n" in text  # the breaks are shown, not made
         assert "outside access attempts by anonymous callers: 1 counted" in text
     assert subject is not None and subject.isascii() and not CONTROLS.search(subject)

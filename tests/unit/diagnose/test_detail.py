@@ -108,8 +108,12 @@ def test_references_keep_the_pointers(path: Path) -> None:
     assert [(r.code, r.target, r.verified) for r in shown.remedies] == list(
         dict.fromkeys((r.code, r.target, r.verified) for r in full.remedies)
     )
+    objects = any(c.layer is Layer.OBJECT_EXISTENCE for c in full.causes)
     for remedy in shown.remedies:
-        assert remedy.summary == remedy_title(RemedyCode(remedy.code))
+        if remedy.code == RemedyCode.FOLLOW_ADVICE and not objects:  # the catalog's own text
+            assert remedy.summary in [r.summary for r in full.remedies]
+        else:
+            assert remedy.summary == remedy_title(RemedyCode(remedy.code))
     for cause in shown.causes:
         if cause.layer is not Layer.OBJECT_EXISTENCE:
             assert cause.message == entry(CauseCode(cause.code)).title

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 from chalicelib.diagnose.detail import Detail, at_detail
-from chalicelib.model import Evaluation, Layer, LayerResult, Outcome, Remedy, Verdict
+from chalicelib.diagnose.render import render_markdown
+from chalicelib.model import Evaluation, Finding, Layer, LayerResult, Outcome, Remedy, Verdict
+from chalicelib.publish.chat import chat_notification
 from chalicelib.publish.memory import ListPublisher
 from chalicelib.publish.message import MESSAGE_BUDGET, alert, subject
+from chalicelib.publish.securityhub import asff_finding
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def test_alert_has_readable_text_for_people_and_the_finding_json_for_machines(make_finding):
@@ -103,3 +110,44 @@ def test_list_publisher_keeps_each_alert_in_order(make_finding):
     assert first != second
     assert [f.finding_id for f, _ in publisher.sent] == ["e-1", "e-2"]
     assert publisher.sent[0][1] == alert(make_finding("e-1"))
+
+
+def test_a_references_alert_names_each_cause_and_fix_once() -> None:
+    """At `references` a cause's message and a fix's summary are their catalog titles: the
+    e-mail and the Markdown said each twice ("Explicit deny in the bucket policy" on the
+    title line, then again as its explanation)."""
+    scenarios = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+    for name in ("kms-key-disabled", "scp-explicit-deny", "bucket-policy-deny-insecure-transport"):
+        finding = Finding.from_dict(json.loads((scenarios / name / "golden.json").read_text()))
+        shown = at_detail(finding, Detail.REFERENCES)
+        email = json.loads(alert(finding).message)["email"]
+        markdown = render_markdown(shown)
+        for cause in shown.causes:
+            assert email.count(cause.message) == 1, (name, email)
+            assert markdown.count(cause.message) == 1, (name, markdown)
+        for remedy in shown.remedies:
+            assert markdown.count(f"**{remedy.summary}**:") == 0, (name, markdown)
+
+
+def test_the_catalogs_advice_reaches_every_references_alert() -> None:
+    """A refusal no policy patch lifts (a disabled KMS key, MFA delete, an anonymous caller)
+    gets the catalog's fix as advice; at `references` every alert said only "Advice"."""
+    scenarios = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+    names = ("kms-key-disabled", "event-mfa-delete-refuses-version-delete")
+    for name in (*names, "event-anonymous-head-object"):
+        finding = Finding.from_dict(json.loads((scenarios / name / "golden.json").read_text()))
+        [advice] = [r for r in finding.remedies if r.code == "FOLLOW_ADVICE"]
+        start = advice.summary[:40]
+        assert start in json.loads(alert(finding).message)["email"], name
+        assert start in chat_notification(finding)["content"]["description"], name
+        hub = asff_finding(finding, account_id="123456789012", region="us-east-1", now=NOW)
+        assert hub["Remediation"]["Recommendation"]["Text"].startswith(start), name
+        shown = render_markdown(at_detail(finding, Detail.REFERENCES)).replace("\\", "")
+        assert start in shown, name
+
+
+def test_a_missing_or_unreadable_object_keeps_its_advice_withheld() -> None:
+    scenarios = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+    path = scenarios / "object-missing-without-listbucket" / "golden.json"
+    finding = Finding.from_dict(json.loads(path.read_text()))
+    assert "Fix the key or path" not in json.loads(alert(finding).message)["email"]

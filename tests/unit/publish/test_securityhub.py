@@ -120,3 +120,19 @@ def test_hostile_and_huge_values_are_cut_to_the_documented_limits() -> None:
 
 def test_repeats_re_import_at_powers_of_two_only() -> None:
     assert [n for n in range(1, 40) if is_due(n)] == [2, 4, 8, 16, 32]
+
+
+def test_texts_people_read_hold_no_control_line_break_or_bidi_character() -> None:
+    """The Description and the recommendation quoted the object key, session name and policy
+    text raw (a newline, ESC, an RTL override), where the Title escaped them: Security Hub's
+    console and its chat and ticketing integrations show them as they are."""
+    for detail in Detail:
+        document = asff(hostile_finding(), detail=detail)
+        texts = [
+            document["Title"],
+            document["Description"],
+            document["Remediation"]["Recommendation"]["Text"],
+        ]
+        for value in texts:
+            assert value.isprintable(), (detail, value)
+    assert ".." not in asff(build_finding())["Description"]
