@@ -23,6 +23,7 @@ from operator import itemgetter, ne
 from typing import TYPE_CHECKING, Any, Final
 
 from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
+from .engine.policy import PolicyKind, compile_policy
 from .events.actions import check_action
 from .events.operations import (
     ResourceKind,
@@ -36,6 +37,7 @@ from .model import (
     ContextEntry,
     InputError,
     Json,
+    MalformedPolicyError,
     Operation,
     Principal,
     PrincipalType,
@@ -426,9 +428,9 @@ def _template(data: Mapping[str, Any]) -> _Template:
         derived=derived,
         kms_key_arn=data.get("kms_key_arn"),
         vpc_endpoint_id=vpce,
-        session_policy=_policy(data.get("session_policy"), "session_policy"),
+        session_policy=_policy(data.get("session_policy"), "session_policy", PolicyKind.SESSION),
         scp_policies=tuple(
-            _policy(doc, f"scp_policies[{i}]") or {}
+            _policy(doc, f"scp_policies[{i}]", PolicyKind.SCP) or {}
             for i, doc in enumerate(data.get("scp_policies") or ())
         ),
         notes=tuple(notes),
@@ -821,7 +823,10 @@ def _value_problem(kind: str, value: str) -> str | None:
 _new_value_problem: Final = _value_problem.__wrapped__
 
 
-def _policy(value: Any, field: str) -> Json | None:
+def _policy(value: Any, field: str, kind: PolicyKind) -> Json | None:
+    """A policy document the caller gives (JSON text or object), refused as IAM would refuse
+    it: STS and Organizations reject a malformed session policy or SCP, so no request ran
+    under one."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -831,6 +836,12 @@ def _policy(value: Any, field: str) -> Json | None:
             raise InputError(field, f"not valid JSON: {error.msg}") from None
     if not isinstance(value, dict):
         raise InputError(field, "expected a policy document (a JSON object)")
+    try:
+        compile_policy(value, policy_id=field, kind=kind)
+    except MalformedPolicyError as error:
+        raise InputError(
+            field, f"a policy IAM would refuse: {error.element}: {error.message}"
+        ) from None
     return value
 
 

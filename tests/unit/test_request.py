@@ -256,6 +256,33 @@ def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
             "numericList",
         ),
         ({"session_policy": "{not json"}, "session_policy", "not valid JSON"),
+        (
+            {
+                "session_policy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:*",
+                            "NotAction": "s3:Get*",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            },
+            "session_policy",
+            "a policy IAM would refuse: Action",
+        ),
+        (
+            {
+                "scp_policies": [
+                    '{"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", '
+                    '"Condition": "x"}]}'
+                ]
+            },
+            "scp_policies[0]",
+            "a policy IAM would refuse: Condition",
+        ),
         ({"resource": "arn:aws:s3:::b/k"}, "resource", "unknown field; expected action, "),
         ({"a\u001b[2J": 1}, '"a\\u001b[2J"', "unknown field"),
         (
