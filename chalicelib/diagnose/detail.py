@@ -4,7 +4,9 @@
 indexes, cause and remedy codes, a remedy's target — and drops what copies it out: policy
 documents, condition values, patch documents, `aws …` commands, and the engine's prose (cause
 messages, near-miss reasons, layer details, notes), which quotes condition values and policy
-text. Messages and remedy summaries become their catalog titles, except the catalog's advice
+text. Messages and remedy summaries become their catalog titles, except a scope cause's
+(`OUT_OF_SCOPE_*`: the sentence saying why the request was judged on one side, or not at all,
+names accounts, services and the event's call, no policy) and the catalog's advice
 (`FOLLOW_ADVICE`), whose summary is the catalog's fix filled with the request's bucket, resource
 and action only (withheld when the finding is about a missing or unreadable object, which
 `references` does not tell apart). A what-if keeps its key and
@@ -35,6 +37,7 @@ OBJECT_UNREADABLE = "The object is missing or not readable by the requester"
 
 _CAUSES = frozenset(c.value for c in CauseCode)
 _REMEDIES = frozenset(r.value for r in RemedyCode)
+_SCOPE_PREFIX = "OUT_OF_SCOPE_"  # a scope cause's message is the request's scope sentence
 
 
 class Detail(StrEnum):
@@ -104,6 +107,8 @@ def _layer(result: LayerResult) -> LayerResult:
 def _cause(cause: Cause) -> Cause:
     if cause.layer is Layer.OBJECT_EXISTENCE:
         message = OBJECT_UNREADABLE
+    elif cause.layer is None and cause.code.startswith(_SCOPE_PREFIX):
+        message = cause.message  # the scope sentence: accounts, services, event names only
     else:
         message = entry(CauseCode(cause.code)).title if cause.code in _CAUSES else cause.code
     return replace(
