@@ -1091,7 +1091,12 @@ def _layer_results(
             outcome = Outcome.IMPLICIT_DENY
             statements = ()
         statements = statements + tuple(hits.missed)
-        detail = reasons.get(layer) or leg.details.get(layer)
+        level = _level_outcome(leg, layer) if outcome is Outcome.ALLOW else None
+        level_text = None
+        if level is not None:  # the allows are other levels': none decides
+            outcome, level_text = level
+            statements = tuple(hits.missed)
+        detail = reasons.get(layer) or level_text or leg.details.get(layer)
         if outcome is Outcome.UNKNOWN and hits.problems:
             detail = "; ".join(p.reason for p in hits.problems)
         if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
@@ -1109,6 +1114,21 @@ def _layer_results(
                 LayerResult(layer=layer, outcome=Outcome.IMPLICIT_DENY, detail=reasons.get(layer))
             )
     return out
+
+
+def _level_outcome(leg: Leg, layer: Layer) -> tuple[Outcome, str] | None:
+    """The outcome of an organization layer whose merged statements allow, level by level:
+    every level must allow (an allow at the root does not make up for an OU where no SCP
+    allows), so one level with no allow makes it implicit-deny, and one that could not be read
+    unknown; None when every level allows."""
+    levels = [(hits, text) for gated, hits, text in leg.gates if gated is layer]
+    for hits, text in levels:
+        if not hits.allows and not hits.unknown:
+            return Outcome.IMPLICIT_DENY, text
+    for hits, _text in levels:
+        if not hits.allows:
+            return Outcome.UNKNOWN, "; ".join(p.reason for p in hits.problems)
+    return None
 
 
 def _problems(leg: Leg) -> list[Unchecked]:
