@@ -312,9 +312,11 @@ def _candidates(
     except ValueError:
         return
     statement = cause.statement
-    if code in (CauseCode.EXPLICIT_DENY_SCP, CauseCode.NO_ALLOW_SCP, CauseCode.EXPLICIT_DENY_RCP):
+    if code in (CauseCode.EXPLICIT_DENY_SCP, CauseCode.EXPLICIT_DENY_RCP):
         yield from _comply(request, snapshot, statement, deny=True)
         yield _org_admin(cause, action)
+    elif code in (CauseCode.NO_ALLOW_SCP, CauseCode.NO_ALLOW_RCP):
+        yield _org_level_admin(decision, cause, action)
     elif code is CauseCode.KMS_FORWARD_ACCESS_CONDITION and statement is not None:
         yield from _via_service_exception(snapshot, statement)
     elif code in DENY_CODES:
@@ -1008,6 +1010,34 @@ def _org_admin(cause: Cause, action: str) -> Candidate:
         target=policy,
         summary=f"Ask the organization administrators: {policy} is managed in the management "
         f"account and governs {action} for every account below where it is attached.",
+    )
+
+
+# How the engine names the level of the organization path where no SCP or RCP allows.
+_LEVEL_TEXT: Final = re.compile(r"no (?:SCP|RCP) attached at (\S+) allows")
+
+
+def _org_level_admin(decision: Decision, cause: Cause, action: str) -> Candidate:
+    """No SCP (or RCP) allows at one level of the path: that level's policies are to change."""
+    what = "SCP" if cause.layer is Layer.SCP else "RCP"
+    level = next(
+        (
+            found.group(1)
+            for evaluation in decision.evaluations
+            for result in evaluation.layers
+            if result.layer is cause.layer and result.outcome is Outcome.IMPLICIT_DENY
+            if (found := _LEVEL_TEXT.search(result.detail or "")) is not None
+        ),
+        None,
+    )
+    where = f"the {what}s attached at {level}" if level else f"the {what}s of this account"
+    full = "FullAWSAccess" if what == "SCP" else "RCPFullAWSAccess"
+    return Candidate(
+        code=RemedyCode.ASK_ORG_ADMIN,
+        target=where,
+        summary=f"Ask the organization administrators (management account or delegated "
+        f"administrator) to allow {action} in {where}: every level from the root down to the "
+        f"account must allow it, and none does there ({full} detached or replaced).",
     )
 
 

@@ -50,7 +50,7 @@ from ..model import (
     Unchecked,
     Verdict,
 )
-from ..snapshot import Bucket, Organization, Snapshot, Unreadable
+from ..snapshot import AccountSide, Bucket, Organization, Snapshot, Unreadable
 from . import explanations, verdict_cache
 from . import kms as kms_leg
 from .canonical import requester_canonical_id
@@ -510,6 +510,8 @@ def _org_levels(
         if principal.type in (PrincipalType.AWS_SERVICE, PrincipalType.ANONYMOUS):
             return None
         if request.scp_policies:
+            if _is_management(snapshot, principal.account_id or ""):
+                return None  # SCPs given for the management account do not apply to it either
             sources = tuple(
                 compiled_source(snapshot, layer, f"scp:given-{i}", doc, pkind, from_request=True)
                 for i, doc in enumerate(request.scp_policies)
@@ -537,7 +539,7 @@ def _org_levels(
     if isinstance(org, Unreadable):
         problem = in_account(unchecked_for(layer, org, "the organization"), whose, other)
         return [_Level(target="organization", sources=problem)]
-    if _is_management(org, account):
+    if _is_management(snapshot, account):
         return None
     levels: list[_Level] = []
     for level in org.levels:
@@ -561,8 +563,26 @@ def _org_levels(
     return levels or None
 
 
-def _is_management(org: Organization, account: str) -> bool:
-    return org.management_account_id is not None and org.management_account_id == account
+def _is_management(snapshot: Snapshot, account: str) -> bool:
+    """Whether an organization of the snapshot names `account` as its management account.
+
+    Any of them tells: an account belongs to one organization at most, and SCPs and RCPs never
+    apply to its management account (orgs_manage_policies_scps.html, ..._rcps.html). An
+    account's own record may not say it (`management_account_id` left out) when another's does.
+    """
+    managers = snapshot.cached(("management accounts",), lambda: _management_accounts(snapshot))
+    return account in managers
+
+
+def _management_accounts(snapshot: Snapshot) -> frozenset[str]:
+    sides = (
+        side.organization for side in snapshot.accounts.values() if isinstance(side, AccountSide)
+    )
+    return frozenset(
+        org.management_account_id
+        for org in (snapshot.organization, *sides)
+        if isinstance(org, Organization) and org.management_account_id
+    )
 
 
 def _org_gate(
@@ -1091,7 +1111,12 @@ def _layer_results(
             outcome = Outcome.IMPLICIT_DENY
             statements = ()
         statements = statements + tuple(hits.missed)
-        detail = reasons.get(layer) or leg.details.get(layer)
+        level = _level_outcome(leg, layer) if outcome is Outcome.ALLOW else None
+        level_text = None
+        if level is not None:  # the allows are other levels': none decides
+            outcome, level_text = level
+            statements = tuple(hits.missed)
+        detail = reasons.get(layer) or level_text or leg.details.get(layer)
         if outcome is Outcome.UNKNOWN and hits.problems:
             detail = "; ".join(p.reason for p in hits.problems)
         if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
@@ -1109,6 +1134,21 @@ def _layer_results(
                 LayerResult(layer=layer, outcome=Outcome.IMPLICIT_DENY, detail=reasons.get(layer))
             )
     return out
+
+
+def _level_outcome(leg: Leg, layer: Layer) -> tuple[Outcome, str] | None:
+    """The outcome of an organization layer whose merged statements allow, level by level:
+    every level must allow (an allow at the root does not make up for an OU where no SCP
+    allows), so one level with no allow makes it implicit-deny, and one that could not be read
+    unknown; None when every level allows."""
+    levels = [(hits, text) for gated, hits, text in leg.gates if gated is layer]
+    for hits, text in levels:
+        if not hits.allows and not hits.unknown:
+            return Outcome.IMPLICIT_DENY, text
+    for hits, _text in levels:
+        if not hits.allows:
+            return Outcome.UNKNOWN, "; ".join(p.reason for p in hits.problems)
+    return None
 
 
 def _problems(leg: Leg) -> list[Unchecked]:
