@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..engine.resolve import unknown_keys
 from ..model import AccessRequest, Cause, Decision, Finding, Remedy, Scope, Verdict, WhatIf
 from ..snapshot import Snapshot
 from .catalog import CauseCode
@@ -54,7 +55,10 @@ def diagnose(
     if request.scope is Scope.OUT_OF_SCOPE:
         return _not_diagnosed(request, decision, finding_id, engine_version, now)
     hidden = unlogged_changes(request, snapshot, decision)
-    turns = unlogged_cause(decision, hidden) if hidden else None
+    turns = None
+    if hidden:
+        why = unknown_keys(request, snapshot, from_event=request.event_id is not None)
+        turns = unlogged_cause(decision, hidden, why)
     if hidden:  # a key the record cannot carry decides: the event's verdict is not known
         decision = replace(decision, decision=Verdict.INCONCLUSIVE)
     sides = sides_of(request, snapshot, decision)

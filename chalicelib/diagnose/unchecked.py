@@ -231,9 +231,10 @@ def verdict_causes(
     return ()
 
 
-def unlogged_cause(decision: Decision, hidden: tuple[WhatIf, ...]) -> Cause:
-    """INCONCLUSIVE: the engine's `decision` turns on keys S3 had and the record does not carry
-    (`hidden`: values of them that change it, `whatif.unlogged_changes`)."""
+def unlogged_cause(decision: Decision, hidden: tuple[WhatIf, ...], why: Mapping[str, str]) -> Cause:
+    """INCONCLUSIVE: the engine's `decision` turns on keys AWS may have had and the request
+    lacks (`hidden`: values of them that change it, `whatif.unlogged_changes`; `why`: why each
+    is not known, `resolve.unknown_keys`)."""
     evaluated = _verdict_text(decision.decision, decision.blocked_by)
     turns = "; ".join(
         f"with {w.key} = {', '.join(w.assumed_values)} it is "
@@ -241,11 +242,16 @@ def unlogged_cause(decision: Decision, hidden: tuple[WhatIf, ...]) -> Cause:
         for w in hidden
     )
     keys = ", ".join(w.key for w in hidden)
+    reasons = list(dict.fromkeys(why[w.key] for w in hidden if w.key in why))
+    if all(reason.startswith("CloudTrail") for reason in reasons):
+        unknown = "which S3 evaluates and CloudTrail does not log"
+    else:
+        unknown = f"which AWS evaluates and this diagnosis does not know ({'; '.join(reasons)})"
     return Cause(
         code=CauseCode.INCONCLUSIVE.value,
         layer=hidden[0].blocked_by[0] if hidden[0].blocked_by else None,
-        message=f"The verdict turns on {keys}, which S3 evaluates and CloudTrail does not "
-        f"log: without it the request is {evaluated}; {turns}.",
+        message=f"The verdict turns on {keys}, {unknown}: without it the request is "
+        f"{evaluated}; {turns}.",
         confidence="possible",
     )
 

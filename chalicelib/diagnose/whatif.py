@@ -24,7 +24,7 @@ from urllib.parse import unquote
 from ..engine import Verdicts, deciding_with, unread_verdict
 from ..engine.context import normalise_key
 from ..engine.kms import carried_to_kms
-from ..engine.resolve import unlogged_keys
+from ..engine.resolve import unknown_keys
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -69,22 +69,28 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
 def unlogged_changes(
     request: AccessRequest, snapshot: Snapshot, decision: Decision
 ) -> tuple[WhatIf, ...]:
-    """For an event's request: each key CloudTrail never logs (`unlogged_keys`, absent here)
-    with the first value taken from the policies that changes the verdict. With one, the
-    event's verdict is not known: AWS had the key, whose value the record does not say."""
-    if request.event_id is None:
-        return ()
-    keys = frozenset(key.lower() for key in unlogged_keys(request, snapshot))
+    """Each key absent here that AWS may have had (`unknown_keys`: an organization the snapshot
+    does not hold; for an event, a key CloudTrail does not log) with the first value taken from
+    the policies that changes the verdict. With one, the request's verdict is not known."""
+    from_event = request.event_id is not None
+    keys = frozenset(key.lower() for key in unknown_keys(request, snapshot, from_event=from_event))
     if not keys:
         return ()
     given = frozenset(entry.name.lower() for entry in request.context)
     decide = deciding_with(request, snapshot)
     out = []
     for key, entries in _work_out(request, snapshot, given, only=keys):
-        result = _try(decide, decision, key, entries)
-        if result is not None and _changes(decision.decision, result.decision):
+        result = _try(decide, decision, key, entries, changes=_unsettles)
+        if result is not None and _unsettles(decision.decision, result.decision):
             out.append(result)
     return tuple(out)
+
+
+def _unsettles(before: Verdict, after: Verdict) -> bool:
+    """A value of a key the request may have had makes the verdict another: allowed where it
+    was not (or the reverse), or undecided where it was denied (other layers not read)."""
+    undecided = after is Verdict.INCONCLUSIVE and before is not Verdict.INCONCLUSIVE
+    return _changes(before, after) or undecided
 
 
 def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, list[ContextEntry]]]:
@@ -146,7 +152,12 @@ def _try(
     decision: Decision,
     key: str,
     entries: list[ContextEntry],
+    *,
+    changes: Callable[[Verdict, Verdict], bool] | None = None,
 ) -> WhatIf | None:
+    """The first value of `entries` whose verdict `changes` the decision's (by default: allowed
+    where it was not, or the reverse), else the first tried."""
+    changes = changes or _changes
     first: WhatIf | None = None
     for entry in entries:
         try:
@@ -159,7 +170,7 @@ def _try(
             decision=verdict.decision,
             blocked_by=verdict.blocked_by,
         )
-        if _changes(decision.decision, verdict.decision):
+        if changes(decision.decision, verdict.decision):
             return result
         first = first or result
     return first

@@ -527,33 +527,57 @@ def derived_notes(
 
 
 def _unlogged(request: AccessRequest, snapshot: Snapshot, from_event: bool) -> tuple[str, ...]:
-    """Notes on the keys of `unlogged_keys`; none for a runbook request, which gives what it
-    knows (its what-ifs name the rest)."""
-    if not from_event:
-        return ()
+    """Notes on the keys of `unknown_keys`."""
     return tuple(
-        f"{key} not checked: CloudTrail does not log {what}, so the key is absent here."
-        for key, what in unlogged_keys(request, snapshot).items()
+        f"{key} not checked: {why}, so the key is absent here."
+        for key, why in unknown_keys(request, snapshot, from_event=from_event).items()
     )
 
 
-def unlogged_keys(request: AccessRequest, snapshot: Snapshot) -> dict[str, str]:
-    """The keys a policy tests that an event's request lacks because CloudTrail never logs them
-    (`_UNLOGGED_KEYS`), with what they hold: absent here, perhaps present in AWS's context.
-    `s3:signatureAge` is a presigned URL's alone: not one of them when the record says the
-    request was signed in its header (s3:authType REST-HEADER)."""
+def unknown_keys(request: AccessRequest, snapshot: Snapshot, *, from_event: bool) -> dict[str, str]:
+    """The keys a policy tests that the request lacks and AWS's context may have had, with why
+    they are not known: they hold the organization of an account whose organization the
+    snapshot does not hold (the requester's, the bucket's), or, for an event's request
+    (`from_event`), CloudTrail never logs them (`_UNLOGGED_KEYS`; a runbook request gives what
+    it knows, its what-ifs name the rest). `s3:signatureAge` is a presigned URL's alone: not
+    one of them when the record says the request was signed in its header (REST-HEADER)."""
     given = {normalise_key(entry.name): entry for entry in request.context}
-    unlogged = dict(_UNLOGGED_KEYS)
-    if request.principal.type is PrincipalType.AWS_SERVICE:
-        unlogged.update(_UNLOGGED_SERVICE_KEYS)
-    auth = given.get("s3:authtype")
-    if auth is not None and _PRESIGNED_AUTH not in auth.values:
-        del unlogged[_SIGNATURE_AGE]
+    unlogged: dict[str, str] = {}
+    if from_event:
+        unlogged.update(_UNLOGGED_KEYS)
+        if request.principal.type is PrincipalType.AWS_SERVICE:
+            unlogged.update(_UNLOGGED_SERVICE_KEYS)
+        auth = given.get("s3:authtype")
+        if auth is not None and _PRESIGNED_AUTH not in auth.values:
+            del unlogged[_SIGNATURE_AGE]
+    unknown = {key: f"CloudTrail does not log {what}" for key, what in unlogged.items()}
+    unknown.update(_organizations_unknown(request, snapshot, given))
     return {
-        key: what
-        for key, what in unlogged.items()
+        key: why
+        for key, why in unknown.items()
         if normalise_key(key) not in given and _names_key(request, snapshot, (key.lower(),))
     }
+
+
+def _organizations_unknown(
+    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+) -> dict[str, str]:
+    """`aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` when the snapshot
+    does not hold the organization of the requester's or the bucket's account (not collected,
+    unreadable, or an account it has no side of): AWS had them if that account is in one."""
+    owners: list[tuple[str, str | None, str]] = []
+    if request.principal.type not in _OUTSIDE_ORGANIZATIONS:
+        owners.append(("aws:Principal", request.principal.account_id, "the requester's"))
+    resource = given.get("aws:resourceaccount")
+    if resource is not None and len(resource.values) == 1:
+        owners.append(("aws:Resource", resource.values[0], "the bucket's"))
+    out: dict[str, str] = {}
+    for prefix, account, whose in owners:
+        if account and _organization_unknown(account, snapshot):
+            why = f"the snapshot does not hold the organization of {whose} account {account}"
+            out[f"{prefix}OrgID"] = why
+            out[f"{prefix}OrgPaths"] = why
+    return out
 
 
 def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str, ...]:
