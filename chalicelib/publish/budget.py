@@ -95,7 +95,7 @@ def spent_notice(bucket: str, *, limit: int, end: str) -> Notice:
             f"The alert budget of bucket {shown} ({limit} alerts per window) is spent. "
             f"Until {end}, new findings about it are stored and counted but not alerted; "
             "the first alert after that says how many were held back. List them with "
-            f"`{_listing(bucket)}` or GET /findings?bucket={quote(bucket, safe='')}."
+            f"`{_listing(bucket)}` or GET /findings{_query(bucket)}."
         ),
     )
 
@@ -114,9 +114,18 @@ def summary_notice(window: Window) -> Notice:
 
 
 def _listing(bucket: str, since: str | None = None) -> str:
-    """The `s3doctor findings list` command for `bucket`, quoted for a shell, shown as data."""
-    argv = ["s3doctor", "findings", "list", "--bucket", bucket]
+    """The `s3doctor findings list` command for `bucket`, quoted for a shell, shown as data;
+    for denials on no bucket (`ACCOUNT_WIDE`: ListBuckets…) every bucket's, as none is stored
+    under that name."""
+    argv = ["s3doctor", "findings", "list"]
+    if bucket != ACCOUNT_WIDE:
+        argv += ["--bucket", bucket]
     return text(shlex.join([*argv, "--since", since] if since else argv))
+
+
+def _query(bucket: str) -> str:
+    """The API's query for `bucket`'s findings (none for denials on no bucket: `_listing`)."""
+    return "" if bucket == ACCOUNT_WIDE else f"?bucket={quote(bucket, safe='')}"
 
 
 class BudgetedPublisher:

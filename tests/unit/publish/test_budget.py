@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.publish.budget import (
+    ACCOUNT_WIDE,
     BudgetedPublisher,
     InMemoryAlertBudget,
     Window,
@@ -103,3 +104,16 @@ def test_a_hostile_bucket_name_is_data_in_notices() -> None:
     assert "--bucket 'b" in notice.text  # the bucket is one quoted shell argument
     assert "bucket=b%0A%0AFIX" in notice.text  # and URL-encoded in the API path
     assert notice.bucket == bucket  # the attribute keeps the raw value
+
+
+def test_denials_on_no_bucket_are_listed_without_a_bucket_filter() -> None:
+    # ListBuckets and other account-wide calls share one budget; no finding is stored under
+    # a bucket of that name, so the notices list every bucket's findings.
+    notice = spent_notice(ACCOUNT_WIDE, limit=3, end="2025-03-01T10:15:00Z")
+    summary = summary_notice(
+        Window(bucket=ACCOUNT_WIDE, start="2025-03-01T10:00:00Z", end="e", sent=3, suppressed=2)
+    )
+
+    assert "`s3doctor findings list` or GET /findings." in notice.text
+    assert "`s3doctor findings list --since 2025-03-01T10:00:00Z`" in summary.text
+    assert "--bucket" not in notice.text + summary.text
