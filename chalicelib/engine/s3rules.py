@@ -677,10 +677,7 @@ def _mfa_delete(
         return
     if isinstance(versioning, Unreadable):
         what_of = f"the versioning configuration (MFA delete) of {bucket.name}"
-        facts.undecided[Layer.REQUEST] = replace(
-            unchecked_for(Layer.REQUEST, versioning, what_of),
-            needs=versioning.needs or "s3:GetBucketVersioning",
-        )
+        _setting_unread(facts, versioning, what_of, "s3:GetBucketVersioning")
         return
     if not isinstance(versioning, Mapping) or versioning.get("MFADelete") != "Enabled":
         return
@@ -712,10 +709,7 @@ def _sse_c_blocked(facts: S3Facts, op: Operation, ctx: RequestContext, bucket: B
     encryption = bucket.encryption
     if isinstance(encryption, Unreadable):
         what_of = f"the default encryption (SSE-C blocking) of {bucket.name}"
-        facts.undecided[Layer.REQUEST] = replace(
-            unchecked_for(Layer.REQUEST, encryption, what_of),
-            needs=encryption.needs or "s3:GetEncryptionConfiguration",
-        )
+        _setting_unread(facts, encryption, what_of, "s3:GetEncryptionConfiguration")
         return
     if not isinstance(encryption, Mapping):
         return
@@ -729,6 +723,13 @@ def _sse_c_blocked(facts: S3Facts, op: Operation, ctx: RequestContext, bucket: B
             )
             facts.late_blocks.append((Layer.REQUEST, text))
             return
+
+
+def _setting_unread(facts: S3Facts, marker: Unreadable, what: str, read: str) -> None:
+    """A bucket setting that S3 enforces on the request could not be read: not checked, and
+    the read it needs named (not the request layer's usual one)."""
+    unchecked = unchecked_for(Layer.REQUEST, marker, what)
+    facts.undecided[Layer.REQUEST] = replace(unchecked, needs=marker.needs or read)
 
 
 def _parse_time(value: Any) -> datetime | None:
