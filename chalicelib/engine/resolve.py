@@ -563,8 +563,10 @@ def _organizations_unknown(
     request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
 ) -> dict[str, str]:
     """`aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` when the snapshot
-    does not hold the organization of the requester's or the bucket's account (not collected,
-    unreadable, or an account it has no side of): AWS had them if that account is in one."""
+    holds the requester's or the bucket's account without its organization (not collected, or
+    unreadable): AWS had them if that account is in one. An account the snapshot holds nothing
+    of is one this deployment does not cover, judged as outside any organization (a partner's
+    bucket under a data perimeter), as before."""
     owners: list[tuple[str, str | None, str]] = []
     if request.principal.type not in _OUTSIDE_ORGANIZATIONS:
         owners.append(("aws:Principal", request.principal.account_id, "the requester's"))
@@ -573,7 +575,8 @@ def _organizations_unknown(
         owners.append(("aws:Resource", resource.values[0], "the bucket's"))
     out: dict[str, str] = {}
     for prefix, account, whose in owners:
-        if account and _organization_unknown(account, snapshot):
+        held = account == snapshot.account_id or snapshot.side(account) is not None
+        if account and held and _organization_unknown(account, snapshot):
             why = f"the snapshot does not hold the organization of {whose} account {account}"
             out[f"{prefix}OrgID"] = why
             out[f"{prefix}OrgPaths"] = why
