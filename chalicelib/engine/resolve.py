@@ -534,50 +534,84 @@ def _unlogged(request: AccessRequest, snapshot: Snapshot, from_event: bool) -> t
     )
 
 
-def unknown_keys(request: AccessRequest, snapshot: Snapshot, *, from_event: bool) -> dict[str, str]:
+def unknown_keys(
+    request: AccessRequest, snapshot: Snapshot, *, from_event: bool
+) -> Mapping[str, str]:
     """The keys a policy tests that the request lacks and AWS's context may have had, with why
     they are not known: they hold the organization of an account whose organization the
     snapshot does not hold (the requester's, the bucket's), or, for an event's request
     (`from_event`), CloudTrail never logs them (`_UNLOGGED_KEYS`; a runbook request gives what
     it knows, its what-ifs name the rest). `s3:signatureAge` is a presigned URL's alone: not
-    one of them when the record says the request was signed in its header (REST-HEADER)."""
-    given = {normalise_key(entry.name): entry for entry in request.context}
-    unlogged: dict[str, str] = {}
+    one of them when the record says the request was signed in its header (REST-HEADER).
+    A runbook request's answer is kept per snapshot: it depends on the accounts and the names
+    of the context given (and on its own policies, when it has some: then not kept)."""
+    principal = request.principal
+    account = None if principal.type in _OUTSIDE_ORGANIZATIONS else principal.account_id
+    resource = _entry(request, "aws:resourceaccount")
+    owner = resource.values[0] if resource is not None and len(resource.values) == 1 else None
+    if from_event or request.session_policy is not None or request.scp_policies:
+        return _unknown_keys(request, snapshot, account, owner, from_event=from_event)
+    names = tuple(entry.name for entry in request.context)
+    return snapshot.cached(
+        ("unknown keys", account, owner, names),
+        lambda: _unknown_keys(request, snapshot, account, owner, from_event=False),
+    )
+
+
+def _unknown_keys(
+    request: AccessRequest,
+    snapshot: Snapshot,
+    account: str | None,
+    owner: str | None,
+    *,
+    from_event: bool,
+) -> dict[str, str]:
+    unknown = _organizations_unknown(snapshot, account, owner)
     if from_event:
-        unlogged.update(_UNLOGGED_KEYS)
+        unlogged = dict(_UNLOGGED_KEYS)
         if request.principal.type is PrincipalType.AWS_SERVICE:
             unlogged.update(_UNLOGGED_SERVICE_KEYS)
-        auth = given.get("s3:authtype")
+        auth = _entry(request, "s3:authtype")
         if auth is not None and _PRESIGNED_AUTH not in auth.values:
             del unlogged[_SIGNATURE_AGE]
-    unknown = {key: f"CloudTrail does not log {what}" for key, what in unlogged.items()}
-    unknown.update(_organizations_unknown(request, snapshot, given))
+        unknown.update((key, f"CloudTrail does not log {what}") for key, what in unlogged.items())
+    if not unknown:
+        return unknown
+    given = {entry.name.lower() for entry in request.context}  # the keys here have no tag part
     return {
         key: why
         for key, why in unknown.items()
-        if normalise_key(key) not in given and _names_key(request, snapshot, (key.lower(),))
+        if key.lower() not in given and _names_key(request, snapshot, (key.lower(),))
     }
 
 
+def _entry(request: AccessRequest, lowered: str) -> ContextEntry | None:
+    """The request's last context entry of that (lower-case) name."""
+    found = None
+    for entry in request.context:
+        if entry.name.lower() == lowered:
+            found = entry
+    return found
+
+
 def _organizations_unknown(
-    request: AccessRequest, snapshot: Snapshot, given: Mapping[str, ContextEntry]
+    snapshot: Snapshot, account: str | None, owner: str | None
 ) -> dict[str, str]:
     """`aws:PrincipalOrgID`/`OrgPaths` and `aws:ResourceOrgID`/`OrgPaths` when the snapshot
-    holds the requester's or the bucket's account without its organization (not collected, or
-    unreadable): AWS had them if that account is in one. An account the snapshot holds nothing
-    of is one this deployment does not cover, judged as outside any organization (a partner's
-    bucket under a data perimeter), as before."""
-    owners: list[tuple[str, str | None, str]] = []
-    if request.principal.type not in _OUTSIDE_ORGANIZATIONS:
-        owners.append(("aws:Principal", request.principal.account_id, "the requester's"))
-    resource = given.get("aws:resourceaccount")
-    if resource is not None and len(resource.values) == 1:
-        owners.append(("aws:Resource", resource.values[0], "the bucket's"))
+    holds the requester's `account` or the bucket's `owner` without its organization (not
+    collected, unreadable, or an organization record without its id): AWS had them if that
+    account is in one. An account the snapshot holds nothing of is one this deployment does not
+    cover, judged as outside any organization (a partner's bucket under a data perimeter)."""
     out: dict[str, str] = {}
-    for prefix, account, whose in owners:
-        held = account == snapshot.account_id or snapshot.side(account) is not None
-        if account and held and _organization_unknown(account, snapshot):
-            why = f"the snapshot does not hold the organization of {whose} account {account}"
+    for prefix, whose_account, whose in (
+        ("aws:Principal", account, "the requester's"),
+        ("aws:Resource", owner, "the bucket's"),
+    ):
+        if not whose_account:
+            continue
+        held = whose_account == snapshot.account_id or snapshot.side(whose_account) is not None
+        if held and _organization_unknown(whose_account, snapshot):
+            why = f"the snapshot does not hold the organization of {whose} account {whose_account}"
             out[f"{prefix}OrgID"] = why
             out[f"{prefix}OrgPaths"] = why
     return out
