@@ -262,15 +262,18 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_PAGE_SIZE
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError("limit", f"{text[:20]!r} is not a whole number") from None
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        raise InputError("limit", f"must be between 1 and {MAX_PAGE_SIZE}, got {value}")
+    if not _DIGITS.fullmatch(text):  # int() takes "+5", " 5", "1_0" and other scripts' digits
+        raise InputError("limit", f"{text[:20]!r} is not a whole number")
+    value = int(text[-9:]) if len(text.lstrip("0")) <= 9 else None  # int() refuses 4,300+ digits
+    if value is None or not 1 <= value <= MAX_PAGE_SIZE:
+        got = "" if value is None else f", got {value}"
+        raise InputError("limit", f"must be between 1 and {MAX_PAGE_SIZE}{got}")
     return value
 
 

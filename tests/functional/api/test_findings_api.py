@@ -108,6 +108,10 @@ def test_list_pages_with_next_token_until_every_finding_is_seen(client):
         ("next_token=garbage", "next_token"),
         ("since=999999w", "since"),
         ("limit=" + "9" * 5000, "limit"),
+        # int() would take these for 5, 10 and 5
+        ("limit=%2B5", "limit"),
+        ("limit=1_0", "limit"),
+        ("limit=" + quote("\u0665"), "limit"),
         ("bucket=" + "b" * 3000, "bucket"),
         ("buckets=reports", "buckets"),
         # an empty filter is not "no filter": `bucket=` listed every bucket's findings
