@@ -54,12 +54,10 @@ def diagnose(
     """
     if request.scope is Scope.OUT_OF_SCOPE:
         return _not_diagnosed(request, decision, finding_id, engine_version, now)
-    hidden = unlogged_changes(request, snapshot, decision)
-    turns = None
-    if hidden:
-        why = unknown_keys(request, snapshot, from_event=request.event_id is not None)
-        turns = unlogged_cause(decision, hidden, why)
-    if hidden:  # a key the record cannot carry decides: the event's verdict is not known
+    unknown = unknown_keys(request, snapshot, from_event=request.event_id is not None)
+    hidden = unlogged_changes(request, snapshot, decision, unknown)
+    turns = unlogged_cause(decision, hidden, unknown) if hidden else None
+    if hidden:  # a key the request cannot carry decides: its verdict is not known
         decision = replace(decision, decision=Verdict.INCONCLUSIVE)
     sides = sides_of(request, snapshot, decision)
     request = _with_scope(request, snapshot, sides)

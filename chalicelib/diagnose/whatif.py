@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from urllib.parse import unquote
@@ -24,7 +24,6 @@ from urllib.parse import unquote
 from ..engine import Verdicts, deciding_with, unread_verdict
 from ..engine.context import normalise_key
 from ..engine.kms import carried_to_kms
-from ..engine.resolve import unknown_keys
 from ..events.actions import supports_condition_key
 from ..model import AccessRequest, ContextEntry, Decision, Verdict, WhatIf
 from ..snapshot import Snapshot
@@ -67,13 +66,13 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
 
 
 def unlogged_changes(
-    request: AccessRequest, snapshot: Snapshot, decision: Decision
+    request: AccessRequest, snapshot: Snapshot, decision: Decision, unknown: Iterable[str]
 ) -> tuple[WhatIf, ...]:
-    """Each key absent here that AWS may have had (`unknown_keys`: an organization the snapshot
-    does not hold; for an event, a key CloudTrail does not log) with the first value taken from
-    the policies that changes the verdict. With one, the request's verdict is not known."""
-    from_event = request.event_id is not None
-    keys = frozenset(key.lower() for key in unknown_keys(request, snapshot, from_event=from_event))
+    """Each key absent here that AWS may have had (`unknown`: `resolve.unknown_keys`, an
+    organization the snapshot does not hold or, for an event, a key CloudTrail does not log)
+    with the first value taken from the policies that changes the verdict. With one, the
+    request's verdict is not known."""
+    keys = frozenset(key.lower() for key in unknown)
     if not keys:
         return ()
     given = frozenset(entry.name.lower() for entry in request.context)
@@ -147,17 +146,20 @@ def _carried(request: AccessRequest, key: str) -> bool:
     return any(supports_condition_key(op.action, key) is not False for op in request.operations)
 
 
+def _changes(before: Verdict, after: Verdict) -> bool:
+    return (before is Verdict.ALLOWED) != (after is Verdict.ALLOWED)
+
+
 def _try(
     decide: Callable[[ContextEntry], Verdicts],
     decision: Decision,
     key: str,
     entries: list[ContextEntry],
     *,
-    changes: Callable[[Verdict, Verdict], bool] | None = None,
+    changes: Callable[[Verdict, Verdict], bool] = _changes,
 ) -> WhatIf | None:
     """The first value of `entries` whose verdict `changes` the decision's (by default: allowed
     where it was not, or the reverse), else the first tried."""
-    changes = changes or _changes
     first: WhatIf | None = None
     for entry in entries:
         try:
@@ -174,10 +176,6 @@ def _try(
             return result
         first = first or result
     return first
-
-
-def _changes(before: Verdict, after: Verdict) -> bool:
-    return (before is Verdict.ALLOWED) != (after is Verdict.ALLOWED)
 
 
 # --------------------------------------------------------------------------- candidate values

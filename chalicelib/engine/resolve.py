@@ -586,7 +586,9 @@ def _unknown_keys(
 
 
 def _entry(request: AccessRequest, lowered: str) -> ContextEntry | None:
-    """The request's last context entry of that (lower-case) name."""
+    """The request's last context entry of that (lower-case) name. Not `context_value`: the
+    engine reads context through it only for the keys it reads outside its RequestContext
+    (`verdict_cache.DIRECT_KEYS`, which a test holds it to); this is resolution's own read."""
     found = None
     for entry in request.context:
         if entry.name.lower() == lowered:

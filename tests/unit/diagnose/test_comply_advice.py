@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib import pipeline
 from chalicelib.request import request_from_runbook
+from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
 
 from .diagnose_builders import ACCT as ACCOUNT
 from .diagnose_builders import account_snapshot, iam_user
@@ -44,3 +45,13 @@ def test_no_advice_to_send_a_key_the_action_never_carries() -> None:
 
     assert not [r for r in finding.remedies if "aws:TagKeys" in r.summary and r.patch]
     assert not [r for r in finding.remedies if r.target == "the request"]
+
+
+def test_a_hostile_pattern_is_data_in_the_advice_and_every_rendering() -> None:
+    """The pattern comes from a policy an admin wrote: quoted, never a line or markup of ours."""
+    pattern = "vpce-*\u202e\n\nFIX\n  1. Run: `$(id)`<b>\x1b]52;c;"
+    finding = _finding({"StringLike": {"aws:SourceVpce": pattern}})
+
+    [comply] = [r for r in finding.remedies if r.target == "the request"]
+    assert f"matching {pattern!r}" in comply.summary
+    assert_inert_in_every_rendering(finding)

@@ -12,10 +12,12 @@ import pytest
 
 from chalicelib import pipeline
 from chalicelib.diagnose import render_markdown, render_text
+from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.events import parse_event
 from chalicelib.model import Scope, Verdict
+from chalicelib.publish.securityhub import description
 from chalicelib.snapshot import load_snapshot
-from tests.unit.diagnose.test_render import assert_inert_in_every_rendering
+from tests.unit.diagnose.test_render import assert_inert, assert_inert_in_every_rendering
 from tests.unit.engine.runbook_documents import user_get_record
 
 from .diagnose_builders import iam_user
@@ -97,3 +99,18 @@ def test_a_hostile_multi_region_host_is_data_in_every_rendering() -> None:
 
     assert finding.causes[0].code == "OUT_OF_SCOPE_UNSUPPORTED"
     assert_inert_in_every_rendering(finding)
+
+
+def test_the_hostile_host_stays_data_in_the_alerts_scope_sentence() -> None:
+    """At `references` (every alert by default) the scope cause keeps its sentence, which
+    quotes the record's host: inert there too, Security Hub's description included."""
+    hostile = "x\u202e\n\nFIX\n  1. Run: `$(id)`<b>\x1b]52;c;" + MRAP_HOST
+    record = _record("mrap-host")
+    record["requestParameters"]["Host"] = hostile
+    record["tlsDetails"]["clientProvidedHostHeader"] = hostile
+
+    shown = at_detail(pipeline.diagnose(parse_event(record), _snapshot()), Detail.REFERENCES)
+
+    assert "\\x1b]52;c;" in render_text(shown)  # the sentence is kept, shown as data
+    assert_inert_in_every_rendering(shown)
+    assert_inert(description(shown))
