@@ -59,3 +59,16 @@ def test_demo_refuses_the_aws_options_it_would_ignore(
     flag = next(token for token in argv if token.startswith("--"))
     assert code == 2
     assert capsys.readouterr().err.startswith(f"s3doctor demo: {flag}: the demo runs on its own")
+
+
+def test_demo_help_does_not_offer_the_aws_options_it_refuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["demo", "--help"])
+
+    shown = capsys.readouterr().out
+    assert stopped.value.code == 0
+    assert "--color" in shown
+    for flag in ("--profile", "--region", "--endpoint-url"):
+        assert flag not in shown

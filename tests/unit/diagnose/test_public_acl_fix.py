@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import pipeline
+from chalicelib.diagnose.render import render_markdown, render_text
 from chalicelib.request import request_from_runbook
 
 from .diagnose_builders import ACCT as ACCOUNT
@@ -50,3 +51,7 @@ def test_the_fix_for_a_public_acl_names_what_the_request_sets(
 
     assert finding.causes[0].code == "BPA_BLOCK_PUBLIC_ACLS"
     assert finding.remedies[0].summary.startswith(start)
+    # No Deny statement refuses it: the fix's title does not speak of one.
+    for shown in (render_text(finding), render_markdown(finding)):
+        assert start in shown
+        assert "Deny" not in shown

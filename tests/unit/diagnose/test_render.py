@@ -104,7 +104,7 @@ def test_markdown_has_sections_patch_and_command() -> None:
     for heading in ("### Why", "### Fix", "### Nearly matched", "### Not checked", "### Layers"):
         assert heading in md
     assert '"aws:SecureTransport"' in md and "```sh" in md
-    assert "1. **Make the request comply with the Deny**: Send the request over HTTPS. (" in md
+    assert "1. **Make the request comply**: Send the request over HTTPS. (" in md
 
 
 def test_subject_is_one_line_under_100_chars_even_for_long_keys() -> None:
