@@ -13,6 +13,9 @@ aws:SecureTransport, aws:SourceIp, aws:PrincipalOrgID, aws:RequestedRegion). Thr
   (`denied`: each finding proposes policy grants and verifies them on patched snapshots, what a
   replay of real AccessDenied events mostly asks).
 
+On a machine with several CPUs, both findings workloads run again with `--jobs N`, one worker
+process per CPU (their CPU time is that of every process).
+
 Each run is `.venv/bin/s3doctor diagnose --batch` as a user runs it: wall seconds from start to
 exit (Python start-up included) and CPU seconds of the child, the median of `REPEAT` runs. The
 package runs from compiled bytecode, as pip installs it: a first run writes it to a cache in the
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine_fixture import ACCOUNT, BUCKET, snapshot, statement_count
+from chalicelib.commands.batch_workers import cpu_count
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".venv" / "bin" / "s3doctor"
@@ -97,10 +101,13 @@ def _environment(folder: Path) -> dict[str, str]:
     return {**env, "PYTHONPYCACHEPREFIX": str(folder / "bytecode")}
 
 
-def _cli(snapshot_path: Path, lines: Path, detail: str, n: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one batch run, start-up included."""
+def _cli(
+    snapshot_path: Path, lines: Path, detail: str, n: int, jobs: int = 1
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its worker processes) of one batch run,
+    start-up included."""
     command = [str(SCRIPT), "diagnose", "--snapshot", str(snapshot_path), "--batch", str(lines)]
-    command += ["--detail", detail]
+    command += ["--detail", detail] + (["--jobs", str(jobs)] if jobs != 1 else [])
     env = _environment(lines.parent)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -201,6 +208,15 @@ def _line(workload: str, i: int) -> dict[str, Any]:
     return request(i, replay=workload != "identical")
 
 
+def _workloads(cpus: int) -> list[tuple[str, int, int]]:
+    """(workload, lines, worker processes): each in one process; the findings again with one
+    worker per CPU (`--jobs 0`) when there are several."""
+    out = [(name, n, 1) for name, n in SIZES.items()]
+    if cpus > 1:
+        out += [(name, n, cpus) for name, n in SIZES.items() if name.endswith("findings")]
+    return out
+
+
 def _rate(n: int, seconds: float) -> str:
     """n/seconds, or "-" when the run took no longer than the empty batch (a loaded machine)."""
     return f"{n / seconds:,.0f}" if seconds > 0.01 else "-"
@@ -228,23 +244,25 @@ def main() -> list[str]:
         if oracle_rate is not None:
             rows.append(f"iam-simulate (same run, replay-like, 2,000 lines): {oracle_rate:,.0f}/s")
         header = (
-            f"{'workload':15} {'lines':>6} {'wall/s':>9} {'CPU/s':>9} "
+            f"{'workload':24} {'lines':>6} {'wall/s':>9} {'CPU/s':>9} "
             f"{'wall-startup/s':>15} {'CPU-startup/s':>14}"
         )
         if oracle_rate is not None:
             header += f" {'vs iam-simulate':>16}"
         rows += [header, "-" * len(header)]
-        for name, n in SIZES.items():
+        cpus = cpu_count()
+        for name, n, jobs in _workloads(cpus):
             detail = "full" if name.endswith("findings") else "decision"
             lines = folder / f"{name.replace(' ', '-')}.jsonl"
             lines.write_text(
                 "".join(json.dumps({"id": i, "request": _line(name, i)}) + "\n" for i in range(n))
             )
-            runs = [_cli(snap, lines, detail, n) for _ in range(REPEAT)]
+            runs = [_cli(snap, lines, detail, n, jobs) for _ in range(REPEAT)]
             wall = statistics.median(w for w, _ in runs)
             cpu = statistics.median(c for _, c in runs)
+            label = name if jobs == 1 else f"{name}, --jobs {jobs}"
             row = (
-                f"{name:15} {n:>6,} {n / wall:>9,.0f} {n / cpu:>9,.0f} "
+                f"{label:24} {n:>6,} {n / wall:>9,.0f} {n / cpu:>9,.0f} "
                 f"{_rate(n, wall - start_wall):>15} {_rate(n, cpu - start_cpu):>14}"
             )
             if oracle_rate is not None:

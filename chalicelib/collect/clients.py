@@ -5,7 +5,9 @@ boto3 clients are thread-safe once built; building them (and sessions) is not, h
 A client whose endpoint is not AWS's own (`--endpoint-url`, `AWS_ENDPOINT_URL`: a moto server or
 LocalStack) is adapted here, for the Lambda (wiring.py) and the CLI alike: botocore sends S3
 Control calls to `<account-id>.<host>`, which a local endpoint does not serve, so the prefix is
-stripped before signing (`adapt_to_endpoint`).
+stripped before signing (`adapt_to_endpoint`). An S3 model too old for a field the engine
+needs is made up for from S3's XML answer (`adapt_to_sdk`): the Lambda runtime's boto3 lags
+the SDK by months.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import boto3
 
@@ -56,6 +59,47 @@ def adapt_to_endpoint(service: str, client: Any) -> None:
             "before-sign.s3-control.*",
             strip_account_host_prefix,
             unique_id="s3doctor-strip-account-host-prefix",
+        )
+
+
+def backfill_blocked_encryption_types(http_response: Any, parsed: Any, **_: Any) -> None:
+    """botocore's `after-call.s3.GetBucketEncryption` hook on an SDK whose S3 model predates
+    `BlockedEncryptionTypes` (November 2025): it drops the element, and a bucket that blocks
+    SSE-C (every new bucket's default since April 2026) would read as one that does not. Each
+    rule of the parsed answer that lacks it gets it from the XML S3 sent (rules in order)."""
+    rules = (parsed or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules")
+    body = getattr(http_response, "content", b"")
+    if not isinstance(rules, list) or b"BlockedEncryptionTypes" not in body:
+        return
+    try:
+        document = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return
+    found = [child for child in document if _local_name(child.tag) == "Rule"]
+    for rule, element in zip(rules, found, strict=False):
+        blocked = next((e for e in element if _local_name(e.tag) == "BlockedEncryptionTypes"), None)
+        if blocked is not None and isinstance(rule, dict) and "BlockedEncryptionTypes" not in rule:
+            types = [(e.text or "") for e in blocked if _local_name(e.tag) == "EncryptionType"]
+            rule["BlockedEncryptionTypes"] = {"EncryptionType": types}
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def knows_blocked_encryption_types(client: Any) -> bool:
+    """Whether the client's S3 model reads `BlockedEncryptionTypes` in an encryption rule."""
+    rule = client.meta.service_model.shape_for("ServerSideEncryptionRule")
+    return "BlockedEncryptionTypes" in rule.members
+
+
+def adapt_to_sdk(service: str, client: Any) -> None:
+    """On an S3 model older than `BlockedEncryptionTypes`, read it from the XML answer."""
+    if service == "s3" and not knows_blocked_encryption_types(client):
+        client.meta.events.register(
+            "after-call.s3.GetBucketEncryption",
+            backfill_blocked_encryption_types,
+            unique_id="s3doctor-backfill-blocked-encryption-types",
         )
 
 
@@ -123,6 +167,7 @@ class Boto3Clients:
                     **self._credentials,
                 )
                 adapt_to_endpoint(service, client)
+                adapt_to_sdk(service, client)
                 if self._on_client is not None:
                     self._on_client(service, client)
                 self._clients[key] = client

@@ -19,6 +19,7 @@ from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..runbook_verdicts import decide_runbook
 from ..snapshot import Snapshot, load_snapshot
+from .batch_workers import answers_in_parallel, jobs_wanted
 from .options import (
     HelpFormatter,
     add_query_option,
@@ -140,6 +141,13 @@ def register(subparsers: Any) -> None:
         choices=("full", "decision"),
         help="batch only: full findings (default), or the engine's decision alone (fastest)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="batch only: answer with N processes at once (default 1; 0: one per CPU), the "
+        "answers in the order of the lines, e.g. --jobs 0 for a long replay",
+    )
     parser.set_defaults(func=run)
 
 
@@ -195,9 +203,10 @@ _REQUEST_FLAGS: Final = (
 
 def _refuse_unused_flags(args: argparse.Namespace) -> None:
     """Refuse flags the chosen input would ignore: the request flags with `--request`,
-    `--event` or `--batch`, and `--detail` without `--batch`."""
-    if args.detail is not None and args.batch is None:
-        raise InputError("--detail", "applies to --batch only")
+    `--event` or `--batch`, and `--detail` or `--jobs` without `--batch`."""
+    for flag in ("--detail", "--jobs"):
+        if getattr(args, flag[2:]) is not None and args.batch is None:
+            raise InputError(flag, "applies to --batch only")
     given = next(
         (flag for flag, name in (("--request", "request"), ("--event", "event"),
                                  ("--batch", "batch")) if getattr(args, name) is not None),
@@ -489,6 +498,7 @@ CHUNK = 256
 
 
 def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
+    jobs = jobs_wanted(args.jobs)
     try:
         handle = args.batch.open("rb")
     except OSError as error:
@@ -501,7 +511,11 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
         bar = lines_bar(handle, desc="diagnose", unit="request")
     with handle, bar if bar is not None else contextlib.nullcontext():
         try:
-            for answer in _answers(_lines(handle), args):
+            if jobs == 1:
+                answers = _answers(_lines(handle), args)
+            else:
+                answers = answers_in_parallel(_lines(handle), args, jobs, _answers)
+            for answer in answers:
                 if bar is not None:
                     bar.advance()
                 pending.append(answer)

@@ -1,0 +1,131 @@
+"""`diagnose --batch --jobs N`: the lines of a batch answered by N worker processes, in order.
+
+Each answer is a function of its line and the batch's snapshot files alone, so any process may
+answer any line: the lines go to the workers in chunks, and the answers come back in the order
+of the lines, whatever order the chunks end in. Each worker answers its chunks with the very
+generator that answers a batch in one process (`answer_lines`), kept alive across its chunks,
+so its snapshots, compiled policies and caches stay loaded as they would in one process.
+
+At most `WINDOW` chunks per worker are read ahead of the answers written: a batch of any size
+is read as it is answered. A worker that dies (killed, out of memory) stops the batch with an
+error, never a wait: what was written is the answers of the first lines, in order (the pool may
+lose the answers its workers had sent but it had not yet taken); Ctrl-C stops the workers with
+the batch.
+On Linux the workers are forked (they start with the modules already loaded); elsewhere they
+are spawned, and each imports the package first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
+from typing import Final
+
+from ..model import InputError
+
+Line = tuple[int, bytes]
+AnswerLines = Callable[[Iterator[Line], argparse.Namespace], Iterator[str]]
+
+WINDOW: Final = 4
+"""Chunks per worker sent ahead of the answers written."""
+FULL_CHUNK: Final = 16
+"""Lines per chunk of full findings (a few milliseconds of work each)."""
+DECISION_CHUNK: Final = 256
+"""Lines per chunk of decisions (tens of microseconds each)."""
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def jobs_wanted(value: int | None) -> int:
+    """The worker processes `--jobs` asks for: 1 when not given, every CPU for 0."""
+    if value is None:
+        return 1
+    if value < 0:
+        raise InputError("--jobs", f"expected 0 (one per CPU) or a positive count, got {value}")
+    return value or cpu_count()
+
+
+def answers_in_parallel(
+    lines: Iterator[Line], args: argparse.Namespace, jobs: int, answer_lines: AnswerLines
+) -> Iterator[str]:
+    """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes."""
+    size = DECISION_CHUNK if args.detail == "decision" else FULL_CHUNK
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start,
+        initargs=(args, answer_lines),
+    )
+    pending: deque[Future[list[str]]] = deque()
+    try:
+        for chunk in _chunks(lines, size):
+            pending.append(pool.submit(_answer, chunk))
+            if len(pending) >= WINDOW * jobs:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a worker process of --jobs stopped without answering (killed, or out of memory): "
+            "the answers written are those of the first lines, in order; run the batch again, "
+            "or with fewer --jobs"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without answering its lines."""
+
+
+def _chunks(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
+    it = iter(lines)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+# ----------------------------------------------------------------------------- in a worker
+
+
+class _Feed:
+    """The lines of the chunk at hand, for a generator that lives across chunks: it takes one
+    line per answer it gives, so it never asks past the chunk's last line."""
+
+    def __init__(self) -> None:
+        self.lines: Iterator[Line] = iter(())
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> Line:
+        return next(self.lines)
+
+
+_feed = _Feed()
+_answers: Iterator[str] = iter(())
+
+
+def _start(args: argparse.Namespace, answer_lines: AnswerLines) -> None:
+    global _answers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
+    _answers = answer_lines(_feed, args)
+
+
+def _answer(chunk: list[Line]) -> list[str]:
+    _feed.lines = iter(chunk)
+    return [next(_answers) for _ in chunk]

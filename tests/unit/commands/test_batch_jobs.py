@@ -1,0 +1,132 @@
+"""`diagnose --batch --jobs N`: the same answers, in the same order, as one process gives."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.cli import main
+from chalicelib.commands import diagnose
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+
+
+def _lines() -> list[bytes]:
+    """A varied batch: every scenario's request on its own snapshot, events, requests the
+    `--snapshot` snapshot answers, repeated lines, and lines that are errors."""
+    out: list[bytes] = []
+    scenarios = sorted(p for p in SCENARIOS.iterdir() if (p / "snapshot.json").is_file())
+    for number, folder in enumerate(scenarios):
+        snapshot = str(folder / "snapshot.json")
+        if (folder / "request.json").is_file():
+            request = json.loads((folder / "request.json").read_text())
+            out.append(
+                json.dumps({"id": number, "snapshot": snapshot, "request": request}).encode()
+            )
+        if (folder / "event.json").is_file():
+            event = json.loads((folder / "event.json").read_text())
+            out.append(
+                json.dumps({"id": f"e{number}", "snapshot": snapshot, "event": event}).encode()
+            )
+    plain = json.loads(
+        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
+    )
+    for i in range(120):  # the --snapshot snapshot; each its own key, some the same line
+        key = f"reports/{i % 40}.csv"
+        request = {**plain, "resource_arn": plain["resource_arn"].rsplit("/", 1)[0] + "/" + key}
+        out.append(json.dumps({"id": 1000 + i % 50, "request": request}).encode())
+    out += [b"{not json", b'{"id": "\xff"}', json.dumps({"id": "empty"}).encode()]
+    out.append(
+        json.dumps({"id": "bad-arn", "request": {**plain, "requester_arn": "alice"}}).encode()
+    )
+    return out
+
+
+def _run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[bytes], *options: str
+) -> tuple[int, str, str]:
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    code = main(["diagnose", "--snapshot", str(snapshot), "--batch", str(path), *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--detail", "full"),
+        ("--detail", "decision"),
+        ("--query", "{d: decision, c: causes[].code}"),
+    ],
+)
+def test_several_processes_answer_as_one_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: tuple[str, ...]
+) -> None:
+    lines = _lines()
+    one = _run(tmp_path, capsys, lines, *options)
+    several = _run(tmp_path, capsys, lines, *options, "--jobs", "3")
+
+    assert one[0] == 0 and one[2] == ""
+    assert several == one  # the same text, line for line, in the same order
+    answers = [json.loads(line) for line in one[1].splitlines()]
+    assert len(answers) == len(lines)
+    assert sum("error" in answer for answer in answers) >= 4
+    assert len({json.dumps(a, sort_keys=True) for a in answers if "error" not in a}) > 20
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--jobs", "-1"], "--jobs: expected 0 (one per CPU) or a positive count"),
+        (["--request", "R.json", "--jobs", "2"], "--jobs: applies to --batch only"),
+    ],
+)
+def test_a_bad_jobs_option_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("{}\n")
+    if argv[0] != "--request":
+        argv = ["--batch", str(batch), *argv]
+    code = main(["diagnose", "--snapshot", "S.json", *argv])
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-batch (out of memory...): the batch stops with an error rather than
+    waiting forever, and what it wrote is the answers of the first lines, in order."""
+    answer_lines = diagnose._answers
+
+    def dying(lines: Iterator[tuple[int, bytes]], args: Any) -> Iterator[str]:
+        def until_line_70() -> Iterator[tuple[int, bytes]]:
+            for number, line in lines:
+                if number == 70:
+                    os._exit(9)
+                yield number, line
+
+        return answer_lines(until_line_70(), args)
+
+    monkeypatch.setattr(diagnose, "_answers", dying)
+    request = json.loads(
+        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
+    )
+    lines = [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
+
+    code, out, err = _run(tmp_path, capsys, lines, "--jobs", "2")
+
+    assert code == 1
+    assert "a worker process of --jobs stopped without answering" in err
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert ids == list(range(1, len(ids) + 1))  # in order, none missing before the stop
+    assert len(ids) < 70
