@@ -184,9 +184,10 @@ def description(finding: Finding) -> str:
     causes = "; ".join(c.message.rstrip(".") for c in finding.causes[:3]) or "no cause found"
     account = _member_account(finding)
     where = f" in account {account}" if account else ""
-    when = f"{finding.first_seen or '?'} to {finding.last_seen or finding.first_seen or '?'}"
+    first = finding.first_seen or finding.last_seen  # none for the CLI's findings: no span
+    when = f", {first} to {finding.last_seen or first}" if first else ""
     tail = (
-        f" Seen {finding.occurrences} time(s), {when}. Whole finding: "
+        f" Seen {finding.occurrences} time(s){when}. Whole finding: "
         f"s3doctor findings get {finding.finding_id} (API: GET /findings/{finding.finding_id})."
     )
     body = neutralise(

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from chalicelib import pipeline
 from chalicelib.aggregation import OUTSIDE_ATTEMPTS
 from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding, Principal, PrincipalType, Remedy, Verdict
@@ -21,6 +22,7 @@ from chalicelib.publish.securityhub import (
     asff_id,
     is_due,
 )
+from chalicelib.request import request_from_runbook
 from tests.unit.diagnose.test_render import hostile_finding
 
 from .builders import build_finding
@@ -80,6 +82,23 @@ def test_fields_come_from_the_finding() -> None:
         ("AwsIamUser", "arn:aws:iam::111122223333:user/alice", "Actor"),
     ]
     assert "SourceUrl" not in document and "Note" not in document
+
+
+def test_a_finding_made_by_the_cli_has_no_time_span_in_its_description() -> None:
+    """`s3doctor diagnose` sets no `first_seen`/`last_seen`: the description said "Seen 1
+    time(s), ? to ?."; it leaves the span out. A stored finding keeps its span."""
+    scenario = DATA / "scenarios" / "scp-no-allow"
+    request = request_from_runbook(json.loads((scenario / "request.json").read_text()))
+    finding = pipeline.diagnose(request, json.loads((scenario / "snapshot.json").read_text()))
+    assert finding.first_seen is None and finding.last_seen is None
+
+    text = asff(finding)["Description"]
+
+    assert " Seen 1 time(s). Whole finding: s3doctor findings get " in text
+    assert "?" not in text
+    stored = replace(finding, first_seen="2025-03-01T10:00:00Z", last_seen="2025-03-01T10:05:00Z")
+    span = " Seen 1 time(s), 2025-03-01T10:00:00Z to 2025-03-01T10:05:00Z. "
+    assert span in asff(stored)["Description"]
 
 
 def test_an_update_never_carries_a_workflow_status() -> None:
