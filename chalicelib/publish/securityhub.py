@@ -24,11 +24,17 @@ What (fields of the AWS Security Finding Format):
   importing account),
   `Types`, `CreatedAt` (= `first_seen`, stable), `UpdatedAt` (now, never before `CreatedAt`),
   `Severity.Label` (our severity: HIGH explicit deny, MEDIUM implicit or inconclusive, LOW not
-  reproduced), `Title` (≤ 256), `Description` (≤ 1024: what was denied, why, how often, where
-  the whole finding is), `Resources`;
+  reproduced; INFORMATIONAL for a finding that is not a diagnosis, below), `Title` (≤ 256),
+  `Description` (≤ 1024: what was denied, why, how often, where the whole finding is),
+  `Resources`;
 - `Types`: "Software and Configuration Checks/AWS Security Best Practices" for a diagnosis (it
   is about how the policies are configured and how to fix them); "Unusual Behaviors/User" for
   an "outside access attempts" finding (denied attempts by callers outside the organization);
+  the namespace alone, "Software and Configuration Checks" (a partial path is valid in the
+  Types taxonomy), for a finding that is not a diagnosis: a request the engine does not model
+  (not diagnosed, `Scope.OUT_OF_SCOPE`) or a finding about the deployment itself (severity
+  `health`: the diagnoser's own read denied, a member role it could not assume), which judge
+  no configuration;
 - `FindingProviderFields` {`Severity`, `Types`}: where AWS wants a provider's own values, so
   that a user's changes to the top-level ones (BatchUpdateFindings) are not overwritten;
 - `Resources`: `AwsS3Bucket` and `AwsS3Object` (`ResourceRole` Target), the principal as
@@ -62,7 +68,7 @@ from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
 from ..diagnose.render import subject as render_subject
 from ..diagnose.untrusted import neutralise, shorten
-from ..model import DiagnoserError, Finding, Json, PrincipalType
+from ..model import DiagnoserError, Finding, Json, PrincipalType, Scope
 from .message import Notice, severity
 from .ports import finding_account
 from .timestamps import format_utc
@@ -79,6 +85,7 @@ PRODUCT_FIELD_KEY_MAX = 128
 PRODUCT_FIELD_VALUE_MAX = 2_048
 CONFIGURATION_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 OUTSIDER_TYPE = "Unusual Behaviors/User"
+NOT_DIAGNOSED_TYPE = "Software and Configuration Checks"
 REQUIRED_FIELDS = (
     "SchemaVersion",
     "Id",
@@ -146,9 +153,10 @@ def asff_finding(
     updated = format_utc(now)
     created = shown.first_seen or shown.event_time or updated
     created = created if created <= updated else updated
-    label = _LABELS.get(severity(shown), "MEDIUM")
+    diagnosis = _is_diagnosis(shown)
+    label = _LABELS.get(severity(shown), "MEDIUM") if diagnosis else "INFORMATIONAL"
     outsider = OUTSIDE_ATTEMPTS in shown.extra
-    types = [OUTSIDER_TYPE if outsider else CONFIGURATION_TYPE]
+    types = [OUTSIDER_TYPE if outsider else CONFIGURATION_TYPE if diagnosis else NOT_DIAGNOSED_TYPE]
     cause = shown.causes[0].code if shown.causes else shown.decision.value
     document: Json = {
         "SchemaVersion": SCHEMA_VERSION,
@@ -266,6 +274,12 @@ def _product_fields(finding: Finding) -> dict[str, str]:
         for k, v in fields.items()
         if v
     }
+
+
+def _is_diagnosis(finding: Finding) -> bool:
+    """Whether `finding` judges the request: not one the engine does not model, nor one about
+    the deployment itself (module docstring, `Types`)."""
+    return finding.request.scope is not Scope.OUT_OF_SCOPE and severity(finding) != "health"
 
 
 def _member_account(finding: Finding) -> str | None:

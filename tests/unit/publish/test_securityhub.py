@@ -11,11 +11,17 @@ import jsonschema
 import pytest
 
 from chalicelib import pipeline
-from chalicelib.aggregation import OUTSIDE_ATTEMPTS
+from chalicelib.aggregation import (
+    OUTSIDE_ATTEMPTS,
+    MemberRoleUnavailable,
+    health_finding,
+    member_role_finding,
+)
 from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding, Principal, PrincipalType, Remedy, Verdict
 from chalicelib.publish.securityhub import (
     CONFIGURATION_TYPE,
+    NOT_DIAGNOSED_TYPE,
     OUTSIDER_TYPE,
     REQUIRED_FIELDS,
     asff_finding,
@@ -123,6 +129,32 @@ def test_severity_roles_and_types_follow_the_finding() -> None:
     assert document["Resources"][-1]["Id"] == role
     outsider = asff(build_finding(extra={OUTSIDE_ATTEMPTS: {"origin": "anonymous"}}))
     assert outsider["Types"] == [OUTSIDER_TYPE]
+
+
+def test_a_finding_about_the_deployment_is_informational_not_a_configuration_check() -> None:
+    """A denial of the diagnoser's own read, or a member role it could not assume, judges no
+    configuration: it was MEDIUM and typed like a diagnosis ("AWS Security Best Practices")."""
+    request = build_finding().request
+    unavailable = MemberRoleUnavailable(
+        account="444455556666",
+        role_arn="arn:aws:iam::444455556666:role/s3-403-doctor-member-read",
+        code="AccessDenied",
+    )
+    made = (
+        health_finding(request, finding_id="h", now="2025-03-01T10:00:00Z"),
+        member_role_finding(request, unavailable, finding_id="m", now="2025-03-01T10:00:00Z"),
+    )
+    for finding in made:
+        for detail in Detail:
+            document = asff(finding, detail=detail)
+            assert document["Severity"] == {"Label": "INFORMATIONAL"}
+            assert (
+                document["Types"] == [NOT_DIAGNOSED_TYPE] == ["Software and Configuration Checks"]
+            )
+            assert document["FindingProviderFields"] == {
+                "Severity": {"Label": "INFORMATIONAL"},
+                "Types": [NOT_DIAGNOSED_TYPE],
+            }
 
 
 def test_hostile_and_huge_values_are_cut_to_the_documented_limits() -> None:
