@@ -38,7 +38,9 @@ What (fields of the AWS Security Finding Format):
 - `FindingProviderFields` {`Severity`, `Types`}: where AWS wants a provider's own values, so
   that a user's changes to the top-level ones (BatchUpdateFindings) are not overwritten;
 - `Resources`: `AwsS3Bucket` and `AwsS3Object` (`ResourceRole` Target), the principal as
-  `AwsIamUser`, `AwsIamRole` or `Other` (`ResourceRole` Actor), at most 3 of ASFF's 32;
+  `AwsIamUser`, `AwsIamRole` or `Other` (`ResourceRole` Actor), at most 3 of ASFF's 32; their
+  `Partition` is the resource ARN's when ASFF takes it (`aws`, `aws-cn`, `aws-us-gov`), else
+  left out (it is optional; another value, aws-iso say, has the whole finding refused);
 - `Remediation.Recommendation.Text`: the fix summary (≤ 512); no `Url`, no `SourceUrl`;
 - `FirstObservedAt`, `LastObservedAt`, `ProductFields` (finding id, account, decision, layers,
   count, where to read the finding), `RecordState` ACTIVE;
@@ -86,6 +88,9 @@ PRODUCT_FIELD_VALUE_MAX = 2_048
 CONFIGURATION_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 OUTSIDER_TYPE = "Unusual Behaviors/User"
 NOT_DIAGNOSED_TYPE = "Software and Configuration Checks"
+ASFF_PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
+"""The values of `Resources[].Partition` that are ARN partitions (Security Hub API reference,
+`Resource`; the SDK models' `aws-us-iso`, `aws-us-iso-b` and `AzureCloud` name none)."""
 REQUIRED_FIELDS = (
     "SchemaVersion",
     "Id",
@@ -249,12 +254,10 @@ def is_due(occurrences: int) -> bool:
 
 
 def _resource(kind: str, identifier: str, partition: str, region: str) -> Json:
-    return {
-        "Type": kind,
-        "Id": _cut(identifier, ID_MAX),
-        "Partition": partition,
-        "Region": region,
-    }
+    resource: Json = {"Type": kind, "Id": _cut(identifier, ID_MAX), "Region": region}
+    if partition in ASFF_PARTITIONS:
+        resource["Partition"] = partition
+    return resource
 
 
 def _product_fields(finding: Finding) -> dict[str, str]:

@@ -157,6 +157,35 @@ def test_a_finding_about_the_deployment_is_informational_not_a_configuration_che
             }
 
 
+@pytest.mark.parametrize("partition", ["aws-iso", "aws-iso-b", "aws-iso-f", "aws-eusc"])
+def test_a_partition_asff_does_not_take_is_left_out_of_the_resources(partition: str) -> None:
+    """ASFF's `Resources[].Partition` takes aws, aws-cn and aws-us-gov only: the ARN's other
+    partition was copied there and Security Hub refused the whole finding."""
+    finding = _in_partition(build_finding(), partition)
+
+    document = asff(finding)  # the schema holds the values ASFF takes
+
+    assert [r["Id"] for r in document["Resources"][:2]] == [
+        f"arn:{partition}:s3:::reports",
+        f"arn:{partition}:s3:::reports/data/report.csv",
+    ]
+    assert all("Partition" not in r for r in document["Resources"])
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_a_partition_asff_takes_is_kept_in_the_resources(partition: str) -> None:
+    document = asff(_in_partition(build_finding(), partition))
+    assert [r["Partition"] for r in document["Resources"]] == [partition] * 3
+
+
+def _in_partition(finding: Finding, partition: str) -> Finding:
+    """`finding` with its object ARN in `partition`."""
+    [operation] = finding.request.operations
+    arn = operation.resource_arn.replace("arn:aws:", f"arn:{partition}:", 1)
+    request = replace(finding.request, operations=(replace(operation, resource_arn=arn),))
+    return replace(finding, request=request)
+
+
 def test_hostile_and_huge_values_are_cut_to_the_documented_limits() -> None:
     huge = build_finding(
         "x" * 600,
