@@ -1013,20 +1013,16 @@ def _org_admin(cause: Cause, action: str) -> Candidate:
     )
 
 
-# How the engine names the level of the organization path where no SCP or RCP allows.
-_LEVEL_TEXT: Final = re.compile(r"no (?:SCP|RCP) attached at (\S+) allows")
-
-
 def _org_level_admin(decision: Decision, cause: Cause, action: str) -> Candidate:
     """No SCP (or RCP) allows at one level of the path: that level's policies are to change."""
     what = "SCP" if cause.layer is Layer.SCP else "RCP"
     level = next(
         (
-            found.group(1)
+            result.level
             for evaluation in decision.evaluations
             for result in evaluation.layers
             if result.layer is cause.layer and result.outcome is Outcome.IMPLICIT_DENY
-            if (found := _LEVEL_TEXT.search(result.detail or "")) is not None
+            if result.level is not None
         ),
         None,
     )
