@@ -497,6 +497,10 @@ class LayerResult:
     outcome: Outcome
     statements: tuple[StatementRef, ...] = ()
     detail: str | None = None  # one human sentence: why this outcome
+    # The level of the organization path that `detail` names (an SCP or RCP layer's: the root,
+    # OU or account id where none allows). Kept for the fixes, not in the JSON form, and not
+    # compared: it is said in `detail`, which is.
+    level: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> Json:
         out: Json = {

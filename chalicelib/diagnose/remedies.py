@@ -1013,20 +1013,16 @@ def _org_admin(cause: Cause, action: str) -> Candidate:
     )
 
 
-# How the engine names the level of the organization path where no SCP or RCP allows.
-_LEVEL_TEXT: Final = re.compile(r"no (?:SCP|RCP) attached at (\S+) allows")
-
-
 def _org_level_admin(decision: Decision, cause: Cause, action: str) -> Candidate:
     """No SCP (or RCP) allows at one level of the path: that level's policies are to change."""
     what = "SCP" if cause.layer is Layer.SCP else "RCP"
     level = next(
         (
-            found.group(1)
+            result.level
             for evaluation in decision.evaluations
             for result in evaluation.layers
             if result.layer is cause.layer and result.outcome is Outcome.IMPLICIT_DENY
-            if (found := _LEVEL_TEXT.search(result.detail or "")) is not None
+            if result.level is not None
         ),
         None,
     )
@@ -1165,16 +1161,26 @@ def _diagnoser_read(decision: Decision, endpoint_owner: str | None = None) -> Ca
     # Reads missing in one other account name it ("... in account N", `evidence.in_account`):
     # the fix is that account's, whichever layer waits on it (an ACL on the requester's id).
     where = {m[1] if (m := _IN_ACCOUNT.search(need)) else None for need in needs}
+    org = _ORG_READ if _ORG_LAYERS & set(layers) else ""
     return Candidate(
         code=RemedyCode.GRANT_DIAGNOSER_READ,
         target="the diagnoser's role",
         summary=f"Let the diagnoser read {', '.join(layers) or 'the missing layer'} "
-        f"({'; '.join(needs) or 'see unchecked'}) and diagnose again.",
+        f"({'; '.join(needs) or 'see unchecked'}) and diagnose again.{org}",
         account=where.pop() if len(where) == 1 else None,
     )
 
 
 _IN_ACCOUNT = re.compile(r" in account (\d{12})$")
+_ORG_LAYERS = frozenset({Layer.SCP.value, Layer.RCP.value})
+_ORG_READ = (
+    " SCPs and RCPs can be read only from the management account or a delegated administrator, "
+    "so the diagnoser reads them through the role ORG_READ_ROLE_ARN names (the stack's "
+    "OrgReadRoleArn, docs/deploy.md section 5): set it to a role there that trusts the "
+    "diagnoser and allows these reads. In an organization deployment this holds for every "
+    "member account too: the member roles do not read them."
+)
+"""How the diagnoser reads SCPs and RCPs (collect/organizations.py, collect/live.py)."""
 
 
 # --------------------------------------------------------------------------- complying

@@ -95,7 +95,9 @@ class Leg:
     action: str
     resource: str
     layers: dict[Layer, Hits] = field(default_factory=dict)
-    gates: list[tuple[Layer, Hits, str]] = field(default_factory=list)  # must allow
+    # Layers that must allow: (layer, hits, why it blocks, the organization level for an SCP or
+    # RCP: the root, OU or account id, "given" for SCPs given with the request)
+    gates: list[tuple[Layer, Hits, str, str | None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     details: dict[Layer, str] = field(default_factory=dict)
     native_blocks: list[tuple[Layer, str, tuple[StatementRef, ...]]] = field(default_factory=list)
@@ -420,7 +422,9 @@ def _common_layers(
             explain=leg.explain,
         )
         leg.layers[Layer.PERMISSIONS_BOUNDARY] = boundary
-        leg.gates.append((Layer.PERMISSIONS_BOUNDARY, boundary, "no permissions boundary allows"))
+        leg.gates.append(
+            (Layer.PERMISSIONS_BOUNDARY, boundary, "no permissions boundary allows", None)
+        )
     session = _session_hits(request, snapshot, action, resource, ctx, leg.explain)
     if session is not None:
         leg.layers[Layer.SESSION_POLICY] = session
@@ -434,7 +438,7 @@ def _common_layers(
     if request.vpc_endpoint_id:
         vpce = _vpce_hits(request, snapshot, action, resource, identity, ctx, leg.explain)
         leg.layers[Layer.VPC_ENDPOINT_POLICY] = vpce
-        leg.gates.append((Layer.VPC_ENDPOINT_POLICY, vpce, "no VPC endpoint policy allows"))
+        leg.gates.append((Layer.VPC_ENDPOINT_POLICY, vpce, "no VPC endpoint policy allows", None))
     if principal.type is PrincipalType.ROOT:
         leg.details[Layer.IDENTITY_POLICY] = "the root user has full access to its account"
 
@@ -615,7 +619,8 @@ def _org_gate(
         merged.missed.extend(hits.missed)
         merged.problems.extend(hits.problems)
         what = "SCP" if layer is Layer.SCP else "RCP"
-        leg.gates.append((layer, hits, f"no {what} attached at {level.target} allows"))
+        text = f"no {what} attached at {level.target} allows"
+        leg.gates.append((layer, hits, text, level.target))
     leg.layers[layer] = merged
 
 
@@ -814,6 +819,8 @@ class _Result:
     verdict: Verdict
     blocked: list[Layer]
     reasons: dict[Layer, str]
+    # The organization level a layer's reason names (an SCP or RCP gate's, `Leg.gates`)
+    levels: dict[Layer, str] = field(default_factory=dict)
 
 
 def _verdict(leg: Leg) -> Evaluation:
@@ -824,7 +831,7 @@ def _verdict(leg: Leg) -> Evaluation:
         resource_arn=leg.resource,
         decision=result.verdict,
         blocked_by=tuple(dict.fromkeys(result.blocked)),
-        layers=tuple(_layer_results(leg, result.blocked, result.reasons)),
+        layers=tuple(_layer_results(leg, result.blocked, result.reasons, result.levels)),
     )
 
 
@@ -843,7 +850,8 @@ def _judge(leg: Leg) -> _Result:
     text = f"{leg.assumed.reason}; with that key, the KMS call would be {found}"
     if result.blocked:
         text += f" ({', '.join(layer.value for layer in result.blocked)})"
-    return _Result(Verdict.INCONCLUSIVE, [], {**result.reasons, Layer.KMS_KEY_POLICY: text})
+    reasons = {**result.reasons, Layer.KMS_KEY_POLICY: text}
+    return _Result(Verdict.INCONCLUSIVE, [], reasons, result.levels)
 
 
 # How `_decide` reports a missing grant: a principal of the account's, or an outsider's.
@@ -861,7 +869,7 @@ def _judge_layers(leg: Leg) -> _Result:
             # The request fails only because Block Public Access took a public grant away: the
             # grant its own account needed, or the resource grant of an outsider.
             reasons = {**hopeful.reasons, Layer.BLOCK_PUBLIC_ACCESS: leg.bpa_reason}
-            return _Result(hopeful.verdict, [Layer.BLOCK_PUBLIC_ACCESS], reasons)
+            return _Result(hopeful.verdict, [Layer.BLOCK_PUBLIC_ACCESS], reasons, hopeful.levels)
         return hopeful
     if not any(hits.unknown for hits in leg.layers.values()):
         return _Result(Verdict.ALLOWED, [], {})
@@ -873,7 +881,7 @@ def _judge_layers(leg: Leg) -> _Result:
     }
     if wary.verdict is Verdict.ALLOWED and not could_deny:
         return _Result(Verdict.ALLOWED, [], {})
-    return _Result(Verdict.INCONCLUSIVE, [], {**could_deny, **wary.reasons})
+    return _Result(Verdict.INCONCLUSIVE, [], {**could_deny, **wary.reasons}, wary.levels)
 
 
 def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
@@ -891,12 +899,14 @@ def _decide(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
         blocked.append(layer)
         said = reasons.get(layer)
         reasons[layer] = f"{said}; {text}" if said else text
-    return _Result(Verdict.IMPLICIT_DENY, list(dict.fromkeys(blocked)), reasons)
+    levels = result.levels if denied else {}
+    return _Result(Verdict.IMPLICIT_DENY, list(dict.fromkeys(blocked)), reasons, levels)
 
 
 def _decide_policies(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
     """`_decide` without the late blocks."""
     reasons: dict[Layer, str] = {}
+    levels: dict[Layer, str] = {}
     blocked: list[Layer] = []
 
     def passes(hits: Hits) -> bool:
@@ -905,14 +915,17 @@ def _decide_policies(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
     for layer, text, _refs in leg.native_blocks:
         blocked.append(layer)
         reasons[layer] = text
-    for layer, hits, text in leg.gates:
+    for layer, hits, text, level in leg.gates:
         if layer in (Layer.PERMISSIONS_BOUNDARY,):
             continue  # judged with the grant below: some grants are not limited by it
         if not passes(hits):
             blocked.append(layer)
-            reasons.setdefault(layer, text)
+            if layer not in reasons:
+                reasons[layer] = text
+                if level is not None:
+                    levels[layer] = level
     if blocked:
-        return _Result(Verdict.IMPLICIT_DENY, blocked, reasons)
+        return _Result(Verdict.IMPLICIT_DENY, blocked, reasons, levels)
 
     identity = leg.layers.get(Layer.IDENTITY_POLICY, Hits())
     root = leg.details.get(Layer.IDENTITY_POLICY, "").startswith("the root user")
@@ -969,7 +982,7 @@ def _decide_policies(leg: Leg, *, assume_unknown_allows: bool) -> _Result:
         return _Result(Verdict.IMPLICIT_DENY, [Layer.IDENTITY_POLICY], reasons)
     if unlimited or root:
         return _Result(Verdict.ALLOWED, [], reasons)
-    for layer, hits, text in leg.gates:
+    for layer, hits, text, _level in leg.gates:
         if layer is Layer.PERMISSIONS_BOUNDARY and not passes(hits):
             return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
     session = leg.layers.get(Layer.SESSION_POLICY)
@@ -1025,7 +1038,7 @@ def _decide_cross_account(
         return _Result(
             Verdict.IMPLICIT_DENY, [Layer.IDENTITY_POLICY], {Layer.IDENTITY_POLICY: text}
         )
-    for layer, hits, text in leg.gates:
+    for layer, hits, text, _level in leg.gates:
         if layer is Layer.PERMISSIONS_BOUNDARY and not passes(hits):
             return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
     session = leg.layers.get(Layer.SESSION_POLICY)
@@ -1054,7 +1067,7 @@ def _decide_kms(
     delegates = bool(forms & DELEGATING_FORMS)
     identity_allows = bool(identity.allows) or (identity.unknown and assume_unknown_allows)
     if direct or (delegates and (identity_allows or root)):
-        for layer, hits, text in leg.gates:
+        for layer, hits, text, _level in leg.gates:
             blocks = not (hits.allows or (hits.unknown and assume_unknown_allows))
             if layer is Layer.PERMISSIONS_BOUNDARY and not direct and blocks:
                 return _Result(Verdict.IMPLICIT_DENY, [layer], {layer: text})
@@ -1080,7 +1093,7 @@ def _decide_kms(
 
 
 def _layer_results(
-    leg: Leg, blocked: Sequence[Layer], reasons: dict[Layer, str]
+    leg: Leg, blocked: Sequence[Layer], reasons: dict[Layer, str], levels: dict[Layer, str]
 ) -> list[LayerResult]:
     out: list[LayerResult] = []
     for layer, hits in leg.layers.items():
@@ -1111,19 +1124,27 @@ def _layer_results(
             outcome = Outcome.IMPLICIT_DENY
             statements = ()
         statements = statements + tuple(hits.missed)
-        level = _level_outcome(leg, layer) if outcome is Outcome.ALLOW else None
-        level_text = None
-        if level is not None:  # the allows are other levels': none decides
-            outcome, level_text = level
+        judged = _level_outcome(leg, layer) if outcome is Outcome.ALLOW else None
+        level_text: str | None = None
+        level: str | None = None  # the organization level the detail names
+        if judged is not None:  # the allows are other levels': none decides
+            outcome, level_text, level = judged
             statements = tuple(hits.missed)
+        if reasons.get(layer):
+            level = levels.get(layer)
         detail = reasons.get(layer) or level_text or leg.details.get(layer)
         if outcome is Outcome.UNKNOWN and hits.problems:
             detail = "; ".join(p.reason for p in hits.problems)
+            level = None
         if layer is Layer.IDENTITY_POLICY and leg.details.get(layer, "").startswith("the root"):
             outcome = Outcome.ALLOW
         if outcome is not Outcome.EXPLICIT_DENY and any(b[0] is layer for b in leg.late_blocks):
             outcome = Outcome.IMPLICIT_DENY  # a policy layer that a late block names (key state)
-        out.append(LayerResult(layer=layer, outcome=outcome, statements=statements, detail=detail))
+        out.append(
+            LayerResult(
+                layer=layer, outcome=outcome, statements=statements, detail=detail, level=level
+            )
+        )
     for layer, text, refs in leg.native_blocks:
         out.append(
             LayerResult(layer=layer, outcome=Outcome.IMPLICIT_DENY, statements=refs, detail=text)
@@ -1136,18 +1157,18 @@ def _layer_results(
     return out
 
 
-def _level_outcome(leg: Leg, layer: Layer) -> tuple[Outcome, str] | None:
+def _level_outcome(leg: Leg, layer: Layer) -> tuple[Outcome, str, str | None] | None:
     """The outcome of an organization layer whose merged statements allow, level by level:
     every level must allow (an allow at the root does not make up for an OU where no SCP
-    allows), so one level with no allow makes it implicit-deny, and one that could not be read
-    unknown; None when every level allows."""
-    levels = [(hits, text) for gated, hits, text in leg.gates if gated is layer]
-    for hits, text in levels:
+    allows), so one level with no allow makes it implicit-deny (with that level), and one that
+    could not be read unknown; None when every level allows."""
+    levels = [(hits, text, level) for gated, hits, text, level in leg.gates if gated is layer]
+    for hits, text, level in levels:
         if not hits.allows and not hits.unknown:
-            return Outcome.IMPLICIT_DENY, text
-    for hits, _text in levels:
+            return Outcome.IMPLICIT_DENY, text, level
+    for hits, _text, _level in levels:
         if not hits.allows:
-            return Outcome.UNKNOWN, "; ".join(p.reason for p in hits.problems)
+            return Outcome.UNKNOWN, "; ".join(p.reason for p in hits.problems), None
     return None
 
 

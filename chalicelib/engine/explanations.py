@@ -245,6 +245,7 @@ def _patched(told: _Told, slots: tuple[str, ...], ctx: RequestContext) -> Decisi
                         outcome=result.outcome,
                         statements=tuple(statements),
                         detail=result.detail,
+                        level=result.level,
                     ),
                     *results[number + 1 :],
                 )

@@ -24,15 +24,23 @@ What (fields of the AWS Security Finding Format):
   importing account),
   `Types`, `CreatedAt` (= `first_seen`, stable), `UpdatedAt` (now, never before `CreatedAt`),
   `Severity.Label` (our severity: HIGH explicit deny, MEDIUM implicit or inconclusive, LOW not
-  reproduced), `Title` (≤ 256), `Description` (≤ 1024: what was denied, why, how often, where
-  the whole finding is), `Resources`;
+  reproduced; INFORMATIONAL for a finding that is not a diagnosis, below), `Title` (≤ 256),
+  `Description` (≤ 1024: what was denied, why, how often, where the whole finding is),
+  `Resources`;
 - `Types`: "Software and Configuration Checks/AWS Security Best Practices" for a diagnosis (it
   is about how the policies are configured and how to fix them); "Unusual Behaviors/User" for
   an "outside access attempts" finding (denied attempts by callers outside the organization);
+  the namespace alone, "Software and Configuration Checks" (a partial path is valid in the
+  Types taxonomy), for a finding that is not a diagnosis: a request the engine does not model
+  (not diagnosed, `Scope.OUT_OF_SCOPE`) or a finding about the deployment itself (severity
+  `health`: the diagnoser's own read denied, a member role it could not assume), which judge
+  no configuration;
 - `FindingProviderFields` {`Severity`, `Types`}: where AWS wants a provider's own values, so
   that a user's changes to the top-level ones (BatchUpdateFindings) are not overwritten;
 - `Resources`: `AwsS3Bucket` and `AwsS3Object` (`ResourceRole` Target), the principal as
-  `AwsIamUser`, `AwsIamRole` or `Other` (`ResourceRole` Actor), at most 3 of ASFF's 32;
+  `AwsIamUser`, `AwsIamRole` or `Other` (`ResourceRole` Actor), at most 3 of ASFF's 32; their
+  `Partition` is the resource ARN's when ASFF takes it (`aws`, `aws-cn`, `aws-us-gov`), else
+  left out (it is optional; another value, aws-iso say, has the whole finding refused);
 - `Remediation.Recommendation.Text`: the fix summary (≤ 512); no `Url`, no `SourceUrl`;
 - `FirstObservedAt`, `LastObservedAt`, `ProductFields` (finding id, account, decision, layers,
   count, where to read the finding), `RecordState` ACTIVE;
@@ -62,7 +70,7 @@ from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
 from ..diagnose.render import subject as render_subject
 from ..diagnose.untrusted import neutralise, shorten
-from ..model import DiagnoserError, Finding, Json, PrincipalType
+from ..model import DiagnoserError, Finding, Json, PrincipalType, Scope
 from .message import Notice, severity
 from .ports import finding_account
 from .timestamps import format_utc
@@ -79,6 +87,10 @@ PRODUCT_FIELD_KEY_MAX = 128
 PRODUCT_FIELD_VALUE_MAX = 2_048
 CONFIGURATION_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 OUTSIDER_TYPE = "Unusual Behaviors/User"
+NOT_DIAGNOSED_TYPE = "Software and Configuration Checks"
+ASFF_PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
+"""The values of `Resources[].Partition` that are ARN partitions (Security Hub API reference,
+`Resource`; the SDK models' `aws-us-iso`, `aws-us-iso-b` and `AzureCloud` name none)."""
 REQUIRED_FIELDS = (
     "SchemaVersion",
     "Id",
@@ -146,9 +158,10 @@ def asff_finding(
     updated = format_utc(now)
     created = shown.first_seen or shown.event_time or updated
     created = created if created <= updated else updated
-    label = _LABELS.get(severity(shown), "MEDIUM")
+    diagnosis = _is_diagnosis(shown)
+    label = _LABELS.get(severity(shown), "MEDIUM") if diagnosis else "INFORMATIONAL"
     outsider = OUTSIDE_ATTEMPTS in shown.extra
-    types = [OUTSIDER_TYPE if outsider else CONFIGURATION_TYPE]
+    types = [OUTSIDER_TYPE if outsider else CONFIGURATION_TYPE if diagnosis else NOT_DIAGNOSED_TYPE]
     cause = shown.causes[0].code if shown.causes else shown.decision.value
     document: Json = {
         "SchemaVersion": SCHEMA_VERSION,
@@ -184,9 +197,10 @@ def description(finding: Finding) -> str:
     causes = "; ".join(c.message.rstrip(".") for c in finding.causes[:3]) or "no cause found"
     account = _member_account(finding)
     where = f" in account {account}" if account else ""
-    when = f"{finding.first_seen or '?'} to {finding.last_seen or finding.first_seen or '?'}"
+    first = finding.first_seen or finding.last_seen  # none for the CLI's findings: no span
+    when = f", {first} to {finding.last_seen or first}" if first else ""
     tail = (
-        f" Seen {finding.occurrences} time(s), {when}. Whole finding: "
+        f" Seen {finding.occurrences} time(s){when}. Whole finding: "
         f"s3doctor findings get {finding.finding_id} (API: GET /findings/{finding.finding_id})."
     )
     body = neutralise(
@@ -240,12 +254,10 @@ def is_due(occurrences: int) -> bool:
 
 
 def _resource(kind: str, identifier: str, partition: str, region: str) -> Json:
-    return {
-        "Type": kind,
-        "Id": _cut(identifier, ID_MAX),
-        "Partition": partition,
-        "Region": region,
-    }
+    resource: Json = {"Type": kind, "Id": _cut(identifier, ID_MAX), "Region": region}
+    if partition in ASFF_PARTITIONS:
+        resource["Partition"] = partition
+    return resource
 
 
 def _product_fields(finding: Finding) -> dict[str, str]:
@@ -265,6 +277,12 @@ def _product_fields(finding: Finding) -> dict[str, str]:
         for k, v in fields.items()
         if v
     }
+
+
+def _is_diagnosis(finding: Finding) -> bool:
+    """Whether `finding` judges the request: not one the engine does not model, nor one about
+    the deployment itself (module docstring, `Types`)."""
+    return finding.request.scope is not Scope.OUT_OF_SCOPE and severity(finding) != "health"
 
 
 def _member_account(finding: Finding) -> str | None:

@@ -6,6 +6,7 @@ direct bucket requests, with verified IAM grants on the bucket that cannot work.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from chalicelib.diagnose import render_markdown, render_text
 from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.events import parse_event
 from chalicelib.model import Scope, Verdict
-from chalicelib.publish.securityhub import description
+from chalicelib.publish.securityhub import asff_finding, description
 from chalicelib.snapshot import load_snapshot
 from tests.unit.diagnose.test_render import assert_inert, assert_inert_in_every_rendering
 from tests.unit.engine.runbook_documents import user_get_record
@@ -27,6 +28,7 @@ BUCKET = "acme-data"
 KEY = "data/report.csv"
 MRAP = f"arn:aws:s3::{ACCOUNT}:accesspoint/mfzwi23gnjvgw.mrap"
 MRAP_HOST = "mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _record(how: str) -> dict[str, Any]:
@@ -86,6 +88,22 @@ def test_an_unsupported_request_is_not_diagnosed_and_gets_no_fix(how: str, said:
     assert text.startswith("NOT DIAGNOSED ")
     assert "FIX" not in text and "LAYERS" not in text
     assert "### Layers" not in render_markdown(finding)
+
+
+@pytest.mark.parametrize("how", ["mrap-host", "object-lambda"])
+def test_a_request_not_diagnosed_is_informational_in_security_hub(how: str) -> None:
+    """It was imported as a MEDIUM "Software and Configuration Checks/AWS Security Best
+    Practices" finding, like a diagnosis of the policies; it judges none."""
+    finding = pipeline.diagnose(parse_event(_record(how)), _snapshot(), now="2025-03-01T10:00:00Z")
+
+    for detail in Detail:
+        document = asff_finding(
+            finding, account_id=ACCOUNT, region="us-east-1", now=NOW, detail=detail
+        )
+        assert document["Severity"] == {"Label": "INFORMATIONAL"}
+        assert document["Types"] == ["Software and Configuration Checks"]
+        assert document["FindingProviderFields"]["Severity"] == {"Label": "INFORMATIONAL"}
+        assert document["FindingProviderFields"]["Types"] == ["Software and Configuration Checks"]
 
 
 def test_a_hostile_multi_region_host_is_data_in_every_rendering() -> None:

@@ -248,7 +248,7 @@ def test_a_patched_decision_copies_every_field() -> None:
     copied = {
         Decision: {"decision", "blocked_by", "evaluations", "unchecked", "notes"},
         Evaluation: {"action", "resource_arn", "decision", "blocked_by", "layers"},
-        LayerResult: {"layer", "outcome", "statements", "detail"},
+        LayerResult: {"layer", "outcome", "statements", "detail", "level"},
         StatementRef: {"policy", "index", "sid", "effect", "failed_condition", "note"},
         ConditionFailure: {"key", "operator", "expected", "actual"},
     }

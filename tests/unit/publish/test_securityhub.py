@@ -10,17 +10,25 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from chalicelib.aggregation import OUTSIDE_ATTEMPTS
+from chalicelib import pipeline
+from chalicelib.aggregation import (
+    OUTSIDE_ATTEMPTS,
+    MemberRoleUnavailable,
+    health_finding,
+    member_role_finding,
+)
 from chalicelib.diagnose.detail import Detail
 from chalicelib.model import Finding, Principal, PrincipalType, Remedy, Verdict
 from chalicelib.publish.securityhub import (
     CONFIGURATION_TYPE,
+    NOT_DIAGNOSED_TYPE,
     OUTSIDER_TYPE,
     REQUIRED_FIELDS,
     asff_finding,
     asff_id,
     is_due,
 )
+from chalicelib.request import request_from_runbook
 from tests.unit.diagnose.test_render import hostile_finding
 
 from .builders import build_finding
@@ -82,6 +90,23 @@ def test_fields_come_from_the_finding() -> None:
     assert "SourceUrl" not in document and "Note" not in document
 
 
+def test_a_finding_made_by_the_cli_has_no_time_span_in_its_description() -> None:
+    """`s3doctor diagnose` sets no `first_seen`/`last_seen`: the description said "Seen 1
+    time(s), ? to ?."; it leaves the span out. A stored finding keeps its span."""
+    scenario = DATA / "scenarios" / "scp-no-allow"
+    request = request_from_runbook(json.loads((scenario / "request.json").read_text()))
+    finding = pipeline.diagnose(request, json.loads((scenario / "snapshot.json").read_text()))
+    assert finding.first_seen is None and finding.last_seen is None
+
+    text = asff(finding)["Description"]
+
+    assert " Seen 1 time(s). Whole finding: s3doctor findings get " in text
+    assert "?" not in text
+    stored = replace(finding, first_seen="2025-03-01T10:00:00Z", last_seen="2025-03-01T10:05:00Z")
+    span = " Seen 1 time(s), 2025-03-01T10:00:00Z to 2025-03-01T10:05:00Z. "
+    assert span in asff(stored)["Description"]
+
+
 def test_an_update_never_carries_a_workflow_status() -> None:
     assert "Workflow" not in asff(build_finding(), new=False)
 
@@ -104,6 +129,61 @@ def test_severity_roles_and_types_follow_the_finding() -> None:
     assert document["Resources"][-1]["Id"] == role
     outsider = asff(build_finding(extra={OUTSIDE_ATTEMPTS: {"origin": "anonymous"}}))
     assert outsider["Types"] == [OUTSIDER_TYPE]
+
+
+def test_a_finding_about_the_deployment_is_informational_not_a_configuration_check() -> None:
+    """A denial of the diagnoser's own read, or a member role it could not assume, judges no
+    configuration: it was MEDIUM and typed like a diagnosis ("AWS Security Best Practices")."""
+    request = build_finding().request
+    unavailable = MemberRoleUnavailable(
+        account="444455556666",
+        role_arn="arn:aws:iam::444455556666:role/s3-403-doctor-member-read",
+        code="AccessDenied",
+    )
+    made = (
+        health_finding(request, finding_id="h", now="2025-03-01T10:00:00Z"),
+        member_role_finding(request, unavailable, finding_id="m", now="2025-03-01T10:00:00Z"),
+    )
+    for finding in made:
+        for detail in Detail:
+            document = asff(finding, detail=detail)
+            assert document["Severity"] == {"Label": "INFORMATIONAL"}
+            assert (
+                document["Types"] == [NOT_DIAGNOSED_TYPE] == ["Software and Configuration Checks"]
+            )
+            assert document["FindingProviderFields"] == {
+                "Severity": {"Label": "INFORMATIONAL"},
+                "Types": [NOT_DIAGNOSED_TYPE],
+            }
+
+
+@pytest.mark.parametrize("partition", ["aws-iso", "aws-iso-b", "aws-iso-f", "aws-eusc"])
+def test_a_partition_asff_does_not_take_is_left_out_of_the_resources(partition: str) -> None:
+    """ASFF's `Resources[].Partition` takes aws, aws-cn and aws-us-gov only: the ARN's other
+    partition was copied there and Security Hub refused the whole finding."""
+    finding = _in_partition(build_finding(), partition)
+
+    document = asff(finding)  # the schema holds the values ASFF takes
+
+    assert [r["Id"] for r in document["Resources"][:2]] == [
+        f"arn:{partition}:s3:::reports",
+        f"arn:{partition}:s3:::reports/data/report.csv",
+    ]
+    assert all("Partition" not in r for r in document["Resources"])
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_a_partition_asff_takes_is_kept_in_the_resources(partition: str) -> None:
+    document = asff(_in_partition(build_finding(), partition))
+    assert [r["Partition"] for r in document["Resources"]] == [partition] * 3
+
+
+def _in_partition(finding: Finding, partition: str) -> Finding:
+    """`finding` with its object ARN in `partition`."""
+    [operation] = finding.request.operations
+    arn = operation.resource_arn.replace("arn:aws:", f"arn:{partition}:", 1)
+    request = replace(finding.request, operations=(replace(operation, resource_arn=arn),))
+    return replace(finding, request=request)
 
 
 def test_hostile_and_huge_values_are_cut_to_the_documented_limits() -> None:
