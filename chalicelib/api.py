@@ -7,10 +7,10 @@
 
 Findings are answered at the `references` detail level unless the caller matches
 FULL_DETAIL_PRINCIPALS (DESIGN 3.3); every answer says its `detail`. Bad input is a 400 whose
-JSON body names the parameter; an unknown id is a 404; a deployment that is not configured for
-a route is a 503 naming the variable. `POST /diagnose` answers 404 unless DIAGNOSE_API is
-`enabled`. Ports come from `wiring`; the diagnosis itself from `service`. This module only
-translates HTTP.
+JSON body names the parameter; a Content-Type other than JSON is a 415 naming it; an unknown id
+is a 404; a deployment that is not configured for a route is a 503 naming the variable.
+`POST /diagnose` answers 404 unless DIAGNOSE_API is `enabled`. Ports come from `wiring`; the
+diagnosis itself from `service`. This module only translates HTTP.
 """
 
 from __future__ import annotations
@@ -53,11 +53,18 @@ MAX_ID_LENGTH = 256
 MAX_KEY_BYTES = 1024
 _BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")  # what S3 clients accept as a bucket name
 _ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+")
+JSON_MEDIA_TYPE = "application/json"
+ANY_MEDIA_TYPE = ["*/*"]
+"""Every route's `content_types`: Chalice would answer another media type than JSON with its
+own 415 body (`{"Code", "Message"}`); the routes check it themselves (`unsupported_media_type`)
+so that the 415 has the API's error shape."""
 
 
-@api.route("/findings", methods=["GET"], authorizer=_authorizer)
+@api.route("/findings", methods=["GET"], authorizer=_authorizer, content_types=ANY_MEDIA_TYPE)
 def list_findings() -> Response:
     """One page of findings, newest first, with the token of the next page."""
+    if (refused := unsupported_media_type()) is not None:
+        return refused
     try:
         detail = caller_detail()
         query = finding_query(api.current_request.query_params or {}, now=datetime.now(UTC))
@@ -70,9 +77,16 @@ def list_findings() -> Response:
     return _json(200, {"detail": detail.value, "findings": findings, "next_token": next_token})
 
 
-@api.route("/findings/{finding_id}", methods=["GET"], authorizer=_authorizer)
+@api.route(
+    "/findings/{finding_id}",
+    methods=["GET"],
+    authorizer=_authorizer,
+    content_types=ANY_MEDIA_TYPE,
+)
 def get_finding(finding_id: str) -> Response:
     """One finding by id; 404 when there is none."""
+    if (refused := unsupported_media_type()) is not None:
+        return refused
     try:
         detail = caller_detail()
         _check_value("finding_id", finding_id, MAX_ID_LENGTH)
@@ -97,10 +111,12 @@ def get_finding(finding_id: str) -> Response:
     "/diagnose",
     methods=["POST"],
     authorizer=_authorizer,
-    content_types=["application/json"],
+    content_types=ANY_MEDIA_TYPE,
 )
 def diagnose() -> Response:
     """Diagnose the runbook's inputs against the live account, without storing or alerting."""
+    if (refused := unsupported_media_type()) is not None:
+        return refused
     try:
         if not wiring.settings().diagnose_api:
             return _json(
@@ -230,6 +246,23 @@ def bad_request(error: InputError) -> Response:
     """A 400 whose body names the parameter (or body field) and says what is wrong."""
     return _json(
         400, {"error": "BadRequest", "parameter": error.field_path, "message": error.message}
+    )
+
+
+def unsupported_media_type() -> Response | None:
+    """A 415 naming the Content-Type header when the request declares another media type than
+    JSON (parameters such as `charset` aside; no header means JSON, as in Chalice); else None."""
+    declared = api.current_request.headers.get("content-type")
+    if declared is None or declared.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE:
+        return None
+    return _json(
+        415,
+        {
+            "error": "UnsupportedMediaType",
+            "parameter": "Content-Type",
+            "message": f"{declared[:MAX_VALUE_LENGTH]!r} is not supported: send JSON with "
+            f"Content-Type: {JSON_MEDIA_TYPE}",
+        },
     )
 
 

@@ -4,7 +4,9 @@ Validates the document against `schemas/request.schema.json` and the values agai
 accepts, raising `InputError(field, message)` with one clear line. The principal and the keys
 derivable from the requester ARN (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType,
 aws:username, aws:userid when knowable) are added; explicit context entries win. A version id
-turns the action into its version form exactly as the event table does. The keys that need the
+turns the action into its version form exactly as the event table does, and an action that
+stands for one call needing others too (s3:GetObjectAttributes) gets that call's operations, as
+its event would (`events.operations.call_operations`). The keys that need the
 snapshot (the bucket owner's aws:ResourceAccount and s3:ResourceAccount) are added when the
 request meets it (`engine.resolve`). Pure: no boto3.
 """
@@ -29,6 +31,8 @@ from .events.operations import (
     ResourceKind,
     action_kms,
     action_resource,
+    call_of,
+    call_operations,
     lookup,
     version_action,
 )
@@ -117,7 +121,7 @@ class _Template:
     def build(self, operation: Operation, context: tuple[ContextEntry, ...]) -> AccessRequest:
         return AccessRequest(
             principal=self.principal,
-            operations=(operation,),
+            operations=call_operations(operation),
             context=context,
             kms_key_arn=self.kms_key_arn,
             vpc_endpoint_id=self.vpc_endpoint_id,
@@ -678,6 +682,12 @@ def _action(
             action = versioned
         elif "Version" not in action:
             notes.append(f"version_id does not change the IAM action {action}.")
+    call = call_of(action)
+    if call is not None:
+        notes.append(
+            f"{action}: S3 authorises {call.event_name} as {' + '.join(call.actions)}; "
+            "each is checked."
+        )
     return action, kind, version_id
 
 

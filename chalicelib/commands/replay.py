@@ -13,6 +13,9 @@ findings to the table named by $FINDINGS_TABLE_NAME the way the deployed handler
 aggregate, nothing is alerted).
 A progress bar (rate, ETA) goes to stderr on a terminal; a summary ends the run: counts by cause
 and decision, and the top findings (principal, bucket, action, cause, finding id).
+An AWS failure (the table, the account) stops the run: the summary then says what was done
+(with `--store`, how many findings were stored) and what failed, and the exit status is 1.
+Rerunning is safe: the table recognises the events it already holds by their event ID.
 `--html FILE` also writes the findings as a self-contained HTML report.
 
 `--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
@@ -71,6 +74,16 @@ class ReplaySummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
     files: FileStats = field(default_factory=FileStats)  # files without events, records too old
+    stopped: Stop | None = None  # an AWS failure ended the run early
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stop:
+    """Where an AWS failure (the table, the account) ended a replay, and how many events it left."""
+
+    event: str  # the event id (or origin) being handled when it failed
+    error: str
+    not_handled: int  # that event and every one after it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,6 +247,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         out.write(json.dumps(summary_document(summary), indent=2, sort_keys=True) + "\n")
     else:
         out.write(render_summary(summary, stored=args.store))
+    if summary.stopped is not None:
+        stop = summary.stopped
+        err.write(f"s3doctor replay: stopped at event {text(stop.event)}: {message(stop.error)}\n")
+        return 1
     return 0
 
 
@@ -287,15 +304,26 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
 def replay(
     records: Iterable[TrailRecord], diagnose: Diagnose, *, progress: progress.Progress
 ) -> ReplaySummary:
-    """Diagnose every record; a record that cannot be diagnosed is counted, never fatal."""
+    """Diagnose every record; a record that cannot be diagnosed is counted, never fatal.
+
+    An AWS failure (storing, or reading the account) stops the run: the events after it would
+    meet it too. The summary keeps what was done before, and `stopped` says where."""
     summary = ReplaySummary()
-    for item in records:
+    remaining = iter(records)
+    for item in remaining:
         try:
             finding = diagnose(item.record)
         except OutOfScope as error:  # DESIGN 3.3 "Scope": skipped and counted, no verdict
             summary.skipped[error.kind.value] += 1
         except DiagnoserError as error:
             summary.errors.append((item.event_id or item.origin, str(error)))
+        except (BotoCoreError, ClientError) as error:
+            summary.stopped = Stop(
+                event=item.event_id or item.origin,
+                error=str(error),
+                not_handled=1 + sum(1 for _ in remaining),
+            )
+            break
         else:
             summary.diagnosed += 1
             summary.findings.append(finding)
@@ -310,7 +338,8 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
     """The end-of-run report: counts by cause and decision, then what failed.
 
     Event ids and error messages come from the events: they are neutralised (`untrusted`)."""
-    total = summary.diagnosed + len(summary.errors)
+    stop = summary.stopped
+    total = summary.diagnosed + len(summary.errors) + (stop.not_handled if stop else 0)
     left_out = [line for line in (*_file_lines(summary.files), _skipped_line(summary)) if line]
     if total == 0:
         return "No S3 AccessDenied events in that period.\n" + "".join(
@@ -336,7 +365,28 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
     if summary.errors:
         lines += ["", f"Could not diagnose {len(summary.errors)}:"]
         lines += [f"  {text(where)}: {message(reason)}" for where, reason in summary.errors]
+    if stop is not None:
+        lines += ["", *_stopped_lines(stop, stored=summary.diagnosed if stored else None)]
     return "\n".join(lines) + "\n"
+
+
+def _stopped_lines(stop: Stop, *, stored: int | None) -> list[str]:
+    """What an AWS failure left: where it stopped, why, and (`--store`) what the table holds.
+
+    A rerun counts nothing twice: every write of a finding puts the event's record only if
+    absent, in the same transaction (service.py), so an event already stored is recognised."""
+    event = text(stop.event)
+    lines = [
+        f"Stopped at event {event} by an AWS failure: {message(stop.error)}",
+        f"  Not handled: {stop.not_handled} events ({event} and those after it).",
+    ]
+    if stored is not None:
+        lines += [
+            f"  Stored before the failure: the findings of {stored} events.",
+            "  Rerunning the same command is safe once the cause is fixed: the table recognises "
+            "the events it already holds by their event ID and does not count them again.",
+        ]
+    return lines
 
 
 def _top_table(top: Sequence[TopFinding]) -> list[str]:
@@ -392,6 +442,7 @@ def _skipped_line(summary: ReplaySummary) -> str:
 
 
 def summary_document(summary: ReplaySummary) -> Json:
+    stop = summary.stopped
     return {
         "skipped": dict(summary.skipped),
         "skipped_files": dict(summary.files.skipped_files),
@@ -403,6 +454,11 @@ def summary_document(summary: ReplaySummary) -> Json:
         "by_decision": dict(summary.by_decision),
         "errors": [{"event": where, "error": reason} for where, reason in summary.errors],
         "findings": [f.to_dict() for f in summary.findings],
+        "stopped": (
+            {"event": stop.event, "error": stop.error, "not_handled": stop.not_handled}
+            if stop is not None
+            else None
+        ),
     }
 
 

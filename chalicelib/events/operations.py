@@ -4,7 +4,9 @@ The table is data (`operations.json`, spec 6, with `_source` provenance). This m
 once and turns one call (event name, bucket, key, version, request parameters) into the
 `Operation`s S3 authorises: usually one; two for a copy (read the source, write the
 destination); one per key for DeleteObjects; plus the extra actions request headers ask for
-(an ACL header on PutObject needs s3:PutObjectAcl too).
+(an ACL header on PutObject needs s3:PutObjectAcl too). A runbook request names one IAM action:
+when only one call of the table needs it and that call needs others too (s3:GetObjectAttributes),
+it gets the operations an event of that call gets (`call_operations`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ class OperationSpec:
     header_actions: Mapping[str, tuple[str, ...]]
     category: str
     note: str | None  # surfaced in the request notes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    """The one call of the table that needs an IAM action, when that call needs more actions:
+    its actions (the version forms for a version action) in the table's order, and its KMS
+    actions."""
+
+    event_name: str
+    actions: tuple[str, ...]
+    kms: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +135,8 @@ KNOWN_ACTIONS: Final[frozenset[str]] = frozenset(
 )
 
 
+ALSO_REQUIRED: Final = "also-required"
+"""The role of an operation a call needs besides its first (GetObjectAttributes' attributes)."""
 MAX_DELETE_KEYS: Final = 25
 """How many keys of one DeleteObjects call are diagnosed (the call may name 1,000)."""
 
@@ -176,7 +191,7 @@ def operations_for(
     else:
         ops = [_primary(spec, bucket, key, version_id, partition, role="")]
         ops.extend(
-            _with_action(ops[0], _action(action, spec, index, version_id), "also-required", kms=())
+            _with_action(ops[0], _action(action, spec, index, version_id), ALSO_REQUIRED, kms=())
             for index, action in enumerate(spec.actions[1:], start=1)
         )
         if spec.kind is CallKind.COPY:
@@ -224,6 +239,23 @@ def _action(action: str, spec: OperationSpec, index: int, version_id: str | None
     if version_id is not None and index < len(spec.version_actions):
         return spec.version_actions[index]
     return action
+
+
+def call_of(action: str) -> Call | None:
+    """The call an IAM action stands for when only that call needs it and it needs others too
+    (s3:GetObjectAttributes: GetObjectAttributes, which needs s3:GetObject as well); else None."""
+    return _CALLS.get(action)
+
+
+def call_operations(op: Operation) -> tuple[Operation, ...]:
+    """A runbook request's operation as the operations of the call its action stands for
+    (`call_of`), on its resource: what an event of that call gets (`operations_for`), the first
+    with the call's KMS actions, the others also required. `op` alone for any other action."""
+    call = _CALLS.get(op.action)
+    if call is None:
+        return (op,)
+    first = _with_action(op, call.actions[0], "", kms=call.kms)
+    return (first, *(_with_action(op, a, ALSO_REQUIRED, kms=()) for a in call.actions[1:]))
 
 
 def _with_action(op: Operation, action: str, role: str, *, kms: tuple[str, ...]) -> Operation:
@@ -377,6 +409,29 @@ def _action_facts() -> tuple[Mapping[str, ResourceKind], Mapping[str, tuple[str,
 
 
 _ACTION_RESOURCE, _ACTION_KMS = _action_facts()
+
+
+def _calls() -> Mapping[str, Call]:
+    """`call_of` for every action: an action only one row needs (as an action, a version action
+    or a header's), of a plain row that needs several."""
+    needed_by: dict[str, set[str]] = {}
+    for spec in OPERATIONS.values():
+        headers = (a for actions in spec.header_actions.values() for a in actions)
+        for action in (*spec.actions, *spec.version_actions, *headers):
+            needed_by.setdefault(action, set()).add(spec.event_name)
+    calls: dict[str, Call] = {}
+    for spec in OPERATIONS.values():
+        if spec.kind is not CallKind.PLAIN or len(spec.actions) < 2:
+            continue
+        for actions in (spec.actions, spec.version_actions):
+            call = Call(event_name=spec.event_name, actions=actions, kms=spec.kms)
+            for action in actions:
+                if needed_by[action] == {spec.event_name}:
+                    calls[action] = call
+    return MappingProxyType(calls)
+
+
+_CALLS: Final = _calls()
 
 
 def action_resource(action: str) -> ResourceKind | None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.events.operations import lookup, operations_for
 from chalicelib.model import InputError, PrincipalType
 from chalicelib.request import _TEMPLATES, REQUEST_SCHEMA, request_from_runbook
 
@@ -147,6 +148,40 @@ def test_version_id_turns_the_action_into_its_version_form(action: str, versione
     assert request.action == versioned
     assert request.operations[0].version_id == "v1"
     assert request.context_value("s3:VersionId") == ("v1",)
+
+
+@pytest.mark.parametrize(
+    ("action", "version_id", "call"),
+    [
+        ("s3:GetObjectAttributes", None, "GetObjectAttributes"),
+        ("s3:GetObjectAttributes", "v1", "GetObjectAttributes"),
+        ("s3:GetObjectVersionAttributes", "v1", "GetObjectAttributes"),
+        ("s3:UpdateObjectEncryption", None, "UpdateObjectEncryption"),
+    ],
+)
+def test_an_action_one_call_alone_needs_gets_the_operations_of_its_event(
+    action: str, version_id: str | None, call: str
+) -> None:
+    """GetObjectAttributes needs s3:GetObject and s3:GetObjectAttributes (with a version id,
+    s3:GetObjectVersion and s3:GetObjectVersionAttributes): its API reference. A runbook
+    request naming the attributes action was judged on it alone."""
+    request = request_from_runbook(_request(action=action, version_id=version_id))
+
+    spec = lookup(call)
+    assert spec is not None
+    bucket, key = "acme-reports", "q1/report.csv"
+    event, _ = operations_for(spec, bucket=bucket, key=key, version_id=version_id, params={})
+    assert request.operations == event
+    assert len(request.operations) == 2
+    assert f"S3 authorises {call} as " in " ".join(request.notes)
+
+
+def test_the_version_attributes_action_without_a_version_id_keeps_its_version_form() -> None:
+    request = request_from_runbook(_request(action="s3:GetObjectVersionAttributes"))
+
+    actions = [op.action for op in request.operations]
+    assert actions == ["s3:GetObjectVersion", "s3:GetObjectVersionAttributes"]
+    assert request.operations[0].kms_actions == ("kms:Decrypt",)
 
 
 def test_object_read_carries_its_kms_leg_and_key() -> None:

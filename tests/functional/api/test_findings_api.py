@@ -275,3 +275,41 @@ def test_diagnose_bad_body_is_a_400_naming_the_field(client, diagnosing, body, p
     status, answer = _post(client, body)
     assert status == 400
     assert parameter in answer["parameter"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+        "text/\x1b[2J",
+    ],
+)
+def test_a_body_that_is_not_json_is_a_415_in_the_api_error_shape(client, diagnosing, content_type):
+    # WHEN the runbook's inputs are posted as another media type than JSON
+    body = (diagnosing / "request.json").read_text()
+    response = client.http.post("/diagnose", headers={"Content-Type": content_type}, body=body)
+    # THEN the answer is a 415 shaped like every other error, naming the header and what to send
+    assert response.status_code == 415
+    assert response.headers["Content-Type"] == "application/json"
+    answer = json.loads(response.body)
+    assert set(answer) == {"error", "parameter", "message"}
+    assert (answer["error"], answer["parameter"]) == ("UnsupportedMediaType", "Content-Type")
+    assert answer["message"] == (
+        f"{content_type!r} is not supported: send JSON with Content-Type: application/json"
+    )
+
+
+@pytest.mark.parametrize("path", ["/findings", "/findings/f4"])
+def test_the_listing_and_get_answer_a_media_type_that_is_not_json_in_the_same_shape(client, path):
+    response = client.http.get(path, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert json.loads(response.body)["error"] == "UnsupportedMediaType"
+
+
+def test_json_with_a_charset_is_json(client, diagnosing):
+    body = (diagnosing / "request.json").read_text()
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    response = client.http.post("/diagnose", headers=headers, body=body)
+    assert response.status_code == 200

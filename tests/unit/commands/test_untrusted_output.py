@@ -6,7 +6,7 @@ import unicodedata
 from collections import Counter
 
 from chalicelib.commands.findings import render_table
-from chalicelib.commands.replay import ReplaySummary, render_summary
+from chalicelib.commands.replay import ReplaySummary, Stop, render_summary
 from tests.unit.diagnose.test_render import HOSTILE, hostile_finding
 
 
@@ -34,4 +34,16 @@ def test_the_replay_summary_neutralises_event_ids_and_error_messages() -> None:
     out = render_summary(summary, stored=False)
     assert inert(out)
     assert out.splitlines()[-1].startswith("  q1.csv\\n\\nFIX\\n")
+    assert not [line for line in out.splitlines() if line.lstrip().startswith(("FIX", "1."))]
+
+
+def test_a_stopped_replay_names_its_event_and_the_aws_error_as_inert_text() -> None:
+    summary = ReplaySummary(
+        diagnosed=1,
+        by_decision=Counter({"explicit-deny": 1}),
+        stopped=Stop(event=HOSTILE, error=f"ValidationException: key {HOSTILE}", not_handled=2),
+    )
+    out = render_summary(summary, stored=True)
+    assert inert(out)
+    assert out.splitlines()[0] == "1 of 3 events diagnosed, findings stored."
     assert not [line for line in out.splitlines() if line.lstrip().startswith(("FIX", "1."))]
