@@ -9,8 +9,9 @@ text. Messages and remedy summaries become their catalog titles, except a scope 
 names accounts, services and the event's call, no policy) and the catalog's advice
 (`FOLLOW_ADVICE`), whose summary is the catalog's fix filled with the request's bucket, resource
 and action only (withheld when the finding is about a missing or unreadable object, which
-`references` does not tell apart). A what-if keeps its key and
-verdict, not the values it assumed (they come from policy conditions). Pure.
+`references` does not tell apart), and the fix of the diagnoser's own reads
+(`GRANT_DIAGNOSER_READ`: permissions, layers, accounts, settings of the deployment). A what-if
+keeps its key and verdict, not the values it assumed (they come from policy conditions). Pure.
 """
 
 from __future__ import annotations
@@ -126,8 +127,12 @@ def _near_miss(miss: NearMiss) -> NearMiss:
 def _remedy(remedy: Remedy, *, advice: bool) -> Remedy:
     """Its catalog title, no patch or command: two fixes that differ only there read the same
     (the exact-key grant and the usual `prefix/*` one), and are shown once. The catalog's
-    advice keeps its text when `advice` (it quotes no policy): its title alone says nothing."""
-    if advice and remedy.code == RemedyCode.FOLLOW_ADVICE:
+    advice keeps its text when `advice` (it quotes no policy): its title alone says nothing.
+    So does the fix of the diagnoser's own reads, which names permissions, layers, accounts
+    and the deployment's settings: what whoever runs the diagnoser has to change."""
+    if remedy.code == RemedyCode.GRANT_DIAGNOSER_READ or (
+        advice and remedy.code == RemedyCode.FOLLOW_ADVICE
+    ):
         return replace(remedy, patch=None, cli=None)
     summary = remedy_title(RemedyCode(remedy.code)) if remedy.code in _REMEDIES else remedy.code
     return replace(remedy, summary=summary, patch=None, cli=None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.diagnose.detail import Detail, at_detail
 from chalicelib.model import Finding, Verdict
 from chalicelib.pipeline import diagnose
 from chalicelib.request import request_from_runbook
@@ -44,6 +45,9 @@ def test_the_fix_for_unread_scps_names_the_organization_read_role(organization: 
     assert fix.summary.startswith("Let the diagnoser read rcp, scp (")
     assert "through the role ORG_READ_ROLE_ARN names (the stack's OrgReadRoleArn" in fix.summary
     assert "In an organization deployment this holds for every member account too" in fix.summary
+    # An alert (references) says it too: it is what the deployment lacks, no policy text.
+    [shown] = [r for r in at_detail(finding, Detail.REFERENCES).remedies if r.code == fix.code]
+    assert shown.summary == fix.summary
 
 
 def test_the_fix_for_another_unread_layer_does_not_mention_it() -> None:
