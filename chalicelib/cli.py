@@ -210,11 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         apply_output_before(args)
         with _environment(aws_environment(args)):
             code: int = args.func(args)
-    except InputError as error:
-        print(f"s3doctor {args.command}: {error}", file=sys.stderr)
-        return 2
-    except MissingAwsExtra as error:
-        print(f"s3doctor {args.command}: {error}", file=sys.stderr)
+    except (InputError, MissingAwsExtra) as error:
+        print(f"s3doctor {args.command}: {_shown(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -226,9 +223,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(__name__).debug("failure", exc_info=True)
         hint = HINTS.get(type(error).__name__)
         suffix = f" ({hint})" if hint else ""
-        print(f"s3doctor {args.command}: {type(error).__name__}: {error}{suffix}", file=sys.stderr)
+        shown = _shown(f"{type(error).__name__}: {error}")
+        print(f"s3doctor {args.command}: {shown}{suffix}", file=sys.stderr)
         return 1
     return code
+
+
+def _shown(error: object) -> str:
+    """An error's text on stderr: it may quote input (a key, a file's content), so controls and
+    bidi characters are escaped (`untrusted.message`; imported here, on the error path alone,
+    not to load the diagnosis at start-up)."""
+    from .diagnose.untrusted import message
+
+    return message(error)
 
 
 if __name__ == "__main__":

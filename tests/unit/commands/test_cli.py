@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,17 @@ def test_demo_help_does_not_offer_the_aws_options_it_refuses(
     assert "--color" in shown
     for flag in ("--profile", "--region", "--endpoint-url"):
         assert flag not in shown
+
+
+def test_an_error_line_shows_the_input_it_quotes_as_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file name (or a file's content) an error quotes cannot colour, move or reorder the
+    terminal's text: its control and bidi characters are escaped."""
+    hostile = tmp_path / "S\x1b[2J\u202e.json"
+    code = cli.main(["diagnose", "--snapshot", str(hostile), "--request", str(hostile)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "S\\x1b[2J\\u202e.json" in err
