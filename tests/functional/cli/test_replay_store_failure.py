@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from itertools import count
+from pathlib import Path
 
 import boto3
 import pytest
@@ -44,6 +45,16 @@ def _replay(path, table: str) -> list[str]:
     return ["replay", "--events", str(path), "--snapshot", snapshot, "--store", "--table", table]
 
 
+def _doomed_table(tmp_path, events, stored: int, monkeypatch) -> tuple[Path, str]:
+    """A log file of `events` and a new table, deleted once `stored` of them are stored."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    table = f"gone-{uuid.uuid4().hex[:8]}"
+    create_table(client, table)
+    path = _log_file(tmp_path, events)
+    _failing_before(stored, lambda: client.delete_table(TableName=table), monkeypatch)
+    return path, table
+
+
 def test_a_table_deleted_mid_run_ends_with_the_summary_of_what_was_stored(
     tmp_path,
     findings_table,  # noqa: F811
@@ -51,11 +62,8 @@ def test_a_table_deleted_mid_run_ends_with_the_summary_of_what_was_stored(
     monkeypatch,
 ):
     # GIVEN four denials to store, and a table that is deleted once two are stored
-    client = boto3.client("dynamodb", region_name=REGION)
-    table = f"gone-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    path = _log_file(tmp_path, [_denied(f"gone-{n}") for n in range(1, 5)])
-    _failing_before(2, lambda: client.delete_table(TableName=table), monkeypatch)
+    events = [_denied(f"gone-{n}") for n in range(1, 5)]
+    path, table = _doomed_table(tmp_path, events, 2, monkeypatch)
 
     # WHEN replaying them with --store
     code = main(_replay(path, table))
@@ -79,11 +87,8 @@ def test_the_json_summary_of_a_stopped_run_says_where_it_stopped(
     capsys,
     monkeypatch,
 ):
-    client = boto3.client("dynamodb", region_name=REGION)
-    table = f"gone-{uuid.uuid4().hex[:8]}"
-    create_table(client, table)
-    path = _log_file(tmp_path, [_denied("json-1"), _denied("json-2"), _denied("json-3")])
-    _failing_before(1, lambda: client.delete_table(TableName=table), monkeypatch)
+    events = [_denied("json-1"), _denied("json-2"), _denied("json-3")]
+    path, table = _doomed_table(tmp_path, events, 1, monkeypatch)
 
     assert main([*_replay(path, table), "--output", "json"]) == 1
 
