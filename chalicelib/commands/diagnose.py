@@ -146,7 +146,8 @@ def register(subparsers: Any) -> None:
         type=int,
         metavar="N",
         help="batch only: answer with N processes at once (default 1; 0: one per CPU), the "
-        "answers in the order of the lines, e.g. --jobs 0 for a long replay",
+        "answers in the order of the lines; for full findings (decisions gain nothing), e.g. "
+        "--jobs 0",
     )
     parser.set_defaults(func=run)
 
