@@ -40,6 +40,8 @@ FULL_CHUNK: Final = 16
 """Lines per chunk of full findings (a few milliseconds of work each)."""
 DECISION_CHUNK: Final = 256
 """Lines per chunk of decisions (tens of microseconds each)."""
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+"""How the workers start: forked on Linux (the modules already loaded), spawned elsewhere."""
 
 
 def cpu_count() -> int:
@@ -64,10 +66,9 @@ def answers_in_parallel(
 ) -> Iterator[str]:
     """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes."""
     size = DECISION_CHUNK if args.detail == "decision" else FULL_CHUNK
-    method = "fork" if sys.platform == "linux" else "spawn"
     pool = ProcessPoolExecutor(
         jobs,
-        mp_context=multiprocessing.get_context(method),
+        mp_context=multiprocessing.get_context(START_METHOD),
         initializer=_start,
         initargs=(args, answer_lines),
     )

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.cli import main
-from chalicelib.commands import diagnose
+from chalicelib.commands import batch_workers, diagnose
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -79,6 +79,17 @@ def test_several_processes_answer_as_one_does(
     assert len(answers) == len(lines)
     assert sum("error" in answer for answer in answers) >= 4
     assert len({json.dumps(a, sort_keys=True) for a in answers if "error" not in a}) > 20
+
+
+def test_spawned_workers_answer_as_forked_ones_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS and Windows spawn the workers (each imports the package and reads the snapshot)."""
+    lines = _lines()[:40] + _lines()[-6:]
+    one = _run(tmp_path, capsys, lines)
+    monkeypatch.setattr(batch_workers, "START_METHOD", "spawn")
+
+    assert _run(tmp_path, capsys, lines, "--jobs", "2") == one
 
 
 @pytest.mark.parametrize(
