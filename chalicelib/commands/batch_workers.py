@@ -18,18 +18,18 @@ are spawned, and each imports the package first.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..model import InputError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Line = tuple[int, bytes]
 AnswerLines = Callable[[Iterator[Line], argparse.Namespace], Iterator[str]]
@@ -65,6 +65,10 @@ def answers_in_parallel(
     lines: Iterator[Line], args: argparse.Namespace, jobs: int, answer_lines: AnswerLines
 ) -> Iterator[str]:
     """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes."""
+    import multiprocessing  # here: every `diagnose` would pay for it at start-up (25 ms)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     size = DECISION_CHUNK if args.detail == "decision" else FULL_CHUNK
     pool = ProcessPoolExecutor(
         jobs,
