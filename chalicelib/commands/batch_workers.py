@@ -53,12 +53,22 @@ def cpu_count() -> int:
 
 
 def jobs_wanted(value: int | None) -> int:
-    """The worker processes `--jobs` asks for: 1 when not given, every CPU for 0."""
+    """The worker processes `--jobs` asks for: 1 when not given, every CPU for 0; more than
+    `PER_CPU` a CPU is refused (each worker holds the snapshot and its caches, for no speed)."""
     if value is None:
         return 1
     if value < 0:
         raise InputError("--jobs", f"expected 0 (one per CPU) or a positive count, got {value}")
-    return value or cpu_count()
+    cpus = cpu_count()
+    if value > PER_CPU * cpus:
+        raise InputError(
+            "--jobs", f"at most {PER_CPU * cpus} here ({cpus} CPUs), got {value}; 0 is one per CPU"
+        )
+    return value or cpus
+
+
+PER_CPU: Final = 4
+"""Most workers a CPU that `--jobs` takes."""
 
 
 def answers_in_parallel(

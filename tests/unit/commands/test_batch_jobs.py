@@ -96,6 +96,7 @@ def test_spawned_workers_answer_as_forked_ones_do(
     ("argv", "message"),
     [
         (["--jobs", "-1"], "--jobs: expected 0 (one per CPU) or a positive count"),
+        (["--jobs", "100000"], "CPUs), got 100000; 0 is one per CPU"),
         (["--request", "R.json", "--jobs", "2"], "--jobs: applies to --batch only"),
     ],
 )
