@@ -80,6 +80,7 @@ def _load() -> tuple[
     Mapping[str, str],
     frozenset[str],
     frozenset[tuple[str, str]],
+    Mapping[str, str],
 ]:
     doc = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
     groups: dict[str, dict[str, tuple[str, ...]]] = {
@@ -106,15 +107,21 @@ def _load() -> tuple[
         if not header.startswith("_")
         for value in values
     }
+    not_diagnosed = {
+        name: why for name, why in doc["not_diagnosed"].items() if not name.startswith("_")
+    }
     return (
         MappingProxyType(table),
         MappingProxyType(dict(doc["aliases"])),
         frozenset(doc["true_only_headers"]),
         frozenset(owner_acls),
+        MappingProxyType(not_diagnosed),
     )
 
 
-OPERATIONS, ALIASES, _TRUE_ONLY_HEADERS, _OWNER_CANNED_ACLS = _load()
+# NOT_DIAGNOSED: S3 calls that general purpose buckets' policies do not decide (directory
+# buckets, Object Lambda), eventName -> why: the scope reason of their events.
+OPERATIONS, ALIASES, _TRUE_ONLY_HEADERS, _OWNER_CANNED_ACLS, NOT_DIAGNOSED = _load()
 
 _VERSION_ACTIONS: Final[Mapping[str, str]] = MappingProxyType(
     {

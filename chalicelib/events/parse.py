@@ -27,6 +27,7 @@ from .message import parse_denial_message
 from .operations import (
     ALIASES,
     MAX_DELETE_KEYS,
+    NOT_DIAGNOSED,
     OPERATIONS,
     CallKind,
     OperationSpec,
@@ -283,6 +284,9 @@ def _out_of_scope(
     if source != S3_SOURCE:
         return Scope.OUT_OF_SCOPE, OTHER_SOURCES[source]
     if spec is None:
+        why = NOT_DIAGNOSED.get(event_name)
+        if why is not None:
+            return Scope.OUT_OF_SCOPE, f"{event_name} is {why}: not diagnosed"
         return (
             Scope.OUT_OF_SCOPE,
             f"eventName {event_name} is not in the S3 operation table ({len(OPERATIONS)} names)",

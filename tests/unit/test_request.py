@@ -218,6 +218,63 @@ def test_bucket_action_on_a_bucket_and_account_action_on_star() -> None:
 
 
 @pytest.mark.parametrize(
+    ("action", "resource_arn", "version_id", "checked"),
+    [
+        ("s3:GetObjectAnnotation", "arn:aws:s3:::acme-reports/q1/report.csv", None, None),
+        (
+            "s3:PutObjectAnnotation",
+            "arn:aws:s3:::acme-reports/q1/report.csv",
+            "v1",
+            "s3:PutObjectVersionAnnotation",
+        ),
+        ("s3:ListObjectVersionAnnotations", "arn:aws:s3:::acme-reports/q1/report.csv", "v1", None),
+        ("s3:GetBucketAbac", "arn:aws:s3:::acme-reports", None, None),
+        (
+            "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+            "arn:aws:s3:::acme-reports",
+            None,
+            None,
+        ),
+    ],
+)
+def test_actions_of_newer_s3_apis_are_checked_on_their_resource_form(
+    action: str, resource_arn: str, version_id: str | None, checked: str | None
+) -> None:
+    """Object annotations were refused as "not an S3 action" and ABAC or S3 Metadata actions
+    taken on any ARN ("not in the operation table"): the table now gives their resource."""
+    request = request_from_runbook(
+        _request(action=action, resource_arn=resource_arn, version_id=version_id)
+    )
+
+    assert request.action == (checked or action)
+    assert request.resource_arn == resource_arn
+    assert not any("not in the operation table" in note for note in request.notes)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource_arn", "words"),
+    [
+        ("s3:GetObjectAnnotation", "arn:aws:s3:::acme-reports", "acts on objects"),
+        ("s3:PutBucketAbac", "arn:aws:s3:::acme-reports/q1/report.csv", "acts on a bucket"),
+        ("s3:GetPublicAccessBlock", "arn:aws:s3:::acme-reports", "s3:GetBucketPublicAccessBlock"),
+        (
+            "s3:CreateBucketMetadataConfiguration",
+            "arn:aws:s3:::acme-reports",
+            "s3:CreateBucketMetadataTableConfiguration",
+        ),
+    ],
+)
+def test_newer_s3_apis_on_the_wrong_resource_or_by_api_name_are_bad_input(
+    action: str, resource_arn: str, words: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        request_from_runbook(_request(action=action, resource_arn=resource_arn))
+
+    assert raised.value.field_path in ("action", "resource_arn")
+    assert words in str(raised.value)
+
+
+@pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
         ({"requester_arn": ...}, "requester_arn", "required"),

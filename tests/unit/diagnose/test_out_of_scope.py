@@ -74,3 +74,34 @@ def test_a_request_not_diagnosed_is_inconclusive_without_a_fix(record: dict[str,
     assert finding.decision is Verdict.INCONCLUSIVE
     assert [cause.code for cause in finding.causes] == ["OUT_OF_SCOPE_UNSUPPORTED"]
     assert (finding.blocked_by, finding.evaluations, finding.remedies) == ((), (), ())
+
+
+@pytest.mark.parametrize(
+    ("event_name", "source", "reason"),
+    [
+        ("RenameObject", "s3.amazonaws.com", "RenameObject is a call of S3 directory buckets"),
+        ("CreateSession", "s3.amazonaws.com", "s3express:CreateSession"),
+        ("ListDirectoryBuckets", "s3.amazonaws.com", "s3express:ListAllMyDirectoryBuckets"),
+        ("WriteGetObjectResponse", "s3.amazonaws.com", "S3 Object Lambda access points only"),
+        ("CreateSession", "s3express.amazonaws.com", "S3 directory bucket"),
+        ("WriteGetObjectResponse", "s3-object-lambda.amazonaws.com", "S3 Object Lambda"),
+    ],
+)
+def test_a_call_of_directory_buckets_or_object_lambda_is_not_diagnosed_and_says_why(
+    event_name: str, source: str, reason: str
+) -> None:
+    """Such a call logged by s3.amazonaws.com read "not in the S3 operation table", as if the
+    table missed a general purpose bucket call."""
+    alice = iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0")
+    record = {**_record(alice, source), "eventName": event_name}
+
+    request = parse_event(record)
+
+    assert request.scope is Scope.OUT_OF_SCOPE
+    assert request.scope_reason is not None
+    assert reason in request.scope_reason
+    assert "operation table" not in request.scope_reason
+    finding = pipeline.diagnose(request, _snapshot())
+    assert finding.decision is Verdict.INCONCLUSIVE
+    assert [cause.code for cause in finding.causes] == ["OUT_OF_SCOPE_UNSUPPORTED"]
+    assert (finding.blocked_by, finding.evaluations, finding.remedies) == ((), (), ())

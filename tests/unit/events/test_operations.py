@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib import pipeline
+from chalicelib.demo.cloudtrail import iam_user_identity, s3_access_denied_record
 from chalicelib.events import parse_event
 from chalicelib.events.operations import (
     OPERATIONS,
@@ -19,7 +21,8 @@ from chalicelib.events.operations import (
     parse_copy_source,
     version_action,
 )
-from chalicelib.model import Scope
+from chalicelib.model import Scope, Verdict
+from chalicelib.snapshot import load_snapshot
 from tests.unit.events.eventdata import load, parsed
 
 BUCKET = "acme-reports"
@@ -327,3 +330,139 @@ def test_delete_objects_within_the_limit_checks_every_key_without_a_note() -> No
 
     assert len(request.operations) == 5
     assert not any(n.startswith("DeleteObjects named") for n in request.notes)
+
+
+ACCOUNT = "111122223333"
+ALICE = iam_user_identity(account_id=ACCOUNT, user_name="alice", user_id="AIDAALICE0")
+
+
+def _denied(event_name: str, key: str | None, params: dict[str, str] | None = None) -> Any:
+    return s3_access_denied_record(
+        event_id="e-1",
+        event_time="2026-11-02T10:15:22Z",
+        region="us-east-1",
+        identity=ALICE,
+        event_name=event_name,
+        bucket=BUCKET,
+        bucket_account=ACCOUNT,
+        key=key,
+        request_parameters=params,
+        error_message=f"User: {ALICE['arn']} is not authorized to perform: the action",
+    )
+
+
+def _alice_without_policies() -> Any:
+    user = {"UserName": "alice", "UserId": "AIDAALICE0", "Arn": ALICE["arn"], "Path": "/"}
+    return load_snapshot(
+        {
+            "account_id": ACCOUNT,
+            "partition": "aws",
+            "region": "us-east-1",
+            "iam": {"UserDetailList": [user], "RoleDetailList": [], "GroupDetailList": []},
+            "s3": {"buckets": {BUCKET: {"owner": {"ID": "c0ffee"}}}},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_name", "key", "params", "action"),
+    [
+        ("GetBucketAbac", None, {}, "s3:GetBucketAbac"),
+        ("PutBucketAbac", None, {}, "s3:PutBucketAbac"),
+        (
+            "CreateBucketMetadataConfiguration",
+            None,
+            {},
+            "s3:CreateBucketMetadataTableConfiguration",
+        ),
+        ("GetBucketMetadataConfiguration", None, {}, "s3:GetBucketMetadataTableConfiguration"),
+        (
+            "DeleteBucketMetadataConfiguration",
+            None,
+            {},
+            "s3:DeleteBucketMetadataTableConfiguration",
+        ),
+        (
+            "UpdateBucketMetadataInventoryTableConfiguration",
+            None,
+            {},
+            "s3:UpdateBucketMetadataInventoryTableConfiguration",
+        ),
+        (
+            "UpdateBucketMetadataJournalTableConfiguration",
+            None,
+            {},
+            "s3:UpdateBucketMetadataJournalTableConfiguration",
+        ),
+        (
+            "UpdateBucketMetadataAnnotationTableConfiguration",
+            None,
+            {},
+            "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+        ),
+        (
+            "GetObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label"},
+            "s3:GetObjectAnnotation",
+        ),
+        (
+            "PutObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label"},
+            "s3:PutObjectAnnotation",
+        ),
+        (
+            "DeleteObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label"},
+            "s3:DeleteObjectAnnotation",
+        ),
+        ("ListObjectAnnotations", "k/a.txt", {}, "s3:ListObjectAnnotations"),
+        (
+            "GetObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label", "versionId": "v1"},
+            "s3:GetObjectVersionAnnotation",
+        ),
+        (
+            "PutObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label", "versionId": "v1"},
+            "s3:PutObjectVersionAnnotation",
+        ),
+        (
+            "DeleteObjectAnnotation",
+            "k/a.txt",
+            {"annotationName": "ml.label", "versionId": "v1"},
+            "s3:DeleteObjectVersionAnnotation",
+        ),
+        (
+            "ListObjectAnnotations",
+            "k/a.txt",
+            {"versionId": "v1"},
+            "s3:ListObjectVersionAnnotations",
+        ),
+        ("GetPublicAccessBlock", None, {}, "s3:GetBucketPublicAccessBlock"),
+        ("PutPublicAccessBlock", None, {}, "s3:PutBucketPublicAccessBlock"),
+        ("DeletePublicAccessBlock", None, {}, "s3:PutBucketPublicAccessBlock"),
+    ],
+)
+def test_a_denied_call_of_newer_s3_apis_is_diagnosed_with_the_action_s3_checks(
+    event_name: str, key: str | None, params: dict[str, str], action: str
+) -> None:
+    """These calls were "not diagnosed" (not in the operation table): ABAC, S3 Metadata V2,
+    object annotations (the version form with a versionId), and the public access block calls
+    by their API names."""
+    request = parse_event(_denied(event_name, key, params))
+
+    assert request.scope is Scope.SAME_ACCOUNT
+    assert request.action == action
+    resource = f"arn:aws:s3:::{BUCKET}" + (f"/{key}" if key else "")
+    assert request.resource_arn == resource
+
+    finding = pipeline.diagnose(request, _alice_without_policies())
+
+    assert finding.decision is Verdict.IMPLICIT_DENY
+    assert [(e.action, e.resource_arn) for e in finding.evaluations] == [(action, resource)]
+    assert "identity-policy" in finding.blocked_by
