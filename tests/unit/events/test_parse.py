@@ -123,8 +123,8 @@ def test_unknown_event_name_is_out_of_scope_and_says_what_was_tried() -> None:
 
     assert request.scope is Scope.OUT_OF_SCOPE
     assert request.scope_reason is not None
-    assert "RenameObject" in request.scope_reason
-    assert request.action == "s3:RenameObject"
+    assert "TransmogrifyObject is not in the S3 operation table" in request.scope_reason
+    assert request.action == "s3:TransmogrifyObject"
     (note,) = [n for n in request.notes if n.startswith("Could not map")]
     assert "operation table" in note
     assert "errorMessage" in note
