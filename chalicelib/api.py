@@ -15,10 +15,11 @@ diagnosis itself from `service`. This module only translates HTTP.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,17 +55,29 @@ MAX_KEY_BYTES = 1024
 _BUCKET = re.compile(r"[A-Za-z0-9._-]{1,255}")  # what S3 clients accept as a bucket name
 _ASSUMED_ROLE = re.compile(r"arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+")
 JSON_MEDIA_TYPE = "application/json"
-ANY_MEDIA_TYPE = ["*/*"]
-"""Every route's `content_types`: Chalice would answer another media type than JSON with its
-own 415 body (`{"Code", "Message"}`); the routes check it themselves (`unsupported_media_type`)
-so that the 415 has the API's error shape."""
+View = Callable[..., Response]
 
 
-@api.route("/findings", methods=["GET"], authorizer=_authorizer, content_types=ANY_MEDIA_TYPE)
+def _route(path: str, method: str) -> Callable[[View], View]:
+    """`api.route` for a JSON route of the API, behind IAM: Chalice would answer a media type
+    other than JSON with its own 415 body (`{"Code", "Message"}`), so every route takes any
+    (`*/*`) and answers it with the API's error shape (`unsupported_media_type`) instead."""
+
+    def register(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Response:
+            refused = unsupported_media_type()
+            return refused if refused is not None else view(*args, **kwargs)
+
+        api.route(path, methods=[method], authorizer=_authorizer, content_types=["*/*"])(checked)
+        return view
+
+    return register
+
+
+@_route("/findings", "GET")
 def list_findings() -> Response:
     """One page of findings, newest first, with the token of the next page."""
-    if (refused := unsupported_media_type()) is not None:
-        return refused
     try:
         detail = caller_detail()
         query = finding_query(api.current_request.query_params or {}, now=datetime.now(UTC))
@@ -77,16 +90,9 @@ def list_findings() -> Response:
     return _json(200, {"detail": detail.value, "findings": findings, "next_token": next_token})
 
 
-@api.route(
-    "/findings/{finding_id}",
-    methods=["GET"],
-    authorizer=_authorizer,
-    content_types=ANY_MEDIA_TYPE,
-)
+@_route("/findings/{finding_id}", "GET")
 def get_finding(finding_id: str) -> Response:
     """One finding by id; 404 when there is none."""
-    if (refused := unsupported_media_type()) is not None:
-        return refused
     try:
         detail = caller_detail()
         _check_value("finding_id", finding_id, MAX_ID_LENGTH)
@@ -107,16 +113,9 @@ def get_finding(finding_id: str) -> Response:
     return _json(200, render_within(finding, detail, budget=RESPONSE_BUDGET_BYTES)[0])
 
 
-@api.route(
-    "/diagnose",
-    methods=["POST"],
-    authorizer=_authorizer,
-    content_types=ANY_MEDIA_TYPE,
-)
+@_route("/diagnose", "POST")
 def diagnose() -> Response:
     """Diagnose the runbook's inputs against the live account, without storing or alerting."""
-    if (refused := unsupported_media_type()) is not None:
-        return refused
     try:
         if not wiring.settings().diagnose_api:
             return _json(
