@@ -735,7 +735,7 @@ class Finding:
 
     def to_dict(self, *, with_request: bool = True) -> Json:
         """The finding's JSON (DESIGN 3.3); `with_request=False` leaves out the `request` part
-        for a writer that has its text already (pipeline.answer_text)."""
+        for a writer that has its text already (`finding_text`)."""
         out: Json = {
             "finding_id": self.finding_id,
             "event_id": self.event_id,

@@ -1,5 +1,5 @@
-"""A full-findings batch answer is written in parts (issue 15): the request's sorted JSON once
-(its digest is the finding id, and it is the answer's `request`), the rest around the line's
+"""A full-findings batch answer is written in parts (issue 15, `finding_text`): the request as
+given (its digest is the finding id), the request the finding shows, the rest around the line's
 id. The text must be `json.dumps({**finding.to_dict(), "id": ID}, sort_keys=True)` exactly, for
 every golden scenario and its runbook neighbours, events (event ids kept), requests whose
 principal the account resolves, and ids of every JSON type."""
@@ -53,7 +53,7 @@ def test_the_answer_text_is_the_sorted_json_of_the_finding_with_its_id() -> None
 def test_a_request_whose_own_policy_holds_an_added_context_member_keeps_its_text() -> None:
     """The request as given (whose digest is the id) is the shown one without the bucket
     owner's context members; a session policy holding the same member text (a condition on
-    that key with the member's value) must not be cut instead."""
+    that key with the member's value) changes neither text."""
     from bench.bench_workloads import request as bench_request
     from bench.engine_fixture import snapshot as bench_snapshot
 
