@@ -136,13 +136,24 @@ def _context(context: tuple[ContextEntry, ...]) -> str:
     return "{" + ", ".join(_member(last[name]) for name in sorted(last)) + "}"
 
 
-@lru_cache(maxsize=1024)
 def _member(entry: ContextEntry) -> str:
-    """`"NAME": {...}`, the entry in the context object (a batch's lines share most)."""
-    return (
+    """`"NAME": {...}`, the entry in the context object, kept by object: the request as given
+    and as completed share theirs, and the entries a template or the snapshot adds are the
+    same objects from line to line."""
+    found = _MEMBERS.get(id(entry))
+    if found is not None and found[0] is entry:
+        return found[1]
+    if len(_MEMBERS) >= MAX_KEPT:
+        _MEMBERS.clear()
+    text = (
         f'{_STRING(entry.name)}: {{"source": {_STRING(entry.source)}, '
         f'"type": {_STRING(entry.type)}, "values": {_strings(entry.values)}}}'
     )
+    _MEMBERS[id(entry)] = (entry, text)  # the object kept: its id is not reused meanwhile
+    return text
+
+
+_MEMBERS: Final[dict[int, tuple[ContextEntry, str]]] = {}
 
 
 @lru_cache(maxsize=256)
@@ -230,7 +241,7 @@ def _layer(layer: LayerResult) -> str:
     found = _LAYERS.get(id(layer))
     if found is not None and found[0] is layer:
         return found[1]
-    if len(_LAYERS) >= MAX_LAYERS:
+    if len(_LAYERS) >= MAX_KEPT:
         _LAYERS.clear()
     text = CANONICAL.encode(layer.to_dict())
     _LAYERS[id(layer)] = (layer, text)  # the object kept: its id is not reused meanwhile
@@ -238,4 +249,5 @@ def _layer(layer: LayerResult) -> str:
 
 
 _LAYERS: Final[dict[int, tuple[LayerResult, str]]] = {}
-MAX_LAYERS: Final = 4096
+MAX_KEPT: Final = 4096
+"""Texts kept by object, of each kind (then afresh)."""
