@@ -11,7 +11,11 @@ aws:SecureTransport, aws:SourceIp, aws:PrincipalOrgID, aws:RequestedRegion). Thr
   fix verification run);
 - denied findings: `--detail full` on replay-like lines that are all denied for want of a grant
   (`denied`: each finding proposes policy grants and verifies them on patched snapshots, what a
-  replay of real AccessDenied events mostly asks).
+  replay of real AccessDenied events mostly asks);
+- replay: `s3doctor replay --events F --snapshot S` on a CloudTrail log file of AccessDenied
+  records (`trail`: each its own key, source IP and time; a third each denied for want of a
+  grant, on a statement's wrong resource, by the bucket policy's Deny), its default text
+  summary.
 
 On a machine with several CPUs, both findings workloads run again with `--jobs N`, one worker
 process per CPU (their CPU time is that of every process).
@@ -45,6 +49,7 @@ SCRIPT = ROOT / ".venv" / "bin" / "s3doctor"
 ORACLE = ROOT.parent / "shared" / "tools" / "iam-simulate-oracle"
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 SIZES = {"identical": 20_000, "replay-like": 20_000, "full findings": 2_000, "denied findings": 300}
+REPLAY = 2_000  # CloudTrail records of the replay workload
 ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 
@@ -95,6 +100,44 @@ def denied(i: int) -> dict[str, Any]:
     return line
 
 
+def trail(n: int) -> dict[str, Any]:
+    """A CloudTrail log file of n AccessDenied records by alice on the fixture's bucket."""
+    records = []
+    for i in range(n):
+        epoch = 1_764_000_000 + i * 7
+        name, key = (
+            ("DeleteObject", f"raw/2025/{i % 12:02d}/part-{i}.csv"),  # no grant
+            ("GetObject", f"secret/{i % 5}/file-{i}.bin"),  # a statement on another resource
+            ("PutObject", f"raw/2025/{i % 12:02d}/part-{i}.csv"),  # the bucket policy's Deny
+        )[i % 3]
+        records.append(
+            {
+                "eventVersion": "1.10",
+                "userIdentity": {
+                    "type": "IAMUser",
+                    "principalId": "AIDAEXAMPLEALICE0001",
+                    "arn": ALICE,
+                    "accountId": ACCOUNT,
+                    "userName": "alice",
+                },
+                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+                "eventSource": "s3.amazonaws.com",
+                "eventName": name,
+                "awsRegion": "eu-west-1",
+                "sourceIPAddress": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+                "errorCode": "AccessDenied",
+                "errorMessage": "Access Denied",
+                "requestParameters": {"bucketName": BUCKET, "key": key},
+                "additionalEventData": {"SignatureVersion": "SigV4"},
+                "eventID": f"00000000-0000-4000-8000-{i:012d}",
+                "recipientAccountId": ACCOUNT,
+                "eventCategory": "Data",
+                "tlsDetails": {"tlsVersion": "TLSv1.3"},
+            }
+        )
+    return {"Records": records}
+
+
 def _environment(folder: Path) -> dict[str, str]:
     """The child's environment: bytecode written once to `folder`, then read."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -118,6 +161,21 @@ def _cli(
     answers = result.stdout.decode().splitlines()
     assert len(answers) == n, "every line gets an answer"
     assert all('"error"' not in a for a in answers[:50]), answers[:2]
+    return wall, cpu
+
+
+def _replay(snapshot_path: Path, events: Path, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `s3doctor replay` on a CloudTrail file, start-up included."""
+    command = [str(SCRIPT), "replay", "--events", str(events), "--snapshot", str(snapshot_path)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, check=True, env=_environment(events.parent)
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert f"{n} of {n} events diagnosed." in result.stdout.decode(), result.stdout[-500:]
     return wall, cpu
 
 
@@ -268,6 +326,15 @@ def main() -> list[str]:
             if oracle_rate is not None:
                 row += f" {n / wall / oracle_rate:>15.1f}x"
             rows.append(row)
+        events = folder / "trail.json"
+        events.write_text(json.dumps(trail(REPLAY)))
+        runs = [_replay(snap, events, REPLAY) for _ in range(REPEAT)]
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        rows.append(
+            f"{'replay (CloudTrail)':24} {REPLAY:>6,} {REPLAY / wall:>9,.0f} {REPLAY / cpu:>9,.0f} "
+            f"{_rate(REPLAY, wall - start_wall):>15} {_rate(REPLAY, cpu - start_cpu):>14}"
+        )
     return rows
 
 

@@ -112,7 +112,7 @@ from .aggregation import (
 )
 from .collect.live import IDENTITY_NOT_LOGGED
 from .collect.membership import Membership
-from .collect.source import AccountsSource, SnapshotSource
+from .collect.source import AccountsSource, SharedSnapshotSource, SnapshotSource
 from .engine.resolve import foreign_bucket_account
 from .events import parse_event
 from .events.operations import MAX_DELETE_KEYS
@@ -194,11 +194,14 @@ class HandleResult:
 def diagnose_request(request: AccessRequest, *, source: SnapshotSource, clock: Clock) -> Finding:
     """Collect the snapshot `request` needs and diagnose it (nothing stored or sent).
 
-    The finding id is the request's event id, else a hash of the request and the time.
+    The finding id is the request's event id, else a hash of the request and the time. It was
+    seen (`first_seen`, `last_seen`) when its event happened, as a stored finding is; a request
+    without an event time, now.
     """
     now = format_utc(clock())
     finding_id = request.event_id or _digest([request.to_dict(), now])[:32]
-    return _diagnose(request, source=source, finding_id=finding_id, now=now, seen=now)[0]
+    seen = _event_time(request, now)
+    return _diagnose(request, source=source, finding_id=finding_id, now=now, seen=seen)[0]
 
 
 def handle_event(
@@ -346,11 +349,13 @@ def event_key(event: Mapping[str, Any]) -> str:
 @traced
 def _collect(
     request: AccessRequest, *, source: SnapshotSource
-) -> tuple[Json, tuple[MemberRoleUnavailable, ...]]:
+) -> tuple[Snapshot | Json, tuple[MemberRoleUnavailable, ...]]:
     """The snapshot, and the other accounts whose member role could not be assumed."""
     if isinstance(source, AccountsSource):
         collected = source.collect_request(request)
         return collected.snapshot, collected.unavailable
+    if isinstance(source, SharedSnapshotSource):
+        return source.loaded_for(request), ()
     return source.snapshot_for(request), ()
 
 
@@ -365,7 +370,7 @@ def _diagnose(
     request: AccessRequest, *, source: SnapshotSource, finding_id: str, now: str, seen: str
 ) -> tuple[Finding, tuple[MemberRoleUnavailable, ...]]:
     snapshot, unavailable = _collect(request, source=source)
-    loaded = _loaded(snapshot)
+    loaded = snapshot if isinstance(snapshot, Snapshot) else _loaded(snapshot)
     finding = _evaluate(request, loaded, finding_id=finding_id, now=now)
     finding = replace(finding, occurrences=1, first_seen=seen, last_seen=seen)
     return _accounted(finding, loaded), unavailable

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import AccessRequest, InputError, Json
-from ..snapshot import validate_snapshot_document
+from ..snapshot import Snapshot, load_snapshot, validate_snapshot_document
 from .base import is_unreadable
 from .source import SnapshotSource
 
@@ -36,9 +36,18 @@ class FileSnapshotSource:
 
     def __init__(self, path: str | Path) -> None:
         self._document = read_snapshot_document(path)
+        self._loaded: Snapshot | None = None
 
     def snapshot_for(self, request: AccessRequest) -> Json:
         return copy.deepcopy(self._document)
+
+    def loaded_for(self, request: AccessRequest) -> Snapshot:
+        """The snapshot loaded once for every request: its compiled policies, verdict trees
+        and patched snapshots serve them all, as in a batch (a replay's events). The document
+        was checked when read (`load_snapshot` checks the same schema)."""
+        if self._loaded is None:
+            self._loaded = load_snapshot(copy.deepcopy(self._document))
+        return self._loaded
 
 
 def overlay(base: Any, extra: Any) -> Any:

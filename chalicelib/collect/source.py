@@ -7,12 +7,21 @@ from typing import Protocol, runtime_checkable
 
 from ..aggregation import MemberRoleUnavailable
 from ..model import AccessRequest, Json
+from ..snapshot import Snapshot
 
 
 class SnapshotSource(Protocol):
     """Gathers every document the engine needs for one request (a DESIGN 3.2 snapshot)."""
 
     def snapshot_for(self, request: AccessRequest) -> Json: ...
+
+
+@runtime_checkable
+class SharedSnapshotSource(SnapshotSource, Protocol):
+    """A source whose snapshot is the same for every request (a file): it hands out one loaded
+    snapshot, so what the engine compiles and remembers serves every request."""
+
+    def loaded_for(self, request: AccessRequest) -> Snapshot: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
