@@ -65,16 +65,31 @@ TOP = 10
 
 @dataclass(slots=True, kw_only=True)
 class ReplaySummary:
-    """What a replay found: findings by cause and decision, and the events it could not use."""
+    """What a replay found: findings by cause and decision, and the events it could not use.
+
+    The findings themselves are kept only for an output that shows them all (`--output json`,
+    `--html`): the text summary needs the counts and the top groups alone, so a replay of a
+    million events does not hold a million findings."""
 
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
     by_decision: Counter[str] = field(default_factory=Counter)
-    findings: list[Finding] = field(default_factory=list)
+    top: TopTally = field(default_factory=lambda: TopTally())
+    findings: list[Finding] | None = field(default_factory=list)  # None: not kept
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
     files: FileStats = field(default_factory=FileStats)  # files without events, records too old
     stopped: Stop | None = None  # an AWS failure ended the run early
+
+    def add(self, finding: Finding) -> None:
+        """Count a finding (and keep it, when kept)."""
+        self.diagnosed += 1
+        if self.findings is not None:
+            self.findings.append(finding)
+        self.by_decision[finding.decision.value] += 1
+        for code in {cause.code for cause in finding.causes} or {"(no cause found)"}:
+            self.by_cause[code] += 1
+        self.top.add(finding)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,14 +123,19 @@ class TopFinding:
         }
 
 
-def top_findings(findings: Iterable[Finding], limit: int = TOP) -> list[TopFinding]:
-    """The most frequent (principal, bucket, action, first cause) of a replay, most seen first.
+Group = tuple[str, str, str, str]  # principal, bucket, action, first cause
 
-    Each replayed event counts once (a stored finding's `occurrences` include earlier runs); the
-    finding id is that of the latest finding of the group."""
-    counts: Counter[tuple[str, str, str, str]] = Counter()
-    latest: dict[tuple[str, str, str, str], str] = {}
-    for finding in findings:
+
+@dataclass(slots=True)
+class TopTally:
+    """The findings of a replay by (principal, bucket, action, first cause), counted as they
+    come. Each replayed event counts once (a stored finding's `occurrences` include earlier
+    runs); a group's finding id is that of its latest finding."""
+
+    counts: Counter[Group] = field(default_factory=Counter)
+    latest: dict[Group, str] = field(default_factory=dict)
+
+    def add(self, finding: Finding) -> None:
         request = finding.request
         key = (
             request.principal.principal_arn or request.principal.requester_arn,
@@ -123,20 +143,23 @@ def top_findings(findings: Iterable[Finding], limit: int = TOP) -> list[TopFindi
             request.action,
             finding.causes[0].code if finding.causes else "(no cause found)",
         )
-        counts[key] += 1
-        latest[key] = finding.finding_id
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return [
-        TopFinding(
-            principal=principal,
-            bucket=bucket,
-            action=action,
-            cause=cause,
-            finding_id=latest[(principal, bucket, action, cause)],
-            occurrences=count,
-        )
-        for (principal, bucket, action, cause), count in ranked
-    ]
+        self.counts[key] += 1
+        self.latest[key] = finding.finding_id
+
+    def ranked(self, limit: int = TOP) -> list[TopFinding]:
+        """The `limit` most seen groups, most seen first."""
+        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [
+            TopFinding(
+                principal=principal,
+                bucket=bucket,
+                action=action,
+                cause=cause,
+                finding_id=self.latest[(principal, bucket, action, cause)],
+                occurrences=count,
+            )
+            for (principal, bucket, action, cause), count in ranked
+        ]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -236,8 +259,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except (BotoCoreError, ClientError) as error:
         err.write(f"s3doctor replay: could not read CloudTrail: {message(error)}\n")
         return 1
+    keep = args.output == "json" or getattr(args, "html", None) is not None
     with progress.bar(len(records), desc="replay", unit="event", stream=err) as bar:
-        summary = replay(records, diagnose, progress=bar)
+        summary = replay(records, diagnose, progress=bar, keep_findings=keep)
     summary.files = files
     if getattr(args, "html", None) is not None:
         status = _write_html(args, summary, err=err)
@@ -290,7 +314,7 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
 
     try:
         write_report(
-            summary.findings,
+            summary.findings or [],
             args.html,
             detail=Detail(getattr(args, "detail", "full")),
             title="s3doctor replay",
@@ -302,13 +326,18 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
 
 
 def replay(
-    records: Iterable[TrailRecord], diagnose: Diagnose, *, progress: progress.Progress
+    records: Iterable[TrailRecord],
+    diagnose: Diagnose,
+    *,
+    progress: progress.Progress,
+    keep_findings: bool = True,
 ) -> ReplaySummary:
     """Diagnose every record; a record that cannot be diagnosed is counted, never fatal.
 
     An AWS failure (storing, or reading the account) stops the run: the events after it would
-    meet it too. The summary keeps what was done before, and `stopped` says where."""
-    summary = ReplaySummary()
+    meet it too. The summary keeps what was done before, and `stopped` says where.
+    `keep_findings`: the summary holds every finding (an output that shows them all)."""
+    summary = ReplaySummary(findings=[] if keep_findings else None)
     remaining = iter(records)
     for item in remaining:
         try:
@@ -325,11 +354,7 @@ def replay(
             )
             break
         else:
-            summary.diagnosed += 1
-            summary.findings.append(finding)
-            summary.by_decision[finding.decision.value] += 1
-            for code in {cause.code for cause in finding.causes} or {"(no cause found)"}:
-                summary.by_cause[code] += 1
+            summary.add(finding)
         progress.advance()
     return summary
 
@@ -350,9 +375,9 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
         + (", findings stored." if stored else ".")
     ]
     lines += left_out
-    top = top_findings(summary.findings)
+    top = summary.top.ranked()
     if top:
-        lines += ["", f"Top findings ({len(top)} of {len(summary.findings)} events):"]
+        lines += ["", f"Top findings ({len(top)} of {summary.diagnosed} events):"]
         lines += _top_table(top)
     if summary.by_cause:
         lines += ["", "By cause:"]
@@ -448,12 +473,12 @@ def summary_document(summary: ReplaySummary) -> Json:
         "skipped_files": dict(summary.files.skipped_files),
         "skipped_file_paths": list(summary.files.skipped_paths),
         "before_since": summary.files.before_since,
-        "top_findings": [t.to_dict() for t in top_findings(summary.findings)],
+        "top_findings": [t.to_dict() for t in summary.top.ranked()],
         "diagnosed": summary.diagnosed,
         "by_cause": dict(summary.by_cause),
         "by_decision": dict(summary.by_decision),
         "errors": [{"event": where, "error": reason} for where, reason in summary.errors],
-        "findings": [f.to_dict() for f in summary.findings],
+        "findings": [f.to_dict() for f in summary.findings or ()],
         "stopped": (
             {"event": stop.event, "error": stop.error, "not_handled": stop.not_handled}
             if stop is not None

@@ -5,7 +5,11 @@ import gzip
 import json
 from pathlib import Path
 
+from bench.bench_workloads import trail
+from bench.engine_fixture import snapshot
 from chalicelib.cli import main
+from chalicelib.commands import replay
+from chalicelib.model import Finding
 from tests.functional.cli.test_replay_command import SCENARIO, _denied
 
 PREFIX = "AWSLogs/111122223333/CloudTrail"
@@ -114,7 +118,7 @@ def test_a_digest_named_on_its_own_is_skipped_but_other_litter_is_an_error(tmp_p
 
 
 def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
-    from chalicelib.commands.replay import top_findings
+    from chalicelib.commands.replay import TopTally
     from tests.functional.findings_fixtures import make_finding
 
     findings = [
@@ -127,8 +131,39 @@ def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
         )
         for n in range(12)
     ]
-    top = top_findings(findings)
+    tally = TopTally()
+    for finding in findings:
+        tally.add(finding)
+    top = tally.ranked()
     assert len(top) == 10
     assert (top[0].principal.endswith("user/alice"), top[0].occurrences) == (True, 3)
     assert top[0].finding_id == "a2"  # the latest of the group
     assert all(t.occurrences == 1 for t in top[1:])
+
+
+def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
+    """The text summary is worked out as the events are diagnosed (a replay of a million events
+    does not hold a million findings): it says what the JSON output, which keeps them, says."""
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps(trail(90)))
+    argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert main([*argv, "--output", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["findings"]) == document["diagnosed"] == 90
+    assert "90 of 90 events diagnosed." in text
+    causes = text.split("By cause:\n")[1].split("\n\n")[0].splitlines()
+    assert {c.split()[0]: int(c.split()[1]) for c in causes} == document["by_cause"]
+    top = document["top_findings"]
+    assert len(top) == 3 and sum(t["occurrences"] for t in top) == 90
+    table = text.split("Top findings (3 of 90 events):\n")[1].split("\n\n")[0].splitlines()
+    assert [row.split()[-1] for row in table[1:]] == [t["finding_id"] for t in top]
+    assert [int(row.split()[0]) for row in table[1:]] == [t["occurrences"] for t in top]
+    summary = replay.ReplaySummary(findings=None)
+    for finding in document["findings"]:
+        summary.add(Finding.from_dict(finding))
+    assert summary.findings is None
+    assert [t.to_dict() for t in summary.top.ranked()] == top
