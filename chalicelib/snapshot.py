@@ -197,6 +197,7 @@ class Snapshot:
         "partition",
         "plans",
         "region",
+        "resolved",
         "verdicts",
         "vpc_endpoints",
     )
@@ -235,6 +236,8 @@ class Snapshot:
         self._conforms = False  # the fast check accepted `document` (load_snapshot sets it)
         self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
         self.verdicts: dict[tuple[object, ...], Any] = {}  # the engine's verdicts by request shape
+        # the engine's resolutions of the last requests, by object (`engine.resolve`)
+        self.resolved: dict[int, tuple[Any, Any]] = {}
 
     def cached(self, key: tuple[object, ...], build: Callable[[], T]) -> T:
         """Build once per snapshot (compiled policies, parsed ACLs...); errors are cached too."""

@@ -213,8 +213,26 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     """`request` with its user or role ARN as the snapshot holds it, and the context entries
     the snapshot knows and the request lacks, added last (the principal's tags, the bucket
     owner's account, both organizations, the endpoint's VPC, the bucket's tags while its ABAC
-    is enabled); the same request when nothing changes."""
-    return _with_snapshot_keys(_with_principal(_with_alias(request, snapshot), snapshot), snapshot)
+    is enabled); the same request when nothing changes.
+
+    A function of the two objects alone (both never change): the answer for each of the last
+    requests is kept on the snapshot, by object. A finding resolves its request and the
+    probes of its fixes again and again (an event's request some twenty-five times, each time
+    in full when the snapshot adds nothing, so no added entry marks it resolved)."""
+    kept = snapshot.resolved
+    found = kept.get(id(request))
+    if found is not None and found[0] is request:
+        return found[1]  # type: ignore[no-any-return]
+    resolved = _with_snapshot_keys(
+        _with_principal(_with_alias(request, snapshot), snapshot), snapshot
+    )
+    if len(kept) >= _KEPT_RESOLUTIONS:
+        kept.clear()
+    kept[id(request)] = (request, resolved)  # the request kept: its id is not reused meanwhile
+    return resolved
+
+
+_KEPT_RESOLUTIONS: Final = 256
 
 
 def _with_alias(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
