@@ -1,4 +1,5 @@
-"""`diagnose --batch --jobs N`: the lines of a batch answered by N worker processes, in order.
+"""`diagnose --batch --jobs N` and `replay --jobs N`: the lines of a batch (the records of a
+replay) answered by N worker processes, in order.
 
 Each answer is a function of its line and the batch's snapshot files alone, so any process may
 answer any line: the lines go to the workers in chunks, and the answers come back in the order
@@ -22,17 +23,17 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..model import InputError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-Line = tuple[int, bytes]
-AnswerLines = Callable[[Iterator[Line], argparse.Namespace], Iterator[str]]
+Line = TypeVar("Line")  # a batch's (number, bytes), a replay's (number, record)
+Answer = TypeVar("Answer")
 
 WINDOW: Final = 4
 """Chunks per worker sent ahead of the answers written."""
@@ -72,8 +73,11 @@ PER_CPU: Final = 4
 
 
 def answers_in_parallel(
-    lines: Iterator[Line], args: argparse.Namespace, jobs: int, answer_lines: AnswerLines
-) -> Iterator[str]:
+    lines: Iterator[Line],
+    args: argparse.Namespace,
+    jobs: int,
+    answer_lines: Callable[[Iterator[Line], argparse.Namespace], Iterator[Answer]],
+) -> Generator[Answer, None, None]:
     """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes."""
     import multiprocessing  # here: every `diagnose` would pay for it at start-up (25 ms)
     from concurrent.futures import ProcessPoolExecutor
@@ -86,7 +90,7 @@ def answers_in_parallel(
         initializer=_start,
         initargs=(args, answer_lines),
     )
-    pending: deque[Future[list[str]]] = deque()
+    pending: deque[Future[list[Answer]]] = deque()
     try:
         for chunk in _chunks(lines, size):
             pending.append(pool.submit(_answer, chunk))
@@ -122,25 +126,27 @@ class _Feed:
     line per answer it gives, so it never asks past the chunk's last line."""
 
     def __init__(self) -> None:
-        self.lines: Iterator[Line] = iter(())
+        self.lines: Iterator[Any] = iter(())
 
     def __iter__(self) -> _Feed:
         return self
 
-    def __next__(self) -> Line:
+    def __next__(self) -> Any:
         return next(self.lines)
 
 
 _feed = _Feed()
-_answers: Iterator[str] = iter(())
+_answers: Iterator[Any] = iter(())
 
 
-def _start(args: argparse.Namespace, answer_lines: AnswerLines) -> None:
+def _start(
+    args: argparse.Namespace, answer_lines: Callable[[Iterator[Any], argparse.Namespace], Any]
+) -> None:
     global _answers
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
     _answers = answer_lines(_feed, args)
 
 
-def _answer(chunk: list[Line]) -> list[str]:
+def _answer(chunk: list[Any]) -> list[Any]:
     _feed.lines = iter(chunk)
     return [next(_answers) for _ in chunk]

@@ -133,7 +133,8 @@ def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
     ]
     tally = TopTally()
     for finding in findings:
-        tally.add(finding)
+        found = replay.Outcome.of(finding, keep=False)
+        tally.add(found.group, found.finding_id)
     top = tally.ranked()
     assert len(top) == 10
     assert (top[0].principal.endswith("user/alice"), top[0].occurrences) == (True, 3)
@@ -164,6 +165,6 @@ def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
     assert [int(row.split()[0]) for row in table[1:]] == [t["occurrences"] for t in top]
     summary = replay.ReplaySummary(findings=None)
     for finding in document["findings"]:
-        summary.add(Finding.from_dict(finding))
+        summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=False))
     assert summary.findings is None
     assert [t.to_dict() for t in summary.top.ranked()] == top

@@ -1,0 +1,101 @@
+"""`replay --jobs N`: the same summary and the same findings, in the same order, as one process
+gives; refused where the run must stay in order (the live account, `--store`)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.bench_workloads import trail
+from bench.engine_fixture import snapshot
+from chalicelib.cli import main
+from chalicelib.commands import batch_workers
+
+EVENTS = Path(__file__).resolve().parents[2] / "data" / "events"
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    """A snapshot and a log file: the bench's records (three kinds of denial), the tests'
+    events (other buckets and accounts, records that are skipped or cannot be diagnosed), and
+    a record of another service, shuffled."""
+    records: list[Any] = trail(70)["Records"]
+    for path in sorted(EVENTS.glob("*.json")):
+        document = json.loads(path.read_text())
+        records += document.get("Records", [document])
+    records.append({**records[0], "eventSource": "ec2.amazonaws.com", "eventID": "other-1"})
+    random.Random(7).shuffle(records)
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps({"Records": records}))
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    return snapshot_path, events
+
+
+def _replay(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["replay", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_workers_give_the_summary_and_findings_of_one_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    snapshot_path, events = _files(tmp_path)
+    argv = ["--events", str(events), "--snapshot", str(snapshot_path), "--output", output]
+    one = _replay(capsys, *argv)
+    three = _replay(capsys, *argv, "--jobs", "3")
+    assert one[0] == three[0] == 0
+    assert three[1] == one[1]
+    if output == "json":
+        document = json.loads(one[1])
+        assert document["diagnosed"] > 70 and document["skipped"]
+        assert len(document["findings"]) == document["diagnosed"]
+
+
+def test_spawned_workers_give_the_same_html_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot_path, events = _files(tmp_path)
+    argv = ["--events", str(events), "--snapshot", str(snapshot_path)]
+    assert _replay(capsys, *argv, "--html", str(tmp_path / "one.html"))[0] == 0
+    monkeypatch.setattr(batch_workers, "START_METHOD", "spawn")
+    assert _replay(capsys, *argv, "--html", str(tmp_path / "two.html"), "--jobs", "2")[0] == 0
+    one, two = ((tmp_path / name).read_text() for name in ("one.html", "two.html"))
+    assert _undated(two) == _undated(one)
+    assert len(set(re.findall(r"00000000-0000-4000-8000-0000000000[0-9]{2}", one))) == 70
+
+
+def _undated(report: str) -> str:
+    """The report without the time it was written."""
+    return re.sub(r"generated [0-9-]+ [0-9:]+Z", "generated", report)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],  # the live account
+        ["--snapshot", "S", "--store", "--table", "t"],
+    ],
+)
+def test_jobs_is_refused_where_the_run_must_stay_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    snapshot_path, events = _files(tmp_path)
+    extra = [str(snapshot_path) if arg == "S" else arg for arg in extra]
+    code, out, err = _replay(capsys, "--events", str(events), *extra, "--jobs", "2")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "--jobs" in err and "--snapshot" in err
+
+
+def test_a_bad_jobs_count_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snapshot_path, events = _files(tmp_path)
+    argv = ["--events", str(events), "--snapshot", str(snapshot_path), "--jobs", "-1"]
+    code, out, err = _replay(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert "--jobs" in err and "-1" in err
