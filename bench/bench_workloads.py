@@ -333,7 +333,7 @@ def main() -> list[str]:
             runs = [_replay(snap, events, REPLAY, jobs) for _ in range(REPEAT)]
             wall = statistics.median(w for w, _ in runs)
             cpu = statistics.median(c for _, c in runs)
-            label = "replay (CloudTrail)" + (f", --jobs {jobs}" if jobs != 1 else "")
+            label = "replay (CloudTrail)" if jobs == 1 else f"replay, --jobs {jobs}"
             rows.append(
                 f"{label:24} {REPLAY:>6,} {REPLAY / wall:>9,.0f} {REPLAY / cpu:>9,.0f} "
                 f"{_rate(REPLAY, wall - start_wall):>15} {_rate(REPLAY, cpu - start_cpu):>14}"
