@@ -297,13 +297,14 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     try:
         jobs = _jobs(args)
         now = datetime.now(UTC)
-        records: Sequence[TrailRecord]
+        read: Iterable[TrailRecord]
         if args.events:
             since = parse_since(args.since, now=now, field="--since") if args.since else None
-            records = list(read_files(args.events, since=since, denied_only=False, stats=files))
+            read = read_files(args.events, since=since, denied_only=False, stats=files)
         else:
             since = parse_since(args.since or DEFAULT_LOOKUP_SINCE, now=now, field="--since")
-            records = list(lookup_events(cloudtrail_client(), since=since))
+            read = lookup_events(cloudtrail_client(), since=since)
+        records, skipped = _sorted_out(read)
         diagnose = _diagnoser(args)
     except InputError as error:
         err.write(f"s3doctor replay: {message(error)}\n")
@@ -324,6 +325,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     ):
         summary = replay(records, outcomes, progress=bar, keep_findings=keep)
     summary.files = files
+    summary.skipped.update(skipped)
     if getattr(args, "html", None) is not None:
         status = _write_html(args, summary, err=err)
         if status:
@@ -337,6 +339,23 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         err.write(f"s3doctor replay: stopped at event {text(stop.event)}: {message(stop.error)}\n")
         return 1
     return 0
+
+
+def _sorted_out(read: Iterable[TrailRecord]) -> tuple[list[TrailRecord], Counter[str]]:
+    """The records to diagnose, and how many of the others were skipped, by kind: a trail's
+    records are mostly other services' calls and calls that were not denied, counted as they
+    are read, not held to the end of the run."""
+    from ..events.parse import skip_kind  # here: every command's start-up would import it
+
+    kept: list[TrailRecord] = []
+    skipped: Counter[str] = Counter()
+    for item in read:
+        kind = skip_kind(item.record)
+        if kind is None:
+            kept.append(item)
+        else:
+            skipped[kind.value] += 1
+    return kept, skipped
 
 
 def _jobs(args: argparse.Namespace) -> int:

@@ -61,6 +61,23 @@ def parse_event(event: Mapping[str, Any], *, max_keys: int = MAX_DELETE_KEYS) ->
     return _parse_record(record, envelope, prefix, max_keys=max_keys)
 
 
+def skip_kind(event: Any) -> SkipKind | None:
+    """Why `parse_event` would skip `event` (a well-formed record that is not an S3
+    `AccessDenied`: its `OutOfScope` kind), from the fields that decide it alone; None for a
+    record to diagnose, or one whose error `parse_event` names. A replay sorts a trail's records
+    with it as it reads them, keeping the few it diagnoses."""
+    try:
+        record, _, prefix = _unwrap(event)
+        source = _required(record, f.EVENT_SOURCE, "eventSource", prefix)
+        _required(record, f.EVENT_NAME, "eventName", prefix)
+        _check_scope(record, source, prefix)
+    except OutOfScope as skipped:
+        return skipped.kind
+    except EventError:
+        return None
+    return None
+
+
 def iter_records(doc: Any) -> Iterator[Mapping[str, Any]]:
     """Each event of a document: a `{"Records": [...]}` log file, a list, or one event."""
     if isinstance(doc, Mapping) and "Records" in doc:
