@@ -67,6 +67,38 @@ TOP = 10
 """How many findings the summary lists."""
 
 
+Group = tuple[str, str, str, str]  # principal, bucket, action, first cause
+
+
+@dataclass(slots=True)
+class TopTally:
+    """The findings of a replay by (principal, bucket, action, first cause), counted as they
+    come. Each replayed event counts once (a stored finding's `occurrences` include earlier
+    runs); a group's finding id is that of its latest finding."""
+
+    counts: Counter[Group] = field(default_factory=Counter)
+    latest: dict[Group, str] = field(default_factory=dict)
+
+    def add(self, group: Group, finding_id: str) -> None:
+        self.counts[group] += 1
+        self.latest[group] = finding_id
+
+    def ranked(self, limit: int = TOP) -> list[TopFinding]:
+        """The `limit` most seen groups, most seen first."""
+        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [
+            TopFinding(
+                principal=principal,
+                bucket=bucket,
+                action=action,
+                cause=cause,
+                finding_id=self.latest[(principal, bucket, action, cause)],
+                occurrences=count,
+            )
+            for (principal, bucket, action, cause), count in ranked
+        ]
+
+
 @dataclass(slots=True, kw_only=True)
 class ReplaySummary:
     """What a replay found: findings by cause and decision, and the events it could not use.
@@ -78,7 +110,7 @@ class ReplaySummary:
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
     by_decision: Counter[str] = field(default_factory=Counter)
-    top: TopTally = field(default_factory=lambda: TopTally())
+    top: TopTally = field(default_factory=TopTally)
     findings: list[Finding] | None = field(default_factory=list)  # None: not kept
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
@@ -172,38 +204,6 @@ class TopFinding:
             "finding_id": self.finding_id,
             "occurrences": self.occurrences,
         }
-
-
-Group = tuple[str, str, str, str]  # principal, bucket, action, first cause
-
-
-@dataclass(slots=True)
-class TopTally:
-    """The findings of a replay by (principal, bucket, action, first cause), counted as they
-    come. Each replayed event counts once (a stored finding's `occurrences` include earlier
-    runs); a group's finding id is that of its latest finding."""
-
-    counts: Counter[Group] = field(default_factory=Counter)
-    latest: dict[Group, str] = field(default_factory=dict)
-
-    def add(self, group: Group, finding_id: str) -> None:
-        self.counts[group] += 1
-        self.latest[group] = finding_id
-
-    def ranked(self, limit: int = TOP) -> list[TopFinding]:
-        """The `limit` most seen groups, most seen first."""
-        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return [
-            TopFinding(
-                principal=principal,
-                bucket=bucket,
-                action=action,
-                cause=cause,
-                finding_id=self.latest[(principal, bucket, action, cause)],
-                occurrences=count,
-            )
-            for (principal, bucket, action, cause), count in ranked
-        ]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
