@@ -149,7 +149,8 @@ def _member(entry: ContextEntry) -> str:
         f'{_STRING(entry.name)}: {{"source": {_STRING(entry.source)}, '
         f'"type": {_STRING(entry.type)}, "values": {_strings(entry.values)}}}'
     )
-    _MEMBERS[id(entry)] = (entry, text)  # the object kept: its id is not reused meanwhile
+    if type(entry.values) is tuple:  # frozen all through: the text stays true
+        _MEMBERS[id(entry)] = (entry, text)  # the object kept: its id is not reused meanwhile
     return text
 
 

@@ -174,3 +174,17 @@ def test_findings_that_share_layer_results_each_get_their_own_text() -> None:
     )
     assert '"detail": "\\u2066 another \\u2069"' in _answer(finding)
     assert _answer(finding) == json.dumps({**finding.to_dict(), "id": 7}, sort_keys=True)
+
+
+def test_an_entry_whose_values_can_change_is_written_afresh() -> None:
+    """Texts are kept by object for frozen entries only: values given as a list (not what
+    the model builds, but what a caller may) are read again each time."""
+    values = ["10.0.0.1"]
+    request = replace(
+        _base(),
+        context=(ContextEntry(name="aws:SourceIp", values=values, type="ip"),),  # type: ignore[arg-type]
+    )
+    _same(request)
+    values[0] = "10.0.0.2"
+    _same(request)
+    assert "10.0.0.2" in request_text(request)
