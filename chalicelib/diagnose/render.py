@@ -165,6 +165,25 @@ def _attempts(finding: Finding) -> str | None:
     )
 
 
+FURTHER_SHOWN = 3
+"""The further operations of a call that a heading names (a DeleteObjects has one per key)."""
+
+
+def _further_operations(finding: Finding) -> tuple[list[tuple[str, str]], int]:
+    """The (action, resource) pairs S3 authorises the call as beside its first, the first
+    `FURTHER_SHOWN` of them, and how many more: a copy reads its source and writes its
+    destination, a request with ACL or tagging headers is also authorised as those."""
+    first = finding.request.operations[0]
+    pairs = list(
+        dict.fromkeys(
+            (op.action, op.resource_arn)
+            for op in finding.request.operations[1:]
+            if (op.action, op.resource_arn) != (first.action, first.resource_arn)
+        )
+    )
+    return pairs[:FURTHER_SHOWN], max(0, len(pairs) - FURTHER_SHOWN)
+
+
 def render_text(finding: Finding, *, color: bool = False) -> str:
     """Terminal text, at most 100 columns wide (except unbreakable ARNs and commands).
 
@@ -177,6 +196,10 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     verdict = s(_verdict_word(finding), "bold")
     verdict = s(verdict, _VERDICT_COLOUR[finding.decision])
     lines.append(f"{verdict}  {text(req.action)} on {text(req.resource_arn)}")
+    further, more = _further_operations(finding)
+    lines += [f"  and {text(action)} on {text(resource)}" for action, resource in further]
+    if more:
+        lines.append(f"  and {more} more (LAYERS lists each)")
     who = req.principal.requester_arn
     lines.append(f"  by {text(who)} ({req.principal.type.value})")
     if req.principal.principal_arn != who:
@@ -261,9 +284,13 @@ def render_markdown(finding: Finding) -> str:
     """
     req = finding.request
     verdict = _verdict_word(finding).capitalize()
+    further, more = _further_operations(finding)
+    also = [f"{md_code(action)} on {md_code(resource)}" for action, resource in further]
+    also += [f"{more} more (see the evaluations)"] if more else []
     out: list[str] = [
         f"## {verdict}: {md_code(req.action)} on {md_code(req.resource_arn)}",
         "",
+        *([f"- **Also authorised as:** {'; '.join(also)}"] if also else []),
         f"- **Requester:** {md_code(req.principal.requester_arn)} ({req.principal.type.value})",
         f"- **Policies of:** {md_code(req.principal.principal_arn)}",
         f"- **Verdict:** {finding.decision.value}; blocked by "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from dataclasses import replace
 
 from chalicelib.diagnose.render import (
     render_chatbot,
@@ -305,3 +306,50 @@ def test_json_keeps_the_raw_values() -> None:
     assert data["causes"][0]["statement"]["sid"] == HOSTILE
     assert data["notes"] == [f"errorMessage says {HOSTILE}"]
     assert data["remedies"][0]["cli"] == f"aws s3 cp 's3://example-bucket/{HOSTILE_KEY}' ."
+
+
+def _several(*more: tuple[str, str]) -> Finding:
+    """The hostile finding, its call authorised as further (action, key) operations too."""
+    found = hostile_finding()
+    first = found.request.operations[0]
+    further = (
+        replace(first, action=action, key=key, resource_arn=f"arn:aws:s3:::dest/{key}")
+        for action, key in more
+    )
+    operations = (first, *further)
+    return replace(found, request=replace(found.request, operations=operations))
+
+
+def test_the_heading_names_every_action_the_call_is_authorised_as() -> None:
+    """A copy reads its source and writes its destination: the heading said the read alone,
+    though the write may be what was denied."""
+    copy = _several(("s3:PutObject", "reports/q1.csv"))
+    lines = render_text(copy).splitlines()
+    assert lines[1] == "  and s3:PutObject on arn:aws:s3:::dest/reports/q1.csv"
+    assert lines[2].startswith("  by ")
+    md = render_markdown(copy).splitlines()
+    assert md[2] == (
+        "- **Also authorised as:** `s3:PutObject` on `arn:aws:s3:::dest/reports/q1.csv`"
+    )
+    one = render_text(hostile_finding()).splitlines()
+    assert one[1].startswith("  by ")
+
+
+def test_a_call_on_many_objects_names_three_and_counts_the_rest() -> None:
+    many = _several(*(("s3:DeleteObject", f"old/{n}.txt") for n in range(7)))
+    lines = render_text(many).splitlines()
+    assert [line.split(" on ")[0] for line in lines[1:5]] == ["  and s3:DeleteObject"] * 3 + [
+        "  and 4 more (LAYERS lists each)"
+    ]
+    assert "4 more (see the evaluations)" in render_markdown(many)
+
+
+def test_a_further_operations_hostile_key_stays_data() -> None:
+    finding = _several(("s3:PutObject", HOSTILE_KEY))
+    assert_inert(render_text(finding))
+    md = render_markdown(finding)
+    assert_inert(md)
+    assert_no_live_markup(outside_code(md))
+    lines = render_text(finding).splitlines()
+    assert lines[1].startswith("  and s3:PutObject on arn:aws:s3:::dest/")
+    assert lines[2].startswith("  by ")  # the key's line breaks start no line of ours
