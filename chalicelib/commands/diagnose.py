@@ -683,14 +683,16 @@ def _around_id(answer: Json) -> tuple[str, str]:
 
 
 def _batch_query(args: argparse.Namespace) -> Any:
-    """`--query` applies to each answer of a batch (each line stays one JSON value)."""
+    """`--query` applies to each answer of a batch (each line stays one JSON value), searched
+    by one jmespath interpreter for every line (`events.fields.Field`)."""
     if getattr(args, "query", None) is None:
         return None
-    import jmespath
     from jmespath.exceptions import JMESPathError
 
+    from ..events.fields import Field
+
     try:
-        return jmespath.compile(args.query)
+        return Field(args.query)
     except JMESPathError as error:
         raise InputError("--query", query_error(error)) from None
 
