@@ -13,8 +13,9 @@ note that is not a string, a finding with extra keys...) goes to the encoder.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from .model import (
     AccessRequest,
@@ -32,6 +33,7 @@ CANONICAL: Final = json.JSONEncoder(sort_keys=True, check_circular=False)
 gives a tree): the same text, about a sixth faster."""
 
 _STRING: Final = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+T = TypeVar("T")
 
 
 def request_text(request: AccessRequest) -> str:
@@ -139,22 +141,38 @@ def _context(context: tuple[ContextEntry, ...]) -> str:
 def _member(entry: ContextEntry) -> str:
     """`"NAME": {...}`, the entry in the context object, kept by object: the request as given
     and as completed share theirs, and the entries a template or the snapshot adds are the
-    same objects from line to line."""
-    found = _MEMBERS.get(id(entry))
-    if found is not None and found[0] is entry:
-        return found[1]
-    if len(_MEMBERS) >= MAX_KEPT:
-        _MEMBERS.clear()
-    text = (
+    same objects from line to line. Only an entry frozen all through (its values a tuple)."""
+    return _kept(_MEMBERS, entry, _member_text, keep=type(entry.values) is tuple)
+
+
+def _member_text(entry: ContextEntry) -> str:
+    return (
         f'{_STRING(entry.name)}: {{"source": {_STRING(entry.source)}, '
         f'"type": {_STRING(entry.type)}, "values": {_strings(entry.values)}}}'
     )
-    if type(entry.values) is tuple:  # frozen all through: the text stays true
-        _MEMBERS[id(entry)] = (entry, text)  # the object kept: its id is not reused meanwhile
+
+
+_MEMBERS: Final[dict[int, tuple[Any, str]]] = {}
+
+
+def _kept(
+    kept: dict[int, tuple[Any, str]], part: T, write: Callable[[T], str], *, keep: bool
+) -> str:
+    """`write(part)`, kept in `kept` by object (with the object, so that its id is not reused
+    meanwhile) when `keep`; `MAX_KEPT` texts, then afresh."""
+    found = kept.get(id(part))
+    if found is not None and found[0] is part:
+        return found[1]
+    text = write(part)
+    if keep:
+        if len(kept) >= MAX_KEPT:
+            kept.clear()
+        kept[id(part)] = (part, text)
     return text
 
 
-_MEMBERS: Final[dict[int, tuple[ContextEntry, str]]] = {}
+MAX_KEPT: Final = 4096
+"""Texts kept by object, of each kind (then afresh)."""
 
 
 @lru_cache(maxsize=256)
@@ -177,25 +195,25 @@ def answer_around_id(finding: Finding) -> tuple[str, str]:
     try:
         first, middle, last = _finding_parts(finding)
     except TypeError:
-        first, middle, last = _encoded_parts(finding)
+        return around_id(finding.to_dict())
     request = request_text(finding.request)
     before = "{" + (f"{first}, " if first else "") + '"id": '
     after = (f", {middle}" if middle else "") + f', "request": {request}'
     return before, after + (f", {last}" if last else "") + "}"
 
 
-def _encoded_parts(finding: Finding) -> tuple[str, str, str]:
-    """The members of the finding's sorted JSON but its request: those before "id", between
-    "id" and "request", after "request"."""
-    parts: tuple[Json, Json, Json] = ({}, {}, {})
-    for key, value in finding.to_dict(with_request=False).items():
-        parts[(key > "id") + (key > "request")][key] = value
-    first, middle, last = (CANONICAL.encode(part)[1:-1] for part in parts)
-    return first, middle, last
+def around_id(answer: Json) -> tuple[str, str]:
+    """`json.dumps(answer | {"id": N}, sort_keys=True)` split where N goes."""
+    parts = [f"{CANONICAL.encode(k)}: {CANONICAL.encode(v)}" for k, v in sorted(answer.items())]
+    at = sum(1 for k in answer if k < "id")
+    before = ", ".join([*parts[:at], '"id": '])
+    after = ", ".join(["", *parts[at:]]) if at < len(parts) else ""
+    return "{" + before, after + "}"
 
 
 def _finding_parts(finding: Finding) -> tuple[str, str, str]:
-    """`_encoded_parts`, from the texts of the parts."""
+    """The members of the finding's sorted JSON but its request, from the texts of its parts:
+    those before "id", between "id" and "request", after "request"."""
     if finding.extra:
         raise TypeError("keys `_finding_parts` does not know")
     first = (
@@ -239,16 +257,11 @@ def _evaluation(evaluation: Evaluation) -> str:
 def _layer(layer: LayerResult) -> str:
     """The layer result's text, kept by object: the explained evaluate gives every request of
     a shape the same objects (frozen, of frozen parts)."""
-    found = _LAYERS.get(id(layer))
-    if found is not None and found[0] is layer:
-        return found[1]
-    if len(_LAYERS) >= MAX_KEPT:
-        _LAYERS.clear()
-    text = CANONICAL.encode(layer.to_dict())
-    _LAYERS[id(layer)] = (layer, text)  # the object kept: its id is not reused meanwhile
-    return text
+    return _kept(_LAYERS, layer, _layer_text, keep=True)
 
 
-_LAYERS: Final[dict[int, tuple[LayerResult, str]]] = {}
-MAX_KEPT: Final = 4096
-"""Texts kept by object, of each kind (then afresh)."""
+def _layer_text(layer: LayerResult) -> str:
+    return CANONICAL.encode(layer.to_dict())
+
+
+_LAYERS: Final[dict[int, tuple[Any, str]]] = {}

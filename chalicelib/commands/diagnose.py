@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Final, TextIO
 
 from ..engine import decide
 from ..engine.evaluate import Verdicts
+from ..finding_text import CANONICAL, around_id
 from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..runbook_verdicts import decide_runbook
@@ -536,7 +537,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
     decision_only = args.detail == "decision"
     if not decision_only:
         from .. import pipeline
-    dumps = _ANSWER.encode
+    dumps = CANONICAL.encode
     query = _batch_query(args)
     repeated = None
     if query is None:
@@ -562,7 +563,7 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
                 verdicts = _verdicts(item, number, snapshots, base)
                 around = texts.get(verdicts)
                 if around is None:
-                    around = texts[verdicts] = _around_id(_decision_dict(verdicts))
+                    around = texts[verdicts] = around_id(_decision_dict(verdicts))
                 if repeated is not None and repeated.looking:
                     repeated.keep(line, ident, around)
                 text = f"{around[0]}{_id_text(ident)}{around[1]}"
@@ -598,11 +599,6 @@ def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> It
         if not frozen:  # what the first line loaded (modules, snapshot, compiled policies)
             gc.freeze()  # lives to the end: the collector stops walking it at every pass
             frozen = True
-
-
-# `json.dumps(answer, sort_keys=True)`, without its check for circular references (an answer is
-# built from JSON or from `to_dict`: a tree), which costs about a tenth of the time.
-_ANSWER: Final = json.JSONEncoder(sort_keys=True, check_circular=False)
 
 
 def _id_text(ident: Any) -> str:
@@ -651,7 +647,7 @@ class _Repeated:
             return None
         self._reused = True
         if not isinstance(found, tuple):
-            found = self._kept[rest] = _around_id(found)
+            found = self._kept[rest] = around_id(found)
         return f"{found[0]}{int(head[1])}{found[1]}"
 
     def keep(self, line: bytes, ident: Any, answer: Json | tuple[str, str]) -> None:
@@ -671,15 +667,6 @@ class _Repeated:
             self._kept.clear()
             self.looking = self._reused
         self._kept[rest] = answer
-
-
-def _around_id(answer: Json) -> tuple[str, str]:
-    """`json.dumps(answer | {"id": N}, sort_keys=True)` split where N goes."""
-    parts = [f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(answer.items())]
-    at = sum(1 for k in answer if k < "id")
-    before = ", ".join([*parts[:at], '"id": '])
-    after = ", ".join(["", *parts[at:]]) if at < len(parts) else ""
-    return "{" + before, after + "}"
 
 
 def _batch_query(args: argparse.Namespace) -> Any:
