@@ -17,6 +17,9 @@ An AWS failure (the table, the account) stops the run: the summary then says wha
 (with `--store`, how many findings were stored) and what failed, and the exit status is 1.
 Rerunning is safe: the table recognises the events it already holds by their event ID.
 `--html FILE` also writes the findings as a self-contained HTML report.
+Every file is read before the run (a bad file named on the command line stops it before any
+work); the records to diagnose wait in a `TrailSpool` (a temporary file past 8 MB), so the
+memory of a replay does not grow with its number of denials.
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU).
 
@@ -33,7 +36,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +53,14 @@ from . import dlq, progress
 from .batch_workers import answers_in_parallel, jobs_wanted
 from .options import HelpFormatter
 from .timespec import parse_since
-from .trail import FileStats, TrailRecord, lookup_events, read_files
+from .trail import (
+    FileStats,
+    SpoolError,
+    TrailRecord,
+    TrailSpool,
+    lookup_events,
+    read_files,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -312,18 +322,21 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except (BotoCoreError, ClientError) as error:
         err.write(f"s3doctor replay: could not read CloudTrail: {message(error)}\n")
         return 1
+    except SpoolError as error:
+        err.write(f"s3doctor replay: {message(error)}\n")
+        return 1
     keep = _keeps_findings(args)
-    outcomes: Generator[Outcome, None, None]
+    pairs: Generator[tuple[TrailRecord, Outcome], None, None]
     if jobs == 1:
-        outcomes = (outcome(diagnose, item.record, keep=keep) for item in records)
+        pairs = ((item, outcome(diagnose, item.record, keep=keep)) for item in records)
     else:
-        numbered = ((number, item.record) for number, item in enumerate(records))
-        outcomes = answers_in_parallel(numbered, args, jobs, record_outcomes)
+        pairs = _in_parallel(records, args, jobs)
     with (
+        records,
         progress.bar(len(records), desc="replay", unit="event", stream=err) as bar,
-        contextlib.closing(outcomes),  # the workers stop with a run an AWS failure stops
+        contextlib.closing(pairs),  # the workers stop with a run an AWS failure stops
     ):
-        summary = replay(records, outcomes, progress=bar, keep_findings=keep)
+        summary = replay(pairs, total=len(records), progress=bar, keep_findings=keep)
     summary.files = files
     summary.skipped.update(skipped)
     if getattr(args, "html", None) is not None:
@@ -341,21 +354,44 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     return 0
 
 
-def _sorted_out(read: Iterable[TrailRecord]) -> tuple[list[TrailRecord], Counter[str]]:
+def _sorted_out(read: Iterable[TrailRecord]) -> tuple[TrailSpool, Counter[str]]:
     """The records to diagnose, and how many of the others were skipped, by kind: a trail's
     records are mostly other services' calls and calls that were not denied, counted as they
-    are read, not held to the end of the run."""
+    are read, not held to the end of the run; the others wait in a `TrailSpool`, so that a
+    bad file stops the run before any work, whatever the number of records."""
     from ..events.parse import skip_kind  # here: every command's start-up would import it
 
-    kept: list[TrailRecord] = []
+    kept = TrailSpool()
     skipped: Counter[str] = Counter()
-    for item in read:
-        kind = skip_kind(item.record)
-        if kind is None:
-            kept.append(item)
-        else:
-            skipped[kind.value] += 1
+    try:
+        for item in read:
+            kind = skip_kind(item.record)
+            if kind is None:
+                kept.add(item)
+            else:
+                skipped[kind.value] += 1
+    except BaseException:
+        kept.close()
+        raise
     return kept, skipped
+
+
+def _in_parallel(
+    records: Iterable[TrailRecord], args: argparse.Namespace, jobs: int
+) -> Generator[tuple[TrailRecord, Outcome], None, None]:
+    """Each record with its outcome, made by `jobs` worker processes: the records sent ahead
+    of their outcomes (a few chunks a worker) wait here."""
+    waiting: deque[TrailRecord] = deque()
+
+    def numbered() -> Iterator[tuple[int, Json]]:
+        for number, item in enumerate(records):
+            waiting.append(item)
+            yield number, item.record
+
+    outcomes = answers_in_parallel(numbered(), args, jobs, record_outcomes)
+    with contextlib.closing(outcomes):
+        for found in outcomes:
+            yield waiting.popleft(), found
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -418,25 +454,23 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
 
 
 def replay(
-    records: Sequence[TrailRecord],
-    outcomes: Iterable[Outcome],
+    pairs: Iterable[tuple[TrailRecord, Outcome]],
     *,
+    total: int,
     progress: progress.Progress,
     keep_findings: bool = True,
 ) -> ReplaySummary:
-    """Count the outcome of every record (`outcomes`: theirs, in order, made as they are
-    taken); a record that cannot be diagnosed is counted, never fatal.
+    """Count the outcome of every record (`pairs`: each of the `total` records with its
+    outcome, made as they are taken); a record that cannot be diagnosed is counted, never fatal.
 
     An AWS failure (storing, or reading the account) stops the run: the events after it would
     meet it too. The summary keeps what was done before, and `stopped` says where.
     `keep_findings`: the summary holds every finding (an output that shows them all)."""
     summary = ReplaySummary(findings=[] if keep_findings else None)
-    for number, (item, found) in enumerate(zip(records, outcomes, strict=True)):
+    for number, (item, found) in enumerate(pairs):
         if found.failure is not None:
             where = item.event_id or item.origin
-            summary.stopped = Stop(
-                event=where, error=found.failure, not_handled=len(records) - number
-            )
+            summary.stopped = Stop(event=where, error=found.failure, not_handled=total - number)
             break
         if found.skipped is not None:
             summary.skipped[found.skipped] += 1

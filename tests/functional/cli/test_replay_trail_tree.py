@@ -9,6 +9,7 @@ from bench.bench_workloads import trail
 from bench.engine_fixture import snapshot
 from chalicelib.cli import main
 from chalicelib.commands import replay
+from chalicelib.commands.trail import TrailSpool
 from chalicelib.model import Finding
 from tests.functional.cli.test_replay_command import SCENARIO, _denied
 
@@ -168,3 +169,23 @@ def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
         summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=False))
     assert summary.findings is None
     assert [t.to_dict() for t in summary.top.ranked()] == top
+
+
+def test_a_replay_whose_records_wait_on_disk_says_what_one_in_memory_says(
+    tmp_path, monkeypatch, capsys
+):
+    """Past `TrailSpool.MEMORY` the records to diagnose wait in a temporary file: the same
+    findings and summary, in one process and with workers (which take them as they are read)."""
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps(trail(45)))
+    argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path), "--output", "json"]
+    assert main(argv) == 0
+    in_memory = capsys.readouterr().out
+    monkeypatch.setattr(TrailSpool, "MEMORY", 1)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == in_memory
+    assert main([*argv, "--jobs", "2"]) == 0
+    assert capsys.readouterr().out == in_memory
+    assert len(json.loads(in_memory)["findings"]) == 45
