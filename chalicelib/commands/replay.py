@@ -18,8 +18,10 @@ An AWS failure (the table, the account) stops the run: the summary then says wha
 Rerunning is safe: the table recognises the events it already holds by their event ID.
 `--html FILE` also writes the findings as a self-contained HTML report.
 Every file is read before the run (a bad file named on the command line stops it before any
-work); the records to diagnose wait in a `TrailSpool` (a temporary file past 8 MB), so the
-memory of a replay does not grow with its number of denials.
+work); the records to diagnose wait in a `TrailSpool` (a temporary file past 8 MB), and so do
+the findings' texts of `--output json`, written one at a time at the end: the memory of a
+replay does not grow with its number of denials (but with `--html`, whose report takes every
+finding).
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU).
 
@@ -40,6 +42,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -52,15 +55,9 @@ from ..model import DiagnoserError, Finding, InputError, Json
 from . import dlq, progress
 from .batch_workers import answers_in_parallel, jobs_wanted
 from .options import HelpFormatter
+from .spool import Spool, SpoolError
 from .timespec import parse_since
-from .trail import (
-    FileStats,
-    SpoolError,
-    TrailRecord,
-    TrailSpool,
-    lookup_events,
-    read_files,
-)
+from .trail import FileStats, TrailRecord, TrailSpool, lookup_events, read_files
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -113,49 +110,72 @@ class TopTally:
 class ReplaySummary:
     """What a replay found: findings by cause and decision, and the events it could not use.
 
-    The findings themselves are kept only for an output that shows them all (`--output json`,
-    `--html`): the text summary needs the counts and the top groups alone, so a replay of a
-    million events does not hold a million findings."""
+    The findings themselves are kept only for an output that shows them all: their JSON texts
+    wait in a `Spool` for `--output json` (`texts`), the findings for `--html` (`findings`). The
+    text summary needs the counts and the top groups alone, so a replay of a million events
+    does not hold a million findings. Closing it lets its spool go."""
 
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
     by_decision: Counter[str] = field(default_factory=Counter)
     top: TopTally = field(default_factory=TopTally)
     findings: list[Finding] | None = field(default_factory=list)  # None: not kept
+    texts: Spool | None = None  # each finding's text in the JSON document (`finding_json`)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
     files: FileStats = field(default_factory=FileStats)  # files without events, records too old
     stopped: Stop | None = None  # an AWS failure ended the run early
 
     def add(self, found: Outcome) -> None:
-        """Count a finding (and keep it, when kept)."""
+        """Count a finding (and keep it, or its text, when kept)."""
         self.diagnosed += 1
         if self.findings is not None and found.finding is not None:
             self.findings.append(found.finding)
+        if self.texts is not None and found.text is not None:
+            self.texts.add(found.text)
         self.by_decision[found.decision] += 1
         for code in found.codes:
             self.by_cause[code] += 1
         self.top.add(found.group, found.finding_id)
 
+    def close(self) -> None:
+        if self.texts is not None:
+            self.texts.close()
+
+    def __enter__(self) -> ReplaySummary:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Kept(Enum):
+    """What of each finding a replay keeps for its output."""
+
+    NOTHING = "nothing"  # the text summary: counts and top groups
+    TEXT = "text"  # --output json: the finding's text in the document
+    FINDING = "finding"  # --html: the report renders findings
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What diagnosing one record gave, as the summary counts it: a finding (its decision, cause
-    codes, group and id; the finding itself when the output shows them all), a record skipped
-    or not diagnosed, or an AWS failure that stops the run. Small: a worker of `--jobs` sends
-    it back (a whole finding takes longer to send than to count)."""
+    codes, group and id; the finding or its JSON text when the output shows them all), a record
+    skipped or not diagnosed, or an AWS failure that stops the run. Small: a worker of `--jobs`
+    sends it back (a whole finding takes longer to send than to count, or than its text)."""
 
     decision: str = ""
     codes: tuple[str, ...] = ()
     group: Group = ("", "", "", "")
     finding_id: str = ""
     finding: Finding | None = None
+    text: str | None = None  # the finding as the JSON document shows it (`finding_json`)
     skipped: str | None = None  # a SkipKind
     error: str | None = None  # why it could not be diagnosed
     failure: str | None = None  # an AWS failure
 
     @classmethod
-    def of(cls, finding: Finding, *, keep: bool) -> Outcome:
+    def of(cls, finding: Finding, *, keep: Kept) -> Outcome:
         request = finding.request
         group = (
             request.principal.principal_arn or request.principal.requester_arn,
@@ -168,11 +188,17 @@ class Outcome:
             codes=tuple(sorted({cause.code for cause in finding.causes} or {"(no cause found)"})),
             group=group,
             finding_id=finding.finding_id,
-            finding=finding if keep else None,
+            finding=finding if keep is Kept.FINDING else None,
+            text=finding_json(finding) if keep is Kept.TEXT else None,
         )
 
 
-def outcome(diagnose: Diagnose, record: Json, *, keep: bool) -> Outcome:
+def finding_json(finding: Finding) -> str:
+    """A finding's text in replay's JSON document (`--output json`), indented as on its own."""
+    return json.dumps(finding.to_dict(), indent=2, sort_keys=True)
+
+
+def outcome(diagnose: Diagnose, record: Json, *, keep: Kept) -> Outcome:
     """Diagnose one record; what went wrong is part of the outcome, never raised."""
     try:
         finding = diagnose(record)
@@ -325,32 +351,52 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except SpoolError as error:
         err.write(f"s3doctor replay: {message(error)}\n")
         return 1
-    keep = _keeps_findings(args)
+    keep = _kept(args)
     pairs: Generator[tuple[TrailRecord, Outcome], None, None]
     if jobs == 1:
         pairs = ((item, outcome(diagnose, item.record, keep=keep)) for item in records)
     else:
         pairs = _in_parallel(records, args, jobs)
-    with (
-        records,
-        progress.bar(len(records), desc="replay", unit="event", stream=err) as bar,
-        contextlib.closing(pairs),  # the workers stop with a run an AWS failure stops
-    ):
-        summary = replay(pairs, total=len(records), progress=bar, keep_findings=keep)
-    summary.files = files
-    summary.skipped.update(skipped)
+    summary = ReplaySummary(
+        findings=[] if keep is Kept.FINDING else None,
+        texts=Spool() if keep is Kept.TEXT else None,
+        files=files,
+        skipped=skipped,
+    )
+    try:
+        with (
+            records,
+            summary,
+            progress.bar(len(records), desc="replay", unit="event", stream=err) as bar,
+            contextlib.closing(pairs),  # the workers stop with a run an AWS failure stops
+        ):
+            replay(pairs, summary, total=len(records), progress=bar)
+            bar.close()
+            status = _write_outputs(args, summary, out=out, err=err)
+    except SpoolError as error:
+        err.write(f"s3doctor replay: {message(error)}\n")
+        return 1
+    if status:
+        return status
+    if summary.stopped is not None:
+        stop = summary.stopped
+        err.write(f"s3doctor replay: stopped at event {text(stop.event)}: {message(stop.error)}\n")
+        return 1
+    return 0
+
+
+def _write_outputs(
+    args: argparse.Namespace, summary: ReplaySummary, *, out: TextIO, err: TextIO
+) -> int:
+    """The HTML report when asked, then the summary; 2 when the report cannot be written."""
     if getattr(args, "html", None) is not None:
         status = _write_html(args, summary, err=err)
         if status:
             return status
     if args.output == "json":
-        out.write(json.dumps(summary_document(summary), indent=2, sort_keys=True) + "\n")
+        write_summary_json(summary, out)
     else:
         out.write(render_summary(summary, stored=args.store))
-    if summary.stopped is not None:
-        stop = summary.stopped
-        err.write(f"s3doctor replay: stopped at event {text(stop.event)}: {message(stop.error)}\n")
-        return 1
     return 0
 
 
@@ -455,18 +501,17 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
 
 def replay(
     pairs: Iterable[tuple[TrailRecord, Outcome]],
+    summary: ReplaySummary,
     *,
     total: int,
     progress: progress.Progress,
-    keep_findings: bool = True,
-) -> ReplaySummary:
-    """Count the outcome of every record (`pairs`: each of the `total` records with its
-    outcome, made as they are taken); a record that cannot be diagnosed is counted, never fatal.
+) -> None:
+    """Count in `summary` the outcome of every record (`pairs`: each of the `total` records
+    with its outcome, made as they are taken); a record that cannot be diagnosed is counted,
+    never fatal.
 
     An AWS failure (storing, or reading the account) stops the run: the events after it would
-    meet it too. The summary keeps what was done before, and `stopped` says where.
-    `keep_findings`: the summary holds every finding (an output that shows them all)."""
-    summary = ReplaySummary(findings=[] if keep_findings else None)
+    meet it too. The summary keeps what was done before, and `stopped` says where."""
     for number, (item, found) in enumerate(pairs):
         if found.failure is not None:
             where = item.event_id or item.origin
@@ -479,7 +524,6 @@ def replay(
         else:
             summary.add(found)
         progress.advance()
-    return summary
 
 
 def record_outcomes(
@@ -487,14 +531,17 @@ def record_outcomes(
 ) -> Iterator[Outcome]:
     """The outcomes of a worker of `--jobs` (`batch_workers`), record after record."""
     diagnose = _diagnoser(args)
-    keep = _keeps_findings(args)
+    keep = _kept(args)
     for _, record in items:
         yield outcome(diagnose, record, keep=keep)
 
 
-def _keeps_findings(args: argparse.Namespace) -> bool:
-    """The output shows every finding (JSON, the HTML report): the summary keeps them."""
-    return args.output == "json" or getattr(args, "html", None) is not None
+def _kept(args: argparse.Namespace) -> Kept:
+    """What of each finding the outputs show: the findings for the HTML report (the JSON
+    document's texts are made from them), their texts for the JSON document alone."""
+    if getattr(args, "html", None) is not None:
+        return Kept.FINDING
+    return Kept.TEXT if args.output == "json" else Kept.NOTHING
 
 
 def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
@@ -605,6 +652,7 @@ def _skipped_line(summary: ReplaySummary) -> str:
 
 
 def summary_document(summary: ReplaySummary) -> Json:
+    """The JSON document of `--output json` but its findings (`write_summary_json`)."""
     stop = summary.stopped
     return {
         "skipped": dict(summary.skipped),
@@ -616,13 +664,32 @@ def summary_document(summary: ReplaySummary) -> Json:
         "by_cause": dict(summary.by_cause),
         "by_decision": dict(summary.by_decision),
         "errors": [{"event": where, "error": reason} for where, reason in summary.errors],
-        "findings": [f.to_dict() for f in summary.findings or ()],
         "stopped": (
             {"event": stop.event, "error": stop.error, "not_handled": stop.not_handled}
             if stop is not None
             else None
         ),
     }
+
+
+def write_summary_json(summary: ReplaySummary, out: TextIO) -> None:
+    """`--output json`: `json.dumps({**summary_document(summary), "findings": [...]},
+    indent=2, sort_keys=True)`, its findings written one at a time from where they wait."""
+    texts: Iterable[str]
+    if summary.texts is not None:
+        texts = summary.texts
+    else:
+        texts = map(finding_json, summary.findings or ())
+    document = json.dumps({**summary_document(summary), "findings": []}, indent=2, sort_keys=True)
+    # a string holds no raw line break: the document's only line that starts with two spaces
+    # and the key is the top level's
+    head, tail = document.split('\n  "findings": []', 1)
+    out.write(f'{head}\n  "findings": [')
+    first = True
+    for finding in texts:
+        out.write(("\n    " if first else ",\n    ") + finding.replace("\n", "\n    "))
+        first = False
+    out.write(("]" if first else "\n  ]") + tail + "\n")
 
 
 def cloudtrail_client() -> CloudTrailClient:

@@ -20,11 +20,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ..model import InputError, Json
 from ..publish.timestamps import parse_utc
 from .options import file_text
+from .spool import Spool
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -67,44 +68,28 @@ class TrailRecord:
 
 class TrailSpool:
     """Trail records kept for the run that follows their reading, in the order added, in a
-    bounded memory: as compact JSON lines, in memory up to `MEMORY` bytes, in a temporary file
-    (in `$TMPDIR`) past it. A replay of millions of denials holds one parsed record at a time,
-    not millions (some 3.5 KB each as Python objects, about 0.7 KB as a line).
-
-    Its records are JSON values (they were read as JSON), so a record read back equals the one
-    added. Iterate it once at a time: its iterators share one file position.
-    """
-
-    MEMORY: ClassVar[int] = 8 << 20
+    bounded memory (a `Spool` of compact JSON texts): a replay of millions of denials holds one
+    parsed record at a time, not millions (some 3.5 KB each as Python objects, about 0.7 KB as
+    text). Its records are JSON values (they were read as JSON), so a record read back equals
+    the one added. Iterate it once at a time."""
 
     def __init__(self) -> None:
-        import tempfile  # here: every command's start-up would import it
-
-        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=self.MEMORY)  # noqa: SIM115
-        self._count = 0
+        self._texts = Spool()
 
     def add(self, item: TrailRecord) -> None:
         """Keep `item`; `SpoolError` when the temporary file cannot take it."""
-        try:
-            self._file.write(_COMPACT.encode([item.origin, item.record]).encode() + b"\n")
-        except OSError as error:
-            raise SpoolError(
-                f"cannot keep the records to replay in a temporary file ({error}); "
-                "set TMPDIR to a folder with room"
-            ) from None
-        self._count += 1
+        self._texts.add(_COMPACT.encode([item.origin, item.record]))
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._texts)
 
     def __iter__(self) -> Iterator[TrailRecord]:
-        self._file.seek(0)
-        for _ in range(self._count):
-            origin, record = json.loads(self._file.readline())
+        for text in self._texts:
+            origin, record = json.loads(text)
             yield TrailRecord(record=record, origin=origin)
 
     def close(self) -> None:
-        self._file.close()
+        self._texts.close()
 
     def __enter__(self) -> TrailSpool:
         return self
@@ -113,11 +98,7 @@ class TrailSpool:
         self.close()
 
 
-class SpoolError(Exception):
-    """A `TrailSpool` could not write its temporary file (no room, no folder)."""
-
-
-_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # ASCII: one line
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def read_files(

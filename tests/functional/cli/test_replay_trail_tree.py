@@ -9,7 +9,7 @@ from bench.bench_workloads import trail
 from bench.engine_fixture import snapshot
 from chalicelib.cli import main
 from chalicelib.commands import replay
-from chalicelib.commands.trail import TrailSpool
+from chalicelib.commands.spool import Spool
 from chalicelib.model import Finding
 from tests.functional.cli.test_replay_command import SCENARIO, _denied
 
@@ -134,7 +134,7 @@ def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
     ]
     tally = TopTally()
     for finding in findings:
-        found = replay.Outcome.of(finding, keep=False)
+        found = replay.Outcome.of(finding, keep=replay.Kept.NOTHING)
         tally.add(found.group, found.finding_id)
     top = tally.ranked()
     assert len(top) == 10
@@ -166,7 +166,7 @@ def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
     assert [int(row.split()[0]) for row in table[1:]] == [t["occurrences"] for t in top]
     summary = replay.ReplaySummary(findings=None)
     for finding in document["findings"]:
-        summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=False))
+        summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=replay.Kept.NOTHING))
     assert summary.findings is None
     assert [t.to_dict() for t in summary.top.ranked()] == top
 
@@ -174,7 +174,7 @@ def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
 def test_a_replay_whose_records_wait_on_disk_says_what_one_in_memory_says(
     tmp_path, monkeypatch, capsys
 ):
-    """Past `TrailSpool.MEMORY` the records to diagnose wait in a temporary file: the same
+    """Past `Spool.MEMORY` the records to diagnose wait in a temporary file: the same
     findings and summary, in one process and with workers (which take them as they are read)."""
     snapshot_path = tmp_path / "snapshot.json"
     snapshot_path.write_text(json.dumps(snapshot()))
@@ -183,7 +183,7 @@ def test_a_replay_whose_records_wait_on_disk_says_what_one_in_memory_says(
     argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path), "--output", "json"]
     assert main(argv) == 0
     in_memory = capsys.readouterr().out
-    monkeypatch.setattr(TrailSpool, "MEMORY", 1)
+    monkeypatch.setattr(Spool, "MEMORY", 1)
     assert main(argv) == 0
     assert capsys.readouterr().out == in_memory
     assert main([*argv, "--jobs", "2"]) == 0

@@ -11,6 +11,7 @@ import pytest
 from bench.engine_fixture import snapshot
 from chalicelib.cli import main
 from chalicelib.commands import replay
+from chalicelib.commands.spool import Spool
 from chalicelib.commands.trail import TrailRecord, TrailSpool
 
 
@@ -36,7 +37,7 @@ def _records(n: int) -> Iterator[TrailRecord]:
 
 def test_replay_holds_its_records_in_a_bounded_memory_whatever_their_number(monkeypatch):
     # GIVEN 6,000 denials to replay (some 30 MB as parsed records), a spool of 1 MB in memory
-    monkeypatch.setattr(TrailSpool, "MEMORY", 1 << 20)
+    monkeypatch.setattr(Spool, "MEMORY", 1 << 20)
     # WHEN replay sorts them out before the run
     tracemalloc.start()
     try:
@@ -55,9 +56,9 @@ def test_replay_holds_its_records_in_a_bounded_memory_whatever_their_number(monk
         ]
 
 
-@pytest.mark.parametrize("memory", [TrailSpool.MEMORY, 1], ids=["in memory", "on disk"])
+@pytest.mark.parametrize("memory", [Spool.MEMORY, 1], ids=["in memory", "on disk"])
 def test_records_come_back_equal_whatever_their_values_and_origins(monkeypatch, memory):
-    monkeypatch.setattr(TrailSpool, "MEMORY", memory)
+    monkeypatch.setattr(Spool, "MEMORY", memory)
     odd = [
         TrailRecord(origin='dir\nwith\tbreaks/"q".json#0', record={"eventID": "a\nb"}),
         TrailRecord(origin="caf\u00e9/\u2028/\U0001f600.json#1", record={"k": "\u2029\x00\x1b[2J"}),
@@ -78,7 +79,7 @@ def test_a_spool_without_room_stops_the_replay_with_one_line_before_any_work(
     tmp_path, monkeypatch, capsys
 ):
     # GIVEN a temporary folder that does not exist, and records that overflow the memory part
-    monkeypatch.setattr(TrailSpool, "MEMORY", 1)
+    monkeypatch.setattr(Spool, "MEMORY", 1)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     snapshot_path = tmp_path / "snapshot.json"
     snapshot_path.write_text(json.dumps(snapshot()))
@@ -91,5 +92,5 @@ def test_a_spool_without_room_stops_the_replay_with_one_line_before_any_work(
     assert code == 1
     assert captured.out == ""
     (line,) = captured.err.strip().splitlines()
-    assert line.startswith("s3doctor replay: cannot keep the records to replay")
+    assert line.startswith("s3doctor replay: cannot keep what the run collects in a temporary file")
     assert "TMPDIR" in line
