@@ -23,7 +23,8 @@ the findings' texts of `--output json`, written one at a time at the end: the me
 replay does not grow with its number of denials (but with `--html`, whose report takes every
 finding).
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
-same summary and findings (`--jobs 0`: one per CPU).
+same summary and findings (`--jobs 0`: one per CPU); a worker that dies (killed, out of memory)
+stops the run as an AWS failure does, with the summary of the events before it.
 
 `--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
 is handled exactly as the deployed function would (stored, alerted, idempotent; the function's
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -53,7 +54,7 @@ from ..diagnose.untrusted import message, text
 from ..events.errors import OutOfScope
 from ..model import DiagnoserError, Finding, InputError, Json
 from . import dlq, progress
-from .batch_workers import answers_in_parallel, jobs_wanted
+from .batch_workers import WorkerDied, answers_in_parallel, jobs_wanted
 from .options import HelpFormatter
 from .spool import Spool, SpoolError
 from .timespec import parse_since
@@ -72,6 +73,9 @@ DEFAULT_LOOKUP_SINCE = "24h"
 """`--since` for LookupEvents when not given (`--events` files are read whole)."""
 TOP = 10
 """How many findings the summary lists."""
+AWS_FAILURE: Final = "an AWS failure"
+WORKER_DIED: Final = "a worker that died"
+"""What stopped a replay (`Stop.by`)."""
 
 
 Group = tuple[str, str, str, str]  # principal, bucket, action, first cause
@@ -172,7 +176,8 @@ class Outcome:
     text: str | None = None  # the finding as the JSON document shows it (`finding_json`)
     skipped: str | None = None  # a SkipKind
     error: str | None = None  # why it could not be diagnosed
-    failure: str | None = None  # an AWS failure
+    failure: str | None = None  # an AWS failure, or what `failed_by` says
+    failed_by: str = AWS_FAILURE
 
     @classmethod
     def of(cls, finding: Finding, *, keep: Kept) -> Outcome:
@@ -213,11 +218,13 @@ def outcome(diagnose: Diagnose, record: Json, *, keep: Kept) -> Outcome:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Stop:
-    """Where an AWS failure (the table, the account) ended a replay, and how many events it left."""
+    """Where an AWS failure (the table, the account), or a worker of `--jobs` that died, ended a
+    replay, and how many events it left."""
 
     event: str  # the event id (or origin) being handled when it failed
     error: str
     not_handled: int  # that event and every one after it
+    by: str = AWS_FAILURE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -426,7 +433,9 @@ def _in_parallel(
     records: Iterable[TrailRecord], args: argparse.Namespace, jobs: int
 ) -> Generator[tuple[TrailRecord, Outcome], None, None]:
     """Each record with its outcome, made by `jobs` worker processes: the records sent ahead
-    of their outcomes (a few chunks a worker) wait here."""
+    of their outcomes (a few chunks a worker) wait here. A worker that dies (killed, out of
+    memory) stops the run at the first record without an outcome, as an AWS failure does:
+    the summary counts the records before it."""
     waiting: deque[TrailRecord] = deque()
 
     def numbered() -> Iterator[tuple[int, Json]]:
@@ -436,8 +445,13 @@ def _in_parallel(
 
     outcomes = answers_in_parallel(numbered(), args, jobs, record_outcomes)
     with contextlib.closing(outcomes):
-        for found in outcomes:
-            yield waiting.popleft(), found
+        try:
+            for found in outcomes:
+                yield waiting.popleft(), found
+        except WorkerDied:
+            died = "a worker process of --jobs stopped without answering (killed, or out of "
+            died += "memory); run the replay again, or with fewer --jobs"
+            yield waiting.popleft(), Outcome(failure=died, failed_by=WORKER_DIED)
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -515,7 +529,9 @@ def replay(
     for number, (item, found) in enumerate(pairs):
         if found.failure is not None:
             where = item.event_id or item.origin
-            summary.stopped = Stop(event=where, error=found.failure, not_handled=total - number)
+            summary.stopped = Stop(
+                event=where, error=found.failure, not_handled=total - number, by=found.failed_by
+            )
             break
         if found.skipped is not None:
             summary.skipped[found.skipped] += 1
@@ -587,7 +603,7 @@ def _stopped_lines(stop: Stop, *, stored: int | None) -> list[str]:
     absent, in the same transaction (service.py), so an event already stored is recognised."""
     event = text(stop.event)
     lines = [
-        f"Stopped at event {event} by an AWS failure: {message(stop.error)}",
+        f"Stopped at event {event} by {stop.by}: {message(stop.error)}",
         f"  Not handled: {stop.not_handled} events ({event} and those after it).",
     ]
     if stored is not None:

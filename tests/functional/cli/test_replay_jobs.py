@@ -4,6 +4,7 @@ gives; refused where the run must stay in order (the live account, `--store`).""
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -99,3 +100,57 @@ def test_a_bad_jobs_count_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, err = _replay(capsys, *argv)
     assert (code, out) == (2, "")
     assert "--jobs" in err and "-1" in err
+
+
+def test_a_worker_that_dies_stops_the_replay_with_the_summary_of_what_was_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-run (out of memory...) ends the replay as an AWS failure does: the
+    summary of the events before it, where it stopped, what was left, and exit status 1."""
+    from collections.abc import Iterator
+
+    from chalicelib.commands import replay
+
+    outcomes = replay.record_outcomes
+
+    def dying(items: Iterator[tuple[int, Any]], args: Any) -> Iterator[Any]:
+        def until_record_40() -> Iterator[tuple[int, Any]]:
+            for number, record in items:
+                if number == 40:
+                    os._exit(9)
+                yield number, record
+
+        return outcomes(until_record_40(), args)
+
+    monkeypatch.setattr(replay, "record_outcomes", dying)
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps(trail(120)))
+    argv = ["--events", str(events), "--snapshot", str(snapshot_path), "--jobs", "2"]
+
+    code, out, err = _replay(capsys, *argv, "--output", "json")
+
+    assert code == 1
+    document = json.loads(out)
+    stop = document["stopped"]
+    assert "a worker process of --jobs stopped without answering" in stop["error"]
+    done = document["diagnosed"]
+    assert done < 40 and stop["not_handled"] == 120 - done  # the first, in order
+    assert [f["event_id"] for f in document["findings"]] == [
+        r["eventID"] for r in trail(120)["Records"][:done]
+    ]
+    assert stop["event"] == trail(120)["Records"][done]["eventID"]
+    assert err.startswith(f"s3doctor replay: stopped at event {stop['event']}: ")
+
+    code, out, err = _replay(capsys, *argv)  # the text summary (where it stops may differ)
+    assert code == 1
+    found = re.search(
+        r"^(\d+) of 120 events diagnosed\.$.*^Stopped at event (\S+) by a worker that died: "
+        r"a worker process of --jobs stopped without answering",
+        out,
+        re.MULTILINE | re.DOTALL,
+    )
+    assert found is not None, out
+    done_text, stop_text = found.groups()
+    assert stop_text == trail(120)["Records"][int(done_text)]["eventID"]
