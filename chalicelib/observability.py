@@ -7,7 +7,7 @@
   decision and by blocking layer), AWS API calls made while collecting, and duration.
 - Tracing: `traced` wraps a step in an X-Ray subsegment through `Tracer.capture_method`.
   Powertools' Tracer imports aws-xray-sdk, which only its `[tracer]` extra installs (18.7 MB);
-  without it `traced` leaves functions as they are.
+  without it, outside Lambda, or with tracing turned off, `traced` leaves functions as they are.
 
 Powertools' handler decorators take `(event, context)` and do not fit Chalice event handlers
 (stack notes), hence the middleware.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,11 +38,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _tracer() -> Any:
-    if importlib.util.find_spec("aws_xray_sdk") is None:
+    """Powertools' Tracer, in a Lambda function that has aws-xray-sdk and does not turn tracing
+    off; else None. Outside Lambda (the CLI, tests) Powertools disables tracing, yet its
+    disabled capture still opens a dummy subsegment per call, and importing the SDK costs some
+    0.2 s of start-up: neither is paid there."""
+    if not os.environ.get("LAMBDA_TASK_ROOT") or importlib.util.find_spec("aws_xray_sdk") is None:
         return None
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE)
+    tracer = Tracer(service=SERVICE)
+    return None if tracer.disabled else tracer
 
 
 _TRACER = _tracer()

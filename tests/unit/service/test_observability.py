@@ -134,3 +134,42 @@ def test_without_a_collection_cache_table_no_cache_metric_is_written(capsys, mon
     middleware = event_middleware(namespace="Test", collection_calls=ApiCallCounter())
     middleware(EVENT, lambda event: {"status": "new"})
     assert not any("SharedCacheHits" in b for b in _emf(capsys.readouterr().out))
+
+
+_TRACE_PROBE = (
+    "import sys; from chalicelib import service; "
+    "print('aws_xray_sdk' in sys.modules, hasattr(service._evaluate, '__wrapped__'))"
+)
+
+
+def _traced_here(**env: str) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clean = {k: v for k, v in os.environ.items() if k not in {"LAMBDA_TASK_ROOT", *env}}
+    done = subprocess.run(
+        [sys.executable, "-c", _TRACE_PROBE],
+        env={**clean, **env},
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_outside_lambda_nothing_is_traced_and_the_x_ray_sdk_is_not_loaded():
+    """The CLI (a replay) pays neither the SDK's import (~0.2 s) nor a subsegment per call."""
+    assert _traced_here() == "False False"
+
+
+@pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("aws_xray_sdk") is None,
+    reason="aws-xray-sdk is not installed here (the [tracer] extra)",
+)
+def test_in_lambda_with_the_x_ray_sdk_the_steps_are_traced_unless_turned_off(tmp_path):
+    assert _traced_here(LAMBDA_TASK_ROOT=str(tmp_path)) == "True True"
+    off = _traced_here(LAMBDA_TASK_ROOT=str(tmp_path), POWERTOOLS_TRACE_DISABLED="true")
+    assert off.endswith("False")
