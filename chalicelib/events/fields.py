@@ -21,16 +21,38 @@ from .params import param as param  # re-exported: `f.param`, a parameter of a r
 
 
 class Field:
-    """A compiled jmespath expression; `search` is `jmespath.search(expression, data)`."""
+    """A compiled jmespath expression; `search` is `jmespath.search(expression, data)`.
 
-    __slots__ = ("_tree", "expression")
+    A path of names (`a.b.c`, most fields) is walked as jmespath's interpreter walks it, without
+    its dispatch: each name is `value.get(name)`, and a value without `get` gives None."""
+
+    __slots__ = ("_keys", "_tree", "expression")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self._tree = jmespath.compile(expression).parsed
+        self._keys = _names(self._tree)
 
     def search(self, data: Any) -> Any:
-        return _INTERPRETER.visit(self._tree, data)
+        keys = self._keys
+        if keys is None:
+            return _INTERPRETER.visit(self._tree, data)
+        value = data
+        try:
+            for key in keys:
+                value = value.get(key)
+        except AttributeError:  # a value without `get` (None, a list, a string...)
+            return None
+        return value
+
+
+def _names(tree: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The names of a `field` or a `subexpression` of fields, in order; None for another tree."""
+    if tree["type"] == "field":
+        return (tree["value"],)
+    if tree["type"] == "subexpression" and all(c["type"] == "field" for c in tree["children"]):
+        return tuple(child["value"] for child in tree["children"])
+    return None
 
 
 # Holds no state of a search but the visit method of each node type (`Visitor._method_cache`).

@@ -31,6 +31,10 @@ def _records() -> list[Any]:
             {**record, "resources": [{"type": "AWS::S3::Bucket", "ARN": 7}, None, "x", []]},
             {**record, "requestParameters": {"bucketName": 5, "key": None, "Host": ["h"]}},
             {**record, "tlsDetails": "TLSv1.3", "additionalEventData": None},
+            {**record, "userIdentity": {"sessionContext": "s", "arn": ["a"], "type": 0}},
+            {**record, "userIdentity": {"sessionContext": {"sessionIssuer": [], "attributes": 1}}},
+            {**record, "userIdentity": {"sessionContext": {"sessionIssuer": {"type": False}}}},
+            {**record, "requestParameters": {"delete": {"Object": {"Key": "k"}}}},
         ]
     return found + odd + [None, [], "text", 3.5, {"resources": [{"type": 1}]}]
 
@@ -41,7 +45,8 @@ def test_every_field_answers_as_jmespath_search_does() -> None:
     assert len(records) > 60
     for record in records + records[::-1]:  # in turns: nothing a search leaves behind counts
         for field in FIELDS:
-            assert field.search(record) == jmespath.search(field.expression, record), (
+            found, expected = field.search(record), jmespath.search(field.expression, record)
+            assert (type(found), found) == (type(expected), expected), (
                 field.expression,
                 record if not isinstance(record, dict) else record.get("eventID"),
             )
