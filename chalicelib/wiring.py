@@ -53,8 +53,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aggregation import NO_TRUST, Trust, role_of
@@ -92,6 +90,8 @@ from .publish.sns import SnsFindingPublisher
 from .publish.store import DynamoFindingStore
 
 if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sns import SNSClient
 
@@ -198,6 +198,8 @@ def clock() -> datetime:
 
 @functools.cache
 def _session() -> boto3.Session:
+    import boto3  # here, as every client: an offline replay loads this module and needs none
+
     return boto3.Session(region_name=settings().region)
 
 
@@ -281,10 +283,13 @@ def snapshot_source() -> Boto3SnapshotSource:
     return _collector(clients, *_caller())
 
 
-CACHE_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=2
-)
-"""The cache table's client: a failing table must cost little (reads then go to AWS)."""
+def _cache_client_config() -> Config:
+    """The cache table's client: a failing table must cost little (reads then go to AWS)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=2
+    )
 
 
 @functools.cache
@@ -295,7 +300,7 @@ def read_sharing() -> ReadSharing:
     cache = None
     if config.collection_cache_table:
         client = _session().client(
-            "dynamodb", endpoint_url=config.endpoint_url, config=CACHE_CLIENT_CONFIG
+            "dynamodb", endpoint_url=config.endpoint_url, config=_cache_client_config()
         )
         cache = SharedReadCache(
             config.collection_cache_table,
@@ -419,6 +424,8 @@ def diagnosis_source() -> Boto3SnapshotSource:
         )["Credentials"]
     except (ClientError, BotoCoreError) as error:
         raise ConfigError("DIAGNOSE_ROLE_ARN", f"cannot assume {role_arn}: {error}") from error
+    import boto3
+
     session = boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

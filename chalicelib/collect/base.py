@@ -3,7 +3,7 @@
 A read is `Present` (the API answered), `Absent` (the API says the thing does not exist or is not
 configured: a fact) or `Unreadable` (we were refused, or the API keeps failing on this target:
 the layer stays unknown). Unreadable never turns into absent. Transient errors (throttling, 5xx)
-are retried by botocore (`READ_RETRY_CONFIG`) and, if they persist, raised as a `CollectError`
+are retried by botocore (`read_retry_config`) and, if they persist, raised as a `CollectError`
 so that Lambda retries the event; any other error (a 400 such as HeadObject on an SSE-C object,
 an unexpected `NoSuch...`) would fail every retry the same way, so it is `Unreadable` with the
 error's code.
@@ -16,19 +16,30 @@ results per warm container for a TTL.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..model import DiagnoserError, Json
 
-READ_RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+
+@functools.cache
+def read_retry_config() -> Config:
+    """The collectors' clients: adaptive retries, a pool for their threads. Made when a client
+    is (botocore.config costs 0.1 s to import: an offline replay never needs it)."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "adaptive", "max_attempts": 8}, max_pool_connections=32)
+
 
 ABSENT_CODES = frozenset(
     {

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-import boto3
-
-from .base import READ_RETRY_CONFIG
+from .base import read_retry_config
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
@@ -126,7 +125,11 @@ class Boto3Clients:
         credentials: Mapping[str, Any] | None = None,
         lock: threading.Lock | None = None,
     ) -> None:
-        self._session = session or boto3.Session()
+        if session is None:
+            import boto3  # here: an offline replay imports this module, never a client
+
+            session = boto3.Session()
+        self._session = session
         self.region_name: str = region_name or self._session.region_name or "us-east-1"
         self._endpoint_url = endpoint_url
         self._on_client = on_client
@@ -163,7 +166,7 @@ class Boto3Clients:
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self._endpoint_url,
-                    config=READ_RETRY_CONFIG,
+                    config=read_retry_config(),
                     **self._credentials,
                 )
                 adapt_to_endpoint(service, client)

@@ -23,7 +23,7 @@ Two containers missing the same part at the same moment both read it (no lock: a
 a write per read); the duplicates are bounded by the number of containers per part per TTL.
 
 `ReadLimiter` bounds the reads in flight per account inside a container (a semaphore per
-account), on top of botocore's adaptive retry mode (collect/base.py `READ_RETRY_CONFIG`).
+account), on top of botocore's adaptive retry mode (collect/base.py `read_retry_config`).
 """
 
 from __future__ import annotations

@@ -47,7 +47,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..diagnose.untrusted import message, text
@@ -493,6 +492,8 @@ def _run_from_dlq(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 def sqs_client(queue_url: str) -> SQSClient:
     """SQS in the queue's region (from its URL), with the user's default credentials."""
     region = dlq.region_of(queue_url)
+    import boto3  # here: a replay against a snapshot needs no client
+
     return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
 
 
@@ -710,6 +711,8 @@ def write_summary_json(summary: ReplaySummary, out: TextIO) -> None:
 
 def cloudtrail_client() -> CloudTrailClient:
     """CloudTrail with the user's default credentials and region."""
+    import boto3
+
     return boto3.client("cloudtrail")
 
 

@@ -64,8 +64,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
 from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
 from ..diagnose.render import subject as render_subject
@@ -127,6 +125,8 @@ def product_arn(region: str, account_id: str) -> str:
 def region_partition(region: str) -> str:
     """The partition of a region, from botocore's endpoint data (`aws` when unknown)."""
     try:
+        import boto3  # here: a replay imports this module, and publishes nothing
+
         return boto3.session.Session().get_partition_for_region(region) or "aws"
     except Exception:  # an unknown region name: botocore raises; the commercial partition
         return "aws"

@@ -189,3 +189,27 @@ def test_a_replay_whose_records_wait_on_disk_says_what_one_in_memory_says(
     assert main([*argv, "--jobs", "2"]) == 0
     assert capsys.readouterr().out == in_memory
     assert len(json.loads(in_memory)["findings"]) == 45
+
+
+def test_an_offline_replay_loads_no_aws_client_machinery(tmp_path):
+    """boto3 and botocore's client, session and config modules (0.2 s of start-up) load only
+    where a client is made: a replay against a snapshot makes none."""
+    import subprocess
+    import sys
+
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps(trail(3)))
+    script = (
+        "import sys; from chalicelib.cli import main; "
+        f"code = main(['replay', '--events', {str(events)!r}, '--snapshot', "
+        f"{str(snapshot_path)!r}]); "
+        "print(code, [m for m in ('boto3', 'botocore.client', 'botocore.session', "
+        "'botocore.config') if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
