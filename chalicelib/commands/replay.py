@@ -19,9 +19,9 @@ Rerunning is safe: the table recognises the events it already holds by their eve
 `--html FILE` also writes the findings as a self-contained HTML report.
 Every file is read before the run (a bad file named on the command line stops it before any
 work); the records to diagnose wait in a `TrailSpool` (a temporary file past 8 MB), and so do
-the findings' texts of `--output json`, written one at a time at the end: the memory of a
-replay does not grow with its number of denials (but with `--html`, whose report takes every
-finding).
+the findings' texts of `--output json`, written one at a time at the end, and `--html`'s page
+holds the newest 10,000 findings: the memory of a replay does not grow with its number of
+denials.
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU); a worker that dies (killed, out of memory)
 stops the run as an AWS failure does, with the summary of the events before it.
@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
 import json
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
@@ -113,16 +113,16 @@ class TopTally:
 class ReplaySummary:
     """What a replay found: findings by cause and decision, and the events it could not use.
 
-    The findings themselves are kept only for an output that shows them all: their JSON texts
-    wait in a `Spool` for `--output json` (`texts`), the findings for `--html` (`findings`). The
-    text summary needs the counts and the top groups alone, so a replay of a million events
+    The findings themselves are kept only for an output that shows them: their JSON texts wait
+    in a `Spool` for `--output json` (`texts`), the newest `REPORTED` for `--html` (`reported`).
+    The text summary needs the counts and the top groups alone, so a replay of a million events
     does not hold a million findings. Closing it lets its spool go."""
 
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
     by_decision: Counter[str] = field(default_factory=Counter)
     top: TopTally = field(default_factory=TopTally)
-    findings: list[Finding] | None = field(default_factory=list)  # None: not kept
+    reported: NewestFindings | None = None  # for the HTML report
     texts: Spool | None = None  # each finding's text in the JSON document (`finding_json`)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
@@ -132,8 +132,8 @@ class ReplaySummary:
     def add(self, found: Outcome) -> None:
         """Count a finding (and keep it, or its text, when kept)."""
         self.diagnosed += 1
-        if self.findings is not None and found.finding is not None:
-            self.findings.append(found.finding)
+        if self.reported is not None and found.finding is not None:
+            self.reported.add(found.finding)
         if self.texts is not None and found.text is not None:
             self.texts.add(found.text)
         self.by_decision[found.decision] += 1
@@ -152,12 +152,39 @@ class ReplaySummary:
         self.close()
 
 
-class Kept(Enum):
-    """What of each finding a replay keeps for its output."""
+REPORTED: Final = 10_000
+"""Most findings of a replay's HTML report (`findings report` reads as many from the table)."""
 
-    NOTHING = "nothing"  # the text summary: counts and top groups
-    TEXT = "text"  # --output json: the finding's text in the document
-    FINDING = "finding"  # --html: the report renders findings
+
+@dataclass(slots=True)
+class NewestFindings:
+    """The newest `limit` findings of a replay (by the time they were seen, then by their
+    order), for its HTML report: a page of at most `limit` findings, and a memory to match,
+    whatever the size of the replay; `seen` counts them all."""
+
+    limit: int = REPORTED
+    seen: int = 0
+    _heap: list[tuple[str, int, Finding]] = field(default_factory=list)
+
+    def add(self, finding: Finding) -> None:
+        self.seen += 1
+        item = (finding.last_seen or "", self.seen, finding)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, item)
+        elif item[:2] > self._heap[0][:2]:
+            heapq.heapreplace(self._heap, item)
+
+    def findings(self) -> list[Finding]:
+        """The findings kept, oldest first."""
+        return [finding for _, _, finding in sorted(self._heap, key=lambda item: item[:2])]
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What of each finding a replay keeps for its outputs (the text summary: nothing)."""
+
+    text: bool = False  # --output json: the finding's text in the document
+    finding: bool = False  # --html: the report renders findings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,8 +219,8 @@ class Outcome:
             codes=tuple(sorted({cause.code for cause in finding.causes} or {"(no cause found)"})),
             group=group,
             finding_id=finding.finding_id,
-            finding=finding if keep is Kept.FINDING else None,
-            text=finding_json(finding) if keep is Kept.TEXT else None,
+            finding=finding if keep.finding else None,
+            text=finding_json(finding) if keep.text else None,
         )
 
 
@@ -311,7 +338,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--html",
         type=Path,
         metavar="FILE",
-        help="also write the findings as a self-contained HTML report, e.g. --html report.html",
+        help="also write the findings as a self-contained HTML report (the newest 10,000), "
+        "e.g. --html report.html",
     )
     parser.add_argument(
         "--detail",
@@ -364,8 +392,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     else:
         pairs = _in_parallel(records, args, jobs)
     summary = ReplaySummary(
-        findings=[] if keep is Kept.FINDING else None,
-        texts=Spool() if keep is Kept.TEXT else None,
+        reported=NewestFindings(REPORTED) if keep.finding else None,
+        texts=Spool() if keep.text else None,
         files=files,
         skipped=skipped,
     )
@@ -501,12 +529,18 @@ def _write_html(args: argparse.Namespace, summary: ReplaySummary, *, err: TextIO
     from ..diagnose.detail import Detail
     from .report import write_report
 
+    reported = summary.reported or NewestFindings()
+    findings = reported.findings()
+    source = ""
+    if reported.seen > len(findings):
+        source = f"a replay: the newest {len(findings):,} of its {reported.seen:,} findings"
     try:
         write_report(
-            summary.findings or [],
+            findings,
             args.html,
             detail=Detail(getattr(args, "detail", "full")),
             title="s3doctor replay",
+            source=source,
         )
     except InputError as error:
         err.write(f"s3doctor replay: {message(error)}\n")
@@ -554,11 +588,9 @@ def record_outcomes(
 
 
 def _kept(args: argparse.Namespace) -> Kept:
-    """What of each finding the outputs show: the findings for the HTML report (the JSON
-    document's texts are made from them), their texts for the JSON document alone."""
-    if getattr(args, "html", None) is not None:
-        return Kept.FINDING
-    return Kept.TEXT if args.output == "json" else Kept.NOTHING
+    """What of each finding the outputs show: their texts for the JSON document, the findings
+    for the HTML report."""
+    return Kept(text=args.output == "json", finding=getattr(args, "html", None) is not None)
 
 
 def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
@@ -692,11 +724,7 @@ def summary_document(summary: ReplaySummary) -> Json:
 def write_summary_json(summary: ReplaySummary, out: TextIO) -> None:
     """`--output json`: `json.dumps({**summary_document(summary), "findings": [...]},
     indent=2, sort_keys=True)`, its findings written one at a time from where they wait."""
-    texts: Iterable[str]
-    if summary.texts is not None:
-        texts = summary.texts
-    else:
-        texts = map(finding_json, summary.findings or ())
+    texts: Iterable[str] = summary.texts if summary.texts is not None else ()
     document = json.dumps({**summary_document(summary), "findings": []}, indent=2, sort_keys=True)
     # a string holds no raw line break: the document's only line that starts with two spaces
     # and the key is the top level's

@@ -4,6 +4,8 @@ number of findings it shows."""
 
 import contextlib
 import json
+import random
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from bench.bench_workloads import trail
 from bench.engine_fixture import snapshot
 from chalicelib.cli import main
+from chalicelib.commands import replay
 from chalicelib.commands.spool import Spool
 
 
@@ -94,3 +97,35 @@ def test_a_json_document_without_findings_is_what_json_dumps_writes(tmp_path, sn
     document = json.loads(text)
     assert document["findings"] == [] and document["diagnosed"] == 0
     assert text == json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def test_the_html_report_of_a_large_replay_shows_its_newest_findings_and_says_so(
+    tmp_path, snapshot_path, monkeypatch
+):
+    """A replay's page holds at most `REPORTED` findings (the newest: a page of a million rows
+    would not open, and would be held whole in memory); the JSON document has them all."""
+    monkeypatch.setattr(replay, "REPORTED", 12)
+    records = trail(30)["Records"]
+    random.Random(3).shuffle(records)  # the newest are found by time, not by their order
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps({"Records": records}))
+    page = tmp_path / "report.html"
+    out = tmp_path / "out.json"
+    assert _replay_to_file(events, snapshot_path, out, "--html", str(page)) == 0
+    assert len(json.loads(out.read_text())["findings"]) == 30
+    html = page.read_text()
+    shown = re.findall(r'<details class="row" data-id="([^"]+)"', html)
+    newest = sorted(records, key=lambda r: r["eventTime"])[-12:]
+    assert sorted(shown) == sorted(r["eventID"] for r in newest)
+    assert "the newest 12 of its 30 findings" in html
+
+
+def test_the_newest_findings_are_kept_by_time_then_order():
+    from tests.functional.findings_fixtures import make_finding
+
+    kept = replay.NewestFindings(3)
+    times = ["2026-01-05", "2026-01-01", "2026-01-09", "2026-01-05", "2026-01-02", "2026-01-09"]
+    for n, day in enumerate(times):
+        kept.add(make_finding(f"f{n}", bucket="b", user="u", first_seen=f"{day}T00:00:00Z"))
+    assert [f.finding_id for f in kept.findings()] == ["f3", "f2", "f5"]
+    assert kept.seen == 6

@@ -134,7 +134,7 @@ def test_the_top_findings_are_ranked_and_limited_to_ten(tmp_path, capsys):
     ]
     tally = TopTally()
     for finding in findings:
-        found = replay.Outcome.of(finding, keep=replay.Kept.NOTHING)
+        found = replay.Outcome.of(finding, keep=replay.Kept())
         tally.add(found.group, found.finding_id)
     top = tally.ranked()
     assert len(top) == 10
@@ -164,10 +164,10 @@ def test_the_text_summary_counts_without_keeping_the_findings(tmp_path, capsys):
     table = text.split("Top findings (3 of 90 events):\n")[1].split("\n\n")[0].splitlines()
     assert [row.split()[-1] for row in table[1:]] == [t["finding_id"] for t in top]
     assert [int(row.split()[0]) for row in table[1:]] == [t["occurrences"] for t in top]
-    summary = replay.ReplaySummary(findings=None)
+    summary = replay.ReplaySummary()
     for finding in document["findings"]:
-        summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=replay.Kept.NOTHING))
-    assert summary.findings is None
+        summary.add(replay.Outcome.of(Finding.from_dict(finding), keep=replay.Kept()))
+    assert summary.reported is None and summary.texts is None
     assert [t.to_dict() for t in summary.top.ranked()] == top
 
 
