@@ -374,7 +374,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         else:
             since = parse_since(args.since or DEFAULT_LOOKUP_SINCE, now=now, field="--since")
             read = lookup_events(cloudtrail_client(), since=since)
-        records, skipped = _sorted_out(read)
+        with progress.waiting("reading events", stream=err):  # a trail of many files
+            records, skipped = _sorted_out(read)
         diagnose = _diagnoser(args)
     except InputError as error:
         err.write(f"s3doctor replay: {message(error)}\n")

@@ -136,3 +136,25 @@ def test_a_full_findings_batch_shows_progress_on_a_terminal_and_nothing_on_a_pip
     assert out_tty == out_pipe and len(out_pipe.splitlines()) == 3  # answers are unchanged
     _, err_decision = _run_with_stderr([*argv, "--detail", "decision"], tty=True)
     assert b"request/s" not in err_decision  # the fast mode stays silent
+
+
+def test_a_replay_shows_its_reading_then_its_events_on_a_terminal_and_nothing_on_a_pipe(
+    tmp_path,
+):
+    """Reading a trail of many files takes a while before the first event is diagnosed."""
+    import json
+
+    from bench.bench_workloads import trail
+    from bench.engine_fixture import snapshot
+
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps(trail(4)))
+    argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path)]
+    out_tty, err_tty = _run_with_stderr(argv, tty=True)
+    out_pipe, err_pipe = _run_with_stderr(argv, tty=False)
+    assert b"reading events: 00:0" in err_tty
+    assert b"4/4" in err_tty and b"event/s" in err_tty
+    assert err_pipe == b""
+    assert out_tty == out_pipe and b"4 of 4 events diagnosed." in out_pipe
