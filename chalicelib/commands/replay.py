@@ -18,10 +18,9 @@ An AWS failure (the table, the account) stops the run: the summary then says wha
 Rerunning is safe: the table recognises the events it already holds by their event ID.
 `--html FILE` also writes the findings as a self-contained HTML report.
 Every file is read before the run (a bad file named on the command line stops it before any
-work); the records to diagnose wait in a `TrailSpool` (a temporary file past 8 MB), and so do
-the findings' texts of `--output json`, written one at a time at the end, and `--html`'s page
-holds the newest 10,000 findings: the memory of a replay does not grow with its number of
-denials.
+work); the records to diagnose wait as compact text, past 8 MB in a temporary file ($TMPDIR),
+and so do the findings of `--output json`, written one at a time at the end; `--html`'s page
+holds the newest 10,000 findings. The memory of a replay does not grow with its denials.
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU); a worker that dies (killed, out of memory)
 stops the run as an AWS failure does, with the summary of the events before it.
