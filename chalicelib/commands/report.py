@@ -28,7 +28,7 @@ from ..diagnose.detail import Detail
 from ..diagnose.untrusted import message
 from ..model import DiagnoserError, Finding, InputError
 from ..publish.ports import MAX_PAGE_SIZE, FindingQuery, FindingStore
-from ..report import render_html
+from ..report.html import html_lines
 from .options import HelpFormatter
 from .timespec import parse_since
 
@@ -148,10 +148,11 @@ def write_report(
     title: str = "s3doctor findings",
     source: str = "",
 ) -> None:
-    """Render and write the page; `InputError` naming `--html` when it cannot be written."""
-    page = render_html(findings, detail=detail, title=title, source=source)
+    """Render and write the page, a line at a time (`html_lines`); `InputError` naming `--html`
+    when it cannot be written."""
     try:
-        path.write_text(page, encoding="utf-8")
+        with path.open("w", encoding="utf-8") as page:
+            page.writelines(html_lines(findings, detail=detail, title=title, source=source))
     except OSError as error:
         raise InputError("--html", f"cannot write {path}: {error.strerror or error}") from None
 

@@ -23,7 +23,7 @@ import base64
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from html import escape
 
@@ -110,6 +110,21 @@ def render_html(
     source: str = "",
 ) -> str:
     """The report page for `findings` (newest first), at `detail`."""
+    return "".join(
+        html_lines(findings, detail=detail, title=title, generated_at=generated_at, source=source)
+    )
+
+
+def html_lines(
+    findings: Sequence[Finding],
+    *,
+    detail: Detail = Detail.REFERENCES,
+    title: str = "s3doctor findings",
+    generated_at: datetime | None = None,
+    source: str = "",
+) -> Iterator[str]:
+    """`render_html`'s page line after line, each row made as it is taken: a page of
+    thousands of findings is written without its text held whole (nor joined, nor encoded)."""
     shown = [at_detail(f, detail) for f in _newest_first(findings)]
     generated = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%SZ")
     denials = sum(f.occurrences for f in shown)
@@ -129,7 +144,7 @@ def render_html(
         _card("By bucket", _bar_chart(_count(shown, _buckets))),
         _card("By principal", _bar_chart(_count(shown, _principals))),
     ]
-    parts = [
+    head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">',
@@ -150,13 +165,15 @@ def render_html(
         f'<p id="shown" class="muted">{len(shown)} of {len(shown)} findings shown</p>',
         '<div class="head"><span>Last seen</span><span>Decision</span><span>Cause</span>'
         "<span>Principal</span><span>Bucket</span><span>Action</span><span>Count</span></div>",
-        *(_row(f) for f in shown),
-        "</section></div>",
-        f'<script type="application/json" id="report-data">{script_json(data)}</script>',
-        f"<script>{_SCRIPT}</script>",
-        "</body></html>",
     ]
-    return "\n".join(parts) + "\n"
+    for line in head:
+        yield line + "\n"
+    for finding in shown:
+        yield _row(finding) + "\n"
+    yield "</section></div>\n"
+    yield f'<script type="application/json" id="report-data">{script_json(data)}</script>\n'
+    yield f"<script>{_SCRIPT}</script>\n"
+    yield "</body></html>\n"
 
 
 def script_json(value: Json) -> str:

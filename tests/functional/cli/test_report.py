@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -153,6 +154,63 @@ def test_replay_html_writes_the_page_of_its_findings(tmp_path, capsys):
     assert "2 of 2 events diagnosed." in capsys.readouterr().out
     ids = re.findall(r'<details class="row" data-id="([^"]+)"', html.read_text())
     assert sorted(ids) == ["r-1", "r-2"]
+
+
+def test_the_written_page_is_the_rendered_page_line_for_line(page, tmp_path):
+    """`findings report` writes the page a line at a time (`html_lines`): the same text as
+    `render_html` gives for its findings, hostile keys and all, but for the time it was made."""
+    from chalicelib.commands.report import load_findings
+    from chalicelib.diagnose.detail import Detail
+    from chalicelib.report import render_html
+
+    findings, _ = load_findings(_batch_output(tmp_path))
+    written = page.read_text(encoding="utf-8")
+    stamp = re.search(r"generated (\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)", written)
+    assert stamp is not None
+    when = datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%SZ").replace(tzinfo=UTC)
+    rendered = render_html(
+        findings, detail=Detail.FULL, title="s3doctor findings", generated_at=when,
+        source=str(tmp_path.parent / page.parent.name / "findings.jsonl"),
+    )  # fmt: skip
+    assert written == rendered.replace(str(tmp_path.parent / page.parent.name), str(page.parent))
+
+
+def test_a_replay_page_is_written_without_being_held_whole(tmp_path):
+    """The page of a replay's findings (some 9 KB a finding) is not held, joined and encoded
+    in memory before it is written: 300 more findings add less than twice their page's text
+    to the peak."""
+    import contextlib
+    import tracemalloc
+
+    from bench.bench_workloads import trail
+    from bench.engine_fixture import snapshot
+
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    peaks, pages = [], []
+    for n in (10, 100, 400):
+        events = tmp_path / f"trail-{n}"
+        events.mkdir()
+        records = trail(n)["Records"]
+        for start in range(0, n, 50):
+            chunk = {"Records": records[start : start + 50]}
+            (events / f"log-{start}.json").write_text(json.dumps(chunk))
+        html = tmp_path / f"page-{n}.html"
+        argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path)]
+        tracemalloc.start()
+        try:
+            with (tmp_path / "out.txt").open("w") as sink, contextlib.redirect_stdout(sink):
+                assert main([*argv, "--html", str(html)]) == 0
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        pages.append(html.stat().st_size)
+    page_growth = (pages[2] - pages[1]) / 2**20
+    peak_growth = (peaks[2] - peaks[1]) / 2**20
+    assert page_growth > 2  # the page itself grew by some MB
+    # the findings are kept for the page (some 13 KB each, sharing their layer results), the
+    # page's text is not: held, joined and encoded, it added three times its size
+    assert peak_growth < 2 * page_growth, f"+{peak_growth:.1f} MB for +{page_growth:.1f} MB"
 
 
 # --------------------------------------------------------------------------- in a browser
