@@ -115,7 +115,7 @@ class ReplaySummary:
     The findings themselves are kept only for an output that shows them: their JSON texts wait
     in a `Spool` for `--output json` (`texts`), the newest `REPORTED` for `--html` (`reported`).
     The text summary needs the counts and the top groups alone, so a replay of a million events
-    does not hold a million findings. Closing it lets its spool go."""
+    does not hold a million findings."""
 
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
@@ -139,16 +139,6 @@ class ReplaySummary:
         for code in found.codes:
             self.by_cause[code] += 1
         self.top.add(found.group, found.finding_id)
-
-    def close(self) -> None:
-        if self.texts is not None:
-            self.texts.close()
-
-    def __enter__(self) -> ReplaySummary:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 REPORTED: Final = 10_000
@@ -391,16 +381,17 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         pairs = ((item, outcome(diagnose, item.record, keep=keep)) for item in records)
     else:
         pairs = _in_parallel(records, args, jobs)
+    texts = Spool() if keep.text else None
     summary = ReplaySummary(
         reported=NewestFindings(REPORTED) if keep.finding else None,
-        texts=Spool() if keep.text else None,
+        texts=texts,
         files=files,
         skipped=skipped,
     )
     try:
         with (
             records,
-            summary,
+            texts if texts is not None else contextlib.nullcontext(),
             progress.bar(len(records), desc="replay", unit="event", stream=err) as bar,
             contextlib.closing(pairs),  # the workers stop with a run an AWS failure stops
         ):

@@ -124,9 +124,9 @@ def product_arn(region: str, account_id: str) -> str:
 @lru_cache(maxsize=64)
 def region_partition(region: str) -> str:
     """The partition of a region, from botocore's endpoint data (`aws` when unknown)."""
-    try:
-        import boto3  # here: a replay imports this module, and publishes nothing
+    import boto3  # here: a replay imports this module, and publishes nothing
 
+    try:
         return boto3.session.Session().get_partition_for_region(region) or "aws"
     except Exception:  # an unknown region name: botocore raises; the commercial partition
         return "aws"
