@@ -21,6 +21,9 @@ Every file is read before the run (a bad file named on the command line stops it
 work); the records to diagnose wait as compact text, past 8 MB in a temporary file ($TMPDIR),
 and so do the findings of `--output json`, written one at a time at the end; `--html`'s page
 holds the newest 10,000 findings. The memory of a replay does not grow with its denials.
+The events that could not be diagnosed are listed one by one up to 20; past that, the summary
+lists the ten most common reasons with their counts and first events (`--output json` still
+lists every one).
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU); a worker that dies (killed, out of memory)
 stops the run as an AWS failure does, with the summary of the events before it.
@@ -108,6 +111,59 @@ class TopTally:
         ]
 
 
+LISTED: Final = 20
+"""Errors the text summary lists one by one; past that, it lists the most common reasons."""
+REASONS: Final = 1_000
+"""Distinct reasons of error counted one by one; the events of any further reason are counted
+together (a message may quote the record, so reasons are as many as events at worst)."""
+EXAMPLES: Final = 3
+"""Events named for each reason of the text summary."""
+TOP_REASONS: Final = 10
+"""Reasons the text summary lists when the errors are more than `LISTED`."""
+
+
+@dataclass(slots=True)
+class ErrorTally:
+    """The events a replay could not diagnose, in a memory that does not grow with them: how
+    many, the first `LISTED`, and how many for each reason (at most `REASONS`) with the first
+    `EXAMPLES` events of each; every one, as its text in the JSON document, in a `Spool` for
+    `--output json` (`texts`)."""
+
+    count: int = 0
+    first: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
+    by_reason: dict[str, tuple[list[int], list[str]]] = field(default_factory=dict)
+    other: int = 0  # the events of reasons past the first `REASONS`
+    texts: Spool | None = None
+
+    def add(self, where: str, reason: str) -> None:
+        """Count the event `where` (its id, or its file and position) that failed with `reason`."""
+        self.count += 1
+        if len(self.first) < LISTED:
+            self.first.append((where, reason))
+        seen = self.by_reason.get(reason)
+        if seen is not None:
+            seen[0][0] += 1
+            if len(seen[1]) < EXAMPLES:
+                seen[1].append(where)
+        elif len(self.by_reason) < REASONS:
+            self.by_reason[reason] = ([1], [where])
+        else:
+            self.other += 1
+        if self.texts is not None:
+            self.texts.add(error_json(where, reason))
+
+    def most_common(self) -> list[tuple[str, int, list[str]]]:
+        """(reason, events, the first of them) of the `TOP_REASONS` reasons with most events,
+        the first met first among equals."""
+        ranked = sorted(self.by_reason.items(), key=lambda kv: -kv[1][0][0])  # stable
+        return [(reason, n[0], where) for reason, (n, where) in ranked[:TOP_REASONS]]
+
+
+def error_json(where: str, reason: str) -> str:
+    """An error's text in replay's JSON document (`--output json`), indented as on its own."""
+    return json.dumps({"event": where, "error": reason}, indent=2, sort_keys=True)
+
+
 @dataclass(slots=True, kw_only=True)
 class ReplaySummary:
     """What a replay found: findings by cause and decision, and the events it could not use.
@@ -115,7 +171,7 @@ class ReplaySummary:
     The findings themselves are kept only for an output that shows them: their JSON texts wait
     in a `Spool` for `--output json` (`texts`), the newest `REPORTED` for `--html` (`reported`).
     The text summary needs the counts and the top groups alone, so a replay of a million events
-    does not hold a million findings."""
+    does not hold a million findings; nor a million errors (`ErrorTally`)."""
 
     diagnosed: int = 0
     by_cause: Counter[str] = field(default_factory=Counter)
@@ -123,7 +179,7 @@ class ReplaySummary:
     top: TopTally = field(default_factory=TopTally)
     reported: NewestFindings | None = None  # for the HTML report
     texts: Spool | None = None  # each finding's text in the JSON document (`finding_json`)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
+    errors: ErrorTally = field(default_factory=ErrorTally)
     skipped: Counter[str] = field(default_factory=Counter)  # not S3 AccessDenied, by SkipKind
     files: FileStats = field(default_factory=FileStats)  # files without events, records too old
     stopped: Stop | None = None  # an AWS failure ended the run early
@@ -382,9 +438,11 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     else:
         pairs = _in_parallel(records, args, jobs)
     texts = Spool() if keep.text else None
+    errors = Spool() if keep.text else None
     summary = ReplaySummary(
         reported=NewestFindings(REPORTED) if keep.finding else None,
         texts=texts,
+        errors=ErrorTally(texts=errors),
         files=files,
         skipped=skipped,
     )
@@ -392,6 +450,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         with (
             records,
             texts if texts is not None else contextlib.nullcontext(),
+            errors if errors is not None else contextlib.nullcontext(),
             progress.bar(len(records), desc="replay", unit="event", stream=err) as bar,
             contextlib.closing(pairs),  # the workers stop with a run an AWS failure stops
         ):
@@ -562,7 +621,7 @@ def replay(
         if found.skipped is not None:
             summary.skipped[found.skipped] += 1
         elif found.error is not None:
-            summary.errors.append((item.event_id or item.origin, found.error))
+            summary.errors.add(item.event_id or item.origin, found.error)
         else:
             summary.add(found)
         progress.advance()
@@ -589,7 +648,7 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
 
     Event ids and error messages come from the events: they are neutralised (`untrusted`)."""
     stop = summary.stopped
-    total = summary.diagnosed + len(summary.errors) + (stop.not_handled if stop else 0)
+    total = summary.diagnosed + summary.errors.count + (stop.not_handled if stop else 0)
     left_out = [line for line in (*_file_lines(summary.files), _skipped_line(summary)) if line]
     if total == 0:
         return "No S3 AccessDenied events in that period.\n" + "".join(
@@ -612,12 +671,38 @@ def render_summary(summary: ReplaySummary, *, stored: bool) -> str:
     if summary.by_decision:
         lines += ["", "By decision:"]
         lines += [f"  {d}: {n}" for d, n in sorted(summary.by_decision.items())]
-    if summary.errors:
-        lines += ["", f"Could not diagnose {len(summary.errors)}:"]
-        lines += [f"  {text(where)}: {message(reason)}" for where, reason in summary.errors]
+    lines += _error_lines(summary.errors)
     if stop is not None:
         lines += ["", *_stopped_lines(stop, stored=summary.diagnosed if stored else None)]
     return "\n".join(lines) + "\n"
+
+
+def _error_lines(errors: ErrorTally) -> list[str]:
+    """The events that could not be diagnosed: each of them up to `LISTED`, else the most
+    common reasons, each with its count and first events (`--output json` lists every one)."""
+    if not errors.count:
+        return []
+    if errors.count <= LISTED:
+        lines = ["", f"Could not diagnose {errors.count}:"]
+        return lines + [f"  {text(where)}: {message(reason)}" for where, reason in errors.first]
+    top = errors.most_common()
+    lines = [
+        "",
+        f"Could not diagnose {errors.count}, by reason (--output json lists every event):",
+    ]
+    width = len(str(top[0][1])) if top else 0
+    for reason, count, where in top:
+        named = ", ".join(text(w, 80) for w in where)
+        lines.append(f"  {str(count).rjust(width)}  {message(reason)} (e.g. {named})")
+    rest = errors.count - sum(count for _, count, _ in top)
+    if rest:
+        reasons = len(errors.by_reason) - len(top)
+        others = f"more than {reasons}" if errors.other else str(reasons)
+        plural = "" if others == "1" else "s"
+        lines.append(
+            f"  and {rest} more event{'' if rest == 1 else 's'}, for {others} other reason{plural}"
+        )
+    return lines
 
 
 def _stopped_lines(stop: Stop, *, stored: int | None) -> list[str]:
@@ -692,7 +777,7 @@ def _skipped_line(summary: ReplaySummary) -> str:
 
 
 def summary_document(summary: ReplaySummary) -> Json:
-    """The JSON document of `--output json` but its findings (`write_summary_json`)."""
+    """The JSON document of `--output json` but its errors and findings (`write_summary_json`)."""
     stop = summary.stopped
     return {
         "skipped": dict(summary.skipped),
@@ -703,7 +788,8 @@ def summary_document(summary: ReplaySummary) -> Json:
         "diagnosed": summary.diagnosed,
         "by_cause": dict(summary.by_cause),
         "by_decision": dict(summary.by_decision),
-        "errors": [{"event": where, "error": reason} for where, reason in summary.errors],
+        "errors": [],
+        "findings": [],
         "stopped": (
             {"event": stop.event, "error": stop.error, "not_handled": stop.not_handled}
             if stop is not None
@@ -713,19 +799,25 @@ def summary_document(summary: ReplaySummary) -> Json:
 
 
 def write_summary_json(summary: ReplaySummary, out: TextIO) -> None:
-    """`--output json`: `json.dumps({**summary_document(summary), "findings": [...]},
-    indent=2, sort_keys=True)`, its findings written one at a time from where they wait."""
-    texts: Iterable[str] = summary.texts if summary.texts is not None else ()
-    document = json.dumps({**summary_document(summary), "findings": []}, indent=2, sort_keys=True)
-    # a string holds no raw line break: the document's only line that starts with two spaces
-    # and the key is the top level's
-    head, tail = document.split('\n  "findings": []', 1)
-    out.write(f'{head}\n  "findings": [')
-    first = True
-    for finding in texts:
-        out.write(("\n    " if first else ",\n    ") + finding.replace("\n", "\n    "))
-        first = False
-    out.write(("]" if first else "\n  ]") + tail + "\n")
+    """`--output json`: `json.dumps({**summary_document(summary), "errors": [...],
+    "findings": [...]}, indent=2, sort_keys=True)`, its errors and findings written one at a
+    time from where they wait (`error_json`, `finding_json`)."""
+    document = json.dumps(summary_document(summary), indent=2, sort_keys=True)
+    # a string holds no raw line break: the document's only lines that start with two spaces
+    # and a key are the top level's
+    lists: list[tuple[str, Iterable[str]]] = [
+        ("errors", summary.errors.texts if summary.errors.texts is not None else ()),
+        ("findings", summary.texts if summary.texts is not None else ()),
+    ]
+    for name, texts in lists:
+        head, document = document.split(f'\n  "{name}": []', 1)
+        out.write(f'{head}\n  "{name}": [')
+        first = True
+        for item in texts:
+            out.write(("\n    " if first else ",\n    ") + item.replace("\n", "\n    "))
+            first = False
+        out.write("]" if first else "\n  ]")
+    out.write(document + "\n")
 
 
 def cloudtrail_client() -> CloudTrailClient:

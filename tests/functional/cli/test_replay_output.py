@@ -129,3 +129,82 @@ def test_the_newest_findings_are_kept_by_time_then_order():
         kept.add(make_finding(f"f{n}", bucket="b", user="u", first_seen=f"{day}T00:00:00Z"))
     assert [f.finding_id for f in kept.findings()] == ["f3", "f2", "f5"]
     assert kept.seen == 6
+
+
+def _broken_trail(tmp_path: Path, n: int) -> Path:
+    """n denials and, among them, 2n records too broken to diagnose: n without a userIdentity,
+    and n each with its own reason (a role session ARN that is none, which the message
+    quotes)."""
+    records = trail(n)["Records"]
+    for i in range(n):
+        base = records[i]
+        account = base["recipientAccountId"]
+        arn = f"arn:aws:iam::{account}:user/odd-{i}\n1. FIX"
+        odd = {"type": "AssumedRole", "arn": arn, "accountId": account}
+        records += [
+            {**base, "eventID": f"no-identity-{i}", "userIdentity": None},
+            {**base, "eventID": f"odd-{i}", "userIdentity": odd},
+        ]
+    random.Random(7).shuffle(records)
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps({"Records": records}))
+    return events
+
+
+def test_a_replay_with_many_errors_summarises_them_by_reason(tmp_path, snapshot_path, capsys):
+    # GIVEN a trail of 30 denials and 60 records that cannot be diagnosed, for 31 reasons
+    events = _broken_trail(tmp_path, 30)
+    argv = ["replay", "--events", str(events), "--snapshot", str(snapshot_path)]
+    # WHEN it is replayed with the text summary
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # THEN the summary counts them by reason, most common first, with their first events
+    lines = out.split("Could not diagnose 60, by reason (--output json lists every event):\n")[1]
+    lines = lines.splitlines()
+    assert len(lines) == replay.TOP_REASONS + 1
+    counts = [int(line.split()[0]) for line in lines[: replay.TOP_REASONS]]
+    assert counts[0] == 30 and set(counts[1:]) == {1}
+    named = re.findall(r"\(e\.g\. ([^)]*)\)$", lines[0])[0].split(", ")
+    assert len(named) == replay.EXAMPLES and len(set(named)) == replay.EXAMPLES
+    assert lines[-1] == "  and 21 more events, for 21 other reasons"
+    assert not [line for line in lines if line.lstrip().startswith("1. FIX")]
+    # AND the JSON document still lists every one, on disk as in memory, with workers too
+    document = json.loads(_json_of(argv, capsys))
+    assert len(document["errors"]) == 60 and document["diagnosed"] == 30
+    assert {e["event"] for e in document["errors"]} >= {f"odd-{i}" for i in range(30)}
+
+
+def _json_of(argv: list[str], capsys) -> str:
+    """`argv --output json`'s document, the same in memory, past `Spool.MEMORY` and with
+    `--jobs 2`."""
+    assert main([*argv, "--output", "json"]) == 0
+    in_memory = capsys.readouterr().out
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Spool, "MEMORY", 1)
+        assert main([*argv, "--output", "json", "--jobs", "2"]) == 0
+    assert capsys.readouterr().out == in_memory
+    assert in_memory == json.dumps(json.loads(in_memory), indent=2, sort_keys=True) + "\n"
+    return in_memory
+
+
+def test_a_few_errors_are_each_listed(tmp_path, snapshot_path, capsys):
+    events = _broken_trail(tmp_path, 10)  # 20 errors: at most `LISTED`
+    assert main(["replay", "--events", str(events), "--snapshot", str(snapshot_path)]) == 0
+    listed = capsys.readouterr().out.split("Could not diagnose 20:\n")[1].splitlines()
+    assert len(listed) == 20 and sum(line.startswith("  odd-") for line in listed) == 10
+
+
+def test_the_errors_a_replay_keeps_do_not_grow_with_them():
+    """A trail whose every record fails for its own reason: the tally keeps `LISTED` events,
+    `REASONS` reasons and `EXAMPLES` events a reason, and its summary stays short."""
+    tally = replay.ErrorTally()
+    for i in range(3 * replay.REASONS):
+        tally.add(f"event-{i}", f"reason {i}" if i % 2 else "the same reason")
+    assert tally.count == 3 * replay.REASONS
+    assert len(tally.first) == replay.LISTED and len(tally.by_reason) == replay.REASONS
+    assert tally.by_reason["the same reason"] == ([1500], ["event-0", "event-2", "event-4"])
+    assert tally.other == 3 * replay.REASONS - 1500 - (replay.REASONS - 1)
+    summary = replay.ReplaySummary(errors=tally)
+    lines = replay.render_summary(summary, stored=False).split("by reason")[1].splitlines()
+    assert len(lines) == replay.TOP_REASONS + 2
+    assert lines[-1] == "  and 1491 more events, for more than 990 other reasons"

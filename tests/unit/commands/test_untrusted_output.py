@@ -6,7 +6,7 @@ import unicodedata
 from collections import Counter
 
 from chalicelib.commands.findings import render_table
-from chalicelib.commands.replay import ReplaySummary, Stop, render_summary
+from chalicelib.commands.replay import ErrorTally, ReplaySummary, Stop, render_summary
 from tests.unit.diagnose.test_render import HOSTILE, hostile_finding
 
 
@@ -29,8 +29,9 @@ def test_the_replay_summary_neutralises_event_ids_and_error_messages() -> None:
         diagnosed=1,
         by_cause=Counter({"EXPLICIT_DENY_BUCKET_POLICY": 1}),
         by_decision=Counter({"explicit-deny": 1}),
-        errors=[(HOSTILE, f"eventSource {HOSTILE} is not S3")],
+        errors=ErrorTally(),
     )
+    summary.errors.add(HOSTILE, f"eventSource {HOSTILE} is not S3")
     out = render_summary(summary, stored=False)
     assert inert(out)
     assert out.splitlines()[-1].startswith("  q1.csv\\n\\nFIX\\n")
