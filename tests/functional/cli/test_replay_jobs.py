@@ -154,3 +154,66 @@ def test_a_worker_that_dies_stops_the_replay_with_the_summary_of_what_was_done(
     assert found is not None, out
     done_text, stop_text = found.groups()
     assert stop_text == trail(120)["Records"][int(done_text)]["eventID"]
+
+
+def _worker_pids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str
+) -> set[int]:
+    """The processes that diagnosed the replay's events in workers (none: one process)."""
+    from collections.abc import Iterator
+
+    from chalicelib.commands import replay
+
+    outcomes, seen = replay.record_outcomes, tmp_path / "pids"
+
+    def noted(items: Iterator[tuple[int, Any]], args: Any) -> Iterator[Any]:
+        with seen.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return outcomes(items, args)
+
+    monkeypatch.setattr(replay, "record_outcomes", noted)
+    code, _, err = _replay(capsys, *argv)
+    assert code == 0, err
+    return {int(pid) for pid in seen.read_text().split()} if seen.exists() else set()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "more", "spread"),
+    [(60, [], True), (200, [], False), (60, ["--jobs", "1"], False)],
+    ids=["many", "few", "one-asked"],
+)
+def test_a_replay_of_many_events_takes_a_worker_per_cpu_unasked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+    more: list[str],
+    spread: bool,
+) -> None:
+    # GIVEN some 80 events to diagnose against a snapshot, on a machine of 8 CPUs
+    from chalicelib.commands import replay
+
+    monkeypatch.setattr(replay, "AUTO_JOBS_FROM", threshold)
+    monkeypatch.setattr(replay, "cpu_count", lambda: 8)
+    snapshot_path, events = _files(tmp_path)
+    # WHEN they are replayed without --jobs (or with --jobs 1)
+    argv = ["--events", str(events), "--snapshot", str(snapshot_path), *more]
+    pids = _worker_pids(tmp_path, capsys, monkeypatch, *argv)
+    # THEN from the threshold on, AUTO_JOBS_MAX workers took them, and never the command itself
+    if spread:
+        assert len(pids) == replay.AUTO_JOBS_MAX and os.getpid() not in pids
+    else:
+        assert pids == set()
+
+
+def test_a_live_or_stored_replay_is_never_spread_unasked() -> None:
+    from argparse import Namespace
+
+    from chalicelib.commands import replay
+
+    many = replay.AUTO_JOBS_FROM
+    offline = Namespace(snapshot=Path("S.json"), store=False)
+    assert replay._auto_jobs(offline, many) == min(batch_workers.cpu_count(), replay.AUTO_JOBS_MAX)
+    assert replay._auto_jobs(offline, many - 1) == 1
+    assert replay._auto_jobs(Namespace(snapshot=None, store=False), many) == 1
+    assert replay._auto_jobs(Namespace(snapshot=Path("S.json"), store=True), many) == 1
