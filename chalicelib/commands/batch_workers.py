@@ -77,13 +77,17 @@ def answers_in_parallel(
     args: argparse.Namespace,
     jobs: int,
     answer_lines: Callable[[Iterator[Line], argparse.Namespace], Iterator[Answer]],
+    *,
+    chunk: int | None = None,
 ) -> Generator[Answer, None, None]:
-    """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes."""
+    """The answers of `answer_lines(lines, args)`, in order, made by `jobs` processes, the
+    lines sent `chunk` at a time (by default as many as a full finding or a decision is
+    worth)."""
     import multiprocessing  # here: every `diagnose` would pay for it at start-up (25 ms)
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    size = DECISION_CHUNK if args.detail == "decision" else FULL_CHUNK
+    size = chunk or (DECISION_CHUNK if getattr(args, "detail", None) == "decision" else FULL_CHUNK)
     pool = ProcessPoolExecutor(
         jobs,
         mp_context=multiprocessing.get_context(START_METHOD),
@@ -92,8 +96,8 @@ def answers_in_parallel(
     )
     pending: deque[Future[list[Answer]]] = deque()
     try:
-        for chunk in _chunks(lines, size):
-            pending.append(pool.submit(_answer, chunk))
+        for part in _chunks(lines, size):
+            pending.append(pool.submit(_answer, part))
             if len(pending) >= WINDOW * jobs:
                 yield from pending.popleft().result()
         while pending:

@@ -18,9 +18,11 @@ An AWS failure (the table, the account) stops the run: the summary then says wha
 Rerunning is safe: the table recognises the events it already holds by their event ID.
 `--html FILE` also writes the findings as a self-contained HTML report.
 Every file is read before the run (a bad file named on the command line stops it before any
-work); the records to diagnose wait as compact text, past 8 MB in a temporary file ($TMPDIR),
-and so do the findings of `--output json`, written one at a time at the end; `--html`'s page
-holds the newest 10,000 findings. The memory of a replay does not grow with its denials.
+work), 8 files or more by worker processes (as many as `--jobs`, else one per CPU, at most 4:
+a busy account's trail is mostly other calls, to be read and sorted out); the records to
+diagnose wait as compact text, past 8 MB in a temporary file ($TMPDIR), and so do the
+findings of `--output json`, written one at a time at the end; `--html`'s page holds the
+newest 10,000 findings. The memory of a replay does not grow with its denials.
 The events that could not be diagnosed are listed one by one up to 20; past that, the summary
 lists the ten most common reasons with their counts and first events (`--output json` still
 lists every one).
@@ -60,7 +62,16 @@ from .batch_workers import WorkerDied, answers_in_parallel, cpu_count, jobs_want
 from .options import HelpFormatter
 from .spool import Spool, SpoolError
 from .timespec import parse_since
-from .trail import FileStats, TrailRecord, TrailSpool, lookup_events, read_files
+from .trail import (
+    FileRead,
+    FileStats,
+    TrailRecord,
+    TrailSpool,
+    expand,
+    lookup_events,
+    read_file,
+    read_files,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -400,7 +411,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help="with --snapshot and without --store: diagnose with N processes at once "
         "(0: one per CPU; default: one per CPU, at most 4, for 500 events or more, else 1), "
-        "the same summary and findings, e.g. --jobs 1",
+        "the same summary and findings; 8 --events files or more are read by as many, "
+        "e.g. --jobs 1",
     )
     parser.set_defaults(func=run)
 
@@ -414,15 +426,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     try:
         jobs = _jobs(args)
         now = datetime.now(UTC)
-        read: Iterable[TrailRecord]
-        if args.events:
-            since = parse_since(args.since, now=now, field="--since") if args.since else None
-            read = read_files(args.events, since=since, denied_only=False, stats=files)
-        else:
-            since = parse_since(args.since or DEFAULT_LOOKUP_SINCE, now=now, field="--since")
-            read = lookup_events(cloudtrail_client(), since=since)
         with progress.waiting("reading events", stream=err):  # a trail of many files
-            records, skipped = _sorted_out(read)
+            if args.events:
+                since = parse_since(args.since, now=now, field="--since") if args.since else None
+                records, skipped = _sorted_files(args.events, since, files, jobs)
+            else:
+                since = parse_since(args.since or DEFAULT_LOOKUP_SINCE, now=now, field="--since")
+                records, skipped = _sorted_out(lookup_events(cloudtrail_client(), since=since))
         diagnose = _diagnoser(args)
     except InputError as error:
         err.write(f"s3doctor replay: {message(error)}\n")
@@ -432,6 +442,12 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         return 1
     except SpoolError as error:
         err.write(f"s3doctor replay: {message(error)}\n")
+        return 1
+    except WorkerDied:
+        err.write(
+            "s3doctor replay: a process reading the --events files stopped (killed, or out of "
+            "memory); run the replay again, or with --jobs 1 (one process)\n"
+        )
         return 1
     keep = _kept(args)
     pairs: Generator[tuple[TrailRecord, Outcome], None, None]
@@ -508,6 +524,77 @@ def _sorted_out(read: Iterable[TrailRecord]) -> tuple[TrailSpool, Counter[str]]:
         kept.close()
         raise
     return kept, skipped
+
+
+def _sorted_files(
+    paths: Iterable[Path], since: datetime | None, files: FileStats, jobs: int | None
+) -> tuple[TrailSpool, Counter[str]]:
+    """`_sorted_out` of the records of `paths` (`read_files`, its counts in `files`); from
+    `READ_FILES_FROM` files, read by worker processes (`--jobs` of them, else as `_auto_jobs`
+    would take them), a file each at a time: the same records in the same order, the same
+    counts, the same first error (a trail tree of a busy account is mostly other calls, each
+    to be read and sorted out)."""
+    found = expand(paths)
+    readers = jobs if jobs is not None else min(cpu_count(), AUTO_JOBS_MAX)
+    if readers == 1 or len(found) < READ_FILES_FROM:
+        return _sorted_out(read_files(paths, since=since, denied_only=False, stats=files))
+    kept = TrailSpool()
+    skipped: Counter[str] = Counter()
+    sorted_out = answers_in_parallel(
+        enumerate(found), argparse.Namespace(since=since), readers, sorted_files, chunk=1
+    )
+    try:
+        with contextlib.closing(sorted_out):
+            for (path, _), one in zip(found, sorted_out, strict=True):
+                if one.error is not None:
+                    raise InputError(*one.error)
+                one.read.count(files, path)
+                skipped.update(one.skipped)
+                for text in one.kept:
+                    kept.add_text(text)
+    except BaseException:
+        kept.close()
+        raise
+    return kept, skipped
+
+
+READ_FILES_FROM: Final = 8
+"""Files from which a replay reads them with worker processes (fewer: in the command)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SortedFile:
+    """What a reader of `_sorted_files` found in a file: the records to diagnose as the spool
+    keeps them, the others counted by kind; or the error that stops the replay."""
+
+    read: FileRead = field(default_factory=FileRead)  # what it left out, without its records
+    kept: tuple[str, ...] = ()
+    skipped: Counter[str] = field(default_factory=Counter)
+    error: tuple[str, str] | None = None  # an InputError's field and message
+
+
+def sorted_files(
+    items: Iterator[tuple[int, tuple[Path, bool]]], args: argparse.Namespace
+) -> Iterator[SortedFile]:
+    """The reader of `_sorted_files` (in a worker), file after file."""
+    from ..events.parse import skip_kind
+
+    for _, (path, in_tree) in items:
+        try:
+            read = read_file(path, in_tree=in_tree, since=args.since, denied_only=False, skips=True)
+        except InputError as error:
+            yield SortedFile(error=(error.field_path, error.message))
+            continue
+        kept: list[str] = []
+        skipped: Counter[str] = Counter()
+        for item in read.records:
+            kind = skip_kind(item.record)
+            if kind is None:
+                kept.append(TrailSpool.text(item))
+            else:
+                skipped[kind.value] += 1
+        left = FileRead(before_since=read.before_since, skipped_as=read.skipped_as)
+        yield SortedFile(read=left, kept=tuple(kept), skipped=skipped)
 
 
 def _in_parallel(

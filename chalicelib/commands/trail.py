@@ -78,7 +78,16 @@ class TrailSpool:
 
     def add(self, item: TrailRecord) -> None:
         """Keep `item`; `SpoolError` when the temporary file cannot take it."""
-        self._texts.add(_COMPACT.encode([item.origin, item.record]))
+        self._texts.add(self.text(item))
+
+    def add_text(self, text: str) -> None:
+        """Keep the item of `text` (`TrailSpool.text`, made in another process)."""
+        self._texts.add(text)
+
+    @staticmethod
+    def text(item: TrailRecord) -> str:
+        """`item` as the spool keeps it."""
+        return _COMPACT.encode([item.origin, item.record])
 
     def __len__(self) -> int:
         return len(self._texts)
@@ -116,29 +125,58 @@ def read_files(
 
     Raises `InputError` naming `--events` for a file that cannot be read or parsed.
     """
-    for path, in_tree in _expand(paths):
-        if stats is not None and DIGEST_DIRECTORY in path.parts:
-            stats.skip(SKIP_DIGEST, path)
+    for path, in_tree in expand(paths):
+        read = read_file(
+            path, in_tree=in_tree, since=since, denied_only=denied_only, skips=stats is not None
+        )
+        if stats is not None:
+            read.count(stats, path)
+        yield from read.records
+
+
+@dataclass(slots=True)
+class FileRead:
+    """What `read_files` takes of one file: its records of the period, how many came before
+    `since`, or the kind of file it skipped (`SKIP_DIGEST`...)."""
+
+    records: list[TrailRecord] = field(default_factory=list)
+    before_since: int = 0
+    skipped_as: str | None = None
+
+    def count(self, stats: FileStats, path: Path) -> None:
+        """Count in `stats` what the file left out."""
+        if self.skipped_as is not None:
+            stats.skip(self.skipped_as, path)
+        stats.before_since += self.before_since
+
+
+def read_file(
+    path: Path, *, in_tree: bool, since: datetime | None, denied_only: bool, skips: bool
+) -> FileRead:
+    """One file of `read_files` (`in_tree`: found in a directory; `skips`: files that hold no
+    events are skipped, not errors). Raises `InputError` as `read_files` does."""
+    if skips and DIGEST_DIRECTORY in path.parts:
+        return FileRead(skipped_as=SKIP_DIGEST)
+    try:
+        document = _load(path)
+        if skips and _is_digest(document):
+            return FileRead(skipped_as=SKIP_DIGEST)
+        records = list(_records(document, path))
+    except InputError as error:
+        if not skips or not in_tree:
+            raise
+        return FileRead(
+            skipped_as=SKIP_UNREADABLE if "cannot read" in str(error) else SKIP_NOT_EVENTS
+        )
+    read = FileRead()
+    for position, record in enumerate(records):
+        if not _wanted(record, None, denied_only=denied_only):
             continue
-        try:
-            document = _load(path)
-            if stats is not None and _is_digest(document):
-                stats.skip(SKIP_DIGEST, path)
-                continue
-            records = list(_records(document, path))
-        except InputError as error:
-            if stats is None or not in_tree:
-                raise
-            stats.skip(SKIP_UNREADABLE if "cannot read" in str(error) else SKIP_NOT_EVENTS, path)
+        if not _wanted(record, since, denied_only=False):
+            read.before_since += 1
             continue
-        for position, record in enumerate(records):
-            if not _wanted(record, None, denied_only=denied_only):
-                continue
-            if not _wanted(record, since, denied_only=False):
-                if stats is not None:
-                    stats.before_since += 1
-                continue
-            yield TrailRecord(record=record, origin=f"{path}#{position}")
+        read.records.append(TrailRecord(record=record, origin=f"{path}#{position}"))
+    return read
 
 
 def _is_digest(document: Any) -> bool:
@@ -162,7 +200,7 @@ def lookup_events(client: CloudTrailClient, *, since: datetime) -> Iterator[Trai
                 yield TrailRecord(record=record, origin="LookupEvents")
 
 
-def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+def expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     """The files to read, each with whether it was found in a directory (True) or named."""
     found: list[tuple[Path, bool]] = []
     for path in paths:

@@ -3,7 +3,10 @@ counted, old files are read unless --since is given, and the summary lists the t
 
 import gzip
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from bench.bench_workloads import trail
 from bench.engine_fixture import snapshot
@@ -213,3 +216,87 @@ def test_an_offline_replay_loads_no_aws_client_machinery(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=False
     )
     assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def _busy_tree(root: Path) -> Path:
+    """`_tree` with a day of a busy account beside it: twelve log files of other calls, calls
+    not denied and a few denials (some before 2021), an unreadable file and a file of records
+    too broken to diagnose, enough files to be read by worker processes."""
+    _tree(root)
+    records = trail(60)["Records"]
+    for n in range(12):
+        day = [
+            {**record, "eventID": f"busy-{n}-{i}"}
+            | ({} if i % 5 == 0 else {"eventSource": "ec2.amazonaws.com"})
+            | ({"eventTime": "2020-06-01T00:00:00Z"} if n % 4 == 0 else {})
+            for i, record in enumerate(records[5 * n : 5 * n + 5])
+        ]
+        day.append({**records[0], "eventID": f"ok-{n}", "errorCode": None})
+        _gz(root / PREFIX / f"eu-west-1/2026/12/{n + 1:02d}/log-{n}.json.gz", {"Records": day})
+    (root / PREFIX / "eu-west-1/broken.json.gz").write_bytes(b"\x1f\x8b not gzip")
+    _gz(root / PREFIX / "eu-west-1/odd.json.gz", {"Records": [{**records[1], "userIdentity": 7}]})
+    return root
+
+
+def test_a_tree_of_many_files_read_by_workers_gives_what_one_process_gives(tmp_path, capsys):
+    # GIVEN a trail tree of 20 files: logs, digests, litter, an unreadable file
+    root = _busy_tree(tmp_path / "bucket")
+    snapshot_path = tmp_path / "snapshot.json"
+    snapshot_path.write_text(json.dumps(snapshot()))
+    argv = ["replay", "--events", str(root), "--snapshot", str(snapshot_path), "--output", "json"]
+    pids = tmp_path / "pids"
+    sorted_files = replay.sorted_files
+
+    def noted(items, args):
+        with pids.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return sorted_files(items, args)
+
+    # WHEN it is replayed in one process, then (read and diagnosed) by workers, asked or not
+    outputs = []
+    for more in (["--jobs", "1"], [], ["--jobs", "3"], ["--since", "2021-01-01"]):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(replay, "sorted_files", noted)
+            assert main([*argv, *more]) == 0
+        outputs.append(capsys.readouterr().out)
+    # THEN the files were read by workers unless --jobs 1 said one process
+    readers = {int(pid) for pid in pids.read_text().split()}
+    assert len(readers) > 1 and os.getpid() not in readers
+    # AND the document is the same: findings, counts, skipped files in order, errors
+    assert outputs[1] == outputs[2] == outputs[0]
+    document = json.loads(outputs[0])
+    assert document["skipped_files"] == {"digest": 2, "not-events": 2, "unreadable": 1}
+    assert document["skipped"] == {"not-denied": 12, "other-service": 49}
+    assert len(document["errors"]) == 1 and document["diagnosed"] == 15
+    paths = document["skipped_file_paths"]
+    assert paths == sorted(paths, key=lambda p: sorted(root.rglob("*")).index(Path(p)))
+    since = json.loads(outputs[3])
+    assert since["before_since"] == 17 and since["diagnosed"] == 10
+
+
+def test_a_bad_file_named_among_many_stops_the_replay_as_in_one_process(tmp_path, capsys):
+    root = _busy_tree(tmp_path / "bucket")
+    litter = tmp_path / "notes.txt"
+    litter.write_text("not json")
+    errors = []
+    for more in (["--jobs", "1"], []):
+        assert main([*_replay(root), "--events", str(litter), *more]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        errors.append(captured.err)
+    assert errors[1] == errors[0] and errors[0].count("\n") == 1 and str(litter) in errors[0]
+
+
+def test_a_reader_that_dies_stops_the_replay_before_any_work(tmp_path, capsys, monkeypatch):
+    root = _busy_tree(tmp_path / "bucket")
+
+    def dying(items, args):
+        os._exit(9)
+        yield
+
+    monkeypatch.setattr(replay, "sorted_files", dying)
+    assert main(_replay(root)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "a process reading the --events files stopped" in captured.err
+    assert captured.err.count("\n") == 1
