@@ -138,6 +138,38 @@ def trail(n: int) -> dict[str, Any]:
     return {"Records": records}
 
 
+TREE = (100, 1_000, 100)
+"""The trail tree: files, records a file, one record in this many an S3 AccessDenied."""
+
+
+def trail_tree(folder: Path, files: int, per_file: int, every: int) -> int:
+    """A busy account's trail as CloudTrail delivers it: `files` gzipped log files of
+    `per_file` records, one in `every` an S3 AccessDenied of `trail` (the others S3 calls that
+    succeeded and other services' calls, some of them denied); the number of denials."""
+    import gzip
+
+    denials = trail(files * per_file // every)["Records"]
+    services = ("ec2.amazonaws.com", "sts.amazonaws.com", "kms.amazonaws.com", S3)
+    for f in range(files):
+        records = []
+        for i in range(per_file):
+            n = f * per_file + i
+            if n % every == 0:
+                records.append(denials[n // every])
+                continue
+            record = {**denials[n % len(denials)], "eventID": f"call-{n}"}
+            record["eventSource"] = services[n % len(services)]
+            if n % 7 or record["eventSource"] == S3:
+                del record["errorCode"], record["errorMessage"]
+            records.append(record)
+        path = folder / f"{ACCOUNT}_CloudTrail_eu-west-1_{f:04d}.json.gz"
+        path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode(), 6))
+    return len(denials)
+
+
+S3 = "s3.amazonaws.com"
+
+
 def _environment(folder: Path) -> dict[str, str]:
     """The child's environment: bytecode written once to `folder`, then read."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -164,10 +196,11 @@ def _cli(
     return wall, cpu
 
 
-def _replay(snapshot_path: Path, events: Path, n: int, jobs: int = 1) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of `s3doctor replay` on a CloudTrail file, start-up included."""
+def _replay(snapshot_path: Path, events: Path, n: int, jobs: int | None = 1) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `s3doctor replay` on CloudTrail files, start-up included
+    (`jobs` None: as a user runs it, without `--jobs`)."""
     command = [str(SCRIPT), "replay", "--events", str(events), "--snapshot", str(snapshot_path)]
-    command += ["--jobs", str(jobs)]  # 1 too: a replay of 500 events or more is spread unasked
+    command += [] if jobs is None else ["--jobs", str(jobs)]  # unasked: spread from 500 events
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
@@ -338,6 +371,24 @@ def main() -> list[str]:
                 f"{label:24} {REPLAY:>6,} {REPLAY / wall:>9,.0f} {REPLAY / cpu:>9,.0f} "
                 f"{_rate(REPLAY, wall - start_wall):>15} {_rate(REPLAY, cpu - start_cpu):>14}"
             )
+        files, per_file, every = TREE
+        tree = folder / "tree"
+        tree.mkdir()
+        denials = trail_tree(tree, files, per_file, every)
+        records = files * per_file
+        for jobs in (1, None) if cpus > 1 else (1,):
+            runs = [_replay(snap, tree, denials, jobs) for _ in range(REPEAT)]
+            wall = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            label = "replay, tree" + (", --jobs 1" if jobs == 1 else "")
+            rows.append(
+                f"{label:24} {records:>6,} {records / wall:>9,.0f} {records / cpu:>9,.0f} "
+                f"{_rate(records, wall - start_wall):>15} {_rate(records, cpu - start_cpu):>14}"
+            )
+        rows.append(
+            f"(replay, tree: {files} gzipped log files of {per_file:,} records, {denials:,} of "
+            "them S3 AccessDenied; the rate is of records read)"
+        )
     return rows
 
 
