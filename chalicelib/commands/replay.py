@@ -68,6 +68,7 @@ from .trail import (
     TrailRecord,
     TrailSpool,
     expand,
+    located,
     lookup_events,
     read_file,
     read_files,
@@ -587,12 +588,12 @@ def sorted_files(
             continue
         kept: list[str] = []
         skipped: Counter[str] = Counter()
-        for item in read.records:
-            kind = skip_kind(item.record)
-            if kind is None:
-                kept.append(TrailSpool.text(item))
-            else:
+        for position, record in read.records:
+            kind = skip_kind(record)
+            if kind is not None:
                 skipped[kind.value] += 1
+                continue
+            kept.append(TrailSpool.text(located(record, path, position)))
         left = FileRead(before_since=read.before_since, skipped_as=read.skipped_as)
         yield SortedFile(read=left, kept=tuple(kept), skipped=skipped)
 

@@ -131,7 +131,7 @@ def read_files(
         )
         if stats is not None:
             read.count(stats, path)
-        yield from read.records
+        yield from read.items(path)
 
 
 @dataclass(slots=True)
@@ -139,15 +139,25 @@ class FileRead:
     """What `read_files` takes of one file: its records of the period, how many came before
     `since`, or the kind of file it skipped (`SKIP_DIGEST`...)."""
 
-    records: list[TrailRecord] = field(default_factory=list)
+    records: list[tuple[int, Json]] = field(default_factory=list)  # (position in the file, record)
     before_since: int = 0
     skipped_as: str | None = None
+
+    def items(self, path: Path) -> Iterator[TrailRecord]:
+        """The records, each with where it was read (`path`, and its position there)."""
+        for position, record in self.records:
+            yield located(record, path, position)
 
     def count(self, stats: FileStats, path: Path) -> None:
         """Count in `stats` what the file left out."""
         if self.skipped_as is not None:
             stats.skip(self.skipped_as, path)
         stats.before_since += self.before_since
+
+
+def located(record: Json, path: Path, position: int) -> TrailRecord:
+    """`record`, read at `position` in the file `path`."""
+    return TrailRecord(record=record, origin=f"{path}#{position}")
 
 
 def read_file(
@@ -170,12 +180,12 @@ def read_file(
         )
     read = FileRead()
     for position, record in enumerate(records):
-        if not _wanted(record, None, denied_only=denied_only):
+        if denied_only and not _wanted(record, None):
             continue
-        if not _wanted(record, since, denied_only=False):
+        if since is not None and not _wanted(record, since, denied_only=False):
             read.before_since += 1
             continue
-        read.records.append(TrailRecord(record=record, origin=f"{path}#{position}"))
+        read.records.append((position, record))
     return read
 
 
@@ -234,7 +244,10 @@ def _records(document: Any, path: Path) -> Iterator[Json]:
     """Bare CloudTrail records from a log file, an envelope, a record, or a list of them."""
     if isinstance(document, list):
         for item in document:
-            yield from _records(item, path)
+            if type(item) is dict and _bare(item):
+                yield item  # a log file's record: as the branch below, without its frame
+            else:
+                yield from _records(item, path)
     elif isinstance(document, dict):
         if isinstance(document.get("Records"), list):
             yield from _records(document["Records"], path)
@@ -250,9 +263,21 @@ def _records(document: Any, path: Path) -> Iterator[Json]:
         raise InputError("--events", f"{path}: not a CloudTrail record, envelope or log file")
 
 
+def _bare(item: dict[str, Any]) -> bool:
+    """Whether `_records` takes `item` as a bare record (not a log file, envelope or Lambda
+    on-failure record)."""
+    return (
+        ("eventName" in item or "eventSource" in item)
+        and not isinstance(item.get("Records"), list)
+        and not isinstance(item.get("detail"), dict)
+        and not isinstance(item.get("requestPayload"), dict)
+    )
+
+
 def _wanted(record: Json, since: datetime | None, *, denied_only: bool = True) -> bool:
-    denied = record.get("eventSource") == S3_SOURCE and record.get("errorCode") in DENIED_CODES
-    if denied_only and not denied:
+    if denied_only and not (
+        record.get("eventSource") == S3_SOURCE and record.get("errorCode") in DENIED_CODES
+    ):
         return False
     if since is None:
         return True

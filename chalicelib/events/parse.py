@@ -70,12 +70,9 @@ def skip_kind(event: Any) -> SkipKind | None:
         record, _, prefix = _unwrap(event)
         source = _required(record, f.EVENT_SOURCE, "eventSource", prefix)
         _required(record, f.EVENT_NAME, "eventName", prefix)
-        _check_scope(record, source, prefix)
-    except OutOfScope as skipped:
-        return skipped.kind
     except EventError:
         return None
-    return None
+    return _scope_kind(record, source)
 
 
 def iter_records(doc: Any) -> Iterator[Mapping[str, Any]]:
@@ -103,12 +100,12 @@ def _unwrap(event: Any) -> tuple[Mapping[str, Any], Mapping[str, Any] | None, st
         raise EventError("event", f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
         raise EventError("Records", "a CloudTrail log file holds many records: read each one")
-    if ENVELOPE_KEYS & event.keys() and "detail" in event:
+    if "detail" in event and not event.keys().isdisjoint(ENVELOPE_KEYS):
         detail = event["detail"]
         if not isinstance(detail, Mapping):
             raise EventError("detail", "expected the CloudTrail record as a JSON object")
         return detail, event, "detail."
-    if RECORD_KEYS & event.keys():
+    if not event.keys().isdisjoint(RECORD_KEYS):
         return event, None, ""
     raise EventError(
         "event", "neither an EventBridge event (detail) nor a CloudTrail record (eventName)"
@@ -263,36 +260,51 @@ def _check_scope(record: Mapping[str, Any], source: str, prefix: str) -> None:
     S3-family sources (directory buckets, Outposts…) that were denied pass: they are reported
     with their reason as today.
     """
+    kind = _scope_kind(record, source)
+    if kind is None:
+        return
+    event_type = f.text(f.EVENT_TYPE, record)
+    if kind is SkipKind.NETWORK_ACTIVITY:
+        raise OutOfScope(
+            f"{prefix}eventCategory",
+            kind,
+            f"a network-activity event ({event_type or f.text(f.EVENT_CATEGORY, record)}) of a "
+            "VPC endpoint, not an authorization by the bucket's policies",
+        )
+    if kind is SkipKind.SERVICE_EVENT:
+        raise OutOfScope(
+            f"{prefix}eventType",
+            kind,
+            f"{SERVICE_TYPE}: an event of the service itself, not a caller's request",
+        )
+    if kind is SkipKind.OTHER_SERVICE:
+        raise OutOfScope(f"{prefix}eventSource", kind, f"eventSource {source} is not S3")
+    if kind is SkipKind.NOT_DENIED:
+        raise OutOfScope(f"{prefix}errorCode", kind, "no errorCode: the call was not denied")
+    raise OutOfScope(
+        f"{prefix}errorCode",
+        kind,
+        f"errorCode {f.text(f.ERROR_CODE, record)} is not an authorization denial",
+    )
+
+
+def _scope_kind(record: Mapping[str, Any], source: str) -> SkipKind | None:
+    """Why a record is out of scope (`_check_scope`), without the exception: a replay sorts
+    out a trail's records, mostly out of scope, with it (`skip_kind`)."""
     category = f.text(f.EVENT_CATEGORY, record)
     event_type = f.text(f.EVENT_TYPE, record)
     if category == NETWORK_CATEGORY or event_type == NETWORK_TYPE:
-        raise OutOfScope(
-            f"{prefix}eventCategory",
-            SkipKind.NETWORK_ACTIVITY,
-            f"a network-activity event ({event_type or category}) of a VPC endpoint, "
-            "not an authorization by the bucket's policies",
-        )
+        return SkipKind.NETWORK_ACTIVITY
     if event_type == SERVICE_TYPE:
-        raise OutOfScope(
-            f"{prefix}eventType",
-            SkipKind.SERVICE_EVENT,
-            f"{SERVICE_TYPE}: an event of the service itself, not a caller's request",
-        )
+        return SkipKind.SERVICE_EVENT
     if source != S3_SOURCE and source not in OTHER_SOURCES:
-        raise OutOfScope(
-            f"{prefix}eventSource", SkipKind.OTHER_SERVICE, f"eventSource {source} is not S3"
-        )
+        return SkipKind.OTHER_SERVICE
     code = f.text(f.ERROR_CODE, record)
     if code is None:
-        raise OutOfScope(
-            f"{prefix}errorCode", SkipKind.NOT_DENIED, "no errorCode: the call was not denied"
-        )
+        return SkipKind.NOT_DENIED
     if code != DENIED_CODE:
-        raise OutOfScope(
-            f"{prefix}errorCode",
-            SkipKind.OTHER_ERROR,
-            f"errorCode {code} is not an authorization denial",
-        )
+        return SkipKind.OTHER_ERROR
+    return None
 
 
 def _out_of_scope(

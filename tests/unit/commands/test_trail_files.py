@@ -104,3 +104,19 @@ def test_read_files_gives_every_record_of_the_period_for_replay_to_count(tmp_pat
     path.write_text(json.dumps(log))
     since = parse_utc("2025-03-04T00:00:00Z")
     assert _ids(read_files([path], since=since, denied_only=False)) == ["a", "b", "c"]
+
+
+def test_an_array_item_is_read_by_what_it_holds_before_its_event_fields(tmp_path):
+    """An item of an array that names an event and also holds a log file's Records, an
+    envelope's detail or a Lambda on-failure record's payload is read as the latter."""
+    items = [
+        _record("bare"),
+        {**_record("outer-1"), "Records": [_record("inner-log")]},
+        {**_record("outer-2"), "detail": _record("inner-detail")},
+        {**_record("outer-3"), "requestPayload": {"detail": _record("inner-payload")}},
+        {**_record("outer-4"), "Records": "not a list", "detail": "not an object"},
+    ]
+    (tmp_path / "array.json").write_text(json.dumps(items))
+    records = list(read_files([tmp_path]))
+    assert _ids(records) == ["bare", "inner-log", "inner-detail", "inner-payload", "outer-4"]
+    assert [r.origin.rsplit("#", 1)[1] for r in records] == ["0", "1", "2", "3", "4"]
