@@ -78,7 +78,7 @@ from .patches import (
 )
 from .sides import Sides, credentials_note, labelled_text
 from .unchecked import endpoint_not_found, endpoint_owner_elsewhere
-from .verification import absent_principal, same_answers, twin_key, unaffected
+from .verification import absent_principal, identity_policy, same_answers, twin_key, unaffected
 from .wording import Miss, MissKind
 
 T = TypeVar("T")
@@ -1663,11 +1663,13 @@ def _verified(
     broader = any(
         _allows(probe, patched) and not _allows(probe, snapshot)
         for probe in probes.plain()
-        if not (CACHE and unaffected(snapshot, probe, patch))
+        if not (CACHE and probes.unaffected(snapshot, probe, patch))
     )
     if not broader and not deny_exception and patch.get("kind") == "policy":
         granted = probes.granted(snapshot)
-        if granted is not None and not (CACHE and absent_principal(snapshot, granted[0], patch)):
+        if granted is not None and not (
+            CACHE and probes.unaffected(snapshot, granted[0], patch, absent=True)
+        ):
             probe, statements = granted
             account = probe.principal.account_id
             before = _with_granted_probe(snapshot, snapshot, None, statements, account)
@@ -1693,6 +1695,10 @@ class Probes:
     _keys: dict[int, str | None] = field(default_factory=dict)  # by id of self.patches' own
     # `_canonical` of each patch met, by id (the patch kept: its id is not reused meanwhile)
     _canonicals: dict[int, tuple[Mapping[str, Any], str | None]] = field(default_factory=dict)
+    # `unaffected`'s answers (the snapshot and probe kept, as above)
+    _unaffected: dict[
+        tuple[int, int, tuple[str, str, str], bool], tuple[Snapshot, AccessRequest, bool]
+    ] = field(default_factory=dict)
 
     def canonical(self, patch: Mapping[str, Any]) -> str | None:
         """`_canonical(patch)`, once per patch object (a patch's document is the policy's
@@ -1738,15 +1744,37 @@ class Probes:
         if twin is None or twin is patch or twin == patch:
             return None
         granted = self.granted(snapshot)
-        if granted is not None and not absent_principal(snapshot, granted[0], patch):
+        if granted is not None and not self.unaffected(snapshot, granted[0], patch, absent=True):
             return None
-        deciding = [self.request] + [p for p in self.plain() if not unaffected(snapshot, p, patch)]
+        deciding = [self.request]
+        deciding += [p for p in self.plain() if not self.unaffected(snapshot, p, patch)]
         try:
             answer = _reevaluate(self.request, snapshot, twin, self.decision, self)
             twin_patched = _patched(snapshot, twin, self.canonical(twin))
         except DiagnoserError:
             return None
         return answer if same_answers(twin_patched, deciding, patch, twin, key) else None
+
+    def unaffected(
+        self,
+        snapshot: Snapshot,
+        probe: AccessRequest,
+        patch: Mapping[str, Any],
+        *,
+        absent: bool = False,
+    ) -> bool:
+        """`verification.unaffected` (`absent`: `absent_principal`) of one of these probes,
+        once per snapshot and policy the patch changes: a patch and its twins change the same
+        one, and each of them is checked against the same probes."""
+        changed = identity_policy(patch)
+        if changed is None:
+            return False
+        key = (id(snapshot), id(probe), changed, absent)
+        found = self._unaffected.get(key)
+        if found is None:
+            check = absent_principal if absent else unaffected
+            found = self._unaffected[key] = (snapshot, probe, check(snapshot, probe, patch))
+        return found[2]
 
     def plain(self) -> list[AccessRequest]:
         """`_probes(request)`."""
