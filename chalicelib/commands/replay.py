@@ -144,7 +144,7 @@ class ErrorTally:
 
     count: int = 0
     first: list[tuple[str, str]] = field(default_factory=list)  # (event id or origin, reason)
-    by_reason: dict[str, tuple[list[int], list[str]]] = field(default_factory=dict)
+    by_reason: dict[str, ReasonTally] = field(default_factory=dict)
     other: int = 0  # the events of reasons past the first `REASONS`
     texts: Spool | None = None
 
@@ -154,22 +154,28 @@ class ErrorTally:
         if len(self.first) < LISTED:
             self.first.append((where, reason))
         seen = self.by_reason.get(reason)
-        if seen is not None:
-            seen[0][0] += 1
-            if len(seen[1]) < EXAMPLES:
-                seen[1].append(where)
-        elif len(self.by_reason) < REASONS:
-            self.by_reason[reason] = ([1], [where])
-        else:
+        if seen is None and len(self.by_reason) < REASONS:
+            seen = self.by_reason[reason] = ReasonTally()
+        if seen is None:
             self.other += 1
+        else:
+            seen.count += 1
+            if len(seen.events) < EXAMPLES:
+                seen.events.append(where)
         if self.texts is not None:
             self.texts.add(error_json(where, reason))
 
-    def most_common(self) -> list[tuple[str, int, list[str]]]:
-        """(reason, events, the first of them) of the `TOP_REASONS` reasons with most events,
-        the first met first among equals."""
-        ranked = sorted(self.by_reason.items(), key=lambda kv: -kv[1][0][0])  # stable
-        return [(reason, n[0], where) for reason, (n, where) in ranked[:TOP_REASONS]]
+    def most_common(self) -> list[tuple[str, ReasonTally]]:
+        """The `TOP_REASONS` reasons with most events, the first met first among equals."""
+        return sorted(self.by_reason.items(), key=lambda kv: -kv[1].count)[:TOP_REASONS]
+
+
+@dataclass(slots=True)
+class ReasonTally:
+    """The events of one reason of error: how many, and the first `EXAMPLES` of them."""
+
+    count: int = 0
+    events: list[str] = field(default_factory=list)
 
 
 def error_json(where: str, reason: str) -> str:
@@ -802,11 +808,11 @@ def _error_lines(errors: ErrorTally) -> list[str]:
         "",
         f"Could not diagnose {errors.count}, by reason (--output json lists every event):",
     ]
-    width = len(str(top[0][1])) if top else 0
-    for reason, count, where in top:
-        named = ", ".join(text(w, 80) for w in where)
-        lines.append(f"  {str(count).rjust(width)}  {message(reason)} (e.g. {named})")
-    rest = errors.count - sum(count for _, count, _ in top)
+    width = len(str(top[0][1].count)) if top else 0
+    for reason, tally in top:
+        named = ", ".join(text(where, 80) for where in tally.events)
+        lines.append(f"  {str(tally.count).rjust(width)}  {message(reason)} (e.g. {named})")
+    rest = errors.count - sum(tally.count for _, tally in top)
     if rest:
         reasons = len(errors.by_reason) - len(top)
         others = f"more than {reasons}" if errors.other else str(reasons)

@@ -202,7 +202,8 @@ def test_the_errors_a_replay_keeps_do_not_grow_with_them():
         tally.add(f"event-{i}", f"reason {i}" if i % 2 else "the same reason")
     assert tally.count == 3 * replay.REASONS
     assert len(tally.first) == replay.LISTED and len(tally.by_reason) == replay.REASONS
-    assert tally.by_reason["the same reason"] == ([1500], ["event-0", "event-2", "event-4"])
+    same = tally.by_reason["the same reason"]
+    assert (same.count, same.events) == (1500, ["event-0", "event-2", "event-4"])
     assert tally.other == 3 * replay.REASONS - 1500 - (replay.REASONS - 1)
     summary = replay.ReplaySummary(errors=tally)
     lines = replay.render_summary(summary, stored=False).split("by reason")[1].splitlines()
