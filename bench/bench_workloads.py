@@ -182,7 +182,7 @@ def _cli(
     """(wall seconds, CPU seconds of the command and its worker processes) of one batch run,
     start-up included."""
     command = [str(SCRIPT), "diagnose", "--snapshot", str(snapshot_path), "--batch", str(lines)]
-    command += ["--detail", detail] + (["--jobs", str(jobs)] if jobs != 1 else [])
+    command += ["--detail", detail, "--jobs", str(jobs)]  # 1 too: a large file is spread unasked
     env = _environment(lines.parent)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

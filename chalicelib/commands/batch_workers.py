@@ -71,6 +71,16 @@ def jobs_wanted(value: int | None) -> int:
 PER_CPU: Final = 4
 """Most workers a CPU that `--jobs` takes."""
 
+AUTO_MAX: Final = 4
+"""Most workers a command starts unasked (`unasked_jobs`): each holds the snapshot and what it
+remembers."""
+
+
+def unasked_jobs() -> int:
+    """The workers of a command that spreads its work without `--jobs`: one per CPU, at most
+    `AUTO_MAX`."""
+    return min(cpu_count(), AUTO_MAX)
+
 
 def answers_in_parallel(
     lines: Iterator[Line],

@@ -58,7 +58,7 @@ from ..diagnose.untrusted import message, text
 from ..events.errors import OutOfScope
 from ..model import DiagnoserError, Finding, InputError, Json
 from . import dlq, progress
-from .batch_workers import WorkerDied, answers_in_parallel, cpu_count, jobs_wanted
+from .batch_workers import WorkerDied, answers_in_parallel, jobs_wanted, unasked_jobs
 from .options import HelpFormatter
 from .spool import Spool, SpoolError
 from .timespec import parse_since
@@ -542,7 +542,7 @@ def _sorted_files(
     counts, the same first error (a trail tree of a busy account is mostly other calls, each
     to be read and sorted out)."""
     found = expand(paths)
-    readers = jobs if jobs is not None else min(cpu_count(), AUTO_JOBS_MAX)
+    readers = jobs if jobs is not None else unasked_jobs()
     if readers == 1 or len(found) < READ_FILES_FROM:
         return _sorted_out(read_files(paths, since=since, denied_only=False, stats=files))
     kept = TrailSpool()
@@ -648,17 +648,14 @@ AUTO_JOBS_FROM: Final = 500
 """Events from which a replay that may be spread takes a worker per CPU unasked: fewer gain
 too little for the workers' start (on two CPUs, 200 records take as long either way; 500 a
 fifth less with two workers)."""
-AUTO_JOBS_MAX: Final = 4
-"""Most workers a replay starts unasked: each holds the snapshot and what it remembers."""
 
 
 def _auto_jobs(args: argparse.Namespace, events: int) -> int:
-    """The worker processes of a replay without `--jobs`: one per CPU (at most
-    `AUTO_JOBS_MAX`) for `AUTO_JOBS_FROM` events or more against `--snapshot` without
-    `--store`, else one."""
+    """The worker processes of a replay without `--jobs`: `unasked_jobs()` for
+    `AUTO_JOBS_FROM` events or more against `--snapshot` without `--store`, else one."""
     if args.snapshot is None or args.store or events < AUTO_JOBS_FROM:
         return 1
-    return min(cpu_count(), AUTO_JOBS_MAX)
+    return unasked_jobs()
 
 
 def _run_from_dlq(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:

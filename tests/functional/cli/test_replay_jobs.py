@@ -194,14 +194,14 @@ def test_a_replay_of_many_events_takes_a_worker_per_cpu_unasked(
     from chalicelib.commands import replay
 
     monkeypatch.setattr(replay, "AUTO_JOBS_FROM", threshold)
-    monkeypatch.setattr(replay, "cpu_count", lambda: 8)
+    monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
     snapshot_path, events = _files(tmp_path)
     # WHEN they are replayed without --jobs (or with --jobs 1)
     argv = ["--events", str(events), "--snapshot", str(snapshot_path), *more]
     pids = _worker_pids(tmp_path, capsys, monkeypatch, *argv)
-    # THEN from the threshold on, AUTO_JOBS_MAX workers took them, and never the command itself
+    # THEN from the threshold on, AUTO_MAX workers took them, and never the command itself
     if spread:
-        assert len(pids) == replay.AUTO_JOBS_MAX and os.getpid() not in pids
+        assert len(pids) == batch_workers.AUTO_MAX and os.getpid() not in pids
     else:
         assert pids == set()
 
@@ -213,7 +213,7 @@ def test_a_live_or_stored_replay_is_never_spread_unasked() -> None:
 
     many = replay.AUTO_JOBS_FROM
     offline = Namespace(snapshot=Path("S.json"), store=False)
-    assert replay._auto_jobs(offline, many) == min(batch_workers.cpu_count(), replay.AUTO_JOBS_MAX)
+    assert replay._auto_jobs(offline, many) == batch_workers.unasked_jobs()
     assert replay._auto_jobs(offline, many - 1) == 1
     assert replay._auto_jobs(Namespace(snapshot=None, store=False), many) == 1
     assert replay._auto_jobs(Namespace(snapshot=Path("S.json"), store=True), many) == 1

@@ -142,3 +142,61 @@ def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
     ids = [json.loads(line)["id"] for line in out.splitlines()]
     assert ids == list(range(1, len(ids) + 1))  # in order, none missing before the stop
     assert len(ids) < 70
+
+
+@pytest.mark.parametrize(
+    ("threshold", "more", "spread"),
+    [
+        (1_000, [], True),
+        (1 << 30, [], False),
+        (1_000, ["--jobs", "1"], False),
+        (1_000, ["--detail", "decision"], False),
+    ],
+    ids=["large-file", "small-file", "one-asked", "decisions"],
+)
+def test_a_large_file_of_full_findings_is_answered_by_workers_unasked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int,
+    more: list[str],
+    spread: bool,
+) -> None:
+    # GIVEN a batch file past the size from which full findings are spread, on 8 CPUs
+    monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", threshold)
+    monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
+    answers, seen = diagnose._answers, tmp_path / "pids"
+
+    def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
+        with seen.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return answers(lines, args)
+
+    monkeypatch.setattr(diagnose, "_answers", noted)
+    lines = _lines()
+    # WHEN it is answered without --jobs (or with --jobs 1, or decisions alone)
+    code, out, err = _run(tmp_path, capsys, lines, *more)
+    # THEN past the size, AUTO_MAX workers answered, in the order of the lines; else the command
+    assert code == 0, err
+    pids = {int(pid) for pid in seen.read_text().split()}
+    if spread:
+        assert len(pids) == batch_workers.AUTO_MAX and os.getpid() not in pids
+    else:
+        assert pids == {os.getpid()}
+    assert len(out.splitlines()) == len(lines)
+
+
+def test_a_pipe_is_never_spread_unasked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program may write a line and wait for its answer: workers read lines ahead."""
+    from argparse import Namespace
+
+    monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", 0)
+    fifo = tmp_path / "lines"
+    os.mkfifo(fifo)
+    regular = tmp_path / "batch.jsonl"
+    regular.write_text("{}\n")
+    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=fifo)) == 1
+    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=regular)) == (
+        batch_workers.unasked_jobs()
+    )
+    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=tmp_path / "none")) == 1
