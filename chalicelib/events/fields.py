@@ -26,16 +26,19 @@ class Field:
     A path of names (`a.b.c`, most fields) is walked as jmespath's interpreter walks it, without
     its dispatch: each name is `value.get(name)`, and a value without `get` gives None."""
 
-    __slots__ = ("_keys", "_tree", "expression")
+    __slots__ = ("_filter", "_keys", "_tree", "expression")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         self._tree = jmespath.compile(expression).parsed
         self._keys = _names(self._tree)
+        self._filter = _filter(self._tree)
 
     def search(self, data: Any) -> Any:
         keys = self._keys
         if keys is None:
+            if self._filter is not None:
+                return _filtered(self._filter, data)
             return _INTERPRETER.visit(self._tree, data)
         value = data
         try:
@@ -44,6 +47,58 @@ class Field:
         except AttributeError:  # a value without `get` (None, a list, a string...)
             return None
         return value
+
+
+_Filter = tuple[str, str, str, str, bool]  # list, tested name, its string, projected name, [0]
+_FIRST: Final = {
+    "type": "index_expression",
+    "children": [
+        {"type": "identity", "children": []},
+        {"type": "index", "value": 0, "children": []},
+    ],
+}
+
+
+def _filter(tree: Mapping[str, Any]) -> _Filter | None:
+    """The parts of `a[?b=='s'].c` (a filter of a list by a name's string, a name of each
+    element kept; `resources[]`'s fields), with `| [0]` or not; None for another tree."""
+    first = tree["type"] == "pipe" and tree["children"][1] == _FIRST
+    if first:
+        tree = tree["children"][0]
+    if tree["type"] != "filter_projection":
+        return None
+    base, kept, test = tree["children"]
+    if base["type"] != "field" or kept["type"] != "field" or test["type"] != "comparator":
+        return None
+    tested, literal = test["children"]
+    if test["value"] != "eq" or tested["type"] != "field" or literal["type"] != "literal":
+        return None
+    if not isinstance(literal["value"], str):
+        return None
+    return base["value"], tested["value"], literal["value"], kept["value"], first
+
+
+def _filtered(parts: _Filter, data: Any) -> Any:
+    """`_filter`'s expression searched as jmespath's interpreter does: a value without `get`
+    has no names (None), an element is kept when its name holds that very string (jmespath's
+    equality of a string and any JSON value), and its kept name when not None."""
+    source, tested, string, kept, first = parts
+    try:
+        elements = data.get(source)
+    except AttributeError:
+        return None
+    if not isinstance(elements, list):
+        return None
+    found = []
+    for element in elements:
+        try:
+            if element.get(tested) == string and (value := element.get(kept)) is not None:
+                found.append(value)
+        except AttributeError:
+            continue
+    if first:
+        return found[0] if found else None
+    return found
 
 
 def _names(tree: Mapping[str, Any]) -> tuple[str, ...] | None:

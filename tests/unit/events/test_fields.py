@@ -29,6 +29,19 @@ def _records() -> list[Any]:
             {**record, "userIdentity": [record.get("userIdentity")]},
             {**record, "resources": {"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::b"}},
             {**record, "resources": [{"type": "AWS::S3::Bucket", "ARN": 7}, None, "x", []]},
+            {
+                **record,
+                "resources": [
+                    {"type": "AWS::S3::Bucket", "ARN": None},  # matched, nothing kept
+                    {"type": "AWS::S3::Bucket", "accountId": "1", "ARN": "arn:aws:s3:::b"},
+                    {"type": ["AWS::S3::Bucket"], "ARN": "list"},
+                    {"type": True, "ARN": "bool"},
+                    {"Type": "AWS::S3::Object", "ARN": "case"},
+                    {"type": "AWS::S3::Object", "ARN": {"nested": 1}},
+                    {"type": "AWS::S3::AccessPoint", "accountId": 0},
+                ],
+            },
+            {**record, "resources": [{"type": "AWS::S3::Object"}, {"type": "AWS::S3::Object"}]},
             {**record, "requestParameters": {"bucketName": 5, "key": None, "Host": ["h"]}},
             {**record, "tlsDetails": "TLSv1.3", "additionalEventData": None},
             {**record, "userIdentity": {"sessionContext": "s", "arn": ["a"], "type": 0}},
