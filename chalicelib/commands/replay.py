@@ -537,13 +537,13 @@ def _sorted_files(
     paths: Iterable[Path], since: datetime | None, files: FileStats, jobs: int | None
 ) -> tuple[TrailSpool, Counter[str]]:
     """`_sorted_out` of the records of `paths` (`read_files`, its counts in `files`); from
-    `READ_FILES_FROM` files, read by worker processes (`--jobs` of them, else as `_auto_jobs`
-    would take them), a file each at a time: the same records in the same order, the same
+    `READ_FILES_FROM` files, read by worker processes (`--jobs` of them, else
+    `unasked_jobs()`), a file each at a time: the same records in the same order, the same
     counts, the same first error (a trail tree of a busy account is mostly other calls, each
     to be read and sorted out)."""
-    found = expand(paths)
     readers = jobs if jobs is not None else unasked_jobs()
-    if readers == 1 or len(found) < READ_FILES_FROM:
+    found = expand(paths) if readers > 1 else []
+    if len(found) < READ_FILES_FROM:
         return _sorted_out(read_files(paths, since=since, denied_only=False, stats=files))
     kept = TrailSpool()
     skipped: Counter[str] = Counter()

@@ -263,13 +263,13 @@ def _check_scope(record: Mapping[str, Any], source: str, prefix: str) -> None:
     kind = _scope_kind(record, source)
     if kind is None:
         return
-    event_type = f.text(f.EVENT_TYPE, record)
     if kind is SkipKind.NETWORK_ACTIVITY:
+        event = f.text(f.EVENT_TYPE, record) or f.text(f.EVENT_CATEGORY, record)
         raise OutOfScope(
             f"{prefix}eventCategory",
             kind,
-            f"a network-activity event ({event_type or f.text(f.EVENT_CATEGORY, record)}) of a "
-            "VPC endpoint, not an authorization by the bucket's policies",
+            f"a network-activity event ({event}) of a VPC endpoint, not an authorization by the "
+            "bucket's policies",
         )
     if kind is SkipKind.SERVICE_EVENT:
         raise OutOfScope(
