@@ -78,7 +78,7 @@ from .patches import (
 )
 from .sides import Sides, credentials_note, labelled_text
 from .unchecked import endpoint_not_found, endpoint_owner_elsewhere
-from .verification import absent_principal, identity_policy, same_answers, twin_key, unaffected
+from .verification import absent_principal, identity_policy, same_answers, twins, unaffected
 from .wording import Miss, MissKind
 
 T = TypeVar("T")
@@ -1683,7 +1683,7 @@ def _verified(
 class Probes:
     """The probes of one request, built once for all its candidate fixes; what each patch of
     the candidates verified to (a patch of the same canonical JSON verifies alike), and its
-    twins among them (`verification.twin_key`)."""
+    twins among them (`verification.twins`)."""
 
     request: AccessRequest
     decision: Decision | None
@@ -1691,8 +1691,6 @@ class Probes:
     _plain: list[AccessRequest] | None = None
     _granted: list[tuple[AccessRequest, list[Json]] | None] | None = None
     _results: dict[str, tuple[bool, bool]] = field(default_factory=dict)
-    _twins: dict[str, Json] | None = None
-    _keys: dict[int, str | None] = field(default_factory=dict)  # by id of self.patches' own
     # `_canonical` of each patch met, by id (the patch kept: its id is not reused meanwhile)
     _canonicals: dict[int, tuple[Mapping[str, Any], str | None]] = field(default_factory=dict)
     # `unaffected`'s answers (the snapshot and probe kept, as above)
@@ -1730,18 +1728,8 @@ class Probes:
         The probes a patch cannot affect (`verification`) are the same for its twins (one
         policy changed); the granted probe must be one of them.
         """
-        if self._twins is None:
-            self._keys = {id(candidate): twin_key(candidate) for candidate in self.patches}
-            self._twins = {}
-            for candidate in self.patches:
-                found = self._keys[id(candidate)]
-                if found is not None:
-                    self._twins[found] = candidate  # the last of each key
-        key = self._keys[id(patch)] if id(patch) in self._keys else twin_key(patch)
-        if key is None or _cross_account(self.request, snapshot):
-            return None
-        twin = self._twins.get(key)
-        if twin is None or twin is patch or twin == patch:
+        twin = self.twin_of(patch)
+        if twin is None or _cross_account(self.request, snapshot):
             return None
         granted = self.granted(snapshot)
         if granted is not None and not self.unaffected(snapshot, granted[0], patch, absent=True):
@@ -1753,7 +1741,13 @@ class Probes:
             twin_patched = _patched(snapshot, twin, self.canonical(twin))
         except DiagnoserError:
             return None
-        return answer if same_answers(twin_patched, deciding, patch, twin, key) else None
+        return answer if same_answers(twin_patched, deciding, patch, twin, known=True) else None
+
+    def twin_of(self, patch: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The last of the candidates that is a twin of `patch` (`verification.twins`: itself
+        included), unless that is `patch` or one equal to it."""
+        twin = next((c for c in reversed(self.patches) if twins(patch, c)), None)
+        return None if twin is None or twin is patch or twin == patch else twin
 
     def unaffected(
         self,

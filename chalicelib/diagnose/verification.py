@@ -46,10 +46,10 @@ from ..engine import resolve_principal
 from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, kept_evidence
 from ..engine.hits import Scan, scans_of
-from ..engine.policy import CompiledPolicy, CompiledStatement, PolicyKind, compile_policy
+from ..engine.policy import CompiledPolicy, CompiledStatement, with_resource
 from ..engine.verdict_cache import remembered_scans
 from ..model import AccessRequest, MalformedPolicyError
-from ..snapshot import Snapshot, Unreadable, parse_json_document
+from ..snapshot import Snapshot, Unreadable
 from .patches import split_inline
 
 ENABLED = True  # False: every probe is decided on the patched snapshot (the proof tests)
@@ -87,23 +87,45 @@ def absent_principal(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[st
     return kind == "user" and changed != ("inline", "user", name.rsplit("/", 1)[-1])
 
 
-def twin_key(patch: Mapping[str, Any]) -> str | None:
-    """The patch of an identity policy as canonical JSON with each statement's Resource left
-    out: patches of one key are twins. None for any other patch, or a statement without
-    Resource."""
-    if identity_policy(patch) is None:
-        return None
-    document = patch.get("document")
-    statements = document.get("Statement") if isinstance(document, Mapping) else None
-    if not isinstance(document, Mapping) or not isinstance(statements, list):
-        return None
+def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Patches of one identity policy whose documents differ in statements' Resource alone
+    (equal as JSON with each statement's Resource left out; a statement without Resource: no).
+
+    A statement both documents share (one object: the policy's own, beside the one a fix adds
+    or changes) is equal as it stands; only the others are written out to compare."""
+    if identity_policy(patch) is None or set(patch) != set(other):
+        return False
+    document, theirs = patch.get("document"), other.get("document")
+    if not (isinstance(document, Mapping) and isinstance(theirs, Mapping)):
+        return False
+    statements, their_statements = document.get("Statement"), theirs.get("Statement")
+    if not (isinstance(statements, list) and isinstance(their_statements, list)):
+        return False
+    if len(statements) != len(their_statements) or set(document) != set(theirs):
+        return False
     if not all(isinstance(st, Mapping) and "Resource" in st for st in statements):
+        return False
+    if any(
+        _json(patch[key]) != _json(other[key]) or _json(patch[key]) is None
+        for key in patch
+        if key != "document" and patch[key] is not other[key]
+    ) or any(
+        _json(document[key]) != _json(theirs[key]) or _json(document[key]) is None
+        for key in document
+        if key != "Statement" and document[key] is not theirs[key]
+    ):
+        return False
+    return all(
+        mine is their or _blank(mine) == _blank(their) is not None
+        for mine, their in zip(statements, their_statements, strict=True)
+    )
+
+
+def _blank(statement: Any) -> str | None:
+    """A statement as JSON with its Resource left out; None: not a statement with Resource."""
+    if not isinstance(statement, Mapping) or "Resource" not in statement:
         return None
-    blank = [{**st, "Resource": None} for st in statements]
-    try:
-        return json.dumps({**patch, "document": {**document, "Statement": blank}}, sort_keys=True)
-    except (TypeError, ValueError):
-        return None
+    return _json({**statement, "Resource": None})
 
 
 def same_answers(
@@ -111,27 +133,27 @@ def same_answers(
     requests: Sequence[AccessRequest],
     patch: Mapping[str, Any],
     twin_patch: Mapping[str, Any],
-    key: str | None = None,
+    known: bool = False,
 ) -> bool:
     """Each of `requests` is decided on the snapshot with `patch` as on `twin` (the same
-    snapshot with `twin_patch`, a twin of `patch`; `key`: their `twin_key`, when the caller
-    took it of both already).
+    snapshot with `twin_patch`, a twin of `patch`; `known`: the caller found them `twins`
+    already).
 
-    Only the statements whose Resource differs are compiled (as the whole document compiles
-    them: with its other elements); the others are the twin's, as JSON (twins differ in
-    Resource values alone). The whole patched
-    document compiles when they do: its other elements and statements are the twin's.
+    Only the Resource elements that differ are compiled (`policy.with_resource`: the twin's
+    compiled statement with this patch's Resource, as the whole document compiles it); the
+    other elements and statements are the twin's, as JSON (twins differ in Resource values
+    alone).
     """
-    if not ENABLED or (key is None and not twins(patch, twin_patch)):
+    if not ENABLED or not (known or twins(patch, twin_patch)):
         return False
-    policy_id, document = patch["policy"], patch["document"]
-    pairs = zip(document["Statement"], twin_patch["document"]["Statement"], strict=True)
+    policy_id, statements = patch["policy"], patch["document"]["Statement"]
+    pairs = zip(statements, twin_patch["document"]["Statement"], strict=True)
     changed = [
         i
         for i, (mine, theirs) in enumerate(pairs)
         if _changed(mine["Resource"], theirs["Resource"])
     ]
-    ours: dict[PolicyKind, dict[int, CompiledStatement] | None] = {}
+    ours: dict[int, list[CompiledStatement] | None] = {}  # by id of the twin's compiled copy
     for request in requests:
         resolved = resolve_principal(request, twin)
         theirs = _copies(kept_evidence(twin, resolved.principal), policy_id)
@@ -139,12 +161,14 @@ def same_answers(
             return False  # read elsewhere or not as patched: no claim
         alike: list[tuple[CompiledStatement, CompiledStatement]] = []  # must answer alike
         for policy in theirs:
-            if policy.kind not in ours:
-                ours[policy.kind] = _statements(document, changed, policy_id, policy.kind)
-            mine = ours[policy.kind]
-            if mine is None or len(policy.statements) != len(document["Statement"]):
+            if len(policy.statements) != len(statements):
                 return False
-            alike += [(mine[i], policy.statements[i]) for i in changed]
+            if id(policy) not in ours:
+                ours[id(policy)] = _statements(policy, statements, changed)
+            mine = ours[id(policy)]
+            if mine is None:
+                return False
+            alike += zip(mine, (policy.statements[i] for i in changed), strict=True)
         scans = _scans(twin, resolved)
         if scans is None or not all(_answer_alike(a, b, scans) for a, b in alike):
             return False
@@ -159,37 +183,32 @@ def _scans(twin: Snapshot, request: AccessRequest) -> Sequence[Scan] | None:
     return remembered if remembered is not None else identity_scans(twin, request)
 
 
-def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
-    """Patches of one identity policy whose documents differ in statements' Resource alone."""
-    key = twin_key(patch)
-    return key is not None and key == twin_key(other)
-
-
 def _answer_alike(
     mine: CompiledStatement, theirs: CompiledStatement, scans: Sequence[Scan]
 ) -> bool:
-    """The same Action and Resource answers to every scan."""
+    """The same Resource answers to every scan whose action the statements cover (`mine` is
+    `theirs` with another Resource: one Action element)."""
     if mine.matches_every_resource != theirs.matches_every_resource:
         return False
     for action, resource, ctx in scans:
-        covers = mine.matches_action(action)
-        if covers != theirs.matches_action(action):
-            return False
-        if covers and mine.matches_resource(resource, ctx) != theirs.matches_resource(
+        if theirs.matches_action(action) and mine.matches_resource(
             resource, ctx
-        ):
+        ) != theirs.matches_resource(resource, ctx):
             return False
     return True
 
 
 def _statements(
-    document: Mapping[str, Any], indices: list[int], policy_id: str, kind: PolicyKind
-) -> dict[int, CompiledStatement] | None:
-    """The statements at `indices`, compiled with the document's other elements; None:
-    malformed."""
-    statements = document["Statement"]
-    part = _compiled({**document, "Statement": [statements[i] for i in indices]}, policy_id, kind)
-    return None if part is None else dict(zip(indices, part.statements, strict=True))
+    twin: CompiledPolicy, statements: Sequence[Any], indices: list[int]
+) -> list[CompiledStatement] | None:
+    """The twin's statements at `indices`, with the Resource of `statements` (this patch's);
+    None: one is malformed."""
+    try:
+        return [
+            with_resource(twin.statements[i], statements[i], version=twin.version) for i in indices
+        ]
+    except MalformedPolicyError:
+        return None
 
 
 def _changed(mine: Any, theirs: Any) -> bool:
@@ -205,14 +224,6 @@ def _json(value: Any) -> str | None:
     try:
         return json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):
-        return None
-
-
-def _compiled(document: Any, policy_id: str, kind: PolicyKind) -> CompiledPolicy | None:
-    """The document compiled as the engine compiles a snapshot's policy; None: malformed."""
-    try:
-        return compile_policy(parse_json_document(document), policy_id=policy_id, kind=kind)
-    except MalformedPolicyError:
         return None
 
 

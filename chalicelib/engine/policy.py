@@ -444,12 +444,38 @@ def _compile_statement(
         policy_id=policy_id,
         actions=ActionMatcher.compile(actions),
         actions_negated=action_key == "NotAction",
-        resources=ResourceMatcher.compile(
-            parse_template(r, variables=variables) for r in resources
-        ),
+        resources=_resource_matcher(resources, variables=variables),
         resources_negated=resource_key == "NotResource",
         principal=principal,
         conditions=conditions,
+        raw=raw,
+    )
+
+
+def _resource_matcher(resources: tuple[str, ...], *, variables: bool) -> ResourceMatcher:
+    return ResourceMatcher.compile(parse_template(r, variables=variables) for r in resources)
+
+
+def with_resource(
+    statement: CompiledStatement, raw: Mapping[str, Any], *, version: str | None
+) -> CompiledStatement:
+    """`statement` with the Resource or NotResource element of `raw`, compiled as
+    `compile_policy` compiles it in a document of `version`: for a statement whose other
+    elements are `statement`'s (a MalformedPolicyError as compile_policy's for that element)."""
+    key = _one_of(raw, ("Resource", "NotResource"), statement.policy_id)
+    resources = _strings(raw[key], statement.policy_id, key)
+    matcher = _resource_matcher(resources, variables=version == VERSION_2012)
+    return CompiledStatement(  # not dataclasses.replace: this is on fix verification's path
+        index=statement.index,
+        sid=statement.sid,
+        effect=statement.effect,
+        policy_id=statement.policy_id,
+        actions=statement.actions,
+        actions_negated=statement.actions_negated,
+        resources=matcher,
+        resources_negated=key == "NotResource",
+        principal=statement.principal,
+        conditions=statement.conditions,
         raw=raw,
     )
 

@@ -415,13 +415,11 @@ def test_twins_are_patches_that_differ_in_resource_alone() -> None:
     one = _policy("inline:user/alice/p", {"Version": "2012-10-17", "Statement": [statement]})
     prefix = copy.deepcopy(one)
     prefix["document"]["Statement"][0]["Resource"] = ["arn:aws:s3:::b/*"]
-    assert verification.twins(one, prefix)
-    assert verification.twin_key(one) == verification.twin_key(prefix) is not None
+    assert verification.twins(one, prefix) and verification.twins(prefix, one)
     for path, value in (("Action", "s3:*"), ("Effect", "Deny"), ("Sid", "X")):
         other = copy.deepcopy(prefix)
         other["document"]["Statement"][0][path] = value
-        assert not verification.twins(one, other)
-        assert verification.twin_key(one) != verification.twin_key(other)
+        assert not verification.twins(one, other) and not verification.twins(other, one)
     elsewhere = dict(prefix, policy="inline:user/bob/p")
     assert not verification.twins(one, elsewhere)
     no_resource = copy.deepcopy(one)
@@ -429,7 +427,31 @@ def test_twins_are_patches_that_differ_in_resource_alone() -> None:
         0
     ].pop("Resource")
     assert not verification.twins(no_resource, no_resource)
-    assert verification.twin_key(no_resource) is None
+
+
+def test_twins_share_the_policys_own_statements_and_differ_in_the_one_a_fix_adds() -> None:
+    """Patches built on one document share its statements (objects): those are equal as they
+    stand, and a shared statement without Resource still makes no twins."""
+    own = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
+    grant = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}
+
+    def adding(statement: Any, *, shared: Any = own, **document: Any) -> dict[str, Any]:
+        statements = [shared, statement]
+        document = {"Version": "2012-10-17", **document, "Statement": statements}
+        return {"kind": "policy", "policy": "inline:user/alice/p", "document": document}
+
+    one, prefix = adding(grant), adding({**grant, "Resource": "arn:aws:s3:::b/*"})
+    assert verification.twins(one, prefix) and verification.twins(one, one)
+    assert not verification.twins(one, adding({**grant, "Action": "s3:*"}))
+    assert not verification.twins(one, adding(grant, Version="2008-10-17"))
+    assert not verification.twins(one, adding(grant, Id="x"))
+    assert not verification.twins(one, dict(prefix, policy="inline:user/bob/p"))
+    assert not verification.twins(one, {**prefix, "document": {**prefix["document"],
+                                                               "Statement": [grant]}})  # fmt: skip
+    not_resource = {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::b/*"}
+    assert not verification.twins(
+        adding(grant, shared=not_resource), adding(grant, shared=not_resource)
+    )
 
 
 def test_twins_reading_the_context_in_resource_are_matched_with_the_requests_own() -> None:
