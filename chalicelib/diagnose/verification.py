@@ -47,6 +47,7 @@ from ..engine.evaluate import decide_in_full
 from ..engine.evidence import PrincipalEvidence, kept_evidence
 from ..engine.hits import Scan, scans_of
 from ..engine.policy import CompiledPolicy, CompiledStatement, with_resource
+from ..engine.resolve import resolved_principal
 from ..engine.verdict_cache import remembered_scans
 from ..model import AccessRequest, MalformedPolicyError
 from ..snapshot import Snapshot, Unreadable
@@ -62,7 +63,7 @@ def unaffected(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[str, Any
     changed = identity_policy(patch)
     if changed is None:
         return False
-    evidence = kept_evidence(snapshot, resolve_principal(probe, snapshot).principal)
+    evidence = kept_evidence(snapshot, resolved_principal(probe, snapshot))
     if evidence.exists is None:
         return False  # the IAM of the probe's account is not (wholly) readable: no claim
     return not _reads(evidence, changed)
@@ -80,7 +81,7 @@ def absent_principal(snapshot: Snapshot, probe: AccessRequest, patch: Mapping[st
     changed = identity_policy(patch)
     if changed is None:
         return False
-    principal = resolve_principal(probe, snapshot).principal
+    principal = resolved_principal(probe, snapshot)
     if kept_evidence(snapshot, principal).exists is not False:
         return False
     kind, _, name = principal.principal_arn.split(":", 5)[-1].partition("/")
@@ -93,7 +94,9 @@ def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
 
     A statement both documents share (one object: the policy's own, beside the one a fix adds
     or changes) is equal as it stands; only the others are written out to compare."""
-    if identity_policy(patch) is None or set(patch) != set(other):
+    if patch.get("policy") != other.get("policy") or set(patch) != set(other):
+        return False
+    if identity_policy(patch) is None:
         return False
     document, theirs = patch.get("document"), other.get("document")
     if not (isinstance(document, Mapping) and isinstance(theirs, Mapping)):
@@ -105,20 +108,21 @@ def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
         return False
     if not all(isinstance(st, Mapping) and "Resource" in st for st in statements):
         return False
-    if any(
-        _json(patch[key]) != _json(other[key]) or _json(patch[key]) is None
-        for key in patch
-        if key != "document" and patch[key] is not other[key]
-    ) or any(
-        _json(document[key]) != _json(theirs[key]) or _json(document[key]) is None
-        for key in document
-        if key != "Statement" and document[key] is not theirs[key]
-    ):
+    if not all(_same(patch[key], other[key]) for key in patch if key != "document"):
+        return False
+    if not all(_same(document[key], theirs[key]) for key in document if key != "Statement"):
         return False
     return all(
         mine is their or _blank(mine) == _blank(their) is not None
         for mine, their in zip(statements, their_statements, strict=True)
     )
+
+
+def _same(mine: Any, theirs: Any) -> bool:
+    """Equal as JSON: one value, two equal strings, or the same text."""
+    if mine is theirs or (type(mine) is str and type(theirs) is str):
+        return bool(mine == theirs)
+    return _json(mine) == _json(theirs) is not None
 
 
 def _blank(statement: Any) -> str | None:

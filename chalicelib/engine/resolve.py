@@ -235,6 +235,23 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
 _KEPT_RESOLUTIONS: Final = 256
 
 
+def resolved_principal(request: AccessRequest, snapshot: Snapshot) -> Principal:
+    """`resolve_principal(request, snapshot).principal`, without the context entries and the
+    access point alias the resolution adds (neither changes the principal): what the engine
+    reads the principal's IAM policies for."""
+    found = snapshot.resolved.get(id(request))
+    if found is not None and found[0] is request:
+        return found[1].principal  # type: ignore[no-any-return]
+    return _principal_of(request.principal, snapshot)
+
+
+def _principal_of(principal: Principal, snapshot: Snapshot) -> Principal:
+    """`_resolved(principal, snapshot)`, kept on the snapshot for each principal."""
+    return snapshot.cached(  # type: ignore[no-any-return]
+        ("resolved-principal", principal), lambda: _resolved(principal, snapshot)
+    )
+
+
 def _with_alias(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     """A request on an access point alias as the request through the snapshot's access point
     of that alias (or the one its record names), on its bucket; the same request otherwise."""
@@ -736,9 +753,7 @@ def _endpoint_entry(name: str, value: str, source: str) -> ContextEntry:
 
 def _with_principal(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     principal = request.principal
-    resolved = snapshot.cached(
-        ("resolved-principal", principal), lambda: _resolved(principal, snapshot)
-    )
+    resolved = _principal_of(principal, snapshot)
     if resolved is principal or resolved == principal:  # the one kept for an equal principal
         return request
     old, new = principal.principal_arn, resolved.principal_arn
