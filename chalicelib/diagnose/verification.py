@@ -113,23 +113,31 @@ def twins(patch: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
     if not all(_same(document[key], theirs[key]) for key in document if key != "Statement"):
         return False
     return all(
-        mine is their or _blank(mine) == _blank(their) is not None
+        mine is their or _alike_but_resource(mine, their)
         for mine, their in zip(statements, their_statements, strict=True)
     )
 
 
 def _same(mine: Any, theirs: Any) -> bool:
-    """Equal as JSON: one value, two equal strings, or the same text."""
+    """Equal as JSON: one value, two equal strings or lists of strings, or the same text."""
     if mine is theirs or (type(mine) is str and type(theirs) is str):
+        return bool(mine == theirs)
+    if type(mine) is list and type(theirs) is list and _strings(mine) and _strings(theirs):
         return bool(mine == theirs)
     return _json(mine) == _json(theirs) is not None
 
 
-def _blank(statement: Any) -> str | None:
-    """A statement as JSON with its Resource left out; None: not a statement with Resource."""
-    if not isinstance(statement, Mapping) or "Resource" not in statement:
-        return None
-    return _json({**statement, "Resource": None})
+def _strings(values: list[Any]) -> bool:
+    return all(type(value) is str for value in values)
+
+
+def _alike_but_resource(mine: Any, theirs: Any) -> bool:
+    """Two statements with Resource, equal as JSON with it left out."""
+    if not (isinstance(mine, Mapping) and isinstance(theirs, Mapping)):
+        return False
+    if "Resource" not in mine or "Resource" not in theirs or set(mine) != set(theirs):
+        return False
+    return all(_same(value, theirs[key]) for key, value in mine.items() if key != "Resource")
 
 
 def same_answers(
