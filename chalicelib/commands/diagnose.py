@@ -148,8 +148,9 @@ def register(subparsers: Any) -> None:
         type=int,
         metavar="N",
         help="batch only: answer with N processes at once (0: one per CPU; default: one per "
-        "CPU, at most 4, for full findings from a file of 1 MiB or more, else 1), the answers "
-        "in the order of the lines; for full findings (decisions gain nothing), e.g. --jobs 1",
+        "CPU, at most 4 and as many as half the available memory holds copies of --snapshot, "
+        "for full findings from a file of 1 MiB or more, else 1), the answers in the order of "
+        "the lines; for full findings (decisions gain nothing), e.g. --jobs 1",
     )
     parser.set_defaults(func=run)
 
@@ -537,10 +538,11 @@ lines of requests; 500 gain nothing on two CPUs, 2,000 take a quarter less time)
 
 
 def _batch_jobs(args: argparse.Namespace) -> int:
-    """The workers of a batch: `--jobs`; without it, `unasked_jobs()` for full findings from a
-    regular file of `AUTO_BATCH_BYTES` or more, else one. A pipe stays in one process: a
-    program that writes a line and waits for its answer gets it before the next line is read
-    (workers read some lines ahead), and its size is not known."""
+    """The workers of a batch: `--jobs`; without it, `unasked_jobs` (as many as the memory holds
+    copies of `--snapshot`) for full findings from a regular file of `AUTO_BATCH_BYTES` or
+    more, else one. A pipe stays in one process: a program that writes a line and waits for
+    its answer gets it before the next line is read (workers read some lines ahead), and its
+    size is not known."""
     if args.jobs is not None:
         return jobs_wanted(args.jobs)
     if args.detail == "decision":
@@ -551,7 +553,7 @@ def _batch_jobs(args: argparse.Namespace) -> int:
         return 1  # opening it says why
     if not stat.S_ISREG(status.st_mode) or status.st_size < AUTO_BATCH_BYTES:
         return 1
-    return unasked_jobs()
+    return unasked_jobs(args.snapshot)
 
 
 def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> Iterator[str]:

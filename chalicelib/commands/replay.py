@@ -28,7 +28,8 @@ lists the ten most common reasons with their counts and first events (`--output 
 lists every one).
 `--jobs N` diagnoses a replay against `--snapshot` (without `--store`) with N processes, the
 same summary and findings (`--jobs 0`: one per CPU; without `--jobs`, such a replay of 500
-events or more takes one per CPU, at most 4); a worker that dies (killed, out of memory)
+events or more takes one per CPU, at most 4, and no more than half the available memory holds
+with a copy of the snapshot loaded each); a worker that dies (killed, out of memory)
 stops the run as an AWS failure does, with the summary of the events before it.
 
 `--from-dlq` drains the stack's dead-letter queue instead: each Lambda on-failure record's event
@@ -417,7 +418,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         metavar="N",
         help="with --snapshot and without --store: diagnose with N processes at once "
-        "(0: one per CPU; default: one per CPU, at most 4, for 500 events or more, else 1), "
+        "(0: one per CPU; default: one per CPU, at most 4 and as many as half the available "
+        "memory holds copies of --snapshot, for 500 events or more, else 1), "
         "the same summary and findings; 8 --events files or more are read by as many, "
         "e.g. --jobs 1",
     )
@@ -651,11 +653,11 @@ fifth less with two workers)."""
 
 
 def _auto_jobs(args: argparse.Namespace, events: int) -> int:
-    """The worker processes of a replay without `--jobs`: `unasked_jobs()` for
+    """The worker processes of a replay without `--jobs`: `unasked_jobs(--snapshot)` for
     `AUTO_JOBS_FROM` events or more against `--snapshot` without `--store`, else one."""
     if args.snapshot is None or args.store or events < AUTO_JOBS_FROM:
         return 1
-    return unasked_jobs()
+    return unasked_jobs(args.snapshot)
 
 
 def _run_from_dlq(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:

@@ -217,3 +217,25 @@ def test_a_live_or_stored_replay_is_never_spread_unasked() -> None:
     assert replay._auto_jobs(offline, many - 1) == 1
     assert replay._auto_jobs(Namespace(snapshot=None, store=False), many) == 1
     assert replay._auto_jobs(Namespace(snapshot=Path("S.json"), store=True), many) == 1
+
+
+def test_a_replay_takes_no_more_workers_unasked_than_the_memory_holds_snapshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argparse import Namespace
+
+    from chalicelib.commands import replay
+
+    # GIVEN 8 CPUs, a snapshot file, and memory for one loaded copy of it in half of the
+    # available memory
+    monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
+    snapshot_path, _events = _files(tmp_path)
+    size = snapshot_path.stat().st_size
+    worker = batch_workers.WORKER_BYTES + batch_workers.LOADED_PER_BYTE * size
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemAvailable: {3 * worker // 1024} kB\n")
+    monkeypatch.setattr(batch_workers, "MEMINFO", meminfo)
+    # WHEN a replay of many events against it is spread unasked
+    jobs = replay._auto_jobs(Namespace(snapshot=snapshot_path, store=False), 10_000)
+    # THEN one process diagnoses them
+    assert jobs == 1

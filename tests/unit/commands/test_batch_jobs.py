@@ -195,8 +195,69 @@ def test_a_pipe_is_never_spread_unasked(tmp_path: Path, monkeypatch: pytest.Monk
     os.mkfifo(fifo)
     regular = tmp_path / "batch.jsonl"
     regular.write_text("{}\n")
-    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=fifo)) == 1
-    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=regular)) == (
+    unasked = Namespace(jobs=None, detail=None, snapshot=None)
+    assert diagnose._batch_jobs(Namespace(**vars(unasked), batch=fifo)) == 1
+    assert diagnose._batch_jobs(Namespace(**vars(unasked), batch=regular)) == (
         batch_workers.unasked_jobs()
     )
-    assert diagnose._batch_jobs(Namespace(jobs=None, detail=None, batch=tmp_path / "none")) == 1
+    assert diagnose._batch_jobs(Namespace(**vars(unasked), batch=tmp_path / "none")) == 1
+
+
+def _memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(text)
+    monkeypatch.setattr(batch_workers, "MEMINFO", meminfo)
+
+
+@pytest.mark.parametrize(("copies", "workers"), [(2, 2), (0, 0), (9, batch_workers.AUTO_MAX)])
+def test_workers_unasked_are_as_many_as_the_memory_holds_copies_of_the_snapshot(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    copies: int,
+    workers: int,
+) -> None:
+    # GIVEN a large batch file on 8 CPUs, and memory for `copies` workers with the snapshot
+    # loaded, in half of what is available
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    worker = batch_workers.WORKER_BYTES + batch_workers.LOADED_PER_BYTE * snapshot.stat().st_size
+    available = 2 * copies * worker + 2 * worker // 3
+    _memory(tmp_path, monkeypatch, f"MemTotal: 99999999 kB\nMemAvailable: {available // 1024} kB\n")
+    monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", 1_000)
+    monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
+    answers, seen = diagnose._answers, tmp_path / "pids"
+
+    def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
+        with seen.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return answers(lines, args)
+
+    monkeypatch.setattr(diagnose, "_answers", noted)
+    lines = _lines()
+    # WHEN it is answered without --jobs
+    code, out, err = _run(tmp_path, capsys, lines)
+    # THEN as many workers as fit answered (at most AUTO_MAX); none fit: the command itself
+    assert code == 0, err
+    pids = {int(pid) for pid in seen.read_text().split()}
+    if workers:
+        assert len(pids) == workers and os.getpid() not in pids
+    else:
+        assert pids == {os.getpid()}
+    assert len(out.splitlines()) == len(lines)
+
+
+def test_workers_unasked_without_a_memory_figure_are_one_per_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_workers, "cpu_count", lambda: 3)
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    _memory(tmp_path, monkeypatch, "MemTotal: 1 kB\nMemFree: 1 kB\n")  # no MemAvailable line
+    assert batch_workers.unasked_jobs(snapshot) == 3
+    _memory(tmp_path, monkeypatch, "MemAvailable: lots\n")
+    assert batch_workers.unasked_jobs(snapshot) == 3
+    monkeypatch.setattr(batch_workers, "MEMINFO", tmp_path / "absent")
+    assert batch_workers.unasked_jobs(snapshot) == 3
+    _memory(tmp_path, monkeypatch, "MemAvailable: 1 kB\n")
+    assert batch_workers.unasked_jobs(snapshot) == 1
+    assert batch_workers.unasked_jobs(None) == 3  # a live batch: no snapshot file to copy
+    assert batch_workers.unasked_jobs(tmp_path / "no-such.json") == 3  # loading it says why
