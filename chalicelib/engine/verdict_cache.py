@@ -133,11 +133,14 @@ def decide(request: AccessRequest, snapshot: Snapshot, compute: Callable[[], V])
         repeats = _repeats(snapshot)
         exact = (key, request.context, slots) if repeats.looking else None
         found = None if exact is None else repeats.find(exact)
+        ctx = None
         if found is None:
-            found = _walk(root, slots, RequestContext.from_request(request))
+            ctx = RequestContext.from_request(request)
+            found = _walk(root, slots, ctx)
             if found is not None and exact is not None:
                 repeats.keep(exact, found)
         if found is not None:
+            repeats.walked(request, found, slots, ctx)
             return found.verdict  # type: ignore[return-value]
     counts = _path_counts(snapshot)
     paths = counts.get(key, 0)
@@ -171,19 +174,29 @@ def remembered_scans(request: AccessRequest, snapshot: Snapshot) -> list[Scan] |
     request's context, each the request's own (a context the trace did not see is no function
     of the key or the context: it is the shape's).
     """
-    shape = _shape(request, snapshot)
-    root = None if shape is None else snapshot.verdicts.get(shape[0])
-    if shape is None or root is None:
-        return None
-    slots = shape[1]
-    own = RequestContext.from_request(request)
-    found = _walk(root, slots, own)
+    last = _repeats(snapshot).last.get(id(request))
+    found: _Leaf | None
+    if last is not None and last[0] is request:
+        _, found, slots, kept = last
+        own = kept or RequestContext.from_request(request)
+    else:
+        shape = _shape(request, snapshot)
+        root = None if shape is None else snapshot.verdicts.get(shape[0])
+        if shape is None or root is None:
+            return None
+        slots = shape[1]
+        own = RequestContext.from_request(request)
+        found = _walk(root, slots, own)
     if found is None or found.scans is None:
         return None
     return [
         (action, slots[r] if isinstance(r, int) else r, own if ctx is None else ctx)
         for action, r, ctx in found.scans
     ]
+
+
+MAX_LAST: Final = 64
+"""Requests whose last walk `_Repeats.last` keeps, per snapshot."""
 
 
 @dataclass(slots=True)
@@ -195,6 +208,23 @@ class _Repeats:
     leaves: dict[tuple[object, ...], _Leaf] = field(default_factory=dict)
     misses: int = 0
     looking: bool = True
+    # The leaf the last requests' walks reached, by object (the request kept, so that its id is
+    # not reused meanwhile), with their key-bearing strings and context: `remembered_scans`
+    # of a request just decided (fix verification asks for the scans of the decision it made).
+    last: dict[int, tuple[AccessRequest, _Leaf, tuple[str, ...], RequestContext | None]] = field(
+        default_factory=dict
+    )
+
+    def walked(
+        self,
+        request: AccessRequest,
+        leaf: _Leaf,
+        slots: tuple[str, ...],
+        ctx: RequestContext | None,
+    ) -> None:
+        if len(self.last) >= MAX_LAST:
+            self.last.clear()
+        self.last[id(request)] = (request, leaf, slots, ctx)
 
     def find(self, exact: tuple[object, ...]) -> _Leaf | None:
         found = self.leaves.get(exact)

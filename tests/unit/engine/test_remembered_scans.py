@@ -5,7 +5,7 @@ from the leaf its shape's verdict tree gives it instead of deciding it anew. The
 the way `test_verdict_cache` checks remembered verdicts: every engine case, replayed with many
 object keys and neighbours of its request on one snapshot; wherever the tree answers, its scans
 equal, in order, the scans a full decision on a fresh snapshot makes: action, resource and the
-context's entries.
+context's entries; before the request is decided, and right after (from the leaf it walked to).
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def test_remembered_scans_are_the_full_decisions(case: Mapping[str, Any]) -> Non
                 assert _seen(remembered) == _seen(scans), one
                 answered += 1
             decide(one, shared)
+            just = remembered_scans(resolved, shared)  # the leaf the decision just walked to
+            if just is not None:
+                _verdict, scans = scans_of(lambda one=one: decide_in_full(one, reference))
+                assert _seen(just) == _seen(scans), one
     # Requests that are never remembered (a session policy, a KMS context holding the key) grow
     # no tree; where trees grew, the second round walked them.
     assert answered or not any(shared.verdicts.values()), "the trees answered no request"
