@@ -163,7 +163,7 @@ def same_answers(
     changed = [
         i
         for i, (mine, theirs) in enumerate(pairs)
-        if _changed(mine["Resource"], theirs["Resource"])
+        if not _same(mine["Resource"], theirs["Resource"])
     ]
     ours: dict[int, list[CompiledStatement] | None] = {}  # by id of the twin's compiled copy
     for request in requests:
@@ -221,15 +221,6 @@ def _statements(
         ]
     except MalformedPolicyError:
         return None
-
-
-def _changed(mine: Any, theirs: Any) -> bool:
-    """Whether two Resource values differ as JSON (equal strings, or lists of them, do not)."""
-    if mine == theirs and (
-        isinstance(mine, str) or (isinstance(mine, list) and all(isinstance(v, str) for v in mine))
-    ):
-        return False
-    return _json(mine) != _json(theirs)
 
 
 def _json(value: Any) -> str | None:
