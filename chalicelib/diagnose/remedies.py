@@ -36,6 +36,7 @@ from ..engine.kms import KEY_TAG_PREFIX, aws_managed
 from ..engine.resolve import (
     BUCKET_TAG_PREFIXES,
     FROM_BUCKET_TAGS,
+    RESOLUTION_NAMES,
     bucket_tag,
     foreign_bucket_account,
 )
@@ -1861,10 +1862,28 @@ def _patched(snapshot: Snapshot, patch: Mapping[str, Any], patch_key: str | None
     def build() -> Snapshot:
         document = (apply_patch_shared if CACHE else apply_patch)(snapshot.document, patch)
         changed = patch.get("policy") if patch.get("kind") == "policy" else None
-        return _load_sharing(snapshot, document, changed)
+        loaded = _load_sharing(snapshot, document, changed)
+        if CACHE and _resolves_alike(snapshot, patch):
+            loaded.resolves_like = snapshot.resolves_like or snapshot
+        return loaded
 
     key = None if patch_key is None else ("patch", patch_key)
     return _remembered(snapshot, key, build)
+
+
+def _resolves_alike(snapshot: Snapshot, patch: Mapping[str, Any]) -> bool:
+    """The snapshot with `patch` applied resolves every request as `snapshot` does: the patch
+    changes one IAM policy document (no user, role, tag, bucket nor organization), and neither
+    its version before nor after names a key of `resolve.RESOLUTION_NAMES` (found in their
+    text as the resolution looks for them in the whole snapshot's)."""
+    if identity_policy(patch) is None:
+        return False
+    texts = (raw_policy(snapshot.document, str(patch["policy"])), patch.get("document"))
+    try:
+        written = [json.dumps(text, default=str).lower() for text in texts]
+    except (TypeError, ValueError):
+        return False
+    return not any(name in text for name in RESOLUTION_NAMES for text in written)
 
 
 def _with_granted_probe(

@@ -471,3 +471,31 @@ def test_twins_reading_the_context_in_resource_are_matched_with_the_requests_own
     assert verification.remembered_scans(resolve_principal(request, snapshot), snapshot)
     # alice/y: the folder grant matches it, the one-object grant does not.
     assert not verification.same_answers(snapshot, [request], patch, twin)
+
+
+@pytest.mark.parametrize("names_user_id", [False, True], ids=["plain", "aws:userid"])
+def test_a_patched_snapshot_resolves_as_its_own_where_the_patch_names_a_key_resolution_reads(
+    names_user_id: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN alice's GetObject, which no policy grants, and a grant in her inline policy, with
+    # a condition on her aws:userid (which resolution adds only where a policy names the key)
+    # or without
+    grant: dict[str, Any] = {"Effect": "Allow", "Action": "s3:GetObject",
+                             "Resource": "arn:aws:s3:::example-bucket/*"}  # fmt: skip
+    if names_user_id:
+        grant["Condition"] = {"StringEquals": {"aws:userid": "AIDAALICE0000000"}}
+    document = {"Version": "2012-10-17", "Statement": [grant]}
+    patch = {"kind": "policy", "policy": "inline:user/alice/grant", "document": document}
+    world = _shared_world("group")
+    answers, shared = {}, []
+    # WHEN the grant is verified for her request as given, with the caches on and off
+    for cache in (True, False):
+        monkeypatch.setattr(remedies, "CACHE", cache)
+        base = load_snapshot(copy.deepcopy(world))
+        answers[cache] = remedies._reevaluate(request_from_runbook(ALICE_READS), base, patch)
+        patched = remedies._patched(base, patch, remedies._canonical_of(patch))
+        shared.append(patched.resolves_like is base)
+    # THEN it lets her in either way (her aws:userid added on the patched snapshot); only a
+    # patch that names no such key shares the snapshot's resolutions
+    assert answers[True] == answers[False] and answers[True][0]
+    assert shared == [not names_user_id, False]
