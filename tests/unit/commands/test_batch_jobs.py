@@ -144,6 +144,23 @@ def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
     assert len(ids) < 70
 
 
+def _noting_pids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file where each process that answers lines notes its pid."""
+    answers, seen = diagnose._answers, tmp_path / "pids"
+
+    def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
+        with seen.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return answers(lines, args)
+
+    monkeypatch.setattr(diagnose, "_answers", noted)
+    return seen
+
+
+def _pids(seen: Path) -> set[int]:
+    return {int(pid) for pid in seen.read_text().split()}
+
+
 @pytest.mark.parametrize(
     ("threshold", "more", "spread"),
     [
@@ -165,20 +182,13 @@ def test_a_large_file_of_full_findings_is_answered_by_workers_unasked(
     # GIVEN a batch file past the size from which full findings are spread, on 8 CPUs
     monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", threshold)
     monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
-    answers, seen = diagnose._answers, tmp_path / "pids"
-
-    def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
-        with seen.open("a") as file:
-            file.write(f"{os.getpid()}\n")
-        return answers(lines, args)
-
-    monkeypatch.setattr(diagnose, "_answers", noted)
+    seen = _noting_pids(tmp_path, monkeypatch)
     lines = _lines()
     # WHEN it is answered without --jobs (or with --jobs 1, or decisions alone)
     code, out, err = _run(tmp_path, capsys, lines, *more)
     # THEN past the size, AUTO_MAX workers answered, in the order of the lines; else the command
     assert code == 0, err
-    pids = {int(pid) for pid in seen.read_text().split()}
+    pids = _pids(seen)
     if spread:
         assert len(pids) == batch_workers.AUTO_MAX and os.getpid() not in pids
     else:
@@ -225,20 +235,13 @@ def test_workers_unasked_are_as_many_as_the_memory_holds_copies_of_the_snapshot(
     _memory(tmp_path, monkeypatch, f"MemTotal: 99999999 kB\nMemAvailable: {available // 1024} kB\n")
     monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", 1_000)
     monkeypatch.setattr(batch_workers, "cpu_count", lambda: 8)
-    answers, seen = diagnose._answers, tmp_path / "pids"
-
-    def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
-        with seen.open("a") as file:
-            file.write(f"{os.getpid()}\n")
-        return answers(lines, args)
-
-    monkeypatch.setattr(diagnose, "_answers", noted)
+    seen = _noting_pids(tmp_path, monkeypatch)
     lines = _lines()
     # WHEN it is answered without --jobs
     code, out, err = _run(tmp_path, capsys, lines)
     # THEN as many workers as fit answered (at most AUTO_MAX); none fit: the command itself
     assert code == 0, err
-    pids = {int(pid) for pid in seen.read_text().split()}
+    pids = _pids(seen)
     if workers:
         assert len(pids) == workers and os.getpid() not in pids
     else:
