@@ -16,9 +16,8 @@ def format_utc(instant: datetime) -> str:
     digits whatever it is (strftime writes the year 500 as `500`, which sorts after `2025`)."""
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    instant = instant.astimezone(UTC)
-    text = instant.strftime(FORMAT)
-    return text if instant.year >= 1000 else f"{instant.year:04d}{text[len(str(instant.year)) :]}"
+    t = instant.astimezone(UTC)  # FORMAT, written without strftime: a replay writes it per event
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 def parse_utc(text: object) -> datetime | None:
