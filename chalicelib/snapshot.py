@@ -198,7 +198,6 @@ class Snapshot:
         "plans",
         "region",
         "resolved",
-        "resolves_like",
         "verdicts",
         "vpc_endpoints",
     )
@@ -238,10 +237,8 @@ class Snapshot:
         self.plans: dict[tuple[object, ...], Any] = {}  # the engine's per-action statement plans
         self.verdicts: dict[tuple[object, ...], Any] = {}  # the engine's verdicts by request shape
         # the engine's resolutions of the last requests, by object (`engine.resolve`)
+        # (shared by a fix's patched snapshot that resolves every request as this one does)
         self.resolved: dict[int, tuple[Any, Any]] = {}
-        # a snapshot that resolves every request as this one does (`engine.resolve`): the one
-        # a fix's patched snapshot was made from, when the patch names no key resolution reads
-        self.resolves_like: Snapshot | None = None
 
     def cached(self, key: tuple[object, ...], build: Callable[[], T]) -> T:
         """Build once per snapshot (compiled policies, parsed ACLs...); errors are cached too."""

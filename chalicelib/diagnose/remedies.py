@@ -1864,7 +1864,7 @@ def _patched(snapshot: Snapshot, patch: Mapping[str, Any], patch_key: str | None
         changed = patch.get("policy") if patch.get("kind") == "policy" else None
         loaded = _load_sharing(snapshot, document, changed)
         if CACHE and _resolves_alike(snapshot, patch):
-            loaded.resolves_like = snapshot.resolves_like or snapshot
+            loaded.resolved = snapshot.resolved  # the same answers: kept once for both
         return loaded
 
     key = None if patch_key is None else ("patch", patch_key)

@@ -218,14 +218,13 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     A function of the two objects alone (both never change): the answer for each of the last
     requests is kept on the snapshot, by object. A finding resolves its request and the
     probes of its fixes again and again (an event's request some twenty-five times, each time
-    in full when the snapshot adds nothing, so no added entry marks it resolved). A snapshot
-    that `resolves_like` another (a fix's patched snapshot) answers as that one."""
+    in full when the snapshot adds nothing, so no added entry marks it resolved). A fix's
+    patched snapshot that resolves every request as the snapshot it was made from shares its
+    kept answers (`RESOLUTION_NAMES`)."""
     kept = snapshot.resolved
     found = kept.get(id(request))
     if found is not None and found[0] is request:
         return found[1]  # type: ignore[no-any-return]
-    if snapshot.resolves_like is not None:
-        return resolve_principal(request, snapshot.resolves_like)
     resolved = _with_snapshot_keys(
         _with_principal(_with_alias(request, snapshot), snapshot), snapshot
     )
@@ -239,7 +238,8 @@ _KEPT_RESOLUTIONS: Final = 256
 RESOLUTION_NAMES: Final = ("aws:userid",)
 """The keys whose naming in a policy changes what `resolve_principal` adds (`_user_id`): no
 other part of it reads a policy. Two snapshots that differ in one IAM policy document, neither
-version of which names one of these, resolve every request alike (`Snapshot.resolves_like`)."""
+version of which names one of these, resolve every request alike: a fix's patched snapshot then
+shares the kept resolutions of the snapshot it was made from (`Snapshot.resolved`)."""
 
 
 def resolved_principal(request: AccessRequest, snapshot: Snapshot) -> Principal:

@@ -494,7 +494,7 @@ def test_a_patched_snapshot_resolves_as_its_own_where_the_patch_names_a_key_reso
         base = load_snapshot(copy.deepcopy(world))
         answers[cache] = remedies._reevaluate(request_from_runbook(ALICE_READS), base, patch)
         patched = remedies._patched(base, patch, remedies._canonical_of(patch))
-        shared.append(patched.resolves_like is base)
+        shared.append(patched.resolved is base.resolved)
     # THEN it lets her in either way (her aws:userid added on the patched snapshot); only a
     # patch that names no such key shares the snapshot's resolutions
     assert answers[True] == answers[False] and answers[True][0]

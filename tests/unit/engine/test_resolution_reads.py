@@ -1,6 +1,6 @@
 """What `resolve_principal` reads of a snapshot's policies: only whether one names a key of
 `RESOLUTION_NAMES` (`_names_key`), the claim fix verification's patched snapshots rest on when
-they take their base's resolutions (`Snapshot.resolves_like`). Checked on the module's code:
+they share their base's kept resolutions (`Snapshot.resolved`). Checked on the module's code:
 every function resolution reaches asks `_names_key` with that tuple alone, and reads no policy
 text otherwise."""
 
