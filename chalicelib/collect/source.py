@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from ..aggregation import MemberRoleUnavailable
 from ..model import AccessRequest, Json
@@ -16,10 +16,10 @@ class SnapshotSource(Protocol):
     def snapshot_for(self, request: AccessRequest) -> Json: ...
 
 
-@runtime_checkable
 class SharedSnapshotSource(SnapshotSource, Protocol):
     """A source whose snapshot is the same for every request (a file): it hands out one loaded
-    snapshot, so what the engine compiles and remembers serves every request."""
+    snapshot, so what the engine compiles and remembers serves every request. Told by its
+    `loaded_for` method (`service._collect`), not by a runtime protocol check."""
 
     def loaded_for(self, request: AccessRequest) -> Snapshot: ...
 
@@ -33,9 +33,9 @@ class Collected:
     unavailable: tuple[MemberRoleUnavailable, ...] = ()
 
 
-@runtime_checkable
 class AccountsSource(SnapshotSource, Protocol):
-    """A source that reads several accounts of an organization for one request."""
+    """A source that reads several accounts of an organization for one request. Told by its
+    `collect_request` method (`service._collect`), not by a runtime protocol check."""
 
     def collect_request(self, request: AccessRequest) -> Collected: ...
 
