@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 
 from .model import (
     AccessRequest,
+    Cause,
     ContextEntry,
     Evaluation,
     Finding,
@@ -26,6 +27,8 @@ from .model import (
     LayerResult,
     Operation,
     Principal,
+    StatementRef,
+    WhatIf,
 )
 
 CANONICAL: Final = json.JSONEncoder(sort_keys=True, check_circular=False)
@@ -119,6 +122,8 @@ def _json(value: object) -> str:
         return "null"
     if type(value) is list and not value:
         return "[]"
+    if type(value) is int:
+        return int.__repr__(value)
     return CANONICAL.encode(value)
 
 
@@ -135,7 +140,12 @@ def _context(context: tuple[ContextEntry, ...]) -> str:
     last = {entry.name: entry for entry in context}
     if type(next(iter(last), "")) is not str:
         raise TypeError("a context name that is not a string")
-    return "{" + ", ".join(_member(last[name]) for name in sorted(last)) + "}"
+    texts = []
+    for name in sorted(last):
+        entry = last[name]
+        found = _MEMBERS.get(id(entry))  # `_member`, its kept text looked up here
+        texts.append(found[1] if found is not None and found[0] is entry else _member(entry))
+    return "{" + ", ".join(texts) + "}"
 
 
 def _member(entry: ContextEntry) -> str:
@@ -218,7 +228,7 @@ def _finding_parts(finding: Finding) -> tuple[str, str, str]:
         raise TypeError("keys `_finding_parts` does not know")
     first = (
         f'"blocked_by": {_layers_named(finding.blocked_by)}, '
-        f'"causes": {_json([c.to_dict() for c in finding.causes])}, '
+        f'"causes": [{", ".join(map(_cause, finding.causes))}], '
         f'"decision": {_STRING(finding.decision.value)}, '
         f'"engine_version": {_STRING(finding.engine_version)}, '
         f'"evaluations": [{", ".join(map(_evaluation, finding.evaluations))}], '
@@ -236,8 +246,43 @@ def _finding_parts(finding: Finding) -> tuple[str, str, str]:
     )
     last = f'"unchecked": {_json([u.to_dict() for u in finding.unchecked])}'
     if finding.what_if:
-        last += f', "what_if": {_json([w.to_dict() for w in finding.what_if])}'
+        last += f', "what_if": [{", ".join(map(_what_if, finding.what_if))}]'
     return first, middle, last
+
+
+def _cause(cause: Cause) -> str:
+    """`cause.to_dict()`'s text."""
+    statement = cause.statement
+    return (
+        f'{{"code": {_STRING(cause.code)}, "confidence": {_STRING(cause.confidence)}, '
+        f'"layer": {_STRING(cause.layer.value) if cause.layer else "null"}, '
+        f'"message": {_STRING(cause.message)}'
+        + ("}" if statement is None else f', "statement": {_statement(statement)}}}')
+    )
+
+
+def _statement(ref: StatementRef) -> str:
+    """`ref.to_dict()`'s text."""
+    if type(ref.index) is not int:
+        raise TypeError("a statement index that is not an integer")
+    text = "{"
+    if ref.effect is not None:
+        text += f'"effect": {_STRING(ref.effect)}, '
+    if ref.failed_condition is not None:
+        text += f'"failed_condition": {CANONICAL.encode(ref.failed_condition.to_dict())}, '
+    text += f'"index": {int.__repr__(ref.index)}, '
+    if ref.note is not None:
+        text += f'"note": {_STRING(ref.note)}, '
+    return text + f'"policy": {_STRING(ref.policy)}, "sid": {_optional(ref.sid)}}}'
+
+
+def _what_if(what_if: WhatIf) -> str:
+    """`what_if.to_dict()`'s text."""
+    return (
+        f'{{"assumed_values": {_strings(what_if.assumed_values)}, '
+        f'"blocked_by": {_layers_named(what_if.blocked_by)}, '
+        f'"decision": {_STRING(what_if.decision.value)}, "key": {_STRING(what_if.key)}}}'
+    )
 
 
 def _layers_named(layers: tuple[object, ...]) -> str:

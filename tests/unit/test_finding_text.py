@@ -188,3 +188,65 @@ def test_an_entry_whose_values_can_change_is_written_afresh() -> None:
     values[0] = "10.0.0.2"
     _same(request)
     assert "10.0.0.2" in request_text(request)
+
+
+def test_causes_and_what_ifs_are_written_as_the_encoder_writes_them() -> None:
+    """A finding's causes (with their statements) and what-ifs are written from their parts:
+    every golden scenario's, and values an outsider or an admin chose. A part of another type
+    (a statement index that is not an integer, a number as a message) is left to the encoder."""
+    from chalicelib.finding_text import _cause, _what_if
+    from chalicelib.model import Cause, ConditionFailure, Layer, StatementRef, Verdict, WhatIf
+
+    causes, what_ifs = [], []
+    for folder in sorted(SCENARIOS.iterdir()):
+        if not (folder / "request.json").exists():
+            continue
+        snapshot = load_snapshot(json.loads((folder / "snapshot.json").read_text()))
+        for request in runbook_requests(folder):
+            finding = pipeline.diagnose(request, snapshot)
+            causes += finding.causes
+            what_ifs += finding.what_if
+    for text in HOSTILE:
+        ref = StatementRef(
+            policy=text,
+            index=3,
+            sid=text or None,
+            effect=text,
+            failed_condition=ConditionFailure(
+                key=text, operator="StringEquals", expected=(text,), actual=None
+            ),
+            note=text,
+        )
+        causes += [
+            Cause(code=text, layer=None, message=text, statement=ref, confidence=text),
+            Cause(code="X", layer=Layer.BUCKET_POLICY, message=text),
+            Cause(code="X", layer=None, message=text, statement=replace(ref, effect=None)),
+        ]
+        what_ifs.append(
+            WhatIf(
+                key=text,
+                assumed_values=(text, ""),
+                decision=Verdict.EXPLICIT_DENY,
+                blocked_by=(Layer.SCP,),
+            )
+        )
+    statements = [c.statement for c in causes if c.statement is not None]
+    assert len(statements) > 1000 and len(what_ifs) > 300
+    assert sum(s.failed_condition is not None for s in statements) > 500
+    assert sum(s.note is not None for s in statements) > 5 and sum(
+        s.sid is None for s in statements
+    )
+    for cause in causes:
+        assert _cause(cause) == json.dumps(cause.to_dict(), sort_keys=True)
+    for what_if in what_ifs:
+        assert _what_if(what_if) == json.dumps(what_if.to_dict(), sort_keys=True)
+    odd = [
+        replace(causes[0], statement=replace(statements[0], index="3")),  # type: ignore[arg-type]
+        replace(causes[0], message=3),  # type: ignore[arg-type]
+    ]
+    found = pipeline.diagnose(_base(), load_snapshot(bench_snapshot()))
+    for cause in odd:
+        with pytest.raises(TypeError):
+            _cause(cause)
+        finding = replace(found, causes=(cause,))
+        assert _answer(finding) == json.dumps({**finding.to_dict(), "id": 7}, sort_keys=True)
