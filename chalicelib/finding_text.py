@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 from .model import (
@@ -78,40 +77,44 @@ def _composed(request: AccessRequest) -> str:
         _json(request.session_policy),
         _optional(request.vpc_endpoint_id),
     )
-    return "{" + ", ".join(map(str.__add__, _KEYS, parts)) + "}"
+    return _REQUEST_TEXT % parts
 
 
-# The keys of `AccessRequest.to_dict`, sorted, each as `"name": `: `_composed` gives the values
-# in this order (a test holds both to `to_dict`).
-_KEYS: Final = tuple(
-    f'"{name}": '
-    for name in (
-        "access_point_arn",
-        "action",
-        "bucket",
-        "bucket_account",
-        "context",
-        "denial_hint",
-        "event_id",
-        "event_name",
-        "event_time",
-        "key",
-        "kms_key_arn",
-        "notes",
-        "operations",
-        "principal",
-        "principal_arn",
-        "principal_type",
-        "proposed_policy",
-        "region",
-        "requester_arn",
-        "resource_arn",
-        "scope",
-        "scope_reason",
-        "scp_policies",
-        "session_policy",
-        "vpc_endpoint_id",
+# The keys of `AccessRequest.to_dict`, sorted: `_composed` gives the values in this order (a
+# test holds both to `to_dict`), put in their places by one `%`.
+_REQUEST_TEXT: Final = (
+    "{"
+    + ", ".join(
+        f'"{name}": %s'
+        for name in (
+            "access_point_arn",
+            "action",
+            "bucket",
+            "bucket_account",
+            "context",
+            "denial_hint",
+            "event_id",
+            "event_name",
+            "event_time",
+            "key",
+            "kms_key_arn",
+            "notes",
+            "operations",
+            "principal",
+            "principal_arn",
+            "principal_type",
+            "proposed_policy",
+            "region",
+            "requester_arn",
+            "resource_arn",
+            "scope",
+            "scope_reason",
+            "scp_policies",
+            "session_policy",
+            "vpc_endpoint_id",
+        )
     )
+    + "}"
 )
 
 
@@ -185,9 +188,17 @@ MAX_KEPT: Final = 4096
 """Texts kept by object, of each kind (then afresh)."""
 
 
-@lru_cache(maxsize=256)
 def _principal(principal: Principal) -> str:
+    """The principal's text, kept by object (a template's requests share theirs)."""
+    return _kept(_PRINCIPALS, principal, _principal_text, keep=True)
+
+
+def _principal_text(principal: Principal) -> str:
+    hash(principal)  # a part that can change (a list read back from a stored finding) raises
     return CANONICAL.encode(principal.to_dict())
+
+
+_PRINCIPALS: Final[dict[int, tuple[Any, str]]] = {}
 
 
 def _operation(operation: Operation) -> str:

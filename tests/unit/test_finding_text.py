@@ -190,6 +190,17 @@ def test_an_entry_whose_values_can_change_is_written_afresh() -> None:
     assert "10.0.0.2" in request_text(request)
 
 
+def test_a_principal_whose_parts_can_change_is_written_afresh() -> None:
+    """A principal's text is kept by object while its parts cannot change (a stored finding
+    read back may hold a list where a string was)."""
+    names = ["alice"]
+    request = replace(_base(), principal=replace(_base().principal, user_name=names))  # type: ignore[arg-type]
+    _same(request)
+    names[0] = "bob"
+    _same(request)
+    assert '"bob"' in request_text(request)
+
+
 def test_causes_and_what_ifs_are_written_as_the_encoder_writes_them() -> None:
     """A finding's causes (with their statements) and what-ifs are written from their parts:
     every golden scenario's, and values an outsider or an admin chose. A part of another type
