@@ -317,11 +317,14 @@ class AccessRequest:
         return self.operations[0].key
 
     def with_context(self, context: tuple[ContextEntry, ...]) -> AccessRequest:
-        """`dataclasses.replace(self, context=context)` in half its time (the engine completes
-        every request's context: `engine.resolve`)."""
-        values = dict(zip(_REQUEST_FIELDS, _request_fields(self), strict=True))
-        values["context"] = context
-        return AccessRequest(**values)
+        """`dataclasses.replace(self, context=context)` in a fifth of its time (the engine
+        completes every request's context: `engine.resolve`): each field put in its slot, as
+        the generated `__init__` puts it (the request has no `__post_init__`)."""
+        copy = _new_request(AccessRequest)
+        for put, value in zip(_REQUEST_SLOTS, _request_fields(self), strict=True):
+            put(copy, value)
+        _put_context(copy, context)
+        return copy
 
     def context_value(self, name: str) -> tuple[str, ...] | None:
         """Values of a context key (names compare case-insensitively), None when absent."""
@@ -400,6 +403,9 @@ class AccessRequest:
 
 _REQUEST_FIELDS: Final = tuple(f.name for f in fields(AccessRequest))
 _request_fields: Final = attrgetter(*_REQUEST_FIELDS)
+_REQUEST_SLOTS: Final = tuple(getattr(AccessRequest, name).__set__ for name in _REQUEST_FIELDS)
+_put_context: Final = _REQUEST_SLOTS[_REQUEST_FIELDS.index("context")]
+_new_request: Final = object.__new__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

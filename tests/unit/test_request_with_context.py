@@ -54,3 +54,6 @@ def test_with_context_changes_the_context_alone() -> None:
 
     assert request.with_context(added) == replace(request, context=added)
     assert request.with_context(added).context is added
+    copy = request.with_context(added)
+    assert not hasattr(AccessRequest, "__post_init__")  # `with_context` fills the slots itself
+    assert repr(copy) == repr(replace(request, context=added))
