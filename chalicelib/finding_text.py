@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, Final, TypeVar
 
 from .model import (
@@ -140,15 +141,33 @@ def _strings(values: tuple[str, ...]) -> str:
 
 def _context(context: tuple[ContextEntry, ...]) -> str:
     """The `context` object: the last entry of a name holds it, as in `to_dict`'s dict."""
-    last = {entry.name: entry for entry in context}
-    if type(next(iter(last), "")) is not str:
-        raise TypeError("a context name that is not a string")
+    names = tuple(map(_NAME, context))
+    order = _ORDERS.get(names)
+    if order is None:
+        order = _order(names)
+        if len(_ORDERS) >= MAX_KEPT:
+            _ORDERS.clear()
+        _ORDERS[names] = order
     texts = []
-    for name in sorted(last):
-        entry = last[name]
+    for at in order:
+        entry = context[at]
         found = _MEMBERS.get(id(entry))  # `_member`, its kept text looked up here
         texts.append(found[1] if found is not None and found[0] is entry else _member(entry))
     return "{" + ", ".join(texts) + "}"
+
+
+def _order(names: tuple[str, ...]) -> tuple[int, ...]:
+    """The place of the last entry of each name, in the order of the names (`sort_keys`)."""
+    last = {name: at for at, name in enumerate(names)}
+    if type(next(iter(last), "")) is not str:
+        raise TypeError("a context name that is not a string")
+    return tuple(last[name] for name in sorted(last))
+
+
+# The places `_context` writes, by the names of a context's entries in order: the lines of a
+# batch repeat a few lists of names.
+_ORDERS: Final[dict[tuple[str, ...], tuple[int, ...]]] = {}
+_NAME: Final = attrgetter("name")
 
 
 def _member(entry: ContextEntry) -> str:

@@ -123,6 +123,10 @@ def test_the_last_entry_of_a_name_holds_the_context_object() -> None:
     request = replace(base, context=entries)
     _same(request)
     assert '"10.0.0.2"' in request_text(request) and '"10.0.0.1"' not in request_text(request)
+    # the same names again (where the entries go is kept by names), other values
+    again = replace(base, context=tuple(replace(e, values=(f"{e.values[0]}9",)) for e in entries))
+    _same(again)
+    assert '"10.0.0.29"' in request_text(again) and '"10.0.0.2"' not in request_text(again)
 
 
 @pytest.mark.parametrize(
