@@ -99,6 +99,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
+from operator import attrgetter
 from typing import Final
 
 from ..arn import is_access_point_alias, is_account_id, parse_arn
@@ -593,7 +594,7 @@ def unknown_keys(
     owner = resource.values[0] if resource is not None and len(resource.values) == 1 else None
     if from_event or request.session_policy is not None or request.scp_policies:
         return _unknown_keys(request, snapshot, account, owner, from_event=from_event)
-    names = tuple(entry.name for entry in request.context)
+    names = tuple(map(_NAME, request.context))
     return snapshot.cached(
         ("unknown keys", account, owner, names),
         lambda: _unknown_keys(request, snapshot, account, owner, from_event=False),
@@ -627,15 +628,17 @@ def _unknown_keys(
     }
 
 
+_NAME: Final = attrgetter("name")  # of a context entry
+
+
 def _entry(request: AccessRequest, lowered: str) -> ContextEntry | None:
     """The request's last context entry of that (lower-case) name. Not `context_value`: the
     engine reads context through it only for the keys it reads outside its RequestContext
     (`verdict_cache.DIRECT_KEYS`, which a test holds it to); this is resolution's own read."""
-    found = None
-    for entry in request.context:
+    for entry in reversed(request.context):
         if entry.name.lower() == lowered:
-            found = entry
-    return found
+            return entry
+    return None
 
 
 def _organizations_unknown(
@@ -666,7 +669,7 @@ def _endpoint_unchecked(request: AccessRequest, snapshot: Snapshot) -> tuple[str
     here and would carry in AWS: `aws:VpceAccount`, `aws:VpceOrgID` or `aws:VpceOrgPaths` when
     the endpoint's owner, or its organization, is not known; `aws:SourceVpcArn`, which is not
     derived (S3's support for it is not documented where we could check)."""
-    if not any(normalise_key(entry.name) == "aws:sourcevpce" for entry in request.context):
+    if "aws:sourcevpce" not in map(normalise_key, map(_NAME, request.context)):
         return ()
     context = {normalise_key(entry.name): entry for entry in request.context}
     endpoint = ", ".join(context["aws:sourcevpce"].values)
@@ -1004,9 +1007,7 @@ def _network_origin_unchecked(request: AccessRequest, snapshot: Snapshot) -> tup
     """A note when a policy names `s3:AccessPointNetworkOrigin` and the request through an
     access point lacks it: the access point's network origin is not known here."""
     arn = request.access_point_arn
-    if arn is None or any(
-        normalise_key(entry.name) == NETWORK_ORIGIN_KEY.lower() for entry in request.context
-    ):
+    if arn is None or NETWORK_ORIGIN_KEY.lower() in map(normalise_key, map(_NAME, request.context)):
         return ()
     if not _names_key(request, snapshot, (NETWORK_ORIGIN_KEY.lower(),)):
         return ()
