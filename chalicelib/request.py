@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from itertools import compress
-from operator import itemgetter, ne
+from operator import attrgetter, is_not, itemgetter, ne
 from typing import TYPE_CHECKING, Any, Final
 
 from .arn import account_root_arn, parse_arn, role_arn_from_session, split_s3_arn
@@ -110,7 +110,7 @@ class _Template:
         self, explicit: tuple[ContextEntry, ...], operation: Operation
     ) -> tuple[ContextEntry, ...]:
         """The derived entries that no entry of `explicit` names, for `operation`."""
-        names = (tuple(entry.name for entry in explicit), bool(operation.version_id))
+        names = (tuple(map(_ENTRY_NAME, explicit)), bool(operation.version_id))
         derived = self._derived.get(names)
         if derived is None:
             derived = self._kept_derived(names[0], operation.version_id)
@@ -264,14 +264,12 @@ class LazyRequest:
                 for name, kind, found in zip(form.names, form.kinds, values, strict=True)
             )
         else:  # an entry of the same form whose values are the very tuple is that entry
-            entries = tuple(
-                old
-                if found is before
-                else ContextEntry(name=name, values=found, type=kind, source="request")
-                for name, kind, found, before, old in zip(
-                    form.names, form.kinds, values, built[0], built[1], strict=True
+            changed = list(built[1])
+            for at in compress(range(len(values)), map(is_not, values, built[0])):
+                changed[at] = ContextEntry(
+                    name=form.names[at], values=values[at], type=form.kinds[at], source="request"
                 )
-            )
+            entries = tuple(changed)
         form.built[:] = [(values, entries)]
         return entries
 
@@ -279,6 +277,7 @@ class LazyRequest:
         return self.template.request(self.resource, self.explicit)
 
 
+_ENTRY_NAME: Final = attrgetter("name")
 _OBJECT_KINDS: Final = (ResourceKind.OBJECT, None)  # the actions that take an object ARN
 _NAME = itemgetter("ContextKeyName")
 _VALUES = itemgetter("ContextKeyValues")
