@@ -232,6 +232,7 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     if len(kept) >= _KEPT_RESOLUTIONS:
         kept.clear()
     kept[id(request)] = (request, resolved)  # the request kept: its id is not reused meanwhile
+    kept[id(resolved)] = (resolved, resolved)  # resolved, it resolves as itself (a test holds)
     return resolved
 
 

@@ -98,3 +98,32 @@ def test_a_requester_met_again_is_resolved_already() -> None:
         assert again.principal == first.principal and again.principal is not first.principal
         assert resolve_principal(first, snapshot) is first
         assert resolve_principal(again, snapshot) is again
+
+
+def test_a_resolved_request_resolves_as_itself() -> None:
+    """A request the snapshot completed is kept as resolving to itself (the engine resolves it
+    again at each evaluation): every golden scenario's requests and event, completed on one
+    snapshot, complete to an equal request on a snapshot that never saw them."""
+    import contextlib
+    import json
+    from pathlib import Path
+
+    from chalicelib.events import parse_event
+    from chalicelib.model import InputError
+    from tests.unit.engine.test_speed_runbook import runbook_requests
+
+    scenarios = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+    changed = 0
+    for folder in sorted(scenarios.iterdir()):
+        document = json.loads((folder / "snapshot.json").read_text())
+        requests = runbook_requests(folder) if (folder / "request.json").exists() else []
+        if (folder / "event.json").exists():
+            with contextlib.suppress(InputError):
+                requests.append(parse_event(json.loads((folder / "event.json").read_text())))
+        snapshot = load_snapshot(document)
+        for request in requests:
+            resolved = resolve_principal(request, snapshot)
+            assert resolve_principal(resolved, snapshot) is resolved
+            assert resolve_principal(resolved, load_snapshot(document)) == resolved, folder.name
+            changed += resolved is not request
+    assert changed > 1000
