@@ -166,6 +166,8 @@ FIRST_RESOURCE_ARN: Final = Field("resources[0].ARN || resources[0].ARNPrefix")
 def text(expression: Field, data: Mapping[str, Any]) -> str | None:
     """The value as a non-empty string (numbers rendered); None when absent or of another type."""
     value = expression.search(data)
+    if value is None or type(value) is str:  # what a record mostly holds, or lacks
+        return value or None
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

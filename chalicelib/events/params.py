@@ -10,6 +10,8 @@ from typing import Any
 def param(params: Mapping[str, Any], name: str) -> str | None:
     """A request parameter or header as a non-empty string (first item of a one-item list)."""
     value = params.get(name)
+    if value is None or type(value) is str:  # what a record mostly holds, or lacks
+        return value or None
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, bool):
