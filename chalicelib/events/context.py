@@ -328,6 +328,8 @@ def _request(record: Mapping[str, Any], out: _Builder) -> None:
     if not isinstance(params, Mapping):
         return
     for name, (key, kind) in REQUEST_KEYS.items():
+        if name not in params:  # most are not: no call
+            continue
         value = f.param(params, name)
         if value is not None and (kind != "numeric" or _is_number(value)):
             out.add(key, value, kind, f"event:requestParameters.{name}")
