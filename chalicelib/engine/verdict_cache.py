@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
@@ -366,11 +367,17 @@ def _shape(
         slots = (op.resource_arn,)
         if request.access_point_arn:
             slots += (access_point_object_arn(request.access_point_arn, op.key),)
-    direct: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    for entry in request.context:
-        name = entry.name.lower()
-        if name in DIRECT_KEYS:
-            direct += ((name, entry.values),)
+    context = request.context
+    names = tuple(map(_NAME, context))
+    places = _DIRECT_PLACES.get(names)
+    if places is None:
+        places = tuple(
+            (at, low) for at, low in enumerate(map(str.lower, names)) if low in DIRECT_KEYS
+        )
+        if len(_DIRECT_PLACES) >= _MAX_NAME_LISTS:
+            _DIRECT_PLACES.clear()
+        _DIRECT_PLACES[names] = places
+    direct = tuple((low, context[at].values) for at, low in places) if places else ()
     key = (
         request.principal,
         direct,
@@ -388,6 +395,13 @@ def _shape(
         op.kms_actions,
     )
     return key, slots
+
+
+# Where the `DIRECT_KEYS` entries of a context are (place, lowered name), by the names of its
+# entries in order: requests of a batch or replay repeat a few lists of names.
+_DIRECT_PLACES: Final[dict[tuple[str, ...], tuple[tuple[int, str], ...]]] = {}
+_MAX_NAME_LISTS: Final = 4096
+_NAME: Final = attrgetter("name")
 
 
 def has_own_record(snapshot: Snapshot, name: str | None, key: str) -> bool:
