@@ -1,12 +1,13 @@
 """Profile of the full-findings workload of `bench_workloads` (issue 15), in process.
 
-`python -m bench.profile_findings [N]`: loads the engine fixture's snapshot once, then runs
-`pipeline.diagnose(...).to_dict()` on N replay-like requests (default 2,000) under cProfile and
-prints the top functions by cumulative and own time. `--denied`: every request is denied for want
-of a grant (s3:DeleteObject, or s3:GetObject under `secret/`), so each finding verifies policy
-patches (identity grants, near-miss fixes) against patched snapshots. `--stages`: no profiler;
-CPU time of each stage of a finding (`time.process_time` around each, one loop over the lines on
-a freshly loaded snapshot, median of 3 loops), in µs a line.
+`python -m bench.profile_findings [N]`: loads the engine fixture's snapshot once, then writes the
+answer text of N replay-like requests (default 2,000) as `diagnose --batch --detail full` does
+(`pipeline.answer_around_id`) under cProfile and prints the top functions by cumulative and own
+time. `--denied`: every request is denied for want of a grant (s3:DeleteObject, or s3:GetObject
+under `secret/`), so each finding verifies policy patches (identity grants, near-miss fixes)
+against patched snapshots. `--stages`: no profiler; CPU time of each stage of a batch line as
+`answer_around_id` goes (`time.process_time` around each, one loop over the lines on a freshly
+loaded snapshot, median of 3 loops), in µs a line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from bench.bench_workloads import denied, request
 from bench.engine_fixture import snapshot
 from chalicelib import pipeline
 from chalicelib.diagnose import diagnose as build_finding
-from chalicelib.engine import ENGINE_VERSION, evaluate, resolve_principal
+from chalicelib.engine import ENGINE_VERSION, evaluate
+from chalicelib.finding_text import answer_around_id
 from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 
@@ -35,33 +37,37 @@ def run(n: int, *, deny: bool = False) -> float:
     requests = [request_from_runbook(line) for line in lines]
     start = time.process_time()
     for req in requests:
-        pipeline.diagnose(req, loaded).to_dict()
+        pipeline.answer_around_id(req, loaded)
     return time.process_time() - start
 
 
 def stages(n: int, *, deny: bool = False) -> dict[str, float]:
-    """µs a line of each stage of n findings as the pipeline makes them (one loop)."""
-    lines = [json.dumps(denied(i) if deny else request(i, replay=True)) for i in range(n)]
+    """µs a line of each stage of n batch lines as `pipeline.answer_around_id` answers them
+    (one loop)."""
+    lines = [
+        json.dumps({"id": i, "request": denied(i) if deny else request(i, replay=True)}).encode()
+        for i in range(n)
+    ]
     loaded = load_snapshot(snapshot())
     clock = time.process_time
     spent = dict.fromkeys(STAGES, 0.0)
     for line in lines:
         t0 = clock()
-        document = json.loads(line)
+        item = json.loads(line)
         t1 = clock()
-        req = resolve_principal(request_from_runbook(document), loaded)
+        given = request_from_runbook(item["request"])
         t2 = clock()
-        finding_id = pipeline.finding_id_for(req)
+        req = pipeline._prepared(given, loaded)  # the request as the snapshot completes it
         t3 = clock()
-        decision = evaluate(req, loaded)
+        finding_id = pipeline.finding_id_for(given)
         t4 = clock()
+        decision = evaluate(req, loaded)
+        t5 = clock()
         finding = build_finding(
             req, loaded, decision, finding_id=finding_id, engine_version=ENGINE_VERSION
         )
-        t5 = clock()
-        answer = finding.to_dict()
         t6 = clock()
-        _OUT.encode(answer)
+        answer_around_id(finding)
         t7 = clock()
         for stage, (start, end) in zip(
             STAGES, itertools.pairwise((t0, t1, t2, t3, t4, t5, t6, t7)), strict=True
@@ -73,13 +79,12 @@ def stages(n: int, *, deny: bool = False) -> dict[str, float]:
 STAGES = (
     "json.loads",
     "request building",
-    "finding_id_for",
+    "resolution",
+    "finding id",
     "the explained evaluate",
     "the diagnosis",
-    "Finding.to_dict",
-    "JSON out",
+    "answer text",
 )
-_OUT = json.JSONEncoder(sort_keys=True, check_circular=False)
 
 
 def main() -> None:
