@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from operator import attrgetter
+from dataclasses import fields
+from operator import attrgetter, is_
 from typing import Any, Final, TypeVar
 
 from .model import (
@@ -39,19 +40,47 @@ _STRING: Final = json.encoder.encode_basestring_ascii  # type: ignore[attr-defin
 T = TypeVar("T")
 
 
-def request_text(request: AccessRequest) -> str:
-    """`json.dumps(request.to_dict(), sort_keys=True)`."""
+RequestParts = tuple[AccessRequest, tuple[str, ...]]
+"""A request and the texts of its members, in the order of its sorted JSON
+(`request_text_and_parts`)."""
+
+
+def request_text(request: AccessRequest, like: RequestParts | None = None) -> str:
+    """`json.dumps(request.to_dict(), sort_keys=True)`.
+
+    `like`: a request and its member texts (written just before: its mutable parts, policies,
+    unchanged since) that `request` may differ from in its context alone, every other field
+    the very object (the request as the snapshot completed it: `engine.resolve`); its texts
+    are then taken as they are, but the context's."""
     try:
-        return _composed(request)
+        return _REQUEST_TEXT % _parts(request, like)
     except TypeError:  # a value `_composed` does not expect: the encoder says what it is
         return CANONICAL.encode(request.to_dict())
 
 
-def _composed(request: AccessRequest) -> str:
+def request_text_and_parts(request: AccessRequest) -> tuple[str, RequestParts | None]:
+    """`request_text(request)`, and its member texts to give as another's `like` (None when
+    the encoder wrote it)."""
+    try:
+        parts = _composed(request)
+    except TypeError:
+        return CANONICAL.encode(request.to_dict()), None
+    return _REQUEST_TEXT % parts, (request, parts)
+
+
+def _parts(request: AccessRequest, like: RequestParts | None) -> tuple[str, ...]:
+    if like is not None:
+        other, parts = like
+        if all(map(is_, _OTHER_FIELDS(request), _OTHER_FIELDS(other))):
+            return (*parts[:_CONTEXT_AT], _context(request.context), *parts[_CONTEXT_AT + 1 :])
+    return _composed(request)
+
+
+def _composed(request: AccessRequest) -> tuple[str, ...]:
     principal = request.principal
     operation = request.operations[0]
     hint = request.denial_hint
-    parts = (
+    return (
         _optional(request.access_point_arn),
         _STRING(operation.action),
         _optional(operation.bucket),
@@ -78,45 +107,41 @@ def _composed(request: AccessRequest) -> str:
         _json(request.session_policy),
         _optional(request.vpc_endpoint_id),
     )
-    return _REQUEST_TEXT % parts
 
 
 # The keys of `AccessRequest.to_dict`, sorted: `_composed` gives the values in this order (a
 # test holds both to `to_dict`), put in their places by one `%`.
-_REQUEST_TEXT: Final = (
-    "{"
-    + ", ".join(
-        f'"{name}": %s'
-        for name in (
-            "access_point_arn",
-            "action",
-            "bucket",
-            "bucket_account",
-            "context",
-            "denial_hint",
-            "event_id",
-            "event_name",
-            "event_time",
-            "key",
-            "kms_key_arn",
-            "notes",
-            "operations",
-            "principal",
-            "principal_arn",
-            "principal_type",
-            "proposed_policy",
-            "region",
-            "requester_arn",
-            "resource_arn",
-            "scope",
-            "scope_reason",
-            "scp_policies",
-            "session_policy",
-            "vpc_endpoint_id",
-        )
-    )
-    + "}"
+_MEMBER_NAMES: Final = (
+    "access_point_arn",
+    "action",
+    "bucket",
+    "bucket_account",
+    "context",
+    "denial_hint",
+    "event_id",
+    "event_name",
+    "event_time",
+    "key",
+    "kms_key_arn",
+    "notes",
+    "operations",
+    "principal",
+    "principal_arn",
+    "principal_type",
+    "proposed_policy",
+    "region",
+    "requester_arn",
+    "resource_arn",
+    "scope",
+    "scope_reason",
+    "scp_policies",
+    "session_policy",
+    "vpc_endpoint_id",
 )
+_REQUEST_TEXT: Final = "{" + ", ".join(f'"{name}": %s' for name in _MEMBER_NAMES) + "}"
+_CONTEXT_AT: Final = _MEMBER_NAMES.index("context")
+# The request's fields but its context (`request_text`'s `like`).
+_OTHER_FIELDS: Final = attrgetter(*(f.name for f in fields(AccessRequest) if f.name != "context"))
 
 
 def _json(value: object) -> str:
@@ -229,14 +254,14 @@ def _operation(operation: Operation) -> str:
     )
 
 
-def answer_around_id(finding: Finding) -> tuple[str, str]:
+def answer_around_id(finding: Finding, like: RequestParts | None = None) -> tuple[str, str]:
     """The text of `json.dumps({**finding.to_dict(), "id": ID}, sort_keys=True)` before and
-    after ID's text (a batch answer)."""
+    after ID's text (a batch answer); `like`: as `request_text`'s, for the finding's request."""
     try:
         first, middle, last = _finding_parts(finding)
     except TypeError:
         return around_id(finding.to_dict())
-    request = request_text(finding.request)
+    request = request_text(finding.request, like)
     before = "{" + (f"{first}, " if first else "") + '"id": '
     after = (f", {middle}" if middle else "") + f', "request": {request}'
     return before, after + (f", {last}" if last else "") + "}"

@@ -14,7 +14,7 @@ from .diagnose import diagnose as build_finding
 from .engine import ENGINE_VERSION, evaluate, resolve_principal
 from .engine.resolve import derived_notes
 from .finding_text import answer_around_id as finding_answer_around_id
-from .finding_text import request_text
+from .finding_text import request_text, request_text_and_parts
 from .model import AccessRequest, Finding
 from .request import ROLE_PATH_UNKNOWN_NOTE
 from .snapshot import Snapshot, load_snapshot
@@ -36,8 +36,13 @@ def answer_around_id(request: AccessRequest, snapshot: Snapshot) -> tuple[str, s
     """The text of `json.dumps({**diagnose(request, snapshot).to_dict(), "id": ID},
     sort_keys=True)` before and after ID's text (a batch answer)."""
     prepared = _prepared(request, snapshot)
-    finding_id = request.event_id or _digest_id(request_text(request))
-    return finding_answer_around_id(_found(prepared, snapshot, finding_id, None))
+    like = None  # the request as given, whose member texts the shown one may share
+    if request.event_id:
+        finding_id = request.event_id
+    else:
+        text, like = request_text_and_parts(request)
+        finding_id = _digest_id(text)
+    return finding_answer_around_id(_found(prepared, snapshot, finding_id, None), like)
 
 
 def diagnose(

@@ -265,3 +265,49 @@ def test_causes_and_what_ifs_are_written_as_the_encoder_writes_them() -> None:
             _cause(cause)
         finding = replace(found, causes=(cause,))
         assert _answer(finding) == json.dumps({**finding.to_dict(), "id": 7}, sort_keys=True)
+
+
+def test_a_request_completed_from_another_shares_its_texts_but_its_context() -> None:
+    """The request a finding shows is the one given, its context completed: its member texts are
+    the given one's but the context's (`like`). A request that differs in any other field is
+    written in full: every field changed in turn, context too, gives `json.dumps`'s text."""
+    from dataclasses import fields
+
+    from chalicelib.finding_text import request_text_and_parts
+
+    snapshot = load_snapshot(bench_snapshot())
+    given = request_from_runbook(bench_request(3, replay=True))
+    text, like = request_text_and_parts(given)
+    assert like is not None and text == json.dumps(given.to_dict(), sort_keys=True)
+    shown = pipeline.answer_around_id(given, snapshot)[1]
+    completed = pipeline.diagnose(given, snapshot).request
+    assert completed.context != given.context and request_text(completed) in shown
+    assert request_text(completed, like) == json.dumps(completed.to_dict(), sort_keys=True)
+    # the texts taken from `like` are its own: marked ones show through for a context change
+    marked = (like[0], tuple(f"<{n}>" for n in range(len(like[1]))))
+    assert "<0>" in request_text(given.with_context(completed.context), marked)
+    other = {
+        "principal": replace(given.principal, user_name="bob"),
+        "operations": (replace(given.operations[0], key="other"),),
+        "context": (),
+        "region": "us-west-2",
+        "kms_key_arn": "arn:aws:kms:eu-west-1:111122223333:key/k",
+        "vpc_endpoint_id": "vpce-1",
+        "access_point_arn": "arn:aws:s3:eu-west-1:111122223333:accesspoint/ap",
+        "bucket_account": "222233334444",
+        "session_policy": {"Version": "2012-10-17", "Statement": []},
+        "scp_policies": ({"Version": "2012-10-17", "Statement": []},),
+        "event_id": "e",
+        "shared_event_id": "s",
+        "event_time": "2025-01-01T00:00:00Z",
+        "event_name": "GetObject",
+        "scope_reason": "why",
+        "denial_hint": DenialHint(raw="denied", explicit=True),
+        "notes": ("n",),
+        "proposed_policy": {"Version": "2012-10-17", "Statement": []},
+    }
+    assert set(other) | {"scope"} == {f.name for f in fields(AccessRequest)}
+    changed = [replace(given, **{name: value}) for name, value in other.items()]
+    changed.append(replace(given, scope=type(given.scope)("cross-account")))
+    for request in changed:
+        assert request_text(request, like) == json.dumps(request.to_dict(), sort_keys=True)
