@@ -7,8 +7,9 @@ takes the given one's member texts but its context's) and the finding's (issue 1
 took a sixth of a full finding). The lines of a batch share their principal, most context
 entries, the places of their context members, and the layer results of their evaluations (the
 explained evaluate hands the same objects to every request of a shape): their texts are kept,
-the rest is written per line by the encoder's own string function. A value of a type the JSON of `to_dict` does not hold where this expects it (a
-note that is not a string, a finding with extra keys...) goes to the encoder.
+the rest is written per line by the encoder's own string function. A value of a type the JSON
+of `to_dict` does not hold where this expects it (a note that is not a string, a finding with
+extra keys...) goes to the encoder.
 """
 
 from __future__ import annotations
