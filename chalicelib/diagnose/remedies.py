@@ -39,6 +39,7 @@ from ..engine.resolve import (
     RESOLUTION_NAMES,
     bucket_tag,
     foreign_bucket_account,
+    names_a_key,
 )
 from ..engine.s3rules import NEW_POLICY_NEEDED
 from ..events.actions import is_known_action, supports_condition_key
@@ -1880,10 +1881,9 @@ def _resolves_alike(snapshot: Snapshot, patch: Mapping[str, Any]) -> bool:
         return False
     texts = (raw_policy(snapshot.document, str(patch["policy"])), patch.get("document"))
     try:
-        written = [json.dumps(text, default=str).lower() for text in texts]
+        return not any(names_a_key(text, RESOLUTION_NAMES) for text in texts)
     except (TypeError, ValueError):
         return False
-    return not any(name in text for name in RESOLUTION_NAMES for text in written)
 
 
 def _with_granted_probe(

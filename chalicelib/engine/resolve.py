@@ -724,12 +724,15 @@ def _names_key(request: AccessRequest, snapshot: Snapshot, prefixes: tuple[str, 
     if snapshot.cached(("names key", prefixes), lambda: _document_names(snapshot, prefixes)):
         return True
     given = (request.session_policy, *request.scp_policies)
-    return any(
-        prefix in json.dumps(policy, default=str).lower()
-        for policy in given
-        if policy is not None
-        for prefix in prefixes
-    )
+    return any(names_a_key(policy, prefixes) for policy in given if policy is not None)
+
+
+def names_a_key(policy: object, prefixes: tuple[str, ...]) -> bool:
+    """Whether a policy document names a key starting with one of the (lower-case) `prefixes`,
+    found in its JSON text as resolution looks for them (a fix's patched snapshot shares its
+    base's resolutions when neither version of the patched policy names `RESOLUTION_NAMES`)."""
+    text = json.dumps(policy, default=str).lower()
+    return any(prefix in text for prefix in prefixes)
 
 
 def _document_names(snapshot: Snapshot, prefixes: tuple[str, ...]) -> bool:
