@@ -221,7 +221,7 @@ def test_causes_and_what_ifs_are_written_as_the_encoder_writes_them() -> None:
             finding = pipeline.diagnose(request, snapshot)
             causes += finding.causes
             what_ifs += finding.what_if
-    for text in HOSTILE:
+    for text in (*HOSTILE, "line\nbreak\r\n\u2028end", "x" * 100_000):
         ref = StatementRef(
             policy=text,
             index=3,
