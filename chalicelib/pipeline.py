@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from . import resolved_forms
 from .diagnose import diagnose as build_finding
 from .engine import ENGINE_VERSION, evaluate, resolve_principal
 from .engine.resolve import derived_notes
@@ -60,7 +61,12 @@ def diagnose(
 
 def _prepared(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     """The request as the snapshot completes it (`resolve_principal`): the finding names the
-    identity AWS evaluates, the user or role ARN with its path."""
+    identity AWS evaluates, the user or role ARN with its path. Remembered per form of request
+    (`resolved_forms`)."""
+    return resolved_forms.completed(request, snapshot, _completed)
+
+
+def _completed(request: AccessRequest, snapshot: Snapshot) -> AccessRequest:
     resolved = resolve_principal(request, snapshot)
     notes = derived_notes(
         request.notes, resolved, snapshot, from_event=request.event_id is not None

@@ -26,6 +26,7 @@ PURE_MODULES = (
     "chalicelib.snapshot",
     "chalicelib.request",
     "chalicelib.pipeline",
+    "chalicelib.resolved_forms",
     "chalicelib.runbook_verdicts",
     "chalicelib.aggregation",
 )

@@ -229,11 +229,18 @@ def resolve_principal(request: AccessRequest, snapshot: Snapshot) -> AccessReque
     resolved = _with_snapshot_keys(
         _with_principal(_with_alias(request, snapshot), snapshot), snapshot
     )
+    keep_resolution(snapshot, request, resolved)
+    return resolved
+
+
+def keep_resolution(snapshot: Snapshot, request: AccessRequest, resolved: AccessRequest) -> None:
+    """Keep `resolved` as what `request` resolves to on `snapshot`, and as resolving to itself
+    (a test holds that a resolved request does)."""
+    kept = snapshot.resolved
     if len(kept) >= _KEPT_RESOLUTIONS:
         kept.clear()
     kept[id(request)] = (request, resolved)  # the request kept: its id is not reused meanwhile
-    kept[id(resolved)] = (resolved, resolved)  # resolved, it resolves as itself (a test holds)
-    return resolved
+    kept[id(resolved)] = (resolved, resolved)
 
 
 _KEPT_RESOLUTIONS: Final = 256
