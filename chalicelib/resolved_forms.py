@@ -14,13 +14,14 @@ What resolution reads of a request (`engine.resolve`):
   and VPC it adds; the owner's account it corrects when the record named none; the derived
   `aws:PrincipalArn` it swaps; the auth type of its unlogged-key notes.
 
-The form is those, and the request's other fields but its object key and the other context
-values (never read; kept in the form all the same). A completion is remembered when all it did
-was append entries, replace entries of `READ_KEYS` (a function of the form, which holds them
-whole), and set the principal and the notes: every other field is the request's very object
-(not a request on an access point alias, whose operation resolution rewrites). The tests put
-every golden scenario's requests and a grid of requests on an account where resolution adds
-all it can through both ways, and watch which entries' values and types resolution reads.
+The form is those, with the request's verdict shape (`verdict_cache`), which holds its other
+fields but the object key and the context (not all read; kept in the form all the same). A
+completion is remembered when all it did was append entries, replace entries of `READ_KEYS` (a
+function of the form, which holds them whole), and set the principal and the notes: every
+other field is the request's very object (not a request on an access point alias, whose
+operation resolution rewrites). The tests put every golden scenario's requests and a grid of
+requests on an account where resolution adds all it can through both ways, and watch which
+entries' values and types resolution reads.
 
 Pure: no boto3.
 """
@@ -33,7 +34,7 @@ from operator import attrgetter
 from typing import Final, NamedTuple
 
 from .engine.resolve import keep_resolution
-from .engine.verdict_cache import has_own_record
+from .engine.verdict_cache import shape_key
 from .model import AccessRequest, ContextEntry, Principal
 from .snapshot import Snapshot
 
@@ -139,16 +140,15 @@ _KEPT_FIELDS: Final = tuple(
 
 
 def _form(request: AccessRequest, snapshot: Snapshot) -> tuple[object, ...] | None:
-    """Everything resolution reads of `request` (and its fields but the object key and the
-    context values it does not read), or None when the request is not remembered."""
-    if len(request.operations) != 1 or request.session_policy is not None or request.scp_policies:
-        return None  # its own policies: resolution searches them for the keys they name
-    op = request.operations[0]
-    stem = op.resource_arn
-    if op.key is not None:
-        if not stem.endswith(op.key) or has_own_record(snapshot, op.bucket, op.key):
-            return None
-        stem = stem[: len(stem) - len(op.key)]
+    """Everything resolution reads of `request` (and its other fields but the object key and
+    the context values it does not read), or None when the request is not remembered: its
+    verdict shape (`verdict_cache.shape_key`: every field but the object key and the context;
+    None for several operations, its own policies, an object the snapshot has a record of), and
+    the context's names, sources and `READ_KEYS` entries, the notes and whether it is an
+    event's."""
+    shape = shape_key(request, snapshot)
+    if shape is None:
+        return None
     context = request.context
     names = tuple(map(_NAME, context))
     places = _READ_PLACES.get(names)
@@ -158,25 +158,12 @@ def _form(request: AccessRequest, snapshot: Snapshot) -> tuple[object, ...] | No
             _READ_PLACES.clear()
         _READ_PLACES[names] = places
     return (
-        request.principal,
+        shape,
         names,
         tuple(map(_SOURCE, context)),
         tuple(context[at] for at in places),
         request.notes,
         request.event_id is not None,
-        request.access_point_arn,
-        request.bucket_account,
-        request.region,
-        request.kms_key_arn,
-        request.vpc_endpoint_id,
-        request.scope,
-        request.proposed_policy is not None,
-        op.action,
-        op.bucket,
-        stem,
-        op.version_id,
-        op.role,
-        op.kms_actions,
     )
 
 
