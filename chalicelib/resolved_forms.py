@@ -33,6 +33,7 @@ from dataclasses import replace
 from operator import attrgetter
 from typing import Final, NamedTuple
 
+from .engine.context import places_of
 from .engine.resolve import keep_resolution
 from .engine.verdict_cache import shape_key
 from .model import AccessRequest, ContextEntry, Principal
@@ -151,24 +152,15 @@ def _form(request: AccessRequest, snapshot: Snapshot) -> tuple[object, ...] | No
         return None
     context = request.context
     names = tuple(map(_NAME, context))
-    places = _READ_PLACES.get(names)
-    if places is None:
-        places = tuple(at for at, name in enumerate(names) if name.lower() in READ_KEYS)
-        if len(_READ_PLACES) >= _MAX_NAME_LISTS:
-            _READ_PLACES.clear()
-        _READ_PLACES[names] = places
     return (
         shape,
         names,
         tuple(map(_SOURCE, context)),
-        tuple(context[at] for at in places),
+        tuple(context[at] for at in places_of(names, READ_KEYS)),
         request.notes,
         request.event_id is not None,
     )
 
 
-# The places of the `READ_KEYS` entries of a context, by the names of its entries in order.
-_READ_PLACES: Final[dict[tuple[str, ...], tuple[int, ...]]] = {}
-_MAX_NAME_LISTS: Final = 4096
 _NAME: Final = attrgetter("name")
 _SOURCE: Final = attrgetter("source")

@@ -32,6 +32,23 @@ def normalise_key(name: str) -> str:
     return prefix + sep + rest
 
 
+def places_of(names: tuple[str, ...], keys: frozenset[str]) -> tuple[int, ...]:
+    """The places of a context's entry names (in order) that are among `keys` (lower-case),
+    kept for each (keys, names): the requests of a batch or a replay repeat a few lists of
+    names."""
+    found = _PLACES.get((keys, names))
+    if found is None:
+        found = tuple(at for at, low in enumerate(map(str.lower, names)) if low in keys)
+        if len(_PLACES) >= _MAX_PLACES:
+            _PLACES.clear()
+        _PLACES[keys, names] = found
+    return found
+
+
+_PLACES: dict[tuple[frozenset[str], tuple[str, ...]], tuple[int, ...]] = {}
+_MAX_PLACES = 4096
+
+
 class RequestContext:
     """Condition keys of one request; a key is absent (None) unless given."""
 

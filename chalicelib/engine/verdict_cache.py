@@ -41,7 +41,7 @@ from typing import Final, TypeVar
 from ..arn import access_point_object_arn
 from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
-from .context import RequestContext, normalise_key
+from .context import RequestContext, normalise_key, places_of
 from .hits import Scan, Step, scans_of, traced
 
 V = TypeVar("V")
@@ -368,16 +368,8 @@ def _shape(
         if request.access_point_arn:
             slots += (access_point_object_arn(request.access_point_arn, op.key),)
     context = request.context
-    names = tuple(map(_NAME, context))
-    places = _DIRECT_PLACES.get(names)
-    if places is None:
-        places = tuple(
-            (at, low) for at, low in enumerate(map(str.lower, names)) if low in DIRECT_KEYS
-        )
-        if len(_DIRECT_PLACES) >= _MAX_NAME_LISTS:
-            _DIRECT_PLACES.clear()
-        _DIRECT_PLACES[names] = places
-    direct = tuple((low, context[at].values) for at, low in places) if places else ()
+    places = places_of(tuple(map(_NAME, context)), DIRECT_KEYS)
+    direct = tuple((context[at].name.lower(), context[at].values) for at in places)
     key = (
         request.principal,
         direct,
@@ -397,10 +389,6 @@ def _shape(
     return key, slots
 
 
-# Where the `DIRECT_KEYS` entries of a context are (place, lowered name), by the names of its
-# entries in order: requests of a batch or replay repeat a few lists of names.
-_DIRECT_PLACES: Final[dict[tuple[str, ...], tuple[tuple[int, str], ...]]] = {}
-_MAX_NAME_LISTS: Final = 4096
 _NAME: Final = attrgetter("name")
 
 
