@@ -334,12 +334,21 @@ def _statement(ref: StatementRef) -> str:
 
 
 def _what_if(what_if: WhatIf) -> str:
-    """`what_if.to_dict()`'s text."""
+    """`what_if.to_dict()`'s text, kept by object: the what-ifs a path's verdict answers are
+    the same objects from line to line (`whatif.what_if`). Only one frozen all through."""
+    frozen = type(what_if.assumed_values) is tuple and type(what_if.blocked_by) is tuple
+    return _kept(_WHAT_IFS, what_if, _what_if_text, keep=frozen)
+
+
+def _what_if_text(what_if: WhatIf) -> str:
     return (
         f'{{"assumed_values": {_strings(what_if.assumed_values)}, '
         f'"blocked_by": {_layers_named(what_if.blocked_by)}, '
         f'"decision": {_STRING(what_if.decision.value)}, "key": {_STRING(what_if.key)}}}'
     )
+
+
+_WHAT_IFS: Final[dict[int, tuple[Any, str]]] = {}
 
 
 def _layers_named(layers: tuple[object, ...]) -> str:

@@ -334,7 +334,7 @@ def apply_to_request(request: AccessRequest, patch: Mapping[str, Any]) -> Access
                     source="remedy",
                 )
             )
-    return replace(request, context=tuple(kept))
+    return request.with_context(tuple(kept))
 
 
 NO_COMMAND = "no command: its arguments contain control characters; apply the patch by hand"

@@ -18,7 +18,7 @@ import ipaddress
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import unquote
 
 from ..engine import Verdicts, deciding_with, unread_verdict
@@ -41,21 +41,25 @@ def what_if(request: AccessRequest, snapshot: Snapshot, decision: Decision) -> t
     """The verdict under each condition key a runbook request did not give; () for events."""
     if request.event_id is not None:
         return ()
-    questions = _questions(request, snapshot)
+    asked = _asked(request, snapshot)
+    questions = asked.questions
     if not questions:
         return ()
-    unchanged = unread_verdict(request, snapshot, _names(questions))
+    unchanged = unread_verdict(request, snapshot, asked.names)
     if unchanged is not None:  # every value tried gives the request's verdict: the first kept
-        return tuple(
-            WhatIf(
-                key=key,
-                assumed_values=entries[0].values,
-                decision=unchanged.decision,
-                blocked_by=unchanged.blocked_by,
+        found = asked.unread.get(unchanged)
+        if found is None:
+            found = asked.unread[unchanged] = tuple(
+                WhatIf(
+                    key=key,
+                    assumed_values=entries[0].values,
+                    decision=unchanged.decision,
+                    blocked_by=unchanged.blocked_by,
+                )
+                for key, entries in questions
+                if entries
             )
-            for key, entries in questions
-            if entries
-        )
+        return found
     out = []
     decide = deciding_with(request, snapshot)
     for key, entries in questions:
@@ -92,23 +96,32 @@ def _unsettles(before: Verdict, after: Verdict) -> bool:
     return _changes(before, after) or undecided
 
 
-def _questions(request: AccessRequest, snapshot: Snapshot) -> list[tuple[str, list[ContextEntry]]]:
+class _Asked(NamedTuple):
+    """The what-if questions of a request (`_asked`)."""
+
+    questions: list[tuple[str, list[ContextEntry]]]  # each key to try, and the entries tried
+    names: frozenset[str]  # the keys of the entries tried, as the engine looks them up
+    # what `what_if` answers, by the request's verdict, when no step of its path reads them
+    unread: dict[Verdicts, tuple[WhatIf, ...]]
+
+
+def _asked(request: AccessRequest, snapshot: Snapshot) -> _Asked:
     """Each key to try and the entries tried for it, in order. They depend only on the names
     the request gives and its actions (and its own policies, if any): worked out once per
     snapshot for each list of names as given (cheaper to look up than their lowered set)."""
     names = tuple(entry.name for entry in request.context)
     if request.session_policy is not None or request.scp_policies:
-        return _work_out(request, snapshot, frozenset(name.lower() for name in names))
+        return _ask(request, snapshot, names)
     actions = tuple(op.action for op in request.operations)
     return snapshot.cached(
-        ("what-if questions", names, actions),
-        lambda: _work_out(request, snapshot, frozenset(name.lower() for name in names)),
+        ("what-if questions", names, actions), lambda: _ask(request, snapshot, names)
     )
 
 
-def _names(questions: list[tuple[str, list[ContextEntry]]]) -> frozenset[str]:
-    """The keys of the entries tried, as the engine looks them up."""
-    return frozenset(normalise_key(entry.name) for _key, entries in questions for entry in entries)
+def _ask(request: AccessRequest, snapshot: Snapshot, names: tuple[str, ...]) -> _Asked:
+    questions = _work_out(request, snapshot, frozenset(name.lower() for name in names))
+    keys = frozenset(normalise_key(entry.name) for _key, entries in questions for entry in entries)
+    return _Asked(questions, keys, {})
 
 
 def _work_out(
@@ -117,7 +130,7 @@ def _work_out(
     given: frozenset[str],
     only: frozenset[str] | None = None,
 ) -> list[tuple[str, list[ContextEntry]]]:
-    """The keys `_questions` tries (those of `only`, when given: lower-case names)."""
+    """The keys `_asked` tries (those of `only`, when given: lower-case names)."""
     tested: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {}
     for operator, key, values in _tested_conditions(request, snapshot):
         lowered = key.lower()

@@ -34,7 +34,7 @@ Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Final, TypeVar
 
@@ -305,7 +305,7 @@ def deciding_with(
             found = _walk(root, shape[1], base.with_entries({entry.name: entry.values}))
             if found is not None:
                 return found.verdict  # type: ignore[return-value]
-        return decide(replace(request, context=(*request.context, entry)))
+        return decide(request.with_context((*request.context, entry)))
 
     return one
 

@@ -1,5 +1,5 @@
 """Issue 15: what-if answers from the verdict trees (`engine.deciding_with`) and the questions
-worked out once per snapshot (`whatif._questions`) are those of a fresh snapshot.
+worked out once per snapshot (`whatif._asked`) are those of a fresh snapshot.
 
 Every golden scenario with a runbook request is replayed with its neighbours (the documents of
 `test_speed_runbook`: other keys, requesters, context values, header keys) on one shared
@@ -20,9 +20,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.diagnose.whatif import _questions, what_if
-from chalicelib.engine import deciding_with, evaluate
-from chalicelib.model import AccessRequest, ContextEntry
+from bench import bench_workloads
+from bench.engine_fixture import snapshot
+from chalicelib.diagnose.whatif import _asked, what_if
+from chalicelib.engine import deciding_with, evaluate, resolve_principal
+from chalicelib.model import AccessRequest, ContextEntry, Verdict
+from chalicelib.request import request_from_runbook
 from chalicelib.snapshot import load_snapshot
 from tests.unit.engine.test_speed_runbook import _scenarios, runbook_requests
 
@@ -53,7 +56,8 @@ def test_what_if_from_the_trees_is_that_of_a_fresh_snapshot(folder: Path) -> Non
     requests = runbook_requests(folder)
     assert requests
     decisions = [evaluate(request, reference) for request in requests]
-    entries = [e for request in requests[:3] for _k, es in _questions(request, shared) for e in es]
+    asked = [_asked(request, shared).questions for request in requests[:3]]
+    entries = [e for questions in asked for _k, es in questions for e in es]
 
     def assumed(request: AccessRequest, entry: ContextEntry) -> object:
         with_entry = replace(request, context=(*request.context, entry))
@@ -75,3 +79,37 @@ def test_what_if_from_the_trees_is_that_of_a_fresh_snapshot(folder: Path) -> Non
                 got = _verdict(decide, entry)
                 assert got == expected[i, entry], (request, entry)
             assert what_if(request, shared, decisions[i]) == fresh_what_if[i], request
+
+
+@pytest.mark.parametrize("folder", list(_scenarios()))
+def test_what_if_after_the_explained_evaluate_is_that_of_a_fresh_snapshot(folder: Path) -> None:
+    """As a finding asks it: right after `evaluate` explained the very request, whose path may
+    answer every question (`unread_verdict`, its what-ifs kept per verdict); twice over the
+    requests, so the second round takes the kept ones."""
+    document = json.loads((folder / "snapshot.json").read_text())
+    shared = load_snapshot(document)
+    requests = runbook_requests(folder)
+    expected = []
+    for request in requests:
+        fresh = load_snapshot(document)
+        expected.append(what_if(request, fresh, evaluate(request, fresh)))
+    for _round in range(2):
+        for request, want in zip(requests, expected, strict=True):
+            resolved = resolve_principal(request, shared)  # the request as a finding asks it
+            assert what_if(resolved, shared, evaluate(resolved, shared)) == want, request
+
+
+def test_what_ifs_kept_per_verdict_answer_each_line_of_a_batch_as_a_fresh_snapshot() -> None:
+    """The full-findings lines of `bench_workloads`: one form, allowed or refused by a Deny
+    (`aws:SecureTransport` false), whose paths answer the what-if of `aws:SourceVpce` with
+    either verdict: each line gets the what-ifs of its own."""
+    shared = load_snapshot(snapshot())
+    verdicts = set()
+    for i in range(30):
+        given = request_from_runbook(bench_workloads.request(i, replay=True))
+        fresh = load_snapshot(snapshot())
+        want = what_if(given, fresh, evaluate(given, fresh))
+        resolved = resolve_principal(given, shared)
+        assert what_if(resolved, shared, evaluate(resolved, shared)) == want, i
+        verdicts |= {w.decision for w in want}
+    assert verdicts == {Verdict.ALLOWED, Verdict.EXPLICIT_DENY}
