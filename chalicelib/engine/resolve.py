@@ -594,18 +594,23 @@ def unknown_keys(
     (`from_event`), CloudTrail never logs them (`_UNLOGGED_KEYS`; a runbook request gives what
     it knows, its what-ifs name the rest). `s3:signatureAge` is a presigned URL's alone: not
     one of them when the record says the request was signed in its header (REST-HEADER).
-    A runbook request's answer is kept per snapshot: it depends on the accounts and the names
-    of the context given (and on its own policies, when it has some: then not kept)."""
+    The answer is kept per snapshot: it depends on the accounts and the names of the context
+    given, and for an event's request on whether the requester is a service and how the record
+    says it was signed (and on its own policies, when it has some: then not kept)."""
     principal = request.principal
     account = None if principal.type in _OUTSIDE_ORGANIZATIONS else principal.account_id
     resource = _entry(request, "aws:resourceaccount")
     owner = resource.values[0] if resource is not None and len(resource.values) == 1 else None
-    if from_event or request.session_policy is not None or request.scp_policies:
+    if request.session_policy is not None or request.scp_policies:
         return _unknown_keys(request, snapshot, account, owner, from_event=from_event)
     names = tuple(map(_NAME, request.context))
+    key: tuple[object, ...] = ("unknown keys", account, owner, names)
+    if from_event:
+        auth = _entry(request, "s3:authtype")
+        presigned = None if auth is None else _PRESIGNED_AUTH in auth.values
+        key += (principal.type is PrincipalType.AWS_SERVICE, presigned)
     return snapshot.cached(
-        ("unknown keys", account, owner, names),
-        lambda: _unknown_keys(request, snapshot, account, owner, from_event=False),
+        key, lambda: _unknown_keys(request, snapshot, account, owner, from_event=from_event)
     )
 
 
