@@ -23,7 +23,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from ..model import AccessRequest, ContextEntry, InputError, Json, PrincipalType
 from ..snapshot import UNREADABLE_KEY, parse_json_document
@@ -343,7 +343,11 @@ NO_COMMAND = "no command: its arguments contain control characters; apply the pa
 def document_text(document: Any) -> str:
     """A policy document as a command's JSON argument: compact, keys sorted (the text of the
     document inside `remedies`' canonical key of its patch)."""
-    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+    return COMPACT.encode(document)
+
+
+COMPACT: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+"""`json.dumps(..., separators=(",", ":"), sort_keys=True)`, its encoder made once."""
 
 
 def cli_for(

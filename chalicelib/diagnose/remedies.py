@@ -67,6 +67,7 @@ from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapsh
 from .catalog import CauseCode, RemedyCode, entry, fill
 from .causes import EXPLICIT
 from .patches import (
+    COMPACT,
     NO_COMMAND,
     apply_patch,
     apply_patch_shared,
@@ -1811,7 +1812,7 @@ _STORE = ("s3doctor-remedies", "patched snapshots")
 def _canonical(value: Mapping[str, Any]) -> str | None:
     """The value as canonical JSON, or None when it is not plain JSON (then nothing is kept)."""
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return COMPACT.encode(value)
     except (TypeError, ValueError):
         return None
 
