@@ -21,7 +21,7 @@ import copy
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -325,16 +325,32 @@ def apply_to_request(request: AccessRequest, patch: Mapping[str, Any]) -> Access
     kept = [e for e in request.context if e.name.lower() not in lowered]
     for name, values in changes.items():
         if values is not None:
-            previous = next((e for e in request.context if e.name.lower() == name.lower()), None)
-            kept.append(
-                ContextEntry(
-                    name=name,
-                    values=tuple(values),
-                    type=previous.type if previous else "string",
-                    source="remedy",
-                )
-            )
+            kept.append(patched_entry(request, name, values))
     return request.with_context(tuple(kept))
+
+
+def patched_entry(request: AccessRequest, name: str, values: Iterable[str]) -> ContextEntry:
+    """The entry a request-side patch gives the request: `values` of `name`, of the type of the
+    request's entry of that name (a string when it has none)."""
+    previous = next((e for e in request.context if e.name.lower() == name.lower()), None)
+    return ContextEntry(
+        name=name,
+        values=tuple(values),
+        type=previous.type if previous else "string",
+        source="remedy",
+    )
+
+
+def one_entry(request: AccessRequest, patch: Mapping[str, Any]) -> ContextEntry | None:
+    """The entry of a request-side patch that gives one key values and changes nothing else
+    (`patched_entry`); None for any other patch."""
+    changes = patch.get("context")
+    if patch.get("kind") != "request" or not isinstance(changes, Mapping) or len(changes) != 1:
+        return None
+    ((name, values),) = changes.items()
+    if not isinstance(name, str) or not isinstance(values, list):
+        return None
+    return patched_entry(request, name, values)
 
 
 NO_COMMAND = "no command: its arguments contain control characters; apply the patch by hand"

@@ -29,7 +29,7 @@ from ..arn import (
     s3_object_arn,
     split_s3_arn,
 )
-from ..engine import decide, evaluate, resolve_principal
+from ..engine import decide, deciding_with, evaluate, resolve_principal
 from ..engine.context import normalise_key
 from ..engine.evidence import inline_policy_id, kept_evidence
 from ..engine.kms import KEY_TAG_PREFIX, aws_managed
@@ -42,6 +42,7 @@ from ..engine.resolve import (
     names_a_key,
 )
 from ..engine.s3rules import NEW_POLICY_NEEDED
+from ..engine.verdict_cache import DIRECT_KEYS
 from ..events.actions import is_known_action, supports_condition_key
 from ..model import (
     AccessRequest,
@@ -63,6 +64,7 @@ from ..model import (
     StatementRef,
     Verdict,
 )
+from ..resolved_forms import READ_KEYS
 from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode, entry, fill
 from .causes import EXPLICIT
@@ -75,6 +77,7 @@ from .patches import (
     argv_for,
     cli_for,
     document_text,
+    one_entry,
     policy_document,
     raw_policy,
     split_inline,
@@ -1634,7 +1637,7 @@ def _reevaluate(
     resource (a patch that names the account, not the requester, lets that one through).
     """
     if patch.get("kind") in REQUEST_KINDS:
-        return _allows(apply_to_request(request, patch), snapshot), False
+        return _allows_patched(request, snapshot, patch), False
     probes = probes or Probes(request, decision)
     patch_key = probes.canonical(patch)
     if CACHE and patch_key is not None:
@@ -1951,6 +1954,18 @@ def _allows(request: AccessRequest, snapshot: Snapshot) -> bool:
     if CACHE and resolve_principal(request, snapshot) is request:
         return decide(request, snapshot).decision is Verdict.ALLOWED
     return evaluate(request, snapshot).allowed
+
+
+def _allows_patched(request: AccessRequest, snapshot: Snapshot, patch: Mapping[str, Any]) -> bool:
+    """`_allows(apply_to_request(request, patch), snapshot)`. A patch that gives one key values
+    is asked of the request's own verdict tree with that entry added last (`deciding_with`),
+    without building and resolving the patched request: the engine takes the last entry of a
+    name, the patched request's one entry of it. Not for a key the engine (`DIRECT_KEYS`) or
+    resolution (`resolved_forms.READ_KEYS`) also reads from the request's entries."""
+    entry = one_entry(request, patch) if CACHE else None
+    if entry is None or entry.name.lower() in DIRECT_KEYS or entry.name.lower() in READ_KEYS:
+        return _allows(apply_to_request(request, patch), snapshot)
+    return deciding_with(request, snapshot)(entry).decision is Verdict.ALLOWED
 
 
 def _constant(value: Any) -> Callable[[], Any]:
