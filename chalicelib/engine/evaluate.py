@@ -179,6 +179,7 @@ def deciding_with(request: AccessRequest, snapshot: Snapshot) -> Callable[[Conte
         lambda assumed: decide(assumed, snapshot),
         walk=lambda: resolve_principal(request, snapshot) is request,
         told=_told(request, snapshot),
+        taken=explanations.last_taken(request, snapshot),
     )
 
 

@@ -37,7 +37,17 @@ from ..model import (
 from ..snapshot import Snapshot
 from .context import RequestContext, normalise_key
 from .hits import Step, traced
-from .verdict_cache import DIRECT_KEYS, MAX_PATHS, MAX_SHAPES, _grow, _Leaf, _shape, _Step, _walk
+from .verdict_cache import (
+    DIRECT_KEYS,
+    MAX_PATHS,
+    MAX_SHAPES,
+    Shape,
+    _grow,
+    _Leaf,
+    _shape,
+    _Step,
+    _walk,
+)
 
 _UNSEEN: Final = _Leaf(None)  # a marker: the shape has not come before
 
@@ -60,7 +70,8 @@ class _Explanations:
 
     trees: dict[tuple[object, ...], _Step | _Leaf | None] = field(default_factory=dict)
     paths: dict[tuple[object, ...], int] = field(default_factory=dict)
-    last: tuple[AccessRequest, _Told] | None = None
+    # the request last explained from a path: its path, verdict shape and context
+    last: tuple[AccessRequest, _Told, Shape, RequestContext] | None = None
 
     def last_for(self, request: AccessRequest) -> _Told | None:
         """The path of the request last explained, if it is this very request (the same
@@ -110,7 +121,7 @@ def explain(
             told = found.verdict
             if not isinstance(told, _Told):
                 return compute()  # the shape reads its key or context another way
-            cache.last = (request, told)
+            cache.last = (request, told, shape, ctx)
             return _patched(told, slots, ctx)
     paths = cache.paths.get(key, 0)
     if paths >= MAX_PATHS:  # a shape whose answers keep differing, or its texts name its keys
@@ -124,7 +135,7 @@ def explain(
     told = _told(decision, request, slots, trace.steps, verdict_of(decision))
     if told is not None:  # else the path is tried again with the next request's key
         trees[key] = _grow(root, trace.steps, _Leaf(told))
-        cache.last = (request, told)
+        cache.last = (request, told, shape, ctx)
     return decision
 
 
@@ -136,6 +147,13 @@ def unread(request: AccessRequest, snapshot: Snapshot, names: frozenset[str]) ->
     if told is None or not names.isdisjoint(told.reads) or not names.isdisjoint(DIRECT_KEYS):
         return None
     return told.verdict
+
+
+def last_taken(request: AccessRequest, snapshot: Snapshot) -> tuple[Shape, RequestContext] | None:
+    """(its verdict shape, its context) when `explain` has just explained this very request
+    from a path: what `verdict_cache.deciding_with` would take of it again."""
+    last = _explanations(snapshot).last
+    return None if last is None or last[0] is not request else (last[2], last[3])
 
 
 def last_path(request: AccessRequest, snapshot: Snapshot) -> tuple[frozenset[str], object] | None:

@@ -280,6 +280,7 @@ def deciding_with(
     *,
     walk: Callable[[], bool],
     told: tuple[frozenset[str], V] | None = None,
+    taken: tuple[Shape, RequestContext] | None = None,
 ) -> Callable[[ContextEntry], V]:
     """For an entry: `decide(request with the entry added to its context)`, or the verdict the
     tree of the request's shape gives it (when `walk()`: the request's principal needs no
@@ -289,17 +290,18 @@ def deciding_with(
 
     `told`: (the keys the steps of the request's explained path read, the request's verdict),
     when `explanations.explain` has just explained this very request from a remembered path: an
-    entry whose key none of them reads changes no answer, the verdict without a walk."""
-    taken: list[tuple[tuple[tuple[object, ...], tuple[str, ...]] | None, RequestContext]] = []
+    entry whose key none of them reads changes no answer, the verdict without a walk; `taken`:
+    (its shape, its context) as that explanation took them (its principal needed none)."""
+    known: list[tuple[Shape | None, RequestContext]] = [] if taken is None else [taken]
 
     def one(entry: ContextEntry) -> V:
         direct = entry.name.lower() in DIRECT_KEYS
         if told is not None and not direct and normalise_key(entry.name) not in told[0]:
             return told[1]
-        if not taken:
+        if not known:
             shape = _shape(request, snapshot) if walk() else None
-            taken.append((shape, RequestContext.from_request(request)))
-        shape, base = taken[0]
+            known.append((shape, RequestContext.from_request(request)))
+        shape, base = known[0]
         root = None if shape is None or direct else snapshot.verdicts.get(shape[0])
         if shape is not None and root is not None:
             found = _walk(root, shape[1], base.with_entries({entry.name: entry.values}))
@@ -348,9 +350,11 @@ def _path(steps: list[Step], leaf: _Leaf) -> _Step | _Leaf:
     return node
 
 
-def _shape(
-    request: AccessRequest, snapshot: Snapshot
-) -> tuple[tuple[object, ...], tuple[str, ...]] | None:
+Shape = tuple[tuple[object, ...], tuple[str, ...]]
+"""A request's shape key and its key-bearing resource strings (`_shape`)."""
+
+
+def _shape(request: AccessRequest, snapshot: Snapshot) -> Shape | None:
     """(everything the engine reads of `request` but its object key and its context, the
     key-bearing resource strings), or None when the request is not cached."""
     if len(request.operations) != 1:

@@ -113,3 +113,24 @@ def test_what_ifs_kept_per_verdict_answer_each_line_of_a_batch_as_a_fresh_snapsh
         assert what_if(resolved, shared, evaluate(resolved, shared)) == want, i
         verdicts |= {w.decision for w in want}
     assert verdicts == {Verdict.ALLOWED, Verdict.EXPLICIT_DENY}
+
+
+@pytest.mark.parametrize("folder", list(_scenarios()))
+def test_what_ifs_are_not_taken_from_the_request_explained_before(folder: Path) -> None:
+    """`deciding_with` reuses the shape and context `evaluate` took only for that very request:
+    each request is asked right after its neighbour was explained, and once right after itself."""
+    document = json.loads((folder / "snapshot.json").read_text())
+    shared, reference = load_snapshot(document), load_snapshot(document)
+    requests = [resolve_principal(request, shared) for request in runbook_requests(folder)]
+
+    def assumed(request: AccessRequest, entry: ContextEntry) -> object:
+        with_entry = replace(request, context=(*request.context, entry))
+        return _verdict(lambda: evaluate(with_entry, reference))
+
+    for _round in range(2):
+        for before, request in zip([requests[-1], *requests[:-1]], requests, strict=True):
+            for explained in (before, request):
+                evaluate(explained, shared)
+                decide = deciding_with(request, shared)
+                for entry in MORE:
+                    assert _verdict(decide, entry) == assumed(request, entry), (request, entry)
