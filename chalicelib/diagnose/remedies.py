@@ -1963,9 +1963,13 @@ def _allows_patched(request: AccessRequest, snapshot: Snapshot, patch: Mapping[s
     name, the patched request's one entry of it. Not for a key the engine (`DIRECT_KEYS`) or
     resolution (`resolved_forms.READ_KEYS`) also reads from the request's entries."""
     entry = one_entry(request, patch) if CACHE else None
-    if entry is None or entry.name.lower() in DIRECT_KEYS or entry.name.lower() in READ_KEYS:
+    if entry is None or entry.name.lower() in _READ_FROM_ENTRIES:
         return _allows(apply_to_request(request, patch), snapshot)
     return deciding_with(request, snapshot)(entry).decision is Verdict.ALLOWED
+
+
+# The keys the engine or resolution reads from a request's entries, not only its context.
+_READ_FROM_ENTRIES: Final = DIRECT_KEYS | READ_KEYS
 
 
 def _constant(value: Any) -> Callable[[], Any]:

@@ -606,9 +606,7 @@ def unknown_keys(
     names = tuple(map(_NAME, request.context))
     key: tuple[object, ...] = ("unknown keys", account, owner, names)
     if from_event:
-        auth = _entry(request, "s3:authtype")
-        presigned = None if auth is None else _PRESIGNED_AUTH in auth.values
-        key += (principal.type is PrincipalType.AWS_SERVICE, presigned)
+        key += (principal.type is PrincipalType.AWS_SERVICE, _presigned(request))
     return snapshot.cached(
         key, lambda: _unknown_keys(request, snapshot, account, owner, from_event=from_event)
     )
@@ -627,8 +625,7 @@ def _unknown_keys(
         unlogged = dict(_UNLOGGED_KEYS)
         if request.principal.type is PrincipalType.AWS_SERVICE:
             unlogged.update(_UNLOGGED_SERVICE_KEYS)
-        auth = _entry(request, "s3:authtype")
-        if auth is not None and _PRESIGNED_AUTH not in auth.values:
+        if _presigned(request) is False:
             del unlogged[_SIGNATURE_AGE]
         unknown.update((key, f"CloudTrail does not log {what}") for key, what in unlogged.items())
     if not unknown:
@@ -642,6 +639,13 @@ def _unknown_keys(
 
 
 _NAME: Final = attrgetter("name")  # of a context entry
+
+
+def _presigned(request: AccessRequest) -> bool | None:
+    """Whether the record says the request was made with a presigned URL (its `s3:authType`);
+    None when it does not say."""
+    auth = _entry(request, "s3:authtype")
+    return None if auth is None else _PRESIGNED_AUTH in auth.values
 
 
 def _entry(request: AccessRequest, lowered: str) -> ContextEntry | None:
