@@ -149,17 +149,21 @@ def answers_in_parallel(
         while pending:
             yield from pending.popleft().result()
     except BrokenProcessPool:
-        raise WorkerDied(
-            "a worker process of --jobs stopped without answering (killed, or out of memory): "
-            "the answers written are those of the first lines, in order; run the batch again, "
-            "or with fewer --jobs"
-        ) from None
+        raise WorkerDied(died("stopped without answering (killed, or out of memory)")) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 class WorkerDied(RuntimeError):
     """A worker process ended without answering its lines."""
+
+
+def died(what: str) -> str:
+    """The message of a batch that a worker stopped: what the worker did, what was written."""
+    return (
+        f"a worker process of --jobs {what}: the answers written are those of the first "
+        "lines, in order; run the batch again, or with fewer --jobs"
+    )
 
 
 def _chunks(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:

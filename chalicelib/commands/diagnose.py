@@ -21,7 +21,15 @@ from ..model import AccessRequest, Finding, InputError, Json
 from ..request import request_from_runbook
 from ..runbook_verdicts import decide_runbook
 from ..snapshot import Snapshot, load_snapshot
-from .batch_workers import answers_in_parallel, jobs_wanted, unasked_jobs
+from . import batch_workers
+from .batch_workers import (
+    DECISION_CHUNK,
+    FULL_CHUNK,
+    answers_in_parallel,
+    jobs_wanted,
+    unasked_jobs,
+)
+from .forked_lines import answer_blocks
 from .options import (
     HelpFormatter,
     add_query_option,
@@ -514,6 +522,15 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
 
         bar = lines_bar(handle, desc="diagnose", unit="request")
     with handle, bar if bar is not None else contextlib.nullcontext():
+        if jobs > 1 and batch_workers.START_METHOD == "fork" and _regular(args.batch):
+            chunk = DECISION_CHUNK if args.detail == "decision" else FULL_CHUNK
+            blocks = answer_blocks(args.batch, args, jobs, _answers, _lines, chunk=chunk)
+            with contextlib.closing(blocks):  # the workers stop with the batch
+                for count, text in blocks:
+                    out.write(text)
+                    if bar is not None:
+                        bar.advance(count)
+            return 0
         try:
             if jobs == 1:
                 answers = _answers(_lines(handle), args)
@@ -554,6 +571,14 @@ def _batch_jobs(args: argparse.Namespace) -> int:
     if not stat.S_ISREG(status.st_mode) or status.st_size < AUTO_BATCH_BYTES:
         return 1
     return unasked_jobs(args.snapshot)
+
+
+def _regular(path: Path) -> bool:
+    """Whether `path` is a regular file (its workers can read it again; a pipe cannot be)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _answers(lines: Iterator[tuple[int, bytes]], args: argparse.Namespace) -> Iterator[str]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import subprocess
+from argparse import Namespace
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.cli import main
-from chalicelib.commands import batch_workers, diagnose
+from chalicelib.commands import batch_workers, diagnose, forked_lines
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -113,52 +116,154 @@ def test_a_bad_jobs_option_is_refused(
     assert message in capsys.readouterr().err
 
 
-def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def _run_from_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[bytes], *options: str
+) -> tuple[int, str, str]:
+    """`_run` with the lines written into a named pipe (which the workers cannot read again)."""
+    fifo, source = tmp_path / "lines.fifo", tmp_path / "lines.jsonl"
+    os.mkfifo(fifo)
+    source.write_bytes(b"".join(line + b"\n" for line in lines))
+    # another process writes, as a producer piping into the command would (a thread here
+    # would hold the pipe open in the forked workers too: it would never end)
+    writer = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', str(source), str(fifo)])
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    try:
+        code = main(["diagnose", "--snapshot", str(snapshot), "--batch", str(fifo), *options])
+    finally:
+        writer.wait(timeout=60)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_lines_from_a_pipe_are_answered_by_workers_as_one_process_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A worker killed mid-batch (out of memory...): the batch stops with an error rather than
-    waiting forever, and what it wrote is the answers of the first lines, in order."""
+    lines = _lines()
+    one = _run(tmp_path, capsys, lines)
+
+    assert _run_from_pipe(tmp_path, capsys, lines, "--jobs", "2") == one
+
+
+def _stopping_at_line_70(monkeypatch: pytest.MonkeyPatch, stop: Callable[[], None]) -> None:
+    """Lines are answered until line 70, where `stop()` runs (in a worker)."""
     answer_lines = diagnose._answers
 
-    def dying(lines: Iterator[tuple[int, bytes]], args: Any) -> Iterator[str]:
+    def stopping(lines: Iterator[tuple[int, bytes]], args: Any) -> Iterator[str]:
         def until_line_70() -> Iterator[tuple[int, bytes]]:
             for number, line in lines:
                 if number == 70:
-                    os._exit(9)
+                    stop()
                 yield number, line
 
         return answer_lines(until_line_70(), args)
 
-    monkeypatch.setattr(diagnose, "_answers", dying)
+    monkeypatch.setattr(diagnose, "_answers", stopping)
+
+
+def _answers_before_line_70(out: str) -> bool:
+    """Whether `out` is the answers of lines 1, 2, 3... in order, none missing, and none
+    from line 70 on."""
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    return ids == list(range(1, len(ids) + 1)) and len(ids) < 70
+
+
+@pytest.mark.parametrize("source", ["file", "pipe"])
+def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """A worker killed mid-batch (out of memory...): the batch stops with an error rather than
+    waiting forever, and what it wrote is the answers of the first lines, in order."""
+    _stopping_at_line_70(monkeypatch, lambda: os._exit(9))
     request = json.loads(
         (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
     )
     lines = [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
 
-    code, out, err = _run(tmp_path, capsys, lines, "--jobs", "2")
+    run = _run if source == "file" else _run_from_pipe
+    code, out, err = run(tmp_path, capsys, lines, "--jobs", "2")
 
     assert code == 1
     assert "a worker process of --jobs stopped without answering" in err
-    ids = [json.loads(line)["id"] for line in out.splitlines()]
-    assert ids == list(range(1, len(ids) + 1))  # in order, none missing before the stop
-    assert len(ids) < 70
+    assert _answers_before_line_70(out)
+
+
+def test_a_worker_that_fails_stops_the_batch_with_its_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail() -> None:
+        raise RuntimeError("the disk is on fire")
+
+    _stopping_at_line_70(monkeypatch, fail)
+    request = json.loads(
+        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
+    )
+    lines = [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
+
+    code, out, err = _run(tmp_path, capsys, lines, "--jobs", "3")
+
+    assert code == 1
+    assert "a worker process of --jobs failed (RuntimeError: the disk is on fire)" in err
+    assert _answers_before_line_70(out)
+
+
+def test_a_worker_whose_pipe_is_full_waits_and_nothing_is_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pipes of a page (the least Linux gives): every chunk's answers fill one, so each worker
+    waits for the batch to read its answers, in the order of the lines."""
+    lines = _lines() * 3
+    one = _run(tmp_path, capsys, lines)
+    monkeypatch.setattr(forked_lines, "PIPE_BYTES", 4096)
+
+    assert _run(tmp_path, capsys, lines, "--jobs", "3") == one
+
+
+def test_the_workers_end_when_the_batch_stops_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a batch answered by two workers, each noting its pid
+    seen = _noting_pids(tmp_path, monkeypatch)
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in _lines() * 3))
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    args = Namespace(snapshot=snapshot, batch=path, detail="full", query=None)
+    blocks = forked_lines.answer_blocks(path, args, 2, diagnose._answers, diagnose._lines, chunk=16)
+    # WHEN the batch takes the first line's answer and two chunks', then stops
+    taken = [next(blocks) for _ in range(3)]
+    blocks.close()
+    # THEN both workers answered, and neither runs any more (each was waited for)
+    assert [count for count, _ in taken] == [1, 16, 16]
+    workers = set(_pids(seen)) - {os.getpid()}
+    assert len(workers) == 2
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def _noting_pids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The file where each process that answers lines notes its pid."""
+    """The file where the process that answers a line notes its pid, a line for each."""
     answers, seen = diagnose._answers, tmp_path / "pids"
 
     def noted(lines: Iterator[Any], args: Any) -> Iterator[str]:
-        with seen.open("a") as file:
-            file.write(f"{os.getpid()}\n")
-        return answers(lines, args)
+        for answer in answers(lines, args):
+            with seen.open("a") as file:
+                file.write(f"{os.getpid()}\n")
+            yield answer
 
     monkeypatch.setattr(diagnose, "_answers", noted)
     return seen
 
 
-def _pids(seen: Path) -> set[int]:
-    return {int(pid) for pid in seen.read_text().split()}
+def _pids(seen: Path) -> Counter[int]:
+    """The lines each process answered."""
+    return Counter(int(pid) for pid in seen.read_text().split())
+
+
+def _answered_by_workers(seen: Path, workers: int) -> bool:
+    """Whether `workers` processes answered the lines, and this one the first line alone (it
+    answers it before the workers start: with fork, they start with what it loaded)."""
+    pids = _pids(seen)
+    return pids.pop(os.getpid(), 0) <= 1 and len(pids) == workers
 
 
 @pytest.mark.parametrize(
@@ -188,18 +293,15 @@ def test_a_large_file_of_full_findings_is_answered_by_workers_unasked(
     code, out, err = _run(tmp_path, capsys, lines, *more)
     # THEN past the size, AUTO_MAX workers answered, in the order of the lines; else the command
     assert code == 0, err
-    pids = _pids(seen)
     if spread:
-        assert len(pids) == batch_workers.AUTO_MAX and os.getpid() not in pids
+        assert _answered_by_workers(seen, batch_workers.AUTO_MAX)
     else:
-        assert pids == {os.getpid()}
+        assert set(_pids(seen)) == {os.getpid()}
     assert len(out.splitlines()) == len(lines)
 
 
 def test_a_pipe_is_never_spread_unasked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A program may write a line and wait for its answer: workers read lines ahead."""
-    from argparse import Namespace
-
     monkeypatch.setattr(diagnose, "AUTO_BATCH_BYTES", 0)
     fifo = tmp_path / "lines"
     os.mkfifo(fifo)
@@ -241,11 +343,10 @@ def test_workers_unasked_are_as_many_as_the_memory_holds_copies_of_the_snapshot(
     code, out, err = _run(tmp_path, capsys, lines)
     # THEN as many workers as fit answered (at most AUTO_MAX); none fit: the command itself
     assert code == 0, err
-    pids = _pids(seen)
     if workers:
-        assert len(pids) == workers and os.getpid() not in pids
+        assert _answered_by_workers(seen, workers)
     else:
-        assert pids == {os.getpid()}
+        assert set(_pids(seen)) == {os.getpid()}
     assert len(out.splitlines()) == len(lines)
 
 
