@@ -1,5 +1,6 @@
 """`diagnose --batch --jobs N` and `replay --jobs N`: the lines of a batch (the records of a
-replay) answered by N worker processes, in order.
+replay) answered by N worker processes, in order: a batch from a pipe, or on a system without
+fork (a regular file on Linux is read by its workers themselves: `forked_lines`), and a replay.
 
 Each answer is a function of its line and the batch's snapshot files alone, so any process may
 answer any line: the lines go to the workers in chunks, and the answers come back in the order
