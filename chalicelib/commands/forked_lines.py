@@ -37,7 +37,6 @@ Line = tuple[int, bytes]
 
 PIPE_BYTES: Final = 1 << 20
 """The capacity asked of each worker's pipe (Linux allows an unprivileged process 1 MiB)."""
-_SET_PIPE_SIZE: Final = 1031  # fcntl.F_SETPIPE_SZ (Linux; the name is in Python from 3.10)
 
 _HEADER: Final = struct.Struct("<cII")  # kind, answers, bytes
 _ANSWERS: Final = b"A"  # a chunk's answers, each followed by a newline
@@ -113,9 +112,9 @@ def _fork(
     """(pid, the read end of its pipe) of a new worker."""
     out, into = os.pipe()
     try:
-        import fcntl
+        import fcntl  # here: not on Windows, where this module is never run
 
-        fcntl.fcntl(into, _SET_PIPE_SIZE, PIPE_BYTES)
+        fcntl.fcntl(into, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except OSError:  # a lower limit (/proc/sys/fs/pipe-max-size): the default 64 KiB
         pass
     pid = os.fork()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 from argparse import Namespace
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +368,47 @@ def test_workers_unasked_without_a_memory_figure_are_one_per_cpu(
     assert batch_workers.unasked_jobs(snapshot) == 1
     assert batch_workers.unasked_jobs(None) == 3  # a live batch: no snapshot file to copy
     assert batch_workers.unasked_jobs(tmp_path / "no-such.json") == 3  # loading it says why
+
+
+def _running_with(text: str) -> list[int]:
+    """The processes whose command line holds `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_ctrl_c_stops_the_batch_and_its_workers(tmp_path: Path) -> None:
+    # GIVEN a long batch answered by two workers, as a user runs it in a terminal
+    path = tmp_path / "long-batch.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in _lines() * 40))
+    snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
+    command = [sys.executable, "-m", "chalicelib.cli", "diagnose", "--snapshot", str(snapshot)]
+    command += ["--batch", str(path), "--jobs", "2"]
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+    assert batch.stdout is not None
+    first = b"".join(batch.stdout.readline() for _ in range(40))  # the workers' answers came
+    assert len(_running_with(str(path))) == 3  # the command and its two workers
+    # WHEN Ctrl-C reaches the terminal's processes
+    os.killpg(batch.pid, signal.SIGINT)
+    rest = batch.stdout.read()  # (not `communicate`: it would skip what readline buffered)
+    batch.wait(timeout=60)
+    # THEN the command stops (130) with the answers of the first lines, in order, and no
+    # worker is left running
+    assert batch.returncode == 130
+    written = (first + rest).decode().splitlines()
+    assert 40 <= len(written) < 40 * len(_lines())
+    assert written == _first_answers(path, snapshot, len(written))
+    assert _running_with(str(path)) == []
+
+
+def _first_answers(path: Path, snapshot: Path, n: int) -> list[str]:
+    """The answers of the first `n` lines of `path`, as one process gives them."""
+    args = Namespace(snapshot=snapshot, batch=path, detail="full", query=None)
+    with path.open("rb") as handle:
+        return list(islice(diagnose._answers(diagnose._lines(handle), args), n))
