@@ -7,6 +7,7 @@ import contextlib
 import gc
 import json
 import re
+import signal
 import stat
 import sys
 from collections import Counter
@@ -527,7 +528,7 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
             blocks = answer_blocks(args.batch, args, jobs, _answers, _lines, chunk=chunk)
             with contextlib.closing(blocks):  # the workers stop with the batch
                 for count, text in blocks:
-                    out.write(text)
+                    _write_whole(out, text)
                     if bar is not None:
                         bar.advance(count)
             return 0
@@ -541,12 +542,30 @@ def _run_batch(args: argparse.Namespace, out: TextIO) -> int:
                     bar.advance()
                 pending.append(answer)
                 if len(pending) == CHUNK:
-                    out.write("\n".join(pending) + "\n")
-                    pending.clear()
+                    text = "\n".join(pending) + "\n"
+                    pending.clear()  # before: an interrupt at the write's end must not repeat it
+                    _write_whole(out, text)
         finally:  # what was answered is written, even when interrupted
             if pending:
-                out.write("\n".join(pending) + "\n")
+                _write_whole(out, "\n".join(pending) + "\n")
     return 0
+
+
+def _write_whole(out: TextIO, text: str) -> None:
+    """`out.write(text)`, Ctrl-C held until it returns: a batch stopped by it ends with whole
+    lines (a signal in the middle of a write would leave half an answer)."""
+    if _MASK is None:
+        out.write(text)
+        return
+    _MASK(signal.SIG_BLOCK, _INTERRUPT)
+    try:
+        out.write(text)
+    finally:
+        _MASK(signal.SIG_UNBLOCK, _INTERRUPT)
+
+
+_MASK: Final = getattr(signal, "pthread_sigmask", None)  # not on Windows
+_INTERRUPT: Final = frozenset({signal.SIGINT})
 
 
 AUTO_BATCH_BYTES: Final = 1 << 20

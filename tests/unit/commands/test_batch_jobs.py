@@ -383,23 +383,25 @@ def _running_with(text: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_ctrl_c_stops_the_batch_and_its_workers(tmp_path: Path) -> None:
-    # GIVEN a long batch answered by two workers, as a user runs it in a terminal
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ctrl_c_stops_the_batch_and_its_workers(tmp_path: Path, workers: int) -> None:
+    # GIVEN a long batch answered by two workers (or the command alone), as a user runs it
+    # in a terminal
     path = tmp_path / "long-batch.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in _lines() * 40))
     snapshot = SCENARIOS / "bucket-policy-deny-insecure-transport" / "snapshot.json"
     command = [sys.executable, "-m", "chalicelib.cli", "diagnose", "--snapshot", str(snapshot)]
-    command += ["--batch", str(path), "--jobs", "2"]
+    command += ["--batch", str(path), "--jobs", str(workers or 1)]
     batch = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     assert batch.stdout is not None
     first = b"".join(batch.stdout.readline() for _ in range(40))  # the workers' answers came
-    assert len(_running_with(str(path))) == 3  # the command and its two workers
+    assert len(_running_with(str(path))) == 1 + workers
     # WHEN Ctrl-C reaches the terminal's processes
     os.killpg(batch.pid, signal.SIGINT)
     rest = batch.stdout.read()  # (not `communicate`: it would skip what readline buffered)
     batch.wait(timeout=60)
-    # THEN the command stops (130) with the answers of the first lines, in order, and no
-    # worker is left running
+    # THEN the command stops (130) with the answers of the first lines, in order, whole (the
+    # interrupt waits for a write to end), and no worker is left running
     assert batch.returncode == 130
     written = (first + rest).decode().splitlines()
     assert 40 <= len(written) < 40 * len(_lines())
