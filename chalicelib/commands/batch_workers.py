@@ -176,21 +176,21 @@ def _chunks(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
 # ----------------------------------------------------------------------------- in a worker
 
 
-class _Feed:
+class Feed:
     """The lines of the chunk at hand, for a generator that lives across chunks: it takes one
     line per answer it gives, so it never asks past the chunk's last line."""
 
     def __init__(self) -> None:
         self.lines: Iterator[Any] = iter(())
 
-    def __iter__(self) -> _Feed:
+    def __iter__(self) -> Feed:
         return self
 
     def __next__(self) -> Any:
         return next(self.lines)
 
 
-_feed = _Feed()
+_feed = Feed()
 _answers: Iterator[Any] = iter(())
 
 

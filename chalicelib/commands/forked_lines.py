@@ -31,7 +31,7 @@ from itertools import count, islice
 from pathlib import Path
 from typing import BinaryIO, Final, NoReturn
 
-from .batch_workers import WorkerDied, died
+from .batch_workers import Feed, WorkerDied, died
 
 Line = tuple[int, bytes]
 
@@ -56,7 +56,7 @@ def answer_blocks(
     """(n, the text of n answers, each followed by a newline) in the order of the lines of
     `path` (`read(handle)` gives them), answered by `answer_lines` in `jobs` forked workers,
     the first line here."""
-    feed = _Feed()
+    feed = Feed()
     answers = answer_lines(feed, args)
     with path.open("rb") as handle:
         first = list(islice(read(handle), 1))
@@ -64,12 +64,12 @@ def answer_blocks(
         return
     feed.lines = iter(first)
     yield 1, next(answers) + "\n"
-    workers: list[tuple[int, BinaryIO]] = []
+    workers = _Workers(path, read, feed, answers, chunk, jobs)
     try:
         for worker in range(jobs):
-            workers.append(_fork(worker, jobs, path, read, feed, answers, chunk, workers))
+            workers.fork(worker)
         for index in count():
-            _, pipe = workers[index % jobs]
+            pipe = workers.pipes[index % jobs]
             header = pipe.read(_HEADER.size)
             kind, answered, size = (
                 _HEADER.unpack(header) if len(header) == _HEADER.size else (b"", 0, 0)
@@ -83,100 +83,94 @@ def answer_blocks(
                 raise WorkerDied(died("stopped without answering (killed, or out of memory)"))
             yield answered, payload.decode("utf-8", "surrogatepass")
     finally:
-        _stop(workers)
+        workers.stop()
 
 
-class _Feed:
-    """The lines of the chunk at hand, for the answer generator that lives across chunks."""
+class _Workers:
+    """The forked workers of a batch, and the read ends of their pipes."""
 
-    def __init__(self) -> None:
-        self.lines: Iterator[Line] = iter(())
+    def __init__(
+        self,
+        path: Path,
+        read: Callable[[BinaryIO], Iterator[Line]],
+        feed: Feed,
+        answers: Iterator[str],
+        chunk: int,
+        jobs: int,
+    ) -> None:
+        self.path, self.read, self.feed, self.answers = path, read, feed, answers
+        self.chunk, self.jobs = chunk, jobs
+        self.pids: list[int] = []
+        self.pipes: list[BinaryIO] = []
 
-    def __iter__(self) -> _Feed:
-        return self
-
-    def __next__(self) -> Line:
-        return next(self.lines)
-
-
-def _fork(
-    worker: int,
-    jobs: int,
-    path: Path,
-    read: Callable[[BinaryIO], Iterator[Line]],
-    feed: _Feed,
-    answers: Iterator[str],
-    chunk: int,
-    started: list[tuple[int, BinaryIO]],
-) -> tuple[int, BinaryIO]:
-    """(pid, the read end of its pipe) of a new worker."""
-    out, into = os.pipe()
-    try:
-        import fcntl  # here: not on Windows, where this module is never run
-
-        fcntl.fcntl(into, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:  # a lower limit (/proc/sys/fs/pipe-max-size): the default 64 KiB
-        pass
-    pid = os.fork()
-    if pid == 0:  # the worker: never returns to the batch's code
+    def fork(self, worker: int) -> None:
+        """Start worker `worker` (0, 1, ...: which chunks are its own)."""
+        out, into = os.pipe()
         try:
+            import fcntl  # here: not on Windows, where this module is never run
+
+            fcntl.fcntl(into, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # a lower limit (/proc/sys/fs/pipe-max-size): the default 64 KiB
+            pass
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had: the batch stops, saying why
             os.close(out)
-            for _, other in started:
-                other.close()
-            _work(worker, jobs, path, read, feed, answers, chunk, into)
-        finally:
-            os._exit(1)
-    os.close(into)
-    return pid, os.fdopen(out, "rb")
-
-
-def _work(
-    worker: int,
-    jobs: int,
-    path: Path,
-    read: Callable[[BinaryIO], Iterator[Line]],
-    feed: _Feed,
-    answers: Iterator[str],
-    chunk: int,
-    into: int,
-) -> NoReturn:
-    """Answer the chunks of `worker` into its pipe, then end the process (its parent's
-    buffers, handlers and `finally` blocks are not its own)."""
-    code = 0
-    with os.fdopen(into, "wb") as pipe:
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
-            with path.open("rb") as handle:
-                lines = read(handle)
-                next(lines, None)  # the first line, answered before the fork
-                for index, part in enumerate(iter(lambda: list(islice(lines, chunk)), [])):
-                    if index % jobs != worker:
-                        continue
-                    feed.lines = iter(part)
-                    text = "".join(next(answers) + "\n" for _ in part)
-                    data = text.encode("utf-8", "surrogatepass")
-                    pipe.write(_HEADER.pack(_ANSWERS, len(part), len(data)))
-                    pipe.write(data)
-                    pipe.flush()
-            pipe.write(_HEADER.pack(_END, 0, 0))
-            pipe.flush()
-        except BaseException as error:  # told to the batch, then the process ends
-            code = 1
-            reason = f"{type(error).__name__}: {error}".encode("utf-8", "replace")
+            os.close(into)
+            raise
+        if pid == 0:  # the worker: never returns to the batch's code
             try:
-                pipe.write(_HEADER.pack(_FAILED, 0, len(reason)) + reason)
+                os.close(out)
+                for other in self.pipes:
+                    other.close()
+                self._work(worker, into)
+            finally:
+                os._exit(1)
+        os.close(into)
+        self.pids.append(pid)
+        self.pipes.append(os.fdopen(out, "rb"))
+
+    def _work(self, worker: int, into: int) -> NoReturn:
+        """Answer the chunks of `worker` into its pipe, then end the process (its parent's
+        buffers, handlers and `finally` blocks are not its own)."""
+        code = 0
+        with os.fdopen(into, "wb") as pipe:
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
+                with self.path.open("rb") as handle:
+                    lines = self.read(handle)
+                    next(lines, None)  # the first line, answered before the fork
+                    chunks = iter(lambda: list(islice(lines, self.chunk)), [])
+                    for index, part in enumerate(chunks):
+                        if index % self.jobs == worker:
+                            self._answer(part, pipe)
+                pipe.write(_HEADER.pack(_END, 0, 0))
                 pipe.flush()
-            except OSError:  # the batch stopped reading
-                pass
-        finally:
-            os._exit(code)
+            except BaseException as error:  # told to the batch, then the process ends
+                code = 1
+                reason = f"{type(error).__name__}: {error}".encode("utf-8", "replace")
+                try:
+                    pipe.write(_HEADER.pack(_FAILED, 0, len(reason)) + reason)
+                    pipe.flush()
+                except OSError:  # the batch stopped reading
+                    pass
+            finally:
+                os._exit(code)
 
+    def _answer(self, part: list[Line], pipe: BinaryIO) -> None:
+        self.feed.lines = iter(part)
+        answers = self.answers
+        data = "".join(next(answers) + "\n" for _ in part).encode("utf-8", "surrogatepass")
+        pipe.write(_HEADER.pack(_ANSWERS, len(part), len(data)))
+        pipe.write(data)
+        pipe.flush()
 
-def _stop(workers: list[tuple[int, BinaryIO]]) -> None:
-    """Close the pipes, stop the workers still running (a worker blocked on a full pipe, or
-    answering a batch that stopped) and wait for them."""
-    for pid, pipe in workers:
-        pipe.close()
-        os.kill(pid, signal.SIGTERM)  # not yet waited for: never an error
-    for pid, _ in workers:
-        os.waitpid(pid, 0)
+    def stop(self) -> None:
+        """Close the pipes, stop the workers still running (one blocked on a full pipe, or
+        answering a batch that stopped) and wait for them."""
+        for pipe in self.pipes:
+            pipe.close()
+        for pid in self.pids:
+            os.kill(pid, signal.SIGTERM)  # not yet waited for: never an error
+        for pid in self.pids:
+            os.waitpid(pid, 0)

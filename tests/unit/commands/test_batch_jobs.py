@@ -163,6 +163,14 @@ def _stopping_at_line_70(monkeypatch: pytest.MonkeyPatch, stop: Callable[[], Non
     monkeypatch.setattr(diagnose, "_answers", stopping)
 
 
+def _numbered_lines() -> list[bytes]:
+    """200 lines of one request, with ids 1 to 200."""
+    request = json.loads(
+        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
+    )
+    return [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
+
+
 def _answers_before_line_70(out: str) -> bool:
     """Whether `out` is the answers of lines 1, 2, 3... in order, none missing, and none
     from line 70 on."""
@@ -170,42 +178,40 @@ def _answers_before_line_70(out: str) -> bool:
     return ids == list(range(1, len(ids) + 1)) and len(ids) < 70
 
 
-@pytest.mark.parametrize("source", ["file", "pipe"])
-def test_a_worker_that_dies_stops_the_batch_after_the_answers_before_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, source: str
-) -> None:
-    """A worker killed mid-batch (out of memory...): the batch stops with an error rather than
-    waiting forever, and what it wrote is the answers of the first lines, in order."""
-    _stopping_at_line_70(monkeypatch, lambda: os._exit(9))
-    request = json.loads(
-        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
-    )
-    lines = [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
+def _dies() -> None:
+    os._exit(9)  # killed, out of memory...
 
+
+def _fails() -> None:
+    raise RuntimeError("the disk is on fire")
+
+
+@pytest.mark.parametrize(
+    ("stop", "source", "message"),
+    [
+        (_dies, "file", "a worker process of --jobs stopped without answering"),
+        (_dies, "pipe", "a worker process of --jobs stopped without answering"),
+        (_fails, "file", "a worker process of --jobs failed (RuntimeError: the disk is on fire)"),
+    ],
+    ids=["dies", "dies-pipe", "fails"],
+)
+def test_a_worker_that_stops_stops_the_batch_after_the_answers_before_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stop: Callable[[], None],
+    source: str,
+    message: str,
+) -> None:
+    """A worker that dies or fails mid-batch: the batch stops with an error that says so rather
+    than waiting forever, and what it wrote is the answers of the first lines, in order."""
+    _stopping_at_line_70(monkeypatch, stop)
     run = _run if source == "file" else _run_from_pipe
-    code, out, err = run(tmp_path, capsys, lines, "--jobs", "2")
+
+    code, out, err = run(tmp_path, capsys, _numbered_lines(), "--jobs", "3")
 
     assert code == 1
-    assert "a worker process of --jobs stopped without answering" in err
-    assert _answers_before_line_70(out)
-
-
-def test_a_worker_that_fails_stops_the_batch_with_its_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def fail() -> None:
-        raise RuntimeError("the disk is on fire")
-
-    _stopping_at_line_70(monkeypatch, fail)
-    request = json.loads(
-        (SCENARIOS / "bucket-policy-deny-insecure-transport" / "request.json").read_text()
-    )
-    lines = [json.dumps({"id": i, "request": request}).encode() for i in range(1, 201)]
-
-    code, out, err = _run(tmp_path, capsys, lines, "--jobs", "3")
-
-    assert code == 1
-    assert "a worker process of --jobs failed (RuntimeError: the disk is on fire)" in err
+    assert message in err
     assert _answers_before_line_70(out)
 
 
