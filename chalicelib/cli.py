@@ -215,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # what reads the output went away (`| head`): stop, quietly
+        _quiet_stdout()
+        return 1
     except Exception as error:
         if is_missing_aws_module(error):
             missing = MissingAwsExtra(getattr(error, "name", None) or "boto3")
@@ -227,6 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"s3doctor {args.command}: {shown}{suffix}", file=sys.stderr)
         return 1
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device: what is left in its buffer would fail again, with a
+    traceback, when Python flushes it on the way out."""
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor (a test's stream)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _shown(error: object) -> str:

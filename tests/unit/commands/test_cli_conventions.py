@@ -374,3 +374,30 @@ def test_a_bad_query_says_what_is_wrong_and_where(capsys: pytest.CaptureFixture[
     code, _, err = _main(capsys, "diagnose", *OFFLINE, "--query", "causes[0")
     assert code == 2
     assert err.strip().endswith("Incomplete expression at character 9")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_output_cut_short_by_its_reader_ends_quietly(
+    tmp_path: Path, jobs: str, unbuffered: str
+) -> None:
+    """`s3doctor diagnose --batch F | head -n 1`: the batch stops when `head` has its line,
+    without a traceback or an error about the pipe (nor one when Python flushes what its
+    buffer holds on the way out)."""
+    request = json.loads((SCENARIO / "request.json").read_text())
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "request": request}) + "\n" for i in range(3000)))
+    command = [sys.executable, "-m", "chalicelib.cli", "diagnose", "--snapshot"]
+    command += [str(SCENARIO / "snapshot.json"), "--batch", str(path), "--jobs", jobs]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env.update({"PYTHONUNBUFFERED": unbuffered} if unbuffered else {})
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert batch.stdout is not None and batch.stderr is not None
+    first = batch.stdout.readline()
+    batch.stdout.close()  # as `head -n 1` does once it has its line
+    err = batch.stderr.read()
+    batch.wait(timeout=60)
+
+    assert json.loads(first)["id"] == 0
+    assert err == b""
+    assert batch.returncode == 1
