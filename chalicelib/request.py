@@ -274,7 +274,15 @@ class LazyRequest:
         return entries
 
     def build(self) -> AccessRequest:
-        return self.template.request(self.resource, self.explicit)
+        template = self.template
+        if self.object_key is None:  # a bucket, "*": the operation's checks
+            return template.request(self.resource, self.explicit)
+        # `_resource_operation` of an object ARN that `lazy_request` split and checked
+        operation = _operation(
+            template.action, self.resource, self.bucket, self.object_key, template.version_id
+        )
+        explicit = self.explicit
+        return template.build(operation, explicit + template.kept(explicit, operation))
 
 
 _ENTRY_NAME: Final = attrgetter("name")
@@ -697,11 +705,10 @@ def _resource_operation(
     version_id: str | None,
     principal: Principal,
 ) -> Operation:
-    kms = action_kms(action)
     if resource == "*":
         if kind not in (None, ResourceKind.ACCOUNT):
             raise InputError("resource_arn", f"{action} needs a bucket or object ARN, not *")
-        return Operation(action=action, resource_arn="*", kms_actions=kms)
+        return Operation(action=action, resource_arn="*", kms_actions=action_kms(action))
     parts = split_s3_arn(resource)
     if parts is None:
         raise InputError(
@@ -717,13 +724,21 @@ def _resource_operation(
         )
     if kind is ResourceKind.BUCKET and key is not None:
         raise InputError("resource_arn", f"{action} acts on a bucket: give arn:aws:s3:::{bucket}")
+    return _operation(action, resource, bucket, key, version_id)
+
+
+def _operation(
+    action: str, resource: str, bucket: str | None, key: str | None, version_id: str | None
+) -> Operation:
+    """The operation on a bucket or object ARN already split and checked (a version id
+    applies to an object alone)."""
     return Operation(
         action=action,
         resource_arn=resource,
         bucket=bucket,
         key=key,
         version_id=version_id if key is not None else None,
-        kms_actions=kms,
+        kms_actions=action_kms(action),
     )
 
 

@@ -77,6 +77,34 @@ def test_a_template_request_is_the_request_the_full_check_builds(
     assert _outcome(document) == fresh  # the template and its remembered form
 
 
+@pytest.mark.parametrize(
+    ("action", "version_id", "seed"),
+    [
+        ("s3:GetObject", None, "arn:aws:s3:::other/key"),
+        ("s3:GetObjectVersion", "v1", "arn:aws:s3:::other/key"),
+        ("s3:PutObject", None, "arn:aws:s3:::other/key"),
+        ("s3:ListBucket", None, "arn:aws:s3:::other"),
+        ("s3:ListAllMyBuckets", None, "*"),
+        ("s3:GetObjectAcl", "v2", "arn:aws:s3:::other/key"),
+    ],
+)
+@pytest.mark.parametrize("resource", ["arn:aws:s3:::b/k.txt", "arn:aws:s3:::b/", "arn:aws:s3:::b"])
+def test_a_template_request_of_any_action_is_the_request_the_full_check_builds(
+    action: str, version_id: str | None, seed: str, resource: str
+) -> None:
+    """The operation a template request builds from the object ARN it split (its action's
+    KMS actions, its version id) is the one the full check builds."""
+    document = {**_document([_entry("aws:SourceIp", ["10.0.0.1"], "ip")], resource)}
+    document["action"] = action
+    if version_id is not None:
+        document["version_id"] = version_id
+    _TEMPLATES.clear()
+    fresh = _outcome(document)
+    request_from_runbook({**document, "resource_arn": seed})  # the template of these fields
+    assert _TEMPLATES
+    assert _outcome(document) == fresh
+
+
 KINDS = ["string", "numeric", "boolean", "ip", "binary", "date"]
 NAMES: list[Any] = ["aws:SourceIp", "aws:CurrentTime", "AWS:epochtime", "aws:x y", "nocolon", ""]
 VALUES: list[Any] = [
