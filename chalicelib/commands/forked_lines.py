@@ -12,7 +12,8 @@ of their time (docs/benchmarks.md, twentieth round).
 
 This process answers the first line itself before it forks: each worker starts with the
 modules, the snapshot and its compiled policies loaded (a copy of them), and with what the
-first diagnosis remembered, rather than loading them again.
+first diagnosis remembered, rather than loading them again; all of it frozen out of the
+collector's walks first (`gc.freeze`), so that no collection here or in a worker walks it.
 
 A worker that dies (killed, out of memory) or fails stops the batch with `WorkerDied` once the
 answers of the chunks before its own are written; Ctrl-C stops the workers with the batch. A
@@ -23,6 +24,7 @@ bounded when one worker is ahead of the others.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import struct
@@ -64,6 +66,9 @@ def answer_blocks(
         return
     feed.lines = iter(first)
     yield 1, next(answers) + "\n"
+    # What the first line loaded lives to the end: out of the collector's walks, here (whose
+    # exit would walk it) and in the workers (as the batch would after its next line).
+    gc.freeze()
     workers = _Workers(path, read, feed, answers, chunk, jobs)
     try:
         for worker in range(jobs):
