@@ -101,9 +101,7 @@ class _Template:
 
     def request(self, resource: str, explicit: tuple[ContextEntry, ...]) -> AccessRequest:
         """The request on `resource`; explicit context entries win over derived ones."""
-        operation = _resource_operation(
-            self.action, self.kind, resource, self.version_id, self.principal
-        )
+        operation = _resource_operation(self.action, self.kind, resource, self.version_id)
         return self.build(operation, explicit + self.kept(explicit, operation))
 
     def kept(
@@ -325,9 +323,7 @@ def lazy_request(data: Any) -> LazyRequest | None:
         bucket, object_key = parts
     else:  # a bucket, "*" or a bad ARN: the checks of the operation
         try:
-            _resource_operation(
-                template.action, template.kind, resource, template.version_id, template.principal
-            )
+            _resource_operation(template.action, template.kind, resource, template.version_id)
         except InputError:
             return None
         bucket = object_key = None
@@ -703,7 +699,6 @@ def _resource_operation(
     kind: ResourceKind | None,
     resource: str,
     version_id: str | None,
-    principal: Principal,
 ) -> Operation:
     if resource == "*":
         if kind not in (None, ResourceKind.ACCOUNT):

@@ -215,6 +215,25 @@ def test_a_worker_that_stops_stops_the_batch_after_the_answers_before_it(
     assert _answers_before_line_70(out)
 
 
+def test_a_failed_worker_s_message_reaches_the_terminal_as_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error's text may quote a line (a key an outsider chose): controls, escapes and a line
+    break of its own reach stderr escaped, on the one line of the error."""
+
+    def fails_with_a_hostile_text() -> None:
+        raise RuntimeError("key\x1b]0;owned\x07\nERROR fake second line\u202e")
+
+    _stopping_at_line_70(monkeypatch, fails_with_a_hostile_text)
+
+    code, _, err = _run(tmp_path, capsys, _numbered_lines(), "--jobs", "2")
+
+    assert code == 1
+    assert "a worker process of --jobs failed (RuntimeError: key" in err
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
+    assert err.count("\n") == 1 and err.endswith("\n")
+
+
 def test_a_worker_whose_pipe_is_full_waits_and_nothing_is_lost(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
