@@ -158,8 +158,8 @@ def _key_for(
     request: AccessRequest, op: Operation, facts: S3Facts
 ) -> tuple[str | None, bool, str | None]:
     """(key id, bucket key enabled, note) for the operation's object."""
+    ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
     if op.action.lower() in WRITE_ACTIONS:
-        ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
         ctx_sse = request.context_value("s3:x-amz-server-side-encryption")
         bucket_key_header = request.context_value(
             "s3:x-amz-server-side-encryption-bucket-key-enabled"
@@ -174,13 +174,26 @@ def _key_for(
         if ctx_sse:
             return None, False, None  # AES256 asked explicitly: no KMS call
         return _bucket_default_key(facts)
+    given = request.kms_key_arn
+    if given is not None and op.role == "source" and ctx_key and given in ctx_key:
+        given = None  # a copy's key header names its destination's key, not its source's
     head = facts.obj.head if facts.obj is not None else None
-    if isinstance(head, Mapping) and head.get("ServerSideEncryption", "").startswith("aws:kms"):
+    if isinstance(head, Mapping):
+        encryption = str(head.get("ServerSideEncryption", ""))
+        if not encryption.startswith("aws:kms"):  # S3 calls KMS for an SSE-KMS object only
+            why = None
+            if given is not None:
+                why = (
+                    f"the head of {_where(op)} says it is not SSE-KMS encrypted "
+                    f"({encryption or 'no ServerSideEncryption'}): S3 reads it without KMS, "
+                    f"so {given} was not checked for it"
+                )
+            return None, False, why
         key = head.get("SSEKMSKeyId")
         if key:
             return str(key), bool(head.get("BucketKeyEnabled")), None
-    if request.kms_key_arn:
-        return request.kms_key_arn, False, None
+    if given is not None:
+        return given, False, None
     if isinstance(head, Unreadable):
         # Unreadable is never absent: the object's encryption is unknown, and the bucket
         # default encryption says which key it most likely uses (DESIGN 2, issue 11.2).

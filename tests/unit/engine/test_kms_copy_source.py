@@ -1,0 +1,132 @@
+"""The KMS leg of a read follows the object's head: S3 calls KMS to read an SSE-KMS object only.
+A copy's `x-amz-server-side-encryption-aws-kms-key-id` header names its destination's key; its
+source was read with kms:Decrypt on that key, whatever the source's head said (or, unread,
+the source bucket's default encryption)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib import pipeline
+from chalicelib.events import parse_event
+from chalicelib.model import Finding, Verdict
+from chalicelib.request import request_from_runbook
+
+SCENARIO = (
+    Path(__file__).resolve().parents[2]
+    / "data"
+    / "scenarios"
+    / "event-sse-kms-upload-without-generatedatakey"
+)
+HEADER_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SOURCE_KEY = "arn:aws:kms:us-east-1:111122223333:key/5678dcba-0000-1111-2222-333344445555"
+OWNER = {"ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}
+
+
+def _snapshot(head: dict[str, Any]) -> dict[str, Any]:
+    """Fixture 02's account (app-uploader-role may PutObject into acme-invoices, whose key does
+    not let it GenerateDataKey), with a source bucket it may read, holding `in/inv.pdf`."""
+    snapshot = json.loads((SCENARIO / "snapshot.json").read_text(encoding="utf-8"))
+    snapshot["s3"]["buckets"]["acme-source"] = {
+        "owner": OWNER,
+        "region": "us-east-1",
+        "objects": {"in/inv.pdf": {"acl": {"Grants": [], "Owner": OWNER}, "head": head}},
+    }
+    role = snapshot["iam"]["RoleDetailList"][0]
+    role["RolePolicyList"][0]["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-source/*"}
+    )
+    keys = snapshot["kms"]["keys"]
+    keys[SOURCE_KEY] = copy.deepcopy(keys[HEADER_KEY])
+    keys[SOURCE_KEY]["metadata"].update(Arn=SOURCE_KEY, KeyId=SOURCE_KEY.rsplit("/", 1)[1])
+    return snapshot
+
+
+def _copied(head: dict[str, Any], snapshot: dict[str, Any] | None = None) -> Finding:
+    """Fixture 02's upload as a CopyObject from acme-source/in/inv.pdf (with its SSE-KMS
+    headers, which are the destination's), against `snapshot` (default: `_snapshot(head)`)."""
+    event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
+    detail = copy.deepcopy(event["detail"])
+    detail["eventName"] = "CopyObject"
+    detail["requestParameters"]["x-amz-copy-source"] = "acme-source/in/inv.pdf"
+    return pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot or _snapshot(head))
+
+
+def _calls(found: Finding) -> list[tuple[str, str, Verdict]]:
+    return [(e.action, e.resource_arn, e.decision) for e in found.evaluations]
+
+
+def test_a_copy_reads_an_sse_s3_source_without_the_destinations_key() -> None:
+    found = _copied({"ContentLength": 10, "ServerSideEncryption": "AES256"})
+
+    assert _calls(found) == [
+        ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf", Verdict.ALLOWED),
+        ("s3:PutObject", "arn:aws:s3:::acme-invoices/2025/03/inv-000123.pdf", Verdict.ALLOWED),
+        ("kms:GenerateDataKey", HEADER_KEY, Verdict.IMPLICIT_DENY),
+    ]
+    assert [c.code for c in found.causes][:1] == ["KMS_IDENTITY"]
+    assert not any("not SSE-KMS" in note for note in found.notes)  # the header is not its
+
+
+def test_a_copy_whose_source_head_is_unreadable_takes_the_source_buckets_default_key() -> None:
+    """The source's encryption is unknown: its bucket's default key, never the destination's."""
+    unreadable = {"$unreadable": "AccessDenied", "needs": "s3:GetObject"}
+    snapshot = _snapshot(unreadable)
+    assert [e.action for e in _copied(unreadable, snapshot).evaluations] == [
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
+    ]
+    default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": SOURCE_KEY}
+    snapshot["s3"]["buckets"]["acme-source"]["encryption"] = {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": False}]
+    }
+    calls = _calls(_copied(unreadable, snapshot))
+    assert [(action, arn) for action, arn, _ in calls][:2] == [
+        ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
+        ("kms:Decrypt", SOURCE_KEY),
+    ]
+
+
+def test_a_copy_reads_an_sse_kms_source_with_the_sources_own_key() -> None:
+    head = {"ContentLength": 10, "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": SOURCE_KEY}
+    found = _copied(head)
+
+    assert [(action, arn) for action, arn, _ in _calls(found)] == [
+        ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
+        ("kms:Decrypt", SOURCE_KEY),
+        ("s3:PutObject", "arn:aws:s3:::acme-invoices/2025/03/inv-000123.pdf"),
+        ("kms:GenerateDataKey", HEADER_KEY),
+    ]
+    assert not any("not SSE-KMS" in note for note in found.notes)
+
+
+def test_a_key_given_with_a_read_of_an_unencrypted_object_is_not_checked_and_said_so() -> None:
+    """The runbook's KMS key input for a GetObject whose head says SSE-S3: S3 never calls KMS,
+    so the key policy, which lets nobody use the key, denies nothing."""
+    request = request_from_runbook(
+        {
+            "requester_arn": "arn:aws:iam::111122223333:role/app-uploader-role",
+            "action": "s3:GetObject",
+            "resource_arn": "arn:aws:s3:::acme-source/in/inv.pdf",
+            "kms_key_arn": HEADER_KEY,
+        }
+    )
+    snapshot = _snapshot({"ContentLength": 10, "ServerSideEncryption": "AES256"})
+    found = pipeline.diagnose(request, snapshot)
+
+    assert found.decision is Verdict.ALLOWED
+    assert [e.action for e in found.evaluations] == ["s3:GetObject"]
+    assert any(f"{HEADER_KEY} was not checked" in note for note in found.notes)
+
+    snapshot["s3"]["buckets"]["acme-source"]["objects"]["in/inv.pdf"]["head"] = {
+        "ContentLength": 10,
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": HEADER_KEY,
+    }
+    encrypted = pipeline.diagnose(request, snapshot)
+    assert encrypted.decision is Verdict.IMPLICIT_DENY
+    assert [e.action for e in encrypted.evaluations] == ["s3:GetObject", "kms:Decrypt"]
