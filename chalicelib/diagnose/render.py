@@ -14,7 +14,17 @@ import textwrap
 from collections.abc import Mapping
 
 from ..arn import split_s3_arn
-from ..model import Finding, Json, Outcome, Remedy, Scope, StatementRef, Verdict, WhatIf
+from ..model import (
+    Finding,
+    Json,
+    Operation,
+    Outcome,
+    Remedy,
+    Scope,
+    StatementRef,
+    Verdict,
+    WhatIf,
+)
 from .catalog import CauseCode, RemedyCode, entry, remedy_title
 from .untrusted import (
     chat_code,
@@ -121,8 +131,9 @@ def subject(finding: Finding) -> str:
 
 def _subject_parts(finding: Finding) -> tuple[str, str, str]:
     cause = finding.causes[0].code if finding.causes else finding.decision.value
-    action = text(finding.request.action, 40)
-    resource = neutralise(_resource_short(finding.request.resource_arn))
+    named = denied_operation(finding)
+    action = text(named.action, 40)
+    resource = neutralise(_resource_short(named.resource_arn))
     return f"S3 403 {action} ", resource, f": {text(cause, 40)}"
 
 
@@ -169,15 +180,37 @@ FURTHER_SHOWN = 3
 """The further operations of a call that a heading names (a DeleteObjects has one per key)."""
 
 
-def _further_operations(finding: Finding) -> tuple[list[tuple[str, str]], int]:
-    """The (action, resource) pairs S3 authorises the call as beside its first, the first
+def denied_operation(finding: Finding) -> Operation:
+    """The operation that the subject and the headings name: the first that the evaluation did
+    not allow, else the request's first. A copy whose source read is allowed names its write,
+    a PUT whose tagging header is refused names s3:PutObjectTagging, and a refused KMS leg
+    names the operation it was evaluated for."""
+    operations = finding.request.operations
+    if finding.decision is Verdict.ALLOWED:
+        return operations[0]
+    by_pair = {(op.action, op.resource_arn): op for op in reversed(operations)}
+    evaluations = finding.evaluations
+    for at, evaluation in enumerate(evaluations):
+        if evaluation.decision is Verdict.ALLOWED:
+            continue
+        # A KMS leg comes after its operation's evaluation, an access point's before it.
+        kms = evaluation.action.startswith("kms:")
+        near = reversed(evaluations[: at + 1]) if kms else iter(evaluations[at:])
+        for other in near:
+            found = by_pair.get((other.action, other.resource_arn))
+            if found is not None:
+                return found
+    return operations[0]
+
+
+def _further_operations(finding: Finding, first: Operation) -> tuple[list[tuple[str, str]], int]:
+    """The (action, resource) pairs S3 authorises the call as beside `first`, the first
     `FURTHER_SHOWN` of them, and how many more: a copy reads its source and writes its
     destination, a request with ACL or tagging headers is also authorised as those."""
-    first = finding.request.operations[0]
     pairs = list(
         dict.fromkeys(
             (op.action, op.resource_arn)
-            for op in finding.request.operations[1:]
+            for op in finding.request.operations
             if (op.action, op.resource_arn) != (first.action, first.resource_arn)
         )
     )
@@ -195,8 +228,9 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     lines: list[str] = []
     verdict = s(_verdict_word(finding), "bold")
     verdict = s(verdict, _VERDICT_COLOUR[finding.decision])
-    lines.append(f"{verdict}  {text(req.action)} on {text(req.resource_arn)}")
-    further, more = _further_operations(finding)
+    first = denied_operation(finding)
+    lines.append(f"{verdict}  {text(first.action)} on {text(first.resource_arn)}")
+    further, more = _further_operations(finding, first)
     lines += [f"  and {text(action)} on {text(resource)}" for action, resource in further]
     if more:
         lines.append(f"  and {more} more (LAYERS lists each)")
@@ -284,11 +318,12 @@ def render_markdown(finding: Finding) -> str:
     """
     req = finding.request
     verdict = _verdict_word(finding).capitalize()
-    further, more = _further_operations(finding)
+    first = denied_operation(finding)
+    further, more = _further_operations(finding, first)
     also = [f"{md_code(action)} on {md_code(resource)}" for action, resource in further]
     also += [f"{more} more (see the evaluations)"] if more else []
     out: list[str] = [
-        f"## {verdict}: {md_code(req.action)} on {md_code(req.resource_arn)}",
+        f"## {verdict}: {md_code(first.action)} on {md_code(first.resource_arn)}",
         "",
         *([f"- **Also authorised as:** {'; '.join(also)}"] if also else []),
         f"- **Requester:** {md_code(req.principal.requester_arn)} ({req.principal.type.value})",
@@ -422,10 +457,11 @@ def render_chatbot(finding: Finding) -> Json:
     req = finding.request
     title = _chat_title(finding)
     blocked = ", ".join(b.value for b in finding.blocked_by) or "-"
+    first = denied_operation(finding)
     lines = [
         _chat_fit(
-            f"*{chat_escape(req.action, 40)}* on ",
-            req.resource_arn,
+            f"*{chat_escape(first.action, 40)}* on ",
+            first.resource_arn,
             req.principal.requester_arn,
         ),
         f"*Verdict:* {chat_escape(finding.decision.value)}, blocked by {chat_escape(blocked)}"

@@ -66,6 +66,7 @@ from typing import Any
 
 from ..aggregation import OUTSIDE_ATTEMPTS
 from ..diagnose.detail import Detail, at_detail
+from ..diagnose.render import denied_operation
 from ..diagnose.render import subject as render_subject
 from ..diagnose.untrusted import neutralise, shorten
 from ..model import DiagnoserError, Finding, Json, PrincipalType, Scope
@@ -193,6 +194,7 @@ def asff_finding(
 def description(finding: Finding) -> str:
     """What was denied, why, how often, and where the whole finding is (≤ 1024)."""
     req = finding.request
+    named = denied_operation(finding)
     blocked = ", ".join(b.value for b in finding.blocked_by) or "no layer"
     causes = "; ".join(c.message.rstrip(".") for c in finding.causes[:3]) or "no cause found"
     account = _member_account(finding)
@@ -204,8 +206,8 @@ def description(finding: Finding) -> str:
         f"s3doctor findings get {finding.finding_id} (API: GET /findings/{finding.finding_id})."
     )
     body = neutralise(
-        f"{req.action} on {req.resource_arn} by {req.principal.requester_arn}{where} was denied: "
-        f"{finding.decision.value}, blocked by {blocked}. Why: {causes}."
+        f"{named.action} on {named.resource_arn} by {req.principal.requester_arn}{where} was "
+        f"denied: {finding.decision.value}, blocked by {blocked}. Why: {causes}."
     )
     room = DESCRIPTION_MAX - len(tail)
     if room < 200:  # an absurdly long finding id: keep the start of both
@@ -227,18 +229,20 @@ def recommendation(finding: Finding) -> str:
 
 
 def resources(finding: Finding, *, region: str) -> list[Json]:
-    """The bucket and object (targets) and the principal (actor)."""
+    """The bucket and object of the denied operation (targets: a copy refused its write names
+    its destination) and the principal (actor)."""
     req = finding.request
-    partition = _partition(req.resource_arn)
+    named = denied_operation(finding)
+    partition = _partition(named.resource_arn)
     out: list[Json] = []
-    if req.bucket:
+    if named.bucket:
         out.append(
-            _resource("AwsS3Bucket", f"arn:{partition}:s3:::{req.bucket}", partition, region)
+            _resource("AwsS3Bucket", f"arn:{partition}:s3:::{named.bucket}", partition, region)
             | {"ResourceRole": "Target"}
         )
-        if req.key and req.resource_arn.startswith(f"arn:{partition}:s3:::"):
+        if named.key and named.resource_arn.startswith(f"arn:{partition}:s3:::"):
             out.append(
-                _resource("AwsS3Object", req.resource_arn, partition, region)
+                _resource("AwsS3Object", named.resource_arn, partition, region)
                 | {"ResourceRole": "Target"}
             )
     who = req.principal
