@@ -171,7 +171,7 @@ def _parse_record(
         operations=operations,
         context=context,
         region=f.text(f.AWS_REGION, record),
-        kms_key_arn=_kms_key(params, hint, notes),
+        kms_key_arn=_kms_key(params, hint, operations, notes),
         vpc_endpoint_id=f.text(f.VPC_ENDPOINT_ID, record),
         access_point_arn=bucket_side.access_point_arn,
         bucket_account=bucket_side.account,
@@ -401,13 +401,31 @@ def _cross_check(hint: DenialHint, operations: tuple[Operation, ...]) -> list[st
     return [f"errorMessage names {hint.action}, the operation table derived {derived}."]
 
 
-def _kms_key(params: Mapping[str, Any], hint: DenialHint | None, notes: list[str]) -> str | None:
+def _kms_key(
+    params: Mapping[str, Any],
+    hint: DenialHint | None,
+    operations: tuple[Operation, ...],
+    notes: list[str],
+) -> str | None:
+    """The SSE-KMS key header, else the KMS key that errorMessage names, when it is the key of
+    every operation that calls KMS: a copy's source read (kms:Decrypt) and destination write
+    (kms:GenerateDataKey) use keys of their own, each then taken from its object's head or its
+    bucket's default encryption (`engine.kms`)."""
     header = f.param(params, "x-amz-server-side-encryption-aws-kms-key-id")
     if header is not None:
         return header
     if hint is not None and hint.resource:
         arn = parse_arn(hint.resource)
         if arn is not None and arn.service == "kms":
+            named = (hint.action or "").lower()
+            calls = [{a.lower() for a in op.kms_actions} for op in operations if op.kms_actions]
+            if len(calls) > 1 and not all(named in actions for actions in calls):
+                notes.append(
+                    f"errorMessage names KMS key {hint.resource} for {hint.action or 'a call'}, "
+                    "which only some operations of this call make: each operation's key is "
+                    "taken from its object's head or its bucket's default encryption."
+                )
+                return None
             notes.append("KMS key taken from errorMessage.")
             return hint.resource
     return None

@@ -130,3 +130,53 @@ def test_a_key_given_with_a_read_of_an_unencrypted_object_is_not_checked_and_sai
     encrypted = pipeline.diagnose(request, snapshot)
     assert encrypted.decision is Verdict.IMPLICIT_DENY
     assert [e.action for e in encrypted.evaluations] == ["s3:GetObject", "kms:Decrypt"]
+
+
+def _copy_refused_decrypt(head: dict[str, Any], action: str = "kms:Decrypt") -> Finding:
+    """A copy with no SSE headers into acme-invoices (no default encryption), refused `action`
+    on the source's key, as errorMessage says."""
+    snapshot = _snapshot(head)
+    del snapshot["s3"]["buckets"]["acme-invoices"]["encryption"]
+    event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
+    detail = copy.deepcopy(event["detail"])
+    detail["eventName"] = "CopyObject"
+    parameters = detail["requestParameters"]
+    for name in [n for n in parameters if n.startswith("x-amz-server-side-encryption")]:
+        del parameters[name]
+    parameters["x-amz-copy-source"] = "acme-source/in/inv.pdf"
+    detail["errorMessage"] = (
+        f"User: {detail['userIdentity']['arn']} is not authorized to perform: {action} on "
+        f"resource: {SOURCE_KEY} because no identity-based policy allows the {action} action"
+    )
+    return pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot)
+
+
+def test_the_key_errormessage_names_for_a_copys_source_read_is_not_its_destinations() -> None:
+    """A copy refused kms:Decrypt on its source's key: its write, to a bucket without default
+    encryption, was judged to need kms:GenerateDataKey on that key (and a fix offered it)."""
+    head = {"ContentLength": 10, "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": SOURCE_KEY}
+    found = _copy_refused_decrypt(head)
+
+    assert [(action, arn) for action, arn, _ in _calls(found)] == [
+        ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
+        ("kms:Decrypt", SOURCE_KEY),
+        ("s3:PutObject", "arn:aws:s3:::acme-invoices/2025/03/inv-000123.pdf"),
+    ]
+    assert found.request.kms_key_arn is None
+    assert any(
+        f"errorMessage names KMS key {SOURCE_KEY} for kms:Decrypt" in n for n in found.request.notes
+    )
+    assert not any("GenerateDataKey" in (r.summary + str(r.patch)) for r in found.remedies)
+    assert any("kms:Decrypt" in r.summary for r in found.remedies)
+
+
+def test_the_key_errormessage_names_for_a_one_operation_call_is_still_taken() -> None:
+    """Fixture 02 (a PutObject refused kms:GenerateDataKey) without its key header: the key
+    errorMessage names is the write's, as before."""
+    event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
+    detail = copy.deepcopy(event["detail"])
+    del detail["requestParameters"]["x-amz-server-side-encryption-aws-kms-key-id"]
+    request = parse_event({**event, "detail": detail})
+
+    assert request.kms_key_arn == HEADER_KEY
+    assert "KMS key taken from errorMessage." in request.notes
