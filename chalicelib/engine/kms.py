@@ -95,10 +95,14 @@ def kms_legs(
     """One leg per KMS action the operation needs, when the object is SSE-KMS encrypted."""
     if not op.kms_actions or op.key is None:
         return []
-    key_id, bucket_key, why = _key_for(request, op, facts)
+    header = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
+    given = request.kms_key_arn
+    if given is not None and op.role == "source" and header and given in header:
+        given = None  # a copy's key header names its destination's key, not its source's
+    key_id, bucket_key, why = _key_for(request, op, facts, header, given)
     head = unreadable_head(op, facts)
     assumed = None
-    if head is not None and not request.kms_key_arn:
+    if head is not None and given is None:
         assumed = _assumed(op, head, key_id)
         if key_id is None:
             why = (
@@ -155,16 +159,20 @@ def _region(key_id: str, facts: S3Facts, snapshot: Snapshot) -> str | None:
 
 
 def _key_for(
-    request: AccessRequest, op: Operation, facts: S3Facts
+    request: AccessRequest,
+    op: Operation,
+    facts: S3Facts,
+    ctx_key: tuple[str, ...] | None,
+    given: str | None,
 ) -> tuple[str | None, bool, str | None]:
-    """(key id, bucket key enabled, note) for the operation's object."""
-    ctx_key = request.context_value("s3:x-amz-server-side-encryption-aws-kms-key-id")
+    """(key id, bucket key enabled, note) for the operation's object; `ctx_key`: the SSE-KMS
+    key header, `given`: the request's KMS key when it may be this operation's."""
     if op.action.lower() in WRITE_ACTIONS:
         ctx_sse = request.context_value("s3:x-amz-server-side-encryption")
         bucket_key_header = request.context_value(
             "s3:x-amz-server-side-encryption-bucket-key-enabled"
         )
-        key = request.kms_key_arn or (ctx_key[0] if ctx_key else None)
+        key = given or (ctx_key[0] if ctx_key else None)
         if key:
             if bucket_key_header:
                 return key, bucket_key_header[0].lower() == "true", None
@@ -174,9 +182,6 @@ def _key_for(
         if ctx_sse:
             return None, False, None  # AES256 asked explicitly: no KMS call
         return _bucket_default_key(facts)
-    given = request.kms_key_arn
-    if given is not None and op.role == "source" and ctx_key and given in ctx_key:
-        given = None  # a copy's key header names its destination's key, not its source's
     head = facts.obj.head if facts.obj is not None else None
     if isinstance(head, Mapping):
         encryption = str(head.get("ServerSideEncryption", ""))

@@ -84,11 +84,17 @@ def test_a_copy_whose_source_head_is_unreadable_takes_the_source_buckets_default
     snapshot["s3"]["buckets"]["acme-source"]["encryption"] = {
         "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": False}]
     }
-    calls = _calls(_copied(unreadable, snapshot))
-    assert [(action, arn) for action, arn, _ in calls][:2] == [
+    found = _copied(unreadable, snapshot)
+    assert [(action, arn) for action, arn, _ in _calls(found)][:2] == [
         ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
         ("kms:Decrypt", SOURCE_KEY),
     ]
+    # the key is the bucket default's, assumed: said, and the source's KMS call not definite
+    assert any(
+        "s3://acme-source/in/inv.pdf could not be read" in u.reason and "assumed" in u.reason
+        for u in found.unchecked
+    )
+    assert found.evaluations[1].decision is Verdict.INCONCLUSIVE
 
 
 def test_a_copy_reads_an_sse_kms_source_with_the_sources_own_key() -> None:
