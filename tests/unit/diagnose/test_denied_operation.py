@@ -5,8 +5,6 @@ that was denied, not by its first."""
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from chalicelib.events import parse_event
 from chalicelib.model import Finding, Verdict
 from chalicelib.publish.message import alert
 from chalicelib.publish.securityhub import asff_finding
+from tests.unit.engine.test_kms_copy_source import copied as kms_copied
 from tests.unit.events.eventdata import load
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
@@ -161,18 +160,7 @@ def test_a_put_refused_its_tagging_header_is_named_s3_put_object_tagging() -> No
 def test_a_refused_kms_leg_names_the_operation_it_was_evaluated_for() -> None:
     """A copy into a bucket encrypted with a KMS key the role may not use: the write's KMS
     leg (kms:GenerateDataKey, after the write's own evaluation) is refused, the write named."""
-    scenario = SCENARIOS / "event-sse-kms-upload-without-generatedatakey"
-    snapshot = json.loads((scenario / "snapshot.json").read_text(encoding="utf-8"))
-    snapshot["s3"]["buckets"]["acme-source"] = {**_bucket("in/inv.pdf"), "region": "us-east-1"}
-    role = snapshot["iam"]["RoleDetailList"][0]
-    role["RolePolicyList"][0]["PolicyDocument"]["Statement"] += _allow(
-        ("s3:GetObject", "arn:aws:s3:::acme-source/*")
-    )
-    event = json.loads((scenario / "event.json").read_text(encoding="utf-8"))
-    detail = copy.deepcopy(event["detail"])
-    detail["eventName"] = "CopyObject"
-    detail["requestParameters"]["x-amz-copy-source"] = "acme-source/in/inv.pdf"
-    found = pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot)
+    found = kms_copied({"ContentLength": 10, "ServerSideEncryption": "AES256"})
 
     assert [(e.action, e.decision) for e in found.evaluations] == [
         ("s3:GetObject", Verdict.ALLOWED),

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import pipeline
 from chalicelib.events import parse_event
-from chalicelib.model import Finding, Verdict
+from chalicelib.model import AccessRequest, Finding, Verdict
 from chalicelib.request import request_from_runbook
 
 SCENARIO = (
@@ -24,6 +24,7 @@ SCENARIO = (
 HEADER_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SOURCE_KEY = "arn:aws:kms:us-east-1:111122223333:key/5678dcba-0000-1111-2222-333344445555"
 OWNER = {"ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}
+SSE_KMS_SOURCE = {"ContentLength": 10, "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": SOURCE_KEY}
 
 
 def _snapshot(head: dict[str, Any]) -> dict[str, Any]:
@@ -45,14 +46,27 @@ def _snapshot(head: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
-def _copied(head: dict[str, Any], snapshot: dict[str, Any] | None = None) -> Finding:
-    """Fixture 02's upload as a CopyObject from acme-source/in/inv.pdf (with its SSE-KMS
-    headers, which are the destination's), against `snapshot` (default: `_snapshot(head)`)."""
+def _copy(*, refused: str | None = None) -> AccessRequest:
+    """Fixture 02's upload as a CopyObject from acme-source/in/inv.pdf: with its SSE-KMS
+    headers (the destination's), or without them and refused `refused` on the source's key."""
     event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
     detail = copy.deepcopy(event["detail"])
     detail["eventName"] = "CopyObject"
-    detail["requestParameters"]["x-amz-copy-source"] = "acme-source/in/inv.pdf"
-    return pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot or _snapshot(head))
+    parameters = detail["requestParameters"]
+    parameters["x-amz-copy-source"] = "acme-source/in/inv.pdf"
+    if refused is not None:
+        for name in [n for n in parameters if n.startswith("x-amz-server-side-encryption")]:
+            del parameters[name]
+        detail["errorMessage"] = (
+            f"User: {detail['userIdentity']['arn']} is not authorized to perform: {refused} on "
+            f"resource: {SOURCE_KEY} because no identity-based policy allows the {refused} action"
+        )
+    return parse_event({**event, "detail": detail})
+
+
+def copied(head: dict[str, Any], snapshot: dict[str, Any] | None = None) -> Finding:
+    """`_copy()` against `snapshot` (default: `_snapshot(head)`)."""
+    return pipeline.diagnose(_copy(), snapshot or _snapshot(head))
 
 
 def _calls(found: Finding) -> list[tuple[str, str, Verdict]]:
@@ -60,7 +74,7 @@ def _calls(found: Finding) -> list[tuple[str, str, Verdict]]:
 
 
 def test_a_copy_reads_an_sse_s3_source_without_the_destinations_key() -> None:
-    found = _copied({"ContentLength": 10, "ServerSideEncryption": "AES256"})
+    found = copied({"ContentLength": 10, "ServerSideEncryption": "AES256"})
 
     assert _calls(found) == [
         ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf", Verdict.ALLOWED),
@@ -75,7 +89,7 @@ def test_a_copy_whose_source_head_is_unreadable_takes_the_source_buckets_default
     """The source's encryption is unknown: its bucket's default key, never the destination's."""
     unreadable = {"$unreadable": "AccessDenied", "needs": "s3:GetObject"}
     snapshot = _snapshot(unreadable)
-    assert [e.action for e in _copied(unreadable, snapshot).evaluations] == [
+    assert [e.action for e in copied(unreadable, snapshot).evaluations] == [
         "s3:GetObject",
         "s3:PutObject",
         "kms:GenerateDataKey",
@@ -84,7 +98,7 @@ def test_a_copy_whose_source_head_is_unreadable_takes_the_source_buckets_default
     snapshot["s3"]["buckets"]["acme-source"]["encryption"] = {
         "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": False}]
     }
-    found = _copied(unreadable, snapshot)
+    found = copied(unreadable, snapshot)
     assert [(action, arn) for action, arn, _ in _calls(found)][:2] == [
         ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
         ("kms:Decrypt", SOURCE_KEY),
@@ -98,8 +112,7 @@ def test_a_copy_whose_source_head_is_unreadable_takes_the_source_buckets_default
 
 
 def test_a_copy_reads_an_sse_kms_source_with_the_sources_own_key() -> None:
-    head = {"ContentLength": 10, "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": SOURCE_KEY}
-    found = _copied(head)
+    found = copied(SSE_KMS_SOURCE)
 
     assert [(action, arn) for action, arn, _ in _calls(found)] == [
         ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
@@ -138,30 +151,12 @@ def test_a_key_given_with_a_read_of_an_unencrypted_object_is_not_checked_and_sai
     assert [e.action for e in encrypted.evaluations] == ["s3:GetObject", "kms:Decrypt"]
 
 
-def _copy_refused_decrypt(head: dict[str, Any], action: str = "kms:Decrypt") -> Finding:
-    """A copy with no SSE headers into acme-invoices (no default encryption), refused `action`
-    on the source's key, as errorMessage says."""
-    snapshot = _snapshot(head)
-    del snapshot["s3"]["buckets"]["acme-invoices"]["encryption"]
-    event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
-    detail = copy.deepcopy(event["detail"])
-    detail["eventName"] = "CopyObject"
-    parameters = detail["requestParameters"]
-    for name in [n for n in parameters if n.startswith("x-amz-server-side-encryption")]:
-        del parameters[name]
-    parameters["x-amz-copy-source"] = "acme-source/in/inv.pdf"
-    detail["errorMessage"] = (
-        f"User: {detail['userIdentity']['arn']} is not authorized to perform: {action} on "
-        f"resource: {SOURCE_KEY} because no identity-based policy allows the {action} action"
-    )
-    return pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot)
-
-
 def test_the_key_errormessage_names_for_a_copys_source_read_is_not_its_destinations() -> None:
     """A copy refused kms:Decrypt on its source's key: its write, to a bucket without default
     encryption, was judged to need kms:GenerateDataKey on that key (and a fix offered it)."""
-    head = {"ContentLength": 10, "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": SOURCE_KEY}
-    found = _copy_refused_decrypt(head)
+    snapshot = _snapshot(SSE_KMS_SOURCE)
+    del snapshot["s3"]["buckets"]["acme-invoices"]["encryption"]
+    found = pipeline.diagnose(_copy(refused="kms:Decrypt"), snapshot)
 
     assert [(action, arn) for action, arn, _ in _calls(found)] == [
         ("s3:GetObject", "arn:aws:s3:::acme-source/in/inv.pdf"),
