@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..arn import is_kms_key_arn
+from ..arn import is_kms_key_arn, split_s3_arn
 from ..engine import kms
 from ..engine.s3rules import MFA_DELETE_WORDS, SSE_C_WORDS
 from ..model import (
@@ -349,7 +349,8 @@ def _no_grant_cause(
     if request.scope is Scope.CROSS_ACCOUNT:
         # The requester's identity policies are NOT CHECKED: say only what this account lacks.
         who = request.principal.principal_arn
-        where = f"the policy of bucket {request.bucket}" if request.bucket else "a resource policy"
+        bucket = evaluated_bucket(request, evaluation.resource_arn)
+        where = f"the policy of bucket {bucket}" if bucket else "a resource policy"
         return Cause(
             code=CauseCode.NO_ALLOW_IDENTITY.value,
             layer=lr.layer,
@@ -368,7 +369,8 @@ def _both_sides_cause(
     it and what the other side says (`unread`: the bucket owner's side was not read)."""
     who = request.principal.principal_arn
     account = request.principal.account_id
-    where = f"the policy of bucket {request.bucket}" if request.bucket else "a resource policy"
+    bucket = evaluated_bucket(request, evaluation.resource_arn)
+    where = f"the policy of bucket {bucket}" if bucket else "a resource policy"
     identity = evaluation.layer(Layer.IDENTITY_POLICY)
     if lr.layer is Layer.IDENTITY_POLICY:
         message = (
@@ -401,9 +403,16 @@ def _values(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> 
         "principal": request.principal.principal_arn,
         "action": evaluation.action,
         "resource": evaluation.resource_arn,
-        "bucket": request.bucket or "",
+        "bucket": evaluated_bucket(request, evaluation.resource_arn) or "",
         "policy": next((s.policy for s in lr.statements), ""),
     }
+
+
+def evaluated_bucket(request: AccessRequest, resource: str) -> str | None:
+    """The bucket of an evaluated resource (a copy's write: its destination, not the request's
+    first bucket, its source); the request's for a key or access point ARN."""
+    target = split_s3_arn(resource)
+    return target[0] if target is not None else request.bucket
 
 
 def _head(code: CauseCode, request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> str:

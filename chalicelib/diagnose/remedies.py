@@ -67,7 +67,7 @@ from ..model import (
 from ..resolved_forms import READ_KEYS
 from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode, entry, fill
-from .causes import EXPLICIT
+from .causes import EXPLICIT, evaluated_bucket
 from .patches import (
     COMPACT,
     NO_COMMAND,
@@ -237,7 +237,7 @@ def find_remedies(
         own = [m for m in misses if m.evaluation == index]
         candidates = list(_candidates(request, snapshot, decision, cause, own, action, resource))
         if not candidates and cause.code in ADVICE_CODES:
-            candidates.append(_advice(request, cause, resource))
+            candidates.append(_advice(request, cause, action, resource))
         for candidate in candidates:
             key = (candidate.code.value, candidate.target, candidate.summary)
             if key in seen:
@@ -370,8 +370,10 @@ def _candidates(
         yield from _extend_session_policy(request, action, resource)
     elif code is CauseCode.NO_ALLOW_VPCE_POLICY:
         yield from _endpoint_grant(request, snapshot, action, resource)
-    elif code is CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT and request.bucket:
-        yield _enforce_owner(request.bucket, partition_of(request.resource_arn))
+    elif code is CauseCode.OBJECT_OWNED_BY_OTHER_ACCOUNT and (
+        owned := evaluated_bucket(request, resource)
+    ):
+        yield _enforce_owner(owned, partition_of(resource))
     elif code is CauseCode.BPA_BLOCK_PUBLIC_ACLS:
         yield _private_acl(request)
     elif code is CauseCode.BPA_IGNORE_PUBLIC_ACLS:
@@ -394,13 +396,14 @@ def _ask_the_owner(
     if request.principal.type not in (PrincipalType.IAM_USER, PrincipalType.ASSUMED_ROLE):
         return
     who = request.principal.principal_arn
+    bucket = evaluated_bucket(request, resource)
     statement = _allow(action, resource, Principal={"AWS": who})
     yield Candidate(
         code=RemedyCode.ADD_BUCKET_POLICY_STATEMENT,
-        target=f"bucket-policy:{request.bucket}",
-        summary=f"Ask the owner of bucket {request.bucket} to allow {action} on {resource} to "
+        target=f"bucket-policy:{bucket}",
+        summary=f"Ask the owner of bucket {bucket} to allow {action} on {resource} to "
         f"{who} in its bucket policy (for example {json.dumps(statement, sort_keys=True)}), "
-        f"after checking that {request.bucket} is the bucket you meant: its policies cannot be "
+        f"after checking that {bucket} is the bucket you meant: its policies cannot be "
         "read from here, and a request from another account needs that grant as well as its "
         "own account's.",
         account=owner,
@@ -621,8 +624,9 @@ def _bucket_grant(
     *,
     cross_account: bool,
 ) -> Iterator[Candidate]:
-    """A bucket-policy Allow naming the requester (never a public or account-wide principal)."""
-    bucket = request.bucket
+    """A bucket-policy Allow naming the requester (never a public or account-wide principal),
+    in the policy of the bucket of `resource`."""
+    bucket = evaluated_bucket(request, resource)
     if bucket is None or request.principal.type in (
         PrincipalType.ANONYMOUS,
         PrincipalType.AWS_SERVICE,
@@ -998,13 +1002,14 @@ def _private_acl(request: AccessRequest) -> Candidate:
     )
 
 
-def _advice(request: AccessRequest, cause: Cause, resource: str) -> Candidate:
+def _advice(request: AccessRequest, cause: Cause, action: str, resource: str) -> Candidate:
     """The catalog's fix for a refusal that no change we can verify lifts (unverified)."""
-    values = {"bucket": request.bucket, "resource": resource, "action": request.action}
+    bucket = evaluated_bucket(request, resource)
+    values = {"bucket": bucket, "resource": resource, "action": action}
     on_key = cause.layer in (Layer.KMS_KEY_POLICY, Layer.KMS_GRANT)
     return Candidate(
         code=RemedyCode.FOLLOW_ADVICE,
-        target=resource if on_key else request.bucket or resource,
+        target=resource if on_key else bucket or resource,
         summary=fill(entry(CauseCode(cause.code)).fix, values),
     )
 

@@ -5,6 +5,7 @@ that was denied, not by its first."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,12 @@ OBJECT = {
 
 
 def _bucket(*keys: str) -> dict[str, Any]:
-    return {"owner": OWNER, "objects": dict.fromkeys(keys, OBJECT)}
+    """A bucket of the snapshot's account holding `keys`, ACLs disabled (as new buckets are)."""
+    return {
+        "owner": OWNER,
+        "ownership_controls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "objects": dict.fromkeys(keys, OBJECT),
+    }
 
 
 def _allow(*statements: tuple[str | list[str], str]) -> list[dict[str, Any]]:
@@ -77,16 +83,27 @@ SOURCE = "arn:aws:s3:::acme-raw/reports/q1 final+draft.csv"
 DESTINATION = "arn:aws:s3:::acme-reports/reports/q1.csv"
 
 
-def _copy(statements: list[dict[str, Any]]) -> Finding:
+def _copy(
+    statements: list[dict[str, Any]],
+    *,
+    source_policy: dict[str, Any] | None = None,
+    destination_policy: dict[str, Any] | None = None,
+    account: str = "111122223333",
+) -> Finding:
     """The logged CopyObject of `acme-raw/reports/q1 final+draft.csv` (a version) to
-    `acme-reports/reports/q1.csv` by reporting-role, against its `statements`."""
-    snapshot = _snapshot(
-        REPORTING,
-        statements,
-        **{"acme-raw": _bucket("reports/q1 final+draft.csv"), "acme-reports": _bucket()},
-    )
-    request = parse_event(load("copyobject-versioned-source-url-encoded"))
-    return pipeline.diagnose(request, snapshot)
+    `acme-reports/reports/q1.csv` by reporting-role of `account`, against its `statements`
+    (when it is the snapshot's account) and the buckets' policies."""
+    raw, reports = _bucket("reports/q1 final+draft.csv"), _bucket()
+    for bucket, policy in ((raw, source_policy), (reports, destination_policy)):
+        if policy is not None:
+            bucket["policy"] = json.dumps({"Version": "2012-10-17", "Statement": [policy]})
+    snapshot = _snapshot(REPORTING, statements, **{"acme-raw": raw, "acme-reports": reports})
+    event = load("copyobject-versioned-source-url-encoded")
+    if account != "111122223333":  # the role is another account's: the snapshot's has none
+        snapshot["iam"]["RoleDetailList"] = []
+        text = json.dumps(event).replace("111122223333", account)
+        event = json.loads(text.replace(f'"account": "{account}"', '"account": "111122223333"'))
+    return pipeline.diagnose(parse_event(event), snapshot)
 
 
 def _every_rendering(finding: Finding) -> dict[str, str]:
@@ -188,3 +205,48 @@ def test_a_call_nothing_denied_is_named_by_its_first_operation(verdict: str) -> 
         assert found.decision is Verdict.ALLOWED
     assert denied_operation(found) is found.request.operations[0]
     assert render_text(found).splitlines()[1] == f"  and s3:PutObject on {DESTINATION}"
+
+
+def test_a_deny_in_the_destinations_bucket_policy_is_said_to_be_the_destinations() -> None:
+    """The destination bucket refuses unencrypted uploads: the cause named the source bucket's
+    policy (the request's first bucket) as the one whose Deny matched."""
+    deny = {
+        "Sid": "DenyUnencrypted",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::acme-reports/*",
+        "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
+    }
+    found = _copy(_allow((["s3:GetObjectVersion", "s3:PutObject"], "*")), destination_policy=deny)
+
+    assert found.decision is Verdict.EXPLICIT_DENY
+    assert found.causes[0].message.startswith(
+        "A Deny statement in the policy of bucket acme-reports matches s3:PutObject on "
+        f"{DESTINATION}."
+    )
+
+
+def test_a_cross_account_copy_refused_its_write_is_fixed_in_the_destinations_policy() -> None:
+    """A role of another account may read the source (its bucket policy grants it), not write
+    the destination: the cause and the fix named the source bucket's policy, and that fix,
+    which lifts nothing, was offered unverified."""
+    role = "arn:aws:iam::444455556666:role/reporting-role"
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": "s3:GetObjectVersion",
+        "Resource": "arn:aws:s3:::acme-raw/*",
+    }
+    found = _copy([], source_policy=grant, account="444455556666")
+
+    assert found.request.principal.principal_arn == role
+    assert [(e.action, e.decision) for e in found.evaluations][1:] == [
+        ("s3:PutObject", Verdict.IMPLICIT_DENY)
+    ]
+    assert found.causes[-1].message.startswith(
+        f"No statement of the policy of bucket acme-reports grants s3:PutObject on {DESTINATION}"
+    )
+    grants = [r for r in found.remedies if r.target.startswith("bucket-policy:")]
+    assert grants and all(r.target == "bucket-policy:acme-reports" for r in grants)
+    assert grants[0].verified
