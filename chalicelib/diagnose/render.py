@@ -415,9 +415,10 @@ def _md_block(language: str, body: str) -> list[str]:
 
 
 def _keywords(finding: Finding) -> list[str]:
-    """Chat tags: the layers that blocked, the bucket, the decision (in that order)."""
+    """Chat tags: the layers that blocked, the denied operation's bucket, the decision (in that
+    order)."""
     words = [layer.value for layer in finding.blocked_by]
-    words += [finding.request.bucket or "no-bucket", finding.decision.value]
+    words += [denied_operation(finding).bucket or "no-bucket", finding.decision.value]
     return list(dict.fromkeys(words))[:CHAT_KEYWORDS]
 
 
@@ -502,7 +503,7 @@ def render_chatbot(finding: Finding) -> Json:
             "threadId": _thread_id(finding),
             "summary": title,
             "eventType": "S3AccessDenied",
-            "relatedResources": [text(req.resource_arn), text(req.principal.principal_arn)],
+            "relatedResources": [text(first.resource_arn), text(req.principal.principal_arn)],
             "additionalContext": {
                 "finding_id": text(finding.finding_id, 128),
                 "decision": finding.decision.value,

@@ -107,7 +107,8 @@ def _copy(
 
 
 def _every_rendering(finding: Finding) -> dict[str, str]:
-    chat = render_chatbot(finding)["content"]
+    notification = render_chatbot(finding)
+    chat = notification["content"]
     asff = asff_finding(
         finding, account_id="111122223333", region="eu-west-1", now=datetime.now(UTC)
     )
@@ -118,6 +119,8 @@ def _every_rendering(finding: Finding) -> dict[str, str]:
         "markdown heading": render_markdown(finding).splitlines()[0],
         "chat title": chat["title"],
         "chat body": chat["description"].splitlines()[0],
+        "chat keywords": " ".join(w for w in chat["keywords"] if w.startswith("acme-")),
+        "chat related resource": notification["metadata"]["relatedResources"][0],
         "security hub title": asff["Title"],
         "security hub description": asff["Description"].split(" by ")[0],
         "security hub target": " ".join(
