@@ -2103,11 +2103,17 @@ def with_probe_user(
 
 
 def _probes(request: AccessRequest) -> list[AccessRequest]:
-    """The same action on another bucket, and by another principal of the account."""
-    op = request.operations[0]
+    """Each action of the call on another bucket (a copy's read and its write: a fix for the
+    write was checked with the read's action alone), and the request by another principal of
+    the account."""
     probes: list[AccessRequest] = []
-    target = split_s3_arn(op.resource_arn)
-    if target is not None:
+    firsts: dict[str, Operation] = {}  # the first operation of each action, in order
+    for op in request.operations:
+        firsts.setdefault(op.action, op)
+    for op in firsts.values():
+        target = split_s3_arn(op.resource_arn)
+        if target is None:
+            continue
         key = "probe" if target[1] is not None else None
         partition = partition_of(op.resource_arn)
         arn = (

@@ -253,3 +253,37 @@ def test_a_cross_account_copy_refused_its_write_is_fixed_in_the_destinations_pol
     grants = [r for r in found.remedies if r.target.startswith("bucket-policy:")]
     assert grants and all(r.target == "bucket-policy:acme-reports" for r in grants)
     assert grants[0].verified
+
+
+def test_a_fix_for_a_copys_write_that_opens_every_bucket_is_not_offered() -> None:
+    """The write's Allow covers every bucket's objects under a tag condition: adding the copy's
+    tag to it opens that write everywhere. A PUT dropped that fix; a copy offered it (verified,
+    "it opens the tag only"), its other-bucket probe being its read's action alone."""
+    statements = _allow((["s3:GetObject", "s3:GetObjectVersion"], "arn:aws:s3:::acme-raw/*"))
+    statements.append(
+        {
+            "Sid": "PublicUploads",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+            "Resource": "arn:aws:s3:::*/*",
+            "Condition": {"StringEquals": {"s3:RequestObjectTag/class": "public"}},
+        }
+    )
+    snapshot = _snapshot(
+        REPORTING,
+        statements,
+        **{"acme-raw": _bucket("reports/q1 final+draft.csv"), "acme-reports": _bucket()},
+    )
+    event = load("copyobject-versioned-source-url-encoded")
+    tagged = {"x-amz-tagging": "class=secret", "x-amz-tagging-directive": "REPLACE"}
+    event["detail"]["requestParameters"].update(tagged)
+    copied = pipeline.diagnose(parse_event(event), snapshot)
+    event["detail"]["eventName"] = "PutObject"
+    del event["detail"]["requestParameters"]["x-amz-copy-source"]
+    put = pipeline.diagnose(parse_event(event), snapshot)
+
+    assert [e.action for e in copied.evaluations][1:] == [e.action for e in put.evaluations]
+    assert all(e.decision is Verdict.IMPLICIT_DENY for e in put.evaluations)
+    assert (
+        [r.code for r in copied.remedies] == [r.code for r in put.remedies] == ["COMPLY_WITH_DENY"]
+    )
