@@ -262,11 +262,15 @@ def _verdict_text(verdict: Verdict, blocked_by: tuple[Layer, ...]) -> str:
 
 
 def _missing_bucket(request: AccessRequest, snapshot: Snapshot | None) -> str | None:
-    """The request's bucket when the snapshot leaves it out (DESIGN 3.2: it does not exist)."""
-    bucket = request.bucket
-    if snapshot is None or not bucket or "*" in bucket or bucket in snapshot.buckets:
+    """The first bucket of the request's operations that the snapshot leaves out (DESIGN 3.2:
+    it does not exist), a copy's destination included."""
+    if snapshot is None:
         return None
-    return bucket
+    for op in request.operations:
+        bucket = op.bucket
+        if bucket and "*" not in bucket and bucket not in snapshot.buckets:
+            return bucket
+    return None
 
 
 def _explanations(

@@ -1,7 +1,7 @@
-"""The operation an alert names: a call that S3 authorises as several operations (a copy reads
-its source and writes its destination, a PUT with a tagging header is also s3:PutObjectTagging)
-is named, in the subject, the chat title and body, the headings and Security Hub, by the one
-that was denied, not by its first."""
+"""Calls that S3 authorises as several operations (a copy reads its source and writes its
+destination, a PUT with a tagging header is also s3:PutObjectTagging): the alert names the one
+that was denied, not the first (subject, chat, headings, Security Hub), and the causes, fixes
+and explanations speak of the operation and bucket they are about."""
 
 from __future__ import annotations
 
@@ -286,4 +286,21 @@ def test_a_fix_for_a_copys_write_that_opens_every_bucket_is_not_offered() -> Non
     assert all(e.decision is Verdict.IMPLICIT_DENY for e in put.evaluations)
     assert (
         [r.code for r in copied.remedies] == [r.code for r in put.remedies] == ["COMPLY_WITH_DENY"]
+    )
+
+
+def test_a_copy_into_a_bucket_the_snapshot_leaves_out_says_it_may_be_another_accounts() -> None:
+    """Both parts allowed, the destination not in the snapshot: the explanations looked at the
+    source bucket alone, and left out the likeliest one (another account's bucket)."""
+    statements = _allow((["s3:GetObjectVersion", "s3:PutObject"], "*"))
+    snapshot = _snapshot(
+        REPORTING, statements, **{"acme-raw": _bucket("reports/q1 final+draft.csv")}
+    )
+    found = pipeline.diagnose(
+        parse_event(load("copyobject-versioned-source-url-encoded")), snapshot
+    )
+
+    assert found.decision is Verdict.ALLOWED
+    assert "Possible explanations: bucket acme-reports is not in the snapshot" in (
+        found.causes[0].message
     )
