@@ -409,8 +409,8 @@ def _values(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> 
 
 
 def evaluated_bucket(request: AccessRequest, resource: str) -> str | None:
-    """The bucket of an evaluated resource (a copy's write: its destination, not the request's
-    first bucket, its source); the request's for a key or access point ARN."""
+    """The bucket of an evaluated resource (a copy's write: its destination, where the request's
+    first bucket is its source); the request's for a key or access point ARN."""
     target = split_s3_arn(resource)
     return target[0] if target is not None else request.bucket
 

@@ -2104,8 +2104,8 @@ def with_probe_user(
 
 def _probes(request: AccessRequest) -> list[AccessRequest]:
     """Each action of the call on another bucket (a copy's read and its write: a fix for the
-    write was checked with the read's action alone), and the request by another principal of
-    the account."""
+    write may open the write elsewhere), and the request by another principal of the
+    account."""
     probes: list[AccessRequest] = []
     firsts: dict[str, Operation] = {}  # the first operation of each action, in order
     for op in request.operations:
