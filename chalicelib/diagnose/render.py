@@ -185,11 +185,16 @@ def denied_operation(finding: Finding) -> Operation:
     not allow, else the request's first. A copy whose source read is allowed names its write,
     a PUT whose tagging header is refused names s3:PutObjectTagging, and a refused KMS leg
     names the operation it was evaluated for."""
-    operations = finding.request.operations
-    if finding.decision is Verdict.ALLOWED:
-        return operations[0]
-    by_pair = {(op.action, op.resource_arn): op for op in reversed(operations)}
+    refused = _refused(finding) if finding.decision is not Verdict.ALLOWED else ()
+    return refused[0] if refused else finding.request.operations[0]
+
+
+def _refused(finding: Finding) -> tuple[Operation, ...]:
+    """The operations of the call that the evaluation did not allow, in the order of their
+    first refusal."""
+    by_pair = {(op.action, op.resource_arn): op for op in reversed(finding.request.operations)}
     evaluations = finding.evaluations
+    refused: dict[tuple[str, str], Operation] = {}
     for at, evaluation in enumerate(evaluations):
         if evaluation.decision is Verdict.ALLOWED:
             continue
@@ -199,14 +204,19 @@ def denied_operation(finding: Finding) -> Operation:
         for other in near:
             found = by_pair.get((other.action, other.resource_arn))
             if found is not None:
-                return found
-    return operations[0]
+                refused.setdefault((found.action, found.resource_arn), found)
+                break
+    return tuple(refused.values())
 
 
-def _further_operations(finding: Finding, first: Operation) -> tuple[list[tuple[str, str]], int]:
-    """The (action, resource) pairs S3 authorises the call as beside `first`, the first
-    `FURTHER_SHOWN` of them, and how many more: a copy reads its source and writes its
-    destination, a request with ACL or tagging headers is also authorised as those."""
+def _further_operations(
+    finding: Finding, first: Operation
+) -> tuple[list[tuple[str, str, bool]], int]:
+    """The (action, resource, allowed) of the operations S3 authorises the call as beside
+    `first`, the first `FURTHER_SHOWN` of them, and how many more: a copy reads its source and
+    writes its destination, a request with ACL or tagging headers is also authorised as those.
+    `allowed`: evaluated and allowed in a call that was refused (a copy refused its write only:
+    its read)."""
     pairs = list(
         dict.fromkeys(
             (op.action, op.resource_arn)
@@ -214,7 +224,13 @@ def _further_operations(finding: Finding, first: Operation) -> tuple[list[tuple[
             if (op.action, op.resource_arn) != (first.action, first.resource_arn)
         )
     )
-    return pairs[:FURTHER_SHOWN], max(0, len(pairs) - FURTHER_SHOWN)
+    shown = pairs[:FURTHER_SHOWN]
+    if finding.decision is Verdict.ALLOWED or not shown:
+        return [(*pair, False) for pair in shown], max(0, len(pairs) - FURTHER_SHOWN)
+    evaluated = {(e.action, e.resource_arn) for e in finding.evaluations}
+    refused = {(op.action, op.resource_arn) for op in _refused(finding)}
+    marked = [(*pair, pair in evaluated and pair not in refused) for pair in shown]
+    return marked, max(0, len(pairs) - FURTHER_SHOWN)
 
 
 def render_text(finding: Finding, *, color: bool = False) -> str:
@@ -231,7 +247,10 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     first = denied_operation(finding)
     lines.append(f"{verdict}  {text(first.action)} on {text(first.resource_arn)}")
     further, more = _further_operations(finding, first)
-    lines += [f"  and {text(action)} on {text(resource)}" for action, resource in further]
+    lines += [
+        f"  and {text(action)} on {text(resource)}{' (allowed)' if allowed else ''}"
+        for action, resource, allowed in further
+    ]
     if more:
         lines.append(f"  and {more} more (LAYERS lists each)")
     who = req.principal.requester_arn
@@ -320,7 +339,10 @@ def render_markdown(finding: Finding) -> str:
     verdict = _verdict_word(finding).capitalize()
     first = denied_operation(finding)
     further, more = _further_operations(finding, first)
-    also = [f"{md_code(action)} on {md_code(resource)}" for action, resource in further]
+    also = [
+        f"{md_code(action)} on {md_code(resource)}{' (allowed)' if allowed else ''}"
+        for action, resource, allowed in further
+    ]
     also += [f"{more} more (see the evaluations)"] if more else []
     out: list[str] = [
         f"## {verdict}: {md_code(first.action)} on {md_code(first.resource_arn)}",

@@ -144,8 +144,10 @@ def test_a_copy_refused_its_write_is_named_by_its_write_everywhere() -> None:
     text = render_text(found).splitlines()
     assert text[:2] == [
         f"DENIED  s3:PutObject on {DESTINATION}",
-        f"  and s3:GetObjectVersion on {SOURCE}",
+        f"  and s3:GetObjectVersion on {SOURCE} (allowed)",
     ]
+    markdown = render_markdown(found).splitlines()
+    assert markdown[2] == f"- **Also authorised as:** `s3:GetObjectVersion` on `{SOURCE}` (allowed)"
 
 
 def test_a_copy_refused_its_read_is_named_by_its_read() -> None:
@@ -154,7 +156,7 @@ def test_a_copy_refused_its_read_is_named_by_its_read() -> None:
     assert subject(found).startswith("S3 403 s3:GetObjectVersion acme-raw/reports/q1 final+draft")
     assert render_text(found).splitlines()[:2] == [
         f"DENIED  s3:GetObjectVersion on {SOURCE}",
-        f"  and s3:PutObject on {DESTINATION}",
+        f"  and s3:PutObject on {DESTINATION} (allowed)",
     ]
 
 
@@ -175,6 +177,7 @@ def test_a_put_refused_its_tagging_header_is_named_s3_put_object_tagging() -> No
         "  and s3:PutObjectAcl",
         "  and s3:PutObjectRetention",
     ]
+    assert all(line.endswith(" (allowed)") for line in lines[1:4])
 
 
 def test_a_refused_kms_leg_names_the_operation_it_was_evaluated_for() -> None:
@@ -304,3 +307,13 @@ def test_a_copy_into_a_bucket_the_snapshot_leaves_out_says_it_may_be_another_acc
     assert "Possible explanations: bucket acme-reports is not in the snapshot" in (
         found.causes[0].message
     )
+
+
+def test_a_copy_refused_both_parts_marks_neither_allowed() -> None:
+    found = _copy([])
+
+    assert [e.decision for e in found.evaluations] == [Verdict.IMPLICIT_DENY] * 2
+    assert render_text(found).splitlines()[:2] == [
+        f"DENIED  s3:GetObjectVersion on {SOURCE}",
+        f"  and s3:PutObject on {DESTINATION}",
+    ]
