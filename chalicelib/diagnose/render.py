@@ -185,13 +185,14 @@ def denied_operation(finding: Finding) -> Operation:
     not allow, else the request's first. A copy whose source read is allowed names its write,
     a PUT whose tagging header is refused names s3:PutObjectTagging, and a refused KMS leg
     names the operation it was evaluated for."""
-    refused = _refused(finding) if finding.decision is not Verdict.ALLOWED else ()
-    return refused[0] if refused else finding.request.operations[0]
+    return _headline(finding)[0]
 
 
 def _refused(finding: Finding) -> tuple[Operation, ...]:
-    """The operations of the call that the evaluation did not allow, in the order of their
-    first refusal."""
+    """The operations of a refused call that the evaluation did not allow, in the order of
+    their first refusal (none in an allowed call)."""
+    if finding.decision is Verdict.ALLOWED:
+        return ()
     by_pair = {(op.action, op.resource_arn): op for op in reversed(finding.request.operations)}
     evaluations = finding.evaluations
     refused: dict[tuple[str, str], Operation] = {}
@@ -209,14 +210,14 @@ def _refused(finding: Finding) -> tuple[Operation, ...]:
     return tuple(refused.values())
 
 
-def _further_operations(
-    finding: Finding, first: Operation
-) -> tuple[list[tuple[str, str, bool]], int]:
-    """The (action, resource, allowed) of the operations S3 authorises the call as beside
-    `first`, the first `FURTHER_SHOWN` of them, and how many more: a copy reads its source and
-    writes its destination, a request with ACL or tagging headers is also authorised as those.
-    `allowed`: evaluated and allowed in a call that was refused (a copy refused its write only:
-    its read)."""
+def _headline(finding: Finding) -> tuple[Operation, list[tuple[str, str, bool]], int]:
+    """`denied_operation`; the (action, resource, allowed) of the other operations S3
+    authorises the call as, the first `FURTHER_SHOWN` of them; and how many more. A copy reads
+    its source and writes its destination, a request with ACL or tagging headers is also
+    authorised as those. `allowed`: evaluated and allowed in a call that was refused (a copy
+    refused its write only: its read)."""
+    refused = _refused(finding)
+    first = refused[0] if refused else finding.request.operations[0]
     pairs = list(
         dict.fromkeys(
             (op.action, op.resource_arn)
@@ -225,12 +226,11 @@ def _further_operations(
         )
     )
     shown = pairs[:FURTHER_SHOWN]
-    if finding.decision is Verdict.ALLOWED or not shown:
-        return [(*pair, False) for pair in shown], max(0, len(pairs) - FURTHER_SHOWN)
-    evaluated = {(e.action, e.resource_arn) for e in finding.evaluations}
-    refused = {(op.action, op.resource_arn) for op in _refused(finding)}
-    marked = [(*pair, pair in evaluated and pair not in refused) for pair in shown]
-    return marked, max(0, len(pairs) - FURTHER_SHOWN)
+    marks = finding.decision is not Verdict.ALLOWED
+    evaluated = {(e.action, e.resource_arn) for e in finding.evaluations} if marks else set()
+    not_allowed = {(op.action, op.resource_arn) for op in refused}
+    further = [(*pair, pair in evaluated and pair not in not_allowed) for pair in shown]
+    return first, further, max(0, len(pairs) - FURTHER_SHOWN)
 
 
 def render_text(finding: Finding, *, color: bool = False) -> str:
@@ -244,9 +244,8 @@ def render_text(finding: Finding, *, color: bool = False) -> str:
     lines: list[str] = []
     verdict = s(_verdict_word(finding), "bold")
     verdict = s(verdict, _VERDICT_COLOUR[finding.decision])
-    first = denied_operation(finding)
+    first, further, more = _headline(finding)
     lines.append(f"{verdict}  {text(first.action)} on {text(first.resource_arn)}")
-    further, more = _further_operations(finding, first)
     lines += [
         f"  and {text(action)} on {text(resource)}{' (allowed)' if allowed else ''}"
         for action, resource, allowed in further
@@ -337,8 +336,7 @@ def render_markdown(finding: Finding) -> str:
     """
     req = finding.request
     verdict = _verdict_word(finding).capitalize()
-    first = denied_operation(finding)
-    further, more = _further_operations(finding, first)
+    first, further, more = _headline(finding)
     also = [
         f"{md_code(action)} on {md_code(resource)}{' (allowed)' if allowed else ''}"
         for action, resource, allowed in further
@@ -436,11 +434,11 @@ def _md_block(language: str, body: str) -> list[str]:
     return [f"   {fence}{language}", textwrap.indent(body, "   "), f"   {fence}"]
 
 
-def _keywords(finding: Finding) -> list[str]:
-    """Chat tags: the layers that blocked, the denied operation's bucket, the decision (in that
-    order)."""
+def _keywords(finding: Finding, named: Operation) -> list[str]:
+    """Chat tags: the layers that blocked, the bucket of `named` (`denied_operation`), the
+    decision (in that order)."""
     words = [layer.value for layer in finding.blocked_by]
-    words += [denied_operation(finding).bucket or "no-bucket", finding.decision.value]
+    words += [named.bucket or "no-bucket", finding.decision.value]
     return list(dict.fromkeys(words))[:CHAT_KEYWORDS]
 
 
@@ -519,7 +517,7 @@ def render_chatbot(finding: Finding) -> Json:
             "title": title,
             "description": description,
             "nextSteps": steps,
-            "keywords": [chat_escape(word, CHAT_KEYWORD) for word in _keywords(finding)],
+            "keywords": [chat_escape(word, CHAT_KEYWORD) for word in _keywords(finding, first)],
         },
         "metadata": {
             "threadId": _thread_id(finding),

@@ -14,6 +14,7 @@ from chalicelib import pipeline
 from chalicelib.events import parse_event
 from chalicelib.model import AccessRequest, Finding, Verdict
 from chalicelib.request import request_from_runbook
+from tests.unit.diagnose.test_render import HOSTILE, assert_inert_in_every_rendering
 
 SCENARIO = (
     Path(__file__).resolve().parents[2]
@@ -181,3 +182,29 @@ def test_the_key_errormessage_names_for_a_one_operation_call_is_still_taken() ->
 
     assert request.kms_key_arn == HEADER_KEY
     assert "KMS key taken from errorMessage." in request.notes
+
+
+def test_a_hostile_key_header_and_object_key_in_the_unchecked_key_note_stay_data() -> None:
+    """A read whose object key and KMS key header an outsider wrote: the note that the key was
+    not checked quotes both, and every rendering shows them as data."""
+    object_key = f"in/{HOSTILE}"
+    header = f"arn:aws:kms:us-east-1:111122223333:key/{HOSTILE}"
+    snapshot = _snapshot({"ContentLength": 10, "ServerSideEncryption": "AES256"})
+    objects = snapshot["s3"]["buckets"]["acme-source"]["objects"]
+    objects[object_key] = objects["in/inv.pdf"]
+    event = json.loads((SCENARIO / "event.json").read_text(encoding="utf-8"))
+    detail = copy.deepcopy(event["detail"])
+    detail["eventName"] = "GetObject"
+    detail["resources"] = [
+        {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::acme-source"}
+    ]
+    detail["requestParameters"] = {
+        "bucketName": "acme-source",
+        "key": object_key,
+        "x-amz-server-side-encryption-aws-kms-key-id": header,
+    }
+    found = pipeline.diagnose(parse_event({**event, "detail": detail}), snapshot)
+
+    assert [e.action for e in found.evaluations] == ["s3:GetObject"]
+    assert any(header in note and object_key in note for note in found.notes)
+    assert_inert_in_every_rendering(found)
