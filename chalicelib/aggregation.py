@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from .arn import parse_arn
 from .diagnose.catalog import CauseCode, RemedyCode, entry, remedy_title
 from .engine import ENGINE_VERSION
+from .lean_dataclass import dataclass
 from .model import (
     AccessRequest,
     Cause,

@@ -6,7 +6,7 @@ can report "not an ARN" in their own words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .lean_dataclass import dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

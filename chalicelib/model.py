@@ -10,10 +10,12 @@ Contracts (DESIGN.md 3.1 request, 3.3 finding) are rendered by `Finding.to_dict(
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any, Final, TypeAlias
+
+from .lean_dataclass import dataclass
 
 Json: TypeAlias = dict[str, Any]
 

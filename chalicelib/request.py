@@ -17,7 +17,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from functools import lru_cache
 from itertools import compress
@@ -36,6 +36,7 @@ from .events.operations import (
     lookup,
     version_action,
 )
+from .lean_dataclass import dataclass
 from .model import (
     AccessRequest,
     ContextEntry,

@@ -27,12 +27,12 @@ record of is never looked up (its verdict is not cached). Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .engine import Verdicts, decide, resolve_principal, verdict_cache
 from .engine.context import RequestContext, normalise_key
 from .engine.resolve import VALUE_READ_KEYS
+from .lean_dataclass import dataclass
 from .model import ContextEntry
 from .request import ContextForm, lazy_request, request_from_runbook
 from .snapshot import Snapshot

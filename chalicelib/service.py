@@ -87,7 +87,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -116,6 +116,7 @@ from .collect.source import AccountsSource, SharedSnapshotSource, SnapshotSource
 from .engine.resolve import foreign_bucket_account
 from .events import parse_event
 from .events.operations import MAX_DELETE_KEYS
+from .lean_dataclass import dataclass
 from .model import AccessRequest, DiagnoserError, Finding, InputError, Json
 from .observability import annotate, traced
 from .publish.ports import (

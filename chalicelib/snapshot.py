@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, NoReturn, TypeVar
 
+from .lean_dataclass import dataclass
 from .model import InputError, Json
 from .schemas import conforms, refusal, schema
 

@@ -49,7 +49,6 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +69,7 @@ from .collect.shared_cache import (
 )
 from .diagnose.detail import Detail
 from .events.operations import MAX_DELETE_KEYS
+from .lean_dataclass import dataclass
 from .model import InputError
 from .observability import (
     ApiCallCounter,

@@ -20,12 +20,12 @@ import functools
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from botocore.exceptions import ClientError
 
+from ..lean_dataclass import dataclass
 from ..model import DiagnoserError, Json
 
 if TYPE_CHECKING:

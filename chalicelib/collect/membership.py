@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..lean_dataclass import dataclass
 from .base import Present
 from .clients import Boto3Clients
 from .shared_cache import SharedReadCache

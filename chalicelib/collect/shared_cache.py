@@ -36,12 +36,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..lean_dataclass import dataclass
 from .base import Absent, Continuation, Fetched, Present, Read, ReadCache, ReadPlan, jsonable
 
 if TYPE_CHECKING:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..aggregation import MemberRoleUnavailable
+from ..lean_dataclass import dataclass
 from ..model import AccessRequest, Json
 from ..snapshot import Snapshot
 

@@ -28,12 +28,13 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..diagnose.untrusted import message, text
+from ..lean_dataclass import dataclass
 from ..model import Json
 
 if TYPE_CHECKING:

@@ -48,7 +48,7 @@ import json
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
@@ -57,6 +57,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..diagnose.untrusted import message, text
 from ..events.errors import OutOfScope
+from ..lean_dataclass import dataclass
 from ..model import DiagnoserError, Finding, InputError, Json
 from . import dlq, progress
 from .batch_workers import WorkerDied, answers_in_parallel, jobs_wanted, unasked_jobs

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..lean_dataclass import dataclass
 from ..model import InputError, Json
 from ..publish.timestamps import parse_utc
 from .options import file_text

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 
+from ..lean_dataclass import dataclass
 from ..model import Json
 from .member_template import member_role
 

@@ -32,7 +32,6 @@ import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -43,6 +42,7 @@ from chalice.test import Client
 
 from .. import wiring
 from ..diagnose.sides import REQUESTER_LAYERS
+from ..lean_dataclass import dataclass
 from ..model import Finding, Json, Outcome
 from ..publish.message import subject
 from ..publish.securityhub import ID_PREFIX

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
+from ..lean_dataclass import dataclass
 from ..model import Json, Layer
 from .cloudtrail import (
     assumed_role_identity,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from ..lean_dataclass import dataclass
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 

@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Final, TypeVar
 
 from ..arn import (
@@ -44,6 +44,7 @@ from ..engine.resolve import (
 from ..engine.s3rules import NEW_POLICY_NEEDED
 from ..engine.verdict_cache import DIRECT_KEYS
 from ..events.actions import is_known_action, supports_condition_key
+from ..lean_dataclass import dataclass
 from ..model import (
     AccessRequest,
     Cause,

@@ -11,10 +11,10 @@ requester's account absent from the snapshot) nothing is labelled, as before. Pu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..engine.resolve import foreign_bucket_account
+from ..lean_dataclass import dataclass
 from ..model import AccessRequest, Decision, Evaluation, Layer
 from ..snapshot import Snapshot
 from .patches import policy_account

@@ -9,11 +9,11 @@ Pure: strings in, strings out.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from enum import StrEnum
 
 from ..arn import parse_arn, partition_of, role_arn_from_session, split_s3_arn
 from ..events.actions import is_known_action
+from ..lean_dataclass import dataclass
 from ..model import ConditionFailure, NearMiss, Principal, PrincipalType
 
 

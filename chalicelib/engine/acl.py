@@ -11,10 +11,10 @@ denies. The permission → IAM action table is `_BUCKET_ACTIONS` / `_OBJECT_ACTI
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..lean_dataclass import dataclass
 from ..model import InputError, StatementRef
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"

@@ -32,12 +32,13 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..arn import parse_arn
+from ..lean_dataclass import dataclass
 from ..model import ConditionFailure, MalformedPolicyError
 from .context import RequestContext, normalise_key
 from .matching import arn_regex, glob_regex, has_wildcard

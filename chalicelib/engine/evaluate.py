@@ -32,10 +32,11 @@ the layers. Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Final, NamedTuple
 
 from ..arn import access_point_object_arn, is_account_id, parse_arn
+from ..lean_dataclass import dataclass
 from ..model import (
     AccessRequest,
     ContextEntry,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from ..lean_dataclass import dataclass
 from ..model import Layer, MalformedPolicyError, Principal, PrincipalType, Unchecked
 from ..snapshot import NOT_COLLECTED, Entity, Iam, Snapshot, Unreadable, parse_json_document
 from .policy import CompiledPolicy, PolicyKind, compile_policy

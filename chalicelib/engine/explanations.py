@@ -23,9 +23,10 @@ its path's steps read: what-if asks the request's verdict under keys none of the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import field, fields, is_dataclass
 from typing import Final
 
+from ..lean_dataclass import dataclass
 from ..model import (
     AccessRequest,
     ConditionFailure,

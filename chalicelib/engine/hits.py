@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol, TypeVar
 
+from ..lean_dataclass import dataclass
 from ..model import StatementRef, Unchecked
 from .context import RequestContext, normalise_key
 from .evidence import PolicySource

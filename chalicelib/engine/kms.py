@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from ..arn import parse_arn
+from ..lean_dataclass import dataclass
 from ..model import AccessRequest, Layer, Operation, StatementRef, Unchecked
 from ..snapshot import AccountSide, KmsKey, Organization, Snapshot, Unreadable
 from .context import RequestContext

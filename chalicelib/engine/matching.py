@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 
+from ..lean_dataclass import dataclass
 from .context import RequestContext
 from .variables import Piece, Template
 

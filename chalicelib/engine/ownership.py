@@ -19,10 +19,10 @@ apply to the object (its Deny statements still do): only the object ACL can gran
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..lean_dataclass import dataclass
 from ..model import InputError, Outcome
 from .acl import Acl, AclGrantMatch, acl_grants
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
 from ..arn import split_s3_arn
+from ..lean_dataclass import dataclass
 from ..model import ConditionFailure, MalformedPolicyError
 from .conditions import (
     EMPTY_BLOCK,

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from ..arn import parse_arn
+from ..lean_dataclass import dataclass
 from ..model import MalformedPolicyError, Principal, PrincipalType
 
 

@@ -18,10 +18,10 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..lean_dataclass import dataclass
 from ..model import InputError
 from .acl import (
     Acl,

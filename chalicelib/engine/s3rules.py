@@ -8,11 +8,12 @@ and the pages cited in `acl`, `ownership` and `public`. Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from ..arn import is_access_point_alias
+from ..lean_dataclass import dataclass
 from ..model import (
     AccessRequest,
     InputError,

@@ -18,8 +18,8 @@ Rules (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_varia
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ..lean_dataclass import dataclass
 from .context import RequestContext, normalise_key
 
 VERSION_2012 = "2012-10-17"

@@ -34,11 +34,12 @@ Pure: no boto3.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from operator import attrgetter
 from typing import Final, TypeVar
 
 from ..arn import access_point_object_arn
+from ..lean_dataclass import dataclass
 from ..model import AccessRequest, ContextEntry
 from ..snapshot import Bucket, Snapshot
 from .context import RequestContext, normalise_key, places_of

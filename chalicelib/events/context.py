@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from ..arn import is_account_id
 from ..engine.resolve import ENDPOINT_OWNER_SOURCE
+from ..lean_dataclass import dataclass
 from ..model import ContextEntry, Principal, PrincipalType
 from . import fields as f
 

@@ -8,11 +8,11 @@ federated user, the account root ARN for root.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from ..arn import account_root_arn, is_account_id, parse_arn, role_arn_from_session
+from ..lean_dataclass import dataclass
 from ..model import Principal, PrincipalType
 from . import fields as f
 from .errors import EventError

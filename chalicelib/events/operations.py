@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
 from ..arn import parse_arn, s3_bucket_arn, s3_object_arn
+from ..lean_dataclass import dataclass
 from ..model import Operation
 from .params import param
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from ..diagnose.untrusted import text
+from ..lean_dataclass import dataclass
 from ..model import Finding
 from .message import Notice
 from .timestamps import format_utc

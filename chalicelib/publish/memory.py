@@ -8,10 +8,11 @@ keeps the exact alert `SnsFindingPublisher` would send. Neither is thread-safe.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..aggregation import MAX_TALLY_ENTRIES, OTHER, OUTSIDE_ATTEMPTS, merge_tally
 from ..diagnose.detail import Detail
+from ..lean_dataclass import dataclass
 from ..model import Finding
 from .message import Alert, Notice, alert, notice_alert
 from .paging import check_query, decode_token, encode_token, read_budget

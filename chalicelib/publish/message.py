@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..diagnose import render
 from ..diagnose.detail import Detail, at_detail
+from ..lean_dataclass import dataclass
 from ..model import Finding, Json, Verdict
 from .ports import finding_account
 from .sizing import (

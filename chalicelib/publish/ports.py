@@ -25,11 +25,11 @@ and `SecurityHubPublisher` (publish/securityhub.py), inside `BudgetedPublisher` 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from ..lean_dataclass import dataclass
 from ..model import DiagnoserError, Finding, Json
 
 DEFAULT_PAGE_SIZE = 50

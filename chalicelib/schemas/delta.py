@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
 import fastjsonschema
 
+from ..lean_dataclass import dataclass
 from . import schema_text
 
 ANNOTATIONS: Final = frozenset({"title", "description", "$comment"})
