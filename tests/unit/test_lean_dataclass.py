@@ -3,7 +3,9 @@ both, and their objects compared on what a user of the model sees (repr, ==, has
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import inspect
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +58,29 @@ def _classes(make: Make) -> dict[str, type]:
     class Identity:
         value: str
 
-    return {c.__name__: c for c in (Plain, Hidden, Mutable, Empty, OwnMethods, Identity)}
+    @make(frozen=True, slots=True)
+    class Base:
+        first: str
+        second: int = 2
+
+    @make(frozen=True, slots=True, kw_only=True)
+    class Derived(Base):
+        third: list[int] = dataclasses.field(default_factory=list)
+
+    @make(slots=True)
+    class Odd:
+        self: int  # `dataclasses` renames the instance's own parameter
+        other: int = 1
+
+    classes = (Plain, Hidden, Mutable, Empty, OwnMethods, Identity, Base, Derived, Odd)
+    return {c.__name__: c for c in classes}
+
+
+def _error(call: Callable[[], Any]) -> str:
+    """The type and text of what `call` raises, its class's scope left out."""
+    with pytest.raises(Exception) as raised:
+        call()
+    return f"{type(raised.value).__name__}: {raised.value}".replace("_classes.<locals>.", "")
 
 
 def _seen(make: Make) -> list[Any]:
@@ -87,12 +111,32 @@ def _seen(make: Make) -> list[Any]:
     seen += [repr(own("A")), own("A") == own("a"), hash(own("A")) == hash("a")]
     identity = c["Identity"]
     seen += [identity("v") == identity("v"), repr(identity("v"))]
-    with pytest.raises(dataclasses.FrozenInstanceError) as frozen:
-        plain.count = 5  # type: ignore[misc]
-    seen.append(str(frozen.value))
-    seen.append(
-        dataclasses.replace(plain, count=7) == c["Plain"](name="a\n'b'", count=7, tags=("x",))
-    )
+    seen += [
+        _error(lambda: setattr(plain, "count", 5)),
+        _error(lambda: delattr(plain, "name")),
+        _error(lambda: c["Plain"](count=1)),  # a required keyword missing
+        _error(lambda: c["Plain"]("a")),  # keyword-only
+        _error(lambda: c["Plain"](name="a", colour="red")),
+        _error(lambda: c["Hidden"]()),
+        _error(lambda: c["Hidden"]("s", "p", "n", "h", "u", "extra")),
+    ]
+    derived = c["Derived"]("f", third=[1])
+    seen += [
+        repr(derived),
+        repr(c["Derived"]("f", 3)),
+        c["Derived"]("f").third is not c["Derived"]("f").third,  # a fresh list each
+        [f.name for f in dataclasses.fields(derived)],
+        dataclasses.asdict(derived),
+        repr(c["Odd"](self=0)),
+        repr(c["Odd"](4, other=5)),
+    ]
+    for name, cls in c.items():
+        seen += [name, cls.__doc__, str(inspect.signature(cls)), cls.__match_args__]
+        seen += [cls.__init__.__qualname__.replace("_classes.<locals>.", "")]
+    for obj in (plain, hidden, derived, c["Empty"](), c["Mutable"](items=[1])):
+        seen += [copy.deepcopy(obj) == obj]  # as pickle takes them apart (these are local)
+    changed = dataclasses.replace(plain, count=7)
+    seen.append(changed == c["Plain"](name="a\n'b'", count=7, tags=("x",)))
     return seen
 
 
@@ -102,6 +146,29 @@ def test_every_class_behaves_as_the_standard_librarys() -> None:
     # The comparison is not vacuous: the reprs name fields, equalities go both ways.
     assert "Plain(name=\"a\\n'b'\", count=2, tags=('x',))" in lean[0]
     assert lean[1] is True and lean[2] is False and lean[3] is NotImplemented
+
+
+def test_what_it_cannot_make_is_refused_at_import() -> None:
+    with pytest.raises(TypeError, match="slotted classes only"):
+
+        @lean_dataclass.dataclass(frozen=True)
+        class Unslotted:
+            value: str
+
+    with pytest.raises(TypeError, match="no __post_init__"):
+
+        @lean_dataclass.dataclass(slots=True)
+        class Checked:
+            value: str
+
+            def __post_init__(self) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="no init=False"):
+
+        @lean_dataclass.dataclass(slots=True)
+        class Derived:
+            value: str = dataclasses.field(init=False, default="")
 
 
 def test_model_objects_keep_their_equality_hash_repr_and_pickling() -> None:
