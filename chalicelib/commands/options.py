@@ -7,7 +7,6 @@ No boto3 here: the commands that call AWS import it when they run.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import textwrap
@@ -238,7 +237,11 @@ def file_text(path: Path) -> str:
     """A file's UTF-8 text, gunzipped first when it is gzip (CloudTrail log files as S3 stores
     them). Raises OSError, EOFError or UnicodeDecodeError: the caller names its option."""
     raw = path.read_bytes()
-    return (gzip.decompress(raw) if raw[:2] == _GZIP else raw).decode("utf-8")
+    if raw[:2] == _GZIP:
+        import gzip  # here: the other files, most, need not load it (1 ms of every start)
+
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
 
 
 def first_line(error: BaseException) -> str:
