@@ -207,6 +207,7 @@ def verdict_causes(
                 code=CauseCode.NOT_REPRODUCED.value,
                 layer=None,
                 message=fill(entry(CauseCode.NOT_REPRODUCED).why, values)
+                + _also_allowed(request)
                 # A runbook request was not denied by anyone we know of: it asks "would it be?"
                 + (" Possible explanations: " if request.event_id else " If it was denied: ")
                 + "; ".join(
@@ -229,6 +230,16 @@ def verdict_causes(
             ),
         )
     return ()
+
+
+def _also_allowed(request: AccessRequest) -> str:
+    """The sentence that a call's other operations were allowed too (a copy's write, a PUT's
+    tagging header), after the one that names its first; empty for one operation."""
+    if len(request.operations) == 1:
+        return ""
+    pairs = dict.fromkeys((op.action, op.resource_arn) for op in request.operations[1:])
+    named = ", ".join(f"{action} on {resource}" for action, resource in pairs)
+    return f" So {'is' if len(pairs) == 1 else 'are'} the call's {named}."
 
 
 def unlogged_cause(decision: Decision, hidden: tuple[WhatIf, ...], why: Mapping[str, str]) -> Cause:

@@ -304,8 +304,11 @@ def test_a_copy_into_a_bucket_the_snapshot_leaves_out_says_it_may_be_another_acc
     )
 
     assert found.decision is Verdict.ALLOWED
-    assert "Possible explanations: bucket acme-reports is not in the snapshot" in (
-        found.causes[0].message
+    message = found.causes[0].message
+    assert message.startswith(
+        f"With the policies read now, s3:GetObjectVersion on {SOURCE} is allowed."
+        f" So is the call's s3:PutObject on {DESTINATION}. Possible explanations: bucket "
+        "acme-reports is not in the snapshot"
     )
 
 
@@ -317,3 +320,21 @@ def test_a_copy_refused_both_parts_marks_neither_allowed() -> None:
         f"DENIED  s3:GetObjectVersion on {SOURCE}",
         f"  and s3:PutObject on {DESTINATION}",
     ]
+
+
+def test_a_put_whose_every_header_is_allowed_says_so_of_each() -> None:
+    """Not reproduced: the explanation named the PUT alone, as if its headers went unchecked."""
+    granted = ["s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectTagging"]
+    snapshot = _snapshot(
+        DEPLOYER, _allow((granted, "arn:aws:s3:::acme-reports/*")), **{"acme-reports": _bucket()}
+    )
+    request = parse_event(load("bare-record-iamuser-putobject-acl-tagging-lock-headers"))
+    found = pipeline.diagnose(request, snapshot)
+
+    assert found.decision is Verdict.ALLOWED
+    resource = "arn:aws:s3:::acme-reports/exports/report.csv"
+    assert found.causes[0].message.startswith(
+        f"With the policies read now, s3:PutObject on {resource} is allowed. So are the call's "
+        f"s3:PutObjectAcl on {resource}, s3:PutObjectTagging on {resource}, "
+        f"s3:PutObjectRetention on {resource}. Possible explanations: "
+    )
