@@ -24,6 +24,7 @@ from ..model import (
     Evaluation,
     Layer,
     LayerResult,
+    Operation,
     Outcome,
     PrincipalType,
     Scope,
@@ -406,6 +407,21 @@ def _values(request: AccessRequest, evaluation: Evaluation, lr: LayerResult) -> 
         "bucket": evaluated_bucket(request, evaluation.resource_arn) or "",
         "policy": next((s.policy for s in lr.statements), ""),
     }
+
+
+def operation_of(
+    request: AccessRequest, evaluations: Sequence[Evaluation], at: int
+) -> Operation | None:
+    """The operation of the request that evaluation `at` was made for: its own; a KMS leg's,
+    the operation evaluated before it (a copy's write refused its KMS key: the write); an access
+    point's, the operation after it."""
+    by_pair = {(op.action, op.resource_arn): op for op in reversed(request.operations)}
+    kms_leg = evaluations[at].action.startswith("kms:")
+    for other in reversed(evaluations[: at + 1]) if kms_leg else evaluations[at:]:
+        found = by_pair.get((other.action, other.resource_arn))
+        if found is not None:
+            return found
+    return None
 
 
 def evaluated_bucket(request: AccessRequest, resource: str) -> str | None:

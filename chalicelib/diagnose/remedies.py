@@ -68,7 +68,7 @@ from ..model import (
 from ..resolved_forms import READ_KEYS
 from ..snapshot import Bucket, Entity, KmsKey, Snapshot, Unreadable, load_snapshot
 from .catalog import CauseCode, RemedyCode, entry, fill
-from .causes import EXPLICIT, evaluated_bucket
+from .causes import EXPLICIT, evaluated_bucket, operation_of
 from .patches import (
     COMPACT,
     NO_COMMAND,
@@ -236,7 +236,9 @@ def find_remedies(
         action = evaluation.action if evaluation else request.action
         resource = evaluation.resource_arn if evaluation else request.resource_arn
         own = [m for m in misses if m.evaluation == index]
-        candidates = list(_candidates(request, snapshot, decision, cause, own, action, resource))
+        candidates = list(
+            _candidates(request, snapshot, decision, cause, own, action, resource, index)
+        )
         if not candidates and cause.code in ADVICE_CODES:
             candidates.append(_advice(request, cause, action, resource))
         for candidate in candidates:
@@ -313,6 +315,7 @@ def _candidates(
     misses: Sequence[Miss],
     action: str,
     resource: str,
+    index: int | None,
 ) -> Iterator[Candidate]:
     try:
         code = CauseCode(cause.code)
@@ -361,7 +364,10 @@ def _candidates(
     elif code is CauseCode.KMS_KEY_POLICY:
         key = snapshot.kms_key(resource)
         if isinstance(key, KmsKey) and aws_managed(key):
-            yield _customer_managed_key(request, key.arn)
+            leg_of = (
+                operation_of(request, decision.evaluations, index) if index is not None else None
+            )
+            yield _customer_managed_key(request, key.arn, leg_of)
             return
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _key_policy_grant(request, snapshot, action, resource)
@@ -411,17 +417,27 @@ def _ask_the_owner(
     )
 
 
-def _customer_managed_key(request: AccessRequest, key_arn: str) -> Candidate:
+def _customer_managed_key(
+    request: AccessRequest, key_arn: str, operation: Operation | None
+) -> Candidate:
     """Advice for the AWS managed key aws/s3 used across accounts: its key policy cannot be
-    changed, so only a customer managed key can admit another account."""
-    bucket = request.bucket or ""
+    changed, so only a customer managed key can admit another account. `operation`: the one
+    whose KMS leg was refused (a copy's write: its destination bucket, where new objects go)."""
+    operation = operation or request.operations[0]
+    bucket = operation.bucket or ""
+    if "kms:GenerateDataKey" in operation.kms_actions:  # a write: the key its new object takes
+        objects = (
+            "have uploads that name a key in the x-amz-server-side-encryption-aws-kms-key-id "
+            "header name it"
+        )
+    else:
+        objects = f"copy the objects encrypted under {key_arn} onto themselves with it"
     return Candidate(
         code=RemedyCode.USE_CUSTOMER_MANAGED_KEY,
-        target=s3_bucket_arn(bucket, partition_of(request.resource_arn)) if bucket else key_arn,
+        target=s3_bucket_arn(bucket, partition_of(operation.resource_arn)) if bucket else key_arn,
         summary=f"Use a customer managed KMS key whose key policy allows "
         f"{request.principal.principal_arn}: make it the default encryption of "
-        f"{bucket or 'the bucket'} and copy the objects encrypted under {key_arn} onto "
-        "themselves with it. That key is the "
+        f"{bucket or 'the bucket'} and {objects}. That key is the "
         "AWS managed key aws/s3: its key policy admits only its own account and cannot be changed "
         "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).",
     )

@@ -26,6 +26,7 @@ from ..model import (
     WhatIf,
 )
 from .catalog import CauseCode, RemedyCode, entry, remedy_title
+from .causes import operation_of
 from .untrusted import (
     chat_code,
     chat_escape,
@@ -193,20 +194,13 @@ def _refused(finding: Finding) -> tuple[Operation, ...]:
     their first refusal (none in an allowed call)."""
     if finding.decision is Verdict.ALLOWED:
         return ()
-    by_pair = {(op.action, op.resource_arn): op for op in reversed(finding.request.operations)}
-    evaluations = finding.evaluations
     refused: dict[tuple[str, str], Operation] = {}
-    for at, evaluation in enumerate(evaluations):
+    for at, evaluation in enumerate(finding.evaluations):
         if evaluation.decision is Verdict.ALLOWED:
             continue
-        # A KMS leg comes after its operation's evaluation, an access point's before it.
-        kms = evaluation.action.startswith("kms:")
-        near = reversed(evaluations[: at + 1]) if kms else iter(evaluations[at:])
-        for other in near:
-            found = by_pair.get((other.action, other.resource_arn))
-            if found is not None:
-                refused.setdefault((found.action, found.resource_arn), found)
-                break
+        found = operation_of(finding.request, finding.evaluations, at)
+        if found is not None:
+            refused.setdefault((found.action, found.resource_arn), found)
     return tuple(refused.values())
 
 
