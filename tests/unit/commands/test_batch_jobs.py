@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from argparse import Namespace
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -266,6 +267,40 @@ def test_the_workers_end_when_the_batch_stops_reading(
     for pid in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_worker_on_a_slow_cpu_answers_fewer_chunks_and_nothing_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first worker to answer is slowed down (a CPU the machine gives less of): the other
+    takes the chunks it would have waited for, where each had a fixed half; the answers are
+    those of one process, in order."""
+    lines = _lines() * 3
+    one = _run(tmp_path, capsys, lines)
+    seen = _noting_pids(tmp_path, monkeypatch)
+    answers, slow = diagnose._answers, tmp_path / "slow"
+
+    def slowed(lines: Iterator[Any], args: Any) -> Iterator[str]:
+        is_slow: bool | None = None
+        for answer in answers(lines, args):
+            if is_slow is None and os.getpid() != parent:  # a worker's first answer
+                try:
+                    os.close(os.open(slow, os.O_CREAT | os.O_EXCL))
+                    is_slow = True
+                except FileExistsError:
+                    is_slow = False
+            if is_slow:
+                time.sleep(0.02)
+            yield answer
+
+    parent = os.getpid()
+    monkeypatch.setattr(diagnose, "_answers", slowed)
+
+    assert _run(tmp_path, capsys, lines, "--jobs", "2") == one
+    counts = _pids(seen)
+    counts.pop(parent)
+    slower, faster = sorted(counts.values())
+    assert slower * 3 < faster and slower + faster == len(lines) - 1
 
 
 def _noting_pids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
