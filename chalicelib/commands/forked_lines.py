@@ -126,7 +126,7 @@ class _Workers:
         if pid == 0:  # the worker: never returns to the batch's code
             try:
                 os.close(out)
-                os.close(self.tickets_in)  # the queue ends when this process closes it
+                os.close(self.tickets_in)  # the batch alone writes tickets: its close ends them
                 for other in self.pipes:
                     other.close()
                 self._work(worker, into)
