@@ -364,10 +364,8 @@ def _candidates(
     elif code is CauseCode.KMS_KEY_POLICY:
         key = snapshot.kms_key(resource)
         if isinstance(key, KmsKey) and aws_managed(key):
-            leg_of = (
-                operation_of(request, decision.evaluations, index) if index is not None else None
-            )
-            yield _customer_managed_key(request, key.arn, leg_of)
+            leg = None if index is None else operation_of(request, decision.evaluations, index)
+            yield _customer_managed_key(request, key.arn, leg or request.operations[0])
             return
         yield from _tag_the_key(snapshot, misses, action, resource)
         yield from _key_policy_grant(request, snapshot, action, resource)
@@ -417,13 +415,10 @@ def _ask_the_owner(
     )
 
 
-def _customer_managed_key(
-    request: AccessRequest, key_arn: str, operation: Operation | None
-) -> Candidate:
+def _customer_managed_key(request: AccessRequest, key_arn: str, operation: Operation) -> Candidate:
     """Advice for the AWS managed key aws/s3 used across accounts: its key policy cannot be
     changed, so only a customer managed key can admit another account. `operation`: the one
     whose KMS leg was refused (a copy's write: its destination bucket, where new objects go)."""
-    operation = operation or request.operations[0]
     bucket = operation.bucket or ""
     if "kms:GenerateDataKey" in operation.kms_actions:  # a write: the key its new object takes
         objects = (

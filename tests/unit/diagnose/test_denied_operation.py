@@ -24,6 +24,7 @@ from chalicelib.events import parse_event
 from chalicelib.model import Finding, Verdict
 from chalicelib.publish.message import alert
 from chalicelib.publish.securityhub import asff_finding
+from tests.unit.diagnose.test_render import HOSTILE, assert_inert_in_every_rendering
 from tests.unit.engine.test_kms_copy_source import copied as kms_copied
 from tests.unit.events.eventdata import load
 
@@ -338,3 +339,22 @@ def test_a_put_whose_every_header_is_allowed_says_so_of_each() -> None:
         f"s3:PutObjectAcl on {resource}, s3:PutObjectTagging on {resource}, "
         f"s3:PutObjectRetention on {resource}. Possible explanations: "
     )
+
+
+def test_the_other_operations_of_a_hostile_key_stay_data_in_every_rendering() -> None:
+    """The sentence naming the call's other operations quotes their resources, whose key an
+    outsider wrote (escapes, line breaks, markup, mentions, bidi controls)."""
+    granted = ["s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectTagging"]
+    snapshot = _snapshot(
+        DEPLOYER, _allow((granted, "arn:aws:s3:::acme-reports/*")), **{"acme-reports": _bucket()}
+    )
+    text = json.dumps(load("bare-record-iamuser-putobject-acl-tagging-lock-headers"))
+    key = f"exports/{HOSTILE}"
+    event = json.loads(text.replace("exports/report.csv", json.dumps(key)[1:-1]))
+    found = pipeline.diagnose(parse_event(event), snapshot)
+
+    assert found.decision is Verdict.ALLOWED
+    assert f"So are the call's s3:PutObjectAcl on arn:aws:s3:::acme-reports/{key}" in (
+        found.causes[0].message
+    )
+    assert_inert_in_every_rendering(found)
