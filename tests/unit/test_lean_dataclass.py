@@ -148,6 +148,32 @@ def test_every_class_behaves_as_the_standard_librarys() -> None:
     assert lean[1] is True and lean[2] is False and lean[3] is NotImplemented
 
 
+def _described(make: Make) -> list[Any]:
+    """What each class shows before any object of it is made (its docstring, signature and
+    `__init__`), and the objects of a subclass the decorator did not make, made first."""
+    c = _classes(make)
+    seen: list[Any] = []
+    for name, cls in c.items():
+        seen += [name, cls.__doc__, str(inspect.signature(cls)), cls.__doc__]
+        seen += [cls.__init__.__qualname__.replace("_classes.<locals>.", "")]
+    c = _classes(make)
+
+    class Sub(c["Derived"]):  # type: ignore[misc, valid-type]
+        pass
+
+    seen += [repr(Sub("f", third=[2])), repr(c["Derived"]("g")), repr(c["Base"]("h", 4))]
+    seen += [Sub("f") == c["Derived"]("f"), Sub.__doc__, str(inspect.signature(Sub))]
+    seen += [_error(lambda: Sub()), _error(lambda: c["Plain"]("a"))]
+    return seen
+
+
+def test_a_class_shows_the_standard_librarys_signature_before_any_object_is_made() -> None:
+    lean = _described(lean_dataclass.dataclass)
+    assert lean == _described(dataclasses.dataclass)
+    assert "Plain(*, name: 'str', count: 'int' = 0, tags: 'tuple[str, ...]' = ())" in lean
+    assert "_described.<locals>.Sub(first='f', second=2, third=[2])" in lean
+
+
 def test_what_it_cannot_make_is_refused_at_import() -> None:
     with pytest.raises(TypeError, match="slotted classes only"):
 
