@@ -141,19 +141,29 @@ class ActionMatcher:
 # --------------------------------------------------------------------------- resources
 
 
-_Patterns = tuple[frozenset[str], re.Pattern[str] | None]  # exact ARNs, one regex for the rest
+# Exact ARNs; the heads of patterns whose one wildcard is a final `*`; one regex for the rest.
+_Patterns = tuple[frozenset[str], tuple[str, ...], re.Pattern[str] | None]
 
 
 def _patterns(resolved: Iterable[tuple[Piece, ...]]) -> _Patterns:
+    """The patterns as the three: a final `*` is `.*` in every segment (`_arn_source`), so
+    its pattern matches what starts with the text before it (`arn:aws:s3:::bucket/*`, the
+    most written, needs no regex)."""
     exact: set[str] = set()
+    heads: list[str] = []
     regexes: list[str] = []
     for pieces in resolved:
-        if has_wildcard(pieces):
-            regexes.append(_arn_source(_tokens(pieces)))
-        else:
+        if not has_wildcard(pieces):
             exact.add("".join(piece.text for piece in pieces))  # escapes resolved
+            continue
+        last = pieces[-1]
+        head = (*pieces[:-1], Piece(last.text[:-1], wild=last.wild))
+        if last.text.endswith("*") and not has_wildcard(head):  # so the `*` is a wildcard
+            heads.append("".join(piece.text for piece in head))
+        else:
+            regexes.append(_arn_source(_tokens(pieces)))
     regex = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL) if regexes else None
-    return frozenset(exact), regex
+    return frozenset(exact), tuple(heads), regex
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +177,7 @@ class ResourceMatcher:
     templates: tuple[Template, ...]
     _any: bool = False
     _exact: frozenset[str] = frozenset()
+    _heads: tuple[str, ...] = ()
     _regex: re.Pattern[str] | None = None
     _dynamic: tuple[Template, ...] = ()
     _keys: tuple[str, ...] = ()  # the context keys the variables read
@@ -180,10 +191,11 @@ class ResourceMatcher:
         if any(t.source == "*" and not t.has_variables for t in templates):
             return cls(templates, _any=True)
         dynamic = tuple(t for t in templates if t.has_variables)
-        exact, regex = _patterns(t.parts for t in templates if not t.has_variables)  # type: ignore[misc]
+        exact, heads, regex = _patterns(t.parts for t in templates if not t.has_variables)  # type: ignore[misc]
         return cls(
             templates,
             _exact=exact,
+            _heads=heads,
             _regex=regex,
             _dynamic=dynamic,
             _keys=tuple(sorted({v.lookup for t in dynamic for v in t.variables})),
@@ -205,6 +217,8 @@ class ResourceMatcher:
     def matches(self, resource_arn: str, ctx: RequestContext) -> bool:
         if self._any or resource_arn in self._exact:
             return True
+        if self._heads and resource_arn.startswith(self._heads):
+            return True
         if self._regex is not None and self._regex.fullmatch(resource_arn) is not None:
             return True
         if not self._dynamic:
@@ -216,9 +230,11 @@ class ResourceMatcher:
             found = _patterns(pieces for pieces in resolved if pieces is not None)
             if len(self._resolved) < 4096:
                 self._resolved[values] = found
-        exact, regex = found
-        return resource_arn in exact or (
-            regex is not None and regex.fullmatch(resource_arn) is not None
+        exact, heads, regex = found
+        return (
+            resource_arn in exact
+            or (bool(heads) and resource_arn.startswith(heads))
+            or (regex is not None and regex.fullmatch(resource_arn) is not None)
         )
 
     def unresolvable(self, ctx: RequestContext) -> bool:

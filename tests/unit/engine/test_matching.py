@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.engine.context import RequestContext
-from chalicelib.engine.matching import ActionMatcher, ResourceMatcher
+from chalicelib.engine.matching import ActionMatcher, ResourceMatcher, arn_matches
 from chalicelib.engine.variables import parse_template
 
 EMPTY = RequestContext({})
@@ -64,10 +64,65 @@ def resource_matches(patterns: list[str], arn: str, ctx: RequestContext = EMPTY)
         ("arn:aws:ec2:us-*", "arn:aws:ec2:us-east-1:111122223333:instance/i-1", True),
         ("arn:aws:ec2:us-*1:111122223333:*", "arn:aws:ec2:us-east-1:111122223333:instance/i", True),
         ("arn:aws:ec2:*-1:1:*", "arn:aws:ec2:us:east-1:1:x", False),  # inner '*' keeps to its part
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/", True),  # a final '*' matches nothing too
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/a\nb", True),  # and a line break
+        ("arn:aws:s3:::b/k*", "arn:aws:s3:::b/k", True),
+        ("arn:aws:s3:::b/k*", "arn:aws:s3:::bb/k", False),
+        ("arn:aws:s3:::*", "arn:aws:s3:::b/k", True),
+        ("arn:aws:s3*", "arn:aws:s3:::b/k", True),
+        ("arn:aws:s3:::b/*?", "arn:aws:s3:::b/", False),  # a '?' before it: one character
     ],
 )
 def test_resource_matching(pattern: str, arn: str, expected: bool) -> None:
     assert resource_matches([pattern], arn) is expected
+
+
+_PATTERNS = [
+    "*",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::b/k*",
+    "arn:aws:s3:::b*",
+    "arn:aws:s3*",
+    "arn:*",
+    "arn:aws:s3:::b/*/x*",
+    "arn:aws:s3:::b/?*",
+    "arn:aws:s3:::b/k?",
+    "arn:*:s3:::b/*",
+    "b/*",
+    "arn:aws:s3:::b/${aws:username}*",
+    "arn:aws:s3:::b/${aws:username}/*",
+]
+_ARNS = [
+    "arn:aws:s3:::b",
+    "arn:aws:s3:::b/",
+    "arn:aws:s3:::b/k",
+    "arn:aws:s3:::b/k1",
+    "arn:aws:s3:::bb/k",
+    "arn:aws:s3:::b/a?/x",
+    "arn:aws:s3:::b/a?x",
+    "arn:aws:s3:::b/abx",
+    "arn:aws:s3:::b/a\n/x",
+    "arn:aws-cn:s3:::b/k",
+    "b/k",
+]
+
+
+@pytest.mark.parametrize("username", ["a?", "k", "*"])
+def test_the_matcher_answers_as_each_patterns_own_regex(username: str) -> None:
+    """The matcher's exact set, heads of a final `*` and merged regex against the regex of
+    each pattern alone (`arn_regex`), patterns and their pairs, variables resolved."""
+    ctx = RequestContext({"aws:username": [username]})
+    singles = [[p] for p in _PATTERNS]
+    pairs = [[p, q] for p in _PATTERNS for q in _PATTERNS[::3] if p != q]
+    for patterns in singles + pairs:
+        templates = [parse_template(p, variables=True) for p in patterns]
+        matcher = ResourceMatcher.compile(templates)
+        for arn in _ARNS:
+            one_by_one = any(
+                (pieces := t.resolve(ctx)) is not None and arn_matches(pieces, arn)
+                for t in templates
+            )
+            assert matcher.matches(arn, ctx) is one_by_one, (patterns, arn)
 
 
 def test_several_resources_are_ored() -> None:
