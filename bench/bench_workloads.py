@@ -26,6 +26,12 @@ package runs from compiled bytecode, as pip installs it: a first run writes it t
 temporary folder (`PYTHONPYCACHEPREFIX`), even where PYTHONDONTWRITEBYTECODE is set. The
 iam-simulate column feeds the same decisions to the oracle in `../shared/tools/` (node start-up
 included) when it can start; it is left out otherwise.
+
+The interpreter is the project's `.venv`'s, or that of the virtual environment `BENCH_VENV`
+names (the package installed in it): its first line says which, and whether it runs on a shared
+libpython. pyenv builds one by default, without profile-guided optimisation; a distribution's
+`python3` (Debian's, the `python` container images) is static and PGO-built, and runs the
+same lines about a sixth faster here (docs/benchmarks.md, twenty-second round).
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ from bench.engine_fixture import ACCOUNT, BUCKET, snapshot, statement_count
 from chalicelib.commands.batch_workers import cpu_count
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / ".venv" / "bin" / "s3doctor"
+VENV = Path(os.environ.get("BENCH_VENV") or ROOT / ".venv")
+"""The virtual environment whose `s3doctor` runs: the project's, or `BENCH_VENV`'s (another
+interpreter's, the package installed in it)."""
+SCRIPT = VENV / "bin" / "s3doctor"
 ORACLE = ROOT.parent / "shared" / "tools" / "iam-simulate-oracle"
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 SIZES = {"identical": 20_000, "replay-like": 20_000, "full findings": 2_000, "denied findings": 300}
@@ -309,6 +318,27 @@ def _workloads(cpus: int) -> list[tuple[str, int, int]]:
     return out
 
 
+def _interpreter() -> str:
+    """The Python that runs `SCRIPT`: its executable, version, and whether it runs on a shared
+    libpython (pyenv's default build: slower than a distribution's static, PGO-built one)."""
+    found = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c", _INTERPRETER], capture_output=True, text=True
+    )
+    return found.stdout.strip() or f"{VENV / 'bin' / 'python'} (did not answer)"
+
+
+_INTERPRETER = """
+import os, sys, sysconfig
+try:
+    with open("/proc/self/maps") as maps:
+        shared = str(sysconfig.get_config_var("LDLIBRARY")) in maps.read()
+    kind = "shared libpython" if shared else "static"
+except OSError:
+    kind = "libpython unknown"
+print(os.path.realpath(sys.executable), sys.version.split()[0], kind, sep=", ")
+"""
+
+
 def _rate(n: int, seconds: float) -> str:
     """n/seconds, or "-" when the run took no longer than the empty batch (a loaded machine)."""
     return f"{n / seconds:,.0f}" if seconds > 0.01 else "-"
@@ -332,6 +362,7 @@ def main() -> list[str]:
             f"account: {policies} policies, {statements} statements; 8 context keys a request "
             f"(replay-like: 10); median of {REPEAT} runs; from bytecode"
         )
+        rows.append(f"interpreter: {_interpreter()}")
         rows.append(f"start-up (empty batch): {start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
         if oracle_rate is not None:
             rows.append(f"iam-simulate (same run, replay-like, 2,000 lines): {oracle_rate:,.0f}/s")
