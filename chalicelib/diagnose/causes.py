@@ -9,7 +9,6 @@ or a resource grant that does not reach this requester.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -484,6 +483,8 @@ def _without_repeat(head: str, detail: str) -> str:
     delegates to IAM." followed by "The key policy neither allows the requester kms:Decrypt nor
     delegates ..." keeps only "S3 must call kms:Decrypt ...": one sentence says it once.
     """
+    import difflib  # here: the batch's start need not load it (issue 15)
+
     words = head.split()
     match = difflib.SequenceMatcher(
         None, [w.lower() for w in words], [w.lower() for w in detail.split()], autojunk=False

@@ -8,7 +8,6 @@ Pure: strings in, strings out.
 
 from __future__ import annotations
 
-import difflib
 from enum import StrEnum
 
 from ..arn import parse_arn, partition_of, role_arn_from_session, split_s3_arn
@@ -122,6 +121,8 @@ def action_why(patterns: tuple[str, ...], action: str) -> Why | None:
                 f"this request needs {action}",
             )
         if p_service == service and "*" not in p_name and "?" not in p_name:
+            import difflib  # here: the batch's start need not load it (issue 15)
+
             ratio = difflib.SequenceMatcher(None, p_name, name).ratio()
             if ratio >= 0.85:
                 known = service == "s3" and is_known_action(pattern)  # another action, spelt right

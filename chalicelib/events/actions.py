@@ -9,7 +9,6 @@ Pure: the standard library only.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -66,6 +65,8 @@ def nearest_action(action: str) -> str | None:
     name = _s3_name(action)
     if name is None:
         return None
+    import difflib  # here: the batch's start need not load it (issue 15)
+
     close = difflib.get_close_matches(name, list(_table()), n=1, cutoff=0.6)
     return PREFIX + _names()[close[0]] if close else None
 
