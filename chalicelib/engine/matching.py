@@ -141,14 +141,14 @@ class ActionMatcher:
 # --------------------------------------------------------------------------- resources
 
 
-# Exact ARNs; the heads of patterns whose one wildcard is a final `*`; one regex for the rest.
 _Patterns = tuple[frozenset[str], tuple[str, ...], re.Pattern[str] | None]
 
 
 def _patterns(resolved: Iterable[tuple[Piece, ...]]) -> _Patterns:
-    """The patterns as the three: a final `*` is `.*` in every segment (`_arn_source`), so
-    its pattern matches what starts with the text before it (`arn:aws:s3:::bucket/*`, the
-    most written, needs no regex)."""
+    """The exact ARNs, the heads of the patterns whose one wildcard is a final `*`, and one
+    regex for the rest. A final `*` is `.*` in every segment (`_arn_source`): its pattern
+    matches what starts with the text before it (`arn:aws:s3:::bucket/*`, the most written,
+    needs no regex)."""
     exact: set[str] = set()
     heads: list[str] = []
     regexes: list[str] = []
